@@ -1,0 +1,41 @@
+import { readFileSync } from 'node:fs';
+import YAML from 'yaml';
+import { PldnsError } from '../errors';
+import { validateConfig } from './validate';
+import type { Config } from './schema';
+import type { ConfigProblem } from './reader';
+
+/** Parses YAML text; every problem is reported at once. */
+export function parseConfigText(text: string): { config?: Config; problems: ConfigProblem[] } {
+  let raw: unknown;
+  try {
+    const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+    if (doc.errors.length > 0) {
+      return { problems: doc.errors.map((e) => ({ path: `(yaml line ${e.linePos?.[0]?.line ?? '?'})`, problem: e.message.split('\n')[0] })) };
+    }
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    return { problems: [{ path: '(yaml)', problem: (err as Error).message.split('\n')[0] }] };
+  }
+  const result = validateConfig(raw);
+  return result.config ? { config: result.config, problems: [] } : { problems: result.problems };
+}
+
+/** Reads and validates a config file; throws CONFIG_READ or CONFIG_INVALID (with the problems). */
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new PldnsError('CONFIG_READ', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+  const { config, problems } = parseConfigText(text);
+  if (!config) {
+    throw new PldnsError('CONFIG_INVALID', `${path}: ${problems.length} problem(s)`, { details: { problems } });
+  }
+  return config;
+}
+
+export function formatProblems(problems: readonly ConfigProblem[]): string[] {
+  return problems.map((p) => `${p.path}: ${p.problem}`);
+}

@@ -1,0 +1,131 @@
+import type { HostPort } from './units';
+import type { LogLevel } from '../log';
+
+/** The validated, frozen configuration. Durations carry `Ms`, sizes their unit. */
+export interface Config {
+  readonly region: string;
+  readonly listen: ListenConfig;
+  readonly access: AccessConfig;
+  readonly upstream: UpstreamConfig;
+  readonly cache: CacheConfig;
+  readonly privatelink: PrivateLinkConfig;
+  readonly records: RecordsConfig;
+  readonly limits: LimitsConfig;
+  readonly stateDir: string | null;
+  readonly log: LogConfig;
+}
+
+export interface ListenConfig {
+  readonly dns: readonly HostPort[];
+  readonly http: HostPort | null;
+}
+
+export interface AccessConfig {
+  /** CIDR strings, validated; "0.0.0.0/0" and "::/0" allow everyone. */
+  readonly allow: readonly string[];
+  readonly rateLimit: RateLimitConfig | null;
+}
+
+export interface RateLimitConfig {
+  readonly responsesPerSecond: number;
+  readonly burst: number;
+  /** Every Nth limited UDP response is answered with TC=1 instead of dropped (0 = always drop). */
+  readonly slip: number;
+}
+
+export type UpstreamPolicy = 'sequential' | 'random' | 'round_robin';
+
+export interface UpstreamConfig {
+  readonly servers: readonly HostPort[];
+  readonly timeoutMs: number;
+  readonly policy: UpstreamPolicy;
+  /** Consecutive failures that mark a server down until a probe succeeds. */
+  readonly maxFails: number;
+  readonly healthCheckIntervalMs: number;
+}
+
+export interface CacheConfig {
+  readonly size: number;
+  readonly maxTtlS: number;
+  readonly serveStaleMs: number;
+}
+
+export type CredentialsConfig =
+  | { readonly type: 'default' }
+  | { readonly type: 'access_key'; readonly accessKeyId: string; readonly accessKeySecret: string; readonly securityToken?: string }
+  | { readonly type: 'ram_role_arn'; readonly accessKeyId: string; readonly accessKeySecret: string; readonly roleArn: string; readonly roleSessionName: string }
+  | { readonly type: 'ecs_ram_role'; readonly roleName?: string };
+
+export interface PrivateLinkConfig {
+  /** API host[:port], no scheme. */
+  readonly endpoint: string;
+  readonly protocol: 'http' | 'https';
+  readonly credentials: CredentialsConfig;
+  readonly bootstrap: readonly HostPort[];
+  readonly refresh: string;
+  readonly jitterMs: number;
+  readonly timeoutMs: number;
+  readonly maxStaleMs: number;
+  /** Upper bound of the exponential backoff after throttling or server errors. */
+  readonly maxBackoffMs: number;
+}
+
+export type EntryConfig =
+  | { readonly kind: 'endpoint'; readonly names: readonly string[]; readonly endpointId: string }
+  | { readonly kind: 'service'; readonly names: readonly string[]; readonly serviceName: string; readonly vpcId?: string }
+  | { readonly kind: 'static'; readonly names: readonly string[]; readonly ipv4: readonly string[]; readonly ipv6: readonly string[] };
+
+export interface RecordsConfig {
+  readonly ttl: number;
+  readonly preferZones: readonly string[];
+  readonly onUnavailable: 'servfail' | 'forward';
+  readonly entries: readonly EntryConfig[];
+}
+
+export interface LimitsConfig {
+  readonly tcpMaxConnections: number;
+  readonly tcpMaxConnectionsPerClient: number;
+  readonly tcpIdleTimeoutMs: number;
+  readonly tcpMaxInFlight: number;
+  readonly tcpMaxWriteBufferBytes: number;
+  readonly maxForwardsInFlight: number;
+  readonly shutdownGraceMs: number;
+}
+
+export interface LogConfig {
+  readonly level: LogLevel;
+  readonly queries: boolean;
+}
+
+/** Defaults in one place, units in the names. */
+export const DEFAULTS = {
+  configPath: '/etc/privatelink-dns/config.yaml',
+  listenDns: ['127.0.0.1:53'],
+  listenHttp: '127.0.0.1:8053',
+  allow: ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', 'fc00::/7', 'fe80::/10'],
+  rateLimitResponsesPerSecond: 1000,
+  rateLimitBurst: 2000,
+  rateLimitSlip: 2,
+  upstreamTimeoutMs: 2000,
+  upstreamMaxFails: 2,
+  upstreamHealthCheckIntervalMs: 500,
+  cacheSize: 10_000,
+  cacheMaxTtlS: 3600,
+  cacheServeStaleMs: 3_600_000,
+  privatelinkProtocol: 'https' as const,
+  refresh: '*/30 * * * * *',
+  jitterMs: 5000,
+  privatelinkTimeoutMs: 5000,
+  maxStaleMs: 86_400_000,
+  maxBackoffMs: 300_000,
+  recordsTtlS: 30,
+  tcpMaxConnections: 1000,
+  tcpMaxConnectionsPerClient: 64,
+  tcpIdleTimeoutMs: 10_000,
+  tcpMaxInFlight: 64,
+  tcpMaxWriteBufferBytes: 256 * 1024,
+  maxForwardsInFlight: 2000,
+  shutdownGraceMs: 2000,
+  stateDir: '/var/lib/privatelink-dns',
+  logLevel: 'info' as LogLevel,
+} as const;

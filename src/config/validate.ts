@@ -1,0 +1,261 @@
+import ipaddr from 'ipaddr.js';
+import cron from 'node-cron';
+import { ConfigReader, isObject, join, type ConfigProblem } from './reader';
+import { parseHostPort, formatHostPort, type HostPort } from './units';
+import { DEFAULTS, type Config, type CredentialsConfig, type EntryConfig, type RateLimitConfig } from './schema';
+import type { LogLevel } from '../log';
+
+const TOP_KEYS = ['region', 'listen', 'access', 'upstream', 'cache', 'privatelink', 'records', 'limits', 'state_dir', 'log'];
+const REGION_RE = /^[a-z]{2,}(-[a-z0-9]+)+$/;
+const LABEL_RE = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/;
+
+/** Validates parsed YAML into a frozen Config, or returns every problem found. */
+export function validateConfig(raw: unknown): { config: Config; problems: [] } | { config: undefined; problems: ConfigProblem[] } {
+  const r = new ConfigReader();
+  if (raw === null || raw === undefined) raw = {};
+  const top = r.section(raw, '', TOP_KEYS);
+  const region = r.string(top, 'region', '', '', (s) => (REGION_RE.test(s) ? undefined : 'must be a region id such as "cn-hangzhou"'));
+  if (top.region === undefined) r.report('region', 'is required');
+
+  const listenRaw = r.section(top.listen, 'listen', ['dns', 'http']);
+  const dns = r.hostPortList(listenRaw, 'dns', 'listen', DEFAULTS.listenDns, 53, false);
+  dns.forEach((hp, i) => {
+    if (hp.family === 0) r.report(`listen.dns[${i}]`, 'must be an IP address, not a hostname');
+  });
+  let http: HostPort | null = parseHostPort(DEFAULTS.listenHttp, 8053) as HostPort;
+  if (listenRaw.http === false || listenRaw.http === '') http = null;
+  else if (listenRaw.http !== undefined && listenRaw.http !== null) {
+    if (typeof listenRaw.http !== 'string') r.report('listen.http', 'must be "host:port", or false to disable');
+    else {
+      const hp = parseHostPort(listenRaw.http, 8053);
+      if (typeof hp === 'string') r.report('listen.http', hp);
+      else http = hp;
+    }
+  }
+
+  const accessRaw = r.section(top.access, 'access', ['allow', 'rate_limit']);
+  const allow = r.stringList(accessRaw, 'allow', 'access', DEFAULTS.allow);
+  allow.forEach((cidr, i) => {
+    try {
+      ipaddr.parseCIDR(cidr);
+    } catch {
+      if (!ipaddr.isValid(cidr)) r.report(`access.allow[${i}]`, `"${cidr}" is not a CIDR such as "10.0.0.0/8"`);
+    }
+  });
+  let rateLimit: RateLimitConfig | null = null;
+  if (accessRaw.rate_limit !== false && accessRaw.rate_limit !== null) {
+    const rl = r.section(accessRaw.rate_limit, 'access.rate_limit', ['responses_per_second', 'burst', 'slip']);
+    const rps = r.integer(rl, 'responses_per_second', 'access.rate_limit', DEFAULTS.rateLimitResponsesPerSecond, 0, 10_000_000);
+    const burst = r.integer(rl, 'burst', 'access.rate_limit', Math.max(rps * 2, DEFAULTS.rateLimitBurst), 1, 100_000_000);
+    const slip = r.integer(rl, 'slip', 'access.rate_limit', DEFAULTS.rateLimitSlip, 0, 100);
+    rateLimit = rps === 0 ? null : { responsesPerSecond: rps, burst, slip };
+  }
+
+  const upRaw = r.section(top.upstream, 'upstream', ['servers', 'timeout', 'policy', 'max_fails', 'health_check']);
+  const servers = r.hostPortList(upRaw, 'servers', 'upstream', [], 53, true);
+  servers.forEach((hp, i) => {
+    if (hp.family === 0) r.report(`upstream.servers[${i}]`, 'must be an IP address, not a hostname');
+  });
+  const upstream = {
+    servers,
+    timeoutMs: r.durationMs(upRaw, 'timeout', 'upstream', DEFAULTS.upstreamTimeoutMs, 10, 60_000),
+    policy: r.oneOf(upRaw, 'policy', 'upstream', 'sequential', ['sequential', 'random', 'round_robin'] as const),
+    maxFails: r.integer(upRaw, 'max_fails', 'upstream', DEFAULTS.upstreamMaxFails, 0, 1000),
+    healthCheckIntervalMs: r.durationMs(upRaw, 'health_check', 'upstream', DEFAULTS.upstreamHealthCheckIntervalMs, 50, 3_600_000),
+  };
+  // A forwarder that forwards to itself loops; catch the obvious case at load time.
+  for (const [i, s] of servers.entries()) {
+    if (dns.some((l) => sameSocket(l, s))) r.report(`upstream.servers[${i}]`, `${formatHostPort(s)} is one of this daemon's own listen.dns addresses (forwarding loop)`);
+  }
+
+  const cacheRaw = r.section(top.cache, 'cache', ['size', 'max_ttl', 'serve_stale']);
+  const cache = {
+    size: r.integer(cacheRaw, 'size', 'cache', DEFAULTS.cacheSize, 0, 10_000_000),
+    maxTtlS: Math.round(r.durationMs(cacheRaw, 'max_ttl', 'cache', DEFAULTS.cacheMaxTtlS * 1000, 1000, 7 * 86_400_000) / 1000),
+    serveStaleMs: r.durationMs(cacheRaw, 'serve_stale', 'cache', DEFAULTS.cacheServeStaleMs),
+  };
+
+  const plRaw = r.section(top.privatelink, 'privatelink', ['endpoint', 'protocol', 'credentials', 'bootstrap', 'refresh', 'jitter', 'timeout', 'max_stale', 'max_backoff']);
+  const endpoint = r.string(plRaw, 'endpoint', 'privatelink', `privatelink.${region || 'cn-hangzhou'}.aliyuncs.com`, (s) =>
+    /^[a-z]+:\/\//i.test(s) ? 'must be host[:port] without a scheme (set protocol separately)' : typeof parseHostPort(s, 443) === 'string' ? 'must be host[:port]' : undefined,
+  );
+  const refresh = r.string(plRaw, 'refresh', 'privatelink', DEFAULTS.refresh, (s) => (cron.validate(s) ? undefined : 'is not a valid cron expression'));
+  const bootstrap = r.hostPortList(plRaw, 'bootstrap', 'privatelink', [], 53, true);
+  bootstrap.forEach((hp, i) => {
+    if (hp.family === 0) r.report(`privatelink.bootstrap[${i}]`, 'must be an IP address, not a hostname');
+    if (dns.some((l) => sameSocket(l, hp))) r.report(`privatelink.bootstrap[${i}]`, 'must not be this daemon itself');
+  });
+  const privatelink = {
+    endpoint,
+    protocol: r.oneOf(plRaw, 'protocol', 'privatelink', DEFAULTS.privatelinkProtocol, ['http', 'https'] as const),
+    credentials: readCredentials(r, plRaw.credentials),
+    bootstrap,
+    refresh,
+    jitterMs: r.durationMs(plRaw, 'jitter', 'privatelink', DEFAULTS.jitterMs, 0, 3_600_000),
+    timeoutMs: r.durationMs(plRaw, 'timeout', 'privatelink', DEFAULTS.privatelinkTimeoutMs, 100, 120_000),
+    maxStaleMs: r.durationMs(plRaw, 'max_stale', 'privatelink', DEFAULTS.maxStaleMs, 1000),
+    maxBackoffMs: r.durationMs(plRaw, 'max_backoff', 'privatelink', DEFAULTS.maxBackoffMs, 1000, 86_400_000),
+  };
+
+  const recRaw = r.section(top.records, 'records', ['ttl', 'prefer_zones', 'on_unavailable', 'entries']);
+  const records = {
+    ttl: r.integer(recRaw, 'ttl', 'records', DEFAULTS.recordsTtlS, 0, 86_400),
+    preferZones: r.stringList(recRaw, 'prefer_zones', 'records', []),
+    onUnavailable: r.oneOf(recRaw, 'on_unavailable', 'records', 'servfail', ['servfail', 'forward'] as const),
+    entries: readEntries(r, recRaw.entries, region),
+  };
+
+  const limRaw = r.section(top.limits, 'limits', ['tcp_max_connections', 'tcp_max_connections_per_client', 'tcp_idle_timeout', 'tcp_max_in_flight', 'tcp_max_write_buffer', 'max_forwards_in_flight', 'shutdown_grace']);
+  const limits = {
+    tcpMaxConnections: r.integer(limRaw, 'tcp_max_connections', 'limits', DEFAULTS.tcpMaxConnections, 1, 1_000_000),
+    tcpMaxConnectionsPerClient: r.integer(limRaw, 'tcp_max_connections_per_client', 'limits', DEFAULTS.tcpMaxConnectionsPerClient, 1, 1_000_000),
+    tcpIdleTimeoutMs: r.durationMs(limRaw, 'tcp_idle_timeout', 'limits', DEFAULTS.tcpIdleTimeoutMs, 100, 3_600_000),
+    tcpMaxInFlight: r.integer(limRaw, 'tcp_max_in_flight', 'limits', DEFAULTS.tcpMaxInFlight, 1, 65_535),
+    tcpMaxWriteBufferBytes: r.integer(limRaw, 'tcp_max_write_buffer', 'limits', DEFAULTS.tcpMaxWriteBufferBytes, 65_537, 64 * 1024 * 1024),
+    maxForwardsInFlight: r.integer(limRaw, 'max_forwards_in_flight', 'limits', DEFAULTS.maxForwardsInFlight, 1, 1_000_000),
+    shutdownGraceMs: r.durationMs(limRaw, 'shutdown_grace', 'limits', DEFAULTS.shutdownGraceMs, 0, 60_000),
+  };
+
+  let stateDir: string | null = DEFAULTS.stateDir;
+  if (top.state_dir === false || top.state_dir === '') stateDir = null;
+  else if (top.state_dir !== undefined && top.state_dir !== null) {
+    if (typeof top.state_dir !== 'string' || !top.state_dir.startsWith('/')) r.report('state_dir', 'must be an absolute path, or false to keep no snapshot');
+    else stateDir = top.state_dir;
+  }
+
+  const logRaw = r.section(top.log, 'log', ['level', 'queries']);
+  const log = {
+    level: r.oneOf<LogLevel>(logRaw, 'level', 'log', DEFAULTS.logLevel, ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    queries: r.boolean(logRaw, 'queries', 'log', false),
+  };
+
+  if (r.problems.length > 0) return { config: undefined, problems: r.problems.slice() };
+  const config: Config = { region, listen: { dns, http }, access: { allow, rateLimit }, upstream, cache, privatelink, records, limits, stateDir, log };
+  return { config: deepFreeze(config), problems: [] };
+}
+
+function sameSocket(a: HostPort, b: HostPort): boolean {
+  if (a.port !== b.port || a.family !== b.family || a.family === 0) return false;
+  try {
+    return ipaddr.parse(a.host).toNormalizedString() === ipaddr.parse(b.host).toNormalizedString();
+  } catch {
+    return false;
+  }
+}
+
+function readCredentials(r: ConfigReader, raw: unknown): CredentialsConfig {
+  const path = 'privatelink.credentials';
+  if (raw === undefined || raw === null || raw === 'default') return { type: 'default' };
+  if (typeof raw === 'string') {
+    r.report(path, 'must be "default" or a mapping with a "type"');
+    return { type: 'default' };
+  }
+  const c = r.section(raw, path, ['type', 'access_key_id', 'access_key_secret', 'security_token', 'role_arn', 'role_session_name', 'role_name']);
+  const type = r.oneOf(c, 'type', path, 'default', ['default', 'access_key', 'ram_role_arn', 'ecs_ram_role'] as const);
+  if (c.type === undefined) r.report(join(path, 'type'), 'is required');
+  const need = (key: string): string => {
+    const v = r.optionalString(c, key, path);
+    if (v === undefined && c[key] === undefined) r.report(join(path, key), `is required for type ${type}`);
+    return v ?? '';
+  };
+  switch (type) {
+    case 'access_key': {
+      const accessKeyId = need('access_key_id');
+      const accessKeySecret = need('access_key_secret');
+      const securityToken = r.optionalString(c, 'security_token', path);
+      return securityToken ? { type, accessKeyId, accessKeySecret, securityToken } : { type, accessKeyId, accessKeySecret };
+    }
+    case 'ram_role_arn':
+      return {
+        type,
+        accessKeyId: need('access_key_id'),
+        accessKeySecret: need('access_key_secret'),
+        roleArn: need('role_arn'),
+        roleSessionName: r.optionalString(c, 'role_session_name', path) ?? 'privatelink-dns',
+      };
+    case 'ecs_ram_role': {
+      const roleName = r.optionalString(c, 'role_name', path);
+      return roleName ? { type, roleName } : { type };
+    }
+    default:
+      return { type: 'default' };
+  }
+}
+
+function readEntries(r: ConfigReader, raw: unknown, region: string): EntryConfig[] {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) {
+    r.report('records.entries', 'must be a list');
+    return [];
+  }
+  const out: EntryConfig[] = [];
+  const seen = new Map<string, string>();
+  raw.forEach((item, i) => {
+    const path = `records.entries[${i}]`;
+    if (!isObject(item)) {
+      r.report(path, 'must be a mapping');
+      return;
+    }
+    const e = r.section(item, path, ['names', 'endpoint', 'service', 'vpc', 'addresses']);
+    const names = r.stringList(e, 'names', path, [], false).map((n, j) => {
+      const name = normalizeName(n.replaceAll('{region}', region));
+      const problem = checkName(name);
+      if (problem) r.report(`${path}.names[${j}]`, problem);
+      const other = seen.get(name);
+      if (other) r.report(`${path}.names[${j}]`, `"${name}" is already defined in ${other}`);
+      seen.set(name, path);
+      return name;
+    });
+    if (e.names === undefined) r.report(join(path, 'names'), 'is required');
+    const sources = ['endpoint', 'service', 'addresses'].filter((k) => e[k] !== undefined);
+    if (sources.length !== 1) {
+      r.report(path, 'needs exactly one of "endpoint", "service" or "addresses"');
+      return;
+    }
+    if (e.vpc !== undefined && e.service === undefined) r.report(join(path, 'vpc'), 'only applies to a "service" entry');
+    if (e.endpoint !== undefined) {
+      const endpointId = r.string(e, 'endpoint', path, '', (s) => (/^ep-[a-z0-9]+$/.test(s) ? undefined : 'must be an endpoint id such as "ep-bp1..."'));
+      out.push({ kind: 'endpoint', names, endpointId });
+    } else if (e.service !== undefined) {
+      const serviceName = r.string(e, 'service', path, '');
+      const vpcId = r.optionalString(e, 'vpc', path);
+      out.push(vpcId ? { kind: 'service', names, serviceName, vpcId } : { kind: 'service', names, serviceName });
+    } else {
+      const addrs = r.stringList(e, 'addresses', path, [], false);
+      const ipv4: string[] = [];
+      const ipv6: string[] = [];
+      addrs.forEach((a, j) => {
+        if (ipaddr.IPv4.isValidFourPartDecimal(a)) ipv4.push(a);
+        else if (ipaddr.IPv6.isValid(a)) ipv6.push(ipaddr.IPv6.parse(a).toString());
+        else r.report(`${path}.addresses[${j}]`, `"${a}" is not an IPv4 or IPv6 address`);
+      });
+      out.push({ kind: 'static', names, ipv4, ipv6 });
+    }
+  });
+  return out;
+}
+
+export function normalizeName(name: string): string {
+  let n = name.trim().toLowerCase();
+  if (n.endsWith('.')) n = n.slice(0, -1);
+  return n;
+}
+
+/** A managed name: an FQDN, optionally with one leading "*." label. */
+export function checkName(name: string): string | undefined {
+  const body = name.startsWith('*.') ? name.slice(2) : name;
+  if (body.length === 0 || name.length > 253) return 'is not a valid DNS name';
+  const labels = body.split('.');
+  if (labels.length < 2) return 'must have at least two labels';
+  for (const l of labels) if (!LABEL_RE.test(l)) return `label "${l}" is not valid in a DNS name`;
+  if (body.includes('*')) return 'only a leading "*." wildcard is supported';
+  return undefined;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (typeof o === 'object' && o !== null && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}

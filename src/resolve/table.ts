@@ -1,0 +1,97 @@
+import ipaddr from 'ipaddr.js';
+
+/** What the table is built from: one group of names that share the same addresses. */
+export interface TableEntryInput {
+  /** Stable identity for status and metrics: an endpoint id, "service:<name>" or "static:<first name>". */
+  readonly id: string;
+  /** Lower-case names without the trailing dot; a leading "*." makes a wildcard. */
+  readonly names: readonly string[];
+  readonly ipv4: readonly string[];
+  readonly ipv6: readonly string[];
+}
+
+/** One answerable record set, with its addresses pre-encoded for the wire. */
+export interface TableRecord {
+  readonly id: string;
+  readonly ipv4: readonly string[];
+  readonly ipv6: readonly string[];
+  /** 4 bytes per address, in configured order. */
+  readonly aRdata: Buffer;
+  /** 16 bytes per address. */
+  readonly aaaaRdata: Buffer;
+  /** Bumped per response to rotate the answer order. */
+  rotation: number;
+}
+
+export interface TableMatch {
+  readonly record: TableRecord;
+  /** Number of leading labels of the query name above the matched apex (0 for an exact match). */
+  readonly labelsAboveApex: number;
+}
+
+/**
+ * The managed-name table. Immutable once built (only the rotation counters move); a sync
+ * builds a new one and the resolver swaps the reference, so a query never sees half a table.
+ */
+export class AnswerTable {
+  readonly version: number;
+  readonly builtAt: number;
+  private readonly exact = new Map<string, TableRecord>();
+  private readonly wildcards = new Map<string, TableRecord>();
+  readonly inputs: readonly TableEntryInput[];
+
+  private constructor(inputs: readonly TableEntryInput[], version: number) {
+    this.inputs = inputs;
+    this.version = version;
+    this.builtAt = Date.now();
+  }
+
+  static build(inputs: readonly TableEntryInput[], version = 1): AnswerTable {
+    const table = new AnswerTable(Object.freeze(inputs.map((i) => Object.freeze({ ...i, names: [...i.names], ipv4: [...i.ipv4], ipv6: [...i.ipv6] }))), version);
+    for (const input of inputs) {
+      const record: TableRecord = {
+        id: input.id,
+        ipv4: input.ipv4,
+        ipv6: input.ipv6,
+        aRdata: Buffer.concat(input.ipv4.map((a) => Buffer.from(ipaddr.IPv4.parse(a).toByteArray()))),
+        aaaaRdata: Buffer.concat(input.ipv6.map((a) => Buffer.from(ipaddr.IPv6.parse(a).toByteArray()))),
+        rotation: 0,
+      };
+      for (const name of input.names) {
+        if (name.startsWith('*.')) table.wildcards.set(name.slice(2), record);
+        else table.exact.set(name, record);
+      }
+    }
+    return table;
+  }
+
+  static empty(): AnswerTable {
+    return AnswerTable.build([], 0);
+  }
+
+  get size(): number {
+    return this.exact.size + this.wildcards.size;
+  }
+
+  /** `name`: lower case, no trailing dot. Exact names win; then the longest wildcard suffix. */
+  lookup(name: string): TableMatch | undefined {
+    const exact = this.exact.get(name);
+    if (exact) return { record: exact, labelsAboveApex: 0 };
+    if (this.wildcards.size === 0) return undefined;
+    let labels = 0;
+    let dot = name.indexOf('.');
+    while (dot >= 0) {
+      labels++;
+      const suffix = name.slice(dot + 1);
+      const wild = this.wildcards.get(suffix);
+      if (wild) return { record: wild, labelsAboveApex: labels };
+      dot = name.indexOf('.', dot + 1);
+    }
+    return undefined;
+  }
+
+  /** Every name the table answers, for export and status. */
+  names(): string[] {
+    return [...this.exact.keys(), ...[...this.wildcards.keys()].map((n) => `*.${n}`)];
+  }
+}
