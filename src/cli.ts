@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+import { parseArgs, type ParsedArgs } from './cli-args';
+import { describeError, isPldnsError, PldnsError } from './errors';
+import { formatProblems, loadConfigFile } from './config/load';
+import { DEFAULTS, type Config } from './config/schema';
+import { createLogger, type Logger } from './log';
+import { App } from './app';
+import { VERSION } from './version';
+
+const HELP = `privatelink-dns ${VERSION} — answers Alibaba Cloud service names with PrivateLink endpoint IPs, forwards the rest
+
+Usage:
+  privatelink-dns serve [--config PATH]        run the daemon (default ${DEFAULTS.configPath})
+  privatelink-dns serve --demo                 run with the built-in PrivateLink simulator (DNS 127.0.0.1:5353, HTTP 127.0.0.1:8053)
+  privatelink-dns check --config PATH          validate a config file (exit 0, or 2 with one line per problem)
+  privatelink-dns sync --config PATH [--json]  run one PrivateLink sync and print the name → IP table
+  privatelink-dns simulate [--listen HOST:PORT] [--data FILE] [--access-key-id ID] [--access-key-secret SECRET]
+                                               run the PrivateLink API simulator
+  privatelink-dns export --config PATH --format hosts|dnsmasq|unbound|bind|coredns
+                                               print the current table as another DNS server's configuration
+
+Options:
+  --verbose    show stack traces on errors
+  --help, -h   show this help
+  --version    print the version
+
+Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config.
+`;
+
+const COMMANDS = {
+  serve: { config: 'value', demo: 'switch' },
+  check: { config: 'value' },
+  sync: { config: 'value', json: 'switch' },
+  simulate: { listen: 'value', data: 'value', 'access-key-id': 'value', 'access-key-secret': 'value' },
+  export: { config: 'value', format: 'value' },
+} as const;
+const GLOBAL = { help: 'switch', version: 'switch', verbose: 'switch' } as const;
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+async function main(argv: string[]): Promise<number> {
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(argv, COMMANDS, GLOBAL);
+  } catch (err) {
+    process.stderr.write(`privatelink-dns: ${describeError(err)}\n`);
+    return EXIT_USAGE;
+  }
+  const verbose = args.flags.verbose === true;
+  if (args.flags.version) {
+    process.stdout.write(`${VERSION}\n`);
+    return EXIT_OK;
+  }
+  if (args.flags.help || !args.command) {
+    process.stdout.write(HELP);
+    return args.command || args.flags.help ? EXIT_OK : EXIT_USAGE;
+  }
+  try {
+    switch (args.command) {
+      case 'check':
+        return runCheck(requireFlag(args, 'config'));
+      case 'serve':
+        return await runServe(args);
+      default:
+        throw new PldnsError('USAGE', `command "${args.command}" is not available in this build`);
+    }
+  } catch (err) {
+    return reportFailure(err, verbose);
+  }
+}
+
+function requireFlag(args: ParsedArgs, name: string): string {
+  const v = args.flags[name];
+  if (typeof v !== 'string') throw new PldnsError('USAGE', `${args.command} needs --${name}`);
+  return v;
+}
+
+function reportFailure(err: unknown, verbose: boolean): number {
+  if (isPldnsError(err, 'CONFIG_INVALID')) {
+    const problems = (err.details?.problems ?? []) as { path: string; problem: string }[];
+    for (const line of formatProblems(problems)) process.stderr.write(`${line}\n`);
+    return EXIT_USAGE;
+  }
+  process.stderr.write(`privatelink-dns: ${describeError(err)}\n`);
+  if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  return isPldnsError(err, 'USAGE') || isPldnsError(err, 'CONFIG_READ') ? EXIT_USAGE : EXIT_FAILURE;
+}
+
+function runCheck(path: string): number {
+  loadConfigFile(path);
+  process.stdout.write(`${path}: ok\n`);
+  return EXIT_OK;
+}
+
+async function runServe(args: ParsedArgs): Promise<number> {
+  const configPath = typeof args.flags.config === 'string' ? args.flags.config : DEFAULTS.configPath;
+  const config: Config = loadConfigFile(configPath);
+  const logger = createLogger(config.log.level);
+  const app = new App({ config, configPath, logger, version: VERSION });
+  installProcessGuards(logger);
+  await app.start();
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'shutting down');
+      app.stop().then(
+        () => resolve(EXIT_OK),
+        (err) => {
+          logger.error({ err: describeError(err) }, 'shutdown failed');
+          resolve(EXIT_FAILURE);
+        },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+/** A bug in one query must cost that query, never the process. */
+function installProcessGuards(logger: Logger): void {
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: describeError(reason) }, 'unhandled promise rejection (bug); continuing');
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    // Flush logs, then leave even if a stray handle (an idle keep-alive socket) would hold us.
+    setTimeout(() => process.exit(code), 50).unref();
+  },
+  (err) => {
+    process.stderr.write(`privatelink-dns: ${describeError(err)}\n`);
+    process.exit(EXIT_FAILURE);
+  },
+);

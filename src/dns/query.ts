@@ -1,0 +1,109 @@
+import {
+  CLASS_IN, FLAG_CD, FLAG_QR, FLAG_RD, HEADER_BYTES, MAX_NAME_BYTES, MAX_QUERY_BYTES, OPCODE_MASK, OPCODE_QUERY, RRType,
+} from './constants';
+
+/** EDNS(0) as the client sent it. */
+export interface ClientEdns {
+  readonly udpSize: number;
+  readonly dnssecOk: boolean;
+  readonly version: number;
+}
+
+/** A query that passed every guard: safe to answer or forward. */
+export interface Query {
+  readonly kind: 'query';
+  readonly id: number;
+  readonly rd: boolean;
+  readonly cd: boolean;
+  /** Lower case, no trailing dot; "" for the root. */
+  readonly qname: string;
+  readonly qtype: number;
+  readonly qclass: number;
+  /** Offset just past the question; bytes [12, questionEnd) are the question as sent. */
+  readonly questionEnd: number;
+  readonly edns: ClientEdns | null;
+  readonly raw: Buffer;
+}
+
+/** Why a datagram is not a query we answer normally. */
+export type QueryProblem =
+  | { readonly kind: 'drop'; readonly reason: 'short' | 'response' | 'oversize' }
+  | { readonly kind: 'reject'; readonly reason: 'formerr' | 'notimp' | 'badvers'; readonly id: number; readonly flags: number; readonly questionEnd: number; readonly edns: ClientEdns | null };
+
+const LOWER = new Uint8Array(256).map((_, i) => (i >= 65 && i <= 90 ? i + 32 : i));
+
+/**
+ * The hot-path guard and question parser (dns-wire.md "Guards"): header present, QR=0, opcode
+ * QUERY, one question, no answers or authority, at most one additional (an OPT), no compression
+ * in the question. Never throws; bounds are checked before every read.
+ */
+export function parseQuery(buf: Buffer, maxBytes = MAX_QUERY_BYTES): Query | QueryProblem {
+  const len = buf.length;
+  if (len < HEADER_BYTES) return { kind: 'drop', reason: 'short' };
+  const flags = buf.readUInt16BE(2);
+  if ((flags & FLAG_QR) !== 0) return { kind: 'drop', reason: 'response' };
+  if (len > maxBytes) return { kind: 'drop', reason: 'oversize' };
+  const id = buf.readUInt16BE(0);
+  const qd = buf.readUInt16BE(4);
+  const an = buf.readUInt16BE(6);
+  const ns = buf.readUInt16BE(8);
+  const ar = buf.readUInt16BE(10);
+  if (((flags & OPCODE_MASK) >> 11) !== OPCODE_QUERY) return reject('notimp', id, flags, HEADER_BYTES, null);
+  if (qd !== 1 || an !== 0 || ns !== 0 || ar > 1) return reject('formerr', id, flags, HEADER_BYTES, null);
+
+  // Question name: labels only (a pointer in a query is never legitimate).
+  let off = HEADER_BYTES;
+  let qname = '';
+  let nameBytes = 0;
+  for (;;) {
+    if (off >= len) return reject('formerr', id, flags, HEADER_BYTES, null);
+    const labelLen = buf[off];
+    if (labelLen === 0) {
+      off += 1;
+      nameBytes += 1;
+      break;
+    }
+    if (labelLen > 63) return reject('formerr', id, flags, HEADER_BYTES, null);
+    nameBytes += labelLen + 1;
+    if (nameBytes > MAX_NAME_BYTES || off + 1 + labelLen > len) return reject('formerr', id, flags, HEADER_BYTES, null);
+    if (qname.length > 0) qname += '.';
+    for (let i = off + 1; i <= off + labelLen; i++) qname += String.fromCharCode(LOWER[buf[i]]);
+    off += 1 + labelLen;
+  }
+  if (off + 4 > len) return reject('formerr', id, flags, HEADER_BYTES, null);
+  const qtype = buf.readUInt16BE(off);
+  const qclass = buf.readUInt16BE(off + 2);
+  off += 4;
+  const questionEnd = off;
+  if (qtype === RRType.OPT) return reject('formerr', id, flags, questionEnd, null);
+
+  let edns: ClientEdns | null = null;
+  if (ar === 1) {
+    // The single additional record must be an OPT with the root owner name.
+    if (off + 11 > len || buf[off] !== 0 || buf.readUInt16BE(off + 1) !== RRType.OPT) return reject('formerr', id, flags, questionEnd, null);
+    const udpSize = buf.readUInt16BE(off + 3);
+    const version = buf[off + 6];
+    const dnssecOk = (buf[off + 7] & 0x80) !== 0;
+    const rdlen = buf.readUInt16BE(off + 9);
+    if (off + 11 + rdlen > len) return reject('formerr', id, flags, questionEnd, null);
+    // Options must tile the RDATA exactly.
+    let o = off + 11;
+    const end = o + rdlen;
+    while (o < end) {
+      if (o + 4 > end) return reject('formerr', id, flags, questionEnd, null);
+      o += 4 + buf.readUInt16BE(o + 2);
+    }
+    if (o !== end) return reject('formerr', id, flags, questionEnd, null);
+    edns = { udpSize, dnssecOk, version };
+    if (version !== 0) return reject('badvers', id, flags, questionEnd, edns);
+  }
+  return { kind: 'query', id, rd: (flags & FLAG_RD) !== 0, cd: (flags & FLAG_CD) !== 0, qname, qtype, qclass, questionEnd, edns, raw: buf };
+}
+
+function reject(reason: 'formerr' | 'notimp' | 'badvers', id: number, flags: number, questionEnd: number, edns: ClientEdns | null): QueryProblem {
+  return { kind: 'reject', reason, id, flags, questionEnd, edns };
+}
+
+export function isInternetClass(q: Query): boolean {
+  return q.qclass === CLASS_IN;
+}

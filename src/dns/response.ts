@@ -1,0 +1,79 @@
+import { EDNS_UDP_PAYLOAD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_BYTES, MIN_UDP_PAYLOAD, OPCODE_MASK, RCode, RRType } from './constants';
+import type { ClientEdns, Query, QueryProblem } from './query';
+
+export const OPT_BYTES = 11;
+
+/** Response flags for a query: QR, the query's opcode, RD and CD copied, RA set (we recurse via upstreams). */
+export function responseFlags(queryFlags: number, rcode: number, extra = 0): number {
+  return FLAG_QR | (queryFlags & (OPCODE_MASK | FLAG_RD | FLAG_CD)) | FLAG_RA | extra | (rcode & 0x0f);
+}
+
+/** Writes our own OPT (payload 1232, DO copied, extended rcode bits) at `off`; returns the new offset. */
+export function writeOpt(buf: Buffer, off: number, dnssecOk: boolean, rcode = 0): number {
+  buf[off] = 0;
+  buf.writeUInt16BE(RRType.OPT, off + 1);
+  buf.writeUInt16BE(EDNS_UDP_PAYLOAD, off + 3);
+  buf[off + 5] = (rcode >> 4) & 0xff; // extended rcode, upper 8 bits
+  buf[off + 6] = 0; // version
+  buf[off + 7] = dnssecOk ? 0x80 : 0;
+  buf[off + 8] = 0;
+  buf.writeUInt16BE(0, off + 9);
+  return off + OPT_BYTES;
+}
+
+/** Header + question (+ OPT) with the given rcode and no records. */
+export function buildRcodeResponse(q: Query, rcode: number, extraFlags = 0): Buffer {
+  const qLen = q.questionEnd - HEADER_BYTES;
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + qLen + (q.edns ? OPT_BYTES : 0));
+  writeHeader(buf, q.id, responseFlags(q.raw.readUInt16BE(2), rcode, extraFlags), 1, 0, 0, q.edns ? 1 : 0);
+  q.raw.copy(buf, HEADER_BYTES, HEADER_BYTES, q.questionEnd);
+  if (q.edns) writeOpt(buf, HEADER_BYTES + qLen, q.edns.dnssecOk, rcode);
+  return buf;
+}
+
+/** FORMERR / NOTIMP / BADVERS for a query that failed a guard but whose header could be read. */
+export function buildRejectResponse(raw: Buffer, p: Extract<QueryProblem, { kind: 'reject' }>): Buffer {
+  const rcode = p.reason === 'formerr' ? RCode.FORMERR : p.reason === 'notimp' ? RCode.NOTIMP : RCode.BADVERS;
+  const hasQuestion = p.questionEnd > HEADER_BYTES;
+  const qLen = hasQuestion ? p.questionEnd - HEADER_BYTES : 0;
+  const withOpt = p.edns !== null;
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + qLen + (withOpt ? OPT_BYTES : 0));
+  writeHeader(buf, p.id, responseFlags(p.flags, rcode), hasQuestion ? 1 : 0, 0, 0, withOpt ? 1 : 0);
+  if (hasQuestion) raw.copy(buf, HEADER_BYTES, HEADER_BYTES, p.questionEnd);
+  if (p.edns) writeOpt(buf, HEADER_BYTES + qLen, p.edns.dnssecOk, rcode);
+  return buf;
+}
+
+/** The largest UDP response this client accepts: min(max(EDNS size, 512), 1232); 512 without EDNS. */
+export function udpLimit(edns: ClientEdns | null): number {
+  if (!edns) return MIN_UDP_PAYLOAD;
+  return Math.min(Math.max(edns.udpSize, MIN_UDP_PAYLOAD), EDNS_UDP_PAYLOAD);
+}
+
+/**
+ * A response too large for UDP becomes header + question (+ OPT) with TC=1; the client
+ * retries over TCP. Never a sliced message.
+ */
+export function truncateResponse(q: Query, response: Buffer): Buffer {
+  const qLen = q.questionEnd - HEADER_BYTES;
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + qLen + (q.edns ? OPT_BYTES : 0));
+  const flags = response.length >= 4 ? response.readUInt16BE(2) : responseFlags(q.raw.readUInt16BE(2), RCode.SERVFAIL);
+  writeHeader(buf, q.id, flags | FLAG_TC, 1, 0, 0, q.edns ? 1 : 0);
+  q.raw.copy(buf, HEADER_BYTES, HEADER_BYTES, q.questionEnd);
+  if (q.edns) writeOpt(buf, HEADER_BYTES + qLen, q.edns.dnssecOk);
+  return buf;
+}
+
+export function writeHeader(buf: Buffer, id: number, flags: number, qd: number, an: number, ns: number, ar: number): void {
+  buf.writeUInt16BE(id, 0);
+  buf.writeUInt16BE(flags, 2);
+  buf.writeUInt16BE(qd, 4);
+  buf.writeUInt16BE(an, 6);
+  buf.writeUInt16BE(ns, 8);
+  buf.writeUInt16BE(ar, 10);
+}
+
+/** Rcode of a response (header bits only). */
+export function responseRcode(buf: Buffer): number {
+  return buf.length >= 4 ? buf[3] & 0x0f : RCode.SERVFAIL;
+}

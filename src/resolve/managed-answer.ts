@@ -1,0 +1,124 @@
+import { CLASS_IN, FLAG_AA, HEADER_BYTES, RCode, RRType } from '../dns/constants';
+import type { Query } from '../dns/query';
+import { OPT_BYTES, responseFlags, writeHeader, writeOpt } from '../dns/response';
+import type { TableMatch } from './table';
+
+const SOA_REFRESH_S = 3600;
+const SOA_RETRY_S = 600;
+const SOA_EXPIRE_S = 86_400;
+const HOSTMASTER = Buffer.from([10, ...Buffer.from('hostmaster')]);
+
+/**
+ * Builds the authoritative answer for a managed name straight into wire bytes: the owner of every
+ * record is a compression pointer to the question, so the answer costs one allocation. A and AAAA
+ * sets rotate between responses. Other types get NODATA with an SOA whose owner is the matched
+ * apex (the entry name, or the wildcard's parent), so negative caching uses `ttl`.
+ */
+export function buildManagedAnswer(q: Query, match: TableMatch, ttl: number, serial: number): Buffer {
+  const { record } = match;
+  let rdata: Buffer;
+  let rdlen: number;
+  let type: number;
+  if (q.qtype === RRType.A || (q.qtype === RRType.ANY && record.aRdata.length > 0)) {
+    rdata = record.aRdata;
+    rdlen = 4;
+    type = RRType.A;
+  } else if (q.qtype === RRType.AAAA || (q.qtype === RRType.ANY && record.aaaaRdata.length > 0)) {
+    rdata = record.aaaaRdata;
+    rdlen = 16;
+    type = RRType.AAAA;
+  } else if (q.qtype === RRType.ANY) {
+    return buildAnyHinfo(q, ttl);
+  } else {
+    return buildNoData(q, match, ttl, serial, RCode.NOERROR);
+  }
+  const count = rdata.length / rdlen;
+  if (count === 0) return buildNoData(q, match, ttl, serial, RCode.NOERROR);
+
+  const qLen = q.questionEnd - HEADER_BYTES;
+  const rrBytes = 12 + rdlen;
+  const size = HEADER_BYTES + qLen + count * rrBytes + (q.edns ? OPT_BYTES : 0);
+  const buf = Buffer.allocUnsafe(size);
+  writeHeader(buf, q.id, responseFlags(q.raw.readUInt16BE(2), RCode.NOERROR, FLAG_AA), 1, count, 0, q.edns ? 1 : 0);
+  q.raw.copy(buf, HEADER_BYTES, HEADER_BYTES, q.questionEnd);
+  let off = HEADER_BYTES + qLen;
+  const start = record.rotation++ % count;
+  if (record.rotation > 0x3fffffff) record.rotation = 0;
+  for (let i = 0; i < count; i++) {
+    const idx = (start + i) % count;
+    buf[off] = 0xc0; // pointer to the question name at offset 12
+    buf[off + 1] = HEADER_BYTES;
+    buf.writeUInt16BE(type, off + 2);
+    buf.writeUInt16BE(CLASS_IN, off + 4);
+    buf.writeUInt32BE(ttl, off + 6);
+    buf.writeUInt16BE(rdlen, off + 10);
+    rdata.copy(buf, off + 12, idx * rdlen, idx * rdlen + rdlen);
+    off += rrBytes;
+  }
+  if (q.edns) writeOpt(buf, off, q.edns.dnssecOk);
+  return buf;
+}
+
+/** NOERROR/NODATA (or another rcode) with the apex SOA in the authority section (RFC 2308). */
+export function buildNoData(q: Query, match: TableMatch, ttl: number, serial: number, rcode: number): Buffer {
+  const qLen = q.questionEnd - HEADER_BYTES;
+  const apex = apexOffset(q.raw, match.labelsAboveApex);
+  // owner ptr(2) type class ttl rdlen(10) | mname ptr(2) rname label+ptr(11+2) 5×u32(20)
+  const rdlen = 2 + HOSTMASTER.length + 2 + 20;
+  const soaBytes = 12 + rdlen;
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + qLen + soaBytes + (q.edns ? OPT_BYTES : 0));
+  writeHeader(buf, q.id, responseFlags(q.raw.readUInt16BE(2), rcode, FLAG_AA), 1, 0, 1, q.edns ? 1 : 0);
+  q.raw.copy(buf, HEADER_BYTES, HEADER_BYTES, q.questionEnd);
+  let off = HEADER_BYTES + qLen;
+  const ptr = 0xc000 | apex;
+  buf.writeUInt16BE(ptr, off);
+  buf.writeUInt16BE(RRType.SOA, off + 2);
+  buf.writeUInt16BE(CLASS_IN, off + 4);
+  buf.writeUInt32BE(ttl, off + 6);
+  buf.writeUInt16BE(rdlen, off + 10);
+  off += 12;
+  buf.writeUInt16BE(ptr, off); // MNAME: the apex itself
+  off += 2;
+  HOSTMASTER.copy(buf, off); // RNAME: hostmaster.<apex>
+  off += HOSTMASTER.length;
+  buf.writeUInt16BE(ptr, off);
+  off += 2;
+  buf.writeUInt32BE(serial >>> 0, off);
+  buf.writeUInt32BE(SOA_REFRESH_S, off + 4);
+  buf.writeUInt32BE(SOA_RETRY_S, off + 8);
+  buf.writeUInt32BE(SOA_EXPIRE_S, off + 12);
+  buf.writeUInt32BE(ttl, off + 16);
+  off += 20;
+  if (q.edns) writeOpt(buf, off, q.edns.dnssecOk);
+  return buf;
+}
+
+/** RFC 8482 §4.2: an ANY query for a name with no address records gets one synthesized HINFO. */
+function buildAnyHinfo(q: Query, ttl: number): Buffer {
+  const cpu = Buffer.from('RFC8482');
+  const rdlen = 1 + cpu.length + 1;
+  const qLen = q.questionEnd - HEADER_BYTES;
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + qLen + 12 + rdlen + (q.edns ? OPT_BYTES : 0));
+  writeHeader(buf, q.id, responseFlags(q.raw.readUInt16BE(2), RCode.NOERROR, FLAG_AA), 1, 1, 0, q.edns ? 1 : 0);
+  q.raw.copy(buf, HEADER_BYTES, HEADER_BYTES, q.questionEnd);
+  let off = HEADER_BYTES + qLen;
+  buf.writeUInt16BE(0xc000 | HEADER_BYTES, off);
+  buf.writeUInt16BE(RRType.HINFO, off + 2);
+  buf.writeUInt16BE(CLASS_IN, off + 4);
+  buf.writeUInt32BE(ttl, off + 6);
+  buf.writeUInt16BE(rdlen, off + 10);
+  off += 12;
+  buf[off++] = cpu.length;
+  cpu.copy(buf, off);
+  off += cpu.length;
+  buf[off++] = 0; // empty OS string
+  if (q.edns) writeOpt(buf, off, q.edns.dnssecOk);
+  return buf;
+}
+
+/** Offset of the question-name suffix that starts `labels` labels in (the query name has no pointers). */
+function apexOffset(raw: Buffer, labels: number): number {
+  let off = HEADER_BYTES;
+  for (let i = 0; i < labels; i++) off += 1 + raw[off];
+  return off;
+}

@@ -1,0 +1,150 @@
+import type { Logger } from '../log';
+import type { Config } from '../config/schema';
+import { CLASS_IN, RCode, RRType, typeLabel, RCODE_NAMES } from '../dns/constants';
+import type { DnsRequest, Protocol } from '../dns/edge';
+import type { Query } from '../dns/query';
+import { buildRcodeResponse } from '../dns/response';
+import { scanResponse } from '../dns/message-scan';
+import { buildManagedAnswer } from './managed-answer';
+import { stripOpt, withClientOpt } from './client-answer';
+import type { AnswerTable } from './table';
+
+/** What the resolver needs from the forwarding layer (implemented in upstream/). */
+export interface Forwarder {
+  readonly hasServers: boolean;
+  forward(q: Query, protocol: Protocol): Promise<Buffer>;
+  isForwarding(qname: string, qtype: number): boolean;
+  isUpstreamHost(address: string): boolean;
+}
+
+/** What the resolver needs from a cache of forwarded answers (bare: no OPT). */
+export interface AnswerCacheLike {
+  get(q: Query, nowMs: number): Buffer | undefined;
+  getStale(q: Query, nowMs: number): Buffer | undefined;
+  set(q: Query, bare: Buffer, nowMs: number): void;
+}
+
+export type AnswerSource = 'local' | 'cache' | 'stale' | 'forward' | 'error' | 'loop';
+
+/** Per-answer observations; the app binds these to metrics (cheap: pre-bound children). */
+export interface ResolverObserver {
+  answered(protocol: Protocol, qtype: number, source: AnswerSource, rcode: number, receivedAt: bigint): void;
+  loop(): void;
+  staleAnswer(): void;
+}
+
+export interface ResolverOptions {
+  readonly records: Config['records'];
+  readonly forwarder: Forwarder;
+  readonly cache?: AnswerCacheLike;
+  readonly observer: ResolverObserver;
+  readonly logger: Logger;
+  readonly logQueries: boolean;
+}
+
+const LOOP_LOG_INTERVAL_MS = 60_000;
+const LOOP_LOG_MEMORY = 1000;
+
+/**
+ * The answer pipeline: managed names from the table (never forwarded unless configured), then
+ * the cache, then the upstreams, with serve-stale when they fail. The table reference is
+ * swapped whole by the sync; one query reads one table.
+ */
+export class Resolver {
+  private table: AnswerTable;
+  private readonly loopLogged = new Map<string, number>();
+
+  constructor(table: AnswerTable, private readonly options: ResolverOptions) {
+    this.table = table;
+  }
+
+  setTable(table: AnswerTable): void {
+    this.table = table;
+  }
+
+  get currentTable(): AnswerTable {
+    return this.table;
+  }
+
+  /** The DnsHandler: bound once, called per query by the servers. */
+  readonly handle = (req: DnsRequest): Buffer | Promise<Buffer> => {
+    const q = req.query;
+    if (q.qclass === CLASS_IN) {
+      const match = this.table.lookup(q.qname);
+      if (match) {
+        const { record } = match;
+        if (record.aRdata.length > 0 || record.aaaaRdata.length > 0) {
+          return this.done(req, buildManagedAnswer(q, match, this.options.records.ttl, this.table.version), 'local');
+        }
+        // A managed name with no usable IP: never hand out the public (100.64/10) answer by default.
+        if (this.options.records.onUnavailable === 'servfail') return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'local');
+      }
+    }
+    if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'local');
+    return this.forward(req);
+  };
+
+  private async forward(req: DnsRequest): Promise<Buffer> {
+    const q = req.query;
+    const { forwarder, cache } = this.options;
+    if (forwarder.isForwarding(q.qname, q.qtype) && forwarder.isUpstreamHost(req.client.address)) {
+      this.options.observer.loop();
+      this.logLoop(q, req.client.address);
+      return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'loop');
+    }
+    const now = Date.now();
+    if (cache) {
+      const hit = cache.get(q, now);
+      if (hit) return this.done(req, withClientOpt(hit, q), 'cache');
+    }
+    if (!forwarder.hasServers) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'error');
+    let reply: Buffer;
+    try {
+      reply = await forwarder.forward(q, req.protocol);
+    } catch {
+      return this.failed(req, now);
+    }
+    const scan = scanResponse(reply);
+    if (!scan) return this.failed(req, now);
+    const rcode = scan.rcode;
+    if (rcode === RCode.SERVFAIL || rcode === RCode.REFUSED) {
+      const stale = cache?.getStale(q, Date.now());
+      if (stale) {
+        this.options.observer.staleAnswer();
+        return this.done(req, withClientOpt(stale, q), 'stale');
+      }
+    }
+    const bare = stripOpt(reply, scan);
+    if (cache && !scan.truncated) cache.set(q, bare, Date.now());
+    return this.done(req, withClientOpt(bare, q, rcode), 'forward');
+  }
+
+  private failed(req: DnsRequest, now: number): Buffer {
+    const q = req.query;
+    const stale = this.options.cache?.getStale(q, now);
+    if (stale) {
+      this.options.observer.staleAnswer();
+      return this.done(req, withClientOpt(stale, q), 'stale');
+    }
+    return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'error');
+  }
+
+  private done(req: DnsRequest, bytes: Buffer, source: AnswerSource): Buffer {
+    const rcode = bytes[3] & 0x0f;
+    this.options.observer.answered(req.protocol, req.query.qtype, source, rcode, req.receivedAt);
+    if (this.options.logQueries) {
+      this.options.logger.info({ client: req.client.address, protocol: req.protocol, qname: req.query.qname, qtype: typeLabel(req.query.qtype), source, rcode: RCODE_NAMES[rcode] ?? rcode, bytes: bytes.length }, 'query');
+    }
+    return bytes;
+  }
+
+  private logLoop(q: Query, from: string): void {
+    const key = `${q.qtype}/${q.qname}`;
+    const now = Date.now();
+    const last = this.loopLogged.get(key);
+    if (last !== undefined && now - last < LOOP_LOG_INTERVAL_MS) return;
+    if (this.loopLogged.size >= LOOP_LOG_MEMORY) this.loopLogged.clear();
+    this.loopLogged.set(key, now);
+    this.options.logger.warn({ qname: q.qname, qtype: typeLabel(q.qtype), from }, 'forwarding loop: a query we forwarded came back to us; answering SERVFAIL (check that the upstream does not forward this zone back)');
+  }
+}

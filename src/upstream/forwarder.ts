@@ -1,0 +1,187 @@
+import type { Logger } from '../log';
+import { PldnsError, isPldnsError } from '../errors';
+import { FLAG_TC, HEADER_BYTES, RCode } from '../dns/constants';
+import type { Protocol } from '../dns/edge';
+import type { Query } from '../dns/query';
+import { RandomIds } from './random-id';
+import { buildUpstreamQuery } from './upstream-query';
+import { udpExchange, type ExchangeResult } from './udp-exchange';
+import { tcpExchange } from './tcp-exchange';
+import { UpstreamPool, type UpstreamServer } from './upstream-pool';
+import type { UpstreamConfig } from '../config/schema';
+
+/** Reports per exchange; the app binds these to metrics. */
+export interface ForwarderObserver {
+  exchange(server: string, protocol: Protocol, result: string, seconds: number): void;
+  health(server: string, healthy: boolean): void;
+}
+
+/** When every server is marked down, each still gets a try, with this shorter deadline. */
+const ALL_DOWN_TIMEOUT_MS = 500;
+/** The health probe: ". IN NS", any answer proves the server alive. */
+const PROBE_QUESTION = Buffer.from([0, 0, 2, 0, 1]);
+
+/**
+ * Forwards a query to the upstreams (dns-wire.md "Forwarding"): a fresh ID and socket per
+ * exchange, replies checked per RFC 5452, TC over UDP retried over TCP, TCP clients forwarded
+ * over TCP, a timeout or failure moves on to the next server. Returns the upstream's reply bytes
+ * with the client's ID restored; SERVFAIL/REFUSED replies count as failures but are returned
+ * when nothing better came.
+ */
+export class Forwarder {
+  readonly pool: UpstreamPool;
+  private readonly ids = new RandomIds();
+  private readonly inFlight = new Map<string, number>();
+  private probeTimer: NodeJS.Timeout | undefined;
+  private probing = false;
+
+  constructor(private readonly config: UpstreamConfig, private readonly observer: ForwarderObserver, private readonly logger: Logger) {
+    this.pool = new UpstreamPool(config.servers, config.policy, config.maxFails);
+    for (const s of this.pool.servers) observer.health(s.label, true);
+  }
+
+  get hasServers(): boolean {
+    return this.pool.servers.length > 0;
+  }
+
+  /** True while a query for this name and type is out upstream (loop detection). */
+  isForwarding(qname: string, qtype: number): boolean {
+    return this.inFlight.has(`${qtype}/${qname}`);
+  }
+
+  /** Whether `address` is one of our upstreams' hosts. */
+  isUpstreamHost(address: string): boolean {
+    const a = address.startsWith('::ffff:') ? address.slice(7) : address;
+    return this.pool.servers.some((s) => s.address.host === a);
+  }
+
+  async forward(q: Query, protocol: Protocol): Promise<Buffer> {
+    const key = `${q.qtype}/${q.qname}`;
+    this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1);
+    try {
+      return await this.tryServers(q, protocol);
+    } finally {
+      const left = (this.inFlight.get(key) ?? 1) - 1;
+      if (left <= 0) this.inFlight.delete(key);
+      else this.inFlight.set(key, left);
+    }
+  }
+
+  private async tryServers(q: Query, protocol: Protocol): Promise<Buffer> {
+    const { servers, allDown } = this.pool.order();
+    if (servers.length === 0) throw new PldnsError('UPSTREAM_FAILED', 'no upstream servers configured');
+    const timeoutMs = allDown ? Math.min(ALL_DOWN_TIMEOUT_MS, this.config.timeoutMs) : this.config.timeoutMs;
+    let fallback: Buffer | undefined;
+    let lastError: unknown;
+    for (const server of servers) {
+      try {
+        const reply = await this.exchangeWithServer(server, q, protocol, timeoutMs);
+        const rcode = reply[3] & 0x0f;
+        if (rcode === RCode.SERVFAIL || rcode === RCode.REFUSED) {
+          fallback = reply;
+          this.recordFailure(server, rcode === RCode.SERVFAIL ? 'servfail' : 'refused');
+          continue;
+        }
+        reply.writeUInt16BE(q.id, 0);
+        return reply;
+      } catch (err) {
+        lastError = err;
+        this.recordFailure(server, isPldnsError(err) ? err.code : 'error');
+      }
+    }
+    if (fallback) {
+      fallback.writeUInt16BE(q.id, 0);
+      return fallback;
+    }
+    throw new PldnsError('UPSTREAM_FAILED', `all ${servers.length} upstream(s) failed`, { cause: lastError });
+  }
+
+  private async exchangeWithServer(server: UpstreamServer, q: Query, protocol: Protocol, timeoutMs: number): Promise<Buffer> {
+    const id = this.ids.next();
+    const query = buildUpstreamQuery(q, id);
+    const questionEnd = q.questionEnd;
+    const started = process.hrtime.bigint();
+    let proto: Protocol = protocol;
+    let result: ExchangeResult;
+    try {
+      if (protocol === 'udp') {
+        result = await udpExchange(server.address, query, questionEnd, timeoutMs);
+        if (result.mismatches > 0) this.observer.exchange(server.label, 'udp', 'mismatch', 0);
+        if ((result.reply.readUInt16BE(2) & FLAG_TC) !== 0) {
+          this.observer.exchange(server.label, 'udp', 'truncated', seconds(started));
+          proto = 'tcp';
+          query.writeUInt16BE(this.ids.next(), 0);
+          result = await tcpExchange(server.address, query, questionEnd, timeoutMs);
+        }
+      } else {
+        result = await tcpExchange(server.address, query, questionEnd, timeoutMs);
+      }
+    } catch (err) {
+      this.observer.exchange(server.label, proto, isPldnsError(err, 'UPSTREAM_TIMEOUT') ? 'timeout' : 'error', seconds(started));
+      throw err;
+    }
+    const s = seconds(started);
+    this.observer.exchange(server.label, proto, 'ok', s);
+    if (this.pool.succeeded(server, s * 1000)) {
+      this.observer.health(server.label, true);
+      this.logger.info({ upstream: server.label }, 'upstream is healthy again');
+    }
+    return result.reply;
+  }
+
+  private recordFailure(server: UpstreamServer, reason: string): void {
+    if (this.pool.failed(server, reason)) {
+      this.observer.health(server.label, false);
+      this.logger.warn({ upstream: server.label, reason, failures: server.consecutiveFailures }, 'upstream marked down');
+      this.ensureProber();
+    }
+  }
+
+  /** Probes down servers every healthCheckInterval until all are back. */
+  private ensureProber(): void {
+    if (this.probeTimer) return;
+    this.probeTimer = setInterval(() => void this.probeDown(), this.config.healthCheckIntervalMs);
+    this.probeTimer.unref();
+  }
+
+  private async probeDown(): Promise<void> {
+    if (this.probing) return;
+    const down = this.pool.down;
+    if (down.length === 0) {
+      clearInterval(this.probeTimer);
+      this.probeTimer = undefined;
+      return;
+    }
+    this.probing = true;
+    try {
+      await Promise.all(down.map(async (server) => {
+        const query = Buffer.alloc(HEADER_BYTES + PROBE_QUESTION.length);
+        query.writeUInt16BE(this.ids.next(), 0);
+        query.writeUInt16BE(0x0100, 2);
+        query.writeUInt16BE(1, 4);
+        PROBE_QUESTION.copy(query, HEADER_BYTES);
+        const started = process.hrtime.bigint();
+        try {
+          await udpExchange(server.address, query, query.length, Math.min(this.config.timeoutMs, 1000));
+          if (this.pool.succeeded(server, seconds(started) * 1000)) {
+            this.observer.health(server.label, true);
+            this.logger.info({ upstream: server.label }, 'upstream probe succeeded; marked healthy');
+          }
+        } catch {
+          // Still down; the next tick probes again.
+        }
+      }));
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  close(): void {
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+  }
+}
+
+function seconds(started: bigint): number {
+  return Number(process.hrtime.bigint() - started) / 1e9;
+}
