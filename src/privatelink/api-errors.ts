@@ -1,0 +1,104 @@
+/**
+ * Maps whatever openapi-core (or the network under it) throws to a PldnsError with a stable code.
+ * Pure: no I/O, so every branch is unit-tested with plain objects shaped like the library's errors.
+ *
+ * openapi-core 1.0.8 throws ThrottlingError (any code containing "Throttling", with `retryAfter`
+ * from `x-acs-retry-after`), ClientError (4xx) and ServerError (5xx), each with `code`,
+ * `statusCode`, `requestId` and `data`; a non-JSON body surfaces as a bare SyntaxError; transport
+ * failures are Node errors with `code` (ECONNREFUSED...) or httpx's `RequestTimeoutError`.
+ */
+import { PldnsError, type ErrorCode } from '../errors';
+
+/** The fields of openapi-core's AlibabaCloudError family (and of Node system errors) we read. */
+interface ErrorLike {
+  name?: unknown;
+  message?: unknown;
+  code?: unknown;
+  statusCode?: unknown;
+  requestId?: unknown;
+  retryAfter?: unknown;
+}
+
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'EHOSTDOWN',
+  'ENETUNREACH', 'ENETDOWN', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'ESERVFAIL', 'EREFUSED',
+  'ETIMEOUT', 'ECANCELLED', 'ENODATA', 'UND_ERR_SOCKET', 'ERR_SOCKET_CLOSED', 'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+/** Codes that say the caller's identity or signature was not accepted. */
+const AUTH_CODE_RE =
+  /^(SignatureDoesNotMatch|IncompleteSignature|SignatureNonceUsed|InvalidAccessKeyId(\..+)?|InvalidAccessKeySecret|InvalidSecurityToken(\..+)?|MissingSecurityToken|MissingAccessKeyId|InvalidTimeStamp(\..+)?|Forbidden(\..+)?|NoPermission(\..+)?|Unauthorized(\..+)?|UnsupportedSignatureVersion)$/;
+
+function isErrorLike(err: unknown): err is ErrorLike {
+  return typeof err === 'object' && err !== null;
+}
+
+function str(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' && value !== 'undefined' ? value : undefined;
+}
+
+function classifyApiCode(apiCode: string, statusCode: number | undefined): ErrorCode | undefined {
+  if (apiCode.includes('Throttling')) return 'PL_THROTTLED';
+  if (AUTH_CODE_RE.test(apiCode)) return 'PL_AUTH';
+  if (apiCode.endsWith('NotFound') && !apiCode.startsWith('InvalidApi')) return 'PL_NOT_FOUND';
+  if (statusCode !== undefined && statusCode >= 500) return 'PL_SERVER';
+  if (statusCode === 401 || statusCode === 403) return 'PL_AUTH';
+  return undefined;
+}
+
+function isTimeout(name: string | undefined, message: string | undefined): boolean {
+  return (name !== undefined && /Timeout/i.test(name)) || (message !== undefined && /^(Read|Connect)Timeout/.test(message));
+}
+
+/**
+ * `action` names the API operation for the message. An error that already is a PldnsError (for
+ * example PL_CREDENTIALS raised while signing) passes through unchanged.
+ */
+export function toPldnsError(err: unknown, action: string): PldnsError {
+  if (err instanceof PldnsError) return err;
+  if (!isErrorLike(err)) return new PldnsError('PL_BAD_RESPONSE', `${action}: ${String(err)}`, { cause: err });
+
+  const name = str(err.name);
+  const message = str(err.message);
+  const code = str(err.code);
+  const statusCode = typeof err.statusCode === 'number' ? err.statusCode : undefined;
+  const requestId = str(err.requestId);
+
+  if (statusCode !== undefined && code !== undefined) {
+    const details: Record<string, unknown> = { action, apiCode: code, statusCode };
+    if (requestId !== undefined) details.requestId = requestId;
+    const mapped = classifyApiCode(code, statusCode) ?? (statusCode >= 500 ? 'PL_SERVER' : 'PL_BAD_RESPONSE');
+    if (mapped === 'PL_THROTTLED' && typeof err.retryAfter === 'number' && Number.isFinite(err.retryAfter)) {
+      details.retryAfterMs = err.retryAfter;
+    }
+    return new PldnsError(mapped, `${action} failed: ${code} (HTTP ${statusCode})${requestId ? ` request ${requestId}` : ''}`, { cause: err, details });
+  }
+
+  if (statusCode !== undefined && statusCode >= 500) {
+    return new PldnsError('PL_SERVER', `${action} failed: HTTP ${statusCode}`, { cause: err, details: { action, statusCode } });
+  }
+
+  // A body that is not JSON: an HTML error page from a proxy or load balancer.
+  if (err instanceof SyntaxError) {
+    return new PldnsError('PL_BAD_RESPONSE', `${action}: the response body is not JSON`, { cause: err, details: { action } });
+  }
+
+  if (isTimeout(name, message)) {
+    return new PldnsError('PL_NETWORK', `${action}: timed out`, { cause: err, details: { action, timeout: true } });
+  }
+
+  if (code !== undefined && (NETWORK_CODES.has(code) || /^(ERR_TLS|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_SSL)/.test(code))) {
+    return new PldnsError('PL_NETWORK', `${action}: ${code}`, { cause: err, details: { action, errno: code } });
+  }
+
+  // A ClientError raised before any request was sent (e.g. openapi-core's "InvalidCredentials").
+  if (code === 'InvalidCredentials') {
+    return new PldnsError('PL_CREDENTIALS', `${action}: no credentials configured`, { cause: err, details: { action, apiCode: code } });
+  }
+  if (code !== undefined) {
+    const mapped = classifyApiCode(code, undefined);
+    if (mapped !== undefined) return new PldnsError(mapped, `${action} failed: ${code}`, { cause: err, details: { action, apiCode: code } });
+  }
+
+  return new PldnsError('PL_BAD_RESPONSE', `${action}: ${message ?? name ?? 'unknown error'}`, { cause: err, details: { action } });
+}

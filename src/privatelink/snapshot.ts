@@ -1,0 +1,215 @@
+import { createHash, randomBytes } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import { join } from 'node:path';
+import type { EntryConfig } from '../config/schema';
+import { PldnsError, isPldnsError } from '../errors';
+import type { Metrics } from '../metrics';
+import { alignToConfig, type EndpointInfo, type EntryState, type ErrorInfo, type SyncState, type ZoneState } from './model';
+
+/**
+ * The last good sync state on disk, so a restart answers at once even when the API is down.
+ *
+ * File: `{format, version, sha256, payload}` where sha256 is over JSON.stringify(payload). Written
+ * to a temp file in the same directory, fsynced, renamed over snapshot.json, then the directory is
+ * fsynced: a crash at any point leaves the old or the new file, never a torn one.
+ */
+
+export const SNAPSHOT_FILE = 'snapshot.json';
+export const SNAPSHOT_FORMAT = 'privatelink-dns-snapshot';
+export const SNAPSHOT_VERSION = 1;
+
+interface SnapshotPayload {
+  savedAtMs: number;
+  lastSuccessMs?: number;
+  /** Cloud entries only; static entries always come from the config. */
+  entries: EntryState[];
+}
+
+/** The file-system calls a save makes; replaceable so tests can fail one step. */
+export type SnapshotFs = Pick<typeof fsp, 'mkdir' | 'open' | 'rename' | 'rm'>;
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+export async function saveSnapshot(dir: string, state: SyncState, options: { fs?: SnapshotFs; nowMs?: number } = {}): Promise<void> {
+  const fs = options.fs ?? fsp;
+  const payload: SnapshotPayload = {
+    savedAtMs: options.nowMs ?? Date.now(),
+    ...(state.lastSuccessMs !== undefined ? { lastSuccessMs: state.lastSuccessMs } : {}),
+    entries: state.entries.filter((e) => e.kind !== 'static'),
+  };
+  const body = JSON.stringify(payload);
+  const text = `${JSON.stringify({ format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, sha256: sha256(body), payload })}\n`;
+  const finalPath = join(dir, SNAPSHOT_FILE);
+  const tmpPath = join(dir, `.${SNAPSHOT_FILE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+
+  let handle: fsp.FileHandle | undefined;
+  try {
+    await fs.mkdir(dir, { recursive: true });
+    handle = await fs.open(tmpPath, 'wx', 0o640);
+    await handle.writeFile(text, 'utf8');
+    await handle.sync();
+    await handle.close();
+    handle = undefined;
+    await fs.rename(tmpPath, finalPath);
+  } catch (err) {
+    await handle?.close().catch(() => undefined);
+    await fs.rm(tmpPath, { force: true }).catch(() => undefined);
+    throw new PldnsError('SNAPSHOT_WRITE', `cannot write ${finalPath}: ${(err as Error).message}`, { cause: err });
+  }
+  // Makes the rename itself durable. Some platforms cannot fsync a directory; that is not fatal.
+  try {
+    const dirHandle = await fs.open(dir, 'r');
+    try {
+      await dirHandle.sync();
+    } finally {
+      await dirHandle.close();
+    }
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM') {
+      throw new PldnsError('SNAPSHOT_WRITE', `cannot fsync ${dir}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
+
+const invalid = (file: string, why: string): PldnsError => new PldnsError('SNAPSHOT_INVALID', `${file}: ${why}`);
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Picks known fields with their types; throws on anything else, so a loaded state is well-formed. */
+function readFields<T>(v: unknown, fields: readonly string[], what: string): T {
+  if (!isObj(v)) throw new Error(`${what} is not an object`);
+  const out: Record<string, string> = {};
+  for (const f of fields) {
+    if (typeof v[f] !== 'string') throw new Error(`${what}.${f} is not a string`);
+    out[f] = v[f] as string;
+  }
+  return out as T;
+}
+
+const ENDPOINT_FIELDS = ['endpointId', 'endpointName', 'serviceName', 'endpointDomain', 'endpointStatus', 'connectionStatus'] as const;
+const ZONE_FIELDS = ['zoneId', 'zoneDomain', 'eniId', 'eniIp', 'ipv6', 'vSwitchId', 'status'] as const;
+const isTime = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+
+function readEntry(v: unknown, i: number): EntryState {
+  const what = `entries[${i}]`;
+  if (!isObj(v)) throw new Error(`${what} is not an object`);
+  if (typeof v.id !== 'string' || (v.kind !== 'endpoint' && v.kind !== 'service')) throw new Error(`${what} has no valid id or kind`);
+  if (!Array.isArray(v.names) || !v.names.every((n) => typeof n === 'string')) throw new Error(`${what}.names is not a list of strings`);
+  if (!Array.isArray(v.zones)) throw new Error(`${what}.zones is not a list`);
+  if (v.fetchedAtMs !== undefined && !isTime(v.fetchedAtMs)) throw new Error(`${what}.fetchedAtMs is not a time`);
+  if (typeof v.stale !== 'boolean') throw new Error(`${what}.stale is not a boolean`);
+  const entry: EntryState = {
+    id: v.id,
+    kind: v.kind,
+    names: v.names as string[],
+    zones: v.zones.map((z, j) => readFields<ZoneState>(z, ZONE_FIELDS, `${what}.zones[${j}]`)),
+    source: 'snapshot',
+    stale: v.stale,
+  };
+  if (v.endpoint !== undefined) entry.endpoint = readFields<EndpointInfo>(v.endpoint, ENDPOINT_FIELDS, `${what}.endpoint`);
+  if (v.fetchedAtMs !== undefined) entry.fetchedAtMs = v.fetchedAtMs as number;
+  if (v.lastError !== undefined) {
+    const e = v.lastError;
+    if (!isObj(e) || typeof e.code !== 'string' || typeof e.message !== 'string' || !isTime(e.atMs)) throw new Error(`${what}.lastError is malformed`);
+    entry.lastError = { code: e.code, message: e.message, atMs: e.atMs } satisfies ErrorInfo;
+  }
+  return entry;
+}
+
+/**
+ * The saved state for the entries still configured (source 'snapshot'), or undefined when there
+ * is no snapshot. Throws SNAPSHOT_INVALID for anything unreadable; the caller logs and ignores it.
+ */
+export async function loadSnapshot(dir: string, configEntries: readonly EntryConfig[]): Promise<SyncState | undefined> {
+  const file = join(dir, SNAPSHOT_FILE);
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new PldnsError('SNAPSHOT_INVALID', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw invalid(file, 'not valid JSON (truncated?)');
+  }
+  if (!isObj(doc) || doc.format !== SNAPSHOT_FORMAT) throw invalid(file, 'not a privatelink-dns snapshot');
+  if (doc.version !== SNAPSHOT_VERSION) throw invalid(file, `unsupported snapshot version ${JSON.stringify(doc.version)}`);
+  if (!isObj(doc.payload) || typeof doc.sha256 !== 'string' || sha256(JSON.stringify(doc.payload)) !== doc.sha256) {
+    throw invalid(file, 'checksum mismatch');
+  }
+  const payload = doc.payload;
+  try {
+    if (!Array.isArray(payload.entries)) throw new Error('entries is not a list');
+    const entries = payload.entries.map(readEntry);
+    const state: SyncState = { entries };
+    if (isTime(payload.lastSuccessMs)) state.lastSuccessMs = payload.lastSuccessMs;
+    return alignToConfig(state, configEntries);
+  } catch (err) {
+    throw invalid(file, (err as Error).message);
+  }
+}
+
+/**
+ * Digest of what the snapshot is for: the endpoints and zones of each cloud entry. Ages, stale
+ * markers and errors are left out, so a steady state does not rewrite the file every refresh.
+ */
+export function snapshotDigest(state: SyncState): string {
+  const content = state.entries.filter((e) => e.kind !== 'static').map((e) => [e.id, e.kind, e.endpoint ?? null, e.zones]);
+  return sha256(JSON.stringify(content));
+}
+
+export interface SnapshotStoreOptions {
+  dir: string;
+  metrics?: Metrics;
+  /**
+   * Rewrite an unchanged table this often anyway, so the saved fetch times (which /readyz compares
+   * with max_stale after a restart) are never more than this far behind.
+   */
+  rewriteIntervalMs?: number;
+  now?: () => number;
+  fs?: SnapshotFs;
+}
+
+/** Loads once at start, then saves only when the content changed (or the saved ages grew old). */
+export class SnapshotStore {
+  private lastDigest: string | undefined;
+  private lastWriteMs = Number.NEGATIVE_INFINITY;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: SnapshotStoreOptions) {}
+
+  async load(configEntries: readonly EntryConfig[]): Promise<SyncState | undefined> {
+    const state = await loadSnapshot(this.options.dir, configEntries);
+    // Remember the content but not a write time: the first sync of this process refreshes the ages.
+    if (state) this.lastDigest = snapshotDigest(state);
+    return state;
+  }
+
+  /** Resolves true when written, false when skipped; rejects with SNAPSHOT_WRITE. Saves run one at a time, in order. */
+  save(state: SyncState): Promise<boolean> {
+    const run = this.queue.then(() => this.saveNow(state));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async saveNow(state: SyncState): Promise<boolean> {
+    // Nothing fetched by this process yet: the file on disk is at least as good as what we hold.
+    if (!state.entries.some((e) => e.source === 'sync' && e.fetchedAtMs !== undefined)) return false;
+    const now = (this.options.now ?? Date.now)();
+    const digest = snapshotDigest(state);
+    if (digest === this.lastDigest && now - this.lastWriteMs < (this.options.rewriteIntervalMs ?? 3_600_000)) return false;
+    try {
+      await saveSnapshot(this.options.dir, state, { nowMs: now, ...(this.options.fs ? { fs: this.options.fs } : {}) });
+    } catch (err) {
+      this.options.metrics?.snapshotWrites.inc({ result: 'error' });
+      throw isPldnsError(err) ? err : new PldnsError('SNAPSHOT_WRITE', String(err), { cause: err });
+    }
+    this.options.metrics?.snapshotWrites.inc({ result: 'ok' });
+    this.lastDigest = digest;
+    this.lastWriteMs = now;
+    return true;
+  }
+}

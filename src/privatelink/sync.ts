@@ -1,0 +1,383 @@
+import cron from 'node-cron';
+import type { Config, EntryConfig } from '../config/schema';
+import { PldnsError, isPldnsError, type ErrorCode } from '../errors';
+import type { Logger } from '../log';
+import type { Metrics } from '../metrics';
+import type { TableEntryInput } from '../resolve/table';
+import type { PrivateLinkApi } from './api-types';
+import { fetchEntry } from './fetch';
+import { alignToConfig, type EntryState, type SyncResult, type SyncState } from './model';
+import { buildTableInputs, type TableProblem } from './table-builder';
+
+export type SyncerConfig = Pick<Config, 'region' | 'privatelink' | 'records'>;
+
+/**
+ * Returns the API client for a sync. Called at the start of every sync; `rebuild` is true after a
+ * sync failed on credentials or auth, so the app can build a fresh credential chain and client
+ * (the default chain sticks to the provider it last tried).
+ */
+export type ApiProvider = (options: { rebuild: boolean }) => PrivateLinkApi;
+
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface ScheduledJob {
+  stop(): void;
+}
+/** Calls `tick` on the cron schedule until stopped. The default is node-cron. */
+export type Scheduler = (expression: string, tick: () => void, logger: Logger) => ScheduledJob;
+
+export interface StateInfo {
+  /** False when only sync metadata (attempt, staleness, errors) changed, not the answers. */
+  tableChanged: boolean;
+  reason: 'sync' | 'reconfigure';
+}
+
+export interface SyncerOptions {
+  api: ApiProvider;
+  config: SyncerConfig;
+  metrics: Metrics;
+  logger: Logger;
+  /** E.g. from the snapshot; aligned to the configured entries. */
+  initialState?: SyncState;
+  /** Called after every sync and reload with the complete new state and table inputs. */
+  onState: (state: SyncState, inputs: TableEntryInput[], info: StateInfo) => void;
+  clock?: Clock;
+  /** [0, 1), for jitter and backoff; injectable so tests are deterministic. */
+  random?: () => number;
+  scheduler?: Scheduler;
+  /** Entries fetched at the same time. */
+  concurrency?: number;
+  /** First backoff cap; doubles per consecutive failure up to privatelink.maxBackoffMs. */
+  backoffBaseMs?: number;
+  /** Guard for one entry's calls together (a hung request must not block every later sync). */
+  entryTimeoutMs?: number;
+}
+
+export interface SyncOutcome {
+  result: SyncResult;
+  state: SyncState;
+  inputs: TableEntryInput[];
+  problems: TableProblem[];
+  errors: { entryId: string; code: string; message: string; details?: Record<string, unknown> }[];
+}
+
+// Failures that mean "ask less often"; auth or not-found errors would not get better by waiting.
+const BACKOFF_CODES: ReadonlySet<string> = new Set<ErrorCode>(['PL_THROTTLED', 'PL_SERVER', 'PL_NETWORK']);
+const REBUILD_CODES: ReadonlySet<string> = new Set<ErrorCode>(['PL_AUTH', 'PL_CREDENTIALS']);
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export const cronScheduler: Scheduler = (expression, tick, logger) => {
+  const log = logger.child({ component: 'cron' });
+  const task = cron.schedule(expression, () => tick(), {
+    name: 'privatelink-sync',
+    logger: {
+      info: (m) => log.debug(m),
+      warn: (m) => log.debug(m), // missed ticks are expected while the event loop was busy
+      error: (m, e) => log.error({ err: e }, String(m)),
+      debug: (m) => log.debug(String(m)),
+    },
+  });
+  return { stop: () => void task.destroy() };
+};
+
+function toPldnsError(err: unknown): PldnsError {
+  if (isPldnsError(err)) return err;
+  return new PldnsError('PL_BAD_RESPONSE', err instanceof Error ? err.message : String(err), { cause: err });
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+  return out;
+}
+
+/**
+ * Keeps the sync state current: one sync at a time, on a cron schedule with jitter, backing off
+ * after throttling and server or network errors. A failed entry keeps its previous data, marked
+ * stale; it never turns into "no IPs".
+ */
+export class Syncer {
+  private config: SyncerConfig;
+  private apiProvider: ApiProvider;
+  private readonly metrics: Metrics;
+  private readonly log: Logger;
+  private readonly onState: SyncerOptions['onState'];
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly scheduler: Scheduler;
+  private readonly concurrency: number;
+  private readonly backoffBaseMs: number;
+  private readonly entryTimeoutMs: number | undefined;
+
+  private state: SyncState;
+  private running: Promise<SyncOutcome> | undefined;
+  private job: ScheduledJob | undefined;
+  private pendingRun: unknown;
+  private started = false;
+  private rebuildApi = false;
+  private backoffAttempts = 0;
+  private backoffUntilMs = 0;
+  private lastInputsJson = '';
+  private lastProblems = new Set<string>();
+
+  constructor(options: SyncerOptions) {
+    this.config = options.config;
+    this.apiProvider = options.api;
+    this.metrics = options.metrics;
+    this.log = options.logger.child({ component: 'sync' });
+    this.onState = options.onState;
+    this.clock = options.clock ?? realClock;
+    this.random = options.random ?? Math.random;
+    this.scheduler = options.scheduler ?? cronScheduler;
+    this.concurrency = options.concurrency ?? 4;
+    this.backoffBaseMs = options.backoffBaseMs ?? 1000;
+    this.entryTimeoutMs = options.entryTimeoutMs;
+    this.state = alignToConfig(options.initialState, this.config.records.entries);
+    this.lastInputsJson = JSON.stringify(this.build().inputs);
+  }
+
+  /** The state and table now, e.g. to build the first table from the snapshot before any sync. */
+  current(): { state: SyncState; inputs: TableEntryInput[]; problems: TableProblem[] } {
+    return { state: this.state, ...this.build() };
+  }
+
+  /** For /status and tests: consecutive backoff-worthy failures and when scheduled syncs resume. */
+  backoff(): { attempts: number; untilMs: number } {
+    return { attempts: this.backoffAttempts, untilMs: this.backoffUntilMs };
+  }
+
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  /**
+   * Runs one sync now. While one is running, returns that sync's promise instead of starting a
+   * second: callers (CLI, schedule, reload) all just want fresh data, and SYNC_BUSY would only
+   * make each of them retry.
+   */
+  syncOnce(): Promise<SyncOutcome> {
+    if (this.running) return this.running;
+    const run = this.runSync().finally(() => {
+      this.running = undefined;
+    });
+    this.running = run;
+    return run;
+  }
+
+  /** Immediate first sync, then the cron schedule. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.job = this.scheduler(this.config.privatelink.refresh, () => this.tick(false), this.log);
+    this.tick(true);
+  }
+
+  /** Stops the schedule and waits for a running sync to finish. */
+  async stop(): Promise<void> {
+    this.started = false;
+    this.job?.stop();
+    this.job = undefined;
+    if (this.pendingRun !== undefined) this.clock.clearTimeout(this.pendingRun);
+    this.pendingRun = undefined;
+    await this.running?.catch(() => undefined);
+  }
+
+  /**
+   * Applies a reloaded config: entries with the same id keep their data (with the new names), new
+   * entries start empty and trigger a sync, a changed schedule is re-armed. A running sync finishes
+   * with the config it started with; its result is aligned to the new entries.
+   */
+  reconfigure(config: SyncerConfig, options: { api?: ApiProvider } = {}): void {
+    const regionChanged = config.region !== this.config.region;
+    const scheduleChanged = config.privatelink.refresh !== this.config.privatelink.refresh;
+    const known = new Set(this.state.entries.map((e) => e.id));
+    this.config = config;
+    if (options.api) this.apiProvider = options.api;
+    // Data from another region describes other endpoints: start over rather than answer with it.
+    this.state = alignToConfig(regionChanged ? { entries: [], ...this.attemptInfo() } : this.state, config.records.entries);
+    if (this.started && scheduleChanged) {
+      this.job?.stop();
+      this.job = this.scheduler(config.privatelink.refresh, () => this.tick(false), this.log);
+    }
+    this.metrics.usableIps.reset(); // drop the series of removed entries
+    this.publish('reconfigure');
+    const added = this.state.entries.some((e) => e.kind !== 'static' && !known.has(e.id));
+    if (this.started && (added || regionChanged)) this.tick(true);
+  }
+
+  private attemptInfo(): Omit<SyncState, 'entries'> {
+    const { entries: _entries, ...rest } = this.state;
+    return rest;
+  }
+
+  private tick(immediate: boolean): void {
+    if (!this.started) return;
+    this.updateAgeMetric();
+    if (this.running || this.pendingRun !== undefined) {
+      this.log.debug('sync still running; tick skipped');
+      return;
+    }
+    const now = this.clock.now();
+    if (now < this.backoffUntilMs) {
+      this.log.debug({ resumeInMs: this.backoffUntilMs - now, attempts: this.backoffAttempts }, 'backing off; tick skipped');
+      return;
+    }
+    // A fresh draw per run (not a fixed offset) so replicas never fall into step by chance.
+    const delayMs = immediate ? 0 : Math.floor(this.random() * this.config.privatelink.jitterMs);
+    this.pendingRun = this.clock.setTimeout(() => {
+      this.pendingRun = undefined;
+      if (!this.started) return;
+      this.syncOnce().catch((err) => this.log.error({ err }, 'sync crashed'));
+    }, delayMs);
+  }
+
+  private withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
+    const ms = this.entryTimeoutMs ?? this.config.privatelink.timeoutMs * 6;
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => reject(new PldnsError('PL_NETWORK', `${what}: no answer within ${ms}ms`)), ms);
+      promise.then(
+        (v) => {
+          this.clock.clearTimeout(timer);
+          resolve(v);
+        },
+        (e: unknown) => {
+          this.clock.clearTimeout(timer);
+          reject(e);
+        },
+      );
+    });
+  }
+
+  private async runSync(): Promise<SyncOutcome> {
+    const config = this.config;
+    const entries = config.records.entries;
+    const startedAtMs = this.clock.now();
+    const previous = alignToConfig(this.state, entries);
+    const errors: SyncOutcome['errors'] = [];
+    let throttled = false;
+
+    let api: PrivateLinkApi | undefined;
+    let apiError: PldnsError | undefined;
+    try {
+      api = this.apiProvider({ rebuild: this.rebuildApi });
+    } catch (err) {
+      apiError = toPldnsError(err);
+    }
+
+    const next = await mapLimit(entries, this.concurrency, async (entry: EntryConfig, i): Promise<EntryState> => {
+      const prev = previous.entries[i] as EntryState;
+      if (entry.kind === 'static') return prev;
+      let error = apiError;
+      // Once the API throttles us, asking about the remaining entries would only deepen it.
+      if (!error && throttled) error = new PldnsError('PL_THROTTLED', 'skipped: the API throttled an earlier call of this sync');
+      if (!error && api) {
+        try {
+          return await this.withTimeout(fetchEntry({ api, regionId: config.region, metrics: this.metrics, now: () => this.clock.now() }, entry), prev.id);
+        } catch (err) {
+          error = toPldnsError(err);
+          if (error.code === 'PL_THROTTLED') throttled = true;
+        }
+      }
+      const e = error ?? new PldnsError('PL_CREDENTIALS', 'no API client');
+      errors.push({ entryId: prev.id, code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) });
+      this.log.warn({ entry: prev.id, code: e.code, err: e.message, ageMs: prev.fetchedAtMs === undefined ? null : this.clock.now() - prev.fetchedAtMs }, 'entry sync failed; keeping previous data');
+      return { ...prev, stale: true, lastError: { code: e.code, message: e.message, atMs: this.clock.now() } };
+    });
+
+    const cloud = entries.filter((e) => e.kind !== 'static').length;
+    const result: SyncResult = errors.length === 0 ? 'success' : errors.length < cloud ? 'partial' : 'failure';
+    const durationMs = this.clock.now() - startedAtMs;
+    const firstError = errors[0];
+    const state: SyncState = {
+      entries: next,
+      lastAttempt: { startedAtMs, durationMs, result, ...(firstError ? { error: { code: firstError.code, message: firstError.message } } : {}) },
+    };
+    const lastSuccessMs = result === 'success' ? startedAtMs : this.state.lastSuccessMs;
+    if (lastSuccessMs !== undefined) state.lastSuccessMs = lastSuccessMs;
+
+    // The config may have been reloaded while we were fetching.
+    this.state = this.config === config ? state : alignToConfig(state, this.config.records.entries);
+    this.rebuildApi = errors.some((e) => REBUILD_CODES.has(e.code));
+    this.updateBackoff(errors);
+    this.metrics.syncs.inc({ result });
+    this.metrics.syncDuration.observe(durationMs / 1000);
+    if (result === 'success') this.metrics.lastSyncSuccess.set(Math.floor(startedAtMs / 1000));
+    const log = result === 'success' ? this.log.debug.bind(this.log) : this.log.warn.bind(this.log);
+    log({ result, durationMs, entries: entries.length, failed: errors.length }, 'sync finished');
+    const built = this.publish('sync');
+    return { result, state: this.state, inputs: built.inputs, problems: built.problems, errors };
+  }
+
+  /** Full jitter: a random wait in [0, cap), cap doubling per failure; at least Retry-After. */
+  private updateBackoff(errors: SyncOutcome['errors']): void {
+    const relevant = errors.filter((e) => BACKOFF_CODES.has(e.code));
+    if (relevant.length === 0) {
+      this.backoffAttempts = 0;
+      this.backoffUntilMs = 0;
+      return;
+    }
+    this.backoffAttempts = Math.min(this.backoffAttempts + 1, 40);
+    const maxMs = this.config.privatelink.maxBackoffMs;
+    const capMs = Math.min(maxMs, this.backoffBaseMs * 2 ** (this.backoffAttempts - 1));
+    const retryAfterMs = Math.min(maxMs, Math.max(0, ...relevant.map((e) => retryAfterOf(e))));
+    const waitMs = Math.max(Math.floor(this.random() * capMs), retryAfterMs);
+    this.backoffUntilMs = this.clock.now() + waitMs;
+    this.log.info({ attempts: this.backoffAttempts, waitMs }, 'PrivateLink API errors; backing off');
+  }
+
+  private build(): { inputs: TableEntryInput[]; problems: TableProblem[] } {
+    return buildTableInputs(this.state.entries, this.config.records.preferZones);
+  }
+
+  private publish(reason: StateInfo['reason']): { inputs: TableEntryInput[]; problems: TableProblem[] } {
+    const built = this.build();
+    // Problems repeat every sync; log each at warn once, then only while it persists at debug.
+    const keys = new Set(built.problems.map((p) => `${p.entryId}: ${p.message}`));
+    for (const k of keys) (this.lastProblems.has(k) ? this.log.debug.bind(this.log) : this.log.warn.bind(this.log))({ problem: k }, 'bad item skipped');
+    this.lastProblems = keys;
+
+    const json = JSON.stringify(built.inputs);
+    const tableChanged = json !== this.lastInputsJson;
+    this.lastInputsJson = json;
+    const byId = new Map(built.inputs.map((i) => [i.id, i]));
+    for (const e of this.state.entries) {
+      const input = byId.get(e.id);
+      this.metrics.usableIps.set({ entry: e.id }, input ? input.ipv4.length + input.ipv6.length : 0);
+    }
+    this.metrics.staleEntries.set(this.state.entries.filter((e) => e.stale).length);
+    this.updateAgeMetric();
+    try {
+      this.onState(this.state, built.inputs, { tableChanged, reason });
+    } catch (err) {
+      this.log.error({ err }, 'state listener failed');
+    }
+    return built;
+  }
+
+  private updateAgeMetric(): void {
+    const times = this.state.entries.flatMap((e) => (e.kind !== 'static' && e.fetchedAtMs !== undefined ? [e.fetchedAtMs] : []));
+    const oldest = times.length > 0 ? Math.min(...times) : undefined;
+    this.metrics.tableAgeSeconds.set(oldest === undefined ? 0 : Math.max(0, (this.clock.now() - oldest) / 1000));
+  }
+}
+
+function retryAfterOf(error: { details?: Record<string, unknown> | undefined }): number {
+  const v = error.details?.retryAfterMs;
+  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0;
+}

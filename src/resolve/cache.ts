@@ -1,0 +1,271 @@
+import type { CacheConfig } from '../config/schema';
+import { scanResponse } from '../dns/message-scan';
+
+/** RFC 8767 §5: the TTL given to records answered from an expired entry. */
+export const STALE_TTL_S = 30;
+/** Default byte budget for all stored messages together (see AnswerCacheOptions.maxBytes). */
+export const DEFAULT_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+
+const RCODE_NOERROR = 0;
+const RCODE_NXDOMAIN = 3;
+const OPCODE_MASK = 0x7800;
+const MAX_MESSAGE_BYTES = 0xffff;
+
+export interface AnswerCacheOptions {
+  /**
+   * Upper bound on the bytes of all stored messages. Entries are counted, but one entry may be
+   * a 64 KiB TCP answer: without a byte budget a client asking for large names could pin
+   * size × 64 KiB. Least recently used entries are evicted to stay within it.
+   */
+  readonly maxBytes?: number;
+}
+
+/** Why `set` did or did not store a response (for logs and tests; not a metric label set). */
+export type CacheStoreResult =
+  | 'stored'
+  | 'disabled'
+  | 'malformed'
+  | 'truncated'
+  | 'uncacheable-rcode'
+  | 'no-ttl'
+  | 'question-mismatch'
+  | 'too-large';
+
+/**
+ * The cache key of a question. The DO and CD bits are part of it because they change what a
+ * validating upstream returns (RRSIGs; unvalidated data). `qnameLower` must be spelled the way
+ * scanResponse spells a name (lower-case ASCII, no trailing dot, "\." and "\\" escaped), or
+ * `set` will refuse the response as not matching the key.
+ */
+export function cacheKey(qnameLower: string, qtype: number, qclass: number, doBit: boolean, cdBit: boolean): string {
+  return `${qnameLower}|${qtype}|${qclass}|${(doBit ? 2 : 0) | (cdBit ? 1 : 0)}`;
+}
+
+class Entry {
+  constructor(
+    /** The upstream message without its OPT, TTLs already capped at maxTtlS. */
+    readonly bytes: Buffer,
+    /** TTL field offsets in `bytes` (messages are ≤ 64 KiB, so 16 bits suffice). */
+    readonly ttlOffsets: Uint16Array,
+    readonly storedMs: number,
+    readonly expiresMs: number,
+  ) {}
+}
+
+/**
+ * Cache of forwarded answers, bounded by entry count (and bytes), least recently used evicted
+ * first. A Map keeps insertion order, so "touch" is delete + set and the oldest key is the
+ * first one: every operation is O(1) apart from the byte copies.
+ *
+ * Stored: NOERROR with answers, and negative answers (NXDOMAIN, NODATA) for min(SOA TTL, SOA
+ * MINIMUM) per RFC 2308. A negative answer without an SOA is not stored at all: RFC 2308 §5
+ * says such answers SHOULD NOT be cached, and "briefly" would still pin a possibly transient
+ * failure with no TTL the authority chose. Never stored: other rcodes, truncated or malformed
+ * responses, anything whose TTL is 0.
+ *
+ * Times are whatever clock the caller passes as `nowMs` (monotonic is best); TTLs count down in
+ * whole seconds elapsed since the entry was stored.
+ */
+export class AnswerCache {
+  private readonly maxEntries: number;
+  private readonly maxTtlS: number;
+  private readonly serveStaleMs: number;
+  private readonly maxBytes: number;
+  private readonly entries = new Map<string, Entry>();
+  private storedBytes = 0;
+  private hitCount = 0;
+  private missCount = 0;
+  private staleHitCount = 0;
+  private evictionCount = 0;
+
+  constructor(config: CacheConfig, options: AnswerCacheOptions = {}) {
+    this.maxEntries = Math.max(0, Math.floor(config.size));
+    this.maxTtlS = Math.max(0, Math.floor(config.maxTtlS));
+    this.serveStaleMs = Math.max(0, config.serveStaleMs);
+    this.maxBytes = options.maxBytes ?? DEFAULT_CACHE_MAX_BYTES;
+  }
+
+  /** Entries held, including expired ones not yet evicted. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Bytes of all stored messages. */
+  get bytes(): number {
+    return this.storedBytes;
+  }
+
+  /** Fresh answers served by `get` (and by `getStale` for an entry that was still fresh). */
+  get hits(): number {
+    return this.hitCount;
+  }
+
+  /** `get` calls that found nothing fresh. */
+  get misses(): number {
+    return this.missCount;
+  }
+
+  /** Expired answers served by `getStale`. */
+  get staleHits(): number {
+    return this.staleHitCount;
+  }
+
+  /** Entries dropped to make room (not counting expiry). */
+  get evictions(): number {
+    return this.evictionCount;
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.storedBytes = 0;
+  }
+
+  /**
+   * Store an upstream response under `key` (built with cacheKey from the question we asked).
+   * The response must carry that same question; its OPT, which belongs to the upstream hop, is
+   * removed (ARCOUNT adjusted) so the caller can append its own.
+   */
+  set(key: string, response: Buffer, nowMs: number): CacheStoreResult {
+    if (this.maxEntries === 0) return 'disabled';
+    if (response.length > MAX_MESSAGE_BYTES) return 'too-large';
+    const scan = scanResponse(response);
+    if (scan === undefined) return 'malformed';
+    if (scan.truncated) return 'truncated';
+    if ((scan.flags & OPCODE_MASK) !== 0 || (scan.rcode !== RCODE_NOERROR && scan.rcode !== RCODE_NXDOMAIN)) return 'uncacheable-rcode';
+    // Defence in depth against poisoning: the bytes must answer the question the key names.
+    const bits = key.charCodeAt(key.length - 1) - 48;
+    if (key !== cacheKey(scan.qname, scan.qtype, scan.qclass, (bits & 2) !== 0, (bits & 1) !== 0)) return 'question-mismatch';
+    const minTtl = scan.minTtl;
+    if (minTtl === undefined) return 'no-ttl';
+    const ttlS = minTtl < this.maxTtlS ? minTtl : this.maxTtlS;
+    if (ttlS <= 0) return 'no-ttl';
+
+    const optOffset = scan.optOffset;
+    const optLength = scan.optLength;
+    const length = scan.end - optLength;
+    if (length > this.maxBytes) return 'too-large';
+    // Own memory, not a slice of Node's shared pool: entries live long and would pin pool slabs.
+    const bytes = Buffer.allocUnsafeSlow(length);
+    if (optOffset >= 0) {
+      response.copy(bytes, 0, 0, optOffset);
+      response.copy(bytes, optOffset, optOffset + optLength, scan.end);
+      const arcount = scan.arcount - 1;
+      bytes[10] = arcount >>> 8;
+      bytes[11] = arcount & 0xff;
+    } else {
+      response.copy(bytes, 0, 0, scan.end);
+    }
+
+    const source = scan.ttlOffsets;
+    const ttlOffsets = new Uint16Array(source.length);
+    const maxTtlS = this.maxTtlS;
+    for (let i = 0; i < source.length; i++) {
+      const at = optOffset >= 0 && source[i] > optOffset ? source[i] - optLength : source[i];
+      ttlOffsets[i] = at;
+      const ttl = readUint32(bytes, at);
+      // RFC 2181 §8: a TTL with the top bit set means 0. Cap the rest so no record outlives maxTtl.
+      writeUint32(bytes, at, ttl > 0x7fffffff ? 0 : ttl > maxTtlS ? maxTtlS : ttl);
+    }
+
+    const previous = this.entries.get(key);
+    if (previous !== undefined) this.remove(key, previous);
+    while (this.entries.size > 0 && (this.entries.size >= this.maxEntries || this.storedBytes + length > this.maxBytes)) {
+      const oldest = this.entries.keys().next().value as string;
+      this.remove(oldest, this.entries.get(oldest) as Entry);
+      this.evictionCount++;
+    }
+    this.entries.set(key, new Entry(bytes, ttlOffsets, nowMs, nowMs + ttlS * 1000));
+    this.storedBytes += length;
+    return 'stored';
+  }
+
+  /**
+   * A fresh copy of the cached message with `id` patched in and every TTL reduced by the whole
+   * seconds since it was stored; `undefined` when absent or expired. The copy has no OPT.
+   */
+  get(key: string, nowMs: number, id: number): Buffer | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) {
+      this.missCount++;
+      return undefined;
+    }
+    if (nowMs >= entry.expiresMs) {
+      // Keep it for getStale while inside the serve-stale window; past it, evict lazily.
+      if (nowMs - entry.expiresMs >= this.serveStaleMs) this.remove(key, entry);
+      this.missCount++;
+      return undefined;
+    }
+    this.touch(key, entry);
+    this.hitCount++;
+    return this.copyDecremented(entry, nowMs, id);
+  }
+
+  /**
+   * RFC 8767: for use after every upstream failed. An entry that expired less than
+   * serveStaleMs ago is returned with every TTL set to 30 s; one still fresh is returned as by
+   * `get` (it can have been stored while this query's upstream attempt was failing); anything
+   * else is `undefined`, and an entry past the window is evicted.
+   */
+  getStale(key: string, nowMs: number, id: number): Buffer | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (nowMs < entry.expiresMs) {
+      this.touch(key, entry);
+      this.hitCount++;
+      return this.copyDecremented(entry, nowMs, id);
+    }
+    if (nowMs - entry.expiresMs >= this.serveStaleMs) {
+      this.remove(key, entry);
+      return undefined;
+    }
+    this.touch(key, entry);
+    this.staleHitCount++;
+    const out = copyWithId(entry.bytes, id);
+    const offsets = entry.ttlOffsets;
+    for (let i = 0; i < offsets.length; i++) writeUint32(out, offsets[i], STALE_TTL_S);
+    return out;
+  }
+
+  private copyDecremented(entry: Entry, nowMs: number, id: number): Buffer {
+    const out = copyWithId(entry.bytes, id);
+    const elapsedS = nowMs > entry.storedMs ? Math.floor((nowMs - entry.storedMs) / 1000) : 0;
+    if (elapsedS > 0) {
+      const offsets = entry.ttlOffsets;
+      for (let i = 0; i < offsets.length; i++) {
+        const ttl = readUint32(out, offsets[i]) - elapsedS;
+        writeUint32(out, offsets[i], ttl > 0 ? ttl : 0);
+      }
+    }
+    return out;
+  }
+
+  private touch(key: string, entry: Entry): void {
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+  }
+
+  private remove(key: string, entry: Entry): void {
+    this.entries.delete(key);
+    this.storedBytes -= entry.bytes.length;
+  }
+}
+
+function copyWithId(source: Buffer, id: number): Buffer {
+  // Pooled allocation: the copy is short-lived (sent, then dropped).
+  const out = Buffer.allocUnsafe(source.length);
+  source.copy(out, 0);
+  out[0] = (id >>> 8) & 0xff;
+  out[1] = id & 0xff;
+  return out;
+}
+
+function readUint32(buf: Buffer, at: number): number {
+  return buf[at] * 0x1000000 + ((buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]);
+}
+
+function writeUint32(buf: Buffer, at: number, value: number): void {
+  buf[at] = value >>> 24;
+  buf[at + 1] = (value >>> 16) & 0xff;
+  buf[at + 2] = (value >>> 8) & 0xff;
+  buf[at + 3] = value & 0xff;
+}

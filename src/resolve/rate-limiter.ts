@@ -1,0 +1,189 @@
+import type { RateLimitConfig } from '../config/schema';
+
+export type RateLimitVerdict = 'ok' | 'drop' | 'slip';
+
+/** Default cap on tracked client prefixes (a bucket is ~100 bytes with its key: ~10 MB). */
+export const DEFAULT_MAX_PREFIXES = 100_000;
+/**
+ * A bucket's place in the eviction order is refreshed at most this often, so a busy client is
+ * not re-inserted into the Map on every packet; eviction is LRU to within this granularity.
+ */
+const TOUCH_INTERVAL_MS = 1000;
+/** Idle buckets inspected (and dropped when full again) per newly created bucket. */
+const IDLE_SWEEP_PER_INSERT = 2;
+
+export interface RateLimiterOptions {
+  readonly maxPrefixes?: number;
+}
+
+class Bucket {
+  tokens: number;
+  lastMs: number;
+  touchedMs: number;
+  /** Limited responses since the last slip. */
+  sinceSlip = 0;
+
+  constructor(tokens: number, nowMs: number) {
+    this.tokens = tokens;
+    this.lastMs = nowMs;
+    this.touchedMs = nowMs;
+  }
+}
+
+/**
+ * Response rate limiting per client prefix (/24 for IPv4, /56 for IPv6, IPv4-mapped IPv6 as
+ * IPv4): a token bucket of `burst` tokens refilled at `responsesPerSecond`. An over-limit
+ * response is dropped, except that every `slip`-th one is answered truncated ('slip') so a real
+ * client whose address is being spoofed can still get through over TCP.
+ *
+ * Memory is bounded by `maxPrefixes`. A bucket that has had time to refill completely behaves
+ * exactly like a missing one, so each new bucket first drops a couple of such idle buckets from
+ * the old end; at the cap the least recently used bucket is evicted regardless.
+ */
+export class RateLimiter {
+  private readonly capacity: number;
+  private readonly tokensPerMs: number;
+  private readonly fullRefillMs: number;
+  private readonly slip: number;
+  private readonly maxPrefixes: number;
+  private readonly buckets = new Map<string, Bucket>();
+  /** Scratch for IPv6 parsing, reused by every call. */
+  private readonly groups = new Int32Array(8);
+  private evictionCount = 0;
+
+  constructor(config: RateLimitConfig, options: RateLimiterOptions = {}) {
+    this.capacity = Math.max(1, config.burst);
+    this.tokensPerMs = Math.max(0, config.responsesPerSecond) / 1000;
+    this.fullRefillMs = this.tokensPerMs > 0 ? this.capacity / this.tokensPerMs : Infinity;
+    this.slip = Math.max(0, Math.floor(config.slip));
+    this.maxPrefixes = Math.max(1, options.maxPrefixes ?? DEFAULT_MAX_PREFIXES);
+  }
+
+  /** Client prefixes currently tracked. */
+  get trackedPrefixes(): number {
+    return this.buckets.size;
+  }
+
+  /** Buckets evicted because the cap was reached while they were still in use. */
+  get evictions(): number {
+    return this.evictionCount;
+  }
+
+  clear(): void {
+    this.buckets.clear();
+  }
+
+  /** Account one response to `address` at `nowMs` and say whether to send it. */
+  check(address: string, nowMs: number): RateLimitVerdict {
+    const key = this.prefixKey(address);
+    let bucket = this.buckets.get(key);
+    if (bucket === undefined) {
+      this.makeRoom(nowMs);
+      bucket = new Bucket(this.capacity, nowMs);
+      this.buckets.set(key, bucket);
+    } else {
+      const elapsedMs = nowMs - bucket.lastMs;
+      if (elapsedMs > 0) {
+        const tokens = bucket.tokens + elapsedMs * this.tokensPerMs;
+        bucket.tokens = tokens < this.capacity ? tokens : this.capacity;
+        bucket.lastMs = nowMs;
+      }
+      if (nowMs - bucket.touchedMs >= TOUCH_INTERVAL_MS) {
+        bucket.touchedMs = nowMs;
+        this.buckets.delete(key);
+        this.buckets.set(key, bucket);
+      }
+    }
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 'ok';
+    }
+    if (this.slip > 0 && ++bucket.sinceSlip >= this.slip) {
+      bucket.sinceSlip = 0;
+      return 'slip';
+    }
+    return 'drop';
+  }
+
+  /**
+   * The bucket key of an address as Node reports it ("1.2.3.4", "::ffff:1.2.3.4", "2001:db8::1",
+   * "fe80::1%eth0"). A string that is not an address keys a bucket of its own.
+   */
+  prefixKey(address: string): string {
+    if (address.indexOf(':') < 0) return ipv4PrefixKey(address, 0);
+    // IPv4-mapped (or any IPv6 with a dotted IPv4 tail): group by the embedded IPv4 address.
+    if (address.indexOf('.') >= 0) return ipv4PrefixKey(address, address.lastIndexOf(':') + 1);
+    const g = this.groups;
+    if (!expandIpv6(address, g)) return address;
+    if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+      return `${g[6] >>> 8}.${g[6] & 0xff}.${g[7] >>> 8}`;
+    }
+    // 56 bits do not fit a double exactly, so two numbers: groups 0-1, then group 2 and the top byte of 3.
+    return `${g[0] * 0x10000 + g[1]}:${g[2] * 0x100 + (g[3] >>> 8)}`;
+  }
+
+  private makeRoom(nowMs: number): void {
+    const buckets = this.buckets;
+    if (buckets.size === 0) return;
+    const keys = buckets.keys();
+    for (let i = 0; i < IDLE_SWEEP_PER_INSERT; i++) {
+      const next = keys.next();
+      if (next.done === true) return;
+      const bucket = buckets.get(next.value) as Bucket;
+      if (nowMs - bucket.lastMs < this.fullRefillMs) break;
+      buckets.delete(next.value);
+    }
+    while (buckets.size >= this.maxPrefixes) {
+      const oldest = buckets.keys().next().value as string;
+      buckets.delete(oldest);
+      this.evictionCount++;
+    }
+  }
+}
+
+/** "a.b.c.d" from `start` → "a.b.c". */
+function ipv4PrefixKey(address: string, start: number): string {
+  const lastDot = address.lastIndexOf('.');
+  return lastDot > start ? address.slice(start, lastDot) : address;
+}
+
+/**
+ * Fill `out` with the eight 16-bit groups of an IPv6 address without a dotted tail; a zone
+ * ("%eth0") is ignored. False when the text is not such an address.
+ */
+function expandIpv6(address: string, out: Int32Array): boolean {
+  const zone = address.indexOf('%');
+  const end = zone >= 0 ? zone : address.length;
+  const gap = address.indexOf('::');
+  if (gap < 0 || gap >= end) return parseGroups(address, 0, end, out, 0) === 8;
+  const head = gap === 0 ? 0 : parseGroups(address, 0, gap, out, 0);
+  if (head < 0) return false;
+  const tail = gap + 2 === end ? 0 : parseGroups(address, gap + 2, end, out, head);
+  if (tail < 0 || head + tail > 7) return false;
+  // Move the tail groups to the end and zero the gap ("::" stands for at least one group).
+  for (let k = tail - 1; k >= 0; k--) out[8 - tail + k] = out[head + k];
+  for (let k = head; k < 8 - tail; k++) out[k] = 0;
+  return true;
+}
+
+/** Parse colon-separated hex groups of `s[from, to)` into `out` from index `at`; count, or -1. */
+function parseGroups(s: string, from: number, to: number, out: Int32Array, at: number): number {
+  let count = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = from; i <= to; i++) {
+    if (i === to || s.charCodeAt(i) === 0x3a) {
+      if (digits === 0 || at + count >= 8) return -1;
+      out[at + count] = value;
+      count++;
+      value = 0;
+      digits = 0;
+      continue;
+    }
+    const c = s.charCodeAt(i);
+    const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
+    if (d < 0 || ++digits > 4) return -1;
+    value = value * 16 + d;
+  }
+  return count;
+}

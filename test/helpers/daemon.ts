@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const CLI = resolve(__dirname, '..', '..', 'dist', 'cli.js');
+
+export interface RunningDaemon {
+  readonly proc: ChildProcess;
+  readonly dnsPort: number;
+  readonly httpPort: number | undefined;
+  readonly configPath: string;
+  readonly dir: string;
+  /** Every log line so far, parsed. */
+  logs(): Record<string, unknown>[];
+  waitForLog(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Spawns the built CLI (`node dist/cli.js serve --config FILE`) with the given YAML. Listen on
+ * "127.0.0.1:0" to get a free port; it is read back from the "started" log line.
+ */
+export async function startDaemon(yaml: string, options: { env?: Record<string, string>; args?: string[]; dir?: string; timeoutMs?: number } = {}): Promise<RunningDaemon> {
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'pldns-'));
+  const configPath = join(dir, 'config.yaml');
+  writeFileSync(configPath, yaml);
+  const args = options.args ?? ['serve', '--config', configPath];
+  const proc = spawn(process.execPath, [CLI, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true', ...options.env },
+  });
+  const lines: Record<string, unknown>[] = [];
+  let stderr = '';
+  let partial = '';
+  const waiters = new Set<() => void>();
+  proc.stdout?.setEncoding('utf8');
+  proc.stdout?.on('data', (chunk: string) => {
+    partial += chunk;
+    let nl: number;
+    while ((nl = partial.indexOf('\n')) >= 0) {
+      const line = partial.slice(0, nl);
+      partial = partial.slice(nl + 1);
+      try {
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        lines.push({ msg: line, unparsed: true });
+      }
+    }
+    for (const w of waiters) w();
+  });
+  proc.stderr?.on('data', (d) => (stderr += d));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+
+  const waitForLog = (predicate: (line: Record<string, unknown>) => boolean, timeoutMs = 15_000): Promise<Record<string, unknown>> =>
+    new Promise((resolvePromise, reject) => {
+      const check = (): boolean => {
+        const found = lines.find(predicate);
+        if (found) {
+          waiters.delete(waiter);
+          clearTimeout(timer);
+          resolvePromise(found);
+          return true;
+        }
+        if (proc.exitCode !== null) {
+          waiters.delete(waiter);
+          clearTimeout(timer);
+          reject(new Error(`daemon exited (${proc.exitCode}): ${stderr}\n${lines.map((l) => JSON.stringify(l)).join('\n')}`));
+          return true;
+        }
+        return false;
+      };
+      const waiter = (): void => void check();
+      const timer = setTimeout(() => {
+        waiters.delete(waiter);
+        reject(new Error(`timed out waiting for a log line; stderr: ${stderr}\nlogs:\n${lines.map((l) => JSON.stringify(l)).join('\n')}`));
+      }, timeoutMs);
+      waiters.add(waiter);
+      proc.once('exit', waiter);
+      check();
+    });
+
+  const started = await waitForLog((l) => l.msg === 'privatelink-dns started', options.timeoutMs ?? 20_000);
+  const dns = started.dns as { udp: number }[];
+  const http = started.http as { port: number } | undefined;
+  return {
+    proc,
+    dnsPort: dns[0].udp,
+    httpPort: http?.port,
+    configPath,
+    dir,
+    logs: () => lines,
+    waitForLog,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (proc.exitCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}

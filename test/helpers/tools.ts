@@ -1,0 +1,22 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+
+/**
+ * Tests that need a real tool fail when it is missing: `.ci/run` installs them all, so a
+ * missing tool is a broken environment, never a reason to skip silently.
+ */
+export function requireTool(name: string): string {
+  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  const path = found.stdout.trim();
+  if (found.status !== 0 || path === '') {
+    throw new Error(`required tool "${name}" is not installed (run .ci/run or apt-get install it)`);
+  }
+  return path;
+}
+
+export function toolVersion(cmd: string, args: string[]): string {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0];
+  } catch (err) {
+    return String((err as { stderr?: string }).stderr ?? err).split('\n')[0];
+  }
+}

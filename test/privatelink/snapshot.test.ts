@@ -1,0 +1,221 @@
+import t, { type Test } from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import * as os from 'node:os';
+import { mkdtempSync, rmSync, type PathLike } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { EntryConfig } from '../../src/config/schema';
+import { Metrics } from '../../src/metrics';
+import type { EntryState, SyncState } from '../../src/privatelink/model';
+import { SNAPSHOT_FILE, SnapshotStore, loadSnapshot, saveSnapshot } from '../../src/privatelink/snapshot';
+import { bigState } from '../helpers/snapshot-writer';
+
+const config: EntryConfig[] = [
+  { kind: 'endpoint', names: ['cs-anony-vpc.cn-hangzhou.aliyuncs.com'], endpointId: 'ep-a' },
+  { kind: 'service', names: ['registry-cn-hangzhou-vpc.ack.aliyuncs.com'], serviceName: 'com.example.svc', vpcId: 'vpc-1' },
+  { kind: 'static', names: ['ntp.internal.example'], ipv4: ['10.0.0.123'], ipv6: [] },
+];
+
+const epA = (ip = '10.0.0.1', extra: Partial<EntryState> = {}): EntryState => ({
+  id: 'ep-a',
+  kind: 'endpoint',
+  names: ['cs-anony-vpc.cn-hangzhou.aliyuncs.com'],
+  endpoint: { endpointId: 'ep-a', endpointName: 'n', serviceName: 's', endpointDomain: 'ep-a.example.com', endpointStatus: 'Active', connectionStatus: 'Connected' },
+  zones: [{ zoneId: 'k', zoneDomain: 'k.ep-a.example.com', eniId: 'eni-1', eniIp: ip, ipv6: 'fd00::1', vSwitchId: 'vsw', status: 'Connected' }],
+  source: 'sync',
+  fetchedAtMs: 1000,
+  stale: false,
+  ...extra,
+});
+
+const svc: EntryState = {
+  id: 'service:com.example.svc@vpc-1',
+  kind: 'service',
+  names: ['registry-cn-hangzhou-vpc.ack.aliyuncs.com'],
+  zones: [],
+  source: 'sync',
+  stale: true,
+  lastError: { code: 'PL_NOT_FOUND', message: 'gone', atMs: 2000 },
+};
+
+const state = (ip?: string, extra?: Partial<EntryState>): SyncState => ({
+  entries: [epA(ip, extra), svc, { id: 'static:ntp.internal.example', kind: 'static', names: ['ntp.internal.example'], zones: [], addresses: { ipv4: ['10.0.0.123'], ipv6: [] }, source: 'static', stale: false }],
+  lastSuccessMs: 900,
+  lastAttempt: { startedAtMs: 2000, durationMs: 5, result: 'partial' },
+});
+
+async function tmpdir(t: Test): Promise<string> {
+  const dir = await fsp.mkdtemp(join(os.tmpdir(), 'pldns-snapshot-'));
+  t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+t.test('round trip', async (t) => {
+  const dir = await tmpdir(t);
+  await saveSnapshot(dir, state());
+  const loaded = await loadSnapshot(dir, config);
+  t.same(loaded, {
+    entries: [{ ...epA(), source: 'snapshot' }, { ...svc, source: 'snapshot' }, state().entries[2]],
+    lastSuccessMs: 900,
+  });
+  const files = await fsp.readdir(dir);
+  t.same(files, [SNAPSHOT_FILE], 'no temp file left behind');
+  const raw = JSON.parse(await fsp.readFile(join(dir, SNAPSHOT_FILE), 'utf8'));
+  t.equal(raw.version, 1);
+  t.equal(raw.sha256, createHash('sha256').update(JSON.stringify(raw.payload)).digest('hex'));
+  t.notOk(raw.payload.entries.some((e: EntryState) => e.kind === 'static'), 'static entries come from config, not the file');
+});
+
+t.test('load follows the current config', async (t) => {
+  const dir = await tmpdir(t);
+  await saveSnapshot(dir, state());
+  const now: EntryConfig[] = [
+    { kind: 'endpoint', names: ['renamed.example.com'], endpointId: 'ep-a' },
+    { kind: 'endpoint', names: ['new.example.com'], endpointId: 'ep-new' },
+  ];
+  const loaded = await loadSnapshot(dir, now);
+  t.same(loaded?.entries.map((e) => [e.id, e.names, e.source, e.zones.length]), [
+    ['ep-a', ['renamed.example.com'], 'snapshot', 1],
+    ['ep-new', ['new.example.com'], 'sync', 0],
+  ]);
+  t.equal(await loadSnapshot(join(dir, 'nothing-here'), config), undefined, 'absent: undefined');
+});
+
+t.test('torn, corrupt and foreign files are rejected', async (t) => {
+  const dir = await tmpdir(t);
+  const file = join(dir, SNAPSHOT_FILE);
+  await saveSnapshot(dir, state());
+  const good = await fsp.readFile(file, 'utf8');
+  const doc = JSON.parse(good);
+
+  const cases: [string, string, RegExp][] = [
+    ['truncated', good.slice(0, Math.floor(good.length / 2)), /not valid JSON/],
+    ['empty', '', /not valid JSON/],
+    ['edited IP', good.replace('10.0.0.1', '10.0.0.2'), /checksum/],
+    ['wrong version', JSON.stringify({ ...doc, version: 2 }), /unsupported snapshot version 2/],
+    ['not ours', JSON.stringify({ hello: 'world' }), /not a privatelink-dns snapshot/],
+    ['checksum missing', JSON.stringify({ ...doc, sha256: undefined }), /checksum/],
+  ];
+  const badShape = { ...doc.payload, entries: [{ ...doc.payload.entries[0], zones: [{ zoneId: 1 }] }] };
+  cases.push(['bad shape, valid checksum', JSON.stringify({ ...doc, payload: badShape, sha256: createHash('sha256').update(JSON.stringify(badShape)).digest('hex') }), /zones\[0\]/]);
+  for (const [name, text, message] of cases) {
+    await fsp.writeFile(file, text);
+    await t.rejects(loadSnapshot(dir, config), { code: 'SNAPSHOT_INVALID', message }, name);
+  }
+  await fsp.writeFile(file, good);
+  t.ok(await loadSnapshot(dir, config), 'the good file still loads');
+});
+
+const isRoot = process.getuid?.() === 0;
+// root ignores permission bits; the immutable attribute stops even root
+const canChattr = isRoot && probeChattr();
+
+function probeChattr(): boolean {
+  const dir = mkdtempSync(join(os.tmpdir(), 'pldns-chattr-'));
+  try {
+    const ok = spawnSync('chattr', ['+i', dir]).status === 0;
+    if (ok) spawnSync('chattr', ['-i', dir]);
+    return ok;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function makeUnwritable(t: Test, dir: string): Promise<void> {
+  if (isRoot) {
+    t.equal(spawnSync('chattr', ['+i', dir]).status, 0, 'chattr +i');
+    t.teardown(() => void spawnSync('chattr', ['-i', dir]));
+  } else {
+    await fsp.chmod(dir, 0o500);
+    t.teardown(() => fsp.chmod(dir, 0o700));
+  }
+}
+
+t.test('unwritable directory: SNAPSHOT_WRITE, old snapshot intact', { skip: isRoot && !canChattr ? 'root without chattr: cannot make a directory unwritable' : false }, async (t) => {
+  const dir = await tmpdir(t);
+  await saveSnapshot(dir, state('10.0.0.1'));
+  const before = await fsp.readFile(join(dir, SNAPSHOT_FILE));
+  await makeUnwritable(t, dir);
+  await t.rejects(saveSnapshot(dir, state('10.0.0.2')), { code: 'SNAPSHOT_WRITE' });
+  t.same(await fsp.readFile(join(dir, SNAPSHOT_FILE)), before, 'old file byte for byte');
+  t.same(await fsp.readdir(dir), [SNAPSHOT_FILE]);
+});
+
+t.test('a failure at the rename step leaves the old file and no temp', async (t) => {
+  const dir = await tmpdir(t);
+  await saveSnapshot(dir, state('10.0.0.1'));
+  const before = await fsp.readFile(join(dir, SNAPSHOT_FILE));
+  const fs = { ...fsp, rename: async () => Promise.reject(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })) };
+  await t.rejects(saveSnapshot(dir, state('10.0.0.2'), { fs }), { code: 'SNAPSHOT_WRITE', message: /EIO/ });
+  t.same(await fsp.readFile(join(dir, SNAPSHOT_FILE)), before);
+  t.same(await fsp.readdir(dir), [SNAPSHOT_FILE], 'temp file removed');
+});
+
+t.test('store: writes on content change, not on age or stale markers alone', async (t) => {
+  const dir = await tmpdir(t);
+  const metrics = new Metrics({ processMetrics: false });
+  let now = 10_000;
+  const store = new SnapshotStore({ dir, metrics, rewriteIntervalMs: 60_000, now: () => now });
+  t.equal(await store.save({ entries: [{ ...epA(), source: 'snapshot' }] }), false, 'nothing fetched by this process: no write');
+  t.equal(await store.save(state('10.0.0.1')), true, 'first write');
+  now += 1000;
+  t.equal(await store.save(state('10.0.0.1', { fetchedAtMs: 5000, stale: true, lastError: { code: 'PL_SERVER', message: 'x', atMs: 5 } })), false, 'same content: skipped');
+  t.equal(await store.save(state('10.0.0.9')), true, 'IP changed: written');
+  t.equal((await loadSnapshot(dir, config))?.entries[0]?.zones[0]?.eniIp, '10.0.0.9');
+  now += 60_000;
+  t.equal(await store.save(state('10.0.0.9', { fetchedAtMs: now })), true, 'unchanged but the saved ages are an interval old: rewritten');
+  t.equal((await loadSnapshot(dir, config))?.entries[0]?.fetchedAtMs, now);
+  const writes = (await metrics.snapshotWrites.get()).values.map((v) => [v.labels.result, v.value]);
+  t.same(writes, [['ok', 3]]);
+
+  const reloaded = new SnapshotStore({ dir, now: () => now });
+  t.ok(await reloaded.load(config));
+  t.equal(await reloaded.save(state('10.0.0.9')), true, 'first save of a new process refreshes the ages');
+  t.equal(await reloaded.save(state('10.0.0.9')), false);
+});
+
+t.test('store: a failed write is reported, counted and retried next time', async (t) => {
+  const dir = await tmpdir(t);
+  const metrics = new Metrics({ processMetrics: false });
+  let fail = true;
+  const fs = { ...fsp, rename: async (a: PathLike, b: PathLike) => (fail ? Promise.reject(new Error('ENOSPC')) : fsp.rename(a, b)) };
+  const store = new SnapshotStore({ dir, metrics, fs });
+  await t.rejects(store.save(state()), { code: 'SNAPSHOT_WRITE' });
+  fail = false;
+  t.equal(await store.save(state()), true, 'same content is written once the disk recovers');
+  t.same((await metrics.snapshotWrites.get()).values.map((v) => [v.labels.result, v.value]).sort(), [['error', 1], ['ok', 1]]);
+});
+
+// The writer child is TypeScript: it runs under the same loader tap gave this process.
+const tsLoader = process.execArgv.filter((a) => a.includes('@tapjs/typescript'));
+
+t.test('kill -9 during saves leaves the old or the new snapshot, never a torn one', { skip: tsLoader.length === 0 ? "not running under tap's TypeScript loader" : false }, async (t) => {
+  const dir = await tmpdir(t);
+  const helper = resolve(__dirname, '../helpers/snapshot-writer.ts');
+  const zonesOf = (s: SyncState): string[] => (s.entries[0]?.zones ?? []).map((z) => z.eniIp);
+  const a = zonesOf(bigState('A'));
+  const b = zonesOf(bigState('B'));
+  const seen = new Set<string>();
+  for (let round = 0; round < 4; round++) {
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    const child = spawn(process.execPath, [...tsLoader, helper, dir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    await new Promise<void>((res, rej) => {
+      child.stdout.on('data', (d) => String(d).includes('ready') && res());
+      child.on('exit', (code) => rej(new Error(`writer exited early (${code}): ${stderr}`)));
+    });
+    await new Promise((r) => setTimeout(r, 20 + Math.floor(Math.random() * 80)));
+    const exited = new Promise((r) => child.on('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    const loaded = await loadSnapshot(dir, [{ kind: 'endpoint', names: ['x.example.com'], endpointId: 'ep-a' }]);
+    const ips = loaded ? zonesOf(loaded) : [];
+    const which = JSON.stringify(ips) === JSON.stringify(a) ? 'A' : JSON.stringify(ips) === JSON.stringify(b) ? 'B' : 'torn';
+    t.not(which, 'torn', `round ${round}: a complete snapshot`);
+    seen.add(which);
+  }
+  t.comment(`states seen after kills: ${[...seen].join(', ')}`);
+});
