@@ -1,6 +1,7 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Config } from './config/schema';
 import { formatHostPort, type HostPort } from './config/units';
+import { describeError } from './errors';
 import type { Logger } from './log';
 import { Metrics } from './metrics';
 import { UdpServer } from './dns/udp-server';
@@ -9,14 +10,25 @@ import type { Admission, AdmissionCheck, DnsHandler } from './dns/edge';
 import { Resolver } from './resolve/resolver';
 import { AnswerTable, type TableEntryInput } from './resolve/table';
 import { AccessList } from './resolve/access';
+import { AnswerCache } from './resolve/cache';
+import { RateLimiter } from './resolve/rate-limiter';
 import { Forwarder } from './upstream/forwarder';
+import { Syncer, type ApiProvider } from './privatelink/sync';
+import { SnapshotStore } from './privatelink/snapshot';
+import { createPrivateLinkClient, type PrivateLinkClient } from './privatelink/client';
+import { CredentialProvider } from './privatelink/credentials';
+import type { SyncState } from './privatelink/model';
+import { HttpServer } from './http/http-server';
 import { edgeCounters, forwarderObserver, resolverObserver } from './observers';
+import { computeReadiness, computeStatus } from './status';
 
 export interface AppOptions {
   readonly config: Config;
   readonly configPath: string | null;
   readonly logger: Logger;
   readonly version: string;
+  /** Extra fields for /status (the demo reports its simulator here). */
+  readonly statusExtras?: () => Record<string, unknown>;
 }
 
 interface Listener {
@@ -27,15 +39,7 @@ interface Listener {
   readonly tcpPort: number;
 }
 
-/** Static entries go straight into the table; endpoint/service entries start with no IPs. */
-export function staticTableInputs(config: Config): TableEntryInput[] {
-  return config.records.entries.map((e) => ({
-    id: e.kind === 'static' ? `static:${e.names[0]}` : e.kind === 'endpoint' ? e.endpointId : `service:${e.serviceName}`,
-    names: e.names,
-    ipv4: e.kind === 'static' ? e.ipv4 : [],
-    ipv6: e.kind === 'static' ? e.ipv6 : [],
-  }));
-}
+export type AppState = 'starting' | 'running' | 'lameduck' | 'stopping' | 'stopped';
 
 /**
  * The one place that builds and wires components: start in order, stop in reverse. Everything
@@ -49,20 +53,36 @@ export class App {
   private readonly listeners = new Map<string, Listener>();
   private forwarder: Forwarder;
   private resolver: Resolver;
+  private cache: AnswerCache | undefined;
   private access: AccessList;
+  private rateLimiter: RateLimiter | undefined;
+  private syncer: Syncer | undefined;
+  private snapshots: SnapshotStore | undefined;
+  private client: PrivateLinkClient | undefined;
+  private credentials: CredentialProvider | undefined;
+  private http: HttpServer | undefined;
+  private httpPort: number | undefined;
+  private tableVersion = 0;
+  private syncState: SyncState | undefined;
   private loopDelay: IntervalHistogram | undefined;
-  private state: 'starting' | 'running' | 'stopping' | 'stopped' = 'starting';
+  private state: AppState = 'starting';
 
   constructor(readonly options: AppOptions) {
     this.config = options.config;
     this.logger = options.logger;
     this.access = new AccessList(this.config.access.allow);
+    this.rateLimiter = this.config.access.rateLimit ? new RateLimiter(this.config.access.rateLimit) : undefined;
+    this.cache = this.config.cache.size > 0 ? new AnswerCache(this.config.cache) : undefined;
     this.forwarder = this.buildForwarder(this.config);
-    this.resolver = this.buildResolver(this.config, AnswerTable.build(staticTableInputs(this.config), 1));
+    this.resolver = this.buildResolver(this.config, AnswerTable.empty());
   }
 
-  get running(): boolean {
-    return this.state === 'running';
+  get currentConfig(): Config {
+    return this.config;
+  }
+
+  get lifecycle(): AppState {
+    return this.state;
   }
 
   /** Bound DNS ports per listen address (port 0 in config binds a free port: tests use it). */
@@ -70,32 +90,116 @@ export class App {
     return [...this.listeners.values()].map((l) => ({ address: l.key, udp: l.udpPort, tcp: l.tcpPort }));
   }
 
+  get table(): AnswerTable {
+    return this.resolver.currentTable;
+  }
+
+  /** Start order: snapshot → table → DNS listeners → HTTP → first sync and schedule. */
   async start(): Promise<void> {
-    this.loopDelay = monitorEventLoopDelay({ resolution: 20 });
+    this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
     this.loopDelay.enable();
+    await this.startSync();
     for (const address of this.config.listen.dns) await this.openListener(address);
+    if (this.config.listen.http) await this.openHttp(this.config.listen.http);
     this.state = 'running';
-    this.logger.info({ dns: this.dnsPorts, upstreams: this.config.upstream.servers.map(formatHostPort), names: this.resolver.currentTable.size }, 'privatelink-dns started');
+    this.syncer?.start();
+    this.logger.info({
+      dns: this.dnsPorts,
+      http: this.httpPort === undefined ? undefined : { port: this.httpPort },
+      upstreams: this.config.upstream.servers.map(formatHostPort),
+      names: this.table.size,
+      version: this.options.version,
+    }, 'privatelink-dns started');
   }
 
   private buildForwarder(config: Config): Forwarder {
-    return new Forwarder(config.upstream, forwarderObserver(this.metrics), this.logger.child({ component: 'upstream' }));
+    return new Forwarder(config.upstream, forwarderObserver(this.metrics), this.logger.child({ component: 'upstream' }), config.limits.maxForwardsInFlight);
   }
 
   private buildResolver(config: Config, table: AnswerTable): Resolver {
     return new Resolver(table, {
       records: config.records,
       forwarder: this.forwarder,
+      cache: this.cache,
       observer: resolverObserver(this.metrics),
       logger: this.logger.child({ component: 'resolver' }),
       logQueries: config.log.queries,
     });
   }
 
+  /** Access list first (REFUSED), then the UDP rate limit (drop or TC slip). TCP needs a handshake, so it is not spoofable and not limited here. */
   private admission(): AdmissionCheck {
     const access = this.access;
-    return (client): Admission => (access.allows(client.address) ? 'pass' : 'refuse');
+    const limiter = this.rateLimiter;
+    const metrics = this.metrics;
+    return (client, protocol): Admission => {
+      if (!access.allows(client.address)) return 'refuse';
+      if (!limiter || protocol === 'tcp') return 'pass';
+      const verdict = limiter.check(client.address, Date.now());
+      if (verdict === 'ok') return 'pass';
+      metrics.rateLimited.inc({ action: verdict });
+      return verdict;
+    };
   }
+
+  // ---- PrivateLink: snapshot, client, sync ------------------------------------------------
+
+  private hasCloudEntries(config: Config): boolean {
+    return config.records.entries.some((e) => e.kind !== 'static');
+  }
+
+  private apiProvider(): ApiProvider {
+    return ({ rebuild }) => {
+      if (!this.client || rebuild) {
+        this.client?.close();
+        if (rebuild || !this.credentials) this.credentials = new CredentialProvider(this.config.privatelink.credentials, { logger: this.logger.child({ component: 'credentials' }) });
+        this.client = createPrivateLinkClient({ config: this.config.privatelink, region: this.config.region, logger: this.logger, credentials: this.credentials });
+      }
+      return this.client;
+    };
+  }
+
+  private async startSync(): Promise<void> {
+    let initial: SyncState | undefined;
+    if (this.config.stateDir) {
+      this.snapshots = new SnapshotStore({ dir: this.config.stateDir, metrics: this.metrics });
+      try {
+        initial = await this.snapshots.load(this.config.records.entries);
+        if (initial) this.logger.info({ dir: this.config.stateDir, entries: initial.entries.length }, 'loaded the last good table from the snapshot');
+      } catch (err) {
+        this.logger.warn({ err: describeError(err) }, 'ignoring the snapshot');
+      }
+    }
+    this.syncer = new Syncer({
+      api: this.apiProvider(),
+      config: this.config,
+      metrics: this.metrics,
+      logger: this.logger,
+      initialState: initial,
+      onState: (state, inputs) => this.onSyncState(state, inputs),
+    });
+    const { state, inputs } = this.syncer.current();
+    this.onSyncState(state, inputs);
+    if (!this.hasCloudEntries(this.config)) {
+      // Static entries only: nothing to fetch, no schedule.
+      this.syncer = undefined;
+    }
+  }
+
+  private onSyncState(state: SyncState, inputs: TableEntryInput[]): void {
+    this.syncState = state;
+    this.swapTable(inputs);
+    if (this.snapshots) {
+      this.snapshots.save(state).catch((err) => this.logger.error({ err: describeError(err) }, 'could not save the snapshot; the previous one is kept'));
+    }
+  }
+
+  private swapTable(inputs: TableEntryInput[]): void {
+    this.tableVersion++;
+    this.resolver.setTable(AnswerTable.build(inputs, this.tableVersion));
+  }
+
+  // ---- listeners ---------------------------------------------------------------------------
 
   private async openListener(address: HostPort): Promise<void> {
     const key = formatHostPort(address);
@@ -106,11 +210,7 @@ export class App {
     const udpPort = await udp.start();
     // With port 0 the TCP listener takes the same number the kernel gave UDP.
     const tcpAddress = address.port === 0 ? { ...address, port: udpPort } : address;
-    const l = this.config.limits;
-    const tcp = new TcpServer({
-      address: tcpAddress, handler, admit: this.admission(), counters, logger,
-      limits: { maxConnections: l.tcpMaxConnections, maxConnectionsPerClient: l.tcpMaxConnectionsPerClient, idleTimeoutMs: l.tcpIdleTimeoutMs, maxInFlight: l.tcpMaxInFlight, maxWriteBufferBytes: l.tcpMaxWriteBufferBytes, framesPerTick: 32 },
-    });
+    const tcp = new TcpServer({ address: tcpAddress, handler, admit: this.admission(), counters, logger, limits: this.tcpLimits() });
     let tcpPort: number;
     try {
       tcpPort = await tcp.start();
@@ -121,13 +221,125 @@ export class App {
     this.listeners.set(key, { key, udp, tcp, udpPort, tcpPort });
   }
 
-  async stop(): Promise<void> {
-    if (this.state === 'stopped') return;
+  private tcpLimits(): ConstructorParameters<typeof TcpServer>[0]['limits'] {
+    const l = this.config.limits;
+    return { maxConnections: l.tcpMaxConnections, maxConnectionsPerClient: l.tcpMaxConnectionsPerClient, idleTimeoutMs: l.tcpIdleTimeoutMs, maxInFlight: l.tcpMaxInFlight, maxWriteBufferBytes: l.tcpMaxWriteBufferBytes, framesPerTick: 32 };
+  }
+
+  private async openHttp(address: HostPort): Promise<void> {
+    this.http = new HttpServer({ address, logger: this.logger.child({ component: 'http' }), sources: this.httpSources() });
+    this.httpPort = await this.http.start();
+  }
+
+  private httpSources(): ConstructorParameters<typeof HttpServer>[0]['sources'] {
+    return {
+      registry: this.metrics.registry,
+      readiness: () => computeReadiness(this.readinessInputs()),
+      status: () => computeStatus(this.statusInputs()),
+      beforeMetrics: () => this.refreshGauges(),
+    };
+  }
+
+  private readinessInputs(): Parameters<typeof computeReadiness>[0] {
+    return { lifecycle: this.state, listenersBound: this.listeners.size === this.config.listen.dns.length && this.listeners.size > 0, syncState: this.syncState, table: this.table, config: this.config, nowMs: Date.now() };
+  }
+
+  private statusInputs(): Parameters<typeof computeStatus>[0] {
+    return {
+      ...this.readinessInputs(),
+      version: this.options.version,
+      configPath: this.options.configPath,
+      startedAtMs: this.startedAt,
+      upstreams: this.forwarder.pool.servers,
+      cacheEntries: this.cache?.size ?? 0,
+      backoff: this.syncer?.backoff(),
+      listeners: this.dnsPorts,
+      extras: this.options.statusExtras?.(),
+    };
+  }
+
+  private refreshGauges(): void {
+    const h = this.loopDelay;
+    if (h) {
+      this.metrics.eventLoopDelay.set({ quantile: '0.5' }, h.percentile(50) / 1e9);
+      this.metrics.eventLoopDelay.set({ quantile: '0.99' }, h.percentile(99) / 1e9);
+      this.metrics.eventLoopDelay.set({ quantile: '1' }, h.max / 1e9);
+      h.reset();
+    }
+    this.metrics.cacheEntries.set(this.cache?.size ?? 0);
+  }
+
+  // ---- reload and stop ---------------------------------------------------------------------
+
+  /**
+   * Applies a new, already validated config: unchanged listeners keep their sockets, records,
+   * upstreams, access and schedule switch over between two queries. The cache survives unless its
+   * size settings changed.
+   */
+  async reload(next: Config): Promise<void> {
+    const prev = this.config;
+    this.config = next;
+    this.access = new AccessList(next.access.allow);
+    this.rateLimiter = next.access.rateLimit ? new RateLimiter(next.access.rateLimit) : undefined;
+    if (JSON.stringify(prev.cache) !== JSON.stringify(next.cache)) this.cache = next.cache.size > 0 ? new AnswerCache(next.cache) : undefined;
+    if (JSON.stringify(prev.upstream) !== JSON.stringify(next.upstream) || prev.limits.maxForwardsInFlight !== next.limits.maxForwardsInFlight) {
+      this.forwarder.close();
+      this.forwarder = this.buildForwarder(next);
+    }
+    if (JSON.stringify(prev.privatelink) !== JSON.stringify(next.privatelink)) {
+      this.client?.close();
+      this.client = undefined;
+      this.credentials = undefined;
+    }
+    this.resolver = this.buildResolver(next, this.table);
+    if (this.syncer) this.syncer.reconfigure(next, { api: this.apiProvider() });
+    else {
+      // Only static entries before: build the sync side now (it stays off without cloud entries).
+      await this.startSync();
+      (this.syncer as Syncer | undefined)?.start();
+    }
+    // Listeners: keep, close, open.
+    const wanted = new Map(next.listen.dns.map((a) => [formatHostPort(a), a]));
+    for (const [key, l] of this.listeners) {
+      if (!wanted.has(key)) {
+        await Promise.all([l.udp.close(), l.tcp.close()]);
+        this.listeners.delete(key);
+        this.logger.info({ listen: key }, 'listener closed by reload');
+      } else {
+        l.udp.setHandler(this.resolver.handle, this.admission());
+        l.tcp.setHandler(this.resolver.handle, this.admission());
+      }
+    }
+    for (const [key, address] of wanted) {
+      if (!this.listeners.has(key)) {
+        await this.openListener(address);
+        this.logger.info({ listen: key }, 'listener opened by reload');
+      }
+    }
+    const httpKey = (c: Config): string => (c.listen.http ? formatHostPort(c.listen.http) : '');
+    if (httpKey(prev) !== httpKey(next)) {
+      await this.http?.close();
+      this.http = undefined;
+      this.httpPort = undefined;
+      if (next.listen.http) await this.openHttp(next.listen.http);
+    }
+    this.metrics.reloads.inc({ result: 'ok' });
+    this.logger.info({ names: this.table.size, dns: this.dnsPorts }, 'configuration reloaded');
+  }
+
+  /** Lameduck: /readyz turns 503 first so load balancers and probes move away, then we stop. */
+  async stop(lameduckMs = 0): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return;
+    this.state = 'lameduck';
+    if (lameduckMs > 0) await new Promise((r) => setTimeout(r, lameduckMs));
     this.state = 'stopping';
+    await this.syncer?.stop();
     const grace = this.config.limits.shutdownGraceMs;
     await Promise.all([...this.listeners.values()].flatMap((l) => [l.udp.close(grace), l.tcp.close(grace)]));
     this.listeners.clear();
+    await this.http?.close();
     this.forwarder.close();
+    this.client?.close();
     this.loopDelay?.disable();
     this.state = 'stopped';
     this.logger.info('privatelink-dns stopped');

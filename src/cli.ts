@@ -2,10 +2,12 @@
 import { parseArgs, type ParsedArgs } from './cli-args';
 import { describeError, isPldnsError, PldnsError } from './errors';
 import { formatProblems, loadConfigFile } from './config/load';
-import { DEFAULTS, type Config } from './config/schema';
-import { createLogger, type Logger } from './log';
-import { App } from './app';
+import { DEFAULTS } from './config/schema';
 import { VERSION } from './version';
+import { runServe } from './commands/serve';
+import { runSync } from './commands/sync';
+import { runExport } from './commands/export';
+import { runSimulate } from './commands/simulate';
 
 const HELP = `privatelink-dns ${VERSION} — answers Alibaba Cloud service names with PrivateLink endpoint IPs, forwards the rest
 
@@ -61,14 +63,33 @@ async function main(argv: string[]): Promise<number> {
     switch (args.command) {
       case 'check':
         return runCheck(requireFlag(args, 'config'));
-      case 'serve':
-        return await runServe(args);
+      case 'serve': {
+        const demo = args.flags.demo === true;
+        if (demo && typeof args.flags.config === 'string') throw new PldnsError('USAGE', 'serve takes --config or --demo, not both');
+        return await runServe({ configPath: demo ? null : typeof args.flags.config === 'string' ? args.flags.config : DEFAULTS.configPath, demo });
+      }
+      case 'sync':
+        return await runSync(requireFlag(args, 'config'), args.flags.json === true);
+      case 'export':
+        return await runExport(requireFlag(args, 'config'), requireFlag(args, 'format'));
+      case 'simulate':
+        return await runSimulate({
+          listen: optionalFlag(args, 'listen'),
+          data: optionalFlag(args, 'data'),
+          accessKeyId: optionalFlag(args, 'access-key-id'),
+          accessKeySecret: optionalFlag(args, 'access-key-secret'),
+        });
       default:
-        throw new PldnsError('USAGE', `command "${args.command}" is not available in this build`);
+        throw new PldnsError('USAGE', `unknown command "${args.command}"`);
     }
   } catch (err) {
     return reportFailure(err, verbose);
   }
+}
+
+function optionalFlag(args: ParsedArgs, name: string): string | undefined {
+  const v = args.flags[name];
+  return typeof v === 'string' ? v : undefined;
 }
 
 function requireFlag(args: ParsedArgs, name: string): string {
@@ -92,39 +113,6 @@ function runCheck(path: string): number {
   loadConfigFile(path);
   process.stdout.write(`${path}: ok\n`);
   return EXIT_OK;
-}
-
-async function runServe(args: ParsedArgs): Promise<number> {
-  const configPath = typeof args.flags.config === 'string' ? args.flags.config : DEFAULTS.configPath;
-  const config: Config = loadConfigFile(configPath);
-  const logger = createLogger(config.log.level);
-  const app = new App({ config, configPath, logger, version: VERSION });
-  installProcessGuards(logger);
-  await app.start();
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'shutting down');
-      app.stop().then(
-        () => resolve(EXIT_OK),
-        (err) => {
-          logger.error({ err: describeError(err) }, 'shutdown failed');
-          resolve(EXIT_FAILURE);
-        },
-      );
-    };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-  });
-}
-
-/** A bug in one query must cost that query, never the process. */
-function installProcessGuards(logger: Logger): void {
-  process.on('unhandledRejection', (reason) => {
-    logger.error({ err: describeError(reason) }, 'unhandled promise rejection (bug); continuing');
-  });
 }
 
 main(process.argv.slice(2)).then(

@@ -21,6 +21,8 @@ export function resolverObserver(m: Metrics): ResolverObserver {
   const requests = new Map<string, Counter.Internal>();
   const responses = new Map<number, Counter.Internal>();
   const durations = new Map<AnswerSource, Histogram.Internal<'source'>>();
+  const cacheFresh = m.cacheHits.labels({ kind: 'fresh' });
+  const cacheStale = m.cacheHits.labels({ kind: 'stale' });
   return {
     answered(protocol, qtype, source, rcode, receivedAt) {
       const key = `${protocol}|${qtype}|${source}`;
@@ -42,6 +44,9 @@ export function resolverObserver(m: Metrics): ResolverObserver {
         durations.set(source, hist);
       }
       hist.observe(Number(process.hrtime.bigint() - receivedAt) / 1e9);
+      if (source === 'cache') cacheFresh.inc();
+      else if (source === 'stale') cacheStale.inc();
+      else if (source === 'forward' || source === 'error') m.cacheMisses.inc();
     },
     loop: () => m.loops.inc(),
     staleAnswer: () => m.staleAnswers.inc(),

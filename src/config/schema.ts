@@ -90,6 +90,8 @@ export interface LimitsConfig {
   readonly tcpMaxWriteBufferBytes: number;
   readonly maxForwardsInFlight: number;
   readonly shutdownGraceMs: number;
+  /** After SIGTERM, /readyz answers 503 this long before the listeners close. */
+  readonly lameduckMs: number;
 }
 
 export interface LogConfig {
@@ -126,6 +128,7 @@ export const DEFAULTS = {
   tcpMaxWriteBufferBytes: 256 * 1024,
   maxForwardsInFlight: 2000,
   shutdownGraceMs: 2000,
+  lameduckMs: 1000,
   stateDir: '/var/lib/privatelink-dns',
   logLevel: 'info' as LogLevel,
 } as const;

@@ -105,7 +105,7 @@ export function validateConfig(raw: unknown): { config: Config; problems: [] } |
     entries: readEntries(r, recRaw.entries, region),
   };
 
-  const limRaw = r.section(top.limits, 'limits', ['tcp_max_connections', 'tcp_max_connections_per_client', 'tcp_idle_timeout', 'tcp_max_in_flight', 'tcp_max_write_buffer', 'max_forwards_in_flight', 'shutdown_grace']);
+  const limRaw = r.section(top.limits, 'limits', ['tcp_max_connections', 'tcp_max_connections_per_client', 'tcp_idle_timeout', 'tcp_max_in_flight', 'tcp_max_write_buffer', 'max_forwards_in_flight', 'shutdown_grace', 'lameduck']);
   const limits = {
     tcpMaxConnections: r.integer(limRaw, 'tcp_max_connections', 'limits', DEFAULTS.tcpMaxConnections, 1, 1_000_000),
     tcpMaxConnectionsPerClient: r.integer(limRaw, 'tcp_max_connections_per_client', 'limits', DEFAULTS.tcpMaxConnectionsPerClient, 1, 1_000_000),
@@ -114,6 +114,7 @@ export function validateConfig(raw: unknown): { config: Config; problems: [] } |
     tcpMaxWriteBufferBytes: r.integer(limRaw, 'tcp_max_write_buffer', 'limits', DEFAULTS.tcpMaxWriteBufferBytes, 65_537, 64 * 1024 * 1024),
     maxForwardsInFlight: r.integer(limRaw, 'max_forwards_in_flight', 'limits', DEFAULTS.maxForwardsInFlight, 1, 1_000_000),
     shutdownGraceMs: r.durationMs(limRaw, 'shutdown_grace', 'limits', DEFAULTS.shutdownGraceMs, 0, 60_000),
+    lameduckMs: r.durationMs(limRaw, 'lameduck', 'limits', DEFAULTS.lameduckMs, 0, 60_000),
   };
 
   let stateDir: string | null = DEFAULTS.stateDir;

@@ -222,33 +222,21 @@ function readTtl(buf: Buffer, offset: number): number {
   return ttl > MAX_TTL ? 0 : ttl;
 }
 
+/**
+ * The text each byte contributes to a name: ASCII letters lower-cased (DNS compares names
+ * ASCII-case-insensitively), "." and "\\" escaped, every other byte as the same code unit.
+ */
+const NAME_CHARS: readonly string[] = Array.from({ length: 256 }, (_, b) =>
+  b >= 0x41 && b <= 0x5a ? String.fromCharCode(b + 32) : b === DOT ? '\\.' : b === BACKSLASH ? '\\\\' : String.fromCharCode(b));
+
 /** Presentation text of a name already validated by skipName and known to hold no pointer. */
 function readUncompressedName(buf: Buffer, offset: number): string {
   let name = '';
   let pos = offset;
   for (let labelLen = buf[pos]; labelLen !== 0; labelLen = buf[pos]) {
-    const start = pos + 1;
-    const end = start + labelLen;
-    let plain = true;
-    for (let i = start; i < end; i++) {
-      const c = buf[i];
-      if ((c >= 0x41 && c <= 0x5a) || c === DOT || c === BACKSLASH) {
-        plain = false;
-        break;
-      }
-    }
-    if (name.length > 0) name += '.';
-    if (plain) {
-      name += buf.toString('latin1', start, end);
-    } else {
-      for (let i = start; i < end; i++) {
-        const c = buf[i];
-        if (c >= 0x41 && c <= 0x5a) name += String.fromCharCode(c + 32);
-        else if (c === DOT) name += '\\.';
-        else if (c === BACKSLASH) name += '\\\\';
-        else name += String.fromCharCode(c);
-      }
-    }
+    if (pos !== offset) name += '.';
+    const end = pos + 1 + labelLen;
+    for (let i = pos + 1; i < end; i++) name += NAME_CHARS[buf[i]];
     pos = end;
   }
   return name;

@@ -38,7 +38,9 @@ export type CacheStoreResult =
  * `set` will refuse the response as not matching the key.
  */
 export function cacheKey(qnameLower: string, qtype: number, qclass: number, doBit: boolean, cdBit: boolean): string {
-  return `${qnameLower}|${qtype}|${qclass}|${(doBit ? 2 : 0) | (cdBit ? 1 : 0)}`;
+  // A fixed three-code-unit suffix (type, class, flag bits) keeps the key unambiguous and is
+  // about twice as fast to build and hash as decimal text. Not meant for display.
+  return qnameLower + String.fromCharCode(qtype, qclass, (doBit ? 2 : 0) | (cdBit ? 1 : 0));
 }
 
 class Entry {
@@ -133,7 +135,7 @@ export class AnswerCache {
     if (scan.truncated) return 'truncated';
     if ((scan.flags & OPCODE_MASK) !== 0 || (scan.rcode !== RCODE_NOERROR && scan.rcode !== RCODE_NXDOMAIN)) return 'uncacheable-rcode';
     // Defence in depth against poisoning: the bytes must answer the question the key names.
-    const bits = key.charCodeAt(key.length - 1) - 48;
+    const bits = key.charCodeAt(key.length - 1);
     if (key !== cacheKey(scan.qname, scan.qtype, scan.qclass, (bits & 2) !== 0, (bits & 1) !== 0)) return 'question-mismatch';
     const minTtl = scan.minTtl;
     if (minTtl === undefined) return 'no-ttl';

@@ -7,6 +7,7 @@ import { buildRcodeResponse } from '../dns/response';
 import { scanResponse } from '../dns/message-scan';
 import { buildManagedAnswer } from './managed-answer';
 import { stripOpt, withClientOpt } from './client-answer';
+import { cacheKey } from './cache';
 import type { AnswerTable } from './table';
 
 /** What the resolver needs from the forwarding layer (implemented in upstream/). */
@@ -17,11 +18,11 @@ export interface Forwarder {
   isUpstreamHost(address: string): boolean;
 }
 
-/** What the resolver needs from a cache of forwarded answers (bare: no OPT). */
+/** What the resolver needs from the cache of forwarded answers (messages stored without OPT). */
 export interface AnswerCacheLike {
-  get(q: Query, nowMs: number): Buffer | undefined;
-  getStale(q: Query, nowMs: number): Buffer | undefined;
-  set(q: Query, bare: Buffer, nowMs: number): void;
+  get(key: string, nowMs: number, id: number): Buffer | undefined;
+  getStale(key: string, nowMs: number, id: number): Buffer | undefined;
+  set(key: string, response: Buffer, nowMs: number): unknown;
 }
 
 export type AnswerSource = 'local' | 'cache' | 'stale' | 'forward' | 'error' | 'loop';
@@ -93,8 +94,9 @@ export class Resolver {
       return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'loop');
     }
     const now = Date.now();
+    const key = cache ? cacheKey(q.qname, q.qtype, q.qclass, q.edns?.dnssecOk ?? false, q.cd) : '';
     if (cache) {
-      const hit = cache.get(q, now);
+      const hit = cache.get(key, now, q.id);
       if (hit) return this.done(req, withClientOpt(hit, q), 'cache');
     }
     if (!forwarder.hasServers) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'error');
@@ -102,26 +104,26 @@ export class Resolver {
     try {
       reply = await forwarder.forward(q, req.protocol);
     } catch {
-      return this.failed(req, now);
+      return this.failed(req, key, now);
     }
     const scan = scanResponse(reply);
-    if (!scan) return this.failed(req, now);
+    if (!scan) return this.failed(req, key, now);
     const rcode = scan.rcode;
     if (rcode === RCode.SERVFAIL || rcode === RCode.REFUSED) {
-      const stale = cache?.getStale(q, Date.now());
+      const stale = cache?.getStale(key, Date.now(), q.id);
       if (stale) {
         this.options.observer.staleAnswer();
         return this.done(req, withClientOpt(stale, q), 'stale');
       }
     }
+    if (cache) cache.set(key, reply, Date.now());
     const bare = stripOpt(reply, scan);
-    if (cache && !scan.truncated) cache.set(q, bare, Date.now());
     return this.done(req, withClientOpt(bare, q, rcode), 'forward');
   }
 
-  private failed(req: DnsRequest, now: number): Buffer {
+  private failed(req: DnsRequest, key: string, now: number): Buffer {
     const q = req.query;
-    const stale = this.options.cache?.getStale(q, now);
+    const stale = this.options.cache?.getStale(key, now, q.id);
     if (stale) {
       this.options.observer.staleAnswer();
       return this.done(req, withClientOpt(stale, q), 'stale');

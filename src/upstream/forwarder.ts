@@ -32,10 +32,11 @@ export class Forwarder {
   readonly pool: UpstreamPool;
   private readonly ids = new RandomIds();
   private readonly inFlight = new Map<string, number>();
+  private outstanding = 0;
   private probeTimer: NodeJS.Timeout | undefined;
   private probing = false;
 
-  constructor(private readonly config: UpstreamConfig, private readonly observer: ForwarderObserver, private readonly logger: Logger) {
+  constructor(private readonly config: UpstreamConfig, private readonly observer: ForwarderObserver, private readonly logger: Logger, private readonly maxInFlight = 2000) {
     this.pool = new UpstreamPool(config.servers, config.policy, config.maxFails);
     for (const s of this.pool.servers) observer.health(s.label, true);
   }
@@ -56,11 +57,15 @@ export class Forwarder {
   }
 
   async forward(q: Query, protocol: Protocol): Promise<Buffer> {
+    // Bound the memory and sockets a flood of cache misses can take; past it, fail fast.
+    if (this.outstanding >= this.maxInFlight) throw new PldnsError('UPSTREAM_FAILED', `over ${this.maxInFlight} forwarded queries in flight`);
+    this.outstanding++;
     const key = `${q.qtype}/${q.qname}`;
     this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1);
     try {
       return await this.tryServers(q, protocol);
     } finally {
+      this.outstanding--;
       const left = (this.inFlight.get(key) ?? 1) - 1;
       if (left <= 0) this.inFlight.delete(key);
       else this.inFlight.set(key, left);

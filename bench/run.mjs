@@ -1,0 +1,800 @@
+#!/usr/bin/env node
+// Side-by-side DNS benchmark: privatelink-dns vs Unbound vs dnsmasq, driven by dnsperf.
+// Everything runs on 127.0.0.1; every child process is killed on exit, error or signal.
+// Usage: node bench/run.mjs [--quick] [--duration N] [--rounds N] [--clients C] [--outstanding Q]
+//                           [--cases a,b,c,d] [--no-profile] [--no-write] [--keep]
+import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+
+// ---------------------------------------------------------------- options
+function parseArgs(argv) {
+  const o = { quick: false, duration: null, rounds: null, clients: 4, outstanding: 200, tcpClients: 8, tcpOutstanding: 256,
+    cases: ['a', 'b', 'c', 'd'], profile: true, write: true, keep: false, latencyDuration: null };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    const num = () => {
+      const n = Number(next());
+      if (!Number.isFinite(n) || n <= 0) throw new Error(`${a} needs a positive number`);
+      return n;
+    };
+    switch (a) {
+      case '--quick': o.quick = true; break;
+      case '--duration': o.duration = num(); break;
+      case '--rounds': o.rounds = Math.round(num()); break;
+      case '--clients': o.clients = Math.round(num()); break;
+      case '--outstanding': o.outstanding = Math.round(num()); break;
+      case '--tcp-clients': o.tcpClients = Math.round(num()); break;
+      case '--tcp-outstanding': o.tcpOutstanding = Math.round(num()); break;
+      case '--latency-duration': o.latencyDuration = num(); break;
+      case '--cases': o.cases = next().split(',').map((s) => s.trim()).filter(Boolean); break;
+      case '--no-profile': o.profile = false; break;
+      case '--no-write': o.write = false; break;
+      case '--keep': o.keep = true; break;
+      case '-h': case '--help':
+        console.log('node bench/run.mjs [--quick] [--duration SECONDS] [--rounds N] [--clients C] [--outstanding Q]\n' +
+          '  [--tcp-clients C] [--tcp-outstanding Q] [--latency-duration SECONDS] [--cases a,b,c,d] [--no-profile] [--no-write] [--keep]');
+        process.exit(0);
+        break;
+      default: throw new Error(`unknown option ${a}`);
+    }
+  }
+  if (o.duration === null) o.duration = o.quick ? 2 : 10;
+  if (o.rounds === null) o.rounds = o.quick ? 1 : 2;
+  if (o.latencyDuration === null) o.latencyDuration = o.quick ? 2 : Math.min(o.duration, 6);
+  if (o.quick && !argv.includes('--no-profile')) o.profile = false;
+  for (const c of o.cases) if (!['a', 'b', 'c', 'd'].includes(c)) throw new Error(`unknown case ${c}`);
+  return o;
+}
+
+let OPT;
+try {
+  OPT = parseArgs(process.argv.slice(2));
+} catch (e) {
+  console.error(`bench: ${e.message}`);
+  process.exit(2);
+}
+
+// ---------------------------------------------------------------- process bookkeeping
+const children = new Set();
+let WORK = null;
+
+function killAll() {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) {
+      try { c.kill('SIGKILL'); } catch { /* already gone */ }
+    }
+  }
+  children.clear();
+}
+function cleanupWork() {
+  if (WORK && !OPT.keep) {
+    try { fs.rmSync(WORK, { recursive: true, force: true }); } catch { /* ignore */ }
+  }
+}
+process.on('exit', () => { killAll(); cleanupWork(); });
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => {
+    console.error(`bench: ${sig}, stopping all servers`);
+    killAll();
+    cleanupWork();
+    process.exit(130);
+  });
+}
+
+function track(child) {
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  return child;
+}
+
+function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+
+async function stopChild(child, graceMs = 3000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const done = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } }, graceMs);
+  await done;
+  clearTimeout(t);
+}
+
+// ---------------------------------------------------------------- ports, readiness
+async function freePort() {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await new Promise((resolve, reject) => {
+      const srv = createServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => { const p = srv.address().port; srv.close(() => resolve(p)); });
+    });
+    const udpOk = await new Promise((resolve) => {
+      const s = createSocket('udp4');
+      s.once('error', () => { s.close(); resolve(false); });
+      s.bind(port, '127.0.0.1', () => { s.close(); resolve(true); });
+    });
+    if (udpOk && !usedPorts.has(port)) { usedPorts.add(port); return port; }
+  }
+  throw new Error('no free port found');
+}
+const usedPorts = new Set();
+
+function encodeQuery(name, id = 0x1234, qtype = 1) {
+  const labels = name.replace(/\.$/, '').split('.');
+  const parts = [Buffer.from([id >> 8, id & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0])];
+  for (const l of labels) parts.push(Buffer.from([l.length]), Buffer.from(l, 'ascii'));
+  parts.push(Buffer.from([0, qtype >> 8, qtype & 255, 0, 1]));
+  return Buffer.concat(parts);
+}
+
+// One UDP query; resolves {rcode, ancount} or null on timeout.
+function udpQuery(port, name, timeoutMs = 500) {
+  return new Promise((resolve) => {
+    const s = createSocket('udp4');
+    const id = Math.floor(Math.random() * 65536);
+    const t = setTimeout(() => { s.close(); resolve(null); }, timeoutMs);
+    s.on('error', () => { clearTimeout(t); try { s.close(); } catch { /* closed */ } resolve(null); });
+    s.on('message', (m) => {
+      if (m.length < 12 || m.readUInt16BE(0) !== id) return;
+      clearTimeout(t);
+      s.close();
+      resolve({ rcode: m[3] & 15, ancount: m.readUInt16BE(6) });
+    });
+    s.send(encodeQuery(name, id), port, '127.0.0.1');
+  });
+}
+
+async function waitAnswering(label, child, port, name, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${label} exited early (code ${child.exitCode ?? child.signalCode}); see ${child.logPath}`);
+    const r = await udpQuery(port, name, 300);
+    if (r && r.rcode === 0 && r.ancount > 0) return;
+    await sleep(100);
+  }
+  throw new Error(`${label} did not answer ${name} within ${timeoutMs} ms; see ${child.logPath}`);
+}
+
+function startProc(label, cmd, args, opts = {}) {
+  const logPath = path.join(WORK, `${label}.log`);
+  const out = fs.openSync(logPath, 'a');
+  const child = track(spawn(cmd, args, { stdio: ['ignore', out, out], cwd: opts.cwd ?? WORK, env: opts.env ?? process.env }));
+  fs.closeSync(out);
+  child.logPath = logPath;
+  child.label = label;
+  child.cmdline = [cmd, ...args].map(shellQuote).join(' ');
+  child.on('error', (e) => console.error(`bench: ${label}: ${e.message}`));
+  return child;
+}
+
+function shellQuote(s) {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${String(s).replace(/'/g, `'\\''`)}'`;
+}
+
+// ---------------------------------------------------------------- RSS sampling
+function readStatus(pid) {
+  try {
+    const txt = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k) => { const m = txt.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm')); return m ? Number(m[1]) : 0; };
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  } catch {
+    return null;
+  }
+}
+
+class RssSampler {
+  constructor(servers) {
+    this.servers = servers;
+    this.peak = {}; // key -> max VmRSS kB within the current window
+    this.timer = null;
+  }
+  start(key) {
+    this.key = key;
+    this.timer = setInterval(() => this.sample(), 100);
+    this.sample();
+  }
+  sample() {
+    for (const s of this.servers) {
+      const st = readStatus(s.child.pid);
+      if (!st) continue;
+      const k = `${this.key}|${s.id}`;
+      this.peak[k] = Math.max(this.peak[k] ?? 0, st.rss);
+    }
+  }
+  stop() { clearInterval(this.timer); this.timer = null; this.sample(); }
+}
+
+// ---------------------------------------------------------------- dnsperf
+function parseDnsperf(text) {
+  const num = (re) => { const m = text.match(re); return m ? Number(m[1]) : NaN; };
+  return {
+    sent: num(/Queries sent:\s+(\d+)/),
+    completed: num(/Queries completed:\s+(\d+)/),
+    lost: num(/Queries lost:\s+(\d+)/),
+    qps: num(/Queries per second:\s+([\d.]+)/),
+    avgLatency: num(/Average Latency \(s\):\s+([\d.]+)/),
+    maxLatency: num(/Average Latency \(s\):\s+[\d.]+ \(min [\d.]+, max ([\d.]+)\)/),
+    runTime: num(/Run time \(s\):\s+([\d.]+)/),
+    rcodes: (text.match(/Response codes:\s+(.*)/) || [])[1] ?? '',
+  };
+}
+
+const commandLines = new Map(); // description -> example command line
+
+// Runs dnsperf; with verbose, collects per-query latencies (seconds) from the "> RCODE name type latency" lines.
+function runDnsperf(args, { verbose = false, describe } = {}) {
+  const full = verbose ? [...args, '-v'] : args;
+  if (describe && !commandLines.has(describe)) commandLines.set(describe, ['dnsperf', ...full].map(shellQuote).join(' '));
+  return new Promise((resolve, reject) => {
+    const child = track(spawn('dnsperf', full, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const lat = [];
+    let tail = '';
+    let partial = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk) => {
+      if (!verbose) { tail += chunk; return; }
+      const data = partial + chunk;
+      const lines = data.split('\n');
+      partial = lines.pop();
+      for (const line of lines) {
+        if (line.charCodeAt(0) === 62 /* '>' */) {
+          const sp = line.lastIndexOf(' ');
+          const v = Number(line.slice(sp + 1));
+          if (Number.isFinite(v)) lat.push(v);
+        } else {
+          tail += line + '\n';
+        }
+      }
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (c) => { if (stderr.length < 20000) stderr += c; });
+    const limit = setTimeout(() => child.kill('SIGKILL'), (OPT.duration + OPT.latencyDuration + 30) * 1000);
+    child.on('error', (e) => { clearTimeout(limit); reject(e); });
+    child.on('close', (code) => {
+      clearTimeout(limit);
+      if (partial) tail += partial;
+      const r = parseDnsperf(tail);
+      if (!Number.isFinite(r.qps)) return reject(new Error(`dnsperf failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+      r.timeouts = (stderr.match(/timed out/g) || []).length;
+      if (verbose) r.latencies = Float64Array.from(lat).sort();
+      resolve(r);
+    });
+  });
+}
+
+function quantile(sorted, q) {
+  if (!sorted || sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i];
+}
+
+// ---------------------------------------------------------------- data
+const REGION = 'cn-hangzhou';
+// Managed names: exact names (several IPs) and an OSS wildcard.
+const MANAGED = [
+  { name: `cs-anony-vpc.${REGION}.aliyuncs.com`, ips: ['10.8.0.11', '10.8.1.11', '10.8.2.11'] },
+  { name: `registry-${REGION}-vpc.ack.aliyuncs.com`, ips: ['10.8.0.12', '10.8.1.12', '10.8.2.12'] },
+  { name: `oss-${REGION}-internal.aliyuncs.com`, ips: ['10.8.0.13', '10.8.1.13'], wildcard: true },
+  { name: `vpc-vpc.${REGION}.aliyuncs.com`, ips: ['10.8.0.14', '10.8.1.14'] },
+  { name: `eci-vpc.${REGION}.aliyuncs.com`, ips: ['10.8.0.15', '10.8.1.15'] },
+  { name: `acs-vpc.${REGION}.aliyuncs.com`, ips: ['10.8.0.16', '10.8.1.16'] },
+  { name: `ecs-vpc.${REGION}.aliyuncs.com`, ips: ['10.8.0.17', '10.8.1.17'] },
+  { name: `sts-vpc.${REGION}.aliyuncs.com`, ips: ['10.8.0.18', '10.8.1.18'] },
+  { name: 'ntp.internal.example', ips: ['10.0.0.123'] },
+];
+const MANAGED_QUERIES = [
+  ...MANAGED.map((m) => m.name),
+  `aliacs-k8s-${REGION}.oss-${REGION}-internal.aliyuncs.com`,
+  `bucket-logs.oss-${REGION}-internal.aliyuncs.com`,
+  `bucket-images.oss-${REGION}-internal.aliyuncs.com`,
+];
+const ZONE = 'bench.example';
+const ZONE_SIZE = 20000;
+const CACHED_SET = 100;
+const zoneName = (i) => `n${String(i).padStart(5, '0')}.${ZONE}`;
+const zoneIp = (i) => `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+// Cache-miss names live under a `redirect` local-zone of the upstream: every name below it gets an
+// A record, so each query is a distinct, answerable (NOERROR) name no cache has seen.
+const MISS_ZONE = `miss.${ZONE}`;
+
+let missSeq = 0;
+function writeMissFile(count) {
+  const tag = `r${++missSeq}`;
+  const file = path.join(WORK, `miss-${tag}.txt`);
+  const fd = fs.openSync(file, 'w');
+  const chunk = [];
+  for (let i = 0; i < count; i++) {
+    chunk.push(`${tag}q${i}.${MISS_ZONE} A\n`);
+    if (chunk.length === 10000) { fs.writeSync(fd, chunk.join('')); chunk.length = 0; }
+  }
+  if (chunk.length) fs.writeSync(fd, chunk.join(''));
+  fs.closeSync(fd);
+  return file;
+}
+
+// ---------------------------------------------------------------- server configs
+function upstreamUnboundConf(port) {
+  const lines = [
+    'server:',
+    '  interface: 127.0.0.1',
+    `  port: ${port}`,
+    '  do-daemonize: no', '  username: ""', '  chroot: ""', `  directory: "${WORK}"`, '  pidfile: ""',
+    '  use-syslog: no', '  logfile: ""', '  verbosity: 0', '  do-ip6: no',
+    '  num-threads: 1',
+    '  access-control: 127.0.0.0/8 allow',
+    '  module-config: "iterator"',
+    '  so-rcvbuf: 4m', '  so-sndbuf: 4m',
+    `  local-zone: "${ZONE}." static`,
+    `  local-zone: "${MISS_ZONE}." redirect`,
+    `  local-data: "${MISS_ZONE}. 3600 IN A 10.99.0.1"`,
+  ];
+  for (let i = 1; i <= ZONE_SIZE; i++) lines.push(`  local-data: "${zoneName(i)}. 3600 IN A ${zoneIp(i)}"`);
+  lines.push('remote-control:', '  control-enable: no', '');
+  return lines.join('\n');
+}
+
+const UNBOUND_THREADS = 2;
+function unboundConf(port, upPort) {
+  const lines = [
+    'server:',
+    '  interface: 127.0.0.1',
+    `  port: ${port}`,
+    '  do-daemonize: no', '  username: ""', '  chroot: ""', `  directory: "${WORK}"`, '  pidfile: ""',
+    '  use-syslog: no', '  logfile: ""', '  verbosity: 0', '  do-ip6: no',
+    `  num-threads: ${UNBOUND_THREADS}`,
+    '  msg-cache-size: 64m', '  rrset-cache-size: 128m',
+    '  msg-cache-slabs: 2', '  rrset-cache-slabs: 2', '  infra-cache-slabs: 2', '  key-cache-slabs: 2',
+    '  outgoing-range: 4096', '  num-queries-per-thread: 2048',
+    '  so-rcvbuf: 4m', '  so-sndbuf: 4m',
+    '  access-control: 127.0.0.0/8 allow',
+    '  do-not-query-localhost: no',
+    '  module-config: "iterator"',
+  ];
+  for (const m of MANAGED) {
+    lines.push(`  local-zone: "${m.name}." ${m.wildcard ? 'redirect' : 'static'}`);
+    for (const ip of m.ips) lines.push(`  local-data: "${m.name}. 30 IN A ${ip}"`);
+  }
+  lines.push('forward-zone:', '  name: "."', `  forward-addr: 127.0.0.1@${upPort}`, 'remote-control:', '  control-enable: no', '');
+  return lines.join('\n');
+}
+
+function dnsmasqArgs(port, upPort) {
+  const a = ['-k', '--no-resolv', '--no-hosts', '--no-poll', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
+    '--pid-file=', `--server=127.0.0.1#${upPort}`, '--cache-size=10000', '--dns-forward-max=2000', '--user=nobody'];
+  for (const m of MANAGED) {
+    // address= answers the name and every name below it; local= keeps other types (AAAA) from leaking upstream.
+    for (const ip of m.ips) a.push(`--address=/${m.name}/${ip}`);
+    a.push(`--local=/${m.name}/`);
+  }
+  return a;
+}
+
+function privatelinkConf(port, httpPort, upPort) {
+  const entries = MANAGED.map((m) => {
+    const names = m.wildcard ? [`"${m.name}"`, `"*.${m.name}"`] : [`"${m.name}"`];
+    return `    - names: [${names.join(', ')}]\n      addresses: [${m.ips.map((i) => `"${i}"`).join(', ')}]`;
+  });
+  return [
+    `region: ${REGION}`,
+    'listen:',
+    `  dns: ["127.0.0.1:${port}"]`,
+    `  http: "127.0.0.1:${httpPort}"`,
+    'access:',
+    '  allow: ["127.0.0.0/8"]',
+    '  rate_limit: false',
+    'upstream:',
+    `  servers: ["127.0.0.1:${upPort}"]`,
+    '  timeout: 2s',
+    'cache:',
+    '  size: 100000',
+    'records:',
+    '  ttl: 30',
+    '  entries:',
+    ...entries,
+    'limits:',
+    '  shutdown_grace: 0s',
+    'state_dir: false',
+    'log:',
+    '  level: info',
+    '',
+  ].join('\n');
+}
+
+async function startPrivatelink(upPort, { cpuProfDir } = {}) {
+  const port = await freePort();
+  const httpPort = await freePort();
+  const cfg = path.join(WORK, cpuProfDir ? 'privatelink-dns-prof.yaml' : 'privatelink-dns.yaml');
+  fs.writeFileSync(cfg, privatelinkConf(port, httpPort, upPort));
+  const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
+  const child = startProc(cpuProfDir ? 'privatelink-dns-prof' : 'privatelink-dns', process.execPath, [...nodeArgs, CLI, 'serve', '--config', cfg], { cwd: ROOT });
+  await waitAnswering('privatelink-dns', child, port, MANAGED[0].name);
+  // The daemon logs "privatelink-dns started" once listeners are bound; confirm it.
+  const log = fs.readFileSync(child.logPath, 'utf8');
+  if (!log.includes('privatelink-dns started')) console.error('bench: warning: privatelink-dns answered before logging "started"');
+  return { id: 'pl', label: 'privatelink-dns', port, httpPort, child, config: cfg };
+}
+
+async function scrapeMetrics(httpPort) {
+  try {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`, { signal: AbortSignal.timeout(3000) });
+    const text = await res.text();
+    const sum = (metric, filter = () => true) => {
+      let t = 0;
+      for (const line of text.split('\n')) {
+        if (!line.startsWith(metric)) continue;
+        const rest = line.slice(metric.length);
+        if (rest[0] !== ' ' && rest[0] !== '{') continue;
+        if (!filter(line)) continue;
+        t += Number(line.slice(line.lastIndexOf(' ') + 1)) || 0;
+      }
+      return t;
+    };
+    return {
+      cacheHits: sum('privatelink_dns_cache_hits_total'),
+      cacheMisses: sum('privatelink_dns_cache_misses_total'),
+      forwarded: sum('privatelink_dns_requests_total', (l) => l.includes('source="forward"')),
+      fromCache: sum('privatelink_dns_requests_total', (l) => l.includes('source="cache"')),
+      upstream: sum('privatelink_dns_upstream_requests_total'),
+    };
+  } catch (e) {
+    return { error: e.message };
+  }
+}
+
+// ---------------------------------------------------------------- helpers for the report
+function toolVersion(cmd, args, re) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  const m = out.match(re);
+  return m ? m[1] : 'unknown';
+}
+const fmtInt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
+const fmtMs = (s) => (Number.isFinite(s) ? (s * 1000).toFixed(3) : 'n/a');
+const fmtRatio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a');
+const fmtMB = (kb) => (Number.isFinite(kb) && kb > 0 ? (kb / 1024).toFixed(1) : 'n/a');
+const fmtPct = (p) => (Number.isFinite(p) ? `${p.toFixed(p > 0 && p < 0.01 ? 4 : 2)}%` : 'n/a');
+
+function mdTable(header, rows) {
+  const out = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
+  for (const r of rows) out.push(`| ${r.join(' | ')} |`);
+  return out.join('\n');
+}
+function textTable(header, rows) {
+  const all = [header, ...rows];
+  const w = header.map((_, i) => Math.max(...all.map((r) => String(r[i]).length)));
+  return all.map((r) => r.map((c, i) => String(c).padEnd(w[i])).join('  ')).join('\n');
+}
+
+// ---------------------------------------------------------------- profile summary
+function summariseProfile(file, top = 15) {
+  const prof = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const self = new Map();
+  const counts = new Map();
+  for (const id of prof.samples) counts.set(id, (counts.get(id) ?? 0) + 1);
+  // time per sample: use timeDeltas where available
+  const selfUs = new Map();
+  for (let i = 0; i < prof.samples.length; i++) {
+    const d = prof.timeDeltas?.[i + 1] ?? prof.timeDeltas?.[i] ?? 0;
+    selfUs.set(prof.samples[i], (selfUs.get(prof.samples[i]) ?? 0) + Math.max(0, d));
+  }
+  let total = 0;
+  for (const [id, us] of selfUs) {
+    const n = byId.get(id);
+    const cf = n.callFrame;
+    const url = cf.url ? cf.url.replace(/^file:\/\//, '').replace(ROOT + '/', '') : '';
+    const key = `${cf.functionName || '(anonymous)'} ${url ? `${url}:${cf.lineNumber + 1}` : ''}`.trim();
+    self.set(key, (self.get(key) ?? 0) + us);
+    total += us;
+  }
+  const rows = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
+  return { total, rows };
+}
+
+// ---------------------------------------------------------------- main
+async function main() {
+  if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first`);
+  for (const tool of ['dnsperf', 'unbound', 'dnsmasq']) {
+    const r = spawnSync('sh', ['-c', `command -v ${tool}`]);
+    if (r.status !== 0) throw new Error(`${tool} is not installed`);
+  }
+  WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'pldns-bench-'));
+  const started = new Date();
+  const D = OPT.duration;
+  const LD = OPT.latencyDuration;
+  console.log(`bench: work dir ${WORK}; duration ${D}s × ${OPT.rounds} round(s); cases ${OPT.cases.join(',')}`);
+
+  // query files
+  const managedFile = path.join(WORK, 'managed.txt');
+  fs.writeFileSync(managedFile, MANAGED_QUERIES.map((n) => `${n} A\n`).join(''));
+  const cachedFile = path.join(WORK, 'cached.txt');
+  const cachedNames = [];
+  for (let i = 1; i <= CACHED_SET; i++) cachedNames.push(zoneName(Math.round((i * ZONE_SIZE) / CACHED_SET)));
+  fs.writeFileSync(cachedFile, cachedNames.map((n) => `${n} A\n`).join(''));
+
+  // upstream
+  const upPort = await freePort();
+  const upConf = path.join(WORK, 'upstream-unbound.conf');
+  fs.writeFileSync(upConf, upstreamUnboundConf(upPort));
+  const upstream = startProc('upstream-unbound', 'unbound', ['-d', '-c', upConf]);
+  await waitAnswering('upstream unbound', upstream, upPort, zoneName(1), 30000);
+  const probe = await udpQuery(upPort, `probe.${MISS_ZONE}`);
+  if (!probe || probe.ancount < 1) throw new Error('upstream redirect zone does not answer');
+  console.log(`bench: upstream unbound on 127.0.0.1:${upPort} (${ZONE_SIZE} names in ${ZONE}., redirect zone ${MISS_ZONE}.)`);
+
+  // servers under test
+  const pl = await startPrivatelink(upPort);
+  const ubPort = await freePort();
+  const ubConf = path.join(WORK, 'unbound.conf');
+  fs.writeFileSync(ubConf, unboundConf(ubPort, upPort));
+  const ubChild = startProc('unbound', 'unbound', ['-d', '-c', ubConf]);
+  await waitAnswering('unbound', ubChild, ubPort, MANAGED[0].name);
+  const ub = { id: 'ub', label: 'Unbound', port: ubPort, child: ubChild, config: ubConf };
+  const dmPort = await freePort();
+  const dmChild = startProc('dnsmasq', 'dnsmasq', dnsmasqArgs(dmPort, upPort));
+  await waitAnswering('dnsmasq', dmChild, dmPort, MANAGED[0].name);
+  const dm = { id: 'dm', label: 'dnsmasq', port: dmPort, child: dmChild };
+  const servers = [pl, ub, dm];
+  for (const s of servers) console.log(`bench: ${s.label} on 127.0.0.1:${s.port} (pid ${s.child.pid})`);
+
+  // sanity: every server answers a managed wildcard name and a forwarded name
+  for (const s of servers) {
+    for (const n of [MANAGED_QUERIES[MANAGED_QUERIES.length - 1], zoneName(7), `sanity.${MISS_ZONE}`]) {
+      const r = await udpQuery(s.port, n, 2000);
+      if (!r || r.rcode !== 0 || r.ancount < 1) throw new Error(`${s.label} gave no answer for ${n}: ${JSON.stringify(r)}`);
+    }
+  }
+
+  const sampler = new RssSampler(servers);
+  const results = {}; // case -> server id -> { runs: [], latency }
+  const caseInfo = {
+    a: { title: '(a) managed names, UDP', file: () => managedFile, mode: 'udp' },
+    b: { title: '(b) forwarded names, cached (100 names, warmed)', file: () => cachedFile, mode: 'udp' },
+    c: { title: '(c) forwarded cache misses (unique names)', file: null, mode: 'udp' },
+    d: { title: '(d) managed names, TCP', file: () => managedFile, mode: 'tcp' },
+  };
+  const missCountFor = (secs) => Math.ceil(70000 * secs);
+  const metricsNotes = [];
+
+  for (const c of OPT.cases) {
+    const info = caseInfo[c];
+    results[c] = {};
+    for (const s of servers) results[c][s.id] = { runs: [] };
+    console.log(`\nbench: case ${info.title}`);
+    if (c === 'b') {
+      // warm: every server resolves the cached set a few times at a modest rate
+      for (const s of servers) {
+        await runDnsperf(['-s', '127.0.0.1', '-p', String(s.port), '-d', cachedFile, '-n', '3', '-Q', '2000', '-c', '1', '-q', '50', '-l', '10'], { describe: 'warm (b)' });
+      }
+    }
+    const metricsBefore = c === 'b' || c === 'c' ? await scrapeMetrics(pl.httpPort) : null;
+    sampler.start(c);
+    const tcp = info.mode === 'tcp';
+    const conc = tcp ? ['-c', String(OPT.tcpClients), '-q', String(OPT.tcpOutstanding)] : ['-c', String(OPT.clients), '-q', String(OPT.outstanding)];
+    for (let round = 1; round <= OPT.rounds; round++) {
+      for (const s of servers) {
+        const file = info.file ? info.file() : writeMissFile(missCountFor(D));
+        const args = ['-s', '127.0.0.1', '-p', String(s.port), '-d', file, '-l', String(D), ...conc, '-t', '2'];
+        if (c === 'c') args.push('-n', '1');
+        if (tcp) args.push('-m', 'tcp');
+        const r = await runDnsperf(args, { describe: `throughput (${c})` });
+        if (c === 'c') fs.rmSync(file, { force: true });
+        results[c][s.id].runs.push(r);
+        console.log(`  round ${round} ${s.label.padEnd(15)} ${fmtInt(r.qps).padStart(8)} qps  lost ${fmtPct((100 * r.lost) / r.sent)}  avg ${fmtMs(r.avgLatency)} ms  [${r.rcodes}]`);
+        await sleep(300);
+      }
+    }
+    // latency pass: every server at the same fixed rate = 50% of privatelink-dns's measured max for this case
+    const plRuns = results[c].pl.runs;
+    const plMax = Math.max(...plRuns.map((r) => r.qps));
+    const rate = Math.max(100, Math.round(plMax / 2));
+    for (const s of servers) {
+      const file = info.file ? info.file() : writeMissFile(Math.ceil(rate * LD * 1.1));
+      const args = ['-s', '127.0.0.1', '-p', String(s.port), '-d', file, '-l', String(LD), ...conc, '-Q', String(rate), '-t', '2'];
+      if (c === 'c') args.push('-n', '1');
+      if (tcp) args.push('-m', 'tcp');
+      const r = await runDnsperf(args, { verbose: true, describe: `latency at fixed rate (${c})` });
+      if (c === 'c') fs.rmSync(file, { force: true });
+      results[c][s.id].latency = { rate, ...r, p50: quantile(r.latencies, 0.5), p99: quantile(r.latencies, 0.99), p999: quantile(r.latencies, 0.999), n: r.latencies.length };
+      delete results[c][s.id].latency.latencies;
+      const L = results[c][s.id].latency;
+      console.log(`  @${fmtInt(rate)} qps ${s.label.padEnd(15)} p50 ${fmtMs(L.p50)} ms  p99 ${fmtMs(L.p99)} ms  p99.9 ${fmtMs(L.p999)} ms  (achieved ${fmtInt(L.qps)} qps, lost ${fmtPct((100 * L.lost) / L.sent)})`);
+      await sleep(300);
+    }
+    sampler.stop();
+    for (const s of servers) results[c][s.id].peakRssKb = sampler.peak[`${c}|${s.id}`];
+    if (metricsBefore) {
+      const after = await scrapeMetrics(pl.httpPort);
+      if (!after.error && !metricsBefore.error) {
+        const d = (k) => after[k] - metricsBefore[k];
+        const note = `case (${c}): privatelink-dns /metrics deltas — cache hits ${fmtInt(d('cacheHits'))}, cache misses ${fmtInt(d('cacheMisses'))}, ` +
+          `requests source=cache ${fmtInt(d('fromCache'))}, source=forward ${fmtInt(d('forwarded'))}, upstream requests ${fmtInt(d('upstream'))}`;
+        metricsNotes.push(note);
+        results[c].metricsDelta = { cacheHits: d('cacheHits'), fromCache: d('fromCache'), forwarded: d('forwarded'), upstream: d('upstream') };
+        console.log(`  ${note}`);
+      } else {
+        metricsNotes.push(`case (${c}): /metrics scrape failed: ${after.error ?? metricsBefore.error}`);
+      }
+    }
+  }
+
+  const finalHwm = {};
+  for (const s of servers) finalHwm[s.id] = readStatus(s.child.pid)?.hwm;
+
+  // stop the benchmark instances before profiling so the profile run has the CPU to itself (minus dnsperf)
+  await stopChild(pl.child);
+  await stopChild(ubChild);
+  await stopChild(dmChild);
+
+  let profile = null;
+  if (OPT.profile && OPT.cases.includes('a')) {
+    console.log('\nbench: CPU profile of privatelink-dns under the managed-name load (node --cpu-prof)');
+    const profDir = path.join(WORK, 'cpuprof');
+    fs.mkdirSync(profDir);
+    const plp = await startPrivatelink(upPort, { cpuProfDir: profDir });
+    const r = await runDnsperf(['-s', '127.0.0.1', '-p', String(plp.port), '-d', managedFile, '-l', String(D), '-c', String(OPT.clients), '-q', String(OPT.outstanding), '-t', '2'], { describe: 'profile (a)' });
+    await stopChild(plp.child, 10000);
+    const files = fs.readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
+    if (files.length) {
+      const keep = path.join(HERE, 'privatelink-dns-managed.cpuprofile');
+      fs.copyFileSync(path.join(profDir, files[0]), keep);
+      profile = { qps: r.qps, ...summariseProfile(keep), file: path.relative(ROOT, keep) };
+      console.log(`  profiled run: ${fmtInt(r.qps)} qps; profile saved to ${profile.file}`);
+      for (const [k, us] of profile.rows.slice(0, 10)) console.log(`  ${((100 * us) / profile.total).toFixed(1).padStart(5)}%  ${k}`);
+    } else {
+      console.log('  no .cpuprofile written (did the daemon exit cleanly?)');
+    }
+  }
+  await stopChild(upstream);
+
+  // ---------------------------------------------------------------- report
+  const agg = (c, id) => {
+    const e = results[c][id];
+    const runs = e.runs;
+    const sent = runs.reduce((a, r) => a + r.sent, 0);
+    const lost = runs.reduce((a, r) => a + r.lost, 0);
+    const completed = runs.reduce((a, r) => a + r.completed, 0);
+    const qpsList = runs.map((r) => r.qps);
+    return {
+      qps: qpsList.reduce((a, b) => a + b, 0) / qpsList.length,
+      qpsMin: Math.min(...qpsList), qpsMax: Math.max(...qpsList),
+      lossPct: sent ? (100 * lost) / sent : NaN,
+      avgLat: completed ? runs.reduce((a, r) => a + r.avgLatency * r.completed, 0) / completed : NaN,
+      p99: e.latency?.p99, p50: e.latency?.p50, latRate: e.latency?.rate, latLossPct: e.latency ? (100 * e.latency.lost) / e.latency.sent : NaN,
+      rss: e.peakRssKb,
+    };
+  };
+  const header = ['case', 'server', 'QPS (mean of rounds)', 'rounds', 'lost', 'avg lat ms (max load)', 'p50 / p99 ms @ fixed rate', 'peak RSS MB'];
+  const rowsMd = [];
+  const rowsTxt = [];
+  const ratioRowsMd = [];
+  const ratioRowsTxt = [];
+  for (const c of OPT.cases) {
+    const A = {};
+    for (const s of servers) {
+      const a = (A[s.id] = agg(c, s.id));
+      const row = [c, s.label, fmtInt(a.qps), results[c][s.id].runs.map((r) => fmtInt(r.qps)).join(' / '), fmtPct(a.lossPct), fmtMs(a.avgLat),
+        `${fmtMs(a.p50)} / ${fmtMs(a.p99)} @${fmtInt(a.latRate)}`, fmtMB(a.rss)];
+      rowsMd.push(row);
+      rowsTxt.push(row);
+    }
+    const r = [c, fmtRatio(A.pl.qps, A.ub.qps), fmtRatio(A.pl.qps, A.dm.qps), fmtRatio(A.pl.p99, A.ub.p99), fmtRatio(A.pl.p99, A.dm.p99), fmtRatio(A.pl.rss, A.ub.rss), fmtRatio(A.pl.rss, A.dm.rss)];
+    ratioRowsMd.push(r);
+    ratioRowsTxt.push(r);
+    results[c].agg = A;
+  }
+  const ratioHeader = ['case', 'QPS ÷ Unbound', 'QPS ÷ dnsmasq', 'p99 ÷ Unbound', 'p99 ÷ dnsmasq', 'RSS ÷ Unbound', 'RSS ÷ dnsmasq'];
+
+  console.log('\n=== results (privatelink-dns vs Unbound vs dnsmasq) ===');
+  console.log(textTable(header, rowsTxt));
+  console.log('\n=== privatelink-dns ratios ===');
+  console.log(textTable(ratioHeader, ratioRowsTxt));
+
+  // targets from issue 7
+  const targets = [];
+  if (results.a) {
+    const A = results.a.agg;
+    targets.push(['managed UDP QPS ≥ 0.8× Unbound', fmtRatio(A.pl.qps, A.ub.qps), A.pl.qps >= 0.8 * A.ub.qps ? 'met' : 'not met']);
+    targets.push(['managed UDP QPS ≥ 1.0× dnsmasq', fmtRatio(A.pl.qps, A.dm.qps), A.pl.qps >= A.dm.qps ? 'met' : 'not met']);
+    targets.push([`managed p99 at ½ max (${fmtInt(A.pl.latRate)} qps) ≤ 1 ms`, `${fmtMs(A.pl.p99)} ms`, A.pl.p99 <= 0.001 ? 'met' : 'not met']);
+  }
+  if (results.b) {
+    const B = results.b.agg;
+    const hits = results.b.metricsDelta ? results.b.metricsDelta.cacheHits + results.b.metricsDelta.fromCache : NaN;
+    const note = Number.isFinite(hits) && hits === 0 ? ' (no cache hits observed: forwarding, not cache)' : '';
+    targets.push([`cached forwarded QPS ≥ 0.8× Unbound${note}`, fmtRatio(B.pl.qps, B.ub.qps), B.pl.qps >= 0.8 * B.ub.qps ? 'met' : 'not met']);
+    targets.push([`cached forwarded QPS ≥ 1.0× dnsmasq${note}`, fmtRatio(B.pl.qps, B.dm.qps), B.pl.qps >= B.dm.qps ? 'met' : 'not met']);
+  }
+  const maxPlRss = Math.max(...OPT.cases.map((c) => results[c].agg.pl.rss ?? 0));
+  targets.push(['privatelink-dns RSS under load ≤ 80 MB', `${fmtMB(maxPlRss)} MB`, maxPlRss <= 80 * 1024 ? 'met' : 'not met']);
+  console.log('\n=== issue 7 targets ===');
+  console.log(textTable(['target', 'measured', ''], targets));
+  for (const n of metricsNotes) console.log(n);
+
+  if (!OPT.write) return;
+  const versions = {
+    node: process.version,
+    unbound: toolVersion('unbound', ['-V'], /Version\s+(\S+)/),
+    dnsmasq: toolVersion('dnsmasq', ['-v'], /Dnsmasq version\s+(\S+)/),
+    dnsperf: toolVersion('dnsperf', ['-h'], /Version\s+(\S+)/),
+    privatelinkDns: JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version,
+  };
+  const cpuModel = (os.cpus()[0]?.model ?? 'unknown').trim();
+  const gitRev = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() || 'unknown';
+  const md = [];
+  md.push('# privatelink-dns benchmark results', '');
+  md.push(`Generated by \`bench/run.mjs${process.argv.slice(2).length ? ' ' + process.argv.slice(2).join(' ') : ''}\` on ${started.toISOString()} ` +
+    `(${OPT.quick ? 'QUICK smoke run — numbers are not meaningful' : 'full run'}). Method: see [README.md](README.md).`, '');
+  md.push('## Machine and versions', '');
+  md.push(`- CPU: ${os.cpus().length} × ${cpuModel} (\`nproc\` = ${os.availableParallelism?.() ?? os.cpus().length}); memory ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; ${os.type()} ${os.release()}`);
+  md.push(`- node ${versions.node}, Unbound ${versions.unbound}, dnsmasq ${versions.dnsmasq}, dnsperf ${versions.dnsperf}, privatelink-dns ${versions.privatelinkDns} (git ${gitRev}, working tree as built in dist/ at the time of the run)`);
+  md.push('- **Shared 2-core machine**: dnsperf, the upstream Unbound (forwarding cases) and the server under test all compete for the same two cores, ' +
+    'and other engineers\' jobs may run at the same time. Absolute numbers are low and noisy (±15–30% run to run); compare servers only within this run (alternating rounds).', '');
+  md.push('## Settings', '');
+  md.push(`- ${OPT.rounds} round(s) × ${D} s per server per case, servers alternated within each round (privatelink-dns, Unbound, dnsmasq).`);
+  md.push(`- UDP load: \`-c ${OPT.clients} -q ${OPT.outstanding}\`; TCP load: \`-c ${OPT.tcpClients} -q ${OPT.tcpOutstanding} -m tcp\`; query timeout \`-t 2\`.`);
+  md.push(`- Latency: a second pass per case and server at a fixed rate (\`-Q\`) of 50% of privatelink-dns's best QPS in that case, ${LD} s, with \`dnsperf -v\`; p50/p99 are computed from every per-query latency line.`);
+  md.push(`- Unbound under test: num-threads ${UNBOUND_THREADS} (one per core — the configuration an operator would deploy on this machine; it is also what the peer gets "for free", whereas privatelink-dns is one Node process), msg-cache 64m, rrset-cache 128m, local-zone/local-data for managed names, forward-zone "." to the upstream.`);
+  md.push('- dnsmasq under test: `address=` + `local=` per managed name, `server=` upstream, `--cache-size=10000 --dns-forward-max=2000` (default forward-max 150 would drop case (c) traffic).');
+  md.push('- privatelink-dns: static `addresses` entries, `access.rate_limit: false`, `cache.size: 100000`, log level info, HTTP listener on (used to read /metrics after (b) and (c)).');
+  md.push('- Peak RSS: maximum VmRSS sampled every 100 ms from /proc/PID/status during the case (throughput + latency passes). dnsmasq answers TCP in forked children, which are not counted.', '');
+  md.push('## Results', '');
+  md.push('QPS is the mean of the rounds (each round listed); "lost" is over all rounds at maximum load. Average latency is at maximum load (dnsperf closed loop, so it mostly reflects queueing); p50/p99 are from the fixed-rate pass.', '');
+  md.push(mdTable(header, rowsMd), '');
+  md.push('### privatelink-dns ÷ peer', '');
+  md.push(mdTable(ratioHeader, ratioRowsMd), '');
+  md.push('### Issue 7 targets', '');
+  md.push(mdTable(['target', 'measured', ''], targets), '');
+  if (results.b || results.c) {
+    md.push('### Cache observations (privatelink-dns /metrics deltas)', '');
+    for (const n of metricsNotes) md.push(`- ${n}`);
+    if (results.b?.metricsDelta) {
+      const d = results.b.metricsDelta;
+      md.push(d.cacheHits + d.fromCache === 0
+        ? '- **No cache hits were recorded for case (b)**: the forwarded-answer cache is not wired into the resolver in this build, so (b) measures privatelink-dns *forwarding every query* to the upstream, while Unbound and dnsmasq answer from their caches. Compare (b) with (c): for privatelink-dns they should be close.'
+        : '- Cache hits were recorded for case (b): privatelink-dns answered the warmed names from its cache.');
+    }
+    md.push('');
+  }
+  md.push(`Final VmHWM (whole run): privatelink-dns ${fmtMB(finalHwm.pl)} MB, Unbound ${fmtMB(finalHwm.ub)} MB, dnsmasq ${fmtMB(finalHwm.dm)} MB.`, '');
+  if (profile) {
+    md.push('## CPU profile of privatelink-dns, managed names (UDP)', '');
+    md.push(`A separate instance under \`node --cpu-prof\` served case (a) for ${D} s (${fmtInt(profile.qps)} qps while profiled). Profile: \`${profile.file}\` (open in Chrome DevTools / speedscope). Top self time:`, '');
+    md.push(mdTable(['self %', 'function (file:line)'], profile.rows.map(([k, us]) => [`${((100 * us) / profile.total).toFixed(1)}%`, `\`${k}\``])), '');
+  }
+  md.push('## Command lines', '');
+  md.push('```');
+  md.push(`# upstream: ${upstream.cmdline}   (config: ${ZONE_SIZE} local-data A records in ${ZONE}. static, ${MISS_ZONE}. redirect, num-threads 1)`);
+  md.push(`# privatelink-dns: ${pl.child.cmdline}`);
+  md.push(`# unbound: ${ubChild.cmdline}`);
+  md.push(`# dnsmasq: ${dmChild.cmdline}`);
+  for (const [k, v] of commandLines) md.push(`# ${k}:`, v);
+  md.push('```', '');
+  md.push('Query files: (a)/(d) `managed.txt` — ' + MANAGED_QUERIES.length + ' A queries (' + MANAGED_QUERIES.join(', ') + '); ' +
+    `(b) \`cached.txt\` — ${CACHED_SET} names of ${ZONE}.; (c) a fresh file per run of unique names \`rNqI.${MISS_ZONE}\` (${fmtInt(missCountFor(D))} names, \`-n 1\`), so no server ever sees a name twice.`, '');
+  md.push('## privatelink-dns config used', '', '```yaml', fs.readFileSync(pl.config, 'utf8').replace(/127\.0\.0\.1:\d+/g, (m) => m), '```', '');
+  fs.writeFileSync(path.join(HERE, 'RESULTS.md'), md.join('\n'));
+  fs.writeFileSync(path.join(HERE, 'results.json'), JSON.stringify({ started: started.toISOString(), options: OPT, versions, results, profile: profile && { ...profile, rows: profile.rows } }, null, 2));
+  console.log(`\nbench: wrote ${path.relative(ROOT, path.join(HERE, 'RESULTS.md'))}`);
+}
+
+main().then(() => { killAll(); cleanupWork(); process.exit(0); }, (e) => {
+  console.error(`bench: ${e.message}`);
+  if (WORK) console.error(`bench: logs kept in ${WORK}`);
+  OPT.keep = true;
+  killAll();
+  process.exit(1);
+});

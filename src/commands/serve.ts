@@ -1,0 +1,97 @@
+import { App } from '../app';
+import { loadConfigFile, formatProblems } from '../config/load';
+import type { Config } from '../config/schema';
+import { describeError, isPldnsError } from '../errors';
+import { createLogger, type Logger } from '../log';
+import { startDemo } from '../demo';
+import type { RunningSimulator } from '../simulator';
+import { VERSION } from '../version';
+
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+
+/**
+ * Runs the daemon until SIGTERM/SIGINT. SIGHUP re-reads the config file: an invalid file is
+ * logged and the running config stays.
+ */
+export async function runServe(options: { configPath: string | null; demo: boolean }): Promise<number> {
+  let config: Config;
+  let simulator: RunningSimulator | undefined;
+  if (options.demo) {
+    ({ config, simulator } = await startDemo());
+  } else {
+    config = loadConfigFile(options.configPath as string);
+  }
+  const logger = createLogger(config.log.level);
+  if (simulator) logger.info({ simulator: simulator.url }, 'demo mode: PrivateLink simulator running in process');
+  installProcessGuards(logger);
+  const app = new App({
+    config,
+    configPath: options.demo ? null : options.configPath,
+    logger,
+    version: VERSION,
+    statusExtras: simulator ? () => ({ demo: { simulator: simulator?.url } }) : undefined,
+  });
+  try {
+    await app.start();
+  } catch (err) {
+    await app.stop().catch(() => undefined);
+    await simulator?.close();
+    throw err;
+  }
+
+  let reloading = Promise.resolve();
+  process.on('SIGHUP', () => {
+    reloading = reloading.then(() => reload(app, options, logger));
+  });
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      const lameduckMs = app.currentConfig.limits.lameduckMs;
+      logger.info({ signal, lameduckMs }, 'shutting down: readiness off, then listeners close');
+      app.stop(lameduckMs)
+        .then(() => simulator?.close())
+        .then(
+          () => resolve(EXIT_OK),
+          (err) => {
+            logger.error({ err: describeError(err) }, 'shutdown failed');
+            resolve(EXIT_FAILURE);
+          },
+        );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+async function reload(app: App, options: { configPath: string | null; demo: boolean }, logger: Logger): Promise<void> {
+  if (options.demo || !options.configPath) {
+    logger.info('SIGHUP: nothing to reload in demo mode');
+    return;
+  }
+  let next: Config;
+  try {
+    next = loadConfigFile(options.configPath);
+  } catch (err) {
+    app.metrics.reloads.inc({ result: 'invalid' });
+    const problems = isPldnsError(err, 'CONFIG_INVALID') ? formatProblems((err.details?.problems ?? []) as { path: string; problem: string }[]) : [describeError(err)];
+    logger.error({ configPath: options.configPath, problems }, 'SIGHUP: the new config is invalid; keeping the running config');
+    return;
+  }
+  try {
+    await app.reload(next);
+  } catch (err) {
+    app.metrics.reloads.inc({ result: 'error' });
+    logger.error({ err: describeError(err) }, 'SIGHUP: reload failed part-way; check listeners in /status');
+  }
+}
+
+/** A bug in one query must cost that query, never the process. */
+function installProcessGuards(logger: Logger): void {
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: describeError(reason) }, 'unhandled promise rejection (bug); continuing');
+  });
+}

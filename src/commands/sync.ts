@@ -1,0 +1,53 @@
+import { loadConfigFile } from '../config/load';
+import { createLogger } from '../log';
+import { Metrics } from '../metrics';
+import { Syncer } from '../privatelink/sync';
+import { createPrivateLinkClient } from '../privatelink/client';
+import { CredentialProvider } from '../privatelink/credentials';
+import type { SyncOutcome } from '../privatelink/sync';
+import type { TableEntryInput } from '../resolve/table';
+
+/** One sync, printed as a table (or JSON); exit 1 unless every entry was fetched. */
+export async function runSync(configPath: string, json: boolean): Promise<number> {
+  const outcome = await syncOnce(configPath);
+  if (json) {
+    process.stdout.write(`${JSON.stringify({ result: outcome.result, errors: outcome.errors, problems: outcome.problems, table: outcome.inputs }, null, 2)}\n`);
+  } else {
+    process.stdout.write(renderTable(outcome.inputs));
+    for (const e of outcome.errors) process.stderr.write(`error: ${e.entryId}: ${e.code}: ${e.message}\n`);
+    for (const p of outcome.problems) process.stderr.write(`warning: ${p.entryId}: ${p.message}\n`);
+    process.stderr.write(`sync ${outcome.result}\n`);
+  }
+  return outcome.result === 'success' ? 0 : 1;
+}
+
+/** A one-shot sync with the real client, logs to stderr at warn. Used by `sync` and `export`. */
+export async function syncOnce(configPath: string): Promise<SyncOutcome> {
+  const config = loadConfigFile(configPath);
+  const logger = createLogger('warn', process.stderr);
+  const credentials = new CredentialProvider(config.privatelink.credentials, { logger });
+  let client = createPrivateLinkClient({ config: config.privatelink, region: config.region, logger, credentials });
+  const syncer = new Syncer({
+    api: ({ rebuild }) => {
+      if (rebuild) client = createPrivateLinkClient({ config: config.privatelink, region: config.region, logger, credentials: new CredentialProvider(config.privatelink.credentials, { logger }) });
+      return client;
+    },
+    config,
+    metrics: new Metrics({ processMetrics: false }),
+    logger,
+    onState: () => {},
+  });
+  try {
+    return await syncer.syncOnce();
+  } finally {
+    client.close();
+  }
+}
+
+export function renderTable(inputs: readonly TableEntryInput[]): string {
+  const rows = inputs.flatMap((i) => i.names.map((n) => [n, [...i.ipv4, ...i.ipv6].join(' ') || '(no usable IP)', i.id]));
+  const w0 = Math.max(4, ...rows.map((r) => r[0].length));
+  const w1 = Math.max(3, ...rows.map((r) => r[1].length));
+  const line = (r: string[]): string => `${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}\n`;
+  return line(['NAME', 'IPS', 'ENTRY']) + rows.map(line).join('');
+}

@@ -1,0 +1,134 @@
+import http from 'node:http';
+import type net from 'node:net';
+import type { Logger } from '../log';
+import { PldnsError } from '../errors';
+import { formatHostPort, type HostPort } from '../config/units';
+import { ROUTES, jsonReply, rejectRequest, type HttpReply, type HttpSources } from './routes';
+
+export type { HttpSources, Readiness } from './routes';
+
+export interface HttpServerOptions {
+  readonly address: HostPort;
+  readonly sources: HttpSources;
+  readonly logger: Logger;
+}
+
+/** Limits for an admin port that only probes and scrapers should talk to. */
+const REQUEST_TIMEOUT_MS = 10_000;
+const HEADERS_TIMEOUT_MS = 10_000;
+const KEEP_ALIVE_TIMEOUT_MS = 2_000;
+const MAX_HEADER_BYTES = 8 * 1024;
+const MAX_HEADERS_COUNT = 50;
+const MAX_CONNECTIONS = 256;
+/** How long close() lets responses already being computed finish before cutting every connection. */
+const CLOSE_GRACE_MS = 1_000;
+
+/**
+ * /healthz, /readyz, /status and /metrics on node:http. The server owns the protocol edge: unknown
+ * paths, wrong methods, request bodies (never read into memory), limits, and sources that throw
+ * (a 500, logged, never a crash). What it reports comes from `HttpSources`, swappable on reload.
+ */
+export class HttpServer {
+  private server: http.Server | undefined;
+  private sources: HttpSources;
+  private readonly logger: Logger;
+  private inFlight = 0;
+  private closing = false;
+
+  constructor(private readonly options: HttpServerOptions) {
+    this.sources = options.sources;
+    this.logger = options.logger;
+  }
+
+  get label(): string {
+    return `http://${formatHostPort(this.options.address)}`;
+  }
+
+  setSources(sources: HttpSources): void {
+    this.sources = sources;
+  }
+
+  /** Binds and resolves with the bound port (useful with port 0). */
+  async start(): Promise<number> {
+    const server = http.createServer(
+      { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS },
+      (req, res) => void this.onRequest(req, res),
+    );
+    server.maxHeadersCount = MAX_HEADERS_COUNT;
+    server.maxConnections = MAX_CONNECTIONS;
+    server.on('drop', (data?: { remoteAddress?: string }) => this.logger.debug({ listener: this.label, client: data?.remoteAddress }, 'http connection cap reached; connection dropped'));
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(new PldnsError('LISTEN_FAILED', `cannot bind ${this.label}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
+      server.once('error', onError);
+      const { host, port, family } = this.options.address;
+      server.listen({ host, port, ipv6Only: family === 6 }, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.logger.error({ err: err.message, listener: this.label }, 'http server error'));
+    this.server = server;
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.inFlight++;
+    try {
+      // Bodies mean nothing here: discard them as they arrive, and do not keep a connection
+      // open just to drain one.
+      const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+      req.resume();
+      if (hasBody || this.closing) res.setHeader('connection', 'close');
+      const method = req.method ?? '';
+      const path = (req.url ?? '').split('?', 1)[0];
+      const route = ROUTES.get(path);
+      const sources = this.sources;
+      let reply = rejectRequest(route, method);
+      if (reply === undefined && route !== undefined) {
+        try {
+          reply = await route.handle(sources);
+        } catch (err) {
+          this.logger.error({ err: err instanceof Error ? err.message : String(err), path, method }, 'http handler failed');
+          reply = jsonReply(500, { error: 'internal error' });
+        }
+      }
+      this.send(res, reply ?? jsonReply(500, { error: 'internal error' }));
+    } catch (err) {
+      // Only writing can fail here (e.g. the client went away); nothing left to answer.
+      this.logger.debug({ err: err instanceof Error ? err.message : String(err) }, 'http response not sent');
+      res.destroy();
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private send(res: http.ServerResponse, reply: HttpReply): void {
+    if (res.headersSent || res.destroyed) return;
+    res.statusCode = reply.status;
+    res.setHeader('content-type', reply.contentType);
+    res.setHeader('content-length', Buffer.byteLength(reply.body));
+    res.setHeader('cache-control', 'no-store');
+    res.setHeader('x-content-type-options', 'nosniff');
+    for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+    // For HEAD, node sends the headers (content-length included) and drops the body.
+    res.end(reply.body);
+  }
+
+  /** Stops listening, lets responses already being computed finish briefly, then cuts every connection. */
+  async close(): Promise<void> {
+    this.closing = true;
+    const server = this.server;
+    this.server = undefined;
+    if (server === undefined) return;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const deadline = Date.now() + CLOSE_GRACE_MS;
+    while (this.inFlight > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+      server.closeIdleConnections();
+    }
+    // Idle keep-alive sockets and half-sent requests would otherwise hold close() for their timeouts.
+    // mut
+    await closed;
+  }
+}

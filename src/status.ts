@@ -1,0 +1,98 @@
+import type { Config } from './config/schema';
+import type { AnswerTable } from './resolve/table';
+import type { SyncState, EntryState } from './privatelink/model';
+import type { UpstreamServer } from './upstream/upstream-pool';
+import { usableZones } from './privatelink/table-builder';
+
+export interface ReadinessInputs {
+  readonly lifecycle: string;
+  readonly listenersBound: boolean;
+  readonly syncState: SyncState | undefined;
+  readonly table: AnswerTable;
+  readonly config: Config;
+  readonly nowMs: number;
+}
+
+export interface Readiness {
+  ready: boolean;
+  reasons: string[];
+}
+
+/**
+ * Ready when the DNS listeners are bound and every configured entry has usable IPs from data
+ * younger than privatelink.max_stale; never while shutting down (lameduck turns this 503 first).
+ */
+export function computeReadiness(r: ReadinessInputs): Readiness {
+  const reasons: string[] = [];
+  if (r.lifecycle !== 'running') reasons.push(r.lifecycle === 'starting' ? 'starting' : 'shutting down');
+  if (!r.listenersBound) reasons.push('DNS listeners are not bound');
+  const usable = new Map(r.table.inputs.map((i) => [i.id, i.ipv4.length + i.ipv6.length]));
+  for (const entry of r.syncState?.entries ?? []) {
+    const label = `${entry.id} (${entry.names[0] ?? ''})`;
+    if (!usable.get(entry.id)) {
+      reasons.push(`${label}: no usable IP${entry.lastError ? ` (last error ${entry.lastError.code}: ${entry.lastError.message})` : entry.fetchedAtMs === undefined ? ' (not fetched yet)' : ''}`);
+      continue;
+    }
+    if (entry.kind !== 'static') {
+      const age = entry.fetchedAtMs === undefined ? Infinity : r.nowMs - entry.fetchedAtMs;
+      if (age > r.config.privatelink.maxStaleMs) reasons.push(`${label}: data is ${Math.round(age / 1000)}s old, over max_stale`);
+    }
+  }
+  return { ready: reasons.length === 0, reasons };
+}
+
+export interface StatusInputs extends ReadinessInputs {
+  readonly version: string;
+  readonly configPath: string | null;
+  readonly startedAtMs: number;
+  readonly upstreams: readonly UpstreamServer[];
+  readonly cacheEntries: number;
+  readonly backoff: { attempts: number; untilMs: number } | undefined;
+  readonly listeners: readonly { address: string; udp: number; tcp: number }[];
+  readonly extras: Record<string, unknown> | undefined;
+}
+
+const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+
+/** The /status document: what an operator needs to see why a name answers what it answers. */
+export function computeStatus(s: StatusInputs): Record<string, unknown> {
+  const readiness = computeReadiness(s);
+  const attempt = s.syncState?.lastAttempt;
+  return {
+    version: s.version,
+    uptimeSeconds: Math.round((s.nowMs - s.startedAtMs) / 1000),
+    configPath: s.configPath,
+    region: s.config.region,
+    ready: readiness.ready,
+    reasons: readiness.reasons,
+    listeners: s.listeners,
+    lastSync: attempt
+      ? { time: iso(attempt.startedAtMs), durationMs: attempt.durationMs, result: attempt.result, error: attempt.error ?? null }
+      : null,
+    lastSuccessfulSync: iso(s.syncState?.lastSuccessMs),
+    backoff: s.backoff && s.backoff.attempts > 0 ? { attempts: s.backoff.attempts, until: iso(s.backoff.untilMs) } : null,
+    table: { version: s.table.version, names: s.table.size, builtAt: iso(s.table.builtAt) },
+    endpoints: (s.syncState?.entries ?? []).map((e) => entryStatus(e, s)),
+    upstreams: s.upstreams.map((u) => ({ server: u.label, healthy: u.healthy, consecutiveFailures: u.consecutiveFailures, lastRttMs: u.lastRttMs === undefined ? null : Math.round(u.lastRttMs * 1000) / 1000, lastError: u.lastError ?? null })),
+    cache: { entries: s.cacheEntries, size: s.config.cache.size },
+    ...(s.extras ?? {}),
+  };
+}
+
+function entryStatus(e: EntryState, s: StatusInputs): Record<string, unknown> {
+  const usable = new Set(usableZones(e, s.config.records.preferZones).map((z) => z.zoneId));
+  const input = s.table.inputs.find((i) => i.id === e.id);
+  return {
+    id: e.id,
+    kind: e.kind,
+    names: e.names,
+    source: e.source,
+    stale: e.stale,
+    ageSeconds: e.fetchedAtMs === undefined ? null : Math.round((s.nowMs - e.fetchedAtMs) / 1000),
+    fetchedAt: iso(e.fetchedAtMs),
+    endpoint: e.endpoint ?? null,
+    answers: { ipv4: input?.ipv4 ?? [], ipv6: input?.ipv6 ?? [] },
+    zones: e.zones.map((z) => ({ zoneId: z.zoneId, ip: z.eniIp, ipv6: z.ipv6 || null, status: z.status, domain: z.zoneDomain || null, answered: usable.has(z.zoneId) })),
+    lastError: e.lastError ? { code: e.lastError.code, message: e.lastError.message, at: iso(e.lastError.atMs) } : null,
+  };
+}
