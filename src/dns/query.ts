@@ -15,7 +15,7 @@ export interface Query {
   readonly id: number;
   readonly rd: boolean;
   readonly cd: boolean;
-  /** Lower case, no trailing dot; "" for the root. */
+  /** Lower case (ASCII), no trailing dot, "" for the root; "." and "\\" inside a label escaped. */
   readonly qname: string;
   readonly qtype: number;
   readonly qclass: number;
@@ -67,7 +67,12 @@ export function parseQuery(buf: Buffer, maxBytes = MAX_QUERY_BYTES): Query | Que
     nameBytes += labelLen + 1;
     if (nameBytes > MAX_NAME_BYTES || off + 1 + labelLen > len) return reject('formerr', id, flags, HEADER_BYTES, null);
     if (qname.length > 0) qname += '.';
-    for (let i = off + 1; i <= off + labelLen; i++) qname += String.fromCharCode(LOWER[buf[i]]);
+    for (let i = off + 1; i <= off + labelLen; i++) {
+      const c = LOWER[buf[i]];
+      // A "." or "\\" inside a label is escaped, so distinct wire names never share a string
+      // (the same spelling message-scan.ts uses for cache keys).
+      qname += c === 0x2e || c === 0x5c ? `\\${String.fromCharCode(c)}` : String.fromCharCode(c);
+    }
     off += 1 + labelLen;
   }
   if (off + 4 > len) return reject('formerr', id, flags, HEADER_BYTES, null);

@@ -128,7 +128,7 @@ export class HttpServer {
       server.closeIdleConnections();
     }
     // Idle keep-alive sockets and half-sent requests would otherwise hold close() for their timeouts.
-    // mut
+    server.closeAllConnections();
     await closed;
   }
 }

@@ -68,3 +68,11 @@ t.test('name longer than 255 bytes is rejected', async (t) => {
   const buf = Buffer.concat([Buffer.from('000100000001000000000000', 'hex'), ...parts, Buffer.from('0000010001', 'hex')]);
   t.match(parseQuery(buf), { kind: 'reject', reason: 'formerr' });
 });
+
+t.test('a dot inside a label is escaped, so it cannot pose as a managed name', async (t) => {
+  const label = Buffer.from('cs-anony-vpc.cn-hangzhou');
+  const buf = Buffer.concat([Buffer.from('000100000001000000000000', 'hex'), Buffer.from([label.length]), label, Buffer.from('00', 'hex'), Buffer.from('00010001', 'hex')]);
+  const q = parseQuery(buf);
+  t.equal(q.kind, 'query');
+  if (q.kind === 'query') t.equal(q.qname, 'cs-anony-vpc\\.cn-hangzhou');
+});
