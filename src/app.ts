@@ -39,6 +39,10 @@ interface Listener {
   readonly tcpPort: number;
 }
 
+function isLoopback(address: string): boolean {
+  return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
+}
+
 export type AppState = 'starting' | 'running' | 'lameduck' | 'stopping' | 'stopped';
 
 /**
@@ -131,13 +135,16 @@ export class App {
   private admission(): AdmissionCheck {
     const access = this.access;
     const limiter = this.rateLimiter;
-    const metrics = this.metrics;
+    const dropped = this.metrics.rateLimited.bind({ action: 'drop' });
+    const slipped = this.metrics.rateLimited.bind({ action: 'slip' });
     return (client, protocol): Admission => {
       if (!access.allows(client.address)) return 'refuse';
-      if (!limiter || protocol === 'tcp') return 'pass';
+      // Loopback sources cannot be spoofed from the network (the kernel drops them as martians),
+      // and on an edge node they are the node itself: never rate-limit them.
+      if (!limiter || protocol === 'tcp' || isLoopback(client.address)) return 'pass';
       const verdict = limiter.check(client.address, Date.now());
       if (verdict === 'ok') return 'pass';
-      metrics.rateLimited.inc({ action: verdict });
+      (verdict === 'drop' ? dropped : slipped).value++;
       return verdict;
     };
   }

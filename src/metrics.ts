@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastCounter, FastHistogram } from './fast-metrics';
 
 /**
  * Every metric the daemon exports, on a registry owned by the app (never prom-client's global
@@ -7,15 +8,15 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly requests = new Counter({ name: 'privatelink_dns_requests_total', help: 'DNS requests answered, by protocol, query type and answer source (local, cache, stale, forward, error)', labelNames: ['protocol', 'type', 'source'] as const, registers: [this.registry] });
-  readonly responses = new Counter({ name: 'privatelink_dns_responses_total', help: 'DNS responses sent, by rcode', labelNames: ['rcode'] as const, registers: [this.registry] });
-  readonly requestDuration = new Histogram({ name: 'privatelink_dns_request_duration_seconds', help: 'Time from receiving a query to sending its response, by source', labelNames: ['source'] as const, buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [this.registry] });
-  readonly dropped = new Counter({ name: 'privatelink_dns_dropped_packets_total', help: 'Packets dropped or refused without a normal answer, by reason', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly requests = new FastCounter('privatelink_dns_requests_total', 'DNS requests answered, by protocol, query type and answer source (local, cache, stale, forward, error)', ['protocol', 'type', 'source'] as const, this.registry);
+  readonly responses = new FastCounter('privatelink_dns_responses_total', 'DNS responses sent, by rcode', ['rcode'] as const, this.registry);
+  readonly requestDuration = new FastHistogram('privatelink_dns_request_duration_seconds', 'Time from receiving a query to sending its response, by source', ['source'] as const, [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], this.registry);
+  readonly dropped = new FastCounter('privatelink_dns_dropped_packets_total', 'Packets dropped or refused without a normal answer, by reason', ['reason'] as const, this.registry);
   readonly upstreamRequests = new Counter({ name: 'privatelink_dns_upstream_requests_total', help: 'Queries sent upstream, by server, protocol and result', labelNames: ['server', 'protocol', 'result'] as const, registers: [this.registry] });
   readonly upstreamDuration = new Histogram({ name: 'privatelink_dns_upstream_duration_seconds', help: 'Upstream round-trip time, by server', labelNames: ['server'] as const, buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [this.registry] });
   readonly upstreamHealthy = new Gauge({ name: 'privatelink_dns_upstream_healthy', help: '1 while an upstream server is considered healthy, 0 while marked down', labelNames: ['server'] as const, registers: [this.registry] });
-  readonly cacheHits = new Counter({ name: 'privatelink_dns_cache_hits_total', help: 'Forwarded-answer cache hits (fresh and stale)', labelNames: ['kind'] as const, registers: [this.registry] });
-  readonly cacheMisses = new Counter({ name: 'privatelink_dns_cache_misses_total', help: 'Forwarded-answer cache misses', registers: [this.registry] });
+  readonly cacheHits = new FastCounter('privatelink_dns_cache_hits_total', 'Forwarded-answer cache hits (fresh and stale)', ['kind'] as const, this.registry);
+  readonly cacheMisses = new FastCounter('privatelink_dns_cache_misses_total', 'Forwarded-answer cache misses', [] as const, this.registry);
   readonly cacheEntries = new Gauge({ name: 'privatelink_dns_cache_entries', help: 'Entries in the forwarded-answer cache', registers: [this.registry] });
   readonly syncs = new Counter({ name: 'privatelink_dns_sync_attempts_total', help: 'PrivateLink syncs, by result (success, partial, failure)', labelNames: ['result'] as const, registers: [this.registry] });
   readonly syncDuration = new Histogram({ name: 'privatelink_dns_sync_duration_seconds', help: 'Duration of PrivateLink syncs', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] });
@@ -26,7 +27,7 @@ export class Metrics {
   readonly tableAgeSeconds = new Gauge({ name: 'privatelink_dns_table_age_seconds', help: 'Age of the oldest data in the answer table', registers: [this.registry] });
   readonly loops = new Counter({ name: 'privatelink_dns_loops_detected_total', help: 'Queries recognised as our own forwarded queries coming back', registers: [this.registry] });
   readonly staleAnswers = new Counter({ name: 'privatelink_dns_stale_answers_total', help: 'Answers served from expired cache entries because upstreams failed (RFC 8767)', registers: [this.registry] });
-  readonly rateLimited = new Counter({ name: 'privatelink_dns_rate_limited_total', help: 'Responses withheld by the rate limiter, by action (drop, slip)', labelNames: ['action'] as const, registers: [this.registry] });
+  readonly rateLimited = new FastCounter('privatelink_dns_rate_limited_total', 'Responses withheld by the rate limiter, by action (drop, slip)', ['action'] as const, this.registry);
   readonly tcpConnections = new Gauge({ name: 'privatelink_dns_tcp_connections', help: 'Open client TCP connections', registers: [this.registry] });
   readonly eventLoopDelay = new Gauge({ name: 'privatelink_dns_event_loop_delay_seconds', help: 'Event-loop delay over the last scrape interval', labelNames: ['quantile'] as const, registers: [this.registry] });
   readonly reloads = new Counter({ name: 'privatelink_dns_config_reloads_total', help: 'Config reloads, by result', labelNames: ['result'] as const, registers: [this.registry] });

@@ -2,51 +2,61 @@ import type { Metrics } from './metrics';
 import type { EdgeCounters } from './dns/edge';
 import type { ResolverObserver, AnswerSource } from './resolve/resolver';
 import type { ForwarderObserver } from './upstream/forwarder';
+import type { CounterSeries, HistogramSeries } from './fast-metrics';
 import { RCODE_NAMES, typeLabel } from './dns/constants';
-import type { Counter, Histogram } from 'prom-client';
 
 /**
- * Binds component observations to metrics. Label children are created once and reused, so the
- * per-query cost is a Map lookup and an addition.
+ * Binds component observations to metrics. Series are bound once per label set and cached, so
+ * the per-query cost is a Map lookup and an addition.
  */
 export function edgeCounters(m: Metrics): EdgeCounters {
+  const reasons = new Map<string, CounterSeries>();
+  const count = (reason: string): void => {
+    let s = reasons.get(reason);
+    if (!s) {
+      s = m.dropped.bind({ reason });
+      reasons.set(reason, s);
+    }
+    s.value++;
+  };
   return {
-    dropped: (reason) => m.dropped.inc({ reason }),
-    rejected: (reason) => m.dropped.inc({ reason }),
+    dropped: count,
+    rejected: (reason) => count(reason),
     tcpConnections: (delta) => m.tcpConnections.inc(delta),
   };
 }
 
 export function resolverObserver(m: Metrics): ResolverObserver {
-  const requests = new Map<string, Counter.Internal>();
-  const responses = new Map<number, Counter.Internal>();
-  const durations = new Map<AnswerSource, Histogram.Internal<'source'>>();
-  const cacheFresh = m.cacheHits.labels({ kind: 'fresh' });
-  const cacheStale = m.cacheHits.labels({ kind: 'stale' });
+  const requests = new Map<string, CounterSeries>();
+  const responses: (CounterSeries | undefined)[] = [];
+  const durations = new Map<AnswerSource, HistogramSeries>();
+  const cacheFresh = m.cacheHits.bind({ kind: 'fresh' });
+  const cacheStale = m.cacheHits.bind({ kind: 'stale' });
+  const cacheMiss = m.cacheMisses.bind({});
   return {
     answered(protocol, qtype, source, rcode, receivedAt) {
       const key = `${protocol}|${qtype}|${source}`;
       let req = requests.get(key);
       if (!req) {
-        req = m.requests.labels({ protocol, type: typeLabel(qtype), source });
+        req = m.requests.bind({ protocol, type: typeLabel(qtype), source });
         requests.set(key, req);
       }
-      req.inc();
-      let res = responses.get(rcode);
+      req.value++;
+      let res = responses[rcode];
       if (!res) {
-        res = m.responses.labels({ rcode: RCODE_NAMES[rcode] ?? String(rcode) });
-        responses.set(rcode, res);
+        res = m.responses.bind({ rcode: RCODE_NAMES[rcode] ?? String(rcode) });
+        responses[rcode] = res;
       }
-      res.inc();
+      res.value++;
       let hist = durations.get(source);
       if (!hist) {
-        hist = m.requestDuration.labels({ source });
+        hist = m.requestDuration.bind({ source });
         durations.set(source, hist);
       }
       hist.observe(Number(process.hrtime.bigint() - receivedAt) / 1e9);
-      if (source === 'cache') cacheFresh.inc();
-      else if (source === 'stale') cacheStale.inc();
-      else if (source === 'forward' || source === 'error') m.cacheMisses.inc();
+      if (source === 'cache') cacheFresh.value++;
+      else if (source === 'stale') cacheStale.value++;
+      else if (source === 'forward' || source === 'error') cacheMiss.value++;
     },
     loop: () => m.loops.inc(),
     staleAnswer: () => m.staleAnswers.inc(),
