@@ -5,12 +5,10 @@ export type RateLimitVerdict = 'ok' | 'drop' | 'slip';
 /** Default cap on tracked client prefixes (a bucket is ~100 bytes with its key: ~10 MB). */
 export const DEFAULT_MAX_PREFIXES = 100_000;
 /**
- * A bucket's place in the eviction order is refreshed at most this often, so a busy client is
- * not re-inserted into the Map on every packet; eviction is LRU to within this granularity.
+ * Idle buckets dropped at most per newly created bucket: enough to keep up with any arrival
+ * rate (each bucket is created once), small enough that no single call does a long sweep.
  */
-const TOUCH_INTERVAL_MS = 1000;
-/** Idle buckets inspected (and dropped when full again) per newly created bucket. */
-const IDLE_SWEEP_PER_INSERT = 2;
+const IDLE_SWEEP_PER_INSERT = 4;
 
 export interface RateLimiterOptions {
   readonly maxPrefixes?: number;
@@ -18,15 +16,20 @@ export interface RateLimiterOptions {
 
 class Bucket {
   tokens: number;
+  /** Last check (refill time); the recency list is ordered by it. */
   lastMs: number;
-  touchedMs: number;
   /** Limited responses since the last slip. */
   sinceSlip = 0;
+  older: Bucket | null = null;
+  newer: Bucket | null = null;
 
-  constructor(tokens: number, nowMs: number) {
+  constructor(
+    readonly key: string,
+    tokens: number,
+    nowMs: number,
+  ) {
     this.tokens = tokens;
     this.lastMs = nowMs;
-    this.touchedMs = nowMs;
   }
 }
 
@@ -36,9 +39,11 @@ class Bucket {
  * response is dropped, except that every `slip`-th one is answered truncated ('slip') so a real
  * client whose address is being spoofed can still get through over TCP.
  *
- * Memory is bounded by `maxPrefixes`. A bucket that has had time to refill completely behaves
- * exactly like a missing one, so each new bucket first drops a couple of such idle buckets from
- * the old end; at the cap the least recently used bucket is evicted regardless.
+ * Memory is bounded by `maxPrefixes`. Buckets sit in a recency list (an intrusive linked list,
+ * not Map re-insertion, which V8 makes O(n) for a hot key). A bucket that has had time to refill
+ * completely behaves exactly like a missing one, so each new bucket first drops such idle
+ * buckets from the least recently used end; at the cap the least recently used is evicted
+ * regardless.
  */
 export class RateLimiter {
   private readonly capacity: number;
@@ -47,6 +52,8 @@ export class RateLimiter {
   private readonly slip: number;
   private readonly maxPrefixes: number;
   private readonly buckets = new Map<string, Bucket>();
+  private oldest: Bucket | null = null;
+  private newest: Bucket | null = null;
   /** Scratch for IPv6 parsing, reused by every call. */
   private readonly groups = new Int32Array(8);
   private evictionCount = 0;
@@ -71,6 +78,8 @@ export class RateLimiter {
 
   clear(): void {
     this.buckets.clear();
+    this.oldest = null;
+    this.newest = null;
   }
 
   /** Account one response to `address` at `nowMs` and say whether to send it. */
@@ -79,8 +88,9 @@ export class RateLimiter {
     let bucket = this.buckets.get(key);
     if (bucket === undefined) {
       this.makeRoom(nowMs);
-      bucket = new Bucket(this.capacity, nowMs);
+      bucket = new Bucket(key, this.capacity, nowMs);
       this.buckets.set(key, bucket);
+      this.link(bucket);
     } else {
       const elapsedMs = nowMs - bucket.lastMs;
       if (elapsedMs > 0) {
@@ -88,10 +98,9 @@ export class RateLimiter {
         bucket.tokens = tokens < this.capacity ? tokens : this.capacity;
         bucket.lastMs = nowMs;
       }
-      if (nowMs - bucket.touchedMs >= TOUCH_INTERVAL_MS) {
-        bucket.touchedMs = nowMs;
-        this.buckets.delete(key);
-        this.buckets.set(key, bucket);
+      if (bucket !== this.newest) {
+        this.unlink(bucket);
+        this.link(bucket);
       }
     }
     if (bucket.tokens >= 1) {
@@ -118,26 +127,42 @@ export class RateLimiter {
     if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
       return `${g[6] >>> 8}.${g[6] & 0xff}.${g[7] >>> 8}`;
     }
-    // 56 bits do not fit a double exactly, so two numbers: groups 0-1, then group 2 and the top byte of 3.
-    return `${g[0] * 0x10000 + g[1]}:${g[2] * 0x100 + (g[3] >>> 8)}`;
+    // The first 56 bits as four UTF-16 code units: cheaper than number formatting, and never
+    // equal to an IPv4 key (those contain dots and are at least five characters long).
+    return String.fromCharCode(g[0], g[1], g[2], g[3] >>> 8);
   }
 
   private makeRoom(nowMs: number): void {
-    const buckets = this.buckets;
-    if (buckets.size === 0) return;
-    const keys = buckets.keys();
-    for (let i = 0; i < IDLE_SWEEP_PER_INSERT; i++) {
-      const next = keys.next();
-      if (next.done === true) return;
-      const bucket = buckets.get(next.value) as Bucket;
-      if (nowMs - bucket.lastMs < this.fullRefillMs) break;
-      buckets.delete(next.value);
+    // Least recently used first, so the first bucket that is not idle ends the sweep.
+    for (let i = 0; i < IDLE_SWEEP_PER_INSERT && this.oldest !== null && nowMs - this.oldest.lastMs >= this.fullRefillMs; i++) {
+      this.remove(this.oldest);
     }
-    while (buckets.size >= this.maxPrefixes) {
-      const oldest = buckets.keys().next().value as string;
-      buckets.delete(oldest);
+    while (this.buckets.size >= this.maxPrefixes && this.oldest !== null) {
+      this.remove(this.oldest);
       this.evictionCount++;
     }
+  }
+
+  private remove(bucket: Bucket): void {
+    this.buckets.delete(bucket.key);
+    this.unlink(bucket);
+  }
+
+  private link(bucket: Bucket): void {
+    bucket.older = this.newest;
+    bucket.newer = null;
+    if (this.newest !== null) this.newest.newer = bucket;
+    else this.oldest = bucket;
+    this.newest = bucket;
+  }
+
+  private unlink(bucket: Bucket): void {
+    if (bucket.older !== null) bucket.older.newer = bucket.newer;
+    else this.oldest = bucket.newer;
+    if (bucket.newer !== null) bucket.newer.older = bucket.older;
+    else this.newest = bucket.older;
+    bucket.older = null;
+    bucket.newer = null;
   }
 }
 

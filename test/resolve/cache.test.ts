@@ -231,6 +231,18 @@ t.test('LRU: the least recently used entry is evicted first', async t => {
   t.equal(cache.evictions, 2);
 });
 
+t.test('a hot key stays cheap in a full cache (no Map delete+set per hit)', async t => {
+  const cache = new AnswerCache(config({ size: 10_000 }));
+  for (let i = 0; i < 10_000; i++) cache.set(keyA(`n${i}.example`), build({ qname: `n${i}.example`, answers: [aRecord(`n${i}.example`, 300)] }), T0);
+  const key = keyA('n5.example');
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < 200_000; i++) cache.get(key, T0, i & 0xffff);
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  // About 100 ms here; Map delete + set per hit took over 30 µs each, i.e. seconds.
+  t.ok(ms < 3000, `200k hits on one key took ${ms.toFixed(0)} ms`);
+  t.equal(cache.size, 10_000);
+});
+
 t.test('byte budget evicts too', async t => {
   const one = build({ qname: 'a.example', answers: [aRecord('a.example', 300)] });
   const cache = new AnswerCache(config({ size: 100 }), { maxBytes: one.length * 2 });
@@ -302,6 +314,20 @@ t.test('size 0 disables; clear empties', async t => {
   t.equal(cache.size, 0);
   t.equal(cache.bytes, 0);
   t.equal(cache.get(keyA('a.example'), T0, 1), undefined);
+
+  const small = new AnswerCache(config({ size: 2 }));
+  const put = (name: string): string => small.set(keyA(name), build({ qname: name, answers: [aRecord(name, 60)] }), T0);
+  put('old.example');
+  small.clear();
+  put('b.example');
+  put('c.example');
+  put('d.example');
+  t.equal(small.size, 2, 'LRU bookkeeping starts afresh after clear');
+  t.equal(small.evictions, 1, 'only b was evicted (nothing left over from before clear)');
+  t.equal(small.bytes, 2 * build({ qname: 'c.example', answers: [aRecord('c.example', 60)] }).length, 'byte count matches c + d');
+  t.equal(small.get(keyA('b.example'), T0, 1), undefined, 'b evicted');
+  t.ok(small.get(keyA('c.example'), T0, 1));
+  t.ok(small.get(keyA('d.example'), T0, 1));
 });
 
 t.test('TTL arithmetic holds for any TTLs and elapsed time (property)', async t => {
