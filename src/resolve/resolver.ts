@@ -104,10 +104,10 @@ export class Resolver {
     try {
       reply = await forwarder.forward(q, req.protocol);
     } catch {
-      return this.failed(req, key, now);
+      return this.failed(req, key, Date.now());
     }
     const scan = scanResponse(reply);
-    if (!scan) return this.failed(req, key, now);
+    if (!scan) return this.failed(req, key, Date.now());
     const rcode = scan.rcode;
     if (rcode === RCode.SERVFAIL || rcode === RCode.REFUSED) {
       const stale = cache?.getStale(key, Date.now(), q.id);
