@@ -31,6 +31,8 @@ export type QueryProblem =
   | { readonly kind: 'reject'; readonly reason: 'formerr' | 'notimp' | 'badvers'; readonly id: number; readonly flags: number; readonly questionEnd: number; readonly edns: ClientEdns | null };
 
 const LOWER = new Uint8Array(256).map((_, i) => (i >= 65 && i <= 90 ? i + 32 : i));
+/** Room for a 255-byte name with every byte escaped; parseQuery is synchronous, so one suffices. */
+const NAME_SCRATCH = Buffer.alloc(2 * MAX_NAME_BYTES);
 
 /**
  * The hot-path guard and question parser (dns-wire.md "Guards"): header present, QR=0, opcode
@@ -52,32 +54,37 @@ export function parseQuery(buf: Buffer, maxBytes = MAX_QUERY_BYTES): Query | Que
   if (qd !== 1 || an !== 0 || ns !== 0 || ar > 1) return reject('formerr', id, flags, HEADER_BYTES, null);
 
   // Question name: labels only (a pointer in a query is never legitimate).
+  // The lower-cased presentation name is written into a scratch buffer and turned into one
+  // flat string at the end: concatenating characters builds a rope that every Map lookup of
+  // the name would have to flatten again.
   let off = HEADER_BYTES;
-  let qname = '';
+  let out = 0;
   let nameBytes = 0;
   for (;;) {
     if (off >= len) return reject('formerr', id, flags, HEADER_BYTES, null);
     const labelLen = buf[off];
     if (labelLen === 0) {
       off += 1;
-      nameBytes += 1;
       break;
     }
     if (labelLen > 63) return reject('formerr', id, flags, HEADER_BYTES, null);
     nameBytes += labelLen + 1;
-    if (nameBytes > MAX_NAME_BYTES || off + 1 + labelLen > len) return reject('formerr', id, flags, HEADER_BYTES, null);
-    if (qname.length > 0) qname += '.';
-    for (let i = off + 1; i <= off + labelLen; i++) {
+    if (nameBytes >= MAX_NAME_BYTES || off + 1 + labelLen > len) return reject('formerr', id, flags, HEADER_BYTES, null);
+    if (out > 0) NAME_SCRATCH[out++] = 0x2e;
+    const end = off + 1 + labelLen;
+    for (let i = off + 1; i < end; i++) {
       const c = LOWER[buf[i]];
       // A "." or "\\" inside a label is escaped, so distinct wire names never share a string
       // (the same spelling message-scan.ts uses for cache keys).
-      qname += c === 0x2e || c === 0x5c ? `\\${String.fromCharCode(c)}` : String.fromCharCode(c);
+      if (c === 0x2e || c === 0x5c) NAME_SCRATCH[out++] = 0x5c;
+      NAME_SCRATCH[out++] = c;
     }
-    off += 1 + labelLen;
+    off = end;
   }
+  const qname = out === 0 ? '' : NAME_SCRATCH.toString('latin1', 0, out);
   if (off + 4 > len) return reject('formerr', id, flags, HEADER_BYTES, null);
-  const qtype = buf.readUInt16BE(off);
-  const qclass = buf.readUInt16BE(off + 2);
+  const qtype = (buf[off] << 8) | buf[off + 1];
+  const qclass = (buf[off + 2] << 8) | buf[off + 3];
   off += 4;
   const questionEnd = off;
   if (qtype === RRType.OPT) return reject('formerr', id, flags, questionEnd, null);

@@ -72,6 +72,56 @@ export async function saveSnapshot(dir: string, state: SyncState, options: { fs?
   }
 }
 
+/** The temp names saveSnapshot writes: `.snapshot.json.<pid>.<hex>.tmp`. */
+const TEMP_FILE = /^\.snapshot\.json\.(\d+)\.[0-9a-f]+\.tmp$/;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes temp files left by writers that died mid-save (kill -9, power loss), which would
+ * otherwise pile up one per crash. Never a live writer's: only files of processes that no longer
+ * exist, or of this pid but older than this process (a pid reused after a restart, e.g. pid 1 in
+ * a container). Best effort; returns the names removed.
+ */
+export async function removeStaleTempFiles(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch {
+    return [];
+  }
+  const startedAtMs = Date.now() - process.uptime() * 1000;
+  const removed: string[] = [];
+  for (const name of names) {
+    const m = TEMP_FILE.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    const path = join(dir, name);
+    let stale: boolean;
+    if (pid === process.pid) {
+      const st = await fsp.stat(path).catch(() => undefined);
+      stale = st !== undefined && st.mtimeMs < startedAtMs;
+    } else {
+      stale = !processAlive(pid);
+    }
+    if (!stale) continue;
+    try {
+      await fsp.rm(path, { force: true });
+      removed.push(name);
+    } catch {
+      // Not ours to worry about: the next start tries again.
+    }
+  }
+  return removed;
+}
+
 const invalid = (file: string, why: string): PldnsError => new PldnsError('SNAPSHOT_INVALID', `${file}: ${why}`);
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -182,6 +232,7 @@ export class SnapshotStore {
   constructor(private readonly options: SnapshotStoreOptions) {}
 
   async load(configEntries: readonly EntryConfig[]): Promise<SyncState | undefined> {
+    await removeStaleTempFiles(this.options.dir);
     const state = await loadSnapshot(this.options.dir, configEntries);
     // Remember the content but not a write time: the first sync of this process refreshes the ages.
     if (state) this.lastDigest = snapshotDigest(state);
