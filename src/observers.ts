@@ -26,8 +26,10 @@ export function edgeCounters(m: Metrics): EdgeCounters {
   };
 }
 
+const SOURCE_INDEX: Record<AnswerSource, number> = { local: 0, cache: 1, stale: 2, forward: 3, error: 4, loop: 5 };
+
 export function resolverObserver(m: Metrics): ResolverObserver {
-  const requests = new Map<string, CounterSeries>();
+  const requests = new Map<number, CounterSeries>();
   const responses: (CounterSeries | undefined)[] = [];
   const durations = new Map<AnswerSource, HistogramSeries>();
   const cacheFresh = m.cacheHits.bind({ kind: 'fresh' });
@@ -35,7 +37,8 @@ export function resolverObserver(m: Metrics): ResolverObserver {
   const cacheMiss = m.cacheMisses.bind({});
   return {
     answered(protocol, qtype, source, rcode, receivedAt) {
-      const key = `${protocol}|${qtype}|${source}`;
+      // A numeric key: no string built per query.
+      const key = ((protocol === 'udp' ? 0 : 1) * 16 + SOURCE_INDEX[source]) * 65536 + qtype;
       let req = requests.get(key);
       if (!req) {
         req = m.requests.bind({ protocol, type: typeLabel(qtype), source });

@@ -11,13 +11,16 @@ export function responseFlags(queryFlags: number, rcode: number, extra = 0): num
 /** Writes our own OPT (payload 1232, DO copied, extended rcode bits) at `off`; returns the new offset. */
 export function writeOpt(buf: Buffer, off: number, dnssecOk: boolean, rcode = 0): number {
   buf[off] = 0;
-  buf.writeUInt16BE(RRType.OPT, off + 1);
-  buf.writeUInt16BE(EDNS_UDP_PAYLOAD, off + 3);
+  buf[off + 1] = 0;
+  buf[off + 2] = RRType.OPT;
+  buf[off + 3] = EDNS_UDP_PAYLOAD >>> 8;
+  buf[off + 4] = EDNS_UDP_PAYLOAD & 0xff;
   buf[off + 5] = (rcode >> 4) & 0xff; // extended rcode, upper 8 bits
   buf[off + 6] = 0; // version
   buf[off + 7] = dnssecOk ? 0x80 : 0;
   buf[off + 8] = 0;
-  buf.writeUInt16BE(0, off + 9);
+  buf[off + 9] = 0;
+  buf[off + 10] = 0;
   return off + OPT_BYTES;
 }
 
@@ -26,7 +29,7 @@ export function buildRcodeResponse(q: Query, rcode: number, extraFlags = 0): Buf
   const qLen = q.questionEnd - HEADER_BYTES;
   const buf = Buffer.allocUnsafe(HEADER_BYTES + qLen + (q.edns ? OPT_BYTES : 0));
   writeHeader(buf, q.id, responseFlags(q.raw.readUInt16BE(2), rcode, extraFlags), 1, 0, 0, q.edns ? 1 : 0);
-  q.raw.copy(buf, HEADER_BYTES, HEADER_BYTES, q.questionEnd);
+  copyBytes(q.raw, HEADER_BYTES, q.questionEnd, buf, HEADER_BYTES);
   if (q.edns) writeOpt(buf, HEADER_BYTES + qLen, q.edns.dnssecOk, rcode);
   return buf;
 }
@@ -58,19 +61,32 @@ export function truncateResponse(q: Query, response: Buffer): Buffer {
   const qLen = q.questionEnd - HEADER_BYTES;
   const buf = Buffer.allocUnsafe(HEADER_BYTES + qLen + (q.edns ? OPT_BYTES : 0));
   const flags = response.length >= 4 ? response.readUInt16BE(2) : responseFlags(q.raw.readUInt16BE(2), RCode.SERVFAIL);
-  writeHeader(buf, q.id, flags | FLAG_TC, 1, 0, 0, q.edns ? 1 : 0);
+  // QR forced: whatever bytes came in, what goes out is a response (never a query to reflect).
+  writeHeader(buf, q.id, flags | FLAG_QR | FLAG_TC, 1, 0, 0, q.edns ? 1 : 0);
   q.raw.copy(buf, HEADER_BYTES, HEADER_BYTES, q.questionEnd);
   if (q.edns) writeOpt(buf, HEADER_BYTES + qLen, q.edns.dnssecOk);
   return buf;
 }
 
 export function writeHeader(buf: Buffer, id: number, flags: number, qd: number, an: number, ns: number, ar: number): void {
-  buf.writeUInt16BE(id, 0);
-  buf.writeUInt16BE(flags, 2);
-  buf.writeUInt16BE(qd, 4);
-  buf.writeUInt16BE(an, 6);
-  buf.writeUInt16BE(ns, 8);
-  buf.writeUInt16BE(ar, 10);
+  // Byte stores rather than writeUInt16BE: no range checks on the per-query path.
+  buf[0] = id >>> 8;
+  buf[1] = id & 0xff;
+  buf[2] = flags >>> 8;
+  buf[3] = flags & 0xff;
+  buf[4] = qd >>> 8;
+  buf[5] = qd & 0xff;
+  buf[6] = an >>> 8;
+  buf[7] = an & 0xff;
+  buf[8] = ns >>> 8;
+  buf[9] = ns & 0xff;
+  buf[10] = ar >>> 8;
+  buf[11] = ar & 0xff;
+}
+
+/** Copies a short byte range; for tens of bytes a loop beats Buffer#copy's argument checks. */
+export function copyBytes(from: Buffer, start: number, end: number, to: Buffer, at: number): void {
+  for (let i = start; i < end; i++) to[at++] = from[i];
 }
 
 /** Rcode of a response (header bits only). */

@@ -1,6 +1,6 @@
 import { CLASS_IN, FLAG_AA, HEADER_BYTES, RCode, RRType } from '../dns/constants';
 import type { Query } from '../dns/query';
-import { OPT_BYTES, responseFlags, writeHeader, writeOpt } from '../dns/response';
+import { OPT_BYTES, copyBytes, responseFlags, writeHeader, writeOpt } from '../dns/response';
 import type { TableMatch } from './table';
 
 const SOA_REFRESH_S = 3600;
@@ -39,8 +39,9 @@ export function buildManagedAnswer(q: Query, match: TableMatch, ttl: number, ser
   const rrBytes = 12 + rdlen;
   const size = HEADER_BYTES + qLen + count * rrBytes + (q.edns ? OPT_BYTES : 0);
   const buf = Buffer.allocUnsafe(size);
-  writeHeader(buf, q.id, responseFlags(q.raw.readUInt16BE(2), RCode.NOERROR, FLAG_AA), 1, count, 0, q.edns ? 1 : 0);
-  q.raw.copy(buf, HEADER_BYTES, HEADER_BYTES, q.questionEnd);
+  const raw = q.raw;
+  writeHeader(buf, q.id, responseFlags((raw[2] << 8) | raw[3], RCode.NOERROR, FLAG_AA), 1, count, 0, q.edns ? 1 : 0);
+  copyBytes(raw, HEADER_BYTES, q.questionEnd, buf, HEADER_BYTES);
   let off = HEADER_BYTES + qLen;
   const start = record.rotation++ % count;
   if (record.rotation > 0x3fffffff) record.rotation = 0;
@@ -48,11 +49,17 @@ export function buildManagedAnswer(q: Query, match: TableMatch, ttl: number, ser
     const idx = (start + i) % count;
     buf[off] = 0xc0; // pointer to the question name at offset 12
     buf[off + 1] = HEADER_BYTES;
-    buf.writeUInt16BE(type, off + 2);
-    buf.writeUInt16BE(CLASS_IN, off + 4);
-    buf.writeUInt32BE(ttl, off + 6);
-    buf.writeUInt16BE(rdlen, off + 10);
-    rdata.copy(buf, off + 12, idx * rdlen, idx * rdlen + rdlen);
+    buf[off + 2] = 0;
+    buf[off + 3] = type;
+    buf[off + 4] = 0;
+    buf[off + 5] = CLASS_IN;
+    buf[off + 6] = ttl >>> 24;
+    buf[off + 7] = (ttl >>> 16) & 0xff;
+    buf[off + 8] = (ttl >>> 8) & 0xff;
+    buf[off + 9] = ttl & 0xff;
+    buf[off + 10] = 0;
+    buf[off + 11] = rdlen;
+    copyBytes(rdata, idx * rdlen, idx * rdlen + rdlen, buf, off + 12);
     off += rrBytes;
   }
   if (q.edns) writeOpt(buf, off, q.edns.dnssecOk);
