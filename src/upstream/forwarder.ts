@@ -1,6 +1,7 @@
 import type { Logger } from '../log';
 import { PldnsError, isPldnsError } from '../errors';
 import { FLAG_TC, HEADER_BYTES, RCode } from '../dns/constants';
+import { scanResponse } from '../dns/message-scan';
 import type { Protocol } from '../dns/edge';
 import type { Query } from '../dns/query';
 import { RandomIds } from './random-id';
@@ -122,8 +123,15 @@ export class Forwarder {
         result = await tcpExchange(server.address, query, questionEnd, timeoutMs);
       }
     } catch (err) {
+      // Forged replies that never got a genuine one after them (a spoofing attempt) count too.
+      if (isPldnsError(err) && Number(err.details?.mismatches ?? 0) > 0) this.observer.exchange(server.label, proto, 'mismatch', 0);
       this.observer.exchange(server.label, proto, isPldnsError(err, 'UPSTREAM_TIMEOUT') ? 'timeout' : 'error', seconds(started));
       throw err;
+    }
+    if (!scanResponse(result.reply)) {
+      // Right ID and question but a body that does not parse: unusable, so try the next server.
+      this.observer.exchange(server.label, proto, 'malformed', seconds(started));
+      throw new PldnsError('UPSTREAM_BAD_REPLY', 'malformed reply');
     }
     const s = seconds(started);
     this.observer.exchange(server.label, proto, 'ok', s);
