@@ -8,6 +8,14 @@ import { RCode } from './constants';
 import type { AdmissionCheck, DnsHandler, EdgeCounters } from './edge';
 import type { Query } from './query';
 
+/**
+ * Replies go to the address a datagram came from: always an IP literal. Node's default lookup
+ * (dns.lookup) answers literals on the next tick, which costs every reply a deferred call.
+ */
+function literalLookup(address: string, _family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+  callback(null, address, address.includes(':') ? 6 : 4);
+}
+
 export interface UdpServerOptions {
   readonly address: HostPort;
   readonly handler: DnsHandler;
@@ -46,7 +54,7 @@ export class UdpServer {
 
   async start(): Promise<number> {
     const { address } = this.options;
-    const socket = dgram.createSocket({ type: address.family === 6 ? 'udp6' : 'udp4', ipv6Only: address.family === 6 });
+    const socket = dgram.createSocket({ type: address.family === 6 ? 'udp6' : 'udp4', ipv6Only: address.family === 6, lookup: literalLookup });
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(new PldnsError('LISTEN_FAILED', `cannot bind ${this.label}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
@@ -130,10 +138,13 @@ export class UdpServer {
   private send(bytes: Buffer, rinfo: dgram.RemoteInfo): void {
     const socket = this.socket;
     if (!socket) return;
-    socket.send(bytes, rinfo.port, rinfo.address, (err) => {
-      if (err) this.options.counters.dropped('send_error');
-    });
+    // A shared callback (no closure per reply); without one Node drops send errors silently.
+    socket.send(bytes, rinfo.port, rinfo.address, this.onSent);
   }
+
+  private readonly onSent = (err: Error | null): void => {
+    if (err) this.options.counters.dropped('send_error');
+  };
 
   private settle(): void {
     this.inFlight--;
