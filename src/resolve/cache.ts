@@ -206,7 +206,7 @@ export class AnswerCache {
    * A fresh copy of the cached message with `id` patched in and every TTL reduced by the whole
    * seconds since it was stored; `undefined` when absent or expired. The copy has no OPT.
    */
-  get(key: string, nowMs: number, id: number): Buffer | undefined {
+  get(key: string, nowMs: number, id: number, tailBytes = 0): Buffer | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined) {
       this.missCount++;
@@ -220,7 +220,7 @@ export class AnswerCache {
     }
     this.touch(entry);
     this.hitCount++;
-    return this.copyDecremented(entry, nowMs, id);
+    return this.copyDecremented(entry, nowMs, id, tailBytes);
   }
 
   /**
@@ -229,13 +229,13 @@ export class AnswerCache {
    * `get` (it can have been stored while this query's upstream attempt was failing); anything
    * else is `undefined`, and an entry past the window is evicted.
    */
-  getStale(key: string, nowMs: number, id: number): Buffer | undefined {
+  getStale(key: string, nowMs: number, id: number, tailBytes = 0): Buffer | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
     if (nowMs < entry.expiresMs) {
       this.touch(entry);
       this.hitCount++;
-      return this.copyDecremented(entry, nowMs, id);
+      return this.copyDecremented(entry, nowMs, id, tailBytes);
     }
     if (nowMs - entry.expiresMs >= this.serveStaleMs) {
       this.remove(entry);
@@ -243,14 +243,14 @@ export class AnswerCache {
     }
     this.touch(entry);
     this.staleHitCount++;
-    const out = copyWithId(entry.bytes, id);
+    const out = copyWithId(entry.bytes, id, tailBytes);
     const offsets = entry.ttlOffsets;
     for (let i = 0; i < offsets.length; i++) writeUint32(out, offsets[i], STALE_TTL_S);
     return out;
   }
 
-  private copyDecremented(entry: Entry, nowMs: number, id: number): Buffer {
-    const out = copyWithId(entry.bytes, id);
+  private copyDecremented(entry: Entry, nowMs: number, id: number, tailBytes: number): Buffer {
+    const out = copyWithId(entry.bytes, id, tailBytes);
     const elapsedS = nowMs > entry.storedMs ? Math.floor((nowMs - entry.storedMs) / 1000) : 0;
     if (elapsedS > 0) {
       const offsets = entry.ttlOffsets;
@@ -308,9 +308,13 @@ export class AnswerCache {
   }
 }
 
-function copyWithId(source: Buffer, id: number): Buffer {
+/**
+ * `tailBytes` of room are left after the message (uninitialised) so the caller can append its
+ * own OPT without a second copy.
+ */
+function copyWithId(source: Buffer, id: number, tailBytes = 0): Buffer {
   // Pooled allocation: the copy is short-lived (sent, then dropped).
-  const out = Buffer.allocUnsafe(source.length);
+  const out = Buffer.allocUnsafe(source.length + tailBytes);
   source.copy(out, 0);
   out[0] = (id >>> 8) & 0xff;
   out[1] = id & 0xff;

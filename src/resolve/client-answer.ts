@@ -1,4 +1,3 @@
-import { HEADER_BYTES } from '../dns/constants';
 import type { Query } from '../dns/query';
 import { OPT_BYTES, writeOpt } from '../dns/response';
 import type { ResponseScan } from '../dns/message-scan';
@@ -26,5 +25,16 @@ export function withClientOpt(bare: Buffer, q: Query, rcode = 0): Buffer {
   return out;
 }
 
-/** Bytes [HEADER_BYTES, questionEnd) hold the question in both query and reply. */
-export const QUESTION_START = HEADER_BYTES;
+/**
+ * Finishes a cached answer that was copied with OPT_BYTES of room at the end (cache `tailBytes`):
+ * our OPT goes in the room when the client used EDNS, else the room is cut off.
+ */
+export function fillOptTail(withRoom: Buffer, q: Query): Buffer {
+  const bareLength = withRoom.length - OPT_BYTES;
+  if (!q.edns) return withRoom.subarray(0, bareLength);
+  writeOpt(withRoom, bareLength, q.edns.dnssecOk);
+  const ar = ((withRoom[10] << 8) | withRoom[11]) + 1;
+  withRoom[10] = ar >>> 8;
+  withRoom[11] = ar & 0xff;
+  return withRoom;
+}

@@ -6,7 +6,8 @@ import type { Query } from '../dns/query';
 import { buildRcodeResponse } from '../dns/response';
 import { scanResponse } from '../dns/message-scan';
 import { buildManagedAnswer } from './managed-answer';
-import { stripOpt, withClientOpt } from './client-answer';
+import { fillOptTail, stripOpt, withClientOpt } from './client-answer';
+import { OPT_BYTES } from '../dns/response';
 import { cacheKey } from './cache';
 import type { AnswerTable } from './table';
 
@@ -20,8 +21,9 @@ export interface Forwarder {
 
 /** What the resolver needs from the cache of forwarded answers (messages stored without OPT). */
 export interface AnswerCacheLike {
-  get(key: string, nowMs: number, id: number): Buffer | undefined;
-  getStale(key: string, nowMs: number, id: number): Buffer | undefined;
+  /** `tailBytes`: room left after the message for our OPT (see fillOptTail). */
+  get(key: string, nowMs: number, id: number, tailBytes?: number): Buffer | undefined;
+  getStale(key: string, nowMs: number, id: number, tailBytes?: number): Buffer | undefined;
   set(key: string, response: Buffer, nowMs: number): unknown;
 }
 
@@ -82,22 +84,29 @@ export class Resolver {
       }
     }
     if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'local');
-    return this.forward(req);
+    // Cache hits are answered synchronously: no promise on the most common forwarded path.
+    const cache = this.options.cache;
+    let key = '';
+    if (cache) {
+      key = cacheKey(q.qname, q.qtype, q.qclass, q.edns?.dnssecOk ?? false, q.cd);
+      const hit = cache.get(key, Date.now(), q.id, OPT_BYTES);
+      if (hit) return this.done(req, fillOptTail(hit, q), 'cache');
+    }
+    return this.forward(req, key);
   };
 
-  private async forward(req: DnsRequest): Promise<Buffer> {
+  private isLoop(req: DnsRequest): boolean {
+    const { forwarder } = this.options;
+    return forwarder.isForwarding(req.query.qname, req.query.qtype) && forwarder.isUpstreamHost(req.client.address);
+  }
+
+  private async forward(req: DnsRequest, key: string): Promise<Buffer> {
     const q = req.query;
     const { forwarder, cache } = this.options;
-    if (forwarder.isForwarding(q.qname, q.qtype) && forwarder.isUpstreamHost(req.client.address)) {
+    if (this.isLoop(req)) {
       this.options.observer.loop();
       this.logLoop(q, req.client.address);
       return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'loop');
-    }
-    const now = Date.now();
-    const key = cache ? cacheKey(q.qname, q.qtype, q.qclass, q.edns?.dnssecOk ?? false, q.cd) : '';
-    if (cache) {
-      const hit = cache.get(key, now, q.id);
-      if (hit) return this.done(req, withClientOpt(hit, q), 'cache');
     }
     if (!forwarder.hasServers) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'error');
     let reply: Buffer;
@@ -110,10 +119,10 @@ export class Resolver {
     if (!scan) return this.failed(req, key, Date.now());
     const rcode = scan.rcode;
     if (rcode === RCode.SERVFAIL || rcode === RCode.REFUSED) {
-      const stale = cache?.getStale(key, Date.now(), q.id);
+      const stale = cache?.getStale(key, Date.now(), q.id, OPT_BYTES);
       if (stale) {
         this.options.observer.staleAnswer();
-        return this.done(req, withClientOpt(stale, q), 'stale');
+        return this.done(req, fillOptTail(stale, q), 'stale');
       }
     }
     if (cache) cache.set(key, reply, Date.now());
@@ -123,10 +132,10 @@ export class Resolver {
 
   private failed(req: DnsRequest, key: string, now: number): Buffer {
     const q = req.query;
-    const stale = this.options.cache?.getStale(key, now, q.id);
+    const stale = this.options.cache?.getStale(key, now, q.id, OPT_BYTES);
     if (stale) {
       this.options.observer.staleAnswer();
-      return this.done(req, withClientOpt(stale, q), 'stale');
+      return this.done(req, fillOptTail(stale, q), 'stale');
     }
     return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'error');
   }
