@@ -18,7 +18,7 @@ const CLI = path.join(ROOT, 'dist', 'cli.js');
 // ---------------------------------------------------------------- options
 function parseArgs(argv) {
   const o = { quick: false, duration: null, rounds: null, clients: 4, outstanding: 200, tcpClients: 8, tcpOutstanding: 256,
-    cases: ['a', 'b', 'c', 'd'], profile: true, write: true, keep: false, latencyDuration: null };
+    cases: ['a', 'b', 'c', 'd'], profile: null, write: true, keep: false, latencyDuration: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -42,11 +42,12 @@ function parseArgs(argv) {
       case '--latency-duration': o.latencyDuration = num(); break;
       case '--cases': o.cases = next().split(',').map((s) => s.trim()).filter(Boolean); break;
       case '--no-profile': o.profile = false; break;
+      case '--profile': o.profile = true; break;
       case '--no-write': o.write = false; break;
       case '--keep': o.keep = true; break;
       case '-h': case '--help':
         console.log('node bench/run.mjs [--quick] [--duration SECONDS] [--rounds N] [--clients C] [--outstanding Q]\n' +
-          '  [--tcp-clients C] [--tcp-outstanding Q] [--latency-duration SECONDS] [--cases a,b,c,d] [--no-profile] [--no-write] [--keep]');
+          '  [--tcp-clients C] [--tcp-outstanding Q] [--latency-duration SECONDS] [--cases a,b,c,d] [--profile|--no-profile] [--no-write] [--keep]');
         process.exit(0);
         break;
       default: throw new Error(`unknown option ${a}`);
@@ -55,7 +56,7 @@ function parseArgs(argv) {
   if (o.duration === null) o.duration = o.quick ? 2 : 10;
   if (o.rounds === null) o.rounds = o.quick ? 1 : 2;
   if (o.latencyDuration === null) o.latencyDuration = o.quick ? 2 : Math.min(o.duration, 6);
-  if (o.quick && !argv.includes('--no-profile')) o.profile = false;
+  if (o.profile === null) o.profile = !o.quick;
   for (const c of o.cases) if (!['a', 'b', 'c', 'd'].includes(c)) throw new Error(`unknown case ${c}`);
   return o;
 }
@@ -191,6 +192,18 @@ function readStatus(pid) {
     return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
   } catch {
     return null;
+  }
+}
+
+// CPU seconds (user+system) consumed so far by a process, from /proc/PID/stat.
+const CLK_TCK = 100;
+function cpuSeconds(pid) {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+  } catch {
+    return NaN;
   }
 }
 
@@ -418,7 +431,8 @@ async function startPrivatelink(upPort, { cpuProfDir } = {}) {
   const httpPort = await freePort();
   const cfg = path.join(WORK, cpuProfDir ? 'privatelink-dns-prof.yaml' : 'privatelink-dns.yaml');
   fs.writeFileSync(cfg, privatelinkConf(port, httpPort, upPort));
-  const nodeArgs = cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [];
+  // As deployed (systemd unit, Dockerfile): a 4 MiB young generation keeps RSS down.
+  const nodeArgs = ['--max-semi-space-size=4', ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : [])];
   const child = startProc(cpuProfDir ? 'privatelink-dns-prof' : 'privatelink-dns', process.execPath, [...nodeArgs, CLI, 'serve', '--config', cfg], { cwd: ROOT });
   await waitAnswering('privatelink-dns', child, port, MANAGED[0].name);
   // The daemon logs "privatelink-dns started" once listeners are bound; confirm it.
@@ -492,16 +506,18 @@ function summariseProfile(file, top = 15) {
     selfUs.set(prof.samples[i], (selfUs.get(prof.samples[i]) ?? 0) + Math.max(0, d));
   }
   let total = 0;
+  let idle = 0;
   for (const [id, us] of selfUs) {
     const n = byId.get(id);
     const cf = n.callFrame;
     const url = cf.url ? cf.url.replace(/^file:\/\//, '').replace(ROOT + '/', '') : '';
     const key = `${cf.functionName || '(anonymous)'} ${url ? `${url}:${cf.lineNumber + 1}` : ''}`.trim();
+    if (cf.functionName === '(idle)') { idle += us; continue; }
     self.set(key, (self.get(key) ?? 0) + us);
     total += us;
   }
   const rows = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
-  return { total, rows };
+  return { total, idle, rows };
 }
 
 // ---------------------------------------------------------------- main
@@ -513,6 +529,7 @@ async function main() {
   }
   WORK = fs.mkdtempSync(path.join(os.tmpdir(), 'pldns-bench-'));
   const started = new Date();
+  const loadStart = os.loadavg();
   const D = OPT.duration;
   const LD = OPT.latencyDuration;
   console.log(`bench: work dir ${WORK}; duration ${D}s × ${OPT.rounds} round(s); cases ${OPT.cases.join(',')}`);
@@ -558,6 +575,12 @@ async function main() {
     }
   }
 
+  // warm-up (not measured): let V8 optimise the hot paths and every server settle
+  const warmSecs = OPT.quick ? 1 : 3;
+  for (const s of servers) {
+    await runDnsperf(['-s', '127.0.0.1', '-p', String(s.port), '-d', managedFile, '-l', String(warmSecs), '-c', String(OPT.clients), '-q', String(OPT.outstanding), '-t', '2'], { describe: 'warm-up (not measured)' });
+  }
+
   const sampler = new RssSampler(servers);
   const results = {}; // case -> server id -> { runs: [], latency }
   const caseInfo = {
@@ -590,10 +613,12 @@ async function main() {
         const args = ['-s', '127.0.0.1', '-p', String(s.port), '-d', file, '-l', String(D), ...conc, '-t', '2'];
         if (c === 'c') args.push('-n', '1');
         if (tcp) args.push('-m', 'tcp');
+        const cpu0 = cpuSeconds(s.child.pid);
         const r = await runDnsperf(args, { describe: `throughput (${c})` });
+        r.serverCpuPct = (100 * (cpuSeconds(s.child.pid) - cpu0)) / r.runTime;
         if (c === 'c') fs.rmSync(file, { force: true });
         results[c][s.id].runs.push(r);
-        console.log(`  round ${round} ${s.label.padEnd(15)} ${fmtInt(r.qps).padStart(8)} qps  lost ${fmtPct((100 * r.lost) / r.sent)}  avg ${fmtMs(r.avgLatency)} ms  [${r.rcodes}]`);
+        console.log(`  round ${round} ${s.label.padEnd(15)} ${fmtInt(r.qps).padStart(8)} qps  lost ${fmtPct((100 * r.lost) / r.sent)}  avg ${fmtMs(r.avgLatency)} ms  server CPU ${r.serverCpuPct.toFixed(0)}%  [${r.rcodes}]`);
         await sleep(300);
       }
     }
@@ -651,7 +676,7 @@ async function main() {
     if (files.length) {
       const keep = path.join(HERE, 'privatelink-dns-managed.cpuprofile');
       fs.copyFileSync(path.join(profDir, files[0]), keep);
-      profile = { qps: r.qps, ...summariseProfile(keep), file: path.relative(ROOT, keep) };
+      profile = { qps: r.qps, ...summariseProfile(keep, 20), file: path.relative(ROOT, keep) };
       console.log(`  profiled run: ${fmtInt(r.qps)} qps; profile saved to ${profile.file}`);
       for (const [k, us] of profile.rows.slice(0, 10)) console.log(`  ${((100 * us) / profile.total).toFixed(1).padStart(5)}%  ${k}`);
     } else {
@@ -675,9 +700,10 @@ async function main() {
       avgLat: completed ? runs.reduce((a, r) => a + r.avgLatency * r.completed, 0) / completed : NaN,
       p99: e.latency?.p99, p50: e.latency?.p50, latRate: e.latency?.rate, latLossPct: e.latency ? (100 * e.latency.lost) / e.latency.sent : NaN,
       rss: e.peakRssKb,
+      cpuPct: runs.reduce((a, r) => a + r.serverCpuPct, 0) / runs.length,
     };
   };
-  const header = ['case', 'server', 'QPS (mean of rounds)', 'rounds', 'lost', 'avg lat ms (max load)', 'p50 / p99 ms @ fixed rate', 'peak RSS MB'];
+  const header = ['case', 'server', 'QPS (mean of rounds)', 'rounds', 'lost', 'avg lat ms (max load)', 'p50 / p99 ms @ fixed rate', 'peak RSS MB', 'server CPU %'];
   const rowsMd = [];
   const rowsTxt = [];
   const ratioRowsMd = [];
@@ -687,7 +713,7 @@ async function main() {
     for (const s of servers) {
       const a = (A[s.id] = agg(c, s.id));
       const row = [c, s.label, fmtInt(a.qps), results[c][s.id].runs.map((r) => fmtInt(r.qps)).join(' / '), fmtPct(a.lossPct), fmtMs(a.avgLat),
-        `${fmtMs(a.p50)} / ${fmtMs(a.p99)} @${fmtInt(a.latRate)}`, fmtMB(a.rss)];
+        `${fmtMs(a.p50)} / ${fmtMs(a.p99)} @${fmtInt(a.latRate)}`, fmtMB(a.rss), Number.isFinite(a.cpuPct) ? a.cpuPct.toFixed(0) : 'n/a'];
       rowsMd.push(row);
       rowsTxt.push(row);
     }
@@ -698,6 +724,14 @@ async function main() {
   }
   const ratioHeader = ['case', 'QPS ÷ Unbound', 'QPS ÷ dnsmasq', 'p99 ÷ Unbound', 'p99 ÷ dnsmasq', 'RSS ÷ Unbound', 'RSS ÷ dnsmasq'];
 
+  // CPU time per answered query: robust against a contended machine (a starved server shows low QPS
+  // but also low CPU %), so it is the fairest per-query cost comparison on shared hardware.
+  const cpuHeader = ['case', 'privatelink-dns µs/q', 'Unbound µs/q', 'dnsmasq µs/q', 'pl ÷ Unbound', 'pl ÷ dnsmasq'];
+  const cpuRows = OPT.cases.map((c) => {
+    const us = (id) => { const a = results[c].agg[id]; return (a.cpuPct / 100) * 1e6 / a.qps; };
+    const [p, u, d] = ['pl', 'ub', 'dm'].map(us);
+    return [c, p.toFixed(1), u.toFixed(1), d.toFixed(1), fmtRatio(p, u), fmtRatio(p, d)];
+  });
   console.log('\n=== results (privatelink-dns vs Unbound vs dnsmasq) ===');
   console.log(textTable(header, rowsTxt));
   console.log('\n=== privatelink-dns ratios ===');
@@ -720,6 +754,8 @@ async function main() {
   }
   const maxPlRss = Math.max(...OPT.cases.map((c) => results[c].agg.pl.rss ?? 0));
   targets.push(['privatelink-dns RSS under load ≤ 80 MB', `${fmtMB(maxPlRss)} MB`, maxPlRss <= 80 * 1024 ? 'met' : 'not met']);
+  console.log('\n=== server CPU µs per answered query ===');
+  console.log(textTable(cpuHeader, cpuRows));
   console.log('\n=== issue 7 targets ===');
   console.log(textTable(['target', 'measured', ''], targets));
   for (const n of metricsNotes) console.log(n);
@@ -742,7 +778,10 @@ async function main() {
   md.push(`- CPU: ${os.cpus().length} × ${cpuModel} (\`nproc\` = ${os.availableParallelism?.() ?? os.cpus().length}); memory ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB; ${os.type()} ${os.release()}`);
   md.push(`- node ${versions.node}, Unbound ${versions.unbound}, dnsmasq ${versions.dnsmasq}, dnsperf ${versions.dnsperf}, privatelink-dns ${versions.privatelinkDns} (git ${gitRev}, working tree as built in dist/ at the time of the run)`);
   md.push('- **Shared 2-core machine**: dnsperf, the upstream Unbound (forwarding cases) and the server under test all compete for the same two cores, ' +
-    'and other engineers\' jobs may run at the same time. Absolute numbers are low and noisy (±15–30% run to run); compare servers only within this run (alternating rounds).', '');
+    'and other engineers\' jobs may run at the same time. Absolute numbers are low and noisy (±15–30% run to run); compare servers only within this run (alternating rounds).');
+  const loadEnd = os.loadavg();
+  md.push(`- Load average (1/5/15 min) at start ${loadStart.map((x) => x.toFixed(2)).join(' / ')}, at end ${loadEnd.map((x) => x.toFixed(2)).join(' / ')} — anything above ~1 before the benchmark starts means other work was using the cores.`, '');
+  md.push('- The p99 figures are the most fragile: with a load average above the core count, a server process is regularly descheduled for tens of milliseconds, which shows up as p99/p99.9 outliers for every server (see Unbound in (b)). Read p50 as the service time, p99 as "how often did this server lose the CPU".', '');
   md.push('## Settings', '');
   md.push(`- ${OPT.rounds} round(s) × ${D} s per server per case, servers alternated within each round (privatelink-dns, Unbound, dnsmasq).`);
   md.push(`- UDP load: \`-c ${OPT.clients} -q ${OPT.outstanding}\`; TCP load: \`-c ${OPT.tcpClients} -q ${OPT.tcpOutstanding} -m tcp\`; query timeout \`-t 2\`.`);
@@ -750,12 +789,16 @@ async function main() {
   md.push(`- Unbound under test: num-threads ${UNBOUND_THREADS} (one per core — the configuration an operator would deploy on this machine; it is also what the peer gets "for free", whereas privatelink-dns is one Node process), msg-cache 64m, rrset-cache 128m, local-zone/local-data for managed names, forward-zone "." to the upstream.`);
   md.push('- dnsmasq under test: `address=` + `local=` per managed name, `server=` upstream, `--cache-size=10000 --dns-forward-max=2000` (default forward-max 150 would drop case (c) traffic).');
   md.push('- privatelink-dns: static `addresses` entries, `access.rate_limit: false`, `cache.size: 100000`, log level info, HTTP listener on (used to read /metrics after (b) and (c)).');
+  md.push('- Server CPU %: (utime+stime) of the server process over the throughput runs ÷ wall time; 100% = one core (dnsmasq TCP children not counted).');
   md.push('- Peak RSS: maximum VmRSS sampled every 100 ms from /proc/PID/status during the case (throughput + latency passes). dnsmasq answers TCP in forked children, which are not counted.', '');
   md.push('## Results', '');
   md.push('QPS is the mean of the rounds (each round listed); "lost" is over all rounds at maximum load. Average latency is at maximum load (dnsperf closed loop, so it mostly reflects queueing); p50/p99 are from the fixed-rate pass.', '');
   md.push(mdTable(header, rowsMd), '');
   md.push('### privatelink-dns ÷ peer', '');
   md.push(mdTable(ratioHeader, ratioRowsMd), '');
+  md.push('### Server CPU time per answered query (max-load runs)', '');
+  md.push('Server CPU seconds ÷ queries answered. Unlike QPS this does not depend on how much CPU the shared machine left each server (dnsmasq TCP children excluded, so its (d) figure is too low).', '');
+  md.push(mdTable(cpuHeader, cpuRows), '');
   md.push('### Issue 7 targets', '');
   md.push(mdTable(['target', 'measured', ''], targets), '');
   if (results.b || results.c) {
@@ -772,7 +815,7 @@ async function main() {
   md.push(`Final VmHWM (whole run): privatelink-dns ${fmtMB(finalHwm.pl)} MB, Unbound ${fmtMB(finalHwm.ub)} MB, dnsmasq ${fmtMB(finalHwm.dm)} MB.`, '');
   if (profile) {
     md.push('## CPU profile of privatelink-dns, managed names (UDP)', '');
-    md.push(`A separate instance under \`node --cpu-prof\` served case (a) for ${D} s (${fmtInt(profile.qps)} qps while profiled). Profile: \`${profile.file}\` (open in Chrome DevTools / speedscope). Top self time:`, '');
+    md.push(`A separate instance under \`node --cpu-prof\` served case (a) for ${D} s (${fmtInt(profile.qps)} qps while profiled). Profile: \`${profile.file}\` (open in Chrome DevTools / speedscope). Top self time, as % of non-idle samples (the process was idle ${((100 * profile.idle) / (profile.idle + profile.total)).toFixed(0)}% of the profile, which also covers start-up — module loading and YAML parsing appear below for that reason):`, '');
     md.push(mdTable(['self %', 'function (file:line)'], profile.rows.map(([k, us]) => [`${((100 * us) / profile.total).toFixed(1)}%`, `\`${k}\``])), '');
   }
   md.push('## Command lines', '');

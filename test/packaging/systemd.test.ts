@@ -51,7 +51,7 @@ t.test('hardening directives', async (t) => {
   const d = serviceDirectives(UNIT);
   const expect: Record<string, string> = {
     Type: 'simple',
-    ExecStart: `/usr/bin/node ${INSTALL_DIR}/dist/cli.js serve --config /etc/privatelink-dns/config.yaml`,
+    ExecStart: `/usr/bin/node --max-semi-space-size=4 ${INSTALL_DIR}/dist/cli.js serve --config /etc/privatelink-dns/config.yaml`,
     ExecReload: '/bin/kill -HUP $MAINPID',
     Restart: 'on-failure',
     DynamicUser: 'yes',
