@@ -286,6 +286,7 @@ export class App {
   async reload(next: Config): Promise<void> {
     const prev = this.config;
     this.config = next;
+    this.logger.level = next.log.level;
     this.access = new AccessList(next.access.allow);
     this.rateLimiter = next.access.rateLimit ? new RateLimiter(next.access.rateLimit) : undefined;
     if (JSON.stringify(prev.cache) !== JSON.stringify(next.cache)) this.cache = next.cache.size > 0 ? new AnswerCache(next.cache) : undefined;

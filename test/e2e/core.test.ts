@@ -215,3 +215,22 @@ async function udpExchange(port: number, msg: Buffer, timeoutMs = 2000): Promise
     sock.send(msg, port, '127.0.0.1');
   });
 }
+
+t.test('an IPv6 listener answers over UDP and TCP', async (t) => {
+  const v6 = await startDaemon(`
+region: cn-hangzhou
+listen: { dns: ["[::1]:0"], http: false }
+records:
+  entries:
+    - names: ["cs-anony-vpc.{region}.aliyuncs.com"]
+      addresses: ["192.168.1.10", "fd00::10"]
+state_dir: false
+limits: { lameduck: 0s }
+`);
+  t.teardown(() => v6.stop());
+  const a = await dig(v6.dnsPort, 'cs-anony-vpc.cn-hangzhou.aliyuncs.com', 'A', [], 'dig', '::1');
+  t.same(a.answers.map((x) => x.data), ['192.168.1.10']);
+  const aaaa = await dig(v6.dnsPort, 'cs-anony-vpc.cn-hangzhou.aliyuncs.com', 'AAAA', ['+tcp'], 'kdig', '::1');
+  t.same(aaaa.answers.map((x) => x.data), ['fd00::10']);
+  t.equal(aaaa.server, 'TCP');
+});
