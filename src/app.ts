@@ -9,7 +9,7 @@ import { TcpServer } from './dns/tcp-server';
 import type { Admission, AdmissionCheck, DnsHandler } from './dns/edge';
 import { Resolver } from './resolve/resolver';
 import { AnswerTable, type TableEntryInput } from './resolve/table';
-import { AccessList } from './resolve/access';
+import { AccessList, isLoopbackAddress } from './resolve/access';
 import { AnswerCache } from './resolve/cache';
 import { RateLimiter } from './resolve/rate-limiter';
 import { Forwarder } from './upstream/forwarder';
@@ -37,10 +37,6 @@ interface Listener {
   readonly tcp: TcpServer;
   readonly udpPort: number;
   readonly tcpPort: number;
-}
-
-function isLoopback(address: string): boolean {
-  return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
 }
 
 export type AppState = 'starting' | 'running' | 'lameduck' | 'stopping' | 'stopped';
@@ -141,7 +137,7 @@ export class App {
       if (!access.allows(client.address)) return 'refuse';
       // Loopback sources cannot be spoofed from the network (the kernel drops them as martians),
       // and on an edge node they are the node itself: never rate-limit them.
-      if (!limiter || protocol === 'tcp' || isLoopback(client.address)) return 'pass';
+      if (!limiter || protocol === 'tcp' || isLoopbackAddress(client.address)) return 'pass';
       const verdict = limiter.check(client.address, Date.now());
       if (verdict === 'ok') return 'pass';
       (verdict === 'drop' ? dropped : slipped).value++;

@@ -39,3 +39,8 @@ export class AccessList {
     return false;
   }
 }
+
+/** 127.0.0.0/8 and ::1 (also IPv4-mapped): addresses that cannot arrive from the network. */
+export function isLoopbackAddress(address: string): boolean {
+  return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
+}

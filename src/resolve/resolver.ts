@@ -1,4 +1,5 @@
 import type { Logger } from '../log';
+import { isPldnsError } from '../errors';
 import type { Config } from '../config/schema';
 import { CLASS_IN, RCode, RRType, typeLabel, RCODE_NAMES } from '../dns/constants';
 import type { DnsRequest, Protocol } from '../dns/edge';
@@ -9,6 +10,7 @@ import { buildManagedAnswer } from './managed-answer';
 import { fillOptTail, stripOpt, withClientOpt } from './client-answer';
 import { OPT_BYTES } from '../dns/response';
 import { cacheKey } from './cache';
+import { isLoopbackAddress } from './access';
 import type { AnswerTable } from './table';
 
 /** What the resolver needs from the forwarding layer (implemented in upstream/). */
@@ -17,6 +19,7 @@ export interface Forwarder {
   forward(q: Query, protocol: Protocol): Promise<Buffer>;
   isForwarding(qname: string, qtype: number): boolean;
   isUpstreamHost(address: string): boolean;
+  joinInFlight(qname: string, qtype: number): Promise<Buffer> | undefined;
 }
 
 /** What the resolver needs from the cache of forwarded answers (messages stored without OPT). */
@@ -104,6 +107,22 @@ export class Resolver {
     const q = req.query;
     const { forwarder, cache } = this.options;
     if (this.isLoop(req)) {
+      // From another host this can only be our own query coming back: SERVFAIL at once. From a
+      // loopback address it may as well be a local program that shares the upstream's address and
+      // asks the same name concurrently, so wait for the answer already on its way instead; a real
+      // loop then ends when that forward times out, and is counted then.
+      const pending = isLoopbackAddress(req.client.address) ? forwarder.joinInFlight(q.qname, q.qtype) : undefined;
+      if (pending) {
+        try {
+          const shared = await pending;
+          const reply = Buffer.from(shared);
+          reply.writeUInt16BE(q.id, 0);
+          const scan = scanResponse(reply);
+          if (scan) return this.done(req, withClientOpt(stripOpt(reply, scan), q, scan.rcode), 'forward');
+        } catch (err) {
+          if (!isPldnsError(err, 'UPSTREAM_FAILED')) throw err;
+        }
+      }
       this.options.observer.loop();
       this.logLoop(q, req.client.address);
       return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'loop');

@@ -33,6 +33,7 @@ export class Forwarder {
   readonly pool: UpstreamPool;
   private readonly ids = new RandomIds();
   private readonly inFlight = new Map<string, number>();
+  private readonly pending = new Map<string, Promise<Buffer>>();
   private outstanding = 0;
   private probeTimer: NodeJS.Timeout | undefined;
   private probing = false;
@@ -63,14 +64,25 @@ export class Forwarder {
     this.outstanding++;
     const key = `${q.qtype}/${q.qname}`;
     this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1);
+    const run = this.tryServers(q, protocol);
+    if (!this.pending.has(key)) this.pending.set(key, run);
     try {
-      return await this.tryServers(q, protocol);
+      return await run;
     } finally {
       this.outstanding--;
       const left = (this.inFlight.get(key) ?? 1) - 1;
       if (left <= 0) this.inFlight.delete(key);
       else this.inFlight.set(key, left);
+      if (this.pending.get(key) === run) this.pending.delete(key);
     }
+  }
+
+  /**
+   * The reply of the earliest forward of this name and type still running, for a query that
+   * would otherwise look like a loop (see Resolver). The buffer is shared: copy before changing.
+   */
+  joinInFlight(qname: string, qtype: number): Promise<Buffer> | undefined {
+    return this.pending.get(`${qtype}/${qname}`);
   }
 
   private async tryServers(q: Query, protocol: Protocol): Promise<Buffer> {
