@@ -110,7 +110,8 @@ export class Resolver {
       // From another host this can only be our own query coming back: SERVFAIL at once. From a
       // loopback address it may as well be a local program that shares the upstream's address and
       // asks the same name concurrently, so wait for the answer already on its way instead; a real
-      // loop then ends when that forward times out, and is counted then.
+      // loop then ends when that forward times out, and is counted then. (The waiter takes that
+      // forward's answer even if its DO/CD bits differ: rare, and better than a false SERVFAIL.)
       const pending = isLoopbackAddress(req.client.address) ? forwarder.joinInFlight(q.qname, q.qtype) : undefined;
       if (pending) {
         try {
