@@ -3,7 +3,8 @@
  *   {"action": "ListVpcEndpointZones" | "*", "status": 400, "code": "Throttling.User", "times": 3}
  *   {"action": "*", "delay": "3s"}
  *   {"action": "*", "status": 502, "body": "<html>bad gateway</html>"}   (a non-JSON body, as from a proxy)
- * `times` counts matching calls and defaults to "until DELETE /_simulator/faults".
+ * `times` counts matching calls and defaults to "until DELETE /_simulator/faults"; `after: N` lets
+ * the next N matching calls through first (e.g. page 1 of a listing succeeds, page 2 fails).
  */
 import { parseDurationMs } from '../config/units';
 
@@ -20,6 +21,8 @@ export interface Fault {
   readonly retryAfterMs?: number;
   /** Calls left; undefined: unlimited. */
   remaining?: number;
+  /** Matching calls still to let through before the fault applies. */
+  skip?: number;
 }
 
 export type FaultSpec = Omit<Fault, 'id'>;
@@ -43,13 +46,13 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const KNOWN_KEYS = new Set(['action', 'status', 'code', 'message', 'body', 'delay', 'retryAfterMs', 'times']);
+const KNOWN_KEYS = new Set(['action', 'status', 'code', 'message', 'body', 'delay', 'retryAfterMs', 'times', 'after']);
 
 /** Checks a fault request; throws an Error whose message is fit for a 400 reply. */
 export function parseFault(value: unknown): FaultSpec {
   if (!isObject(value)) throw new Error('a fault must be a JSON object');
   for (const key of Object.keys(value)) if (!KNOWN_KEYS.has(key)) throw new Error(`unknown fault field "${key}"`);
-  const { action, status, code, message, body, delay, retryAfterMs, times } = value;
+  const { action, status, code, message, body, delay, retryAfterMs, times, after } = value;
   if (typeof action !== 'string' || action === '') throw new Error('"action" must be an action name or "*"');
   if (status !== undefined && (typeof status !== 'number' || !Number.isInteger(status) || status < 400 || status > 599)) {
     throw new Error('"status" must be an HTTP status from 400 to 599');
@@ -64,6 +67,7 @@ export function parseFault(value: unknown): FaultSpec {
   }
   if (retryAfterMs !== undefined && (typeof retryAfterMs !== 'number' || retryAfterMs < 0)) throw new Error('"retryAfterMs" must be a number');
   if (times !== undefined && (typeof times !== 'number' || !Number.isInteger(times) || times < 1)) throw new Error('"times" must be a positive integer');
+  if (after !== undefined && (typeof after !== 'number' || !Number.isInteger(after) || after < 0)) throw new Error('"after" must be a non-negative integer');
   const isError = status !== undefined || code !== undefined || body !== undefined;
   if (!isError && delayMs === undefined) throw new Error('a fault needs "status"/"code"/"body" or "delay"');
 
@@ -80,6 +84,7 @@ export function parseFault(value: unknown): FaultSpec {
     delayMs,
     retryAfterMs: retryAfterMs as number | undefined,
     remaining: times as number | undefined,
+    skip: after as number | undefined,
   };
 }
 
@@ -115,6 +120,10 @@ export class FaultList {
     const effect: FaultEffect = { delayMs: 0 };
     for (const fault of this.faults) {
       if (fault.action !== '*' && fault.action !== action) continue;
+      if (fault.skip !== undefined && fault.skip > 0) {
+        fault.skip -= 1;
+        continue;
+      }
       const isError = fault.status !== undefined;
       if (isError && effect.error !== undefined) continue;
       if (fault.remaining !== undefined) fault.remaining -= 1;
