@@ -4,6 +4,7 @@ import { describeError, isPldnsError, PldnsError } from './errors';
 import { formatProblems, loadConfigFile } from './config/load';
 import { DEFAULTS } from './config/schema';
 import { VERSION } from './version';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes';
 import { runServe } from './commands/serve';
 import { runSync } from './commands/sync';
 import { runExport } from './commands/export';
@@ -38,9 +39,6 @@ const COMMANDS = {
 } as const;
 const GLOBAL = { help: 'switch', version: 'switch', verbose: 'switch' } as const;
 
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
 
 async function main(argv: string[]): Promise<number> {
   let args: ParsedArgs;

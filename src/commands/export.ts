@@ -2,11 +2,12 @@ import { loadConfigFile } from '../config/load';
 import { PldnsError, describeError } from '../errors';
 import { renderExport, isExportFormat, EXPORT_FORMATS } from '../export';
 import { SnapshotStore } from '../privatelink/snapshot';
-import { Syncer } from '../privatelink/sync';
+import { alignToConfig } from '../privatelink/model';
+import { buildTableInputs } from '../privatelink/table-builder';
 import { createLogger } from '../log';
-import { Metrics } from '../metrics';
 import { syncOnce } from './sync';
 import { VERSION } from '../version';
+import { EXIT_OK } from '../exit-codes';
 
 /** The current table as another server's config: from the snapshot when there is one, else a live sync. */
 export async function runExport(configPath: string, format: string): Promise<number> {
@@ -24,15 +25,14 @@ export async function runExport(configPath: string, format: string): Promise<num
     }
   }
   if (state) {
-    const syncer = new Syncer({ api: () => { throw new PldnsError('PL_NETWORK', 'no API calls during export'); }, config, metrics: new Metrics({ processMetrics: false }), logger, initialState: state, onState: () => {} });
-    inputs = syncer.current().inputs;
+    inputs = buildTableInputs(alignToConfig(state, config.records.entries).entries, config.records.preferZones).inputs;
   } else {
     source = 'live sync';
-    const outcome = await syncOnce(configPath);
+    const outcome = await syncOnce(config);
     if (outcome.result === 'failure') throw new PldnsError('EXPORT_EMPTY', `no snapshot and the sync failed: ${outcome.errors.map((e) => `${e.entryId}: ${e.code}`).join(', ')}`);
     inputs = outcome.inputs;
   }
   process.stderr.write(`exporting ${inputs.length} entries from the ${source}\n`);
   process.stdout.write(renderExport(format, inputs, { ttl: config.records.ttl, generatedAt: new Date(), version: VERSION }));
-  return 0;
+  return EXIT_OK;
 }

@@ -6,9 +6,8 @@ import { createLogger, type Logger } from '../log';
 import { startDemo } from '../demo';
 import type { RunningSimulator } from '../simulator';
 import { VERSION } from '../version';
+import { EXIT_FAILURE, EXIT_OK } from '../exit-codes';
 
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
 
 /**
  * Runs the daemon until SIGTERM/SIGINT. SIGHUP re-reads the config file: an invalid file is

@@ -2,6 +2,7 @@ import { parseHostPort } from '../config/units';
 import { PldnsError } from '../errors';
 import { DEMO_SIMULATOR_DATA, loadSimulatorData, startSimulator } from '../simulator';
 import { SIMULATOR_DEFAULT_ACCESS_KEY_ID, SIMULATOR_DEFAULT_ACCESS_KEY_SECRET, SIMULATOR_DEFAULT_HOST, SIMULATOR_DEFAULT_PORT } from '../simulator/server';
+import { EXIT_OK } from '../exit-codes';
 
 /** The PrivateLink API simulator on its own, until SIGTERM/SIGINT. Without --data it serves the demo endpoints. */
 export async function runSimulate(options: { listen?: string; data?: string; accessKeyId?: string; accessKeySecret?: string }): Promise<number> {
@@ -21,5 +22,5 @@ export async function runSimulate(options: { listen?: string; data?: string; acc
     process.once('SIGINT', () => resolve());
   });
   await sim.close();
-  return 0;
+  return EXIT_OK;
 }

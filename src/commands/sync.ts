@@ -1,4 +1,5 @@
 import { loadConfigFile } from '../config/load';
+import type { Config } from '../config/schema';
 import { createLogger } from '../log';
 import { Metrics } from '../metrics';
 import { Syncer } from '../privatelink/sync';
@@ -6,10 +7,11 @@ import { createPrivateLinkClient } from '../privatelink/client';
 import { CredentialProvider } from '../privatelink/credentials';
 import type { SyncOutcome } from '../privatelink/sync';
 import type { TableEntryInput } from '../resolve/table';
+import { EXIT_FAILURE, EXIT_OK } from '../exit-codes';
 
 /** One sync, printed as a table (or JSON); exit 1 unless every entry was fetched. */
 export async function runSync(configPath: string, json: boolean): Promise<number> {
-  const outcome = await syncOnce(configPath);
+  const outcome = await syncOnce(loadConfigFile(configPath));
   if (json) {
     process.stdout.write(`${JSON.stringify({ result: outcome.result, errors: outcome.errors, problems: outcome.problems, table: outcome.inputs }, null, 2)}\n`);
   } else {
@@ -18,12 +20,11 @@ export async function runSync(configPath: string, json: boolean): Promise<number
     for (const p of outcome.problems) process.stderr.write(`warning: ${p.entryId}: ${p.message}\n`);
     process.stderr.write(`sync ${outcome.result}\n`);
   }
-  return outcome.result === 'success' ? 0 : 1;
+  return outcome.result === 'success' ? EXIT_OK : EXIT_FAILURE;
 }
 
 /** A one-shot sync with the real client, logs to stderr at warn. Used by `sync` and `export`. */
-export async function syncOnce(configPath: string): Promise<SyncOutcome> {
-  const config = loadConfigFile(configPath);
+export async function syncOnce(config: Config): Promise<SyncOutcome> {
   const logger = createLogger('warn', process.stderr);
   const credentials = new CredentialProvider(config.privatelink.credentials, { logger });
   let client = createPrivateLinkClient({ config: config.privatelink, region: config.region, logger, credentials });

@@ -12,13 +12,6 @@ export function parseDurationMs(text: string): number | undefined {
   return Math.round(Number(m[1]) * DURATION_MS[m[2]]);
 }
 
-export function formatDuration(ms: number): string {
-  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
-  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
-  if (ms % 1000 === 0) return `${ms / 1000}s`;
-  return `${ms}ms`;
-}
-
 export interface HostPort {
   readonly host: string;     // literal IP (v6 without brackets) or a hostname
   readonly port: number;

@@ -32,5 +32,3 @@ export interface EdgeCounters {
   rejected(reason: string, protocol: Protocol): void;
   tcpConnections(delta: number): void;
 }
-
-export const NO_COUNTERS: EdgeCounters = { dropped() {}, rejected() {}, tcpConnections() {} };

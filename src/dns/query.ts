@@ -1,5 +1,5 @@
 import {
-  CLASS_IN, FLAG_CD, FLAG_QR, FLAG_RD, HEADER_BYTES, MAX_NAME_BYTES, MAX_QUERY_BYTES, OPCODE_MASK, OPCODE_QUERY, RRType,
+  FLAG_CD, FLAG_QR, FLAG_RD, HEADER_BYTES, MAX_NAME_BYTES, MAX_QUERY_BYTES, OPCODE_MASK, OPCODE_QUERY, RRType,
 } from './constants';
 
 /** EDNS(0) as the client sent it. */
@@ -114,8 +114,4 @@ export function parseQuery(buf: Buffer, maxBytes = MAX_QUERY_BYTES): Query | Que
 
 function reject(reason: 'formerr' | 'notimp' | 'badvers', id: number, flags: number, questionEnd: number, edns: ClientEdns | null): QueryProblem {
   return { kind: 'reject', reason, id, flags, questionEnd, edns };
-}
-
-export function isInternetClass(q: Query): boolean {
-  return q.qclass === CLASS_IN;
 }

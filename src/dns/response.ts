@@ -88,8 +88,3 @@ export function writeHeader(buf: Buffer, id: number, flags: number, qd: number, 
 export function copyBytes(from: Buffer, start: number, end: number, to: Buffer, at: number): void {
   for (let i = start; i < end; i++) to[at++] = from[i];
 }
-
-/** Rcode of a response (header bits only). */
-export function responseRcode(buf: Buffer): number {
-  return buf.length >= 4 ? buf[3] & 0x0f : RCode.SERVFAIL;
-}
