@@ -39,6 +39,9 @@ interface Listener {
   readonly tcpPort: number;
 }
 
+/** Tries to find one free number for both UDP and TCP when listen.dns asks for port 0. */
+const PORT_ZERO_ATTEMPTS = 10;
+
 export type AppState = 'starting' | 'running' | 'lameduck' | 'stopping' | 'stopped';
 
 /**
@@ -209,19 +212,22 @@ export class App {
     const handler: DnsHandler = this.resolver.handle;
     const counters = edgeCounters(this.metrics);
     const logger = this.logger.child({ component: 'dns', listen: key });
-    const udp = new UdpServer({ address, handler, admit: this.admission(), counters, logger, recvBufferBytes: 4 * 1024 * 1024 });
-    const udpPort = await udp.start();
-    // With port 0 the TCP listener takes the same number the kernel gave UDP.
-    const tcpAddress = address.port === 0 ? { ...address, port: udpPort } : address;
-    const tcp = new TcpServer({ address: tcpAddress, handler, admit: this.admission(), counters, logger, limits: this.tcpLimits() });
-    let tcpPort: number;
-    try {
-      tcpPort = await tcp.start();
-    } catch (err) {
-      await udp.close();
-      throw err;
+    // With port 0 (tests) TCP takes the number the kernel gave UDP; that number can already be
+    // some TCP socket's ephemeral port, so try a few times before giving up.
+    for (let attempt = 1; ; attempt++) {
+      const udp = new UdpServer({ address, handler, admit: this.admission(), counters, logger, recvBufferBytes: 4 * 1024 * 1024 });
+      const udpPort = await udp.start();
+      const tcpAddress = address.port === 0 ? { ...address, port: udpPort } : address;
+      const tcp = new TcpServer({ address: tcpAddress, handler, admit: this.admission(), counters, logger, limits: this.tcpLimits() });
+      try {
+        const tcpPort = await tcp.start();
+        this.listeners.set(key, { key, udp, tcp, udpPort, tcpPort });
+        return;
+      } catch (err) {
+        await udp.close();
+        if (address.port !== 0 || attempt >= PORT_ZERO_ATTEMPTS) throw err;
+      }
     }
-    this.listeners.set(key, { key, udp, tcp, udpPort, tcpPort });
   }
 
   private tcpLimits(): ConstructorParameters<typeof TcpServer>[0]['limits'] {
