@@ -8,14 +8,19 @@
 # Inside a container the mounted config should listen on 0.0.0.0:53 (or the pod/host
 # address) and expose HTTP on 0.0.0.0:8053; the bundled example only listens on loopback.
 
-# ---- build: compile TypeScript, then drop dev dependencies -------------------------------
+# ---- build: compile TypeScript and the UDP batch addon, then drop dev dependencies --------
 FROM node:20-bookworm-slim AS build
+# A C compiler for src/native/udp_batch.c (recvmmsg/sendmmsg); Node's headers come with the image.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+# PLDNS_NATIVE=required: the image must not silently fall back to the slower dgram engine.
+RUN PLDNS_NATIVE=required npm run build && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime: the compiled code and production dependencies, run as a non-root user -----
 FROM node:20-bookworm-slim AS runtime

@@ -2,7 +2,7 @@
 // Side-by-side DNS benchmark: privatelink-dns vs Unbound vs dnsmasq, driven by dnsperf.
 // Everything runs on 127.0.0.1; every child process is killed on exit, error or signal.
 // Usage: node bench/run.mjs [--quick] [--duration N] [--rounds N] [--clients C] [--outstanding Q]
-//                           [--cases a,b,c,d] [--no-profile] [--no-write] [--keep]
+//                           [--cases a,b,c,d] [--no-profile] [--no-write] [--keep] [--udp-io auto|batch|dgram]
 import { spawn, spawnSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
@@ -18,7 +18,7 @@ const CLI = path.join(ROOT, 'dist', 'cli.js');
 // ---------------------------------------------------------------- options
 function parseArgs(argv) {
   const o = { quick: false, duration: null, rounds: null, clients: 4, outstanding: 200, tcpClients: 8, tcpOutstanding: 256,
-    cases: ['a', 'b', 'c', 'd'], profile: null, write: true, keep: false, latencyDuration: null };
+    cases: ['a', 'b', 'c', 'd'], profile: null, write: true, keep: false, latencyDuration: null, udpIo: 'auto' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -45,9 +45,13 @@ function parseArgs(argv) {
       case '--profile': o.profile = true; break;
       case '--no-write': o.write = false; break;
       case '--keep': o.keep = true; break;
+      case '--udp-io':
+        o.udpIo = next();
+        if (!['auto', 'batch', 'dgram'].includes(o.udpIo)) throw new Error('--udp-io takes auto, batch or dgram');
+        break;
       case '-h': case '--help':
         console.log('node bench/run.mjs [--quick] [--duration SECONDS] [--rounds N] [--clients C] [--outstanding Q]\n' +
-          '  [--tcp-clients C] [--tcp-outstanding Q] [--latency-duration SECONDS] [--cases a,b,c,d] [--profile|--no-profile] [--no-write] [--keep]');
+          '  [--tcp-clients C] [--tcp-outstanding Q] [--latency-duration SECONDS] [--cases a,b,c,d] [--profile|--no-profile] [--no-write] [--keep] [--udp-io auto|batch|dgram]');
         process.exit(0);
         break;
       default: throw new Error(`unknown option ${a}`);
@@ -68,6 +72,8 @@ try {
   console.error(`bench: ${e.message}`);
   process.exit(2);
 }
+/** The UDP engine privatelink-dns reported at start (listen.udp_io auto picks one). */
+const ENGINE = { used: 'unknown' };
 
 // ---------------------------------------------------------------- process bookkeeping
 const children = new Set();
@@ -405,6 +411,7 @@ function privatelinkConf(port, httpPort, upPort) {
     'listen:',
     `  dns: ["127.0.0.1:${port}"]`,
     `  http: "127.0.0.1:${httpPort}"`,
+    `  udp_io: ${OPT.udpIo}`,
     'access:',
     '  allow: ["127.0.0.0/8"]',
     '  rate_limit: false',
@@ -438,6 +445,9 @@ async function startPrivatelink(upPort, { cpuProfDir } = {}) {
   // The daemon logs "privatelink-dns started" once listeners are bound; confirm it.
   const log = fs.readFileSync(child.logPath, 'utf8');
   if (!log.includes('privatelink-dns started')) console.error('bench: warning: privatelink-dns answered before logging "started"');
+  const engine = /"udpIo":"(\w+)"/.exec(log)?.[1] ?? 'unknown';
+  if (engine !== OPT.udpIo && OPT.udpIo !== 'auto') throw new Error(`privatelink-dns runs UDP on ${engine}, not ${OPT.udpIo}`);
+  ENGINE.used = engine;
   return { id: 'pl', label: 'privatelink-dns', port, httpPort, child, config: cfg };
 }
 
@@ -788,7 +798,7 @@ async function main() {
   md.push(`- Latency: a second pass per case and server at a fixed rate (\`-Q\`) of 50% of privatelink-dns's best QPS in that case, ${LD} s, with \`dnsperf -v\`; p50/p99 are computed from every per-query latency line.`);
   md.push(`- Unbound under test: num-threads ${UNBOUND_THREADS} (one per core — the configuration an operator would deploy on this machine; it is also what the peer gets "for free", whereas privatelink-dns is one Node process), msg-cache 64m, rrset-cache 128m, local-zone/local-data for managed names, forward-zone "." to the upstream.`);
   md.push('- dnsmasq under test: `address=` + `local=` per managed name, `server=` upstream, `--cache-size=10000 --dns-forward-max=2000` (default forward-max 150 would drop case (c) traffic).');
-  md.push('- privatelink-dns: static `addresses` entries, `access.rate_limit: false`, `cache.size: 100000`, log level info, HTTP listener on (used to read /metrics after (b) and (c)).');
+  md.push(`- privatelink-dns: static \`addresses\` entries, \`access.rate_limit: false\`, \`cache.size: 100000\`, log level info, HTTP listener on (used to read /metrics after (b) and (c)); \`listen.udp_io: ${OPT.udpIo}\` → UDP engine **${ENGINE.used}** (${ENGINE.used === 'batch' ? 'recvmmsg/sendmmsg addon' : "Node's dgram"}).`);
   md.push('- Server CPU %: (utime+stime) of the server process over the throughput runs ÷ wall time; 100% = one core (dnsmasq TCP children not counted).');
   md.push('- Peak RSS: maximum VmRSS sampled every 100 ms from /proc/PID/status during the case (throughput + latency passes). dnsmasq answers TCP in forked children, which are not counted.', '');
   md.push('## Results', '');

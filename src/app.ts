@@ -89,8 +89,8 @@ export class App {
   }
 
   /** Bound DNS ports per listen address (port 0 in config binds a free port: tests use it). */
-  get dnsPorts(): { address: string; udp: number; tcp: number }[] {
-    return [...this.listeners.values()].map((l) => ({ address: l.key, udp: l.udpPort, tcp: l.tcpPort }));
+  get dnsPorts(): { address: string; udp: number; tcp: number; udpIo: string }[] {
+    return [...this.listeners.values()].map((l) => ({ address: l.key, udp: l.udpPort, tcp: l.tcpPort, udpIo: l.udp.engine ?? 'closed' }));
   }
 
   get table(): AnswerTable {
@@ -215,7 +215,7 @@ export class App {
     // With port 0 (tests) TCP takes the number the kernel gave UDP; that number can already be
     // some TCP socket's ephemeral port, so try a few times before giving up.
     for (let attempt = 1; ; attempt++) {
-      const udp = new UdpServer({ address, handler, admit: this.admission(), counters, logger, recvBufferBytes: 4 * 1024 * 1024 });
+      const udp = new UdpServer({ address, handler, admit: this.admission(), counters, logger, udpIo: this.config.listen.udpIo, recvBufferBytes: 4 * 1024 * 1024 });
       const udpPort = await udp.start();
       const tcpAddress = address.port === 0 ? { ...address, port: udpPort } : address;
       const tcp = new TcpServer({ address: tcpAddress, handler, admit: this.admission(), counters, logger, limits: this.tcpLimits() });
@@ -310,8 +310,9 @@ export class App {
     }
     // Listeners: keep, close, open.
     const wanted = new Map(next.listen.dns.map((a) => [formatHostPort(a), a]));
+    const engineChanged = prev.listen.udpIo !== next.listen.udpIo;
     for (const [key, l] of this.listeners) {
-      if (!wanted.has(key)) {
+      if (!wanted.has(key) || engineChanged) {
         await Promise.all([l.udp.close(), l.tcp.close()]);
         this.listeners.delete(key);
         this.logger.info({ listen: key }, 'listener closed by reload');

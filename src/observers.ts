@@ -19,10 +19,12 @@ export function edgeCounters(m: Metrics): EdgeCounters {
     }
     s.value++;
   };
+  const batches = m.udpBatch.bind({});
   return {
     dropped: count,
     rejected: (reason) => count(reason),
     tcpConnections: (delta) => m.tcpConnections.inc(delta),
+    udpBatch: (datagrams) => batches.observe(datagrams),
   };
 }
 

@@ -48,7 +48,7 @@ export interface StatusInputs extends ReadinessInputs {
   readonly upstreams: readonly UpstreamServer[];
   readonly cacheEntries: number;
   readonly backoff: { attempts: number; untilMs: number } | undefined;
-  readonly listeners: readonly { address: string; udp: number; tcp: number }[];
+  readonly listeners: readonly { address: string; udp: number; tcp: number; udpIo: string }[];
   readonly extras: Record<string, unknown> | undefined;
 }
 

@@ -18,6 +18,8 @@ export interface Config {
 export interface ListenConfig {
   readonly dns: readonly HostPort[];
   readonly http: HostPort | null;
+  /** UDP socket engine: recvmmsg/sendmmsg batches (addon), Node's dgram, or batch when available. */
+  readonly udpIo: 'auto' | 'batch' | 'dgram';
 }
 
 export interface AccessConfig {
@@ -104,6 +106,7 @@ export const DEFAULTS = {
   configPath: '/etc/privatelink-dns/config.yaml',
   listenDns: ['127.0.0.1:53'],
   listenHttp: '127.0.0.1:8053',
+  listenUdpIo: 'auto' as const,
   allow: ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', 'fc00::/7', 'fe80::/10'],
   rateLimitResponsesPerSecond: 1000,
   rateLimitBurst: 2000,

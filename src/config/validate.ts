@@ -17,7 +17,7 @@ export function validateConfig(raw: unknown): { config: Config; problems: [] } |
   const region = r.string(top, 'region', '', '', (s) => (REGION_RE.test(s) ? undefined : 'must be a region id such as "cn-hangzhou"'));
   if (top.region === undefined) r.report('region', 'is required');
 
-  const listenRaw = r.section(top.listen, 'listen', ['dns', 'http']);
+  const listenRaw = r.section(top.listen, 'listen', ['dns', 'http', 'udp_io']);
   const dns = r.hostPortList(listenRaw, 'dns', 'listen', DEFAULTS.listenDns, 53, false);
   dns.forEach((hp, i) => {
     if (hp.family === 0) r.report(`listen.dns[${i}]`, 'must be an IP address, not a hostname');
@@ -32,6 +32,7 @@ export function validateConfig(raw: unknown): { config: Config; problems: [] } |
       else http = hp;
     }
   }
+  const udpIo = r.oneOf(listenRaw, 'udp_io', 'listen', DEFAULTS.listenUdpIo, ['auto', 'batch', 'dgram'] as const);
 
   const accessRaw = r.section(top.access, 'access', ['allow', 'rate_limit']);
   const allow = r.stringList(accessRaw, 'allow', 'access', DEFAULTS.allow);
@@ -131,7 +132,7 @@ export function validateConfig(raw: unknown): { config: Config; problems: [] } |
   };
 
   if (r.problems.length > 0) return { config: undefined, problems: r.problems.slice() };
-  const config: Config = { region, listen: { dns, http }, access: { allow, rateLimit }, upstream, cache, privatelink, records, limits, stateDir, log };
+  const config: Config = { region, listen: { dns, http, udpIo }, access: { allow, rateLimit }, upstream, cache, privatelink, records, limits, stateDir, log };
   return { config: deepFreeze(config), problems: [] };
 }
 

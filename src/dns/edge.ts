@@ -31,4 +31,6 @@ export interface EdgeCounters {
   dropped(reason: string): void;
   rejected(reason: string, protocol: Protocol): void;
   tcpConnections(delta: number): void;
+  /** Datagrams read by one recvmmsg (batch engine only). */
+  udpBatch(datagrams: number): void;
 }

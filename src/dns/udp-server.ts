@@ -1,20 +1,18 @@
-import dgram from 'node:dgram';
 import type { Logger } from '../log';
 import { PldnsError } from '../errors';
 import { formatHostPort, type HostPort } from '../config/units';
+import { loadUdpBatch, type BindingLoad } from '../native/binding';
 import { parseQuery } from './query';
 import { buildRcodeResponse, buildRejectResponse, truncateResponse, udpLimit } from './response';
 import { RCode } from './constants';
-import type { AdmissionCheck, DnsHandler, EdgeCounters } from './edge';
+import type { AdmissionCheck, ClientAddress, DnsHandler, EdgeCounters } from './edge';
 import type { Query } from './query';
+import { BatchTransport } from './udp-batch';
+import { DgramTransport } from './udp-dgram';
+import type { UdpEngine, UdpTransport, UdpTransportOptions } from './udp-transport';
 
-/**
- * Replies go to the address a datagram came from: always an IP literal. Node's default lookup
- * (dns.lookup) answers literals on the next tick, which costs every reply a deferred call.
- */
-function literalLookup(address: string, _family: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
-  callback(null, address, address.includes(':') ? 6 : 4);
-}
+/** `listen.udp_io`: batch needs the addon; auto takes it when it loads, dgram otherwise. */
+export type UdpIoSetting = 'auto' | UdpEngine;
 
 export interface UdpServerOptions {
   readonly address: HostPort;
@@ -22,15 +20,19 @@ export interface UdpServerOptions {
   readonly admit: AdmissionCheck;
   readonly counters: EdgeCounters;
   readonly logger: Logger;
+  readonly udpIo?: UdpIoSetting;
   readonly recvBufferBytes?: number;
+  /** Where the addon comes from (tests replace it to see the fallback). */
+  readonly loadBatch?: () => BindingLoad;
 }
 
 /**
- * One UDP socket. Guards run before any parsing; every send is observed; a handler failure
- * costs that query a SERVFAIL, never the process.
+ * One UDP listener. Guards run before any parsing; every send is observed; a handler failure
+ * costs that query a SERVFAIL, never the process. The socket itself is a transport: batched
+ * recvmmsg/sendmmsg through the addon, or Node's dgram.
  */
 export class UdpServer {
-  private socket: dgram.Socket | undefined;
+  private transport: UdpTransport | undefined;
   private handler: DnsHandler;
   private admit: AdmissionCheck;
   private inFlight = 0;
@@ -46,6 +48,11 @@ export class UdpServer {
     return `udp://${formatHostPort(this.options.address)}`;
   }
 
+  /** The engine in use once started. */
+  get engine(): UdpEngine | undefined {
+    return this.transport?.engine;
+  }
+
   /** Swaps the pipeline without touching the socket (config reload). */
   setHandler(handler: DnsHandler, admit: AdmissionCheck): void {
     this.handler = handler;
@@ -53,34 +60,26 @@ export class UdpServer {
   }
 
   async start(): Promise<number> {
-    const { address } = this.options;
-    const socket = dgram.createSocket({ type: address.family === 6 ? 'udp6' : 'udp4', ipv6Only: address.family === 6, lookup: literalLookup });
-    this.socket = socket;
-    await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(new PldnsError('LISTEN_FAILED', `cannot bind ${this.label}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
-      socket.once('error', onError);
-      socket.bind(address.port, address.host, () => {
-        socket.off('error', onError);
-        resolve();
-      });
-    });
-    socket.on('error', (err) => this.options.logger.error({ err: err.message, listener: this.label }, 'udp socket error'));
-    if (this.options.recvBufferBytes) {
-      try {
-        socket.setRecvBufferSize(this.options.recvBufferBytes);
-        socket.setSendBufferSize(this.options.recvBufferBytes);
-      } catch {
-        // The kernel caps buffers at net.core.rmem_max; the default still works.
-      }
-    }
-    socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
-    return socket.address().port;
+    const transport = this.createTransport();
+    this.transport = transport;
+    return transport.start((msg, client) => this.onDatagram(transport, msg, client));
   }
 
-  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+  private createTransport(): UdpTransport {
+    const { address, counters, logger } = this.options;
+    const setting = this.options.udpIo ?? 'auto';
+    const options: UdpTransportOptions = { address, label: this.label, socketBufferBytes: this.options.recvBufferBytes ?? 0, counters, logger };
+    if (setting === 'dgram') return new DgramTransport(options);
+    const load = (this.options.loadBatch ?? loadUdpBatch)();
+    if (load.ok) return new BatchTransport(load.binding, options);
+    if (setting === 'batch') throw new PldnsError('LISTEN_FAILED', `cannot open ${this.label} with listen.udp_io "batch": ${load.reason}`);
+    logger.warn({ listener: this.label, reason: load.reason }, "UDP batch I/O unavailable; using Node's dgram");
+    return new DgramTransport(options);
+  }
+
+  private onDatagram(io: UdpTransport, msg: Buffer, client: ClientAddress): void {
     if (this.closing) return;
     const counters = this.options.counters;
-    const client = { address: rinfo.address, port: rinfo.port };
     const parsed = parseQuery(msg);
     if (parsed.kind === 'drop') {
       counters.dropped(parsed.reason);
@@ -93,58 +92,44 @@ export class UdpServer {
     }
     if (parsed.kind === 'reject') {
       counters.rejected(parsed.reason, 'udp');
-      if (admission === 'pass') this.send(buildRejectResponse(msg, parsed), rinfo);
+      if (admission === 'pass') io.replyNow(buildRejectResponse(msg, parsed));
       return;
     }
     if (admission === 'refuse') {
       counters.rejected('refused', 'udp');
-      this.send(buildRcodeResponse(parsed, RCode.REFUSED), rinfo);
+      io.replyNow(buildRcodeResponse(parsed, RCode.REFUSED));
       return;
     }
     if (admission === 'slip') {
-      this.send(truncateResponse(parsed, buildRcodeResponse(parsed, RCode.NOERROR)), rinfo);
+      io.replyNow(truncateResponse(parsed, buildRcodeResponse(parsed, RCode.NOERROR)));
       return;
     }
     let result: Buffer | null | Promise<Buffer | null>;
     try {
       result = this.handler({ query: parsed, client, protocol: 'udp', receivedAt: process.hrtime.bigint() });
     } catch (err) {
-      this.handlerFailed(parsed, rinfo, err);
+      io.replyNow(this.handlerFailed(parsed, err));
       return;
     }
     if (result instanceof Promise) {
+      const peer = io.keepPeer();
       this.inFlight++;
       result.then(
         (bytes) => {
-          if (bytes) this.sendAnswer(parsed, bytes, rinfo);
+          if (bytes) io.replyLater(peer, fitUdp(parsed, bytes));
         },
-        (err) => this.handlerFailed(parsed, rinfo, err),
+        (err) => io.replyLater(peer, this.handlerFailed(parsed, err)),
       ).finally(() => this.settle());
     } else if (result) {
-      this.sendAnswer(parsed, result, rinfo);
+      io.replyNow(fitUdp(parsed, result));
     }
   }
 
-  private handlerFailed(q: Query, rinfo: dgram.RemoteInfo, err: unknown): void {
+  private handlerFailed(q: Query, err: unknown): Buffer {
     this.options.counters.dropped('handler_error');
     this.options.logger.error({ err: err instanceof Error ? err.message : String(err), qname: q.qname }, 'query handler failed; answering SERVFAIL');
-    this.send(buildRcodeResponse(q, RCode.SERVFAIL), rinfo);
+    return buildRcodeResponse(q, RCode.SERVFAIL);
   }
-
-  private sendAnswer(q: Query, bytes: Buffer, rinfo: dgram.RemoteInfo): void {
-    this.send(bytes.length > udpLimit(q.edns) ? truncateResponse(q, bytes) : bytes, rinfo);
-  }
-
-  private send(bytes: Buffer, rinfo: dgram.RemoteInfo): void {
-    const socket = this.socket;
-    if (!socket) return;
-    // A shared callback (no closure per reply); without one Node drops send errors silently.
-    socket.send(bytes, rinfo.port, rinfo.address, this.onSent);
-  }
-
-  private readonly onSent = (err: Error | null): void => {
-    if (err) this.options.counters.dropped('send_error');
-  };
 
   private settle(): void {
     this.inFlight--;
@@ -163,8 +148,12 @@ export class UdpServer {
         };
       });
     }
-    const socket = this.socket;
-    this.socket = undefined;
-    if (socket) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    const transport = this.transport;
+    this.transport = undefined;
+    await transport?.close();
   }
+}
+
+function fitUdp(q: Query, bytes: Buffer): Buffer {
+  return bytes.length > udpLimit(q.edns) ? truncateResponse(q, bytes) : bytes;
 }

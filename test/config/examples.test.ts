@@ -24,7 +24,7 @@ t.test('every shipped example validates with zero problems', async (t) => {
 t.test('example.yaml sets every key the validator accepts', async (t) => {
   const text = readFileSync(join(CONFIG_DIR, 'example.yaml'), 'utf8');
   const keys = [
-    'region', 'listen', 'dns', 'http', 'access', 'allow', 'rate_limit', 'responses_per_second', 'burst', 'slip',
+    'region', 'listen', 'dns', 'http', 'udp_io', 'access', 'allow', 'rate_limit', 'responses_per_second', 'burst', 'slip',
     'upstream', 'servers', 'timeout', 'policy', 'max_fails', 'health_check', 'cache', 'size', 'max_ttl', 'serve_stale',
     'privatelink', 'endpoint', 'protocol', 'credentials', 'bootstrap', 'refresh', 'jitter', 'max_stale', 'max_backoff',
     'records', 'ttl', 'prefer_zones', 'on_unavailable', 'entries', 'names', 'service', 'vpc', 'addresses',
@@ -65,6 +65,7 @@ const BAD: [string, string, string][] = [
   ['upstream equal to our listen address', `${BASE}listen: { dns: ["127.0.0.1:53"] }\nupstream: { servers: ["127.0.0.1:53"] }\n`, 'upstream.servers[0]: 127.0.0.1:53 is one of this daemon\'s own listen.dns addresses (forwarding loop)'],
   ['bootstrap pointing at ourselves', `${BASE}listen: { dns: ["10.0.0.53:53"] }\nprivatelink: { bootstrap: ["10.0.0.53"] }\n`, 'privatelink.bootstrap[0]: must not be this daemon itself'],
   ['hostname as listen address', `${BASE}listen: { dns: ["localhost:53"] }\n`, 'listen.dns[0]: must be an IP address, not a hostname'],
+  ['bad udp_io', `${BASE}listen: { udp_io: fast }\n`, 'listen.udp_io: must be one of: auto, batch, dgram'],
   ['bad policy', `${BASE}upstream: { policy: fastest }\n`, 'upstream.policy: must be one of: sequential, random, round_robin'],
   ['bad cron', `${BASE}privatelink: { refresh: "every 30 seconds" }\n`, 'privatelink.refresh: is not a valid cron expression'],
   ['credentials missing a secret', `${BASE}privatelink: { credentials: { type: access_key, access_key_id: LTAIxxxx } }\n`, 'privatelink.credentials.access_key_secret: is required for type access_key'],

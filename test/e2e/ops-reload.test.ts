@@ -98,7 +98,18 @@ t.test('SIGHUP: broken file keeps the old config; good file adds a name and move
   t.ok(daemon.logs().some((l) => l.msg === 'listener opened by reload' && l.listen === `127.0.0.1:${p3}`), 'opening logged');
   const m = await metrics();
   t.equal(metricValue(m, 'privatelink_dns_config_reloads_total', { result: 'ok' }), 1, 'reloads_total{result="ok"}');
-  const status = (await (await fetch(`http://127.0.0.1:${daemon.httpPort}/status`)).json()) as { listeners: { address: string }[] };
+  const status = (await (await fetch(`http://127.0.0.1:${daemon.httpPort}/status`)).json()) as { listeners: { address: string; udpIo: string }[] };
   t.same(status.listeners.map((l) => l.address).sort(), [`127.0.0.1:${p1}`, `127.0.0.1:${p3}`].sort(), '/status shows the new listeners');
+  t.same(status.listeners.map((l) => l.udpIo), ['batch', 'batch'], 'listen.udp_io auto: the batch addon serves UDP');
+  t.ok(metricValue(m, 'privatelink_dns_udp_batch_datagrams_count', {}) > 0, 'recvmmsg batches counted');
+
+  // 3. Switching the UDP engine reopens the listeners with Node's dgram, and they still answer.
+  writeFileSync(daemon.configPath, yaml([p1, p3], NEW_ENTRIES).replace('listen: {', 'listen: { udp_io: dgram,'));
+  daemon.proc.kill('SIGHUP');
+  await daemon.waitForLog((l) => l.msg === 'configuration reloaded' && daemon.logs().filter((x) => x.msg === 'configuration reloaded').length === 2);
+  const after = (await (await fetch(`http://127.0.0.1:${daemon.httpPort}/status`)).json()) as { listeners: { address: string; udpIo: string }[] };
+  t.same(after.listeners.map((l) => l.udpIo), ['dgram', 'dgram'], 'listen.udp_io dgram after reload');
+  t.same((await dig(p1, 'new.internal.example')).answers.map((a) => a.data), ['10.0.0.2'], 'answers over dgram (p1)');
+  t.same((await dig(p3, 'old.internal.example')).answers.map((a) => a.data), ['10.0.0.1'], 'answers over dgram (p3)');
   t.equal(daemon.proc.exitCode, null, 'still running');
 });

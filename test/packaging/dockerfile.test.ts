@@ -43,6 +43,8 @@ t.test('multi-stage on node:20-bookworm-slim', async (t) => {
   const buildRuns = ops(build, 'RUN').join('\n');
   t.match(buildRuns, /npm ci\b/, 'build: npm ci');
   t.match(buildRuns, /npm run build/, 'build: npm run build');
+  t.match(buildRuns, /apt-get install[^\n]*\bgcc\b[^\n]*libc6-dev/, 'build: a C compiler for the UDP batch addon');
+  t.match(buildRuns, /PLDNS_NATIVE=required npm run build/, 'build: the addon is required (no silent dgram fallback in the image)');
   t.match(buildRuns, /npm prune --omit=dev/, 'build: dev dependencies pruned');
 });
 

@@ -1,0 +1,47 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** An open socket inside the addon (an N-API external; opaque here). */
+export type BatchHandle = { readonly __brand: 'udp_batch' };
+
+/** The addon built from udp_batch.c (see that file for the shared-memory layout). */
+export interface UdpBatchBinding {
+  readonly BATCH: number;
+  readonly SLOT: number;
+  readonly META: number;
+  readonly AF_INET: number;
+  readonly AF_INET6: number;
+  open(family: 4 | 6, host: string, port: number, socketBufferBytes: number, input: Buffer, meta: Buffer, output: Buffer, outMeta: Buffer, onBatch: (count: number) => void): BatchHandle;
+  localPort(handle: BatchHandle): number;
+  /** Sends the first `count` replies described in outMeta; returns how many could not be sent. */
+  flush(handle: BatchHandle, count: number): number;
+  /** Sends one datagram; returns undefined or the errno name. */
+  sendTo(handle: BatchHandle, sockaddr: Buffer, bytes: Buffer): string | undefined;
+  close(handle: BatchHandle): void;
+}
+
+export type BindingLoad = { readonly ok: true; readonly binding: UdpBatchBinding } | { readonly ok: false; readonly reason: string };
+
+let loaded: BindingLoad | undefined;
+
+/** Loads dist/native/udp_batch.node once; the reason says why it is unavailable. */
+export function loadUdpBatch(): BindingLoad {
+  if (loaded) return loaded;
+  if (process.platform !== 'linux') {
+    loaded = { ok: false, reason: `recvmmsg/sendmmsg batching is Linux-only (platform ${process.platform})` };
+    return loaded;
+  }
+  // Next to this file in dist/native/; from src/native/ (tests run the TypeScript) the built copy.
+  const file = [join(__dirname, 'udp_batch.node'), join(__dirname, '..', '..', 'dist', 'native', 'udp_batch.node')].find((f) => existsSync(f));
+  if (!file) {
+    loaded = { ok: false, reason: `addon not found (${join(__dirname, 'udp_batch.node')}); \`npm run build\` builds it when a C compiler is present` };
+    return loaded;
+  }
+  try {
+    loaded = { ok: true, binding: require(file) as UdpBatchBinding };
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    loaded = { ok: false, reason: `addon ${file} not loadable (${message})` };
+  }
+  return loaded;
+}

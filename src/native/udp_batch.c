@@ -1,0 +1,441 @@
+/*
+ * Batched UDP I/O for privatelink-dns: one recvmmsg(2) reads up to BATCH datagrams, one call into
+ * JavaScript handles them all, one sendmmsg(2) sends the replies that were ready at once.
+ *
+ * Why: Node's dgram makes one syscall, one C++ -> JS callback and one JS -> C++ send (with its
+ * request object) per datagram; on loopback that machinery, not DNS work, was 64% of the daemon's
+ * CPU (bench/RESULTS.md). libuv's own recvmmsg support is not switched on by Node.
+ *
+ * The module owns a non-blocking socket watched by a uv_poll_t on Node's loop, so it runs on the
+ * main thread between other events, like a dgram socket. Memory shared with JavaScript:
+ *   in       BATCH slots of SLOT bytes: the datagrams of the current batch
+ *   meta     BATCH records of META bytes: [0,28) the sender's sockaddr as the kernel wrote it,
+ *            [28,32) the datagram's length as a host-endian int32 (-1: longer than SLOT)
+ *   out      BATCH slots of SLOT bytes: replies for flush()
+ *   outMeta  BATCH pairs of host-endian int32: reply length, index of the datagram it answers
+ * The JavaScript side (src/dns/udp-batch.ts) reads a batch only inside its onBatch callback and
+ * copies what it keeps; the next recvmmsg overwrites `in` and `meta`.
+ */
+#define _GNU_SOURCE
+#define NAPI_VERSION 8
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+#define BATCH 64
+#define SLOT 4096
+#define META 32
+#define META_LENGTH_OFFSET 28
+/* recvmmsg calls per readiness event before yielding to the rest of the event loop. */
+#define ROUNDS 4
+
+typedef struct endpoint endpoint_t;
+
+/* What JavaScript holds: outlives the endpoint if the handle is kept after close. */
+typedef struct {
+  endpoint_t *ep;
+} box_t;
+
+struct endpoint {
+  napi_env env;
+  int fd;
+  int closing;
+  box_t *box;
+  uv_poll_t poll;
+  napi_ref on_batch;
+  napi_ref resource;
+  napi_ref buffers[4];
+  napi_async_context async_ctx;
+  unsigned char *in;
+  unsigned char *meta;
+  unsigned char *out;
+  int32_t *out_meta;
+  struct mmsghdr rmsg[BATCH];
+  struct iovec riov[BATCH];
+  struct mmsghdr smsg[BATCH];
+  struct iovec siov[BATCH];
+};
+
+/* ---- helpers -------------------------------------------------------------------------------- */
+
+static napi_value throw_errno(napi_env env, int err, const char *what) {
+  char msg[160];
+  const char *code = uv_err_name(-err);
+  snprintf(msg, sizeof msg, "%s: %s (%s)", what, strerror(err), code);
+  napi_throw_error(env, code, msg);
+  return NULL;
+}
+
+static napi_value undefined(napi_env env) {
+  napi_value v;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+static endpoint_t *endpoint_of(napi_env env, napi_value handle) {
+  box_t *box = NULL;
+  if (napi_get_value_external(env, handle, (void **)&box) != napi_ok || box == NULL) {
+    napi_throw_type_error(env, NULL, "not a udp_batch handle");
+    return NULL;
+  }
+  return box->ep; /* NULL once closed */
+}
+
+static int buffer_arg(napi_env env, napi_value v, size_t min, void **data) {
+  size_t len = 0;
+  bool is_buffer = false;
+  napi_is_buffer(env, v, &is_buffer);
+  if (!is_buffer || napi_get_buffer_info(env, v, data, &len) != napi_ok || len < min) {
+    napi_throw_range_error(env, NULL, "udp_batch: shared buffer missing or too small");
+    return -1;
+  }
+  return 0;
+}
+
+static socklen_t sockaddr_len(const void *sa) {
+  return ((const struct sockaddr *)sa)->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+}
+
+/* ---- receive ------------------------------------------------------------------------------- */
+
+static void deliver(endpoint_t *ep, int count) {
+  napi_env env = ep->env;
+  napi_handle_scope scope;
+  napi_value cb, recv, arg, result;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_get_reference_value(env, ep->on_batch, &cb);
+  napi_get_reference_value(env, ep->resource, &recv);
+  napi_create_int32(env, count, &arg);
+  /* make_callback runs queued microtasks and ticks afterwards, as for any I/O callback. */
+  napi_status status = napi_make_callback(env, ep->async_ctx, recv, cb, 1, &arg, &result);
+  if (status == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  endpoint_t *ep = handle->data;
+  if (status < 0) {
+    deliver(ep, status);
+    return;
+  }
+  for (int round = 0; round < ROUNDS && !ep->closing; round++) {
+    for (int i = 0; i < BATCH; i++) {
+      ep->rmsg[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in6);
+      ep->rmsg[i].msg_hdr.msg_flags = 0;
+    }
+    int n = recvmmsg(ep->fd, ep->rmsg, BATCH, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) deliver(ep, -errno);
+      return;
+    }
+    for (int i = 0; i < n; i++) {
+      int32_t len = (ep->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)ep->rmsg[i].msg_len;
+      memcpy(ep->meta + i * META + META_LENGTH_OFFSET, &len, sizeof len);
+    }
+    if (n > 0) deliver(ep, n);
+    if (n < BATCH) return;
+  }
+}
+
+/* ---- JavaScript API ------------------------------------------------------------------------ */
+
+static void box_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  box_t *box = data;
+  if (box->ep) box->ep->box = NULL;
+  free(box);
+}
+
+static int parse_address(int family, const char *host, int port, struct sockaddr_storage *ss, socklen_t *len) {
+  memset(ss, 0, sizeof *ss);
+  if (family == 4) {
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) return -1;
+    *len = sizeof *sin;
+    return 0;
+  }
+  struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+  char buf[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+  snprintf(buf, sizeof buf, "%s", host);
+  char *scope = strchr(buf, '%');
+  if (scope) {
+    *scope++ = '\0';
+    unsigned idx = if_nametoindex(scope);
+    if (idx == 0) idx = (unsigned)strtoul(scope, NULL, 10);
+    sin6->sin6_scope_id = idx;
+  }
+  sin6->sin6_family = AF_INET6;
+  sin6->sin6_port = htons((uint16_t)port);
+  if (inet_pton(AF_INET6, buf, &sin6->sin6_addr) != 1) return -1;
+  *len = sizeof *sin6;
+  return 0;
+}
+
+/* open(family 4|6, host, port, socketBufferBytes, in, meta, out, outMeta, onBatch) -> handle */
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 9) {
+    napi_throw_type_error(env, NULL, "udp_batch.open: 9 arguments expected");
+    return NULL;
+  }
+  int32_t family = 0, port = 0, buffer_bytes = 0;
+  char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+  size_t host_len = 0;
+  napi_get_value_int32(env, argv[0], &family);
+  if (napi_get_value_string_utf8(env, argv[1], host, sizeof host, &host_len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "udp_batch.open: host must be a string");
+    return NULL;
+  }
+  napi_get_value_int32(env, argv[2], &port);
+  napi_get_value_int32(env, argv[3], &buffer_bytes);
+  void *in, *meta, *out, *out_meta;
+  if (buffer_arg(env, argv[4], (size_t)BATCH * SLOT, &in) || buffer_arg(env, argv[5], (size_t)BATCH * META, &meta) ||
+      buffer_arg(env, argv[6], (size_t)BATCH * SLOT, &out) || buffer_arg(env, argv[7], (size_t)BATCH * 8, &out_meta))
+    return NULL;
+  napi_valuetype cb_type;
+  napi_typeof(env, argv[8], &cb_type);
+  if (cb_type != napi_function) {
+    napi_throw_type_error(env, NULL, "udp_batch.open: onBatch must be a function");
+    return NULL;
+  }
+  if ((family != 4 && family != 6) || port < 0 || port > 65535) {
+    napi_throw_range_error(env, NULL, "udp_batch.open: bad family or port");
+    return NULL;
+  }
+
+  struct sockaddr_storage ss;
+  socklen_t ss_len = 0;
+  if (parse_address(family, host, port, &ss, &ss_len) != 0) return throw_errno(env, EINVAL, "cannot parse the listen address");
+  int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket");
+  int one = 1;
+  if (family == 6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (buffer_bytes > 0) {
+    /* The kernel caps these at net.core.{r,w}mem_max; the default still works. */
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof buffer_bytes);
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof buffer_bytes);
+  }
+  if (bind(fd, (struct sockaddr *)&ss, ss_len) != 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, err, "bind");
+  }
+
+  uv_loop_t *loop = NULL;
+  endpoint_t *ep = calloc(1, sizeof *ep);
+  box_t *box = calloc(1, sizeof *box);
+  if (!ep || !box || napi_get_uv_event_loop(env, &loop) != napi_ok) {
+    free(ep);
+    free(box);
+    close(fd);
+    napi_throw_error(env, "ENOMEM", "udp_batch.open: out of memory");
+    return NULL;
+  }
+  ep->env = env;
+  ep->fd = fd;
+  ep->box = box;
+  box->ep = ep;
+  ep->in = in;
+  ep->meta = meta;
+  ep->out = out;
+  ep->out_meta = out_meta;
+  for (int i = 0; i < BATCH; i++) {
+    ep->riov[i].iov_base = ep->in + (size_t)i * SLOT;
+    ep->riov[i].iov_len = SLOT;
+    ep->rmsg[i].msg_hdr.msg_name = ep->meta + i * META;
+    ep->rmsg[i].msg_hdr.msg_iov = &ep->riov[i];
+    ep->rmsg[i].msg_hdr.msg_iovlen = 1;
+    ep->smsg[i].msg_hdr.msg_iov = &ep->siov[i];
+    ep->smsg[i].msg_hdr.msg_iovlen = 1;
+  }
+  for (int i = 0; i < 4; i++) napi_create_reference(env, argv[4 + i], 1, &ep->buffers[i]);
+  napi_create_reference(env, argv[8], 1, &ep->on_batch);
+  napi_value resource, name;
+  napi_create_object(env, &resource);
+  napi_create_reference(env, resource, 1, &ep->resource);
+  napi_create_string_utf8(env, "PldnsUdpBatch", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, resource, name, &ep->async_ctx);
+
+  int rc = uv_poll_init(loop, &ep->poll, fd);
+  if (rc == 0) {
+    ep->poll.data = ep;
+    rc = uv_poll_start(&ep->poll, UV_READABLE, on_readable);
+  }
+  if (rc != 0) {
+    /* Not reachable with a fresh socket; clean up as close() would. */
+    box->ep = NULL;
+    close(fd);
+    return throw_errno(env, -rc, "uv_poll");
+  }
+  napi_value handle;
+  napi_create_external(env, box, box_finalize, NULL, &handle);
+  return handle;
+}
+
+/* localPort(handle) -> number */
+static napi_value js_local_port(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  endpoint_t *ep = endpoint_of(env, argv[0]);
+  if (!ep) return NULL;
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getsockname(ep->fd, (struct sockaddr *)&ss, &len) != 0) return throw_errno(env, errno, "getsockname");
+  uint16_t port = ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port;
+  napi_value v;
+  napi_create_uint32(env, ntohs(port), &v);
+  return v;
+}
+
+/* flush(handle, count) -> number of replies that could not be sent */
+static napi_value js_flush(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t count = 0;
+  napi_get_value_int32(env, argv[1], &count);
+  endpoint_t *ep = endpoint_of(env, argv[0]);
+  napi_value v;
+  if (!ep || ep->closing) {
+    napi_create_int32(env, count, &v);
+    return v;
+  }
+  if (count < 0 || count > BATCH) {
+    napi_throw_range_error(env, NULL, "udp_batch.flush: bad count");
+    return NULL;
+  }
+  int n = 0, failed = 0;
+  for (int i = 0; i < count; i++) {
+    int32_t len = ep->out_meta[2 * i], index = ep->out_meta[2 * i + 1];
+    if (len <= 0 || len > SLOT || index < 0 || index >= BATCH) {
+      failed++;
+      continue;
+    }
+    void *peer = ep->meta + index * META;
+    ep->siov[n].iov_base = ep->out + (size_t)i * SLOT;
+    ep->siov[n].iov_len = (size_t)len;
+    ep->smsg[n].msg_hdr.msg_name = peer;
+    ep->smsg[n].msg_hdr.msg_namelen = sockaddr_len(peer);
+    n++;
+  }
+  int sent = 0;
+  while (sent < n) {
+    int r = sendmmsg(ep->fd, ep->smsg + sent, (unsigned)(n - sent), MSG_DONTWAIT);
+    if (r > 0) {
+      sent += r;
+    } else if (r < 0 && errno == EINTR) {
+      continue;
+    } else {
+      /* The first unsent reply failed (full socket buffer, unreachable peer): drop it, go on. */
+      failed++;
+      sent++;
+    }
+  }
+  napi_create_int32(env, failed, &v);
+  return v;
+}
+
+/* sendTo(handle, sockaddr, bytes) -> undefined, or the error code (e.g. "EAGAIN") */
+static napi_value js_send_to(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  endpoint_t *ep = endpoint_of(env, argv[0]);
+  if (!ep) return NULL;
+  void *peer, *data;
+  size_t peer_len = 0, data_len = 0;
+  if (napi_get_buffer_info(env, argv[1], &peer, &peer_len) != napi_ok || peer_len < sizeof(struct sockaddr_in) ||
+      napi_get_buffer_info(env, argv[2], &data, &data_len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "udp_batch.sendTo: buffers expected");
+    return NULL;
+  }
+  socklen_t want = sockaddr_len(peer);
+  if (peer_len < want) {
+    napi_throw_range_error(env, NULL, "udp_batch.sendTo: short sockaddr");
+    return NULL;
+  }
+  if (ep->closing) return undefined(env);
+  ssize_t r;
+  do r = sendto(ep->fd, data, data_len, MSG_DONTWAIT, peer, want);
+  while (r < 0 && errno == EINTR);
+  if (r >= 0) return undefined(env);
+  napi_value code;
+  napi_create_string_utf8(env, uv_err_name(-errno), NAPI_AUTO_LENGTH, &code);
+  return code;
+}
+
+static void on_closed(uv_handle_t *handle) {
+  endpoint_t *ep = handle->data;
+  napi_env env = ep->env;
+  for (int i = 0; i < 4; i++) napi_delete_reference(env, ep->buffers[i]);
+  napi_delete_reference(env, ep->on_batch);
+  napi_delete_reference(env, ep->resource);
+  napi_async_destroy(env, ep->async_ctx);
+  free(ep);
+}
+
+/* close(handle): stops reading and closes the socket now (the port is free when it returns);
+ * the memory goes in libuv's close callback. Idempotent. */
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  endpoint_t *ep = endpoint_of(env, argv[0]);
+  if (!ep) return undefined(env);
+  if (ep->box) ep->box->ep = NULL;
+  ep->box = NULL;
+  ep->closing = 1;
+  uv_poll_stop(&ep->poll);
+  uv_close((uv_handle_t *)&ep->poll, on_closed);
+  /* uv_close has already removed the descriptor from epoll, so it may be closed at once. */
+  close(ep->fd);
+  ep->fd = -1;
+  return undefined(env);
+}
+
+static void set_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
+  napi_value fn;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
+  napi_set_named_property(env, exports, name, fn);
+}
+
+static void set_int(napi_env env, napi_value exports, const char *name, int value) {
+  napi_value v;
+  napi_create_int32(env, value, &v);
+  napi_set_named_property(env, exports, name, v);
+}
+
+NAPI_MODULE_INIT() {
+  set_fn(env, exports, "open", js_open);
+  set_fn(env, exports, "localPort", js_local_port);
+  set_fn(env, exports, "flush", js_flush);
+  set_fn(env, exports, "sendTo", js_send_to);
+  set_fn(env, exports, "close", js_close);
+  set_int(env, exports, "BATCH", BATCH);
+  set_int(env, exports, "SLOT", SLOT);
+  set_int(env, exports, "META", META);
+  set_int(env, exports, "AF_INET", AF_INET);
+  set_int(env, exports, "AF_INET6", AF_INET6);
+  return exports;
+}
