@@ -49,6 +49,8 @@ struct endpoint {
   napi_env env;
   int fd;
   int closing;
+  /* Set when the environment is being torn down: no N-API calls from then on. */
+  int teardown;
   box_t *box;
   uv_poll_t poll;
   napi_ref on_batch;
@@ -153,6 +155,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 }
 
 /* ---- JavaScript API ------------------------------------------------------------------------ */
+
+static void env_cleanup(void *arg);
 
 static void box_finalize(napi_env env, void *data, void *hint) {
   (void)env;
@@ -287,6 +291,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     close(fd);
     return throw_errno(env, -rc, "uv_poll");
   }
+  napi_add_env_cleanup_hook(env, env_cleanup, ep);
   napi_value handle;
   napi_create_external(env, box, box_finalize, NULL, &handle);
   return handle;
@@ -388,11 +393,33 @@ static napi_value js_send_to(napi_env env, napi_callback_info info) {
 static void on_closed(uv_handle_t *handle) {
   endpoint_t *ep = handle->data;
   napi_env env = ep->env;
-  for (int i = 0; i < 4; i++) napi_delete_reference(env, ep->buffers[i]);
-  napi_delete_reference(env, ep->on_batch);
-  napi_delete_reference(env, ep->resource);
-  napi_async_destroy(env, ep->async_ctx);
+  if (!ep->teardown) {
+    for (int i = 0; i < 4; i++) napi_delete_reference(env, ep->buffers[i]);
+    napi_delete_reference(env, ep->on_batch);
+    napi_delete_reference(env, ep->resource);
+    napi_async_destroy(env, ep->async_ctx);
+  }
   free(ep);
+}
+
+static void close_endpoint(endpoint_t *ep) {
+  if (ep->closing) return;
+  if (ep->box) ep->box->ep = NULL;
+  ep->box = NULL;
+  ep->closing = 1;
+  uv_poll_stop(&ep->poll);
+  uv_close((uv_handle_t *)&ep->poll, on_closed);
+  /* uv_close has already removed the descriptor from epoll, so it may be closed at once. */
+  close(ep->fd);
+  ep->fd = -1;
+}
+
+/* The environment is going away (process exit, or a worker thread ends) with the socket still
+ * open: close the descriptor; the environment frees its own references. */
+static void env_cleanup(void *arg) {
+  endpoint_t *ep = arg;
+  ep->teardown = 1;
+  close_endpoint(ep);
 }
 
 /* close(handle): stops reading and closes the socket now (the port is free when it returns);
@@ -403,14 +430,8 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   endpoint_t *ep = endpoint_of(env, argv[0]);
   if (!ep) return undefined(env);
-  if (ep->box) ep->box->ep = NULL;
-  ep->box = NULL;
-  ep->closing = 1;
-  uv_poll_stop(&ep->poll);
-  uv_close((uv_handle_t *)&ep->poll, on_closed);
-  /* uv_close has already removed the descriptor from epoll, so it may be closed at once. */
-  close(ep->fd);
-  ep->fd = -1;
+  napi_remove_env_cleanup_hook(env, env_cleanup, ep);
+  close_endpoint(ep);
   return undefined(env);
 }
 

@@ -172,3 +172,33 @@ t.test('udp_io auto falls back to dgram with a warning; batch refuses to start w
     t.equal(preferred.server.engine, 'batch', 'auto takes the addon when it loads');
   }
 });
+
+t.test('batch: a worker thread that exits with its socket open releases the port', async (t) => {
+  if (!batchLoad.ok) {
+    t.fail(`addon not loadable: ${batchLoad.reason}`);
+    return;
+  }
+  const { Worker } = await import('node:worker_threads');
+  const addon = require.resolve('../../dist/native/udp_batch.node');
+  // The worker opens a socket through the addon and exits without closing it: the addon's
+  // environment cleanup hook must close the descriptor, or the port stays taken.
+  const worker = new Worker(`
+    const { parentPort } = require('node:worker_threads');
+    const b = require(${JSON.stringify(addon)});
+    const h = b.open(4, '127.0.0.1', 0, 0, Buffer.alloc(b.BATCH * b.SLOT), Buffer.alloc(b.BATCH * b.META), Buffer.alloc(b.BATCH * b.SLOT), Buffer.alloc(b.BATCH * 8), () => {});
+    parentPort.postMessage(b.localPort(h));
+    setTimeout(() => process.exit(0), 50);
+  `, { eval: true });
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  await new Promise((resolve) => worker.once('exit', resolve));
+  const probe = dgram.createSocket('udp4');
+  const bound = await new Promise<boolean>((resolve) => {
+    probe.once('error', () => resolve(false));
+    probe.bind(port, '127.0.0.1', () => resolve(true));
+  });
+  probe.close();
+  t.ok(bound, `port ${port} is free after the worker exited`);
+});
