@@ -8,7 +8,9 @@ import type { DatagramSink, UdpTransport, UdpTransportOptions } from './udp-tran
  * UDP through the udp_batch addon: one recvmmsg, one JS call and one sendmmsg per batch of up to
  * 64 datagrams (src/native/udp_batch.c). Replies produced while a batch is handled are copied
  * into the shared output slots and leave together when the batch ends; later replies (forwarded
- * queries) are sent one by one to a copy of the sender's sockaddr.
+ * queries) are sent one by one to a copy of the sender's peer record. On a socket bound to
+ * 0.0.0.0 or :: every reply leaves from the address its query was sent to (IP_PKTINFO), which
+ * Node's dgram cannot do.
  */
 export class BatchTransport implements UdpTransport {
   readonly engine = 'batch';
@@ -120,8 +122,9 @@ export class BatchTransport implements UdpTransport {
 
   keepPeer(): unknown {
     if (this.current < 0) return undefined;
-    const base = this.current * this.binding.META;
-    return Buffer.from(this.meta.subarray(base, base + 28));
+    // The whole peer record: the sender, and on wildcard sockets the address it wrote to.
+    const { META } = this.binding;
+    return Buffer.from(this.meta.subarray(this.current * META, (this.current + 1) * META));
   }
 
   replyLater(peer: unknown, bytes: Buffer): void {

@@ -31,6 +31,9 @@ export class DgramTransport implements UdpTransport {
       });
     });
     socket.on('error', (err) => logger.error({ err: err.message, listener: label }, 'udp socket error'));
+    if (address.host === '0.0.0.0' || address.host === '::') {
+      logger.warn({ listener: label }, 'wildcard UDP address with the dgram engine: on a host with several addresses, replies leave from the primary one and clients that asked another address drop them; list the addresses, or use listen.udp_io batch');
+    }
     if (socketBufferBytes > 0) {
       try {
         socket.setRecvBufferSize(socketBufferBytes);

@@ -15,8 +15,8 @@ export interface UdpBatchBinding {
   localPort(handle: BatchHandle): number;
   /** Sends the first `count` replies described in outMeta; returns how many could not be sent. */
   flush(handle: BatchHandle, count: number): number;
-  /** Sends one datagram; returns undefined or the errno name. */
-  sendTo(handle: BatchHandle, sockaddr: Buffer, bytes: Buffer): string | undefined;
+  /** Sends one datagram to a copied peer record (META bytes); returns undefined or the errno name. */
+  sendTo(handle: BatchHandle, peerRecord: Buffer, bytes: Buffer): string | undefined;
   close(handle: BatchHandle): void;
 }
 

@@ -9,8 +9,12 @@
  * The module owns a non-blocking socket watched by a uv_poll_t on Node's loop, so it runs on the
  * main thread between other events, like a dgram socket. Memory shared with JavaScript:
  *   in       BATCH slots of SLOT bytes: the datagrams of the current batch
- *   meta     BATCH records of META bytes: [0,28) the sender's sockaddr as the kernel wrote it,
+ *   meta     BATCH records of META bytes, one per datagram (a "peer record"):
+ *            [0,28)  the sender's sockaddr as the kernel wrote it
  *            [28,32) the datagram's length as a host-endian int32 (-1: longer than SLOT)
+ *            [32,48) the local address the datagram was sent to (4 or 16 bytes), [48,52) the
+ *            interface index, [52] 1 when [32,52) is set: only on sockets bound to a wildcard
+ *            address, where replies must leave from the address the query reached (IP_PKTINFO)
  *   out      BATCH slots of SLOT bytes: replies for flush()
  *   outMeta  BATCH pairs of host-endian int32: reply length, index of the datagram it answers
  * The JavaScript side (src/dns/udp-batch.ts) reads a batch only inside its onBatch callback and
@@ -33,8 +37,13 @@
 
 #define BATCH 64
 #define SLOT 4096
-#define META 32
+#define META 64
 #define META_LENGTH_OFFSET 28
+#define META_LOCAL_OFFSET 32
+#define META_IFINDEX_OFFSET 48
+#define META_HAS_LOCAL_OFFSET 52
+/* Room for one IP_PKTINFO or IPV6_PKTINFO control message. */
+#define CTRL_BYTES 64
 /* recvmmsg calls per readiness event before yielding to the rest of the event loop. */
 #define ROUNDS 4
 
@@ -49,6 +58,8 @@ struct endpoint {
   napi_env env;
   int fd;
   int closing;
+  /* Bound to 0.0.0.0 or ::: packet info on, replies carry their source address. */
+  int pktinfo;
   /* Set when the environment is being torn down: no N-API calls from then on. */
   int teardown;
   box_t *box;
@@ -65,6 +76,8 @@ struct endpoint {
   struct iovec riov[BATCH];
   struct mmsghdr smsg[BATCH];
   struct iovec siov[BATCH];
+  unsigned char rctrl[BATCH][CTRL_BYTES];
+  unsigned char sctrl[BATCH][CTRL_BYTES];
 };
 
 /* ---- helpers -------------------------------------------------------------------------------- */
@@ -107,6 +120,68 @@ static socklen_t sockaddr_len(const void *sa) {
   return ((const struct sockaddr *)sa)->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 }
 
+/* ---- source address on wildcard sockets ----------------------------------------------------- */
+
+/* Copies the destination address of a received datagram from its control messages into its
+ * peer record, so the reply can leave from that address. */
+static void record_local(unsigned char *record, struct msghdr *hdr) {
+  record[META_HAS_LOCAL_OFFSET] = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(hdr); c != NULL; c = CMSG_NXTHDR(hdr, c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+      struct in_pktinfo info;
+      memcpy(&info, CMSG_DATA(c), sizeof info);
+      memcpy(record + META_LOCAL_OFFSET, &info.ipi_addr, 4);
+      int32_t ifindex = info.ipi_ifindex;
+      memcpy(record + META_IFINDEX_OFFSET, &ifindex, sizeof ifindex);
+      record[META_HAS_LOCAL_OFFSET] = 1;
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      struct in6_pktinfo info;
+      memcpy(&info, CMSG_DATA(c), sizeof info);
+      memcpy(record + META_LOCAL_OFFSET, &info.ipi6_addr, 16);
+      int32_t ifindex = (int32_t)info.ipi6_ifindex;
+      memcpy(record + META_IFINDEX_OFFSET, &ifindex, sizeof ifindex);
+      record[META_HAS_LOCAL_OFFSET] = 1;
+    }
+  }
+}
+
+/* Points hdr at the peer in `record` and, when the record has a local address, adds the control
+ * message that makes the kernel send from it. `ctrl` must hold CTRL_BYTES bytes. */
+static void address_reply(struct msghdr *hdr, unsigned char *record, unsigned char *ctrl) {
+  hdr->msg_name = record;
+  hdr->msg_namelen = sockaddr_len(record);
+  hdr->msg_control = NULL;
+  hdr->msg_controllen = 0;
+  if (!record[META_HAS_LOCAL_OFFSET]) return;
+  int32_t ifindex;
+  memcpy(&ifindex, record + META_IFINDEX_OFFSET, sizeof ifindex);
+  memset(ctrl, 0, CTRL_BYTES);
+  hdr->msg_control = ctrl;
+  struct cmsghdr *c = (struct cmsghdr *)ctrl;
+  if (((struct sockaddr *)record)->sa_family == AF_INET) {
+    struct in_pktinfo info;
+    memset(&info, 0, sizeof info);
+    /* ipi_spec_dst sets the source; ifindex 0 leaves the route lookup free to pick the way out. */
+    memcpy(&info.ipi_spec_dst, record + META_LOCAL_OFFSET, 4);
+    hdr->msg_controllen = CMSG_SPACE(sizeof info);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    memcpy(CMSG_DATA(c), &info, sizeof info);
+  } else {
+    struct in6_pktinfo info;
+    memset(&info, 0, sizeof info);
+    memcpy(&info.ipi6_addr, record + META_LOCAL_OFFSET, 16);
+    /* The interface matters for link-local addresses; for others it is where the query came in. */
+    info.ipi6_ifindex = (unsigned)ifindex;
+    hdr->msg_controllen = CMSG_SPACE(sizeof info);
+    c->cmsg_level = IPPROTO_IPV6;
+    c->cmsg_type = IPV6_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    memcpy(CMSG_DATA(c), &info, sizeof info);
+  }
+}
+
 /* ---- receive ------------------------------------------------------------------------------- */
 
 static void deliver(endpoint_t *ep, int count) {
@@ -138,6 +213,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     for (int i = 0; i < BATCH; i++) {
       ep->rmsg[i].msg_hdr.msg_namelen = sizeof(struct sockaddr_in6);
       ep->rmsg[i].msg_hdr.msg_flags = 0;
+      if (ep->pktinfo) ep->rmsg[i].msg_hdr.msg_controllen = CTRL_BYTES;
     }
     int n = recvmmsg(ep->fd, ep->rmsg, BATCH, MSG_DONTWAIT, NULL);
     if (n < 0) {
@@ -148,6 +224,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     for (int i = 0; i < n; i++) {
       int32_t len = (ep->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) ? -1 : (int32_t)ep->rmsg[i].msg_len;
       memcpy(ep->meta + i * META + META_LENGTH_OFFSET, &len, sizeof len);
+      if (ep->pktinfo) record_local(ep->meta + i * META, &ep->rmsg[i].msg_hdr);
+      else ep->meta[i * META + META_HAS_LOCAL_OFFSET] = 0;
     }
     if (n > 0) deliver(ep, n);
     if (n < BATCH) return;
@@ -239,6 +317,17 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof buffer_bytes);
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof buffer_bytes);
   }
+  int wildcard = family == 4 ? ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY)
+                              : IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+  if (wildcard) {
+    int rc = family == 4 ? setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one)
+                         : setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+    if (rc != 0) {
+      int err = errno;
+      close(fd);
+      return throw_errno(env, err, "setsockopt(PKTINFO)");
+    }
+  }
   if (bind(fd, (struct sockaddr *)&ss, ss_len) != 0) {
     int err = errno;
     close(fd);
@@ -257,6 +346,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   }
   ep->env = env;
   ep->fd = fd;
+  ep->pktinfo = wildcard;
   ep->box = box;
   box->ep = ep;
   ep->in = in;
@@ -269,6 +359,8 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     ep->rmsg[i].msg_hdr.msg_name = ep->meta + i * META;
     ep->rmsg[i].msg_hdr.msg_iov = &ep->riov[i];
     ep->rmsg[i].msg_hdr.msg_iovlen = 1;
+    ep->rmsg[i].msg_hdr.msg_control = wildcard ? ep->rctrl[i] : NULL;
+    ep->rmsg[i].msg_hdr.msg_controllen = wildcard ? CTRL_BYTES : 0;
     ep->smsg[i].msg_hdr.msg_iov = &ep->siov[i];
     ep->smsg[i].msg_hdr.msg_iovlen = 1;
   }
@@ -337,11 +429,9 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
       failed++;
       continue;
     }
-    void *peer = ep->meta + index * META;
     ep->siov[n].iov_base = ep->out + (size_t)i * SLOT;
     ep->siov[n].iov_len = (size_t)len;
-    ep->smsg[n].msg_hdr.msg_name = peer;
-    ep->smsg[n].msg_hdr.msg_namelen = sockaddr_len(peer);
+    address_reply(&ep->smsg[n].msg_hdr, ep->meta + index * META, ep->sctrl[n]);
     n++;
   }
   int sent = 0;
@@ -361,7 +451,8 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
   return v;
 }
 
-/* sendTo(handle, sockaddr, bytes) -> undefined, or the error code (e.g. "EAGAIN") */
+/* sendTo(handle, peerRecord, bytes) -> undefined, or the error code (e.g. "EAGAIN").
+ * peerRecord: a copy of a datagram's META-byte record, taken while its batch was handled. */
 static napi_value js_send_to(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -370,19 +461,21 @@ static napi_value js_send_to(napi_env env, napi_callback_info info) {
   if (!ep) return NULL;
   void *peer, *data;
   size_t peer_len = 0, data_len = 0;
-  if (napi_get_buffer_info(env, argv[1], &peer, &peer_len) != napi_ok || peer_len < sizeof(struct sockaddr_in) ||
+  if (napi_get_buffer_info(env, argv[1], &peer, &peer_len) != napi_ok || peer_len < META ||
       napi_get_buffer_info(env, argv[2], &data, &data_len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "udp_batch.sendTo: buffers expected");
-    return NULL;
-  }
-  socklen_t want = sockaddr_len(peer);
-  if (peer_len < want) {
-    napi_throw_range_error(env, NULL, "udp_batch.sendTo: short sockaddr");
+    napi_throw_type_error(env, NULL, "udp_batch.sendTo: a peer record and a buffer expected");
     return NULL;
   }
   if (ep->closing) return undefined(env);
+  unsigned char ctrl[CTRL_BYTES];
+  struct iovec iov = { .iov_base = data, .iov_len = data_len };
+  struct msghdr hdr;
+  memset(&hdr, 0, sizeof hdr);
+  hdr.msg_iov = &iov;
+  hdr.msg_iovlen = 1;
+  address_reply(&hdr, peer, ctrl);
   ssize_t r;
-  do r = sendto(ep->fd, data, data_len, MSG_DONTWAIT, peer, want);
+  do r = sendmsg(ep->fd, &hdr, MSG_DONTWAIT);
   while (r < 0 && errno == EINTR);
   if (r >= 0) return undefined(env);
   napi_value code;
