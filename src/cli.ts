@@ -5,10 +5,8 @@ import { formatProblems, loadConfigFile } from './config/load';
 import { DEFAULTS } from './config/schema';
 import { VERSION } from './version';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes';
-import { runServe } from './commands/serve';
-import { runSync } from './commands/sync';
-import { runExport } from './commands/export';
-import { runSimulate } from './commands/simulate';
+// Commands are loaded when chosen: the long-running `serve` keeps the other commands' modules
+// out of its heap.
 
 const HELP = `privatelink-dns ${VERSION} — answers Alibaba Cloud service names with PrivateLink endpoint IPs, forwards the rest
 
@@ -64,14 +62,14 @@ async function main(argv: string[]): Promise<number> {
       case 'serve': {
         const demo = args.flags.demo === true;
         if (demo && typeof args.flags.config === 'string') throw new PldnsError('USAGE', 'serve takes --config or --demo, not both');
-        return await runServe({ configPath: demo ? null : typeof args.flags.config === 'string' ? args.flags.config : DEFAULTS.configPath, demo });
+        return await (await import('./commands/serve')).runServe({ configPath: demo ? null : typeof args.flags.config === 'string' ? args.flags.config : DEFAULTS.configPath, demo });
       }
       case 'sync':
-        return await runSync(requireFlag(args, 'config'), args.flags.json === true);
+        return await (await import('./commands/sync')).runSync(requireFlag(args, 'config'), args.flags.json === true);
       case 'export':
-        return await runExport(requireFlag(args, 'config'), requireFlag(args, 'format'));
+        return await (await import('./commands/export')).runExport(requireFlag(args, 'config'), requireFlag(args, 'format'));
       case 'simulate':
-        return await runSimulate({
+        return await (await import('./commands/simulate')).runSimulate({
           listen: optionalFlag(args, 'listen'),
           data: optionalFlag(args, 'data'),
           accessKeyId: optionalFlag(args, 'access-key-id'),
