@@ -4,6 +4,9 @@ import type { BatchHandle, UdpBatchBinding } from '../native/binding';
 import type { ClientAddress } from './edge';
 import type { DatagramSink, UdpTransport, UdpTransportOptions } from './udp-transport';
 
+/** Where udp_batch.c writes a datagram's length in its peer record (see the layout there). */
+const LENGTH_OFFSET = 28;
+
 /**
  * UDP through the udp_batch addon: one recvmmsg, one JS call and one sendmmsg per batch of up to
  * 64 datagrams (src/native/udp_batch.c). Replies produced while a batch is handled are copied
@@ -65,7 +68,7 @@ export class BatchTransport implements UdpTransport {
     counters.udpBatch(count);
     this.outCount = 0;
     for (let i = 0; i < count && sink; i++) {
-      const len = this.metaWords[(i * META + 28) >> 2];
+      const len = this.metaWords[(i * META + LENGTH_OFFSET) >> 2];
       if (len < 0) {
         // Longer than a slot (so longer than any query we accept): classified as parseQuery
         // would, whose first test after the header is the QR bit.
@@ -76,7 +79,13 @@ export class BatchTransport implements UdpTransport {
       const msg = Buffer.allocUnsafe(len);
       this.input.copy(msg, 0, i * SLOT, i * SLOT + len);
       this.current = i;
-      sink(msg, this.clientOf(i));
+      try {
+        sink(msg, this.clientOf(i));
+      } catch (err) {
+        // The sink guards its own handler; this keeps one bad datagram from costing the batch.
+        counters.dropped('handler_error');
+        logger.error({ err: err instanceof Error ? err.message : String(err), listener: label }, 'udp datagram handling failed');
+      }
     }
     this.current = -1;
     const n = this.outCount;

@@ -202,3 +202,25 @@ t.test('batch: a worker thread that exits with its socket open releases the port
   probe.close();
   t.ok(bound, `port ${port} is free after the worker exited`);
 });
+
+t.test('batch: a datagram whose handling throws costs only itself; the rest of the batch is answered', async (t) => {
+  if (!batchLoad.ok) {
+    t.fail(`addon not loadable: ${batchLoad.reason}`);
+    return;
+  }
+  const { BatchTransport } = await import('../../src/dns/udp-batch');
+  const dropped: string[] = [];
+  const counters: EdgeCounters = { dropped: (r) => dropped.push(r), rejected: () => {}, tcpConnections: () => {}, udpBatch: () => {} };
+  const transport = new BatchTransport(batchLoad.binding, { address: { host: '127.0.0.1', port: 0, family: 4 }, label: 'udp://test', socketBufferBytes: 0, counters, logger: createLogger('silent') });
+  const port = await transport.start((msg) => {
+    if (msg.readUInt16BE(0) % 10 === 0) throw new Error('boom');
+    const reply = Buffer.from(msg);
+    reply[2] |= 0x80;
+    transport.replyNow(reply);
+  });
+  t.teardown(() => transport.close());
+  const { ids } = await burst('127.0.0.1', port, 50, 1, 1500);
+  t.equal(ids.size, 45, 'the 45 IDs that did not throw were answered');
+  t.ok([...ids].every((id) => id % 10 !== 0), 'none of the throwing ones');
+  t.equal(dropped.filter((d) => d === 'handler_error').length, 5, 'each throw counted as handler_error');
+});
