@@ -49,6 +49,12 @@
 
 typedef struct endpoint endpoint_t;
 
+/* A control-message buffer, aligned as struct cmsghdr requires. */
+typedef union {
+  struct cmsghdr hdr;
+  unsigned char bytes[CTRL_BYTES];
+} ctrl_t;
+
 /* What JavaScript holds: outlives the endpoint if the handle is kept after close. */
 typedef struct {
   endpoint_t *ep;
@@ -76,8 +82,8 @@ struct endpoint {
   struct iovec riov[BATCH];
   struct mmsghdr smsg[BATCH];
   struct iovec siov[BATCH];
-  unsigned char rctrl[BATCH][CTRL_BYTES];
-  unsigned char sctrl[BATCH][CTRL_BYTES];
+  ctrl_t rctrl[BATCH];
+  ctrl_t sctrl[BATCH];
 };
 
 /* ---- helpers -------------------------------------------------------------------------------- */
@@ -146,8 +152,8 @@ static void record_local(unsigned char *record, struct msghdr *hdr) {
 }
 
 /* Points hdr at the peer in `record` and, when the record has a local address, adds the control
- * message that makes the kernel send from it. `ctrl` must hold CTRL_BYTES bytes. */
-static void address_reply(struct msghdr *hdr, unsigned char *record, unsigned char *ctrl) {
+ * message that makes the kernel send from it, built in `ctrl`. */
+static void address_reply(struct msghdr *hdr, unsigned char *record, ctrl_t *ctrl) {
   hdr->msg_name = record;
   hdr->msg_namelen = sockaddr_len(record);
   hdr->msg_control = NULL;
@@ -155,9 +161,9 @@ static void address_reply(struct msghdr *hdr, unsigned char *record, unsigned ch
   if (!record[META_HAS_LOCAL_OFFSET]) return;
   int32_t ifindex;
   memcpy(&ifindex, record + META_IFINDEX_OFFSET, sizeof ifindex);
-  memset(ctrl, 0, CTRL_BYTES);
-  hdr->msg_control = ctrl;
-  struct cmsghdr *c = (struct cmsghdr *)ctrl;
+  memset(ctrl, 0, sizeof *ctrl);
+  hdr->msg_control = ctrl->bytes;
+  struct cmsghdr *c = &ctrl->hdr;
   if (((struct sockaddr *)record)->sa_family == AF_INET) {
     struct in_pktinfo info;
     memset(&info, 0, sizeof info);
@@ -359,7 +365,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     ep->rmsg[i].msg_hdr.msg_name = ep->meta + i * META;
     ep->rmsg[i].msg_hdr.msg_iov = &ep->riov[i];
     ep->rmsg[i].msg_hdr.msg_iovlen = 1;
-    ep->rmsg[i].msg_hdr.msg_control = wildcard ? ep->rctrl[i] : NULL;
+    ep->rmsg[i].msg_hdr.msg_control = wildcard ? ep->rctrl[i].bytes : NULL;
     ep->rmsg[i].msg_hdr.msg_controllen = wildcard ? CTRL_BYTES : 0;
     ep->smsg[i].msg_hdr.msg_iov = &ep->siov[i];
     ep->smsg[i].msg_hdr.msg_iovlen = 1;
@@ -431,7 +437,7 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
     }
     ep->siov[n].iov_base = ep->out + (size_t)i * SLOT;
     ep->siov[n].iov_len = (size_t)len;
-    address_reply(&ep->smsg[n].msg_hdr, ep->meta + index * META, ep->sctrl[n]);
+    address_reply(&ep->smsg[n].msg_hdr, ep->meta + index * META, &ep->sctrl[n]);
     n++;
   }
   int sent = 0;
@@ -467,13 +473,13 @@ static napi_value js_send_to(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (ep->closing) return undefined(env);
-  unsigned char ctrl[CTRL_BYTES];
+  ctrl_t ctrl;
   struct iovec iov = { .iov_base = data, .iov_len = data_len };
   struct msghdr hdr;
   memset(&hdr, 0, sizeof hdr);
   hdr.msg_iov = &iov;
   hdr.msg_iovlen = 1;
-  address_reply(&hdr, peer, ctrl);
+  address_reply(&hdr, peer, &ctrl);
   ssize_t r;
   do r = sendmsg(ep->fd, &hdr, MSG_DONTWAIT);
   while (r < 0 && errno == EINTR);
