@@ -1,11 +1,12 @@
 import t from 'tap';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from '../helpers/daemon';
 import { parseDig } from '../helpers/dig';
 import { requireTool } from '../helpers/tools';
+import { sh, TestNetns } from '../helpers/netns';
 
 /**
  * A forwarding loop between two hosts: privatelink-dns (198.18.0.1) forwards everything to a real
@@ -15,26 +16,13 @@ import { requireTool } from '../helpers/tools';
  * at once, long before the upstream timeout.
  */
 const NS = `pldns-loop-${process.pid}`;
-const sh = (cmd: string, args: string[]): { code: number; out: string } => {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20_000 });
-  return { code: r.status ?? -1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
-};
-const procs: ChildProcess[] = [];
-
-t.teardown(() => {
-  for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
-  sh('ip', ['netns', 'del', NS]);
-});
+const netns = new TestNetns(t);
 
 t.test('a loop through another host is answered SERVFAIL at once and counted', async (t) => {
   requireTool('ip');
   requireTool('unbound');
   requireTool('dig');
-  const add = sh('ip', ['netns', 'add', NS]);
-  if (add.code !== 0) {
-    t.fail(`"ip netns add" is not permitted here (needs root): ${add.out.trim()}`);
-    return;
-  }
+  if (!netns.add(t, NS)) return;
   t.equal(sh('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up']).code, 0, 'lo up');
   for (const a of ['198.18.0.1', '198.18.0.2']) t.equal(sh('ip', ['netns', 'exec', NS, 'ip', 'addr', 'add', `${a}/32`, 'dev', 'lo']).code, 0, `${a} on lo`);
 
@@ -57,7 +45,8 @@ limits: { lameduck: 0s }
 `);
   const unbound = spawn('ip', ['netns', 'exec', NS, 'unbound', '-d', '-c', join(dir, 'unbound.conf')], { stdio: 'ignore' });
   const daemon = spawn('ip', ['netns', 'exec', NS, process.execPath, CLI, 'serve', '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(unbound, daemon);
+  netns.track(unbound);
+  netns.track(daemon);
   let logs = '';
   daemon.stdout?.on('data', (d) => (logs += d));
   const digIn = (name: string): ReturnType<typeof parseDig> & { ms: number } => {

@@ -1,10 +1,11 @@
 import t from 'tap';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from '../helpers/daemon';
 import { requireTool } from '../helpers/tools';
+import { sh, TestNetns } from '../helpers/netns';
 
 /**
  * Issue 6 item 3, whole process: a UDP burst above access.rate_limit from one client prefix gets
@@ -18,18 +19,7 @@ import { requireTool } from '../helpers/tools';
 const NS = `pldns-rl-${process.pid}`;
 const RPS = 20;
 const BURST = 20;
-const children: ChildProcess[] = [];
-
-function sh(cmd: string, args: string[]): { code: number | null; out: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
-}
-function cleanup(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  sh('ip', ['netns', 'del', NS]);
-}
-t.teardown(cleanup);
-process.once('exit', cleanup);
+const netns = new TestNetns(t);
 
 /** Runs inside the namespace: sends the bursts and reports what came back, as one JSON line. */
 const CLIENT = String.raw`
@@ -85,11 +75,7 @@ async function metrics() {
 
 t.test('burst from one /24 is limited with drops and TC slips; other prefixes are not', async (t) => {
   requireTool('ip');
-  const add = sh('ip', ['netns', 'add', NS]);
-  if (add.code !== 0) {
-    t.fail(`"ip netns add" is not permitted here (needs root / CAP_SYS_ADMIN): ${add.out.trim()}`);
-    return;
-  }
+  if (!netns.add(t, NS)) return;
   t.equal(sh('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up']).code, 0, 'lo up');
   for (const a of ['198.18.0.1', '198.18.0.2', '198.18.0.3', '198.18.1.2']) {
     t.equal(sh('ip', ['netns', 'exec', NS, 'ip', 'addr', 'add', `${a}/32`, 'dev', 'lo']).code, 0, `${a} on lo`);
@@ -107,7 +93,7 @@ records: { entries: [ { names: ["ntp.internal.example"], addresses: ["10.0.0.123
 state_dir: false
 `);
   const daemon = spawn('ip', ['netns', 'exec', NS, process.execPath, CLI, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(daemon);
+  netns.track(daemon);
   let out = '';
   daemon.stdout?.on('data', (d) => (out += d));
   daemon.stderr?.on('data', (d) => (out += d));
@@ -117,7 +103,7 @@ state_dir: false
 
   const script = join(dir, 'client.js');
   writeFileSync(script, CLIENT);
-  const run = sh('ip', ['netns', 'exec', NS, process.execPath, script, '5353', '8053']);
+  const run = sh('ip', ['netns', 'exec', NS, process.execPath, script, '5353', '8053'], 60_000);
   let r: Record<string, any> = {};
   try {
     r = JSON.parse(run.out.trim().split('\n').pop() ?? '{}');

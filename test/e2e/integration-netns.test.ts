@@ -1,10 +1,11 @@
 import t from 'tap';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from '../helpers/daemon';
 import { requireTool } from '../helpers/tools';
+import { sh, TestNetns } from '../helpers/netns';
 
 /**
  * glibc's resolver on an "edge node": a network namespace whose resolv.conf says
@@ -19,37 +20,7 @@ const UPSTREAM_PORT = 5300;
 const MANAGED = 'cs-anony-vpc.cn-hangzhou.aliyuncs.com';
 const FORWARDED = 'www.example.test';
 
-const children: ChildProcess[] = [];
-
-function sh(cmd: string, args: string[]): { code: number | null; out: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20_000 });
-  return { code: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
-}
-
-function cleanup(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  sh('ip', ['netns', 'del', NS]);
-  rmSync(NETNS_ETC, { recursive: true, force: true });
-}
-
-/** Spawns `cmd` inside the namespace; resolves once `ready(output)` is true. */
-function startInNs(cmd: string[], ready: (out: string) => boolean, what: string, timeoutMs = 20_000): Promise<{ proc: ChildProcess; output: () => string }> {
-  const proc = spawn('ip', ['netns', 'exec', NS, ...cmd], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true' } });
-  children.push(proc);
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not start within ${timeoutMs} ms:\n${out}`)), timeoutMs);
-    const check = (): void => {
-      if (ready(out)) {
-        clearTimeout(timer);
-        resolve({ proc, output: () => out });
-      }
-    };
-    proc.stdout?.on('data', (d) => { out += d; check(); });
-    proc.stderr?.on('data', (d) => { out += d; check(); });
-    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${what} exited (${code}):\n${out}`)); });
-  });
-}
+const netns = new TestNetns(t, () => rmSync(NETNS_ETC, { recursive: true, force: true }));
 
 async function waitForUdp53(what: string): Promise<void> {
   for (let i = 0; i < 50; i++) {
@@ -60,16 +31,9 @@ async function waitForUdp53(what: string): Promise<void> {
   throw new Error(`${what} did not answer`);
 }
 
-t.teardown(cleanup);
-process.once('exit', cleanup);
-
 t.test('getent hosts through glibc in a namespace whose resolv.conf points at privatelink-dns', async (t) => {
   for (const tool of ['ip', 'unbound', 'getent', 'dig']) requireTool(tool);
-  const add = sh('ip', ['netns', 'add', NS]);
-  if (add.code !== 0) {
-    t.fail(`"ip netns add" is not permitted here (needs root / CAP_SYS_ADMIN): ${add.out.trim()}`);
-    return;
-  }
+  if (!netns.add(t, NS)) return;
   const lo = sh('ip', ['netns', 'exec', NS, 'ip', 'link', 'set', 'lo', 'up']);
   t.equal(lo.code, 0, `lo up: ${lo.out}`);
   // A node has a non-loopback IPv4 address; without one, getaddrinfo's AI_ADDRCONFIG (used by
@@ -93,7 +57,7 @@ t.test('getent hosts through glibc in a namespace whose resolv.conf points at pr
     '',
   ].join('\n'));
   const unbound = spawn('ip', ['netns', 'exec', NS, 'unbound', '-d', '-c', join(dir, 'unbound.conf')], { stdio: 'ignore' });
-  children.push(unbound);
+  netns.track(unbound);
   await waitForUdp53('unbound in the namespace');
 
   writeFileSync(join(dir, 'config.yaml'), `
@@ -106,7 +70,7 @@ records:
       addresses: ["10.50.1.10"]
 state_dir: false
 `);
-  const daemon = await startInNs([process.execPath, CLI, 'serve', '--config', join(dir, 'config.yaml')], (out) => out.includes('privatelink-dns started'), 'privatelink-dns in the namespace');
+  const daemon = await netns.startIn(NS, [process.execPath, CLI, 'serve', '--config', join(dir, 'config.yaml')], (out) => out.includes('privatelink-dns started'), 'privatelink-dns in the namespace');
   t.teardown(async () => {
     if (daemon.proc.exitCode === null) {
       daemon.proc.kill('SIGTERM');

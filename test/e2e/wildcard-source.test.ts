@@ -1,11 +1,12 @@
 import t, { type Test } from 'tap';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from '../helpers/daemon';
 import { parseDig } from '../helpers/dig';
 import { requireTool } from '../helpers/tools';
+import { sh, TestNetns } from '../helpers/netns';
 
 /**
  * A daemon bound to 0.0.0.0:53 / [::]:53 on a host with two addresses per family. A client on
@@ -17,17 +18,7 @@ import { requireTool } from '../helpers/tools';
 const SRV = `pldns-wsrv-${process.pid}`;
 const CLI_NS = `pldns-wcli-${process.pid}`;
 const VETH = `plw${process.pid % 100000}`;
-const sh = (cmd: string, args: string[]): { code: number; out: string } => {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 20_000 });
-  return { code: r.status ?? -1, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
-};
-const procs: ChildProcess[] = [];
-
-t.teardown(() => {
-  for (const p of procs) if (p.exitCode === null) p.kill('SIGKILL');
-  sh('ip', ['netns', 'del', SRV]);
-  sh('ip', ['netns', 'del', CLI_NS]);
-});
+const netns = new TestNetns(t);
 
 function digFrom(server: string, name: string, extra: string[] = []): ReturnType<typeof parseDig> {
   const r = spawnSync('ip', ['netns', 'exec', CLI_NS, 'dig', `@${server}`, '-p', '53', name, 'A', '+time=2', '+tries=1', ...extra], { encoding: 'utf8', timeout: 10_000 });
@@ -37,13 +28,7 @@ function digFrom(server: string, name: string, extra: string[] = []): ReturnType
 async function setUp(t: Test): Promise<boolean> {
   requireTool('ip');
   requireTool('dig');
-  for (const ns of [SRV, CLI_NS]) {
-    const add = sh('ip', ['netns', 'add', ns]);
-    if (add.code !== 0) {
-      t.fail(`"ip netns add" is not permitted here (needs root): ${add.out.trim()}`);
-      return false;
-    }
-  }
+  if (!netns.add(t, SRV) || !netns.add(t, CLI_NS)) return false;
   const steps: [string, string[]][] = [
     ['veth pair', ['link', 'add', `${VETH}a`, 'netns', SRV, 'type', 'veth', 'peer', 'name', `${VETH}b`, 'netns', CLI_NS]],
     ['server lo', ['-n', SRV, 'link', 'set', 'lo', 'up']],
@@ -67,7 +52,7 @@ async function setUp(t: Test): Promise<boolean> {
   return true;
 }
 
-function startDaemon(t: Test, udpIo: string): Promise<{ daemon: ChildProcess; log: () => string }> {
+async function startDaemon(t: Test, udpIo: string): Promise<{ daemon: ChildProcess; log: () => string }> {
   const dir = mkdtempSync(join(tmpdir(), 'pldns-wildcard-'));
   // Forwarded names go to an address nobody answers, so their SERVFAIL is an answer that comes
   // later, through the asynchronous reply path.
@@ -80,27 +65,9 @@ records: { entries: [ { names: ["cs-anony-vpc.cn-hangzhou.aliyuncs.com"], addres
 state_dir: false
 limits: { lameduck: 0s }
 `);
-  const daemon = spawn('ip', ['netns', 'exec', SRV, process.execPath, CLI, 'serve', '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  procs.push(daemon);
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon did not start: ${out}`)), 15_000);
-    let started = false;
-    const onData = (d: Buffer): void => {
-      out += d;
-      if (!started && out.includes('privatelink-dns started')) {
-        started = true;
-        clearTimeout(timer);
-        t.match(out, new RegExp(`"udpIo":"${udpIo}"`), `listeners run the ${udpIo} engine`);
-        resolve({ daemon, log: () => out });
-      }
-    };
-    daemon.stdout?.on('data', onData);
-    daemon.stderr?.on('data', onData);
-    daemon.once('exit', (code) => {
-      if (!started) reject(new Error(`daemon exited ${code}: ${out}`));
-    });
-  });
+  const { proc, output } = await netns.startIn(SRV, [process.execPath, CLI, 'serve', '--config', join(dir, 'config.yaml')], (out) => out.includes('privatelink-dns started'), 'privatelink-dns');
+  t.match(output(), new RegExp(`"udpIo":"${udpIo}"`), `listeners run the ${udpIo} engine`);
+  return { daemon: proc, log: output };
 }
 
 t.test('wildcard listener: every reply leaves from the address the query reached', async (t) => {
