@@ -4,9 +4,6 @@ import type { BatchHandle, UdpBatchBinding } from '../native/binding';
 import type { ClientAddress } from './edge';
 import type { DatagramSink, UdpTransport, UdpTransportOptions } from './udp-transport';
 
-/** Where udp_batch.c writes a datagram's length in its peer record (see the layout there). */
-const LENGTH_OFFSET = 28;
-
 /**
  * UDP through the udp_batch addon: one recvmmsg, one JS call and one sendmmsg per batch of up to
  * 64 datagrams (src/native/udp_batch.c). Replies produced while a batch is handled are copied
@@ -63,12 +60,12 @@ export class BatchTransport implements UdpTransport {
       logger.error({ err: `errno ${-count}`, listener: label }, 'udp socket error');
       return;
     }
-    const { SLOT, META } = this.binding;
+    const { SLOT, META, META_LENGTH_OFFSET } = this.binding;
     const sink = this.sink;
     counters.udpBatch(count);
     this.outCount = 0;
     for (let i = 0; i < count && sink; i++) {
-      const len = this.metaWords[(i * META + LENGTH_OFFSET) >> 2];
+      const len = this.metaWords[(i * META + META_LENGTH_OFFSET) >> 2];
       if (len < 0) {
         // Longer than a slot (so longer than any query we accept): classified as parseQuery
         // would, whose first test after the header is the QR bit.

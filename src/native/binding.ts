@@ -9,6 +9,8 @@ export interface UdpBatchBinding {
   readonly BATCH: number;
   readonly SLOT: number;
   readonly META: number;
+  /** Where a peer record holds the datagram's length (host-endian int32). */
+  readonly META_LENGTH_OFFSET: number;
   readonly AF_INET: number;
   readonly AF_INET6: number;
   open(family: 4 | 6, host: string, port: number, socketBufferBytes: number, input: Buffer, meta: Buffer, output: Buffer, outMeta: Buffer, onBatch: (count: number) => void): BatchHandle;

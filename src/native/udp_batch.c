@@ -555,6 +555,7 @@ NAPI_MODULE_INIT() {
   set_int(env, exports, "BATCH", BATCH);
   set_int(env, exports, "SLOT", SLOT);
   set_int(env, exports, "META", META);
+  set_int(env, exports, "META_LENGTH_OFFSET", META_LENGTH_OFFSET);
   set_int(env, exports, "AF_INET", AF_INET);
   set_int(env, exports, "AF_INET6", AF_INET6);
   return exports;
