@@ -350,17 +350,24 @@ function writeMissFile(count) {
 }
 
 // ---------------------------------------------------------------- server configs
-function upstreamUnboundConf(port) {
-  const lines = [
+/** The `server:` lines every Unbound here shares: loopback, foreground, no files, iterator only. */
+function unboundServerLines(port, threads) {
+  return [
     'server:',
     '  interface: 127.0.0.1',
     `  port: ${port}`,
     '  do-daemonize: no', '  username: ""', '  chroot: ""', `  directory: "${WORK}"`, '  pidfile: ""',
     '  use-syslog: no', '  logfile: ""', '  verbosity: 0', '  do-ip6: no',
-    '  num-threads: 1',
+    `  num-threads: ${threads}`,
     '  access-control: 127.0.0.0/8 allow',
     '  module-config: "iterator"',
     '  so-rcvbuf: 4m', '  so-sndbuf: 4m',
+  ];
+}
+
+function upstreamUnboundConf(port) {
+  const lines = [
+    ...unboundServerLines(port, 1),
     `  local-zone: "${ZONE}." static`,
     `  local-zone: "${MISS_ZONE}." redirect`,
     `  local-data: "${MISS_ZONE}. 3600 IN A 10.99.0.1"`,
@@ -373,19 +380,11 @@ function upstreamUnboundConf(port) {
 const UNBOUND_THREADS = 2;
 function unboundConf(port, upPort) {
   const lines = [
-    'server:',
-    '  interface: 127.0.0.1',
-    `  port: ${port}`,
-    '  do-daemonize: no', '  username: ""', '  chroot: ""', `  directory: "${WORK}"`, '  pidfile: ""',
-    '  use-syslog: no', '  logfile: ""', '  verbosity: 0', '  do-ip6: no',
-    `  num-threads: ${UNBOUND_THREADS}`,
+    ...unboundServerLines(port, UNBOUND_THREADS),
     '  msg-cache-size: 64m', '  rrset-cache-size: 128m',
     '  msg-cache-slabs: 2', '  rrset-cache-slabs: 2', '  infra-cache-slabs: 2', '  key-cache-slabs: 2',
     '  outgoing-range: 4096', '  num-queries-per-thread: 2048',
-    '  so-rcvbuf: 4m', '  so-sndbuf: 4m',
-    '  access-control: 127.0.0.0/8 allow',
     '  do-not-query-localhost: no',
-    '  module-config: "iterator"',
   ];
   for (const m of MANAGED) {
     lines.push(`  local-zone: "${m.name}." ${m.wildcard ? 'redirect' : 'static'}`);
