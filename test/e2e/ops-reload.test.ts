@@ -3,6 +3,7 @@ import dgram from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { dig } from '../helpers/dig';
 import { startDaemon } from '../helpers/daemon';
+import { metricValue } from '../helpers/metrics';
 import { freePort } from '../helpers/ports';
 import { encodeQuery } from '../helpers/wire';
 
@@ -10,19 +11,6 @@ import { encodeQuery } from '../helpers/wire';
  * SIGHUP through the real CLI: a broken file keeps the running config; a good one adds a name,
  * opens a new listener, closes a removed one, and the unchanged listener answers throughout.
  */
-
-/** Sum of every sample of `name` whose labels include all of `labels`. */
-function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = new Map<string, string>();
-    for (const l of (m[3] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)) have.set(l[1], l[2]);
-    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) sum += Number(m[4]);
-  }
-  return sum;
-}
 
 function yaml(listen: number[], entries: string): string {
   return `

@@ -2,6 +2,7 @@ import t from 'tap';
 import dgram from 'node:dgram';
 import { dig } from '../helpers/dig';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon';
+import { metricValue } from '../helpers/metrics';
 import { startUnbound, type RunningUnbound } from '../helpers/unbound';
 import { startSimulator, parseFault, type RunningSimulator, type SimulatorData } from '../../src/simulator';
 
@@ -47,19 +48,6 @@ async function get(port: number, path: string): Promise<{ status: number; body: 
   return { status: res.status, body, json: () => JSON.parse(body) as Record<string, unknown> };
 }
 
-/** Sum of every sample of `name` whose labels include all of `labels`. */
-function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = new Map<string, string>();
-    for (const l of (m[3] ?? '').matchAll(/([a-zA-Z_]+)="((?:[^"\\]|\\.)*)"/g)) have.set(l[1], l[2]);
-    if (Object.entries(labels).every(([k, v]) => have.get(k) === v)) sum += Number(m[4]);
-  }
-  return sum;
-}
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
