@@ -48,7 +48,6 @@ async function get(port: number, path: string): Promise<{ status: number; body: 
   return { status: res.status, body, json: () => JSON.parse(body) as Record<string, unknown> };
 }
 
-
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
