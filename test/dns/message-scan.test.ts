@@ -2,6 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { Packet } from 'dns2';
 import { scanResponse, skipName, type ResponseScan } from '../../src/dns/message-scan';
+import { encodeResponse as build, type ResponseRecord } from '../helpers/wire';
 
 const A = Packet.TYPE.A;
 const AAAA = Packet.TYPE.AAAA;
@@ -10,31 +11,7 @@ const SOA = Packet.TYPE.SOA;
 const NS = Packet.TYPE.NS;
 const IN = Packet.CLASS.IN;
 
-type RR = Partial<Packet.Resource> & { name: string; type: number; ttl: number };
-
-interface Build {
-  id?: number;
-  qname: string;
-  qtype: number;
-  rcode?: number;
-  tc?: boolean;
-  answers?: RR[];
-  authorities?: RR[];
-  additionals?: RR[];
-  opt?: { doFlag?: boolean } | false;
-}
-
-/** A response encoded by dns2 (which compresses names), our second codec. */
-function build(b: Build): Buffer {
-  const p = new Packet();
-  Object.assign(p.header, { id: b.id ?? 0x1234, qr: 1, rd: 1, ra: 1, rcode: b.rcode ?? 0, tc: b.tc ? 1 : 0 });
-  p.questions.push({ name: b.qname, type: b.qtype, class: IN } as Packet.Question);
-  for (const r of b.answers ?? []) p.answers.push({ class: IN, ...r } as Packet.Resource);
-  for (const r of b.authorities ?? []) p.authorities.push({ class: IN, ...r } as Packet.Resource);
-  for (const r of b.additionals ?? []) p.additionals.push({ class: IN, ...r } as Packet.Resource);
-  if (b.opt !== false && b.opt !== undefined) p.additionals.push(Packet.Resource.EDNS([], { udpPayloadSize: 1232, doFlag: b.opt.doFlag ?? false }));
-  return p.toBuffer();
-}
+type RR = ResponseRecord;
 
 const soa = (name: string, ttl: number, minimum: number): RR => ({
   name, type: SOA, ttl, primary: `ns1.${name}`, admin: `hostmaster.${name}`, serial: 2024010101, refresh: 7200, retry: 900, expiration: 1209600, minimum,

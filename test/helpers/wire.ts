@@ -26,3 +26,32 @@ export function encodeQuery(name: string, options: QueryOptions = {}): Buffer {
 export function decode(buf: Buffer): ReturnType<typeof Packet.parse> {
   return Packet.parse(buf);
 }
+
+/** A resource record for encodeResponse: dns2's fields, class IN unless given. */
+export type ResponseRecord = Partial<Packet.Resource> & { name: string; type: number; ttl: number };
+
+export interface ResponseSpec {
+  id?: number;
+  qname: string;
+  qtype?: number;
+  rcode?: number;
+  tc?: boolean;
+  answers?: ResponseRecord[];
+  authorities?: ResponseRecord[];
+  additionals?: ResponseRecord[];
+  /** An OPT record (payload size 1232 unless given), or none. */
+  opt?: { udpPayloadSize?: number; doFlag?: boolean } | false;
+}
+
+/** A response encoded by dns2 (which compresses names): the second codec for our scanners. */
+export function encodeResponse(b: ResponseSpec): Buffer {
+  const IN = Packet.CLASS.IN;
+  const p = new Packet();
+  Object.assign(p.header, { id: b.id ?? 0x1234, qr: 1, rd: 1, ra: 1, rcode: b.rcode ?? 0, tc: b.tc ? 1 : 0 });
+  p.questions.push({ name: b.qname, type: b.qtype ?? Packet.TYPE.A, class: IN } as Packet.Question);
+  for (const r of b.answers ?? []) p.answers.push({ class: IN, ...r } as Packet.Resource);
+  for (const r of b.authorities ?? []) p.authorities.push({ class: IN, ...r } as Packet.Resource);
+  for (const r of b.additionals ?? []) p.additionals.push({ class: IN, ...r } as Packet.Resource);
+  if (b.opt) p.additionals.push(Packet.Resource.EDNS([], { udpPayloadSize: b.opt.udpPayloadSize ?? 1232, doFlag: b.opt.doFlag ?? false }));
+  return Buffer.from(p.toBuffer());
+}

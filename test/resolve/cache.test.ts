@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { Packet } from 'dns2';
 import { AnswerCache, STALE_TTL_S, cacheKey } from '../../src/resolve/cache';
 import type { CacheConfig } from '../../src/config/schema';
+import { encodeResponse, type ResponseRecord, type ResponseSpec } from '../helpers/wire';
 
 const A = Packet.TYPE.A;
 const AAAA = Packet.TYPE.AAAA;
@@ -11,30 +12,11 @@ const SOA = Packet.TYPE.SOA;
 const NS = Packet.TYPE.NS;
 const IN = Packet.CLASS.IN;
 
-type RR = Partial<Packet.Resource> & { name: string; type: number; ttl: number };
+type RR = ResponseRecord;
 
-interface Build {
-  id?: number;
-  qname: string;
-  qtype?: number;
-  rcode?: number;
-  tc?: boolean;
-  answers?: RR[];
-  authorities?: RR[];
-  additionals?: RR[];
-  opt?: boolean;
-}
-
-/** An upstream response encoded by dns2 (a second, independent codec). */
-function build(b: Build): Buffer {
-  const p = new Packet();
-  Object.assign(p.header, { id: b.id ?? 0x4242, qr: 1, rd: 1, ra: 1, rcode: b.rcode ?? 0, tc: b.tc ? 1 : 0 });
-  p.questions.push({ name: b.qname, type: b.qtype ?? A, class: IN } as Packet.Question);
-  for (const r of b.answers ?? []) p.answers.push({ class: IN, ...r } as Packet.Resource);
-  for (const r of b.authorities ?? []) p.authorities.push({ class: IN, ...r } as Packet.Resource);
-  for (const r of b.additionals ?? []) p.additionals.push({ class: IN, ...r } as Packet.Resource);
-  if (b.opt === true) p.additionals.push(Packet.Resource.EDNS([], { udpPayloadSize: 4096, doFlag: true }));
-  return p.toBuffer();
+/** An upstream response encoded by dns2 (a second, independent codec); `opt: true` = 4096 + DO. */
+function build(b: Omit<ResponseSpec, 'opt'> & { opt?: boolean }): Buffer {
+  return encodeResponse({ id: 0x4242, ...b, opt: b.opt === true ? { udpPayloadSize: 4096, doFlag: true } : false });
 }
 
 const aRecord = (name: string, ttl: number, address = '192.0.2.1'): RR => ({ name, type: A, ttl, address });
