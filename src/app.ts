@@ -4,14 +4,12 @@ import { formatHostPort, type HostPort } from './config/units';
 import { describeError } from './errors';
 import type { Logger } from './log';
 import { Metrics } from './metrics';
-import { UdpServer } from './dns/udp-server';
-import { TcpServer } from './dns/tcp-server';
-import type { Admission, AdmissionCheck, DnsHandler } from './dns/edge';
+import { EdgePipeline, type EdgeRoutes } from './dns/edge-pipeline';
+import { ListenerSet, type ListenerSetOptions } from './dns/listener-set';
 import { Resolver } from './resolve/resolver';
 import { AnswerTable, type TableEntryInput } from './resolve/table';
-import { AccessList, isLoopbackAddress } from './resolve/access';
+import { AdmissionPolicy } from './resolve/admission';
 import { AnswerCache } from './resolve/cache';
-import { RateLimiter } from './resolve/rate-limiter';
 import { Forwarder } from './upstream/forwarder';
 import { Syncer, type ApiProvider } from './privatelink/sync';
 import { SnapshotStore } from './privatelink/snapshot';
@@ -19,7 +17,7 @@ import { createPrivateLinkClient, type PrivateLinkClient } from './privatelink/c
 import { CredentialProvider } from './privatelink/credentials';
 import type { SyncState } from './privatelink/model';
 import { HttpServer } from './http/http-server';
-import { edgeCounters, forwarderObserver, resolverObserver } from './observers';
+import { admissionObserver, edgeCounters, forwarderObserver, resolverObserver } from './observers';
 import { computeReadiness, computeStatus } from './status';
 
 export interface AppOptions {
@@ -30,17 +28,6 @@ export interface AppOptions {
   /** Extra fields for /status (the demo reports its simulator here). */
   readonly statusExtras?: () => Record<string, unknown>;
 }
-
-interface Listener {
-  readonly key: string;
-  readonly udp: UdpServer;
-  readonly tcp: TcpServer;
-  readonly udpPort: number;
-  readonly tcpPort: number;
-}
-
-/** Tries to find one free number for both UDP and TCP when listen.dns asks for port 0. */
-const PORT_ZERO_ATTEMPTS = 10;
 
 export type AppState = 'starting' | 'running' | 'lameduck' | 'stopping' | 'stopped';
 
@@ -53,12 +40,12 @@ export class App {
   readonly startedAt = Date.now();
   private config: Config;
   private readonly logger: Logger;
-  private readonly listeners = new Map<string, Listener>();
+  private readonly listeners: ListenerSet;
+  private readonly pipeline: EdgePipeline;
+  private readonly admission: AdmissionPolicy;
   private forwarder: Forwarder;
   private resolver: Resolver;
   private cache: AnswerCache | undefined;
-  private access: AccessList;
-  private rateLimiter: RateLimiter | undefined;
   private syncer: Syncer | undefined;
   private snapshots: SnapshotStore | undefined;
   private client: PrivateLinkClient | undefined;
@@ -73,11 +60,12 @@ export class App {
   constructor(readonly options: AppOptions) {
     this.config = options.config;
     this.logger = options.logger;
-    this.access = new AccessList(this.config.access.allow);
-    this.rateLimiter = this.config.access.rateLimit ? new RateLimiter(this.config.access.rateLimit) : undefined;
+    this.admission = new AdmissionPolicy(this.config.access, admissionObserver(this.metrics));
     this.cache = this.config.cache.size > 0 ? new AnswerCache(this.config.cache) : undefined;
     this.forwarder = this.buildForwarder(this.config);
     this.resolver = this.buildResolver(this.config, AnswerTable.empty());
+    this.pipeline = new EdgePipeline(this.routes(), edgeCounters(this.metrics), this.logger.child({ component: 'dns' }));
+    this.listeners = new ListenerSet(this.listenerOptions(this.config));
   }
 
   get currentConfig(): Config {
@@ -90,7 +78,7 @@ export class App {
 
   /** Bound DNS ports per listen address (port 0 in config binds a free port: tests use it). */
   get dnsPorts(): { address: string; udp: number; tcp: number; udpIo: string }[] {
-    return [...this.listeners.values()].map((l) => ({ address: l.key, udp: l.udpPort, tcp: l.tcpPort, udpIo: l.udp.engine ?? 'closed' }));
+    return this.listeners.bound;
   }
 
   get table(): AnswerTable {
@@ -102,7 +90,7 @@ export class App {
     this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
     this.loopDelay.enable();
     await this.startSync();
-    for (const address of this.config.listen.dns) await this.openListener(address);
+    await this.listeners.open(this.config.listen.dns);
     if (this.config.listen.http) await this.openHttp(this.config.listen.http);
     this.state = 'running';
     this.syncer?.start();
@@ -130,22 +118,8 @@ export class App {
     });
   }
 
-  /** Access list first (REFUSED), then the UDP rate limit (drop or TC slip). TCP needs a handshake, so it is not spoofable and not limited here. */
-  private admission(): AdmissionCheck {
-    const access = this.access;
-    const limiter = this.rateLimiter;
-    const dropped = this.metrics.rateLimited.bind({ action: 'drop' });
-    const slipped = this.metrics.rateLimited.bind({ action: 'slip' });
-    return (client, protocol): Admission => {
-      if (!access.allows(client.address)) return 'refuse';
-      // Loopback sources cannot be spoofed from the network (the kernel drops them as martians),
-      // and on an edge node they are the node itself: never rate-limit them.
-      if (!limiter || protocol === 'tcp' || isLoopbackAddress(client.address)) return 'pass';
-      const verdict = limiter.check(client.address, Date.now());
-      if (verdict === 'ok') return 'pass';
-      (verdict === 'drop' ? dropped : slipped).value++;
-      return verdict;
-    };
+  private routes(): EdgeRoutes {
+    return { handler: this.resolver.handle, admit: this.admission.check };
   }
 
   // ---- PrivateLink: snapshot, client, sync ------------------------------------------------
@@ -207,32 +181,22 @@ export class App {
 
   // ---- listeners ---------------------------------------------------------------------------
 
-  private async openListener(address: HostPort): Promise<void> {
-    const key = formatHostPort(address);
-    const handler: DnsHandler = this.resolver.handle;
-    const counters = edgeCounters(this.metrics);
-    const logger = this.logger.child({ component: 'dns', listen: key });
-    // With port 0 (tests) TCP takes the number the kernel gave UDP; that number can already be
-    // some TCP socket's ephemeral port, so try a few times before giving up.
-    for (let attempt = 1; ; attempt++) {
-      const udp = new UdpServer({ address, handler, admit: this.admission(), counters, logger, udpIo: this.config.listen.udpIo, recvBufferBytes: 4 * 1024 * 1024 });
-      const udpPort = await udp.start();
-      const tcpAddress = address.port === 0 ? { ...address, port: udpPort } : address;
-      const tcp = new TcpServer({ address: tcpAddress, handler, admit: this.admission(), counters, logger, limits: this.tcpLimits() });
-      try {
-        const tcpPort = await tcp.start();
-        this.listeners.set(key, { key, udp, tcp, udpPort, tcpPort });
-        return;
-      } catch (err) {
-        await udp.close();
-        if (address.port !== 0 || attempt >= PORT_ZERO_ATTEMPTS) throw err;
-      }
-    }
-  }
-
-  private tcpLimits(): ConstructorParameters<typeof TcpServer>[0]['limits'] {
-    const l = this.config.limits;
-    return { maxConnections: l.tcpMaxConnections, maxConnectionsPerClient: l.tcpMaxConnectionsPerClient, idleTimeoutMs: l.tcpIdleTimeoutMs, maxInFlight: l.tcpMaxInFlight, maxWriteBufferBytes: l.tcpMaxWriteBufferBytes, framesPerTick: 32 };
+  private listenerOptions(config: Config): ListenerSetOptions {
+    const l = config.limits;
+    return {
+      pipeline: this.pipeline,
+      logger: this.logger.child({ component: 'dns' }),
+      udpIo: config.listen.udpIo,
+      recvBufferBytes: 4 * 1024 * 1024,
+      tcpLimits: {
+        maxConnections: l.tcpMaxConnections,
+        maxConnectionsPerClient: l.tcpMaxConnectionsPerClient,
+        idleTimeoutMs: l.tcpIdleTimeoutMs,
+        maxInFlight: l.tcpMaxInFlight,
+        maxWriteBufferBytes: l.tcpMaxWriteBufferBytes,
+        framesPerTick: 32,
+      },
+    };
   }
 
   private async openHttp(address: HostPort): Promise<void> {
@@ -289,8 +253,7 @@ export class App {
     const prev = this.config;
     this.config = next;
     this.logger.level = next.log.level;
-    this.access = new AccessList(next.access.allow);
-    this.rateLimiter = next.access.rateLimit ? new RateLimiter(next.access.rateLimit) : undefined;
+    this.admission.reconfigure(next.access);
     if (JSON.stringify(prev.cache) !== JSON.stringify(next.cache)) this.cache = next.cache.size > 0 ? new AnswerCache(next.cache) : undefined;
     if (JSON.stringify(prev.upstream) !== JSON.stringify(next.upstream) || prev.limits.maxForwardsInFlight !== next.limits.maxForwardsInFlight) {
       this.forwarder.close();
@@ -308,25 +271,8 @@ export class App {
       await this.startSync();
       (this.syncer as Syncer | undefined)?.start();
     }
-    // Listeners: keep, close, open.
-    const wanted = new Map(next.listen.dns.map((a) => [formatHostPort(a), a]));
-    const engineChanged = prev.listen.udpIo !== next.listen.udpIo;
-    for (const [key, l] of this.listeners) {
-      if (!wanted.has(key) || engineChanged) {
-        await Promise.all([l.udp.close(), l.tcp.close()]);
-        this.listeners.delete(key);
-        this.logger.info({ listen: key }, 'listener closed by reload');
-      } else {
-        l.udp.setHandler(this.resolver.handle, this.admission());
-        l.tcp.setHandler(this.resolver.handle, this.admission());
-      }
-    }
-    for (const [key, address] of wanted) {
-      if (!this.listeners.has(key)) {
-        await this.openListener(address);
-        this.logger.info({ listen: key }, 'listener opened by reload');
-      }
-    }
+    this.pipeline.reconfigure(this.routes());
+    await this.listeners.reconfigure(next.listen.dns, this.listenerOptions(next));
     const httpKey = (c: Config): string => (c.listen.http ? formatHostPort(c.listen.http) : '');
     if (httpKey(prev) !== httpKey(next)) {
       await this.http?.close();
@@ -346,8 +292,7 @@ export class App {
     this.state = 'stopping';
     await this.syncer?.stop();
     const grace = this.config.limits.shutdownGraceMs;
-    await Promise.all([...this.listeners.values()].flatMap((l) => [l.udp.close(grace), l.tcp.close(grace)]));
-    this.listeners.clear();
+    await this.listeners.close(grace);
     await this.http?.close();
     this.forwarder.close();
     this.client?.close();

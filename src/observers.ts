@@ -1,3 +1,4 @@
+import type { AdmissionObserver } from './resolve/admission';
 import type { Metrics } from './metrics';
 import type { EdgeCounters } from './dns/edge';
 import type { ResolverObserver, AnswerSource } from './resolve/resolver';
@@ -76,4 +77,10 @@ export function forwarderObserver(m: Metrics): ForwarderObserver {
     },
     health: (server, healthy) => m.upstreamHealthy.set({ server }, healthy ? 1 : 0),
   };
+}
+
+export function admissionObserver(m: Metrics): AdmissionObserver {
+  const dropped = m.rateLimited.bind({ action: 'drop' });
+  const slipped = m.rateLimited.bind({ action: 'slip' });
+  return { limited: (action) => (action === 'drop' ? dropped : slipped).value++ };
 }
