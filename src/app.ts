@@ -18,7 +18,7 @@ import { CredentialProvider } from './privatelink/credentials';
 import type { SyncState } from './privatelink/model';
 import { HttpServer } from './http/http-server';
 import { admissionObserver, edgeCounters, forwarderObserver, resolverObserver } from './observers';
-import { computeReadiness, computeStatus } from './status';
+import { computeReadiness, computeStatus } from './http/status';
 
 export interface AppOptions {
   readonly config: Config;

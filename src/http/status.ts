@@ -1,8 +1,9 @@
-import type { Config } from './config/schema';
-import type { AnswerTable } from './resolve/table';
-import type { SyncState, EntryState } from './privatelink/model';
-import type { UpstreamServer } from './upstream/upstream-pool';
-import { usableZones } from './privatelink/table-builder';
+import type { Config } from '../config/schema';
+import type { AnswerTable } from '../resolve/table';
+import type { SyncState, EntryState } from '../privatelink/model';
+import type { UpstreamServer } from '../upstream/upstream-pool';
+import { usableZones } from '../privatelink/table-builder';
+import type { Readiness } from './routes';
 
 export interface ReadinessInputs {
   readonly lifecycle: string;
@@ -11,11 +12,6 @@ export interface ReadinessInputs {
   readonly table: AnswerTable;
   readonly config: Config;
   readonly nowMs: number;
-}
-
-export interface Readiness {
-  ready: boolean;
-  reasons: string[];
 }
 
 /**
