@@ -3,7 +3,7 @@ import type { Config } from './config/schema';
 import { formatHostPort, type HostPort } from './config/units';
 import { describeError } from './errors';
 import type { Logger } from './log';
-import { Metrics } from './metrics';
+import { Metrics, edgeCounters, forwarderObserver, resolverObserver, snapshotObserver, syncObserver } from './metrics';
 import { UdpServer } from './dns/udp-server';
 import { TcpServer } from './dns/tcp-server';
 import type { Admission, AdmissionCheck, DnsHandler } from './dns/edge';
@@ -19,7 +19,6 @@ import { createPrivateLinkClient, type PrivateLinkClient } from './privatelink/c
 import { CredentialProvider } from './privatelink/credentials';
 import type { SyncState } from './privatelink/model';
 import { HttpServer } from './http/http-server';
-import { edgeCounters, forwarderObserver, resolverObserver } from './observers';
 import { computeReadiness, computeStatus } from './status';
 
 export interface AppOptions {
@@ -168,7 +167,7 @@ export class App {
   private async startSync(): Promise<void> {
     let initial: SyncState | undefined;
     if (this.config.stateDir) {
-      this.snapshots = new SnapshotStore({ dir: this.config.stateDir, metrics: this.metrics });
+      this.snapshots = new SnapshotStore({ dir: this.config.stateDir, observer: snapshotObserver(this.metrics) });
       try {
         initial = await this.snapshots.load(this.config.records.entries);
         if (initial) this.logger.info({ dir: this.config.stateDir, entries: initial.entries.length }, 'loaded the last good table from the snapshot');
@@ -179,7 +178,7 @@ export class App {
     this.syncer = new Syncer({
       api: this.apiProvider(),
       config: this.config,
-      metrics: this.metrics,
+      observer: syncObserver(this.metrics),
       logger: this.logger,
       initialState: initial,
       onState: (state, inputs) => this.onSyncState(state, inputs),

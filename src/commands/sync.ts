@@ -1,8 +1,7 @@
 import { loadConfigFile } from '../config/load';
 import type { Config } from '../config/schema';
 import { createLogger } from '../log';
-import { Metrics } from '../metrics';
-import { Syncer } from '../privatelink/sync';
+import { Syncer, noSyncObserver } from '../privatelink/sync';
 import { createPrivateLinkClient } from '../privatelink/client';
 import { CredentialProvider } from '../privatelink/credentials';
 import type { SyncOutcome } from '../privatelink/sync';
@@ -34,7 +33,7 @@ export async function syncOnce(config: Config): Promise<SyncOutcome> {
       return client;
     },
     config,
-    metrics: new Metrics({ processMetrics: false }),
+    observer: noSyncObserver,
     logger,
     onState: () => {},
   });
