@@ -12,7 +12,7 @@ import { AnswerTable, type TableEntryInput } from './resolve/table';
 import { AccessList, isLoopbackAddress } from './resolve/access';
 import { AnswerCache } from './resolve/cache';
 import { RateLimiter } from './resolve/rate-limiter';
-import { Forwarder } from './upstream/forwarder';
+import { UpstreamForwarder } from './upstream/upstream-forwarder';
 import { Syncer, type ApiProvider } from './privatelink/sync';
 import { SnapshotStore } from './privatelink/snapshot';
 import { createPrivateLinkClient, type PrivateLinkClient } from './privatelink/client';
@@ -53,7 +53,7 @@ export class App {
   private config: Config;
   private readonly logger: Logger;
   private readonly listeners = new Map<string, Listener>();
-  private forwarder: Forwarder;
+  private forwarder: UpstreamForwarder;
   private resolver: Resolver;
   private cache: AnswerCache | undefined;
   private access: AccessList;
@@ -114,8 +114,8 @@ export class App {
     }, 'privatelink-dns started');
   }
 
-  private buildForwarder(config: Config): Forwarder {
-    return new Forwarder(config.upstream, forwarderObserver(this.metrics), this.logger.child({ component: 'upstream' }), config.limits.maxForwardsInFlight);
+  private buildForwarder(config: Config): UpstreamForwarder {
+    return new UpstreamForwarder(config.upstream, forwarderObserver(this.metrics), this.logger.child({ component: 'upstream' }), config.limits.maxForwardsInFlight);
   }
 
   private buildResolver(config: Config, table: AnswerTable): Resolver {

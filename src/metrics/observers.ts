@@ -1,7 +1,7 @@
 import type { Metrics } from './metrics';
 import type { EdgeCounters } from '../dns/edge';
 import type { ResolverObserver, AnswerSource } from '../resolve/resolver';
-import type { ForwarderObserver } from '../upstream/forwarder';
+import type { ForwarderObserver } from '../upstream/upstream-forwarder';
 import type { SyncObserver } from '../privatelink/sync';
 import type { SnapshotObserver } from '../privatelink/snapshot';
 import type { CounterSeries, HistogramSeries } from './fast-counters';

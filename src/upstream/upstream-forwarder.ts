@@ -29,7 +29,7 @@ const PROBE_QUESTION = Buffer.from([0, 0, 2, 0, 1]);
  * with the client's ID restored; SERVFAIL/REFUSED replies count as failures but are returned
  * when nothing better came.
  */
-export class Forwarder {
+export class UpstreamForwarder {
   readonly pool: UpstreamPool;
   private readonly ids = new RandomIds();
   private readonly inFlight = new Map<string, number>();
