@@ -15,8 +15,7 @@ import { RateLimiter } from './resolve/rate-limiter';
 import { UpstreamForwarder } from './upstream/upstream-forwarder';
 import { Syncer, type ApiProvider } from './privatelink/sync';
 import { SnapshotStore } from './privatelink/snapshot';
-import { createPrivateLinkClient, type PrivateLinkClient } from './privatelink/client';
-import { CredentialProvider } from './privatelink/credentials';
+import { ApiClientProvider } from './privatelink/api-provider';
 import type { SyncState } from './privatelink/model';
 import { HttpServer } from './http/http-server';
 import { computeReadiness, computeStatus } from './status';
@@ -60,8 +59,7 @@ export class App {
   private rateLimiter: RateLimiter | undefined;
   private syncer: Syncer | undefined;
   private snapshots: SnapshotStore | undefined;
-  private client: PrivateLinkClient | undefined;
-  private credentials: CredentialProvider | undefined;
+  private apiClients: ApiClientProvider | undefined;
   private http: HttpServer | undefined;
   private httpPort: number | undefined;
   private tableVersion = 0;
@@ -154,14 +152,8 @@ export class App {
   }
 
   private apiProvider(): ApiProvider {
-    return ({ rebuild }) => {
-      if (!this.client || rebuild) {
-        this.client?.close();
-        if (rebuild || !this.credentials) this.credentials = new CredentialProvider(this.config.privatelink.credentials, { logger: this.logger.child({ component: 'credentials' }) });
-        this.client = createPrivateLinkClient({ config: this.config.privatelink, region: this.config.region, logger: this.logger, credentials: this.credentials });
-      }
-      return this.client;
-    };
+    this.apiClients ??= new ApiClientProvider(this.config, this.logger);
+    return this.apiClients.provide;
   }
 
   private async startSync(): Promise<void> {
@@ -296,9 +288,8 @@ export class App {
       this.forwarder = this.buildForwarder(next);
     }
     if (JSON.stringify(prev.privatelink) !== JSON.stringify(next.privatelink)) {
-      this.client?.close();
-      this.client = undefined;
-      this.credentials = undefined;
+      this.apiClients?.close();
+      this.apiClients = undefined;
     }
     this.resolver = this.buildResolver(next, this.table);
     if (this.syncer) this.syncer.reconfigure(next, { api: this.apiProvider() });
@@ -349,7 +340,7 @@ export class App {
     this.listeners.clear();
     await this.http?.close();
     this.forwarder.close();
-    this.client?.close();
+    this.apiClients?.close();
     this.loopDelay?.disable();
     this.state = 'stopped';
     this.logger.info('privatelink-dns stopped');
