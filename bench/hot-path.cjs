@@ -3,8 +3,8 @@
 const { parseQuery } = require('../dist/dns/query');
 const { AnswerTable } = require('../dist/resolve/table');
 const { Resolver } = require('../dist/resolve/resolver');
-const { Metrics } = require('../dist/metrics');
-const { resolverObserver } = require('../dist/observers');
+const { Metrics } = require('../dist/metrics/metrics');
+const { resolverObserver } = require('../dist/metrics/observers');
 const { AccessList } = require('../dist/resolve/access');
 const pino = require('pino');
 const m = new Metrics({ processMetrics: false });

@@ -3,21 +3,19 @@ import type { Config } from './config/schema';
 import { formatHostPort, type HostPort } from './config/units';
 import { describeError } from './errors';
 import type { Logger } from './log';
-import { Metrics } from './metrics';
+import { Metrics, admissionObserver, edgeCounters, forwarderObserver, resolverObserver, snapshotObserver, syncObserver } from './metrics';
 import { EdgePipeline, type EdgeRoutes } from './dns/edge-pipeline';
 import { ListenerSet, type ListenerSetOptions } from './dns/listener-set';
 import { Resolver } from './resolve/resolver';
 import { AnswerTable, type TableEntryInput } from './resolve/table';
 import { AdmissionPolicy } from './resolve/admission';
 import { AnswerCache } from './resolve/cache';
-import { Forwarder } from './upstream/forwarder';
+import { UpstreamForwarder } from './upstream/upstream-forwarder';
 import { Syncer, type ApiProvider } from './privatelink/sync';
 import { SnapshotStore } from './privatelink/snapshot';
-import { createPrivateLinkClient, type PrivateLinkClient } from './privatelink/client';
-import { CredentialProvider } from './privatelink/credentials';
+import { ApiClientProvider } from './privatelink/api-provider';
 import type { SyncState } from './privatelink/model';
 import { HttpServer } from './http/http-server';
-import { admissionObserver, edgeCounters, forwarderObserver, resolverObserver } from './observers';
 import { computeReadiness, computeStatus } from './http/status';
 
 export interface AppOptions {
@@ -43,13 +41,12 @@ export class App {
   private readonly listeners: ListenerSet;
   private readonly pipeline: EdgePipeline;
   private readonly admission: AdmissionPolicy;
-  private forwarder: Forwarder;
+  private forwarder: UpstreamForwarder;
   private resolver: Resolver;
   private cache: AnswerCache | undefined;
   private syncer: Syncer | undefined;
   private snapshots: SnapshotStore | undefined;
-  private client: PrivateLinkClient | undefined;
-  private credentials: CredentialProvider | undefined;
+  private apiClients: ApiClientProvider | undefined;
   private http: HttpServer | undefined;
   private httpPort: number | undefined;
   private tableVersion = 0;
@@ -103,8 +100,8 @@ export class App {
     }, 'privatelink-dns started');
   }
 
-  private buildForwarder(config: Config): Forwarder {
-    return new Forwarder(config.upstream, forwarderObserver(this.metrics), this.logger.child({ component: 'upstream' }), config.limits.maxForwardsInFlight);
+  private buildForwarder(config: Config): UpstreamForwarder {
+    return new UpstreamForwarder(config.upstream, forwarderObserver(this.metrics), this.logger.child({ component: 'upstream' }), config.limits.maxForwardsInFlight);
   }
 
   private buildResolver(config: Config, table: AnswerTable): Resolver {
@@ -129,20 +126,14 @@ export class App {
   }
 
   private apiProvider(): ApiProvider {
-    return ({ rebuild }) => {
-      if (!this.client || rebuild) {
-        this.client?.close();
-        if (rebuild || !this.credentials) this.credentials = new CredentialProvider(this.config.privatelink.credentials, { logger: this.logger.child({ component: 'credentials' }) });
-        this.client = createPrivateLinkClient({ config: this.config.privatelink, region: this.config.region, logger: this.logger, credentials: this.credentials });
-      }
-      return this.client;
-    };
+    this.apiClients ??= new ApiClientProvider(this.config, this.logger);
+    return this.apiClients.provide;
   }
 
   private async startSync(): Promise<void> {
     let initial: SyncState | undefined;
     if (this.config.stateDir) {
-      this.snapshots = new SnapshotStore({ dir: this.config.stateDir, metrics: this.metrics });
+      this.snapshots = new SnapshotStore({ dir: this.config.stateDir, observer: snapshotObserver(this.metrics) });
       try {
         initial = await this.snapshots.load(this.config.records.entries);
         if (initial) this.logger.info({ dir: this.config.stateDir, entries: initial.entries.length }, 'loaded the last good table from the snapshot');
@@ -153,7 +144,7 @@ export class App {
     this.syncer = new Syncer({
       api: this.apiProvider(),
       config: this.config,
-      metrics: this.metrics,
+      observer: syncObserver(this.metrics),
       logger: this.logger,
       initialState: initial,
       onState: (state, inputs) => this.onSyncState(state, inputs),
@@ -260,9 +251,8 @@ export class App {
       this.forwarder = this.buildForwarder(next);
     }
     if (JSON.stringify(prev.privatelink) !== JSON.stringify(next.privatelink)) {
-      this.client?.close();
-      this.client = undefined;
-      this.credentials = undefined;
+      this.apiClients?.close();
+      this.apiClients = undefined;
     }
     this.resolver = this.buildResolver(next, this.table);
     if (this.syncer) this.syncer.reconfigure(next, { api: this.apiProvider() });
@@ -295,7 +285,7 @@ export class App {
     await this.listeners.close(grace);
     await this.http?.close();
     this.forwarder.close();
-    this.client?.close();
+    this.apiClients?.close();
     this.loopDelay?.disable();
     this.state = 'stopped';
     this.logger.info('privatelink-dns stopped');

@@ -3,7 +3,7 @@ import { loadConfigFile, formatProblems } from '../config/load';
 import type { Config } from '../config/schema';
 import { describeError, isPldnsError } from '../errors';
 import { createLogger, type Logger } from '../log';
-import { startDemo } from '../demo';
+import { startDemo } from '../demo-config';
 import type { RunningSimulator } from '../simulator';
 import { VERSION } from '../version';
 import { EXIT_FAILURE, EXIT_OK } from '../exit-codes';

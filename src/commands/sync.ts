@@ -1,10 +1,8 @@
 import { loadConfigFile } from '../config/load';
 import type { Config } from '../config/schema';
 import { createLogger } from '../log';
-import { Metrics } from '../metrics';
-import { Syncer } from '../privatelink/sync';
-import { createPrivateLinkClient } from '../privatelink/client';
-import { CredentialProvider } from '../privatelink/credentials';
+import { Syncer, noSyncObserver } from '../privatelink/sync';
+import { ApiClientProvider } from '../privatelink/api-provider';
 import type { SyncOutcome } from '../privatelink/sync';
 import type { TableEntryInput } from '../resolve/table';
 import { EXIT_FAILURE, EXIT_OK } from '../exit-codes';
@@ -26,22 +24,18 @@ export async function runSync(configPath: string, json: boolean): Promise<number
 /** A one-shot sync with the real client, logs to stderr at warn. Used by `sync` and `export`. */
 export async function syncOnce(config: Config): Promise<SyncOutcome> {
   const logger = createLogger('warn', process.stderr);
-  const credentials = new CredentialProvider(config.privatelink.credentials, { logger });
-  let client = createPrivateLinkClient({ config: config.privatelink, region: config.region, logger, credentials });
+  const clients = new ApiClientProvider(config, logger);
   const syncer = new Syncer({
-    api: ({ rebuild }) => {
-      if (rebuild) client = createPrivateLinkClient({ config: config.privatelink, region: config.region, logger, credentials: new CredentialProvider(config.privatelink.credentials, { logger }) });
-      return client;
-    },
+    api: clients.provide,
     config,
-    metrics: new Metrics({ processMetrics: false }),
+    observer: noSyncObserver,
     logger,
     onState: () => {},
   });
   try {
     return await syncer.syncOnce();
   } finally {
-    client.close();
+    clients.close();
   }
 }
 

@@ -19,6 +19,10 @@ export const HEADER_BYTES = 12;
 export const EDNS_UDP_PAYLOAD = 1232;
 export const MIN_UDP_PAYLOAD = 512;
 export const MAX_NAME_BYTES = 255;
+/** A DNS message's length is a 16-bit field (TCP framing, RFC 1035 §4.2.2). */
+export const MAX_MESSAGE_BYTES = 0xffff;
+/** RFC 2181 §8: a TTL with the top bit set is treated as zero. */
+export const MAX_TTL = 0x7fffffff;
 /** Queries are small; anything larger over UDP is not a query we answer. */
 export const MAX_QUERY_BYTES = 4096;
 
@@ -31,6 +35,14 @@ export const FLAG_RA = 0x0080;
 export const FLAG_AD = 0x0020;
 export const FLAG_CD = 0x0010;
 export const OPCODE_MASK = 0x7800;
+/** The header's 4 rcode bits; the OPT carries 8 more above them (RFC 6891 §6.1.3). */
+export const RCODE_MASK = 0x000f;
+/** DO, the high bit of the OPT flags' first byte (RFC 3225). */
+export const OPT_DO_BIT = 0x80;
+/** A length byte with both top bits set starts a compression pointer (RFC 1035 §4.1.4). */
+export const POINTER_BITS = 0xc0;
+/** A whole compression pointer: `NAME_POINTER | offset`. */
+export const NAME_POINTER = 0xc000;
 export const OPCODE_QUERY = 0;
 
 const TYPE_NAMES = new Map<number, string>(Object.entries(RRType).map(([k, v]) => [v, k]));

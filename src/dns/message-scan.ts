@@ -4,21 +4,13 @@
  * OPT in place later, without decoding records. Never throws: every read is checked against the
  * message length first, and anything that does not parse returns `undefined`.
  */
+import { FLAG_QR, FLAG_TC, HEADER_BYTES, MAX_NAME_BYTES, MAX_TTL, OPT_DO_BIT, POINTER_BITS, RCODE_MASK, RRType } from './constants';
 
-const HEADER_BYTES = 12;
-const TYPE_SOA = 6;
-const TYPE_OPT = 41;
-const TYPE_ANY = 255;
-const FLAG_QR = 0x8000;
-const FLAG_TC = 0x0200;
-const MAX_NAME_WIRE_BYTES = 255;
 /**
  * Compression hops followed in one name. Each hop must point strictly before the previous
  * segment, so a loop is impossible anyway; the cap bounds the work on a hostile chain.
  */
 const MAX_POINTER_HOPS = 64;
-/** RFC 2181 §8: a TTL with the top bit set is treated as zero. */
-const MAX_TTL = 0x7fffffff;
 
 const BACKSLASH = 0x5c;
 const DOT = 0x2e;
@@ -90,8 +82,8 @@ export function skipName(buf: Buffer, offset: number): number {
     if (pos >= len) return -1;
     const b = buf[pos];
     if (b === 0) return end === -1 ? pos + 1 : end;
-    const kind = b & 0xc0;
-    if (kind === 0xc0) {
+    const kind = b & POINTER_BITS;
+    if (kind === POINTER_BITS) {
       if (pos + 1 >= len) return -1;
       const target = ((b & 0x3f) << 8) | buf[pos + 1];
       if (target >= limit || target < HEADER_BYTES || ++hops > MAX_POINTER_HOPS) return -1;
@@ -102,7 +94,7 @@ export function skipName(buf: Buffer, offset: number): number {
     }
     if (kind !== 0) return -1;
     wireBytes += b + 1;
-    if (wireBytes > MAX_NAME_WIRE_BYTES) return -1;
+    if (wireBytes > MAX_NAME_BYTES) return -1;
     pos += b + 1;
   }
 }
@@ -157,20 +149,20 @@ export function scanResponse(buf: Buffer): ResponseScan | undefined {
       break;
     }
     const type = (buf[fixed] << 8) | buf[fixed + 1];
-    if (type === TYPE_OPT) {
+    if (type === RRType.OPT) {
       if (section !== 2 || optOffset !== -1 || fixed !== off + 1) return undefined;
       optOffset = off;
       optLength = rdEnd - off;
       extendedRcode = buf[fixed + 4];
-      dnssecOk = (buf[fixed + 6] & 0x80) !== 0;
+      dnssecOk = (buf[fixed + 6] & OPT_DO_BIT) !== 0;
     } else {
       ttlOffsets.push(fixed + 4);
       const ttl = readTtl(buf, fixed + 4);
       if (section === 0) {
         answerTtlCount++;
         if (ttl < answerMin) answerMin = ttl;
-        if (type === qtype || qtype === TYPE_ANY) answerHasQtype = true;
-      } else if (section === 1 && type === TYPE_SOA) {
+        if (type === qtype || qtype === RRType.ANY) answerHasQtype = true;
+      } else if (section === 1 && type === RRType.SOA) {
         const mnameEnd = skipName(buf, rdStart);
         const rnameEnd = mnameEnd < 0 || mnameEnd >= rdEnd ? -1 : skipName(buf, mnameEnd);
         if (rnameEnd < 0 || rnameEnd + 20 !== rdEnd) return undefined;
@@ -182,7 +174,7 @@ export function scanResponse(buf: Buffer): ResponseScan | undefined {
     off = rdEnd;
   }
 
-  const rcode = (extendedRcode << 4) | (flags & 0x0f);
+  const rcode = (extendedRcode << 4) | (flags & RCODE_MASK);
   const negative = rcode === 3 || (rcode === 0 && !answerHasQtype);
   let minTtl: number | undefined;
   if (negative) {

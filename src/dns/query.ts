@@ -1,5 +1,5 @@
 import {
-  FLAG_CD, FLAG_QR, FLAG_RD, HEADER_BYTES, MAX_NAME_BYTES, MAX_QUERY_BYTES, OPCODE_MASK, OPCODE_QUERY, RRType,
+  FLAG_CD, FLAG_QR, FLAG_RD, HEADER_BYTES, MAX_NAME_BYTES, MAX_QUERY_BYTES, OPCODE_MASK, OPCODE_QUERY, OPT_DO_BIT, RRType,
 } from './constants';
 
 /** EDNS(0) as the client sent it. */
@@ -95,7 +95,7 @@ export function parseQuery(buf: Buffer, maxBytes = MAX_QUERY_BYTES): Query | Que
     if (off + 11 > len || buf[off] !== 0 || buf.readUInt16BE(off + 1) !== RRType.OPT) return reject('formerr', id, flags, questionEnd, null);
     const udpSize = buf.readUInt16BE(off + 3);
     const version = buf[off + 6];
-    const dnssecOk = (buf[off + 7] & 0x80) !== 0;
+    const dnssecOk = (buf[off + 7] & OPT_DO_BIT) !== 0;
     const rdlen = buf.readUInt16BE(off + 9);
     if (off + 11 + rdlen > len) return reject('formerr', id, flags, questionEnd, null);
     // Options must tile the RDATA exactly.

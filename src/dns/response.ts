@@ -1,11 +1,11 @@
-import { EDNS_UDP_PAYLOAD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_BYTES, MIN_UDP_PAYLOAD, OPCODE_MASK, RCode, RRType } from './constants';
+import { EDNS_UDP_PAYLOAD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_BYTES, MIN_UDP_PAYLOAD, OPCODE_MASK, OPT_DO_BIT, RCODE_MASK, RCode, RRType } from './constants';
 import type { ClientEdns, Query, QueryProblem } from './query';
 
 export const OPT_BYTES = 11;
 
 /** Response flags for a query: QR, the query's opcode, RD and CD copied, RA set (we recurse via upstreams). */
 export function responseFlags(queryFlags: number, rcode: number, extra = 0): number {
-  return FLAG_QR | (queryFlags & (OPCODE_MASK | FLAG_RD | FLAG_CD)) | FLAG_RA | extra | (rcode & 0x0f);
+  return FLAG_QR | (queryFlags & (OPCODE_MASK | FLAG_RD | FLAG_CD)) | FLAG_RA | extra | (rcode & RCODE_MASK);
 }
 
 /** Writes our own OPT (payload 1232, DO copied, extended rcode bits) at `off`; returns the new offset. */
@@ -17,7 +17,7 @@ export function writeOpt(buf: Buffer, off: number, dnssecOk: boolean, rcode = 0)
   buf[off + 4] = EDNS_UDP_PAYLOAD & 0xff;
   buf[off + 5] = (rcode >> 4) & 0xff; // extended rcode, upper 8 bits
   buf[off + 6] = 0; // version
-  buf[off + 7] = dnssecOk ? 0x80 : 0;
+  buf[off + 7] = dnssecOk ? OPT_DO_BIT : 0;
   buf[off + 8] = 0;
   buf[off + 9] = 0;
   buf[off + 10] = 0;

@@ -1,6 +1,5 @@
 import type { EntryConfig } from '../config/schema';
 import { PldnsError, isPldnsError } from '../errors';
-import type { Metrics } from '../metrics';
 import type { ApiResponse, PrivateLinkApi, VpcEndpoint, VpcEndpointZone } from './api-types';
 import { entryId, type EndpointInfo, type EntryState, type ZoneState } from './model';
 
@@ -8,10 +7,16 @@ import { entryId, type EndpointInfo, type EntryState, type ZoneState } from './m
 
 export type CloudEntryConfig = Extract<EntryConfig, { kind: 'endpoint' | 'service' }>;
 
+/** What the fetch path reports; the metrics room implements it. */
+export interface FetchObserver {
+  /** One API call finished: `result` is 'ok' or the PldnsError code it failed with. */
+  apiCall(action: string, result: string): void;
+}
+
 export interface FetchContext {
   api: PrivateLinkApi;
   regionId: string;
-  metrics?: Metrics;
+  observer?: FetchObserver;
   now?: () => number;
 }
 
@@ -40,11 +45,11 @@ async function call<B>(ctx: FetchContext, action: string, fn: () => Promise<ApiR
     if (response?.body === undefined || response.body === null || typeof response.body !== 'object') {
       throw new PldnsError('PL_BAD_RESPONSE', `${action}: response has no body`);
     }
-    ctx.metrics?.apiCalls.inc({ action, result: 'ok' });
+    ctx.observer?.apiCall(action, 'ok');
     return response.body;
   } catch (err) {
     const typed = toPldnsError(err, action);
-    ctx.metrics?.apiCalls.inc({ action, result: typed.code });
+    ctx.observer?.apiCall(action, typed.code);
     throw typed;
   }
 }

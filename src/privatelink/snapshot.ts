@@ -3,7 +3,6 @@ import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EntryConfig } from '../config/schema';
 import { PldnsError, isPldnsError } from '../errors';
-import type { Metrics } from '../metrics';
 import { alignToConfig, type EndpointInfo, type EntryState, type ErrorInfo, type SyncState, type ZoneState } from './model';
 
 /**
@@ -211,9 +210,14 @@ export function snapshotDigest(state: SyncState): string {
   return sha256(JSON.stringify(content));
 }
 
+/** What the snapshot store reports; the metrics room implements it. */
+export interface SnapshotObserver {
+  written(result: 'ok' | 'error'): void;
+}
+
 export interface SnapshotStoreOptions {
   dir: string;
-  metrics?: Metrics;
+  observer?: SnapshotObserver;
   /**
    * Rewrite an unchanged table this often anyway, so the saved fetch times (which /readyz compares
    * with max_stale after a restart) are never more than this far behind.
@@ -255,10 +259,10 @@ export class SnapshotStore {
     try {
       await saveSnapshot(this.options.dir, state, { nowMs: now, ...(this.options.fs ? { fs: this.options.fs } : {}) });
     } catch (err) {
-      this.options.metrics?.snapshotWrites.inc({ result: 'error' });
+      this.options.observer?.written('error');
       throw isPldnsError(err) ? err : new PldnsError('SNAPSHOT_WRITE', String(err), { cause: err });
     }
-    this.options.metrics?.snapshotWrites.inc({ result: 'ok' });
+    this.options.observer?.written('ok');
     this.lastDigest = digest;
     this.lastWriteMs = now;
     return true;

@@ -2,10 +2,9 @@ import cron from 'node-cron';
 import type { Config, EntryConfig } from '../config/schema';
 import { PldnsError, isPldnsError, type ErrorCode } from '../errors';
 import type { Logger } from '../log';
-import type { Metrics } from '../metrics';
 import type { TableEntryInput } from '../resolve/table';
 import type { PrivateLinkApi } from './api-types';
-import { fetchEntry } from './fetch';
+import { fetchEntry, type FetchObserver } from './fetch';
 import { alignToConfig, type EntryState, type SyncResult, type SyncState } from './model';
 import { buildTableInputs, type TableProblem } from './table-builder';
 
@@ -36,10 +35,27 @@ export interface StateInfo {
   reason: 'sync' | 'reconfigure';
 }
 
+/** What the sync loop reports; the metrics room implements it, one-shot commands pass `noSyncObserver`. */
+export interface SyncObserver extends FetchObserver {
+  synced(result: SyncResult, durationMs: number, startedAtMs: number): void;
+  /** Usable IPs of every configured entry: the complete set, so entries not listed have been removed. */
+  usableIps(byEntry: ReadonlyMap<string, number>): void;
+  staleEntries(count: number): void;
+  tableAge(seconds: number): void;
+}
+
+export const noSyncObserver: SyncObserver = {
+  apiCall: () => {},
+  synced: () => {},
+  usableIps: () => {},
+  staleEntries: () => {},
+  tableAge: () => {},
+};
+
 export interface SyncerOptions {
   api: ApiProvider;
   config: SyncerConfig;
-  metrics: Metrics;
+  observer: SyncObserver;
   logger: Logger;
   /** E.g. from the snapshot; aligned to the configured entries. */
   initialState?: SyncState;
@@ -115,7 +131,7 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, 
 export class Syncer {
   private config: SyncerConfig;
   private apiProvider: ApiProvider;
-  private readonly metrics: Metrics;
+  private readonly observer: SyncObserver;
   private readonly log: Logger;
   private readonly onState: SyncerOptions['onState'];
   private readonly clock: Clock;
@@ -139,7 +155,7 @@ export class Syncer {
   constructor(options: SyncerOptions) {
     this.config = options.config;
     this.apiProvider = options.api;
-    this.metrics = options.metrics;
+    this.observer = options.observer;
     this.log = options.logger.child({ component: 'sync' });
     this.onState = options.onState;
     this.clock = options.clock ?? realClock;
@@ -215,7 +231,6 @@ export class Syncer {
       this.job?.stop();
       this.job = this.scheduler(config.privatelink.refresh, () => this.tick(false), this.log);
     }
-    this.metrics.usableIps.reset(); // drop the series of removed entries
     this.publish('reconfigure');
     const added = this.state.entries.some((e) => e.kind !== 'static' && !known.has(e.id));
     if (this.started && (added || regionChanged)) this.tick(true);
@@ -288,7 +303,7 @@ export class Syncer {
       if (!error && throttled) error = new PldnsError('PL_THROTTLED', 'skipped: the API throttled an earlier call of this sync');
       if (!error && api) {
         try {
-          return await this.withTimeout(fetchEntry({ api, regionId: config.region, metrics: this.metrics, now: () => this.clock.now() }, entry), prev.id);
+          return await this.withTimeout(fetchEntry({ api, regionId: config.region, observer: this.observer, now: () => this.clock.now() }, entry), prev.id);
         } catch (err) {
           error = toPldnsError(err);
           if (error.code === 'PL_THROTTLED') throttled = true;
@@ -315,9 +330,7 @@ export class Syncer {
     this.state = this.config === config ? state : alignToConfig(state, this.config.records.entries);
     this.rebuildApi = errors.some((e) => REBUILD_CODES.has(e.code));
     this.updateBackoff(errors);
-    this.metrics.syncs.inc({ result });
-    this.metrics.syncDuration.observe(durationMs / 1000);
-    if (result === 'success') this.metrics.lastSyncSuccess.set(Math.floor(startedAtMs / 1000));
+    this.observer.synced(result, durationMs, startedAtMs);
     const log = result === 'success' ? this.log.debug.bind(this.log) : this.log.warn.bind(this.log);
     log({ result, durationMs, entries: entries.length, failed: errors.length }, 'sync finished');
     const built = this.publish('sync');
@@ -356,11 +369,11 @@ export class Syncer {
     const tableChanged = json !== this.lastInputsJson;
     this.lastInputsJson = json;
     const byId = new Map(built.inputs.map((i) => [i.id, i]));
-    for (const e of this.state.entries) {
+    this.observer.usableIps(new Map(this.state.entries.map((e) => {
       const input = byId.get(e.id);
-      this.metrics.usableIps.set({ entry: e.id }, input ? input.ipv4.length + input.ipv6.length : 0);
-    }
-    this.metrics.staleEntries.set(this.state.entries.filter((e) => e.stale).length);
+      return [e.id, input ? input.ipv4.length + input.ipv6.length : 0];
+    })));
+    this.observer.staleEntries(this.state.entries.filter((e) => e.stale).length);
     this.updateAgeMetric();
     try {
       this.onState(this.state, built.inputs, { tableChanged, reason });
@@ -373,7 +386,7 @@ export class Syncer {
   private updateAgeMetric(): void {
     const times = this.state.entries.flatMap((e) => (e.kind !== 'static' && e.fetchedAtMs !== undefined ? [e.fetchedAtMs] : []));
     const oldest = times.length > 0 ? Math.min(...times) : undefined;
-    this.metrics.tableAgeSeconds.set(oldest === undefined ? 0 : Math.max(0, (this.clock.now() - oldest) / 1000));
+    this.observer.tableAge(oldest === undefined ? 0 : Math.max(0, (this.clock.now() - oldest) / 1000));
   }
 }
 

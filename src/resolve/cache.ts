@@ -1,15 +1,11 @@
 import type { CacheConfig } from '../config/schema';
+import { MAX_MESSAGE_BYTES, MAX_TTL, OPCODE_MASK, RCode } from '../dns/constants';
 import { scanResponse } from '../dns/message-scan';
 
 /** RFC 8767 §5: the TTL given to records answered from an expired entry. */
 export const STALE_TTL_S = 30;
 /** Default byte budget for all stored messages together (see AnswerCacheOptions.maxBytes). */
 export const DEFAULT_CACHE_MAX_BYTES = 64 * 1024 * 1024;
-
-const RCODE_NOERROR = 0;
-const RCODE_NXDOMAIN = 3;
-const OPCODE_MASK = 0x7800;
-const MAX_MESSAGE_BYTES = 0xffff;
 
 export interface AnswerCacheOptions {
   /**
@@ -145,7 +141,7 @@ export class AnswerCache {
     const scan = scanResponse(response);
     if (scan === undefined) return 'malformed';
     if (scan.truncated) return 'truncated';
-    if ((scan.flags & OPCODE_MASK) !== 0 || (scan.rcode !== RCODE_NOERROR && scan.rcode !== RCODE_NXDOMAIN)) return 'uncacheable-rcode';
+    if ((scan.flags & OPCODE_MASK) !== 0 || (scan.rcode !== RCode.NOERROR && scan.rcode !== RCode.NXDOMAIN)) return 'uncacheable-rcode';
     // Defence in depth against poisoning: the bytes must answer the question the key names.
     const bits = key.charCodeAt(key.length - 1);
     if (key !== cacheKey(scan.qname, scan.qtype, scan.qclass, (bits & 2) !== 0, (bits & 1) !== 0)) return 'question-mismatch';
@@ -178,7 +174,7 @@ export class AnswerCache {
       ttlOffsets[i] = at;
       const ttl = readUint32(bytes, at);
       // RFC 2181 §8: a TTL with the top bit set means 0. Cap the rest so no record outlives maxTtl.
-      writeUint32(bytes, at, ttl > 0x7fffffff ? 0 : ttl > maxTtlS ? maxTtlS : ttl);
+      writeUint32(bytes, at, ttl > MAX_TTL ? 0 : ttl > maxTtlS ? maxTtlS : ttl);
     }
 
     const expiresMs = nowMs + ttlS * 1000;

@@ -1,4 +1,4 @@
-import { CLASS_IN, FLAG_AA, HEADER_BYTES, RCode, RRType } from '../dns/constants';
+import { CLASS_IN, FLAG_AA, HEADER_BYTES, NAME_POINTER, POINTER_BITS, RCode, RRType } from '../dns/constants';
 import type { Query } from '../dns/query';
 import { OPT_BYTES, copyBytes, responseFlags, writeHeader, writeOpt } from '../dns/response';
 import type { TableMatch } from './table';
@@ -47,7 +47,7 @@ export function buildManagedAnswer(q: Query, match: TableMatch, ttl: number, ser
   if (record.rotation > 0x3fffffff) record.rotation = 0;
   for (let i = 0; i < count; i++) {
     const idx = (start + i) % count;
-    buf[off] = 0xc0; // pointer to the question name at offset 12
+    buf[off] = POINTER_BITS; // pointer to the question name at offset 12
     buf[off + 1] = HEADER_BYTES;
     buf[off + 2] = 0;
     buf[off + 3] = type;
@@ -77,7 +77,7 @@ export function buildNoData(q: Query, match: TableMatch, ttl: number, serial: nu
   writeHeader(buf, q.id, responseFlags(q.raw.readUInt16BE(2), rcode, FLAG_AA), 1, 0, 1, q.edns ? 1 : 0);
   q.raw.copy(buf, HEADER_BYTES, HEADER_BYTES, q.questionEnd);
   let off = HEADER_BYTES + qLen;
-  const ptr = 0xc000 | apex;
+  const ptr = NAME_POINTER | apex;
   buf.writeUInt16BE(ptr, off);
   buf.writeUInt16BE(RRType.SOA, off + 2);
   buf.writeUInt16BE(CLASS_IN, off + 4);
@@ -109,7 +109,7 @@ function buildAnyHinfo(q: Query, ttl: number): Buffer {
   writeHeader(buf, q.id, responseFlags(q.raw.readUInt16BE(2), RCode.NOERROR, FLAG_AA), 1, 1, 0, q.edns ? 1 : 0);
   q.raw.copy(buf, HEADER_BYTES, HEADER_BYTES, q.questionEnd);
   let off = HEADER_BYTES + qLen;
-  buf.writeUInt16BE(0xc000 | HEADER_BYTES, off);
+  buf.writeUInt16BE(NAME_POINTER | HEADER_BYTES, off);
   buf.writeUInt16BE(RRType.HINFO, off + 2);
   buf.writeUInt16BE(CLASS_IN, off + 4);
   buf.writeUInt32BE(ttl, off + 6);

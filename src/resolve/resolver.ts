@@ -14,7 +14,7 @@ import { isLoopbackAddress } from './access';
 import type { AnswerTable } from './table';
 
 /** What the resolver needs from the forwarding layer (implemented in upstream/). */
-export interface Forwarder {
+export interface ForwardPort {
   readonly hasServers: boolean;
   forward(q: Query, protocol: Protocol): Promise<Buffer>;
   isForwarding(qname: string, qtype: number): boolean;
@@ -41,7 +41,7 @@ export interface ResolverObserver {
 
 export interface ResolverOptions {
   readonly records: Config['records'];
-  readonly forwarder: Forwarder;
+  readonly forwarder: ForwardPort;
   readonly cache?: AnswerCacheLike;
   readonly observer: ResolverObserver;
   readonly logger: Logger;

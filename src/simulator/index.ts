@@ -14,5 +14,5 @@ export { loadSimulatorData, validateSimulatorData, SimulatorDataError } from './
 export { parseFault } from './faults';
 export type { Fault, FaultSpec } from './faults';
 export type { SimulatorData, SimEndpoint, SimZone } from './types';
-export { DEMO_SIMULATOR_DATA, DEMO_ENTRIES, DEMO_REGION, DEMO_REGISTRY_SERVICE_NAME, DEMO_ENDPOINT_IDS } from './demo';
-export type { DemoEntry } from './demo';
+export { DEMO_SIMULATOR_DATA, DEMO_ENTRIES, DEMO_REGION, DEMO_REGISTRY_SERVICE_NAME, DEMO_ENDPOINT_IDS } from './demo-data';
+export type { DemoEntry } from './demo-data';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { PldnsError } from '../../src/errors';
-import { Metrics } from '../../src/metrics';
+import { Metrics, syncObserver } from '../../src/metrics';
 import type { ApiResponse, ListVpcEndpointZonesResponseBody } from '../../src/privatelink/api-types';
 import { MAX_PAGES, fetchEntry, type FetchContext } from '../../src/privatelink/fetch';
 import { FakeApi, endpoint, zone } from '../helpers/privatelink-fake';
@@ -11,7 +11,7 @@ const epEntry = { kind: 'endpoint' as const, names: ['cs-anony-vpc.cn-hangzhou.a
 function setup(): { api: FakeApi; ctx: FetchContext; metrics: Metrics } {
   const api = new FakeApi();
   const metrics = new Metrics({ processMetrics: false });
-  return { api, metrics, ctx: { api, regionId: region, metrics, now: () => 42 } };
+  return { api, metrics, ctx: { api, regionId: region, observer: syncObserver(metrics), now: () => 42 } };
 }
 
 async function apiCalls(metrics: Metrics): Promise<Record<string, number>> {

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import { mkdtempSync, rmSync, type PathLike } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { EntryConfig } from '../../src/config/schema';
-import { Metrics } from '../../src/metrics';
+import { Metrics, snapshotObserver } from '../../src/metrics';
 import type { EntryState, SyncState } from '../../src/privatelink/model';
 import { SNAPSHOT_FILE, SnapshotStore, loadSnapshot, saveSnapshot } from '../../src/privatelink/snapshot';
 import { bigState } from '../helpers/snapshot-writer';
@@ -161,7 +161,7 @@ t.test('store: writes on content change, not on age or stale markers alone', asy
   const dir = await tmpdir(t);
   const metrics = new Metrics({ processMetrics: false });
   let now = 10_000;
-  const store = new SnapshotStore({ dir, metrics, rewriteIntervalMs: 60_000, now: () => now });
+  const store = new SnapshotStore({ dir, observer: snapshotObserver(metrics), rewriteIntervalMs: 60_000, now: () => now });
   t.equal(await store.save({ entries: [{ ...epA(), source: 'snapshot' }] }), false, 'nothing fetched by this process: no write');
   t.equal(await store.save(state('10.0.0.1')), true, 'first write');
   now += 1000;
@@ -185,7 +185,7 @@ t.test('store: a failed write is reported, counted and retried next time', async
   const metrics = new Metrics({ processMetrics: false });
   let fail = true;
   const fs = { ...fsp, rename: async (a: PathLike, b: PathLike) => (fail ? Promise.reject(new Error('ENOSPC')) : fsp.rename(a, b)) };
-  const store = new SnapshotStore({ dir, metrics, fs });
+  const store = new SnapshotStore({ dir, observer: snapshotObserver(metrics), fs });
   await t.rejects(store.save(state()), { code: 'SNAPSHOT_WRITE' });
   fail = false;
   t.equal(await store.save(state()), true, 'same content is written once the disk recovers');

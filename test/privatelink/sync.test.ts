@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { EntryConfig, PrivateLinkConfig } from '../../src/config/schema';
 import { PldnsError } from '../../src/errors';
-import { Metrics } from '../../src/metrics';
+import { Metrics, syncObserver } from '../../src/metrics';
 import type { SyncState } from '../../src/privatelink/model';
 import type { TableEntryInput } from '../../src/resolve/table';
 import { Syncer, cronScheduler, type StateInfo, type SyncerConfig, type SyncerOptions } from '../../src/privatelink/sync';
@@ -59,7 +59,7 @@ function harness(over: Partial<SyncerOptions> = {}): Harness {
       return api;
     },
     config: config(),
-    metrics,
+    observer: syncObserver(metrics),
     logger,
     onState: (state, inputs, info) => updates.push({ state, inputs, info }),
     clock,

@@ -1,6 +1,6 @@
 import type { Logger } from '../log';
 import { PldnsError, isPldnsError } from '../errors';
-import { FLAG_TC, HEADER_BYTES, RCode } from '../dns/constants';
+import { CLASS_IN, FLAG_RD, FLAG_TC, HEADER_BYTES, RCODE_MASK, RCode, RRType } from '../dns/constants';
 import { scanResponse } from '../dns/message-scan';
 import type { Protocol } from '../dns/edge';
 import type { Query } from '../dns/query';
@@ -20,7 +20,7 @@ export interface ForwarderObserver {
 /** When every server is marked down, each still gets a try, with this shorter deadline. */
 const ALL_DOWN_TIMEOUT_MS = 500;
 /** The health probe: ". IN NS", any answer proves the server alive. */
-const PROBE_QUESTION = Buffer.from([0, 0, 2, 0, 1]);
+const PROBE_QUESTION = Buffer.from([0, 0, RRType.NS, 0, CLASS_IN]);
 
 /**
  * Forwards a query to the upstreams (dns-wire.md "Forwarding"): a fresh ID and socket per
@@ -29,7 +29,7 @@ const PROBE_QUESTION = Buffer.from([0, 0, 2, 0, 1]);
  * with the client's ID restored; SERVFAIL/REFUSED replies count as failures but are returned
  * when nothing better came.
  */
-export class Forwarder {
+export class UpstreamForwarder {
   readonly pool: UpstreamPool;
   private readonly ids = new RandomIds();
   private readonly inFlight = new Map<string, number>();
@@ -94,7 +94,7 @@ export class Forwarder {
     for (const server of servers) {
       try {
         const reply = await this.exchangeWithServer(server, q, protocol, timeoutMs);
-        const rcode = reply[3] & 0x0f;
+        const rcode = reply[3] & RCODE_MASK;
         if (rcode === RCode.SERVFAIL || rcode === RCode.REFUSED) {
           fallback = reply;
           this.recordFailure(server, rcode === RCode.SERVFAIL ? 'servfail' : 'refused');
@@ -182,7 +182,7 @@ export class Forwarder {
       await Promise.all(down.map(async (server) => {
         const query = Buffer.alloc(HEADER_BYTES + PROBE_QUESTION.length);
         query.writeUInt16BE(this.ids.next(), 0);
-        query.writeUInt16BE(0x0100, 2);
+        query.writeUInt16BE(FLAG_RD, 2);
         query.writeUInt16BE(1, 4);
         PROBE_QUESTION.copy(query, HEADER_BYTES);
         const started = process.hrtime.bigint();

@@ -1,10 +1,12 @@
-import type { AdmissionObserver } from './resolve/admission';
+import type { AdmissionObserver } from '../resolve/admission';
 import type { Metrics } from './metrics';
-import type { EdgeCounters } from './dns/edge';
-import type { ResolverObserver, AnswerSource } from './resolve/resolver';
-import type { ForwarderObserver } from './upstream/forwarder';
-import type { CounterSeries, HistogramSeries } from './fast-metrics';
-import { RCODE_NAMES, typeLabel } from './dns/constants';
+import type { EdgeCounters } from '../dns/edge';
+import type { ResolverObserver, AnswerSource } from '../resolve/resolver';
+import type { ForwarderObserver } from '../upstream/upstream-forwarder';
+import type { SyncObserver } from '../privatelink/sync';
+import type { SnapshotObserver } from '../privatelink/snapshot';
+import type { CounterSeries, HistogramSeries } from './fast-counters';
+import { RCODE_NAMES, typeLabel } from '../dns/constants';
 
 /**
  * Binds component observations to metrics. Series are bound once per label set and cached, so
@@ -83,4 +85,25 @@ export function admissionObserver(m: Metrics): AdmissionObserver {
   const dropped = m.rateLimited.bind({ action: 'drop' });
   const slipped = m.rateLimited.bind({ action: 'slip' });
   return { limited: (action) => (action === 'drop' ? dropped : slipped).value++ };
+}
+
+export function syncObserver(m: Metrics): SyncObserver {
+  return {
+    apiCall: (action, result) => m.apiCalls.inc({ action, result }),
+    synced(result, durationMs, startedAtMs) {
+      m.syncs.inc({ result });
+      m.syncDuration.observe(durationMs / 1000);
+      if (result === 'success') m.lastSyncSuccess.set(Math.floor(startedAtMs / 1000));
+    },
+    usableIps(byEntry) {
+      m.usableIps.reset(); // the series of removed entries go too
+      for (const [entry, count] of byEntry) m.usableIps.set({ entry }, count);
+    },
+    staleEntries: (count) => m.staleEntries.set(count),
+    tableAge: (seconds) => m.tableAgeSeconds.set(seconds),
+  };
+}
+
+export function snapshotObserver(m: Metrics): SnapshotObserver {
+  return { written: (result) => m.snapshotWrites.inc({ result }) };
 }

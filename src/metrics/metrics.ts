@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { FastCounter, FastHistogram } from './fast-metrics';
+import { FastCounter, FastHistogram } from './fast-counters';
 
 /**
  * Every metric the daemon exports, on a registry owned by the app (never prom-client's global

@@ -1,0 +1,3 @@
+export { Metrics } from './metrics';
+export { FastCounter, FastHistogram, type CounterSeries, type HistogramSeries } from './fast-counters';
+export { admissionObserver, edgeCounters, forwarderObserver, resolverObserver, snapshotObserver, syncObserver } from './observers';

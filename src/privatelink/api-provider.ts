@@ -1,0 +1,37 @@
+import type { Config } from '../config/schema';
+import type { Logger } from '../log';
+import { createPrivateLinkClient, type PrivateLinkClient } from './client';
+import { CredentialProvider } from './credentials';
+import type { ApiProvider } from './sync';
+
+export type ApiClientConfig = Pick<Config, 'privatelink' | 'region'>;
+
+/**
+ * Owns the API client and its credential chain for one config: built on first use, rebuilt with a
+ * fresh chain when a sync asks for it (the default chain sticks to the provider it last tried, so
+ * after an auth or credential failure only a new chain looks again). The daemon and the one-shot
+ * commands share it.
+ */
+export class ApiClientProvider {
+  private client: PrivateLinkClient | undefined;
+  private credentials: CredentialProvider | undefined;
+
+  constructor(private readonly config: ApiClientConfig, private readonly logger: Logger) {}
+
+  /** The function the Syncer calls at the start of every sync. */
+  readonly provide: ApiProvider = ({ rebuild }) => {
+    if (!this.client || rebuild) {
+      this.client?.close();
+      if (rebuild || !this.credentials) this.credentials = new CredentialProvider(this.config.privatelink.credentials, { logger: this.logger.child({ component: 'credentials' }) });
+      this.client = createPrivateLinkClient({ config: this.config.privatelink, region: this.config.region, logger: this.logger, credentials: this.credentials });
+    }
+    return this.client;
+  };
+
+  /** Frees the client's sockets; a later `provide` builds a new one. */
+  close(): void {
+    this.client?.close();
+    this.client = undefined;
+    this.credentials = undefined;
+  }
+}
