@@ -24,7 +24,10 @@ export interface ValidateOptions {
 const DEFAULT_FILES: SecretFiles = { baseDir: process.cwd(), readText: (path) => readFileSync(path, 'utf8') };
 
 /** Validates parsed YAML into a frozen Config, or returns every problem found. */
-export function validateConfig(raw: unknown, options: ValidateOptions = {}): { config: Config; problems: [] } | { config: undefined; problems: ConfigProblem[] } {
+export function validateConfig(
+  raw: unknown,
+  options: ValidateOptions = {},
+): { config: Config; problems: [] } | { config: undefined; problems: ConfigProblem[] } {
   const r = new ConfigReader();
   const files = options.files ?? DEFAULT_FILES;
   if (raw === null || raw === undefined) raw = {};
@@ -160,7 +163,9 @@ export function validateConfig(raw: unknown, options: ValidateOptions = {}): { c
 
   if (r.problems.length > 0) return { config: undefined, problems: r.problems.slice() };
   const source = primaries ? 'primaries' : 'privatelink';
-  const config: Config = { region, listen: { dns, http, udpIo }, access: { allow, rateLimit }, upstream, cache, source, privatelink, transfer, primaries, records, limits, stateDir, log };
+  const config: Config = {
+    region, listen: { dns, http, udpIo }, access: { allow, rateLimit }, upstream, cache, source, privatelink, transfer, primaries, records, limits, stateDir, log,
+  };
   return { config: deepFreeze(config), problems: [] };
 }
 
@@ -237,7 +242,8 @@ function readEntries(r: ConfigReader, raw: unknown, region: string, staticOnly: 
     if (e.vpc !== undefined && e.service === undefined) r.report(join(path, 'vpc'), 'only applies to a "service" entry');
     const cloud = e.endpoint !== undefined ? 'endpoint' : e.service !== undefined ? 'service' : undefined;
     if (staticOnly && cloud) {
-      r.report(join(path, cloud), 'needs PrivateLink, and with primaries there is none: the hub publishes cloud names; an edge entry may only have "addresses"');
+      const problem = 'needs PrivateLink, and with primaries there is none: the hub publishes cloud names; an edge entry may only have "addresses"';
+      r.report(join(path, cloud), problem);
     }
     if (e.endpoint !== undefined) {
       const endpointId = r.string(e, 'endpoint', path, '', (s) => (/^ep-[a-z0-9]+$/.test(s) ? undefined : 'must be an endpoint id such as "ep-bp1..."'));

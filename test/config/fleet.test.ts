@@ -44,19 +44,40 @@ const GOOD: [string, string, (c: Config) => unknown, unknown][] = [
     'hub with defaults',
     `${REGION}transfer: { allow: ["10.0.0.0/8"] }\n`,
     (c) => [c.source, c.transfer],
-    ['privatelink', { zone: 'privatelink.rpz', allow: { networks: ['10.0.0.0/8'], keys: [] }, keys: [], notify: [], journalMaxChanges: 100, soa: { refreshS: 60, retryS: 10, expireS: 1_209_600, minimumS: 30 } }],
+    [
+      'privatelink',
+      {
+        zone: 'privatelink.rpz', allow: { networks: ['10.0.0.0/8'], keys: [] }, keys: [], notify: [], journalMaxChanges: 100,
+        soa: { refreshS: 60, retryS: 10, expireS: 1_209_600, minimumS: 30 },
+      },
+    ],
   ],
   ['zone normalised', `${REGION}transfer: { zone: PrivateLink.RPZ., allow: ["10.0.0.0/8"] }\n`, (c) => c.transfer?.zone, 'privatelink.rpz'],
-  ['bare addresses allow one host', `${REGION}transfer: { allow: ["10.0.0.7", "::1", "2001:db8::/32"] }\n`, (c) => c.transfer?.allow.networks, ['10.0.0.7/32', '::1/128', '2001:db8::/32']],
+  [
+    'bare addresses allow one host',
+    `${REGION}transfer: { allow: ["10.0.0.7", "::1", "2001:db8::/32"] }\n`,
+    (c) => c.transfer?.allow.networks,
+    ['10.0.0.7/32', '::1/128', '2001:db8::/32'],
+  ],
   [
     'inline key, names normalised',
     `${REGION}transfer:\n  allow: ["key:Fleet."]\n  keys: [ { name: FLEET, secret: "${B64}" } ]\n`,
     (c) => [c.transfer?.allow.keys, c.transfer?.keys.map((k) => [k.name, k.algorithm, k.secret.equals(SECRET32)])],
     [['fleet'], [['fleet', 'hmac-sha256', true]]],
   ],
-  ['hmac-sha512', key(`algorithm: hmac-sha512, secret: "${B64_64}"`), (c) => [c.transfer?.keys[0].algorithm, c.transfer?.keys[0].secret.length], ['hmac-sha512', 64]],
+  [
+    'hmac-sha512',
+    key(`algorithm: hmac-sha512, secret: "${B64_64}"`),
+    (c) => [c.transfer?.keys[0].algorithm, c.transfer?.keys[0].secret.length],
+    ['hmac-sha512', 64],
+  ],
   ['secret_file with a newline, relative to the config', key('secret_file: plain.key'), (c) => c.transfer?.keys[0].secret.equals(SECRET32), true],
-  ['BIND key file gives secret and algorithm', key('secret_file: /keys/bind.key'), (c) => [c.transfer?.keys[0].algorithm, c.transfer?.keys[0].secret.length], ['hmac-sha512', 64]],
+  [
+    'BIND key file gives secret and algorithm',
+    key('secret_file: /keys/bind.key'),
+    (c) => [c.transfer?.keys[0].algorithm, c.transfer?.keys[0].secret.length],
+    ['hmac-sha512', 64],
+  ],
   [
     'notify targets with default port and IPv6',
     `${REGION}transfer: { allow: ["10.0.0.0/8"], notify: ["10.0.0.2", "[::1]:5300"] }\n`,
@@ -73,15 +94,27 @@ const GOOD: [string, string, (c: Config) => unknown, unknown][] = [
     'edge with defaults, no region',
     EDGE,
     (c) => [c.source, c.region, c.transfer, c.primaries],
-    ['primaries', '', null, { zone: 'privatelink.rpz', servers: [{ host: '192.0.2.53', port: 53, family: 4 }], key: null, refreshMs: null, retryMs: 10_000, timeoutMs: 10_000, maxStaleMs: 86_400_000 }],
+    [
+      'primaries', '', null,
+      { zone: 'privatelink.rpz', servers: [{ host: '192.0.2.53', port: 53, family: 4 }], key: null, refreshMs: null, retryMs: 10_000, timeoutMs: 10_000, maxStaleMs: 86_400_000 },
+    ],
   ],
   [
     'edge with every key',
-    `primaries:\n  zone: Other.RPZ\n  servers: ["[2001:db8::53]:5353", "192.0.2.54"]\n  key: { name: fleet, secret_file: plain.key }\n  refresh: 30s\n  retry: 2s\n  timeout: 3s\n  max_stale: 1h\n`,
-    (c) => { const p = c.primaries; return [p?.zone, p?.servers.map((s) => `${s.host}/${s.port}`), p?.key?.name, p?.key?.secret.equals(SECRET32), p?.refreshMs, p?.retryMs, p?.timeoutMs, p?.maxStaleMs]; },
+    'primaries:\n  zone: Other.RPZ\n  servers: ["[2001:db8::53]:5353", "192.0.2.54"]\n  key: { name: fleet, secret_file: plain.key }\n' +
+      '  refresh: 30s\n  retry: 2s\n  timeout: 3s\n  max_stale: 1h\n',
+    (c) => {
+      const p = c.primaries;
+      return [p?.zone, p?.servers.map((s) => `${s.host}/${s.port}`), p?.key?.name, p?.key?.secret.equals(SECRET32), p?.refreshMs, p?.retryMs, p?.timeoutMs, p?.maxStaleMs];
+    },
     ['other.rpz', ['2001:db8::53/5353', '192.0.2.54/53'], 'fleet', true, 30_000, 2000, 3000, 3_600_000],
   ],
-  ['edge with a static entry and {region}', `region: cn-hangzhou\n${EDGE}records: { entries: [ { names: ["ntp.{region}.example"], addresses: ["10.0.0.123"] } ] }\n`, (c) => c.records.entries[0].names, ['ntp.cn-hangzhou.example']],
+  [
+    'edge with a static entry and {region}',
+    `region: cn-hangzhou\n${EDGE}records: { entries: [ { names: ["ntp.{region}.example"], addresses: ["10.0.0.123"] } ] }\n`,
+    (c) => c.records.entries[0].names,
+    ['ntp.cn-hangzhou.example'],
+  ],
   [
     'edge re-publishing: same zone, no SOA of its own',
     `${EDGE}transfer: { allow: ["198.51.100.0/24"] }\n`,
@@ -107,10 +140,22 @@ t.test('the config is frozen with its secrets intact', async (t) => {
 const BAD: [string, string, string][] = [
   ['privatelink and primaries', `${EDGE}privatelink: { endpoint: 127.0.0.1:8054 }\n`, 'primaries: cannot be combined with privatelink'],
   ['an empty privatelink section with primaries', `${EDGE}privatelink: {}\n`, 'primaries: cannot be combined with privatelink'],
-  ['endpoint entry on an edge', `${EDGE}records: { entries: [ { names: ["a.example.com"], endpoint: ep-bp1abc } ] }\n`, 'records.entries[0].endpoint: needs PrivateLink'],
-  ['service entry on an edge', `${EDGE}records: { entries: [ { names: ["a.example.com"], service: com.aliyuncs.privatelink.x } ] }\n`, 'records.entries[0].service: needs PrivateLink'],
+  [
+    'endpoint entry on an edge',
+    `${EDGE}records: { entries: [ { names: ["a.example.com"], endpoint: ep-bp1abc } ] }\n`,
+    'records.entries[0].endpoint: needs PrivateLink',
+  ],
+  [
+    'service entry on an edge',
+    `${EDGE}records: { entries: [ { names: ["a.example.com"], service: com.aliyuncs.privatelink.x } ] }\n`,
+    'records.entries[0].service: needs PrivateLink',
+  ],
   ['prefer_zones on an edge', `${EDGE}records: { prefer_zones: ["cn-hangzhou-k"] }\n`, 'records.prefer_zones: has no effect with primaries'],
-  ['{region} on an edge without region', `${EDGE}records: { entries: [ { names: ["ntp.{region}.example"], addresses: ["10.0.0.1"] } ] }\n`, 'records.entries[0].names[0]: uses "{region}" but region is not set'],
+  [
+    '{region} on an edge without region',
+    `${EDGE}records: { entries: [ { names: ["ntp.{region}.example"], addresses: ["10.0.0.1"] } ] }\n`,
+    'records.entries[0].names[0]: uses "{region}" but region is not set',
+  ],
   ['hub still needs region', 'transfer: { allow: ["10.0.0.0/8"] }\n', 'region: is required'],
   ['primaries without servers', 'primaries: { zone: privatelink.rpz }\n', 'primaries.servers: is required'],
   ['primaries with no servers', 'primaries: { servers: [] }\n', 'primaries.servers: must not be empty'],
@@ -118,7 +163,11 @@ const BAD: [string, string, string][] = [
   ['primary as a hostname', 'primaries: { servers: ["hub.example:53"] }\n', 'primaries.servers[0]: must be an IP address, not a hostname'],
   ['primary 0.0.0.0', 'primaries: { servers: ["0.0.0.0"] }\n', 'primaries.servers[0]: 0.0.0.0:53 is not a destination'],
   ['primary port 0', 'primaries: { servers: ["192.0.2.53:0"] }\n', 'primaries.servers[0]: port 0 is not a destination'],
-  ['primary is ourselves', 'listen: { dns: ["127.0.0.1:5353"] }\nprimaries: { servers: ["127.0.0.1:5353"] }\n', 'primaries.servers[0]: 127.0.0.1:5353 is this daemon itself'],
+  [
+    'primary is ourselves',
+    'listen: { dns: ["127.0.0.1:5353"] }\nprimaries: { servers: ["127.0.0.1:5353"] }\n',
+    'primaries.servers[0]: 127.0.0.1:5353 is this daemon itself',
+  ],
   ['primaries refresh not a duration', 'primaries: { servers: ["192.0.2.53"], refresh: soon }\n', 'primaries.refresh: must be a duration'],
   ['primaries refresh too short', 'primaries: { servers: ["192.0.2.53"], refresh: 10ms }\n', 'primaries.refresh: must be between 1000ms'],
   ['primaries unknown key', 'primaries: { servers: ["192.0.2.53"], masters: ["192.0.2.1"] }\n', 'primaries.masters: unknown key'],
@@ -137,7 +186,11 @@ const BAD: [string, string, string][] = [
   ['key secret too short', key('secret: "MDEyMzQ1Njc="'), 'transfer.keys[0].secret: decodes to 8 bytes; a TSIG secret needs at least 16'],
   ['key algorithm unsupported', key(`algorithm: hmac-md5, secret: "${B64}"`), 'transfer.keys[0].algorithm: must be one of: hmac-sha256, hmac-sha512'],
   ['key without a name', `${REGION}transfer: { allow: ["10.0.0.0/8"], keys: [ { secret: "${B64}" } ] }\n`, 'transfer.keys[0].name: is required'],
-  ['key with a bad name', `${REGION}transfer: { allow: ["10.0.0.0/8"], keys: [ { name: "two words", secret: "${B64}" } ] }\n`, 'transfer.keys[0].name: label "two words" is not valid'],
+  [
+    'key with a bad name',
+    `${REGION}transfer: { allow: ["10.0.0.0/8"], keys: [ { name: "two words", secret: "${B64}" } ] }\n`,
+    'transfer.keys[0].name: label "two words" is not valid',
+  ],
   ['keys not a list', `${REGION}transfer: { allow: ["10.0.0.0/8"], keys: { name: fleet } }\n`, 'transfer.keys: must be a list'],
   [
     'duplicate key names',
@@ -146,18 +199,42 @@ const BAD: [string, string, string][] = [
   ],
   ['secret_file missing', key('secret_file: missing.key'), 'transfer.keys[0].secret_file: cannot read /keys/missing.key: ENOENT'],
   ['secret_file empty', key('secret_file: empty.key'), 'transfer.keys[0].secret_file: /keys/empty.key is empty'],
-  ['BIND file disagrees on algorithm', key('algorithm: hmac-sha256, secret_file: bind.key'), 'transfer.keys[0].secret_file: the file says algorithm hmac-sha512, the config says hmac-sha256'],
+  [
+    'BIND file disagrees on algorithm',
+    key('algorithm: hmac-sha256, secret_file: bind.key'),
+    'transfer.keys[0].secret_file: the file says algorithm hmac-sha512, the config says hmac-sha256',
+  ],
   ['notify 0.0.0.0', `${REGION}transfer: { allow: ["10.0.0.0/8"], notify: ["0.0.0.0:53"] }\n`, 'transfer.notify[0]: 0.0.0.0:53 is not a destination'],
   ['notify ::', `${REGION}transfer: { allow: ["10.0.0.0/8"], notify: ["[::]:53"] }\n`, 'transfer.notify[0]: [::]:53 is not a destination'],
-  ['notify hostname', `${REGION}transfer: { allow: ["10.0.0.0/8"], notify: ["ns1.example:53"] }\n`, 'transfer.notify[0]: must be an IP address, not a hostname'],
+  [
+    'notify hostname',
+    `${REGION}transfer: { allow: ["10.0.0.0/8"], notify: ["ns1.example:53"] }\n`,
+    'transfer.notify[0]: must be an IP address, not a hostname',
+  ],
   ['notify bad port', `${REGION}transfer: { allow: ["10.0.0.0/8"], notify: ["10.0.0.2:99999"] }\n`, 'transfer.notify[0]: port 99999 is out of range'],
-  ['notify IPv6 without brackets and port', `${REGION}transfer: { allow: ["10.0.0.0/8"], notify: ["2001:db8::1:53:x"] }\n`, 'transfer.notify[0]: "2001:db8::1:53:x" is not a valid address'],
+  [
+    'notify IPv6 without brackets and port',
+    `${REGION}transfer: { allow: ["10.0.0.0/8"], notify: ["2001:db8::1:53:x"] }\n`,
+    'transfer.notify[0]: "2001:db8::1:53:x" is not a valid address',
+  ],
   ['journal negative', `${REGION}transfer: { allow: ["10.0.0.0/8"], journal: -1 }\n`, 'transfer.journal: must be an integer from 0 to 100000'],
   ['soa in fractions of a second', `${REGION}transfer: { allow: ["10.0.0.0/8"], soa: { refresh: 1500ms } }\n`, 'transfer.soa.refresh: must be whole seconds'],
-  ['soa expire too short', `${REGION}transfer: { allow: ["10.0.0.0/8"], soa: { refresh: 1h, expire: 1h } }\n`, 'transfer.soa.expire: must be longer than refresh + retry'],
+  [
+    'soa expire too short',
+    `${REGION}transfer: { allow: ["10.0.0.0/8"], soa: { refresh: 1h, expire: 1h } }\n`,
+    'transfer.soa.expire: must be longer than refresh + retry',
+  ],
   ['soa unknown key', `${REGION}transfer: { allow: ["10.0.0.0/8"], soa: { serial: 7 } }\n`, 'transfer.soa.serial: unknown key'],
-  ['re-publishing another zone', `${EDGE}transfer: { zone: other.rpz, allow: ["198.51.100.0/24"] }\n`, 'transfer.zone: must be primaries.zone ("privatelink.rpz")'],
-  ['re-publishing with SOA timers', `${EDGE}transfer: { allow: ["198.51.100.0/24"], soa: { refresh: 30s } }\n`, "transfer.soa: is not used with primaries: the primaries' SOA is passed on unchanged"],
+  [
+    're-publishing another zone',
+    `${EDGE}transfer: { zone: other.rpz, allow: ["198.51.100.0/24"] }\n`,
+    'transfer.zone: must be primaries.zone ("privatelink.rpz")',
+  ],
+  [
+    're-publishing with SOA timers',
+    `${EDGE}transfer: { allow: ["198.51.100.0/24"], soa: { refresh: 30s } }\n`,
+    "transfer.soa: is not used with primaries: the primaries' SOA is passed on unchanged",
+  ],
 ];
 
 t.test('bad fleet configs give the expected problem line', async (t) => {
