@@ -22,6 +22,9 @@ export const ERROR_CODES = {
   SNAPSHOT_INVALID: 'the state snapshot is corrupt or of an unknown version',
   SNAPSHOT_WRITE: 'the state snapshot could not be written',
   EXPORT_EMPTY: 'there is no table to export',
+  ZONE_STATE_INVALID: 'a policy zone or zone serial file in state_dir is corrupt or of an unknown version',
+  ZONE_STATE_WRITE: 'a policy zone or zone serial file could not be written to state_dir',
+  ZONE_CHANGES_INVALID: 'a received IXFR does not apply to the zone held',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
