@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   SNAPSHOT_INVALID: 'the state snapshot is corrupt or of an unknown version',
   SNAPSHOT_WRITE: 'the state snapshot could not be written',
   EXPORT_EMPTY: 'there is no table to export',
+  WIRE_MALFORMED: 'a DNS message or record could not be decoded or encoded',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
