@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   ZONE_STATE_INVALID: 'a policy zone or zone serial file in state_dir is corrupt or of an unknown version',
   ZONE_STATE_WRITE: 'a policy zone or zone serial file could not be written to state_dir',
   ZONE_CHANGES_INVALID: 'a received IXFR does not apply to the zone held',
+  WIRE_MALFORMED: 'a DNS message or record could not be decoded or encoded',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
