@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { join, type ConfigReader } from './reader';
+import { isObject, join, type ConfigReader } from './reader';
 import { checkDnsName, normalizeName } from './names';
 import { DEFAULTS, type TsigAlgorithm, type TsigKeyConfig } from './schema';
 
@@ -21,8 +21,11 @@ const BIND_ALGORITHM_RE = /\balgorithm\s+"?([A-Za-z0-9.-]+)"?\s*;/;
 /** Reads `{ name, algorithm, secret | secret_file }`; reports problems under `path` and returns null on any. */
 export function readTsigKey(r: ConfigReader, raw: unknown, path: string, files: SecretFiles): TsigKeyConfig | null {
   const before = r.problems.length;
+  if (!isObject(raw)) {
+    r.report(path, 'must be a mapping with name, algorithm and secret or secret_file');
+    return null;
+  }
   const k = r.section(raw, path, TSIG_KEY_KEYS);
-  if (raw === undefined || raw === null) r.report(path, 'must be a mapping with name, algorithm and secret or secret_file');
   const name = normalizeName(r.string(k, 'name', path, '', (s) => checkDnsName(normalizeName(s))));
   if (k.name === undefined) r.report(join(path, 'name'), 'is required');
   let algorithm = r.oneOf(k, 'algorithm', path, DEFAULTS.transferKeyAlgorithm, TSIG_ALGORITHMS);

@@ -245,6 +245,10 @@ t.test('bad fleet configs give the expected problem line', async (t) => {
   }
 });
 
+t.test('a key that is not a mapping is one problem line', async (t) => {
+  t.same(parse(`${EDGE.slice(0, -3)}, key: fleet }\n`).lines, ['primaries.key: must be a mapping with name, algorithm and secret or secret_file']);
+});
+
 t.test('a key with a bad secret is reported once, not again as an unknown key in allow', async (t) => {
   t.same(parse(key('secret: "MDEyMzQ1Njc="')).lines, ['transfer.keys[0].secret: decodes to 8 bytes; a TSIG secret needs at least 16 (tsig-keygen makes 32)']);
 });
