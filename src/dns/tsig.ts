@@ -290,7 +290,9 @@ export function tsigErrorResponse(request: DnsMessage, failure: TsigRequestFailu
     return appendTsig(msg, v, mac);
   }
   // Unsigned: echo the key and algorithm the client named so it can match the error to its request.
-  const v: Variables = { keyName: t.keyName, algorithm: t.algorithm, timeSigned: nowSec(opts), fudge: TSIG_FUDGE_SEC, error: TsigError[failure.error], otherData: Buffer.alloc(0) };
+  const v: Variables = {
+    keyName: t.keyName, algorithm: t.algorithm, timeSigned: nowSec(opts), fudge: TSIG_FUDGE_SEC, error: TsigError[failure.error], otherData: Buffer.alloc(0),
+  };
   return appendTsig(msg, v, Buffer.alloc(0));
 }
 
