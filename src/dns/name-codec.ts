@@ -129,3 +129,19 @@ export function canonicalWire(wire: Buffer): Buffer {
   }
   return out;
 }
+
+/** A presentation name in the spelling parseMessage uses (lower case, no trailing dot); throws WIRE_MALFORMED. */
+export function canonicalName(name: string): string {
+  return wireToName(nameToWire(name));
+}
+
+/** True when `name` is `zone` or below it, compared label by label (so "a\\.zone" is not under "zone"). */
+export function isInZone(name: string, zone: string): boolean {
+  const n = nameToWire(name);
+  const z = nameToWire(zone);
+  for (let pos = 0; pos < n.length; pos += 1 + n[pos]) {
+    if (n.length - pos === z.length) return n.subarray(pos).equals(z);
+    if (n.length - pos < z.length || n[pos] === 0) return false;
+  }
+  return false;
+}
