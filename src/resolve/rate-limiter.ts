@@ -1,4 +1,5 @@
 import type { RateLimitConfig } from '../config/schema';
+import { RecencyList, type RecencyLinks } from './recency-list';
 
 export type RateLimitVerdict = 'ok' | 'drop' | 'slip';
 
@@ -14,7 +15,7 @@ export interface RateLimiterOptions {
   readonly maxPrefixes?: number;
 }
 
-class Bucket {
+class Bucket implements RecencyLinks<Bucket> {
   tokens: number;
   /** Last check (refill time); the recency list is ordered by it. */
   lastMs: number;
@@ -39,8 +40,8 @@ class Bucket {
  * response is dropped, except that every `slip`-th one is answered truncated ('slip') so a real
  * client whose address is being spoofed can still get through over TCP.
  *
- * Memory is bounded by `maxPrefixes`. Buckets sit in a recency list (an intrusive linked list,
- * not Map re-insertion, which V8 makes O(n) for a hot key). A bucket that has had time to refill
+ * Memory is bounded by `maxPrefixes`. Buckets sit in a RecencyList (not Map re-insertion, which
+ * V8 makes O(n) for a hot key). A bucket that has had time to refill
  * completely behaves exactly like a missing one, so each new bucket first drops such idle
  * buckets from the least recently used end; at the cap the least recently used is evicted
  * regardless.
@@ -52,8 +53,7 @@ export class RateLimiter {
   private readonly slip: number;
   private readonly maxPrefixes: number;
   private readonly buckets = new Map<string, Bucket>();
-  private oldest: Bucket | null = null;
-  private newest: Bucket | null = null;
+  private readonly recency = new RecencyList<Bucket>();
   /** Scratch for IPv6 parsing, reused by every call. */
   private readonly groups = new Int32Array(8);
   private evictionCount = 0;
@@ -78,8 +78,7 @@ export class RateLimiter {
 
   clear(): void {
     this.buckets.clear();
-    this.oldest = null;
-    this.newest = null;
+    this.recency.clear();
   }
 
   /** Account one response to `address` at `nowMs` and say whether to send it. */
@@ -90,7 +89,7 @@ export class RateLimiter {
       this.makeRoom(nowMs);
       bucket = new Bucket(key, this.capacity, nowMs);
       this.buckets.set(key, bucket);
-      this.link(bucket);
+      this.recency.push(bucket);
     } else {
       const elapsedMs = nowMs - bucket.lastMs;
       if (elapsedMs > 0) {
@@ -98,10 +97,7 @@ export class RateLimiter {
         bucket.tokens = tokens < this.capacity ? tokens : this.capacity;
         bucket.lastMs = nowMs;
       }
-      if (bucket !== this.newest) {
-        this.unlink(bucket);
-        this.link(bucket);
-      }
+      this.recency.touch(bucket);
     }
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
@@ -134,35 +130,21 @@ export class RateLimiter {
 
   private makeRoom(nowMs: number): void {
     // Least recently used first, so the first bucket that is not idle ends the sweep.
-    for (let i = 0; i < IDLE_SWEEP_PER_INSERT && this.oldest !== null && nowMs - this.oldest.lastMs >= this.fullRefillMs; i++) {
-      this.remove(this.oldest);
+    let oldest = this.recency.oldest;
+    for (let i = 0; i < IDLE_SWEEP_PER_INSERT && oldest !== null && nowMs - oldest.lastMs >= this.fullRefillMs; i++) {
+      this.remove(oldest);
+      oldest = this.recency.oldest;
     }
-    while (this.buckets.size >= this.maxPrefixes && this.oldest !== null) {
-      this.remove(this.oldest);
+    while (this.buckets.size >= this.maxPrefixes && oldest !== null) {
+      this.remove(oldest);
       this.evictionCount++;
+      oldest = this.recency.oldest;
     }
   }
 
   private remove(bucket: Bucket): void {
     this.buckets.delete(bucket.key);
-    this.unlink(bucket);
-  }
-
-  private link(bucket: Bucket): void {
-    bucket.older = this.newest;
-    bucket.newer = null;
-    if (this.newest !== null) this.newest.newer = bucket;
-    else this.oldest = bucket;
-    this.newest = bucket;
-  }
-
-  private unlink(bucket: Bucket): void {
-    if (bucket.older !== null) bucket.older.newer = bucket.newer;
-    else this.oldest = bucket.newer;
-    if (bucket.newer !== null) bucket.newer.older = bucket.older;
-    else this.newest = bucket.older;
-    bucket.older = null;
-    bucket.newer = null;
+    this.recency.remove(bucket);
   }
 }
 
