@@ -1,6 +1,7 @@
 import type { CacheConfig } from '../config/schema';
 import { MAX_MESSAGE_BYTES, MAX_TTL, OPCODE_MASK, RCode } from '../dns/constants';
 import { scanResponse } from '../dns/message-scan';
+import { copyWithoutOpt } from '../dns/strip-opt';
 import { RecencyList, type RecencyLinks } from './recency-list';
 
 /** RFC 8767 §5: the TTL given to records answered from an expired entry. */
@@ -149,16 +150,7 @@ export class AnswerCache {
     const length = scan.end - optLength;
     if (length > this.maxBytes) return 'too-large';
     // Own memory, not a slice of Node's shared pool: entries live long and would pin pool slabs.
-    const bytes = Buffer.allocUnsafeSlow(length);
-    if (optOffset >= 0) {
-      response.copy(bytes, 0, 0, optOffset);
-      response.copy(bytes, optOffset, optOffset + optLength, scan.end);
-      const arcount = scan.arcount - 1;
-      bytes[10] = arcount >>> 8;
-      bytes[11] = arcount & 0xff;
-    } else {
-      response.copy(bytes, 0, 0, scan.end);
-    }
+    const bytes = copyWithoutOpt(response, scan, Buffer.allocUnsafeSlow(length));
 
     const source = scan.ttlOffsets;
     const ttlOffsets = new Uint16Array(source.length);
