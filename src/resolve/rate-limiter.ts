@@ -1,4 +1,5 @@
 import type { RateLimitConfig } from '../config/schema';
+import { parseIpv6Groups } from '../ipv6-groups';
 import { RecencyList, type RecencyLinks } from './recency-list';
 
 export type RateLimitVerdict = 'ok' | 'drop' | 'slip';
@@ -119,7 +120,7 @@ export class RateLimiter {
     // IPv4-mapped (or any IPv6 with a dotted IPv4 tail): group by the embedded IPv4 address.
     if (address.indexOf('.') >= 0) return ipv4PrefixKey(address, address.lastIndexOf(':') + 1);
     const g = this.groups;
-    if (!expandIpv6(address, g)) return address;
+    if (!parseIpv6Groups(address, g)) return address;
     if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
       return `${g[6] >>> 8}.${g[6] & 0xff}.${g[7] >>> 8}`;
     }
@@ -152,45 +153,4 @@ export class RateLimiter {
 function ipv4PrefixKey(address: string, start: number): string {
   const lastDot = address.lastIndexOf('.');
   return lastDot > start ? address.slice(start, lastDot) : address;
-}
-
-/**
- * Fill `out` with the eight 16-bit groups of an IPv6 address without a dotted tail; a zone
- * ("%eth0") is ignored. False when the text is not such an address.
- */
-function expandIpv6(address: string, out: Int32Array): boolean {
-  const zone = address.indexOf('%');
-  const end = zone >= 0 ? zone : address.length;
-  const gap = address.indexOf('::');
-  if (gap < 0 || gap >= end) return parseGroups(address, 0, end, out, 0) === 8;
-  const head = gap === 0 ? 0 : parseGroups(address, 0, gap, out, 0);
-  if (head < 0) return false;
-  const tail = gap + 2 === end ? 0 : parseGroups(address, gap + 2, end, out, head);
-  if (tail < 0 || head + tail > 7) return false;
-  // Move the tail groups to the end and zero the gap ("::" stands for at least one group).
-  for (let k = tail - 1; k >= 0; k--) out[8 - tail + k] = out[head + k];
-  for (let k = head; k < 8 - tail; k++) out[k] = 0;
-  return true;
-}
-
-/** Parse colon-separated hex groups of `s[from, to)` into `out` from index `at`; count, or -1. */
-function parseGroups(s: string, from: number, to: number, out: Int32Array, at: number): number {
-  let count = 0;
-  let value = 0;
-  let digits = 0;
-  for (let i = from; i <= to; i++) {
-    if (i === to || s.charCodeAt(i) === 0x3a) {
-      if (digits === 0 || at + count >= 8) return -1;
-      out[at + count] = value;
-      count++;
-      value = 0;
-      digits = 0;
-      continue;
-    }
-    const c = s.charCodeAt(i);
-    const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
-    if (d < 0 || ++digits > 4) return -1;
-    value = value * 16 + d;
-  }
-  return count;
 }
