@@ -51,12 +51,16 @@ function isTimeout(name: string | undefined, message: string | undefined): boole
 }
 
 /**
- * `action` names the API operation for the message. An error that already is a PldnsError (for
- * example PL_CREDENTIALS raised while signing) passes through unchanged.
+ * The one mapping from anything thrown on the PrivateLink path to a PldnsError. `action` names the
+ * API operation for the message and details (omitted for errors outside any one call). An error
+ * that already is a PldnsError (for example PL_CREDENTIALS raised while signing) passes through.
  */
-export function toPldnsError(err: unknown, action: string): PldnsError {
+export function toPldnsError(err: unknown, action?: string): PldnsError {
   if (err instanceof PldnsError) return err;
-  if (!isErrorLike(err)) return new PldnsError('PL_BAD_RESPONSE', `${action}: ${String(err)}`, { cause: err });
+  const at = action === undefined ? '' : `${action}: `;
+  const failed = action === undefined ? 'failed: ' : `${action} failed: `;
+  const where: { action?: string } = action === undefined ? {} : { action };
+  if (!isErrorLike(err)) return new PldnsError('PL_BAD_RESPONSE', `${at}${String(err)}`, { cause: err });
 
   const name = str(err.name);
   const message = str(err.message);
@@ -65,40 +69,40 @@ export function toPldnsError(err: unknown, action: string): PldnsError {
   const requestId = str(err.requestId);
 
   if (statusCode !== undefined && code !== undefined) {
-    const details: Record<string, unknown> = { action, apiCode: code, statusCode };
+    const details: Record<string, unknown> = { ...where, apiCode: code, statusCode };
     if (requestId !== undefined) details.requestId = requestId;
     const mapped = classifyApiCode(code, statusCode) ?? (statusCode >= 500 ? 'PL_SERVER' : 'PL_BAD_RESPONSE');
     if (mapped === 'PL_THROTTLED' && typeof err.retryAfter === 'number' && Number.isFinite(err.retryAfter)) {
       details.retryAfterMs = err.retryAfter;
     }
-    return new PldnsError(mapped, `${action} failed: ${code} (HTTP ${statusCode})${requestId ? ` request ${requestId}` : ''}`, { cause: err, details });
+    return new PldnsError(mapped, `${failed}${code} (HTTP ${statusCode})${requestId ? ` request ${requestId}` : ''}`, { cause: err, details });
   }
 
   if (statusCode !== undefined && statusCode >= 500) {
-    return new PldnsError('PL_SERVER', `${action} failed: HTTP ${statusCode}`, { cause: err, details: { action, statusCode } });
+    return new PldnsError('PL_SERVER', `${failed}HTTP ${statusCode}`, { cause: err, details: { ...where, statusCode } });
   }
 
   // A body that is not JSON: an HTML error page from a proxy or load balancer.
   if (err instanceof SyntaxError) {
-    return new PldnsError('PL_BAD_RESPONSE', `${action}: the response body is not JSON`, { cause: err, details: { action } });
+    return new PldnsError('PL_BAD_RESPONSE', `${at}the response body is not JSON`, { cause: err, details: { ...where } });
   }
 
   if (isTimeout(name, message)) {
-    return new PldnsError('PL_NETWORK', `${action}: timed out`, { cause: err, details: { action, timeout: true } });
+    return new PldnsError('PL_NETWORK', `${at}timed out`, { cause: err, details: { ...where, timeout: true } });
   }
 
   if (code !== undefined && (NETWORK_CODES.has(code) || /^(ERR_TLS|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_SSL)/.test(code))) {
-    return new PldnsError('PL_NETWORK', `${action}: ${code}`, { cause: err, details: { action, errno: code } });
+    return new PldnsError('PL_NETWORK', `${at}${code}`, { cause: err, details: { ...where, errno: code } });
   }
 
   // A ClientError raised before any request was sent (e.g. openapi-core's "InvalidCredentials").
   if (code === 'InvalidCredentials') {
-    return new PldnsError('PL_CREDENTIALS', `${action}: no credentials configured`, { cause: err, details: { action, apiCode: code } });
+    return new PldnsError('PL_CREDENTIALS', `${at}no credentials configured`, { cause: err, details: { ...where, apiCode: code } });
   }
   if (code !== undefined) {
     const mapped = classifyApiCode(code, undefined);
-    if (mapped !== undefined) return new PldnsError(mapped, `${action} failed: ${code}`, { cause: err, details: { action, apiCode: code } });
+    if (mapped !== undefined) return new PldnsError(mapped, `${failed}${code}`, { cause: err, details: { ...where, apiCode: code } });
   }
 
-  return new PldnsError('PL_BAD_RESPONSE', `${action}: ${message ?? name ?? 'unknown error'}`, { cause: err, details: { action } });
+  return new PldnsError('PL_BAD_RESPONSE', `${at}${message ?? name ?? 'unknown error'}`, { cause: err, details: { ...where } });
 }

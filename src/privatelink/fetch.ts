@@ -1,6 +1,7 @@
 import type { EntryConfig } from '../config/schema';
-import { PldnsError, isPldnsError } from '../errors';
+import { PldnsError } from '../errors';
 import type { ApiResponse, PrivateLinkApi, VpcEndpoint, VpcEndpointZone } from './api-types';
+import { toPldnsError } from './api-errors';
 import { entryId, type EndpointInfo, type EntryState, type ZoneState } from './model';
 
 /** Fetches one cloud entry (endpoint id or service name) into an EntryState. */
@@ -28,15 +29,6 @@ export const MAX_PAGES = 100;
 interface Page<T> {
   items: T[];
   nextToken: string;
-}
-
-/** Anything the client throws that is not already typed: network-looking errors vs. garbage. */
-function toPldnsError(err: unknown, action: string): PldnsError {
-  if (isPldnsError(err)) return err;
-  const code = (err as { code?: unknown } | null)?.code;
-  const message = err instanceof Error ? err.message : String(err);
-  if (typeof code === 'string' && /^E[A-Z]+$/.test(code)) return new PldnsError('PL_NETWORK', `${action}: ${message}`, { cause: err });
-  return new PldnsError('PL_BAD_RESPONSE', `${action}: ${message}`, { cause: err });
 }
 
 async function call<B>(ctx: FetchContext, action: string, fn: () => Promise<ApiResponse<B>>): Promise<B> {

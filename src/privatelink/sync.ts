@@ -1,9 +1,10 @@
 import cron from 'node-cron';
 import type { Config, EntryConfig } from '../config/schema';
-import { PldnsError, isPldnsError, type ErrorCode } from '../errors';
+import { PldnsError, type ErrorCode } from '../errors';
 import type { Logger } from '../log';
 import type { TableEntryInput } from '../resolve/table';
 import type { PrivateLinkApi } from './api-types';
+import { toPldnsError } from './api-errors';
 import { fetchEntry, type FetchObserver } from './fetch';
 import { alignToConfig, type EntryState, type SyncResult, type SyncState } from './model';
 import { buildTableInputs, type TableProblem } from './table-builder';
@@ -104,11 +105,6 @@ export const cronScheduler: Scheduler = (expression, tick, logger) => {
   });
   return { stop: () => void task.destroy() };
 };
-
-function toPldnsError(err: unknown): PldnsError {
-  if (isPldnsError(err)) return err;
-  return new PldnsError('PL_BAD_RESPONSE', err instanceof Error ? err.message : String(err), { cause: err });
-}
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);

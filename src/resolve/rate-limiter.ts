@@ -1,4 +1,6 @@
 import type { RateLimitConfig } from '../config/schema';
+import { parseIpv6Groups } from '../ipv6-groups';
+import { RecencyList, type RecencyLinks } from './recency-list';
 
 export type RateLimitVerdict = 'ok' | 'drop' | 'slip';
 
@@ -14,7 +16,7 @@ export interface RateLimiterOptions {
   readonly maxPrefixes?: number;
 }
 
-class Bucket {
+class Bucket implements RecencyLinks<Bucket> {
   tokens: number;
   /** Last check (refill time); the recency list is ordered by it. */
   lastMs: number;
@@ -39,8 +41,8 @@ class Bucket {
  * response is dropped, except that every `slip`-th one is answered truncated ('slip') so a real
  * client whose address is being spoofed can still get through over TCP.
  *
- * Memory is bounded by `maxPrefixes`. Buckets sit in a recency list (an intrusive linked list,
- * not Map re-insertion, which V8 makes O(n) for a hot key). A bucket that has had time to refill
+ * Memory is bounded by `maxPrefixes`. Buckets sit in a RecencyList (not Map re-insertion, which
+ * V8 makes O(n) for a hot key). A bucket that has had time to refill
  * completely behaves exactly like a missing one, so each new bucket first drops such idle
  * buckets from the least recently used end; at the cap the least recently used is evicted
  * regardless.
@@ -52,8 +54,7 @@ export class RateLimiter {
   private readonly slip: number;
   private readonly maxPrefixes: number;
   private readonly buckets = new Map<string, Bucket>();
-  private oldest: Bucket | null = null;
-  private newest: Bucket | null = null;
+  private readonly recency = new RecencyList<Bucket>();
   /** Scratch for IPv6 parsing, reused by every call. */
   private readonly groups = new Int32Array(8);
   private evictionCount = 0;
@@ -78,8 +79,7 @@ export class RateLimiter {
 
   clear(): void {
     this.buckets.clear();
-    this.oldest = null;
-    this.newest = null;
+    this.recency.clear();
   }
 
   /** Account one response to `address` at `nowMs` and say whether to send it. */
@@ -90,7 +90,7 @@ export class RateLimiter {
       this.makeRoom(nowMs);
       bucket = new Bucket(key, this.capacity, nowMs);
       this.buckets.set(key, bucket);
-      this.link(bucket);
+      this.recency.push(bucket);
     } else {
       const elapsedMs = nowMs - bucket.lastMs;
       if (elapsedMs > 0) {
@@ -98,10 +98,7 @@ export class RateLimiter {
         bucket.tokens = tokens < this.capacity ? tokens : this.capacity;
         bucket.lastMs = nowMs;
       }
-      if (bucket !== this.newest) {
-        this.unlink(bucket);
-        this.link(bucket);
-      }
+      this.recency.touch(bucket);
     }
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
@@ -123,7 +120,7 @@ export class RateLimiter {
     // IPv4-mapped (or any IPv6 with a dotted IPv4 tail): group by the embedded IPv4 address.
     if (address.indexOf('.') >= 0) return ipv4PrefixKey(address, address.lastIndexOf(':') + 1);
     const g = this.groups;
-    if (!expandIpv6(address, g)) return address;
+    if (!parseIpv6Groups(address, g)) return address;
     if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
       return `${g[6] >>> 8}.${g[6] & 0xff}.${g[7] >>> 8}`;
     }
@@ -134,35 +131,21 @@ export class RateLimiter {
 
   private makeRoom(nowMs: number): void {
     // Least recently used first, so the first bucket that is not idle ends the sweep.
-    for (let i = 0; i < IDLE_SWEEP_PER_INSERT && this.oldest !== null && nowMs - this.oldest.lastMs >= this.fullRefillMs; i++) {
-      this.remove(this.oldest);
+    let oldest = this.recency.oldest;
+    for (let i = 0; i < IDLE_SWEEP_PER_INSERT && oldest !== null && nowMs - oldest.lastMs >= this.fullRefillMs; i++) {
+      this.remove(oldest);
+      oldest = this.recency.oldest;
     }
-    while (this.buckets.size >= this.maxPrefixes && this.oldest !== null) {
-      this.remove(this.oldest);
+    while (this.buckets.size >= this.maxPrefixes && oldest !== null) {
+      this.remove(oldest);
       this.evictionCount++;
+      oldest = this.recency.oldest;
     }
   }
 
   private remove(bucket: Bucket): void {
     this.buckets.delete(bucket.key);
-    this.unlink(bucket);
-  }
-
-  private link(bucket: Bucket): void {
-    bucket.older = this.newest;
-    bucket.newer = null;
-    if (this.newest !== null) this.newest.newer = bucket;
-    else this.oldest = bucket;
-    this.newest = bucket;
-  }
-
-  private unlink(bucket: Bucket): void {
-    if (bucket.older !== null) bucket.older.newer = bucket.newer;
-    else this.oldest = bucket.newer;
-    if (bucket.newer !== null) bucket.newer.older = bucket.older;
-    else this.newest = bucket.older;
-    bucket.older = null;
-    bucket.newer = null;
+    this.recency.remove(bucket);
   }
 }
 
@@ -170,45 +153,4 @@ export class RateLimiter {
 function ipv4PrefixKey(address: string, start: number): string {
   const lastDot = address.lastIndexOf('.');
   return lastDot > start ? address.slice(start, lastDot) : address;
-}
-
-/**
- * Fill `out` with the eight 16-bit groups of an IPv6 address without a dotted tail; a zone
- * ("%eth0") is ignored. False when the text is not such an address.
- */
-function expandIpv6(address: string, out: Int32Array): boolean {
-  const zone = address.indexOf('%');
-  const end = zone >= 0 ? zone : address.length;
-  const gap = address.indexOf('::');
-  if (gap < 0 || gap >= end) return parseGroups(address, 0, end, out, 0) === 8;
-  const head = gap === 0 ? 0 : parseGroups(address, 0, gap, out, 0);
-  if (head < 0) return false;
-  const tail = gap + 2 === end ? 0 : parseGroups(address, gap + 2, end, out, head);
-  if (tail < 0 || head + tail > 7) return false;
-  // Move the tail groups to the end and zero the gap ("::" stands for at least one group).
-  for (let k = tail - 1; k >= 0; k--) out[8 - tail + k] = out[head + k];
-  for (let k = head; k < 8 - tail; k++) out[k] = 0;
-  return true;
-}
-
-/** Parse colon-separated hex groups of `s[from, to)` into `out` from index `at`; count, or -1. */
-function parseGroups(s: string, from: number, to: number, out: Int32Array, at: number): number {
-  let count = 0;
-  let value = 0;
-  let digits = 0;
-  for (let i = from; i <= to; i++) {
-    if (i === to || s.charCodeAt(i) === 0x3a) {
-      if (digits === 0 || at + count >= 8) return -1;
-      out[at + count] = value;
-      count++;
-      value = 0;
-      digits = 0;
-      continue;
-    }
-    const c = s.charCodeAt(i);
-    const d = c >= 0x30 && c <= 0x39 ? c - 0x30 : c >= 0x61 && c <= 0x66 ? c - 0x57 : c >= 0x41 && c <= 0x46 ? c - 0x37 : -1;
-    if (d < 0 || ++digits > 4) return -1;
-    value = value * 16 + d;
-  }
-  return count;
 }

@@ -1,6 +1,7 @@
 import dgram from 'node:dgram';
 import { PldnsError } from '../errors';
 import type { HostPort } from '../config/units';
+import { parseIpv6Groups } from '../ipv6-groups';
 import { matchesQuery } from './upstream-query';
 
 export interface ExchangeResult {
@@ -44,14 +45,9 @@ export function udpExchange(server: HostPort, query: Buffer, questionEnd: number
 
 function sameAddress(a: string, b: string): boolean {
   if (a === b) return true;
-  // IPv6 text forms can differ ("::1" vs "0:0:0:0:0:0:0:1"); compare expanded.
-  return a.includes(':') && b.includes(':') && expand6(a) === expand6(b);
-}
-
-function expand6(a: string): string {
-  const [head, tail] = a.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const fill = tail === undefined ? [] : new Array(8 - h.length - t.length).fill('0');
-  return [...h, ...fill, ...t].map((p) => p.replace(/^0+(?=.)/, '').toLowerCase()).join(':');
+  if (!a.includes(':') || !b.includes(':')) return false;
+  // IPv6 text forms can differ ("::1" vs "0:0:0:0:0:0:0:1"); compare the groups.
+  const ga = new Int32Array(8);
+  const gb = new Int32Array(8);
+  return parseIpv6Groups(a, ga) && parseIpv6Groups(b, gb) && ga.every((g, i) => g === gb[i]);
 }

@@ -67,3 +67,15 @@ t.test('missing credentials before sending are PL_CREDENTIALS; PldnsErrors pass 
   t.equal(toPldnsError('a string', 'X').code, 'PL_BAD_RESPONSE');
   t.equal(toPldnsError(new Error('odd'), 'X').code, 'PL_BAD_RESPONSE');
 });
+
+t.test('without an action (errors outside any one call): no prefix, no action in details', async (t) => {
+  const plain = toPldnsError(new Error('boom'));
+  t.equal(plain.code, 'PL_BAD_RESPONSE');
+  t.equal(plain.message, 'boom');
+  t.notOk(plain.details && 'action' in plain.details);
+  const refused = toPldnsError(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+  t.equal(refused.code, 'PL_NETWORK');
+  t.equal(refused.message, 'ECONNREFUSED');
+  t.same(refused.details, { errno: 'ECONNREFUSED' });
+  t.equal(toPldnsError('text').message, 'text');
+});
