@@ -3,7 +3,10 @@ import type { Config } from './config/schema';
 import { formatHostPort, type HostPort } from './config/units';
 import { describeError } from './errors';
 import type { Logger } from './log';
-import { Metrics, admissionObserver, edgeCounters, forwarderObserver, resolverObserver, snapshotObserver, syncObserver } from './metrics';
+import {
+  Metrics, admissionObserver, edgeCounters, forwarderObserver, notifierObserver, resolverObserver, secondaryObserver, snapshotObserver, syncObserver,
+  zoneServerObserver,
+} from './metrics';
 import { EdgePipeline, type EdgeRoutes } from './dns/edge-pipeline';
 import { ListenerSet, type ListenerSetOptions } from './dns/listener-set';
 import { Resolver } from './resolve/resolver';
@@ -16,6 +19,15 @@ import { SnapshotStore } from './privatelink/snapshot';
 import { ApiClientProvider } from './privatelink/api-provider';
 import type { SyncState } from './privatelink/model';
 import { HttpServer } from './http/http-server';
+import { Secondary } from './secondary/secondary';
+import { zoneStore } from './secondary/zone-store';
+import { xfrCalls } from './secondary/xfr-calls';
+import { notifySender } from './transfer/notify-sender';
+import { ZoneHub, type ZoneHubOptions } from './transfer/zone-hub';
+import { ZoneServer } from './transfer/zone-server';
+import { tsigAuthenticator } from './transfer/tsig-auth';
+import { buildTableInputs } from './privatelink/table-builder';
+import { staticEntryState } from './privatelink/model';
 import { computeReadiness, computeStatus } from './http/status';
 
 export interface AppOptions {
@@ -51,6 +63,10 @@ export class App {
   private httpPort: number | undefined;
   private tableVersion = 0;
   private syncState: SyncState | undefined;
+  /** Fleet mode: the zones this instance publishes (hub), and the primaries it takes the table from (edge). */
+  private hub: ZoneHub | undefined;
+  private secondary: Secondary | undefined;
+  private zoneServer: ZoneServer | undefined;
   private loopDelay: IntervalHistogram | undefined;
   private state: AppState = 'starting';
 
@@ -82,11 +98,18 @@ export class App {
     return this.resolver.currentTable;
   }
 
-  /** Start order: snapshot → table → DNS listeners → HTTP → first sync and schedule. */
+  /**
+   * Start order: published zones (hub) → saved table (snapshot, or the last zone on an edge) →
+   * DNS listeners → HTTP → first sync or SOA check, and their schedule.
+   */
   async start(): Promise<void> {
     this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
     this.loopDelay.enable();
-    await this.startSync();
+    await this.startHub(this.config);
+    if (this.config.source === 'primaries') this.buildSecondary(this.config);
+    else await this.startSync();
+    this.pipeline.reconfigure(this.routes());
+    await this.secondary?.start();
     await this.listeners.open(this.config.listen.dns);
     if (this.config.listen.http) await this.openHttp(this.config.listen.http);
     this.state = 'running';
@@ -116,7 +139,66 @@ export class App {
   }
 
   private routes(): EdgeRoutes {
-    return { handler: this.resolver.handle, admit: this.admission.check };
+    return { handler: this.resolver.handle, admit: this.admission.check, ...(this.zoneServer ? { zone: this.zoneServer } : {}) };
+  }
+
+  // ---- fleet mode: hub (publish the table as an RPZ) and edge (take it from primaries) -------
+
+  private hubOptions(config: Config): ZoneHubOptions | undefined {
+    if (!config.transfer) return undefined;
+    return {
+      transfer: config.transfer,
+      records: config.records,
+      stateDir: config.stateDir,
+      sendNotify: notifySender(config.transfer.keys[0]),
+      notifyObserver: notifierObserver(this.metrics),
+      logger: this.logger.child({ component: 'transfer' }),
+    };
+  }
+
+  private async startHub(config: Config): Promise<void> {
+    const options = this.hubOptions(config);
+    if (!options) return;
+    this.hub = new ZoneHub(options);
+    await this.hub.init();
+    this.zoneServer = this.buildZoneServer(config);
+  }
+
+  private buildZoneServer(config: Config): ZoneServer | undefined {
+    if (!this.hub && !this.secondary) return undefined;
+    const keys = [...(config.transfer?.keys ?? []), ...(config.primaries?.key ? [config.primaries.key] : [])];
+    return new ZoneServer({
+      ...(this.hub ? { publisher: this.hub.publisher, acl: this.hub.acl } : {}),
+      ...(this.secondary ? { notifyReceiver: this.secondary } : {}),
+      authenticate: tsigAuthenticator(keys),
+      observer: zoneServerObserver(this.metrics),
+      logger: this.logger.child({ component: 'transfer' }),
+    });
+  }
+
+  private buildSecondary(config: Config): void {
+    const primaries = config.primaries;
+    if (!primaries) return;
+    const dir = config.stateDir;
+    this.secondary = new Secondary({
+      config: primaries,
+      calls: xfrCalls,
+      store: dir ? zoneStore(dir) : undefined,
+      observer: secondaryObserver(this.metrics, primaries.zone),
+      logger: this.logger.child({ component: 'secondary' }),
+      onZone: (zone, inputs) => {
+        this.swapTable([...inputs, ...this.staticInputs()]);
+        this.hub?.publishReceived(zone);
+      },
+    });
+    this.zoneServer = this.buildZoneServer(config);
+    this.swapTable(this.staticInputs());
+  }
+
+  /** An edge's own static entries, answered beside (and before) the names of the zone. */
+  private staticInputs(): TableEntryInput[] {
+    const states = this.config.records.entries.flatMap((e) => (e.kind === 'static' ? [staticEntryState(e)] : []));
+    return buildTableInputs(states, []).inputs;
   }
 
   // ---- PrivateLink: snapshot, client, sync ------------------------------------------------
@@ -160,6 +242,7 @@ export class App {
   private onSyncState(state: SyncState, inputs: TableEntryInput[]): void {
     this.syncState = state;
     this.swapTable(inputs);
+    this.hub?.publishStates(state.entries);
     if (this.snapshots) {
       this.snapshots.save(state).catch((err) => this.logger.error({ err: describeError(err) }, 'could not save the snapshot; the previous one is kept'));
     }
@@ -205,7 +288,7 @@ export class App {
   }
 
   private readinessInputs(): Parameters<typeof computeReadiness>[0] {
-    return { lifecycle: this.state, listenersBound: this.listeners.size === this.config.listen.dns.length && this.listeners.size > 0, syncState: this.syncState, table: this.table, config: this.config, nowMs: Date.now() };
+    return { lifecycle: this.state, listenersBound: this.listeners.size === this.config.listen.dns.length && this.listeners.size > 0, syncState: this.syncState, table: this.table, config: this.config, nowMs: Date.now(), sourceReasons: this.secondary?.notReadyReasons(Date.now()) ?? [] };
   }
 
   private statusInputs(): Parameters<typeof computeStatus>[0] {
@@ -219,6 +302,7 @@ export class App {
       backoff: this.syncer?.backoff(),
       listeners: this.dnsPorts,
       extras: this.options.statusExtras?.(),
+      fleet: { ...(this.hub ? { published: this.hub.status() } : {}), ...(this.secondary ? { transfer: this.secondary.status() } : {}) },
     };
   }
 
@@ -255,12 +339,7 @@ export class App {
       this.apiClients = undefined;
     }
     this.resolver = this.buildResolver(next, this.table);
-    if (this.syncer) this.syncer.reconfigure(next, { api: this.apiProvider() });
-    else {
-      // Only static entries before: build the sync side now (it stays off without cloud entries).
-      await this.startSync();
-      (this.syncer as Syncer | undefined)?.start();
-    }
+    await this.reconfigureSources(prev, next);
     this.pipeline.reconfigure(this.routes());
     await this.listeners.reconfigure(next.listen.dns, this.listenerOptions(next));
     const httpKey = (c: Config): string => (c.listen.http ? formatHostPort(c.listen.http) : '');
@@ -274,6 +353,32 @@ export class App {
     this.logger.info({ names: this.table.size, dns: this.dnsPorts }, 'configuration reloaded');
   }
 
+  /**
+   * The table source and the zone side follow the new config. Switching between a PrivateLink
+   * sync and primaries (or adding or removing transfer) is not done in place: it needs a restart,
+   * which reload says instead of half-applying it.
+   */
+  private async reconfigureSources(prev: Config, next: Config): Promise<void> {
+    if (prev.source !== next.source || (prev.transfer === null) !== (next.transfer === null)) {
+      this.logger.warn({ from: prev.source, to: next.source }, 'switching between privatelink and primaries, or adding or removing transfer, takes effect at the next restart');
+    }
+    const hubOptions = this.hubOptions(next);
+    if (this.hub && hubOptions) this.hub.reconfigure(hubOptions);
+    if (this.secondary && next.primaries) {
+      this.secondary.reconfigure(next.primaries);
+      this.swapTable(this.table.inputs.filter((i) => !i.id.startsWith('static:')).concat(this.staticInputs()));
+    } else if (next.source === 'privatelink' && prev.source === 'privatelink') {
+      if (this.syncer) this.syncer.reconfigure(next, { api: this.apiProvider() });
+      else {
+        // Only static entries before: build the sync side now (it stays off without cloud entries).
+        await this.startSync();
+        (this.syncer as Syncer | undefined)?.start();
+      }
+    }
+    if (this.hub || this.secondary) this.zoneServer = this.buildZoneServer(next);
+    if (this.hub && this.syncState) this.hub.publishStates(this.syncState.entries);
+  }
+
   /** Lameduck: /readyz turns 503 first so load balancers and probes move away, then we stop. */
   async stop(lameduckMs = 0): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return;
@@ -281,6 +386,8 @@ export class App {
     if (lameduckMs > 0) await new Promise((r) => setTimeout(r, lameduckMs));
     this.state = 'stopping';
     await this.syncer?.stop();
+    await this.secondary?.stop();
+    await this.hub?.stop();
     const grace = this.config.limits.shutdownGraceMs;
     await this.listeners.close(grace);
     await this.http?.close();
