@@ -8,7 +8,7 @@ import type { ZoneRecord } from '../dns/zone-record';
 import type { TableEntryInput } from '../resolve/table';
 import { applyChanges } from '../zone/apply-changes';
 import { parseSoa, sortZoneRecords, type PolicyZone } from '../zone/policy-zone';
-import { serialGt } from '../zone/serial';
+import { serialGt } from '../dns/serial';
 import { policyZoneToTableInputs } from '../zone/zone-to-table';
 
 /** The wire calls the secondary needs (secondary/xfr-client.ts implements them). */
