@@ -24,8 +24,9 @@ export function renderRpz(model: ExportModel, opts: ExportOptions): string {
   const notes = [
     `Response policy zone ${zone.origin}, serial ${zone.serial}. Load it as a primary zone and list it in`,
     `your resolver's policy (BIND: response-policy { zone "${zone.origin}"; }; Unbound: rpz: with zonefile:).`,
-    `A name without a usable address is CNAME ${action}: never left out, so it is never resolved`,
-    'to the public 100.64/10 answer. Fleet hubs publish the same zone by AXFR/IXFR.',
+    `A name without a usable address is CNAME ${action}:`,
+    'never left out, so it is never resolved to the public 100.64/10 answer.',
+    'Fleet hubs publish the same zone by AXFR/IXFR.',
     ...built.problems.map((p) => `not published: ${p}`),
   ];
   const header = headerLines(';', 'rpz', model, opts, notes).map((l) => l.replace(/^; ?/, ''));
