@@ -23,7 +23,8 @@ export function renderRpz(model: ExportModel, opts: ExportOptions): string {
   const action = onUnavailable === 'forward' ? 'rpz-passthru (on_unavailable: forward)' : 'rpz-drop (on_unavailable: servfail)';
   const notes = [
     `Response policy zone ${zone.origin}, serial ${zone.serial}. Load it as a primary zone and list it in`,
-    `your resolver's policy (BIND: response-policy { zone "${zone.origin}"; }; Unbound: rpz: with zonefile:).`,
+    `your resolver's policy (BIND: response-policy { zone "${zone.origin}"; } max-policy-ttl ${Math.max(opts.ttl, 1)};`,
+    'Unbound: rpz: with zonefile:). BIND caps policy answer TTLs at max-policy-ttl, a few seconds by default.',
     `A name without a usable address is CNAME ${action}:`,
     'never left out, so it is never resolved to the public 100.64/10 answer.',
     'Fleet hubs publish the same zone by AXFR/IXFR.',
