@@ -71,7 +71,8 @@ export class PublishedZones {
     const removed = [...this.zones.keys()].filter((o) => !next.has(o));
     for (const o of removed) this.zones.delete(o);
 
-    const dirty = next.size !== this.persisted.size || [...next].some(([o, s]) => this.persisted.get(o)?.digest !== s.digest || this.persisted.get(o)?.serial !== s.serial);
+    const same = (o: string, s: SerialRecord): boolean => this.persisted.get(o)?.digest === s.digest && this.persisted.get(o)?.serial === s.serial;
+    const dirty = next.size !== this.persisted.size || [...next].some(([o, s]) => !same(o, s));
     if (dirty && this.options.dir !== null) await this.save(next);
     else this.persisted = next;
     return { changed, removed };

@@ -2,7 +2,9 @@ import t, { type Test } from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderExport } from '../../src/export';
-import { CS, EPSRV, EPSRV_API, INPUTS, OPTS, OSS, REGISTRY, TTL, UPSTREAM_A, dig, freePort, sortedData, startBounded, startFakeUpstream, waitForDns } from '../helpers/export-fixture';
+import {
+  CS, EPSRV, EPSRV_API, INPUTS, OPTS, OSS, REGISTRY, TTL, UPSTREAM_A, dig, freePort, sortedData, startBounded, startFakeUpstream, waitForDns,
+} from '../helpers/export-fixture';
 import { requireTool } from '../helpers/tools';
 
 /**

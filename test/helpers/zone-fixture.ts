@@ -34,7 +34,10 @@ export function states(): EntryState[] {
   (cs.endpoint as { endpointDomain: string }).endpointDomain = EP_DOMAIN;
   return [
     cs,
-    { id: `static:${OSS}`, kind: 'static', names: [OSS, `*.${OSS}`], zones: [], addresses: { ipv4: ['10.0.3.10'], ipv6: ['fd00::3:10'] }, source: 'static', stale: false },
+    {
+      id: `static:${OSS}`, kind: 'static', names: [OSS, `*.${OSS}`], zones: [],
+      addresses: { ipv4: ['10.0.3.10'], ipv6: ['fd00::3:10'] }, source: 'static', stale: false,
+    },
     endpoint('ep-reg', [REGISTRY], [zone('cn-hangzhou-k', '10.0.4.10', { status: 'Disconnected' })]),
   ];
 }

@@ -14,7 +14,8 @@ t.test('writes the whole file, creating the directory, leaving no temp', async (
 t.test('a failed step throws the caller\'s code and keeps the old file', async (t) => {
   const dir = t.testdir({ 'a.json': 'old' });
   const fs = { ...fsp, rename: async () => Promise.reject(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })) };
-  await t.rejects(writeFileAtomic(join(dir, 'a.json'), 'new', { errorCode: 'SNAPSHOT_WRITE', fs }), { code: 'SNAPSHOT_WRITE', message: /cannot write .*a\.json: EIO/ });
+  const write = writeFileAtomic(join(dir, 'a.json'), 'new', { errorCode: 'SNAPSHOT_WRITE', fs });
+  await t.rejects(write, { code: 'SNAPSHOT_WRITE', message: /cannot write .*a\.json: EIO/ });
   t.equal(await fsp.readFile(join(dir, 'a.json'), 'utf8'), 'old');
   t.same(await fsp.readdir(dir), ['a.json']);
 });

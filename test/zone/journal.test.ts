@@ -14,7 +14,8 @@ function version(i: number, size = 3): PolicyZone {
 
 t.test('diffZones: removed and added records, SOA out of both, SOAs carried', async (t) => {
   const a = version(1);
-  const b = buildPolicyZone([{ id: 'e0', names: ['n0.example.com'], ipv4: ['10.0.1.0'], ipv6: [] }, { id: 'e9', names: ['n9.example.com'], ipv4: [], ipv6: [] }], OPTS, 1002).zone;
+  const inputs = [{ id: 'e0', names: ['n0.example.com'], ipv4: ['10.0.1.0'], ipv6: [] }, { id: 'e9', names: ['n9.example.com'], ipv4: [], ipv6: [] }];
+  const b = buildPolicyZone(inputs, OPTS, 1002).zone;
   const d = diffZones(a, b);
   t.equal(d.fromSerial, 1001);
   t.equal(d.toSerial, 1002);

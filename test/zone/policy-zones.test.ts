@@ -11,7 +11,11 @@ const of = (records: readonly ZoneRecord[], name: string, origin: string): strin
 t.test('one view per availability zone in the data, named <zoneid>.<zone>, after the main zone', async (t) => {
   const { views, problems } = buildPolicyZones(states(), { origin: ORIGIN, records: RECORDS });
   t.same(problems, []);
-  t.same(views.map((v) => [v.origin, v.zoneId]), [[ORIGIN, undefined], [`cn-hangzhou-j.${ORIGIN}`, 'cn-hangzhou-j'], [`cn-hangzhou-k.${ORIGIN}`, 'cn-hangzhou-k']]);
+  t.same(views.map((v) => [v.origin, v.zoneId]), [
+    [ORIGIN, undefined],
+    [`cn-hangzhou-j.${ORIGIN}`, 'cn-hangzhou-j'],
+    [`cn-hangzhou-k.${ORIGIN}`, 'cn-hangzhou-k'],
+  ]);
   t.same(viewZoneIds(states()), ['cn-hangzhou-j', 'cn-hangzhou-k'], 'a zone seen only as Disconnected still gets its view');
   for (const v of views) t.equal(v.zone.origin, v.origin);
 });
@@ -35,7 +39,8 @@ t.test('each view prefers its zone; the main zone uses the hub prefer_zones; zon
 
 t.test('a view falls back to every usable IP while its own zone is not usable', async (t) => {
   const data = states();
-  data[0] = endpoint('ep-cs', [CS], [zone('cn-hangzhou-j', '10.0.1.10', { status: 'Disconnected' }), zone('cn-hangzhou-k', '10.0.2.10'), zone('cn-hangzhou-h', '10.0.5.10')]);
+  const zones = [zone('cn-hangzhou-j', '10.0.1.10', { status: 'Disconnected' }), zone('cn-hangzhou-k', '10.0.2.10'), zone('cn-hangzhou-h', '10.0.5.10')];
+  data[0] = endpoint('ep-cs', [CS], zones);
   const { views } = buildPolicyZones(data, { origin: ORIGIN, records: RECORDS });
   const j = views.find((v) => v.zoneId === 'cn-hangzhou-j')?.zone;
   t.same(of(j?.records ?? [], CS, `cn-hangzhou-j.${ORIGIN}`), ['10.0.2.10', '10.0.5.10']);

@@ -30,7 +30,11 @@ t.test('serials: the time of a change, kept while the content is unchanged, kept
   const hub = new PublishedZones({ dir, now: () => nowMs, fs: spy.fs });
   await hub.load();
   const first = await hub.publish(build());
-  t.same(first.changed.map((z) => [z.origin, z.serial]), [[ORIGIN, 1_800_000_000], [`cn-hangzhou-j.${ORIGIN}`, 1_800_000_000], [`cn-hangzhou-k.${ORIGIN}`, 1_800_000_000]]);
+  t.same(first.changed.map((z) => [z.origin, z.serial]), [
+    [ORIGIN, 1_800_000_000],
+    [`cn-hangzhou-j.${ORIGIN}`, 1_800_000_000],
+    [`cn-hangzhou-k.${ORIGIN}`, 1_800_000_000],
+  ]);
   t.equal(spy.writes(), 1);
 
   nowMs += 60_000;

@@ -14,6 +14,7 @@ import { decode, encodeQuery } from '../helpers/wire';
 import { CS, OSS, REGISTRY, states } from '../helpers/zone-fixture';
 
 const ORIGIN = 'privatelink.rpz';
+type Unavailable = 'servfail' | 'forward';
 const rec = (name: string, type: number, data: string, ttl = 30): ZoneRecord => ({ name, type, ttl, data });
 
 t.test('owner names back to table inputs: addresses, drop → servfail, passthru → forward', async (t) => {
@@ -42,7 +43,8 @@ t.test('owner names back to table inputs: addresses, drop → servfail, passthru
 });
 
 t.test('what the table cannot hold is ignored and counted', async (t) => {
-  const zone = buildPolicyZone([{ id: 'k', names: ['keep.example.com'], ipv4: ['10.0.0.9'], ipv6: [] }], { origin: ORIGIN, ttlS: 30, onUnavailable: 'servfail' }).zone;
+  const keep = [{ id: 'k', names: ['keep.example.com'], ipv4: ['10.0.0.9'], ipv6: [] }];
+  const zone = buildPolicyZone(keep, { origin: ORIGIN, ttlS: 30, onUnavailable: 'servfail' }).zone;
   const junk: ZoneRecord[] = [
     rec(ORIGIN, RRType.A, '10.0.0.1'),
     rec(`32.1.0.0.10.rpz-ip.${ORIGIN}`, RRType.CNAME, 'rpz-drop'),
@@ -77,7 +79,12 @@ t.test('an edge answers the fixture exactly as the hub, in every view', async (t
  * Builds the hub's table from `hubInputs` and the edge's from the published zone, then asks both
  * every name for A, AAAA and MX. Returns the first difference, or undefined.
  */
-function compareAnswers(hubInputs: ReturnType<typeof buildTableInputs>['inputs'], zone: PolicyZone, onUnavailable: 'servfail' | 'forward', qnames: string[]): string | undefined {
+function compareAnswers(
+  hubInputs: ReturnType<typeof buildTableInputs>['inputs'],
+  zone: PolicyZone,
+  onUnavailable: 'servfail' | 'forward',
+  qnames: string[],
+): string | undefined {
   const hub = AnswerTable.build(hubInputs);
   const fromZone = policyZoneToTableInputs(zone);
   if (fromZone.ignored !== 0) return `ignored ${fromZone.ignoredSamples.join('; ')}`;
@@ -131,19 +138,34 @@ const zoneGen: fc.Arbitrary<ZoneState> = fc.record({
   status: fc.constantFrom('Connected', 'Connected', 'Disconnected'),
 });
 const entryGen: fc.Arbitrary<EntryState> = fc.oneof(
-  fc.record({ i: fc.nat(1000), names: fc.array(managed, { minLength: 1, maxLength: 3 }), zones: fc.array(zoneGen, { maxLength: 3 }), active: fc.boolean(), domain: fc.option(dnsName.map((n) => `ep.${n}`), { nil: '' }) }).map(
+  fc.record({
+    i: fc.nat(1000),
+    names: fc.array(managed, { minLength: 1, maxLength: 3 }),
+    zones: fc.array(zoneGen, { maxLength: 3 }),
+    active: fc.boolean(),
+    domain: fc.option(dnsName.map((n) => `ep.${n}`), { nil: '' }),
+  }).map(
     ({ i, names, zones, active, domain }): EntryState => ({
       id: `ep-${i}`,
       kind: 'endpoint',
       names,
-      endpoint: { endpointId: `ep-${i}`, endpointName: '', serviceName: '', endpointDomain: domain, endpointStatus: active ? 'Active' : 'Pending', connectionStatus: 'Connected' },
+      endpoint: {
+        endpointId: `ep-${i}`, endpointName: '', serviceName: '', endpointDomain: domain,
+        endpointStatus: active ? 'Active' : 'Pending', connectionStatus: 'Connected',
+      },
       zones,
       source: 'sync',
       stale: false,
     }),
   ),
-  fc.record({ names: fc.array(managed, { minLength: 1, maxLength: 2 }), v4: fc.array(octet.map((o) => `10.1.0.${o}`), { maxLength: 2 }), v6: fc.array(octet.map((o) => `fd01::${o}`), { maxLength: 2 }) }).map(
-    ({ names, v4, v6 }): EntryState => ({ id: `static:${names[0]}`, kind: 'static', names, zones: [], addresses: { ipv4: v4, ipv6: v6 }, source: 'static', stale: false }),
+  fc.record({
+    names: fc.array(managed, { minLength: 1, maxLength: 2 }),
+    v4: fc.array(octet.map((o) => `10.1.0.${o}`), { maxLength: 2 }),
+    v6: fc.array(octet.map((o) => `fd01::${o}`), { maxLength: 2 }),
+  }).map(
+    ({ names, v4, v6 }): EntryState => ({
+      id: `static:${names[0]}`, kind: 'static', names, zones: [], addresses: { ipv4: v4, ipv6: v6 }, source: 'static', stale: false,
+    }),
   ),
 );
 
@@ -151,11 +173,12 @@ t.test('round trip: for any sync state, every view answers on the edge exactly a
   const runs = Number(process.env.FUZZ_RUNS ?? 300);
   let compared = 0;
   fc.assert(
-    fc.property(fc.array(entryGen, { maxLength: 5 }), fc.subarray(['z1', 'z2', 'z3']), fc.constantFrom('servfail' as const, 'forward' as const), (data, prefer, onUnavailable) => {
+    fc.property(fc.array(entryGen, { maxLength: 5 }), fc.subarray(['z1', 'z2', 'z3']), fc.constantFrom<Unavailable>('servfail', 'forward'), (data, prefer, onUnavailable) => {
       const { views } = buildPolicyZones(data, { origin: ORIGIN, records: { ttl: 30, preferZones: prefer, onUnavailable } });
       for (const v of views) {
         const hubInputs = buildTableInputs(data, v.zoneId ? [v.zoneId] : prefer).inputs;
-        const names = hubInputs.flatMap((i) => i.names).flatMap((n) => (n.startsWith('*.') ? [n.slice(2), `q.${n.slice(2)}`, `p.q.${n.slice(2)}`] : [n, `q.${n}`]));
+        const asked = (n: string): string[] => (n.startsWith('*.') ? [n.slice(2), `q.${n.slice(2)}`, `p.q.${n.slice(2)}`] : [n, `q.${n}`]);
+        const names = hubInputs.flatMap((i) => i.names).flatMap(asked);
         const mismatch = compareAnswers(hubInputs, v.zone, onUnavailable, [...names, 'a.b', 'svc.oss.a', 'unrelated.example']);
         if (mismatch) throw new Error(`${v.origin}: ${mismatch}`);
         compared++;
