@@ -24,7 +24,7 @@ export const ERROR_CODES = {
   EXPORT_EMPTY: 'there is no table to export',
   ZONE_STATE_INVALID: 'a policy zone or zone serial file in state_dir is corrupt or of an unknown version',
   ZONE_STATE_WRITE: 'a policy zone or zone serial file could not be written to state_dir',
-  ZONE_CHANGES_INVALID: 'a received IXFR does not apply to the zone held',
+  ZONE_DATA_INVALID: 'a received zone (AXFR) or change set (IXFR) is not a usable policy zone',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -3,6 +3,8 @@ import { RRType } from '../../src/dns/constants';
 import { applyChanges } from '../../src/zone/apply-changes';
 import { ZoneJournal, diffZones } from '../../src/zone/journal';
 import { buildPolicyZone, type PolicyZone } from '../../src/zone/policy-zone';
+import { zoneFromTransfer } from '../../src/zone/zone-from-transfer';
+import type { ZoneRecord } from '../../src/dns/zone-record';
 
 const OPTS = { origin: 'privatelink.rpz', ttlS: 30, onUnavailable: 'servfail' as const };
 
@@ -83,16 +85,31 @@ t.test('applyChanges: the journal chain turns the old zone into the new one exac
   t.same(applyChanges(vs[0] as PolicyZone, bare), vs[2], 'without the SOAs, the serial still moves');
 });
 
-t.test('applyChanges refuses what does not fit (ZONE_CHANGES_INVALID)', async (t) => {
+t.test('applyChanges refuses what does not fit (ZONE_DATA_INVALID)', async (t) => {
   const [v1, v2, v3] = [1, 2, 3].map((i) => version(i)) as [PolicyZone, PolicyZone, PolicyZone];
   const d12 = diffZones(v1, v2);
   const d23 = diffZones(v2, v3);
-  t.throws(() => applyChanges(v2, [d12]), { code: 'ZONE_CHANGES_INVALID', message: /starts at serial 1001, we hold 1002/ });
-  t.throws(() => applyChanges(v1, [d12, d12]), { code: 'ZONE_CHANGES_INVALID' }, 'a gap in the chain');
+  t.throws(() => applyChanges(v2, [d12]), { code: 'ZONE_DATA_INVALID', message: /starts at serial 1001, we hold 1002/ });
+  t.throws(() => applyChanges(v1, [d12, d12]), { code: 'ZONE_DATA_INVALID' }, 'a gap in the chain');
   t.throws(() => applyChanges(v1, [{ ...d12, removed: [...d12.removed, { name: 'x.privatelink.rpz', type: 1, ttl: 30, data: '10.9.9.9' }] }]), {
-    code: 'ZONE_CHANGES_INVALID',
+    code: 'ZONE_DATA_INVALID',
     message: /which we do not hold/,
   });
   t.throws(() => applyChanges(v1, [{ ...d12, added: [{ name: 'x.example.org', type: 1, ttl: 30, data: '10.9.9.9' }] }]), { message: /outside the zone/ });
   t.same(applyChanges(v1, [d12, d23]), v3);
+});
+
+t.test('zoneFromTransfer: AXFR records (SOA first and last) back into the zone; broken transfers refused', async (t) => {
+  const v = version(1);
+  const [soa, ...rest] = v.records;
+  const axfr = [soa, ...[...rest].reverse(), soa] as ZoneRecord[];
+  t.same(zoneFromTransfer('PrivateLink.rpz.', axfr), v);
+  const other = { ...soa, data: (soa as ZoneRecord).data.replace(' 1001 ', ' 1002 ') } as ZoneRecord;
+  t.throws(() => zoneFromTransfer('privatelink.rpz', [...axfr, other]), { code: 'ZONE_DATA_INVALID', message: /2 different SOA/ });
+  t.throws(() => zoneFromTransfer('privatelink.rpz', rest), { code: 'ZONE_DATA_INVALID', message: /0 different SOA/ });
+  t.throws(() => zoneFromTransfer('privatelink.rpz', [...axfr, { name: 'x.example.org', type: 1, ttl: 30, data: '10.0.0.1' }]), {
+    code: 'ZONE_DATA_INVALID',
+    message: /outside the zone/,
+  });
+  t.throws(() => zoneFromTransfer('privatelink.rpz', [{ ...(soa as ZoneRecord), data: 'garbage' }]), { message: /malformed SOA/ });
 });
