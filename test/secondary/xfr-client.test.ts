@@ -56,7 +56,13 @@ type Tap = Pick<typeof t, 'teardown'>;
 const hp = (port: number): { host: string; port: number; family: 4 } => ({ host: '127.0.0.1', port, family: 4 });
 
 /** Answer messages for `req`, `perMessage` records each; signed in a chain when the request was. */
-function answerMessages(req: Request, records: readonly WireRecord[], perMessage: number, opts: { rcode?: number; id?: number; question?: DnsQuestion } = {}): Buffer[] {
+interface AnswerOptions {
+  readonly rcode?: number;
+  readonly id?: number;
+  readonly question?: DnsQuestion;
+}
+
+function answerMessages(req: Request, records: readonly WireRecord[], perMessage: number, opts: AnswerOptions = {}): Buffer[] {
   const out: Buffer[] = [];
   const signer = req.mac === undefined ? undefined : new TsigStreamSigner(KEY, req.mac);
   for (let i = 0; i === 0 || i < records.length; i += perMessage) {
@@ -116,12 +122,15 @@ t.test('a primary that misbehaves gets a typed error', async (t) => {
   const write = (socket: net.Socket, msgs: Buffer[]): void => {
     for (const m of msgs) socket.write(frameMessage(m));
   };
+  const otherQuestion = { name: 'example.com', type: RRType.AXFR, class: CLASS_IN };
+  const outOfZone = [...AXFR_RECORDS.slice(0, 2), zoneRecordToWire({ ...host(1), name: 'evil.example' }), AXFR_RECORDS[0]];
+  const unsigned = (req: Request, answers: WireRecord[]): Buffer => encodeMessage({ id: req.msg.id, flags: FLAG_QR, question: req.msg.questions[0], answers });
   const cases: Case[] = [
     ['wrong ID', (req, s) => write(s, answerMessages(req, AXFR_RECORDS, 100, { id: req.msg.id ^ 1 })), 'XFR_FAILED', /does not match/],
-    ['other question', (req, s) => write(s, answerMessages(req, AXFR_RECORDS, 100, { question: { name: 'example.com', type: RRType.AXFR, class: CLASS_IN } })), 'XFR_FAILED', /another question/],
+    ['other question', (req, s) => write(s, answerMessages(req, AXFR_RECORDS, 100, { question: otherQuestion })), 'XFR_FAILED', /another question/],
     ['SERVFAIL', (req, s) => write(s, answerMessages(req, [], 1, { rcode: RCode.SERVFAIL })), 'XFR_FAILED', /SERVFAIL/],
     ['REFUSED', (req, s) => write(s, answerMessages(req, [], 1, { rcode: RCode.REFUSED })), 'XFR_REFUSED'],
-    ['out-of-zone record', (req, s) => write(s, answerMessages(req, [...AXFR_RECORDS.slice(0, 2), zoneRecordToWire({ ...host(1), name: 'evil.example' }), AXFR_RECORDS[0]], 100)), 'XFR_FAILED', /outside zone/],
+    ['out-of-zone record', (req, s) => write(s, answerMessages(req, outOfZone, 100)), 'XFR_FAILED', /outside zone/],
     ['closed mid-transfer', (req, s) => {
       write(s, answerMessages(req, AXFR_RECORDS.slice(0, 5), 100));
       s.end();
@@ -130,7 +139,7 @@ t.test('a primary that misbehaves gets a typed error', async (t) => {
       const msg = encodeMessage({ id: req.msg.id, flags: FLAG_QR, question: req.msg.questions[0], answers: AXFR_RECORDS });
       write(s, [signResponse(msg, OTHER, req.mac!).message]);
     }, 'XFR_BAD_TSIG'],
-    ['unsigned answer', (req, s) => write(s, [encodeMessage({ id: req.msg.id, flags: FLAG_QR, question: req.msg.questions[0], answers: AXFR_RECORDS })]), 'XFR_BAD_TSIG', /not signed/],
+    ['unsigned answer', (req, s) => write(s, [unsigned(req, AXFR_RECORDS)]), 'XFR_BAD_TSIG', /not signed/],
     ['last message unsigned', (req, s) => {
       const msgs = answerMessages(req, AXFR_RECORDS.slice(0, -1), 100);
       write(s, [...msgs, encodeMessage({ id: req.msg.id, flags: FLAG_QR, question: null, answers: AXFR_RECORDS.slice(-1) })]);
@@ -167,12 +176,14 @@ t.test('deadline and byte cap hold against a primary that never finishes', async
     const more = (): void => {
       if (socket.destroyed || n > 2000) return;
       const recs = n === 0 ? [zoneRecordToWire(soa(9))] : Array.from({ length: 100 }, (_, i) => zoneRecordToWire(host(n * 100 + i)));
-      socket.write(frameMessage(signer.sign(encodeMessage({ id: req.msg.id, flags: FLAG_QR, question: n === 0 ? req.msg.questions[0] : null, answers: recs }))), () => setImmediate(more));
+      const msg = encodeMessage({ id: req.msg.id, flags: FLAG_QR, question: n === 0 ? req.msg.questions[0] : null, answers: recs });
+      socket.write(frameMessage(signer.sign(msg)), () => setImmediate(more));
       n++;
     };
     more();
   });
-  await t.rejects(transferZone(hp(endless.port), Z, { key: KEY, timeoutMs: 20_000, maxBytes: 200_000 }), { code: 'XFR_FAILED', message: /exceeds 200000 bytes/ }, 'byte cap');
+  const capped = transferZone(hp(endless.port), Z, { key: KEY, timeoutMs: 20_000, maxBytes: 200_000 });
+  await t.rejects(capped, { code: 'XFR_FAILED', message: /exceeds 200000 bytes/ }, 'byte cap');
 });
 
 t.test('querySoa matches and verifies its answer', async (t) => {
