@@ -4,7 +4,7 @@ import { formatHostPort, type HostPort } from './config/units';
 import { describeError } from './errors';
 import type { Logger } from './log';
 import {
-  Metrics, admissionObserver, edgeCounters, forwarderObserver, notifierObserver, resolverObserver, secondaryObserver, snapshotObserver, syncObserver,
+  Metrics, admissionObserver, edgeCounters, forwarderObserver, notifierObserver, publishedSerialObserver, resolverObserver, secondaryObserver, snapshotObserver, syncObserver,
   zoneServerObserver,
 } from './metrics';
 import { EdgePipeline, type EdgeRoutes } from './dns/edge-pipeline';
@@ -67,6 +67,8 @@ export class App {
   private hub: ZoneHub | undefined;
   private secondary: Secondary | undefined;
   private zoneServer: ZoneServer | undefined;
+  /** On an edge: the TTL of the received zone, used instead of records.ttl. */
+  private zoneTtlS: number | undefined;
   private loopDelay: IntervalHistogram | undefined;
   private state: AppState = 'starting';
 
@@ -129,7 +131,7 @@ export class App {
 
   private buildResolver(config: Config, table: AnswerTable): Resolver {
     return new Resolver(table, {
-      records: config.records,
+      records: this.zoneTtlS === undefined ? config.records : { ...config.records, ttl: this.zoneTtlS },
       forwarder: this.forwarder,
       cache: this.cache,
       observer: resolverObserver(this.metrics),
@@ -152,6 +154,7 @@ export class App {
       stateDir: config.stateDir,
       sendNotify: notifySender(config.transfer.keys[0]),
       notifyObserver: notifierObserver(this.metrics),
+      onSerial: publishedSerialObserver(this.metrics),
       logger: this.logger.child({ component: 'transfer' }),
     };
   }
@@ -186,8 +189,14 @@ export class App {
       store: dir ? zoneStore(dir) : undefined,
       observer: secondaryObserver(this.metrics, primaries.zone),
       logger: this.logger.child({ component: 'secondary' }),
-      onZone: (zone, inputs) => {
-        this.swapTable([...inputs, ...this.staticInputs()]);
+      onZone: (zone, table) => {
+        // An edge answers with the TTL the hub published, so both give the same answers.
+        if (table.ttlS !== this.zoneTtlS) {
+          this.zoneTtlS = table.ttlS;
+          this.resolver = this.buildResolver(this.config, this.table);
+          this.pipeline.reconfigure(this.routes());
+        }
+        this.swapTable([...table.inputs, ...this.staticInputs()]);
         this.hub?.publishReceived(zone);
       },
     });

@@ -115,6 +115,11 @@ export function zoneServerObserver(m: Metrics): ZoneServerObserver {
   return { served: (type, result) => m.transferServed.inc({ type, result }) };
 }
 
+/** A hub's published serials, per zone (the main zone and every view). */
+export function publishedSerialObserver(m: Metrics): (zone: string, serial: number) => void {
+  return (zone, serial) => m.transferSerial.set({ zone, role: 'primary' }, serial);
+}
+
 export function notifierObserver(m: Metrics): NotifierObserver {
   return { sent: (result) => m.transferNotifies.inc({ result }) };
 }

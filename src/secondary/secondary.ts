@@ -4,12 +4,11 @@ import { formatHostPort, type HostPort } from '../config/units';
 import type { PrimariesConfig, TsigKeyConfig } from '../config/schema';
 import type { ClientAddress } from '../dns/edge';
 import type { ZoneRecord } from '../dns/zone-record';
-import type { TableEntryInput } from '../resolve/table';
 import { applyChanges } from '../zone/apply-changes';
 import { parseSoa, type PolicyZone } from '../zone/policy-zone';
 import { zoneFromTransfer } from '../zone/zone-from-transfer';
 import { serialGt } from '../dns/serial';
-import { policyZoneToTableInputs } from '../zone/zone-to-table';
+import { policyZoneToTableInputs, type ZoneTableBuild } from '../zone/zone-to-table';
 
 /** The wire calls the secondary needs (secondary/xfr-client.ts implements them). */
 export interface XfrCalls {
@@ -47,8 +46,8 @@ export interface SecondaryOptions {
   readonly store: ZoneStore | undefined;
   readonly observer: SecondaryObserver;
   readonly logger: Logger;
-  /** A new zone to answer from (a transfer, or the saved zone at boot). */
-  readonly onZone: (zone: PolicyZone, inputs: TableEntryInput[]) => void;
+  /** A new zone to answer from (a transfer, or the saved zone at boot), with its table inputs and TTL. */
+  readonly onZone: (zone: PolicyZone, table: ZoneTableBuild) => void;
   readonly nowMs?: () => number;
 }
 
@@ -261,7 +260,7 @@ export class Secondary {
     if (built.ignored > 0) this.options.logger.warn({ zone: zone.origin, ignored: built.ignored, samples: built.ignoredSamples }, 'zone records not used');
     this.zone = zone;
     this.options.observer.serial(zone.serial);
-    this.options.onZone(zone, built.inputs);
+    this.options.onZone(zone, built);
     if (previous) this.options.logger.info({ zone: zone.origin, from: previous.serial, to: zone.serial, names: built.inputs.length }, 'zone updated from the primaries');
     else if (save) this.options.logger.info({ zone: zone.origin, serial: zone.serial, names: built.inputs.length }, 'zone received from the primaries');
     if (save && this.options.store) {

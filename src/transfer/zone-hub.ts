@@ -13,6 +13,8 @@ export interface ZoneHubOptions {
   readonly stateDir: string | null;
   readonly sendNotify: NotifySender;
   readonly notifyObserver: NotifierObserver;
+  /** Every new serial of a published zone (metrics). */
+  readonly onSerial: (zone: string, serial: number) => void;
   readonly logger: Logger;
 }
 
@@ -44,7 +46,10 @@ export class ZoneHub {
       journal: { maxChanges: o.transfer.journalMaxChanges, maxRecords: 20 * Math.max(1000, o.transfer.journalMaxChanges) },
       serials: dir ? { load: () => loadZoneSerials(dir), save: (serials) => saveZoneSerials(dir, serials) } : undefined,
       logger: o.logger,
-      onNewSerial: (origin, serial) => this.notifier.announce(origin, serial),
+      onNewSerial: (origin, serial) => {
+        o.onSerial(origin, serial);
+        this.notifier.announce(origin, serial);
+      },
     };
   }
 
