@@ -125,6 +125,15 @@ t.test('a hub and ten credential-less edges', async (t) => {
     t.ok(metric(hm, 'privatelink_dns_transfer_notifies_sent_total', 'result="ack"') >= EDGES, 'every edge acknowledged a NOTIFY');
   });
 
+  await t.test('an edge reloads on SIGHUP and keeps answering from the zone', async (t) => {
+    const edge = edges[1];
+    edge.proc.kill('SIGHUP');
+    await edge.waitForLog((l) => l.msg === 'configuration reloaded', 10_000);
+    t.same(ips(await dig(edge.dnsPort, MANAGED)), ['10.10.0.1', '10.10.0.99']);
+    const s = await status(edge.httpPort as number);
+    t.equal(s.transfer.serial, newSerial);
+  });
+
   await t.test('dig: IXFR is incremental, AXFR needs allow or the key, never over UDP', async (t) => {
     const key = ['-y', `hmac-sha256:fleet:${FLEET_SECRET}`];
     const ixfr = await digRaw(['@127.0.0.1', '-p', String(hubPort), 'privatelink.rpz', `IXFR=${oldSerial}`, ...key]);
