@@ -3,22 +3,32 @@ import type { Config } from './config/schema';
 import { formatHostPort, type HostPort } from './config/units';
 import { describeError } from './errors';
 import type { Logger } from './log';
-import { Metrics, edgeCounters, forwarderObserver, resolverObserver, snapshotObserver, syncObserver } from './metrics';
-import { UdpServer } from './dns/udp-server';
-import { TcpServer } from './dns/tcp-server';
-import type { Admission, AdmissionCheck, DnsHandler } from './dns/edge';
+import {
+  Metrics, admissionObserver, edgeCounters, forwarderObserver, notifierObserver, resolverObserver, secondaryObserver, snapshotObserver, syncObserver,
+  zoneServerObserver,
+} from './metrics';
+import { EdgePipeline, type EdgeRoutes } from './dns/edge-pipeline';
+import { ListenerSet, type ListenerSetOptions } from './dns/listener-set';
 import { Resolver } from './resolve/resolver';
 import { AnswerTable, type TableEntryInput } from './resolve/table';
-import { AccessList, isLoopbackAddress } from './resolve/access';
+import { AdmissionPolicy } from './resolve/admission';
 import { AnswerCache } from './resolve/cache';
-import { RateLimiter } from './resolve/rate-limiter';
 import { UpstreamForwarder } from './upstream/upstream-forwarder';
 import { Syncer, type ApiProvider } from './privatelink/sync';
 import { SnapshotStore } from './privatelink/snapshot';
 import { ApiClientProvider } from './privatelink/api-provider';
 import type { SyncState } from './privatelink/model';
 import { HttpServer } from './http/http-server';
-import { computeReadiness, computeStatus } from './status';
+import { Secondary } from './secondary/secondary';
+import { zoneStore } from './secondary/zone-store';
+import { xfrCalls } from './secondary/xfr-calls';
+import { notifySender } from './transfer/notify-sender';
+import { ZoneHub, type ZoneHubOptions } from './transfer/zone-hub';
+import { ZoneServer } from './transfer/zone-server';
+import { tsigAuthenticator } from './transfer/tsig-auth';
+import { buildTableInputs } from './privatelink/table-builder';
+import { staticEntryState } from './privatelink/model';
+import { computeReadiness, computeStatus } from './http/status';
 
 export interface AppOptions {
   readonly config: Config;
@@ -28,17 +38,6 @@ export interface AppOptions {
   /** Extra fields for /status (the demo reports its simulator here). */
   readonly statusExtras?: () => Record<string, unknown>;
 }
-
-interface Listener {
-  readonly key: string;
-  readonly udp: UdpServer;
-  readonly tcp: TcpServer;
-  readonly udpPort: number;
-  readonly tcpPort: number;
-}
-
-/** Tries to find one free number for both UDP and TCP when listen.dns asks for port 0. */
-const PORT_ZERO_ATTEMPTS = 10;
 
 export type AppState = 'starting' | 'running' | 'lameduck' | 'stopping' | 'stopped';
 
@@ -51,12 +50,12 @@ export class App {
   readonly startedAt = Date.now();
   private config: Config;
   private readonly logger: Logger;
-  private readonly listeners = new Map<string, Listener>();
+  private readonly listeners: ListenerSet;
+  private readonly pipeline: EdgePipeline;
+  private readonly admission: AdmissionPolicy;
   private forwarder: UpstreamForwarder;
   private resolver: Resolver;
   private cache: AnswerCache | undefined;
-  private access: AccessList;
-  private rateLimiter: RateLimiter | undefined;
   private syncer: Syncer | undefined;
   private snapshots: SnapshotStore | undefined;
   private apiClients: ApiClientProvider | undefined;
@@ -64,17 +63,22 @@ export class App {
   private httpPort: number | undefined;
   private tableVersion = 0;
   private syncState: SyncState | undefined;
+  /** Fleet mode: the zones this instance publishes (hub), and the primaries it takes the table from (edge). */
+  private hub: ZoneHub | undefined;
+  private secondary: Secondary | undefined;
+  private zoneServer: ZoneServer | undefined;
   private loopDelay: IntervalHistogram | undefined;
   private state: AppState = 'starting';
 
   constructor(readonly options: AppOptions) {
     this.config = options.config;
     this.logger = options.logger;
-    this.access = new AccessList(this.config.access.allow);
-    this.rateLimiter = this.config.access.rateLimit ? new RateLimiter(this.config.access.rateLimit) : undefined;
+    this.admission = new AdmissionPolicy(this.config.access, admissionObserver(this.metrics));
     this.cache = this.config.cache.size > 0 ? new AnswerCache(this.config.cache) : undefined;
     this.forwarder = this.buildForwarder(this.config);
     this.resolver = this.buildResolver(this.config, AnswerTable.empty());
+    this.pipeline = new EdgePipeline(this.routes(), edgeCounters(this.metrics), this.logger.child({ component: 'dns' }));
+    this.listeners = new ListenerSet(this.listenerOptions(this.config));
   }
 
   get currentConfig(): Config {
@@ -87,19 +91,26 @@ export class App {
 
   /** Bound DNS ports per listen address (port 0 in config binds a free port: tests use it). */
   get dnsPorts(): { address: string; udp: number; tcp: number; udpIo: string }[] {
-    return [...this.listeners.values()].map((l) => ({ address: l.key, udp: l.udpPort, tcp: l.tcpPort, udpIo: l.udp.engine ?? 'closed' }));
+    return this.listeners.bound;
   }
 
   get table(): AnswerTable {
     return this.resolver.currentTable;
   }
 
-  /** Start order: snapshot → table → DNS listeners → HTTP → first sync and schedule. */
+  /**
+   * Start order: published zones (hub) → saved table (snapshot, or the last zone on an edge) →
+   * DNS listeners → HTTP → first sync or SOA check, and their schedule.
+   */
   async start(): Promise<void> {
     this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
     this.loopDelay.enable();
-    await this.startSync();
-    for (const address of this.config.listen.dns) await this.openListener(address);
+    await this.startHub(this.config);
+    if (this.config.source === 'primaries') this.buildSecondary(this.config);
+    else await this.startSync();
+    this.pipeline.reconfigure(this.routes());
+    await this.secondary?.start();
+    await this.listeners.open(this.config.listen.dns);
     if (this.config.listen.http) await this.openHttp(this.config.listen.http);
     this.state = 'running';
     this.syncer?.start();
@@ -127,22 +138,67 @@ export class App {
     });
   }
 
-  /** Access list first (REFUSED), then the UDP rate limit (drop or TC slip). TCP needs a handshake, so it is not spoofable and not limited here. */
-  private admission(): AdmissionCheck {
-    const access = this.access;
-    const limiter = this.rateLimiter;
-    const dropped = this.metrics.rateLimited.bind({ action: 'drop' });
-    const slipped = this.metrics.rateLimited.bind({ action: 'slip' });
-    return (client, protocol): Admission => {
-      if (!access.allows(client.address)) return 'refuse';
-      // Loopback sources cannot be spoofed from the network (the kernel drops them as martians),
-      // and on an edge node they are the node itself: never rate-limit them.
-      if (!limiter || protocol === 'tcp' || isLoopbackAddress(client.address)) return 'pass';
-      const verdict = limiter.check(client.address, Date.now());
-      if (verdict === 'ok') return 'pass';
-      (verdict === 'drop' ? dropped : slipped).value++;
-      return verdict;
+  private routes(): EdgeRoutes {
+    return { handler: this.resolver.handle, admit: this.admission.check, ...(this.zoneServer ? { zone: this.zoneServer } : {}) };
+  }
+
+  // ---- fleet mode: hub (publish the table as an RPZ) and edge (take it from primaries) -------
+
+  private hubOptions(config: Config): ZoneHubOptions | undefined {
+    if (!config.transfer) return undefined;
+    return {
+      transfer: config.transfer,
+      records: config.records,
+      stateDir: config.stateDir,
+      sendNotify: notifySender(config.transfer.keys[0]),
+      notifyObserver: notifierObserver(this.metrics),
+      logger: this.logger.child({ component: 'transfer' }),
     };
+  }
+
+  private async startHub(config: Config): Promise<void> {
+    const options = this.hubOptions(config);
+    if (!options) return;
+    this.hub = new ZoneHub(options);
+    await this.hub.init();
+    this.zoneServer = this.buildZoneServer(config);
+  }
+
+  private buildZoneServer(config: Config): ZoneServer | undefined {
+    if (!this.hub && !this.secondary) return undefined;
+    const keys = [...(config.transfer?.keys ?? []), ...(config.primaries?.key ? [config.primaries.key] : [])];
+    return new ZoneServer({
+      ...(this.hub ? { publisher: this.hub.publisher, acl: this.hub.acl } : {}),
+      ...(this.secondary ? { notifyReceiver: this.secondary } : {}),
+      authenticate: tsigAuthenticator(keys),
+      observer: zoneServerObserver(this.metrics),
+      logger: this.logger.child({ component: 'transfer' }),
+    });
+  }
+
+  private buildSecondary(config: Config): void {
+    const primaries = config.primaries;
+    if (!primaries) return;
+    const dir = config.stateDir;
+    this.secondary = new Secondary({
+      config: primaries,
+      calls: xfrCalls,
+      store: dir ? zoneStore(dir) : undefined,
+      observer: secondaryObserver(this.metrics, primaries.zone),
+      logger: this.logger.child({ component: 'secondary' }),
+      onZone: (zone, inputs) => {
+        this.swapTable([...inputs, ...this.staticInputs()]);
+        this.hub?.publishReceived(zone);
+      },
+    });
+    this.zoneServer = this.buildZoneServer(config);
+    this.swapTable(this.staticInputs());
+  }
+
+  /** An edge's own static entries, answered beside (and before) the names of the zone. */
+  private staticInputs(): TableEntryInput[] {
+    const states = this.config.records.entries.flatMap((e) => (e.kind === 'static' ? [staticEntryState(e)] : []));
+    return buildTableInputs(states, []).inputs;
   }
 
   // ---- PrivateLink: snapshot, client, sync ------------------------------------------------
@@ -186,6 +242,7 @@ export class App {
   private onSyncState(state: SyncState, inputs: TableEntryInput[]): void {
     this.syncState = state;
     this.swapTable(inputs);
+    this.hub?.publishStates(state.entries);
     if (this.snapshots) {
       this.snapshots.save(state).catch((err) => this.logger.error({ err: describeError(err) }, 'could not save the snapshot; the previous one is kept'));
     }
@@ -198,32 +255,22 @@ export class App {
 
   // ---- listeners ---------------------------------------------------------------------------
 
-  private async openListener(address: HostPort): Promise<void> {
-    const key = formatHostPort(address);
-    const handler: DnsHandler = this.resolver.handle;
-    const counters = edgeCounters(this.metrics);
-    const logger = this.logger.child({ component: 'dns', listen: key });
-    // With port 0 (tests) TCP takes the number the kernel gave UDP; that number can already be
-    // some TCP socket's ephemeral port, so try a few times before giving up.
-    for (let attempt = 1; ; attempt++) {
-      const udp = new UdpServer({ address, handler, admit: this.admission(), counters, logger, udpIo: this.config.listen.udpIo, recvBufferBytes: 4 * 1024 * 1024 });
-      const udpPort = await udp.start();
-      const tcpAddress = address.port === 0 ? { ...address, port: udpPort } : address;
-      const tcp = new TcpServer({ address: tcpAddress, handler, admit: this.admission(), counters, logger, limits: this.tcpLimits() });
-      try {
-        const tcpPort = await tcp.start();
-        this.listeners.set(key, { key, udp, tcp, udpPort, tcpPort });
-        return;
-      } catch (err) {
-        await udp.close();
-        if (address.port !== 0 || attempt >= PORT_ZERO_ATTEMPTS) throw err;
-      }
-    }
-  }
-
-  private tcpLimits(): ConstructorParameters<typeof TcpServer>[0]['limits'] {
-    const l = this.config.limits;
-    return { maxConnections: l.tcpMaxConnections, maxConnectionsPerClient: l.tcpMaxConnectionsPerClient, idleTimeoutMs: l.tcpIdleTimeoutMs, maxInFlight: l.tcpMaxInFlight, maxWriteBufferBytes: l.tcpMaxWriteBufferBytes, framesPerTick: 32 };
+  private listenerOptions(config: Config): ListenerSetOptions {
+    const l = config.limits;
+    return {
+      pipeline: this.pipeline,
+      logger: this.logger.child({ component: 'dns' }),
+      udpIo: config.listen.udpIo,
+      recvBufferBytes: 4 * 1024 * 1024,
+      tcpLimits: {
+        maxConnections: l.tcpMaxConnections,
+        maxConnectionsPerClient: l.tcpMaxConnectionsPerClient,
+        idleTimeoutMs: l.tcpIdleTimeoutMs,
+        maxInFlight: l.tcpMaxInFlight,
+        maxWriteBufferBytes: l.tcpMaxWriteBufferBytes,
+        framesPerTick: 32,
+      },
+    };
   }
 
   private async openHttp(address: HostPort): Promise<void> {
@@ -241,7 +288,7 @@ export class App {
   }
 
   private readinessInputs(): Parameters<typeof computeReadiness>[0] {
-    return { lifecycle: this.state, listenersBound: this.listeners.size === this.config.listen.dns.length && this.listeners.size > 0, syncState: this.syncState, table: this.table, config: this.config, nowMs: Date.now() };
+    return { lifecycle: this.state, listenersBound: this.listeners.size === this.config.listen.dns.length && this.listeners.size > 0, syncState: this.syncState, table: this.table, config: this.config, nowMs: Date.now(), sourceReasons: this.secondary?.notReadyReasons(Date.now()) ?? [] };
   }
 
   private statusInputs(): Parameters<typeof computeStatus>[0] {
@@ -255,6 +302,7 @@ export class App {
       backoff: this.syncer?.backoff(),
       listeners: this.dnsPorts,
       extras: this.options.statusExtras?.(),
+      fleet: { ...(this.hub ? { published: this.hub.status() } : {}), ...(this.secondary ? { transfer: this.secondary.status() } : {}) },
     };
   }
 
@@ -280,8 +328,7 @@ export class App {
     const prev = this.config;
     this.config = next;
     this.logger.level = next.log.level;
-    this.access = new AccessList(next.access.allow);
-    this.rateLimiter = next.access.rateLimit ? new RateLimiter(next.access.rateLimit) : undefined;
+    this.admission.reconfigure(next.access);
     if (JSON.stringify(prev.cache) !== JSON.stringify(next.cache)) this.cache = next.cache.size > 0 ? new AnswerCache(next.cache) : undefined;
     if (JSON.stringify(prev.upstream) !== JSON.stringify(next.upstream) || prev.limits.maxForwardsInFlight !== next.limits.maxForwardsInFlight) {
       this.forwarder.close();
@@ -292,31 +339,9 @@ export class App {
       this.apiClients = undefined;
     }
     this.resolver = this.buildResolver(next, this.table);
-    if (this.syncer) this.syncer.reconfigure(next, { api: this.apiProvider() });
-    else {
-      // Only static entries before: build the sync side now (it stays off without cloud entries).
-      await this.startSync();
-      (this.syncer as Syncer | undefined)?.start();
-    }
-    // Listeners: keep, close, open.
-    const wanted = new Map(next.listen.dns.map((a) => [formatHostPort(a), a]));
-    const engineChanged = prev.listen.udpIo !== next.listen.udpIo;
-    for (const [key, l] of this.listeners) {
-      if (!wanted.has(key) || engineChanged) {
-        await Promise.all([l.udp.close(), l.tcp.close()]);
-        this.listeners.delete(key);
-        this.logger.info({ listen: key }, 'listener closed by reload');
-      } else {
-        l.udp.setHandler(this.resolver.handle, this.admission());
-        l.tcp.setHandler(this.resolver.handle, this.admission());
-      }
-    }
-    for (const [key, address] of wanted) {
-      if (!this.listeners.has(key)) {
-        await this.openListener(address);
-        this.logger.info({ listen: key }, 'listener opened by reload');
-      }
-    }
+    await this.reconfigureSources(prev, next);
+    this.pipeline.reconfigure(this.routes());
+    await this.listeners.reconfigure(next.listen.dns, this.listenerOptions(next));
     const httpKey = (c: Config): string => (c.listen.http ? formatHostPort(c.listen.http) : '');
     if (httpKey(prev) !== httpKey(next)) {
       await this.http?.close();
@@ -328,6 +353,32 @@ export class App {
     this.logger.info({ names: this.table.size, dns: this.dnsPorts }, 'configuration reloaded');
   }
 
+  /**
+   * The table source and the zone side follow the new config. Switching between a PrivateLink
+   * sync and primaries (or adding or removing transfer) is not done in place: it needs a restart,
+   * which reload says instead of half-applying it.
+   */
+  private async reconfigureSources(prev: Config, next: Config): Promise<void> {
+    if (prev.source !== next.source || (prev.transfer === null) !== (next.transfer === null)) {
+      this.logger.warn({ from: prev.source, to: next.source }, 'switching between privatelink and primaries, or adding or removing transfer, takes effect at the next restart');
+    }
+    const hubOptions = this.hubOptions(next);
+    if (this.hub && hubOptions) this.hub.reconfigure(hubOptions);
+    if (this.secondary && next.primaries) {
+      this.secondary.reconfigure(next.primaries);
+      this.swapTable(this.table.inputs.filter((i) => !i.id.startsWith('static:')).concat(this.staticInputs()));
+    } else if (next.source === 'privatelink' && prev.source === 'privatelink') {
+      if (this.syncer) this.syncer.reconfigure(next, { api: this.apiProvider() });
+      else {
+        // Only static entries before: build the sync side now (it stays off without cloud entries).
+        await this.startSync();
+        (this.syncer as Syncer | undefined)?.start();
+      }
+    }
+    if (this.hub || this.secondary) this.zoneServer = this.buildZoneServer(next);
+    if (this.hub && this.syncState) this.hub.publishStates(this.syncState.entries);
+  }
+
   /** Lameduck: /readyz turns 503 first so load balancers and probes move away, then we stop. */
   async stop(lameduckMs = 0): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return;
@@ -335,9 +386,10 @@ export class App {
     if (lameduckMs > 0) await new Promise((r) => setTimeout(r, lameduckMs));
     this.state = 'stopping';
     await this.syncer?.stop();
+    await this.secondary?.stop();
+    await this.hub?.stop();
     const grace = this.config.limits.shutdownGraceMs;
-    await Promise.all([...this.listeners.values()].flatMap((l) => [l.udp.close(grace), l.tcp.close(grace)]));
-    this.listeners.clear();
+    await this.listeners.close(grace);
     await this.http?.close();
     this.forwarder.close();
     this.apiClients?.close();

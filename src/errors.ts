@@ -22,6 +22,14 @@ export const ERROR_CODES = {
   SNAPSHOT_INVALID: 'the state snapshot is corrupt or of an unknown version',
   SNAPSHOT_WRITE: 'the state snapshot could not be written',
   EXPORT_EMPTY: 'there is no table to export',
+  ZONE_STATE_INVALID: 'a policy zone or zone serial file in state_dir is corrupt or of an unknown version',
+  ZONE_STATE_WRITE: 'a policy zone or zone serial file could not be written to state_dir',
+  ZONE_CHANGES_INVALID: 'a received IXFR does not apply to the zone held',
+  XFR_REFUSED: 'a primary refused the SOA query, zone transfer or NOTIFY',
+  XFR_BAD_TSIG: 'a TSIG-signed exchange with a primary or secondary failed verification',
+  XFR_FAILED: 'a zone transfer, SOA query or NOTIFY failed',
+  XFR_TIMEOUT: 'a zone transfer, SOA query or NOTIFY did not finish in time',
+  WIRE_MALFORMED: 'a DNS message or record could not be decoded or encoded',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

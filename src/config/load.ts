@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import YAML from 'yaml';
 import { PldnsError } from '../errors';
-import { validateConfig } from './validate';
+import { validateConfig, type ValidateOptions } from './validate';
 import type { Config } from './schema';
 import type { ConfigProblem } from './reader';
 
 /** Parses YAML text; every problem is reported at once. */
-export function parseConfigText(text: string): { config?: Config; problems: ConfigProblem[] } {
+export function parseConfigText(text: string, options: ValidateOptions = {}): { config?: Config; problems: ConfigProblem[] } {
   let raw: unknown;
   try {
     const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true });
@@ -17,7 +18,7 @@ export function parseConfigText(text: string): { config?: Config; problems: Conf
   } catch (err) {
     return { problems: [{ path: '(yaml)', problem: (err as Error).message.split('\n')[0] }] };
   }
-  const result = validateConfig(raw);
+  const result = validateConfig(raw, options);
   return result.config ? { config: result.config, problems: [] } : { problems: result.problems };
 }
 
@@ -29,7 +30,9 @@ export function loadConfigFile(path: string): Config {
   } catch (err) {
     throw new PldnsError('CONFIG_READ', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
-  const { config, problems } = parseConfigText(text);
+  // Key files named relative to the config file are found next to it.
+  const files = { baseDir: dirname(resolve(path)), readText: (file: string) => readFileSync(file, 'utf8') };
+  const { config, problems } = parseConfigText(text, { files });
   if (!config) {
     throw new PldnsError('CONFIG_INVALID', `${path}: ${problems.length} problem(s)`, { details: { problems } });
   }

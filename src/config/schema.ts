@@ -8,7 +8,16 @@ export interface Config {
   readonly access: AccessConfig;
   readonly upstream: UpstreamConfig;
   readonly cache: CacheConfig;
+  /**
+   * Where managed names come from: `privatelink` (this instance syncs the cloud API: a single node or a hub),
+   * or `primaries` (a fleet edge: the table arrives by zone transfer). `privatelink` keeps its defaults either way.
+   */
+  readonly source: 'privatelink' | 'primaries';
   readonly privatelink: PrivateLinkConfig;
+  /** Hub side of fleet mode: publish the table as an RPZ over AXFR/IXFR. null when the section is absent. */
+  readonly transfer: TransferConfig | null;
+  /** Edge side of fleet mode: take the table from these primaries. null when the section is absent. */
+  readonly primaries: PrimariesConfig | null;
   readonly records: RecordsConfig;
   readonly limits: LimitsConfig;
   readonly stateDir: string | null;
@@ -72,6 +81,60 @@ export interface PrivateLinkConfig {
   readonly maxBackoffMs: number;
 }
 
+export type TsigAlgorithm = 'hmac-sha256' | 'hmac-sha512';
+
+/** A TSIG key (RFC 8945), secret decoded; structurally the transfer codec's `TsigKey`. */
+export interface TsigKeyConfig {
+  /** A DNS name, lower case, no trailing dot. */
+  readonly name: string;
+  readonly algorithm: TsigAlgorithm;
+  readonly secret: Buffer;
+}
+
+export interface TransferAllowConfig {
+  /** CIDRs whose unsigned requests are served; a bare address in the file becomes /32 or /128. */
+  readonly networks: readonly string[];
+  /** Names of `keys` whose TSIG-signed requests are served, from any address. */
+  readonly keys: readonly string[];
+}
+
+/** SOA timers of the published zone, in seconds as the SOA record carries them. */
+export interface SoaTimersConfig {
+  readonly refreshS: number;
+  readonly retryS: number;
+  readonly expireS: number;
+  readonly minimumS: number;
+}
+
+export interface TransferConfig {
+  /** The published policy zone: lower case, no trailing dot. */
+  readonly zone: string;
+  readonly allow: TransferAllowConfig;
+  readonly keys: readonly TsigKeyConfig[];
+  /** Told of every new serial (RFC 1996). IP literals, never an unspecified address. */
+  readonly notify: readonly HostPort[];
+  /** Changes kept for IXFR; older serials get an AXFR-style answer. 0 keeps none. */
+  readonly journalMaxChanges: number;
+  /** null on an edge that re-publishes: the primaries' SOA is passed on unchanged. */
+  readonly soa: SoaTimersConfig | null;
+}
+
+export interface PrimariesConfig {
+  readonly zone: string;
+  /** Tried in order; any one is enough. IP literals. */
+  readonly servers: readonly HostPort[];
+  /** Signs SOA/AXFR/IXFR requests and is required on NOTIFY; null: unsigned. */
+  readonly key: TsigKeyConfig | null;
+  /** SOA check interval when no NOTIFY comes; null: the zone's own SOA refresh. */
+  readonly refreshMs: number | null;
+  /** First delay after a failed check; doubles up to refreshMs (or the SOA refresh). */
+  readonly retryMs: number;
+  /** One SOA query or one whole transfer. */
+  readonly timeoutMs: number;
+  /** With no successful check for this long, /readyz fails; the data is kept and still answered. */
+  readonly maxStaleMs: number;
+}
+
 export type EntryConfig =
   | { readonly kind: 'endpoint'; readonly names: readonly string[]; readonly endpointId: string }
   | { readonly kind: 'service'; readonly names: readonly string[]; readonly serviceName: string; readonly vpcId?: string }
@@ -133,5 +196,16 @@ export const DEFAULTS = {
   shutdownGraceMs: 2000,
   lameduckMs: 1000,
   stateDir: '/var/lib/privatelink-dns',
+  fleetZone: 'privatelink.rpz',
+  transferKeyAlgorithm: 'hmac-sha256' as const,
+  tsigMinSecretBytes: 16,
+  transferJournalMaxChanges: 100,
+  soaRefreshS: 60,
+  soaRetryS: 10,
+  soaExpireS: 14 * 86_400,
+  soaMinimumS: 30,
+  primariesRetryMs: 10_000,
+  primariesTimeoutMs: 10_000,
+  primariesMaxStaleMs: 86_400_000,
   logLevel: 'info' as LogLevel,
 } as const;

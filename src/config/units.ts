@@ -61,3 +61,21 @@ export function parseHostPort(text: string, defaultPort: number): HostPort | str
 export function formatHostPort(hp: HostPort): string {
   return hp.family === 6 ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
 }
+
+/** Same IP (compared normalized) and port; hostnames never compare equal. */
+export function sameSocket(a: HostPort, b: HostPort): boolean {
+  if (a.port !== b.port || a.family !== b.family || a.family === 0) return false;
+  try {
+    return ipaddr.parse(a.host).toNormalizedString() === ipaddr.parse(b.host).toNormalizedString();
+  } catch {
+    return false;
+  }
+}
+
+/** A peer this daemon sends to (primary, NOTIFY target): a concrete IP and port, or the problem. */
+export function checkPeerAddress(hp: HostPort): string | undefined {
+  if (hp.family === 0) return 'must be an IP address, not a hostname';
+  if (ipaddr.parse(hp.host).range() === 'unspecified') return `${formatHostPort(hp)} is not a destination (0.0.0.0 and :: mean "any address")`;
+  if (hp.port === 0) return 'port 0 is not a destination';
+  return undefined;
+}

@@ -1,21 +1,41 @@
+import { readFileSync } from 'node:fs';
 import ipaddr from 'ipaddr.js';
 import cron from 'node-cron';
 import { ConfigReader, isObject, join, type ConfigProblem } from './reader';
-import { parseHostPort, formatHostPort, type HostPort } from './units';
+import { parseHostPort, formatHostPort, sameSocket, type HostPort } from './units';
 import { DEFAULTS, type Config, type CredentialsConfig, type EntryConfig, type RateLimitConfig } from './schema';
+import { checkName, normalizeName } from './names';
+import { readPrimaries } from './primaries';
+import { readTransfer } from './transfer';
+import type { SecretFiles } from './tsig-key';
 import type { LogLevel } from '../log';
 
-const TOP_KEYS = ['region', 'listen', 'access', 'upstream', 'cache', 'privatelink', 'records', 'limits', 'state_dir', 'log'];
+// Older imports name validate.ts; the definitions live in names.ts.
+export { checkName, normalizeName };
+
+const TOP_KEYS = ['region', 'listen', 'access', 'upstream', 'cache', 'privatelink', 'transfer', 'primaries', 'records', 'limits', 'state_dir', 'log'];
 const REGION_RE = /^[a-z]{2,}(-[a-z0-9]+)+$/;
-const LABEL_RE = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/;
+
+export interface ValidateOptions {
+  /** Where TSIG `secret_file` paths are read (once, at validation); relative paths start at baseDir. */
+  readonly files?: SecretFiles;
+}
+
+const DEFAULT_FILES: SecretFiles = { baseDir: process.cwd(), readText: (path) => readFileSync(path, 'utf8') };
 
 /** Validates parsed YAML into a frozen Config, or returns every problem found. */
-export function validateConfig(raw: unknown): { config: Config; problems: [] } | { config: undefined; problems: ConfigProblem[] } {
+export function validateConfig(
+  raw: unknown,
+  options: ValidateOptions = {},
+): { config: Config; problems: [] } | { config: undefined; problems: ConfigProblem[] } {
   const r = new ConfigReader();
+  const files = options.files ?? DEFAULT_FILES;
   if (raw === null || raw === undefined) raw = {};
   const top = r.section(raw, '', TOP_KEYS);
+  // A fleet edge never calls the cloud API, so it needs no region (only for "{region}" in static names).
+  const edge = top.primaries !== undefined;
   const region = r.string(top, 'region', '', '', (s) => (REGION_RE.test(s) ? undefined : 'must be a region id such as "cn-hangzhou"'));
-  if (top.region === undefined) r.report('region', 'is required');
+  if (top.region === undefined && !edge) r.report('region', 'is required');
 
   const listenRaw = r.section(top.listen, 'listen', ['dns', 'http', 'udp_io']);
   const dns = r.hostPortList(listenRaw, 'dns', 'listen', DEFAULTS.listenDns, 53, false);
@@ -69,6 +89,15 @@ export function validateConfig(raw: unknown): { config: Config; problems: [] } |
     if (dns.some((l) => sameSocket(l, s))) r.report(`upstream.servers[${i}]`, `${formatHostPort(s)} is one of this daemon's own listen.dns addresses (forwarding loop)`);
   }
 
+  if (edge && top.privatelink !== undefined) {
+    r.report('primaries', 'cannot be combined with privatelink: a hub syncs from PrivateLink, an edge transfers from primaries (remove one)');
+  }
+  const primaries = readPrimaries(r, top.primaries, files, dns);
+  const transfer = readTransfer(r, top.transfer, files, edge);
+  if (primaries && transfer && transfer.zone !== primaries.zone) {
+    r.report('transfer.zone', `must be primaries.zone ("${primaries.zone}"): an edge re-publishes the zone it receives`);
+  }
+
   const cacheRaw = r.section(top.cache, 'cache', ['size', 'max_ttl', 'serve_stale']);
   const cache = {
     size: r.integer(cacheRaw, 'size', 'cache', DEFAULTS.cacheSize, 0, 10_000_000),
@@ -103,8 +132,9 @@ export function validateConfig(raw: unknown): { config: Config; problems: [] } |
     ttl: r.integer(recRaw, 'ttl', 'records', DEFAULTS.recordsTtlS, 0, 86_400),
     preferZones: r.stringList(recRaw, 'prefer_zones', 'records', []),
     onUnavailable: r.oneOf(recRaw, 'on_unavailable', 'records', 'servfail', ['servfail', 'forward'] as const),
-    entries: readEntries(r, recRaw.entries, region),
+    entries: readEntries(r, recRaw.entries, region, edge),
   };
+  if (edge && records.preferZones.length > 0) r.report('records.prefer_zones', 'has no effect with primaries: the hub applies its own prefer_zones');
 
   const limRaw = r.section(top.limits, 'limits', ['tcp_max_connections', 'tcp_max_connections_per_client', 'tcp_idle_timeout', 'tcp_max_in_flight', 'tcp_max_write_buffer', 'max_forwards_in_flight', 'shutdown_grace', 'lameduck']);
   const limits = {
@@ -132,17 +162,11 @@ export function validateConfig(raw: unknown): { config: Config; problems: [] } |
   };
 
   if (r.problems.length > 0) return { config: undefined, problems: r.problems.slice() };
-  const config: Config = { region, listen: { dns, http, udpIo }, access: { allow, rateLimit }, upstream, cache, privatelink, records, limits, stateDir, log };
+  const source = primaries ? 'primaries' : 'privatelink';
+  const config: Config = {
+    region, listen: { dns, http, udpIo }, access: { allow, rateLimit }, upstream, cache, source, privatelink, transfer, primaries, records, limits, stateDir, log,
+  };
   return { config: deepFreeze(config), problems: [] };
-}
-
-function sameSocket(a: HostPort, b: HostPort): boolean {
-  if (a.port !== b.port || a.family !== b.family || a.family === 0) return false;
-  try {
-    return ipaddr.parse(a.host).toNormalizedString() === ipaddr.parse(b.host).toNormalizedString();
-  } catch {
-    return false;
-  }
 }
 
 function readCredentials(r: ConfigReader, raw: unknown): CredentialsConfig {
@@ -184,7 +208,8 @@ function readCredentials(r: ConfigReader, raw: unknown): CredentialsConfig {
   }
 }
 
-function readEntries(r: ConfigReader, raw: unknown, region: string): EntryConfig[] {
+/** `staticOnly`: a fleet edge has no PrivateLink client, so only `addresses` entries can be answered. */
+function readEntries(r: ConfigReader, raw: unknown, region: string, staticOnly: boolean): EntryConfig[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) {
     r.report('records.entries', 'must be a list');
@@ -201,7 +226,7 @@ function readEntries(r: ConfigReader, raw: unknown, region: string): EntryConfig
     const e = r.section(item, path, ['names', 'endpoint', 'service', 'vpc', 'addresses']);
     const names = r.stringList(e, 'names', path, [], false).map((n, j) => {
       const name = normalizeName(n.replaceAll('{region}', region));
-      const problem = checkName(name);
+      const problem = region === '' && n.includes('{region}') ? 'uses "{region}" but region is not set' : checkName(name);
       if (problem) r.report(`${path}.names[${j}]`, problem);
       const other = seen.get(name);
       if (other) r.report(`${path}.names[${j}]`, `"${name}" is already defined in ${other}`);
@@ -215,6 +240,11 @@ function readEntries(r: ConfigReader, raw: unknown, region: string): EntryConfig
       return;
     }
     if (e.vpc !== undefined && e.service === undefined) r.report(join(path, 'vpc'), 'only applies to a "service" entry');
+    const cloud = e.endpoint !== undefined ? 'endpoint' : e.service !== undefined ? 'service' : undefined;
+    if (staticOnly && cloud) {
+      const problem = 'needs PrivateLink, and with primaries there is none: the hub publishes cloud names; an edge entry may only have "addresses"';
+      r.report(join(path, cloud), problem);
+    }
     if (e.endpoint !== undefined) {
       const endpointId = r.string(e, 'endpoint', path, '', (s) => (/^ep-[a-z0-9]+$/.test(s) ? undefined : 'must be an endpoint id such as "ep-bp1..."'));
       out.push({ kind: 'endpoint', names, endpointId });
@@ -237,25 +267,9 @@ function readEntries(r: ConfigReader, raw: unknown, region: string): EntryConfig
   return out;
 }
 
-export function normalizeName(name: string): string {
-  let n = name.trim().toLowerCase();
-  if (n.endsWith('.')) n = n.slice(0, -1);
-  return n;
-}
-
-/** A managed name: an FQDN, optionally with one leading "*." label. */
-export function checkName(name: string): string | undefined {
-  const body = name.startsWith('*.') ? name.slice(2) : name;
-  if (body.length === 0 || name.length > 253) return 'is not a valid DNS name';
-  const labels = body.split('.');
-  if (labels.length < 2) return 'must have at least two labels';
-  for (const l of labels) if (!LABEL_RE.test(l)) return `label "${l}" is not valid in a DNS name`;
-  if (body.includes('*')) return 'only a leading "*." wildcard is supported';
-  return undefined;
-}
-
 function deepFreeze<T>(o: T): T {
-  if (typeof o === 'object' && o !== null && !Object.isFrozen(o)) {
+  // A Buffer (a TSIG secret) cannot be frozen: typed arrays with elements throw.
+  if (typeof o === 'object' && o !== null && !Object.isFrozen(o) && !ArrayBuffer.isView(o)) {
     Object.freeze(o);
     for (const v of Object.values(o)) deepFreeze(v);
   }

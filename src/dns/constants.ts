@@ -50,3 +50,10 @@ const TYPE_NAMES = new Map<number, string>(Object.entries(RRType).map(([k, v]) =
 export function typeLabel(qtype: number): string {
   return TYPE_NAMES.get(qtype) ?? 'OTHER';
 }
+
+// Zone transfer, NOTIFY and TSIG (RFC 1995, 1996, 5936, 8945).
+export const TYPE_TSIG = 250;
+export const CLASS_ANY = 255;
+export const OPCODE_NOTIFY = 4;
+export const OPCODE_UPDATE = 5;
+export const RCODE_NOTAUTH = 9;

@@ -22,6 +22,21 @@ export interface DnsRequest {
  */
 export type DnsHandler = (request: DnsRequest) => Buffer | null | Promise<Buffer | null>;
 
+/**
+ * The zone side of the edge (zone transfer, NOTIFY, SOA of a published zone). It sees messages the
+ * query pipeline does not answer: queries it claims, and messages the hot-path guard rejected
+ * (NOTIFY, TSIG-signed or IXFR requests) which it may take over. It does its own access control.
+ */
+export interface ZoneService {
+  /** Cheap test on the per-query path: AXFR/IXFR, or a name inside a zone this instance serves. */
+  claims(query: Query): boolean;
+  /** The reply to a claimed query or a rejected message; undefined when the message is not its business. */
+  handle(msg: Buffer, client: ClientAddress, protocol: Protocol): ZoneReply | Promise<ZoneReply> | undefined;
+}
+
+/** One message, several (a zone transfer over TCP, written with backpressure), or nothing. */
+export type ZoneReply = Buffer | Iterable<Buffer> | null;
+
 /** Admission before any answer (access list and rate limit): decided per datagram or frame. */
 export type Admission = 'pass' | 'refuse' | 'drop' | 'slip';
 export type AdmissionCheck = (client: ClientAddress, protocol: Protocol) => Admission;

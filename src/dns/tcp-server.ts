@@ -2,10 +2,8 @@ import net from 'node:net';
 import type { Logger } from '../log';
 import { PldnsError } from '../errors';
 import { formatHostPort, type HostPort } from '../config/units';
-import { parseQuery, type Query } from './query';
-import { buildRcodeResponse, buildRejectResponse } from './response';
-import { RCode } from './constants';
-import type { AdmissionCheck, DnsHandler, EdgeCounters } from './edge';
+import type { EdgeCounters } from './edge';
+import type { EdgeOutput, EdgePipeline } from './edge-pipeline';
 
 export interface TcpLimits {
   readonly maxConnections: number;
@@ -19,9 +17,7 @@ export interface TcpLimits {
 
 export interface TcpServerOptions {
   readonly address: HostPort;
-  readonly handler: DnsHandler;
-  readonly admit: AdmissionCheck;
-  readonly counters: EdgeCounters;
+  readonly pipeline: EdgePipeline;
   readonly logger: Logger;
   readonly limits: TcpLimits;
 }
@@ -36,35 +32,25 @@ const MAX_QUERY_FRAME_BYTES = 4096;
  */
 export class TcpServer {
   private server: net.Server | undefined;
-  private handler: DnsHandler;
-  private admit: AdmissionCheck;
   private readonly sockets = new Set<Connection>();
   private readonly perClient = new Map<string, number>();
   private closing = false;
 
-  constructor(private readonly options: TcpServerOptions) {
-    this.handler = options.handler;
-    this.admit = options.admit;
+  readonly counters: EdgeCounters;
+
+  constructor(readonly options: TcpServerOptions) {
+    this.counters = options.pipeline.edgeCounters;
   }
 
   get label(): string {
     return `tcp://${formatHostPort(this.options.address)}`;
   }
 
-  setHandler(handler: DnsHandler, admit: AdmissionCheck): void {
-    this.handler = handler;
-    this.admit = admit;
-  }
-
-  get connections(): number {
-    return this.sockets.size;
-  }
-
   async start(): Promise<number> {
     const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onConnection(socket));
     this.server = server;
     server.maxConnections = this.options.limits.maxConnections;
-    server.on('drop', () => this.options.counters.dropped('tcp_connection_cap'));
+    server.on('drop', () => this.counters.dropped('tcp_connection_cap'));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(new PldnsError('LISTEN_FAILED', `cannot bind ${this.label}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
       server.once('error', onError);
@@ -82,7 +68,7 @@ export class TcpServer {
     const address = socket.remoteAddress ?? '';
     const count = (this.perClient.get(address) ?? 0) + 1;
     if (this.closing || count > this.options.limits.maxConnectionsPerClient) {
-      this.options.counters.dropped(this.closing ? 'shutting_down' : 'tcp_client_cap');
+      this.counters.dropped(this.closing ? 'shutting_down' : 'tcp_client_cap');
       socket.on('error', () => {});
       socket.destroy();
       return;
@@ -90,19 +76,14 @@ export class TcpServer {
     this.perClient.set(address, count);
     const conn = new Connection(socket, this);
     this.sockets.add(conn);
-    this.options.counters.tcpConnections(1);
+    this.counters.tcpConnections(1);
     socket.once('close', () => {
       this.sockets.delete(conn);
       const left = (this.perClient.get(address) ?? 1) - 1;
       if (left <= 0) this.perClient.delete(address);
       else this.perClient.set(address, left);
-      this.options.counters.tcpConnections(-1);
+      this.counters.tcpConnections(-1);
     });
-  }
-
-  /** @internal used by Connection */
-  get context(): { handler: DnsHandler; admit: AdmissionCheck; options: TcpServerOptions } {
-    return { handler: this.handler, admit: this.admit, options: this.options };
   }
 
   async close(graceMs = 0): Promise<void> {
@@ -126,12 +107,27 @@ class Connection {
   private inFlight = 0;
   private paused = false;
   private scheduled = false;
+  private readonly output: EdgeOutput;
 
   constructor(private readonly socket: net.Socket, private readonly server: TcpServer) {
-    const { limits, logger } = server.context.options;
+    const { limits, logger } = server.options;
     socket.setTimeout(limits.idleTimeoutMs, () => socket.destroy());
     socket.on('error', (err) => logger.debug({ err: err.message }, 'tcp client socket error'));
     socket.on('data', (chunk) => this.onData(chunk));
+    this.output = {
+      send: (bytes) => this.write(bytes),
+      hold: () => {
+        this.inFlight++;
+        return (bytes) => {
+          if (bytes) this.write(bytes);
+          this.settle();
+        };
+      },
+      stream: (messages) => {
+        this.inFlight++;
+        this.writeStream(messages).finally(() => this.settle());
+      },
+    };
   }
 
   get busy(): boolean {
@@ -146,7 +142,7 @@ class Connection {
     this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
     // A frame header announcing more than a query can be is abuse: hang up before buffering it.
     if (this.buffered.length >= 2 && this.buffered.readUInt16BE(0) > MAX_QUERY_FRAME_BYTES) {
-      this.server.context.options.counters.dropped('tcp_frame_too_large');
+      this.server.counters.dropped('tcp_frame_too_large');
       this.socket.destroy();
       return;
     }
@@ -155,7 +151,7 @@ class Connection {
 
   private drain(): void {
     this.scheduled = false;
-    const { limits } = this.server.context.options;
+    const { limits } = this.server.options;
     let frames = 0;
     while (!this.socket.destroyed && this.buffered.length >= 2) {
       if (this.inFlight >= limits.maxInFlight) {
@@ -164,14 +160,16 @@ class Connection {
       }
       const len = this.buffered.readUInt16BE(0);
       if (len > MAX_QUERY_FRAME_BYTES) {
-        this.server.context.options.counters.dropped('tcp_frame_too_large');
+        this.server.counters.dropped('tcp_frame_too_large');
         this.socket.destroy();
         return;
       }
       if (this.buffered.length < 2 + len) break;
-      const frame = this.buffered.subarray(2, 2 + len);
+      // Copy: the frame is a view into a buffer that later reads may replace.
+      const frame = Buffer.from(this.buffered.subarray(2, 2 + len));
       this.buffered = this.buffered.subarray(2 + len);
-      this.handleFrame(frame);
+      const client = { address: this.socket.remoteAddress ?? '', port: this.socket.remotePort ?? 0 };
+      this.server.options.pipeline.serve(frame, client, 'tcp', this.output);
       if (++frames >= limits.framesPerTick && this.buffered.length >= 2) {
         // Yield so one connection cannot monopolise the loop with a long pipeline.
         this.pause();
@@ -186,6 +184,11 @@ class Connection {
     this.resume();
   }
 
+  private settle(): void {
+    this.inFlight--;
+    if (this.paused && !this.scheduled) this.drain();
+  }
+
   private pause(): void {
     if (!this.paused) {
       this.paused = true;
@@ -194,79 +197,58 @@ class Connection {
   }
 
   private resume(): void {
-    if (this.paused && this.inFlight < this.server.context.options.limits.maxInFlight) {
+    if (this.paused && this.inFlight < this.server.options.limits.maxInFlight) {
       this.paused = false;
       this.socket.resume();
     }
   }
 
-  private handleFrame(frame: Buffer): void {
-    const { handler, admit, options } = this.server.context;
-    const counters = options.counters;
-    // Copy: the frame is a view into a buffer that later reads may replace.
-    const msg = Buffer.from(frame);
-    const parsed = parseQuery(msg);
-    if (parsed.kind === 'drop') {
-      counters.dropped(parsed.reason);
-      return;
-    }
-    const client = { address: this.socket.remoteAddress ?? '', port: this.socket.remotePort ?? 0 };
-    const admission = admit(client, 'tcp');
-    if (admission === 'drop') {
-      counters.dropped('rate_limit');
-      return;
-    }
-    if (parsed.kind === 'reject') {
-      counters.rejected(parsed.reason, 'tcp');
-      if (admission === 'pass' || admission === 'slip') this.write(buildRejectResponse(msg, parsed));
-      return;
-    }
-    if (admission === 'refuse') {
-      counters.rejected('refused', 'tcp');
-      this.write(buildRcodeResponse(parsed, RCode.REFUSED));
-      return;
-    }
-    let result: Buffer | null | Promise<Buffer | null>;
-    try {
-      result = handler({ query: parsed, client, protocol: 'tcp', receivedAt: process.hrtime.bigint() });
-    } catch (err) {
-      this.failed(parsed, err);
-      return;
-    }
-    if (result instanceof Promise) {
-      this.inFlight++;
-      result.then(
-        (bytes) => {
-          if (bytes) this.write(bytes);
-        },
-        (err) => this.failed(parsed, err),
-      ).finally(() => {
-        this.inFlight--;
-        if (this.paused && !this.scheduled) this.drain();
-      });
-    } else if (result) {
-      this.write(result);
-    }
-  }
-
-  private failed(q: Query, err: unknown): void {
-    const { options } = this.server.context;
-    options.counters.dropped('handler_error');
-    options.logger.error({ err: err instanceof Error ? err.message : String(err), qname: q.qname }, 'query handler failed; answering SERVFAIL');
-    this.write(buildRcodeResponse(q, RCode.SERVFAIL));
-  }
-
   private write(bytes: Buffer): void {
     const socket = this.socket;
     if (socket.destroyed) return;
-    const frame = Buffer.allocUnsafe(2 + bytes.length);
-    frame.writeUInt16BE(bytes.length, 0);
-    bytes.copy(frame, 2);
-    socket.write(frame);
-    if (socket.writableLength > this.server.context.options.limits.maxWriteBufferBytes) {
+    socket.write(frameOf(bytes));
+    if (socket.writableLength > this.server.options.limits.maxWriteBufferBytes) {
       // The client is not reading its answers; do not hold memory for it.
-      this.server.context.options.counters.dropped('tcp_slow_reader');
+      this.server.counters.dropped('tcp_slow_reader');
       socket.destroy();
     }
   }
+
+  /**
+   * Several messages (a zone transfer): each written when the socket has room, so a slow reader
+   * holds only its own connection and at most one buffer's worth of memory; the idle timer ends a
+   * reader that stops.
+   */
+  private async writeStream(messages: Iterable<Buffer>): Promise<void> {
+    const socket = this.socket;
+    const roomBytes = this.server.options.limits.maxWriteBufferBytes / 2;
+    try {
+      for (const message of messages) {
+        if (socket.destroyed) return;
+        socket.write(frameOf(message));
+        if (socket.writableLength > roomBytes && !socket.destroyed) {
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
+              socket.off('drain', done);
+              socket.off('close', done);
+              resolve();
+            };
+            socket.on('drain', done);
+            socket.on('close', done);
+          });
+        }
+      }
+    } catch (err) {
+      this.server.counters.dropped('handler_error');
+      this.server.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'zone transfer stream failed; connection closed');
+      socket.destroy();
+    }
+  }
+}
+
+function frameOf(bytes: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(2 + bytes.length);
+  frame.writeUInt16BE(bytes.length, 0);
+  bytes.copy(frame, 2);
+  return frame;
 }

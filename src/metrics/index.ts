@@ -1,3 +1,4 @@
 export { Metrics } from './metrics';
 export { FastCounter, FastHistogram, type CounterSeries, type HistogramSeries } from './fast-counters';
-export { edgeCounters, forwarderObserver, resolverObserver, snapshotObserver, syncObserver } from './observers';
+export { notifierObserver, secondaryObserver, zoneServerObserver } from './observers';
+export { admissionObserver, edgeCounters, forwarderObserver, resolverObserver, snapshotObserver, syncObserver } from './observers';

@@ -1,4 +1,8 @@
+import type { AdmissionObserver } from '../resolve/admission';
 import type { Metrics } from './metrics';
+import type { ZoneServerObserver } from '../transfer/zone-server';
+import type { NotifierObserver } from '../transfer/notifier';
+import type { SecondaryObserver } from '../secondary/secondary';
 import type { EdgeCounters } from '../dns/edge';
 import type { ResolverObserver, AnswerSource } from '../resolve/resolver';
 import type { ForwarderObserver } from '../upstream/upstream-forwarder';
@@ -80,6 +84,12 @@ export function forwarderObserver(m: Metrics): ForwarderObserver {
   };
 }
 
+export function admissionObserver(m: Metrics): AdmissionObserver {
+  const dropped = m.rateLimited.bind({ action: 'drop' });
+  const slipped = m.rateLimited.bind({ action: 'slip' });
+  return { limited: (action) => (action === 'drop' ? dropped : slipped).value++ };
+}
+
 export function syncObserver(m: Metrics): SyncObserver {
   return {
     apiCall: (action, result) => m.apiCalls.inc({ action, result }),
@@ -99,4 +109,20 @@ export function syncObserver(m: Metrics): SyncObserver {
 
 export function snapshotObserver(m: Metrics): SnapshotObserver {
   return { written: (result) => m.snapshotWrites.inc({ result }) };
+}
+
+export function zoneServerObserver(m: Metrics): ZoneServerObserver {
+  return { served: (type, result) => m.transferServed.inc({ type, result }) };
+}
+
+export function notifierObserver(m: Metrics): NotifierObserver {
+  return { sent: (result) => m.transferNotifies.inc({ result }) };
+}
+
+export function secondaryObserver(m: Metrics, zone: string): SecondaryObserver {
+  return {
+    checked: (result) => m.transferChecks.inc({ result }),
+    transferred: (type, result) => m.transferReceived.inc({ type, result }),
+    serial: (serial) => m.transferSerial.set({ zone, role: 'secondary' }, serial),
+  };
 }

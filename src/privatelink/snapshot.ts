@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EntryConfig } from '../config/schema';
 import { PldnsError, isPldnsError } from '../errors';
+import { removeStaleTempFiles as removeStaleTempFilesOf, writeFileAtomic, type AtomicWriteFs } from '../state/atomic-write';
 import { alignToConfig, type EndpointInfo, type EntryState, type ErrorInfo, type SyncState, type ZoneState } from './model';
 
 /**
@@ -25,12 +26,11 @@ interface SnapshotPayload {
 }
 
 /** The file-system calls a save makes; replaceable so tests can fail one step. */
-export type SnapshotFs = Pick<typeof fsp, 'mkdir' | 'open' | 'rename' | 'rm'>;
+export type SnapshotFs = AtomicWriteFs;
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 export async function saveSnapshot(dir: string, state: SyncState, options: { fs?: SnapshotFs; nowMs?: number } = {}): Promise<void> {
-  const fs = options.fs ?? fsp;
   const payload: SnapshotPayload = {
     savedAtMs: options.nowMs ?? Date.now(),
     ...(state.lastSuccessMs !== undefined ? { lastSuccessMs: state.lastSuccessMs } : {}),
@@ -38,87 +38,12 @@ export async function saveSnapshot(dir: string, state: SyncState, options: { fs?
   };
   const body = JSON.stringify(payload);
   const text = `${JSON.stringify({ format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, sha256: sha256(body), payload })}\n`;
-  const finalPath = join(dir, SNAPSHOT_FILE);
-  const tmpPath = join(dir, `.${SNAPSHOT_FILE}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-
-  let handle: fsp.FileHandle | undefined;
-  try {
-    await fs.mkdir(dir, { recursive: true });
-    handle = await fs.open(tmpPath, 'wx', 0o640);
-    await handle.writeFile(text, 'utf8');
-    await handle.sync();
-    await handle.close();
-    handle = undefined;
-    await fs.rename(tmpPath, finalPath);
-  } catch (err) {
-    await handle?.close().catch(() => undefined);
-    await fs.rm(tmpPath, { force: true }).catch(() => undefined);
-    throw new PldnsError('SNAPSHOT_WRITE', `cannot write ${finalPath}: ${(err as Error).message}`, { cause: err });
-  }
-  // Makes the rename itself durable. Some platforms cannot fsync a directory; that is not fatal.
-  try {
-    const dirHandle = await fs.open(dir, 'r');
-    try {
-      await dirHandle.sync();
-    } finally {
-      await dirHandle.close();
-    }
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM') {
-      throw new PldnsError('SNAPSHOT_WRITE', `cannot fsync ${dir}: ${(err as Error).message}`, { cause: err });
-    }
-  }
+  await writeFileAtomic(join(dir, SNAPSHOT_FILE), text, { errorCode: 'SNAPSHOT_WRITE', ...(options.fs ? { fs: options.fs } : {}) });
 }
 
-/** The temp names saveSnapshot writes: `.snapshot.json.<pid>.<hex>.tmp`. */
-const TEMP_FILE = /^\.snapshot\.json\.(\d+)\.[0-9a-f]+\.tmp$/;
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * Removes temp files left by writers that died mid-save (kill -9, power loss), which would
- * otherwise pile up one per crash. Never a live writer's: only files of processes that no longer
- * exist, or of this pid but older than this process (a pid reused after a restart, e.g. pid 1 in
- * a container). Best effort; returns the names removed.
- */
-export async function removeStaleTempFiles(dir: string): Promise<string[]> {
-  let names: string[];
-  try {
-    names = await fsp.readdir(dir);
-  } catch {
-    return [];
-  }
-  const startedAtMs = Date.now() - process.uptime() * 1000;
-  const removed: string[] = [];
-  for (const name of names) {
-    const m = TEMP_FILE.exec(name);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    const path = join(dir, name);
-    let stale: boolean;
-    if (pid === process.pid) {
-      const st = await fsp.stat(path).catch(() => undefined);
-      stale = st !== undefined && st.mtimeMs < startedAtMs;
-    } else {
-      stale = !processAlive(pid);
-    }
-    if (!stale) continue;
-    try {
-      await fsp.rm(path, { force: true });
-      removed.push(name);
-    } catch {
-      // Not ours to worry about: the next start tries again.
-    }
-  }
-  return removed;
+/** Removes `.snapshot.json.<pid>.<hex>.tmp` files of writers that died mid-save (see atomic-write). */
+export function removeStaleTempFiles(dir: string): Promise<string[]> {
+  return removeStaleTempFilesOf(dir, SNAPSHOT_FILE);
 }
 
 const invalid = (file: string, why: string): PldnsError => new PldnsError('SNAPSHOT_INVALID', `${file}: ${why}`);

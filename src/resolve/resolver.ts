@@ -84,7 +84,7 @@ export class Resolver {
           return this.done(req, buildManagedAnswer(q, match, this.options.records.ttl, this.table.version), 'local');
         }
         // A managed name with no usable IP: never hand out the public (100.64/10) answer by default.
-        if (this.options.records.onUnavailable === 'servfail') return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'local');
+        if ((record.unavailable ?? this.options.records.onUnavailable) === 'servfail') return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'local');
       }
     }
     if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'local');

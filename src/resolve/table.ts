@@ -8,6 +8,11 @@ export interface TableEntryInput {
   readonly names: readonly string[];
   readonly ipv4: readonly string[];
   readonly ipv6: readonly string[];
+  /**
+   * What a name without usable IPs gets, when the data says so (a policy zone's rpz-drop or
+   * rpz-passthru); absent: the configured records.on_unavailable.
+   */
+  readonly unavailable?: 'servfail' | 'forward';
 }
 
 /** One answerable record set, with its addresses pre-encoded for the wire. */
@@ -19,6 +24,8 @@ export interface TableRecord {
   readonly aRdata: Buffer;
   /** 16 bytes per address. */
   readonly aaaaRdata: Buffer;
+  /** Copied from the input: overrides records.on_unavailable when the record has no addresses. */
+  readonly unavailable?: 'servfail' | 'forward';
   /** Bumped per response to rotate the answer order. */
   rotation: number;
 }
@@ -56,6 +63,7 @@ export class AnswerTable {
         aRdata: Buffer.concat(input.ipv4.map((a) => Buffer.from(ipaddr.IPv4.parse(a).toByteArray()))),
         aaaaRdata: Buffer.concat(input.ipv6.map((a) => Buffer.from(ipaddr.IPv6.parse(a).toByteArray()))),
         rotation: 0,
+        ...(input.unavailable !== undefined ? { unavailable: input.unavailable } : {}),
       };
       for (const name of input.names) {
         if (name.startsWith('*.')) table.wildcards.set(name.slice(2), record);

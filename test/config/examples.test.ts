@@ -4,15 +4,18 @@ import { join } from 'node:path';
 import { formatProblems, parseConfigText } from '../../src/config/load';
 
 const CONFIG_DIR = join(__dirname, '..', '..', 'config');
+// Key files the examples name (fleet.key) sit next to them, as they would next to /etc/privatelink-dns/config.yaml.
+const EXAMPLE_FILES = { baseDir: CONFIG_DIR, readText: (path: string) => readFileSync(path, 'utf8') };
 
 t.test('every shipped example validates with zero problems', async (t) => {
   const files = readdirSync(CONFIG_DIR).filter((f) => /\.ya?ml$/.test(f));
   t.ok(files.length >= 5, `examples found: ${files.join(', ')}`);
   for (const f of files) {
-    const { config, problems } = parseConfigText(readFileSync(join(CONFIG_DIR, f), 'utf8'));
+    const { config, problems } = parseConfigText(readFileSync(join(CONFIG_DIR, f), 'utf8'), { files: EXAMPLE_FILES });
     t.same(formatProblems(problems), [], `${f}: no problems`);
     t.ok(config, `${f}: a config`);
-    t.ok((config?.records.entries.length ?? 0) > 0, `${f}: manages at least one name`);
+    // An edge's names come from its primaries; every other example names its own.
+    if (config?.source !== 'primaries') t.ok((config?.records.entries.length ?? 0) > 0, `${f}: manages at least one name`);
     for (const e of config?.records.entries ?? []) {
       if (e.kind === 'static') {
         for (const ip of e.ipv4) t.notOk(ip.startsWith('100.'), `${f}: ${ip} is not a 100.64/10-style answer`);
@@ -83,4 +86,36 @@ t.test('bad configs give the expected problem line', async (t) => {
     t.equal(config, undefined, `${what}: rejected`);
     t.ok(lines.some((l) => l.startsWith(want)), `${what}: expected a line starting "${want}", got ${JSON.stringify(lines)}`);
   }
+});
+
+t.test('hub.yaml publishes the zone to signed edges and to the resolvers', async (t) => {
+  const { config, problems } = parseConfigText(readFileSync(join(CONFIG_DIR, 'hub.yaml'), 'utf8'), { files: EXAMPLE_FILES });
+  t.same(formatProblems(problems), []);
+  t.equal(config?.source, 'privatelink', 'a hub syncs from PrivateLink');
+  t.equal(config?.primaries, null);
+  const transfer = config?.transfer;
+  t.equal(transfer?.zone, 'privatelink.rpz');
+  t.same(transfer?.allow, { networks: ['10.0.0.2/32', '10.0.0.3/32'], keys: ['fleet'] });
+  t.equal(transfer?.keys[0]?.name, 'fleet');
+  t.equal(transfer?.keys[0]?.algorithm, 'hmac-sha256');
+  t.equal(transfer?.keys[0]?.secret.toString('latin1'), 'REPLACE ME: make a real key with tsig-keygen', 'the secret comes from the BIND key file fleet.key');
+  t.same(transfer?.notify.map((h) => `${h.host}:${h.port}`), ['10.0.0.2:53', '10.0.0.3:53']);
+  t.same(transfer?.soa, { refreshS: 60, retryS: 10, expireS: 14 * 86_400, minimumS: 30 });
+});
+
+t.test('edge-fleet.yaml transfers from the hubs and holds no cloud settings', async (t) => {
+  const text = readFileSync(join(CONFIG_DIR, 'edge-fleet.yaml'), 'utf8');
+  t.notMatch(text, /^privatelink:/m, 'no privatelink section');
+  t.notMatch(text, /access_key|^\s*secret:/m, 'no credentials or inline secrets');
+  const { config, problems } = parseConfigText(text, { files: EXAMPLE_FILES });
+  t.same(formatProblems(problems), []);
+  t.equal(config?.source, 'primaries');
+  t.equal(config?.transfer, null);
+  const p = config?.primaries;
+  t.equal(p?.zone, 'privatelink.rpz');
+  t.same(p?.servers.map((h) => `${h.host}:${h.port}`), ['192.0.2.53:53', '192.0.2.54:53']);
+  t.equal(p?.key?.name, 'fleet');
+  t.equal(p?.key?.secret.length, 44);
+  t.equal(p?.refreshMs, 30_000);
+  t.equal(p?.maxStaleMs, 86_400_000);
 });

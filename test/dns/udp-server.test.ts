@@ -2,6 +2,7 @@ import t, { type Test } from 'tap';
 import dgram from 'node:dgram';
 import { Writable } from 'node:stream';
 import { UdpServer, type UdpIoSetting } from '../../src/dns/udp-server';
+import { EdgePipeline } from '../../src/dns/edge-pipeline';
 import type { DnsHandler, EdgeCounters } from '../../src/dns/edge';
 import { loadUdpBatch } from '../../src/native/binding';
 import { createLogger } from '../../src/log';
@@ -52,9 +53,7 @@ async function startServer(t: Test, udpIo: UdpIoSetting, host = '127.0.0.1', del
   const sink = new Writable({ write(chunk, _enc, cb) { logs.push(String(chunk)); cb(); } });
   const server = new UdpServer({
     address: { host, port: 0, family: host.includes(':') ? 6 : 4 },
-    handler: echoHandler(seen, delayMs),
-    admit: () => 'pass',
-    counters,
+    pipeline: new EdgePipeline({ handler: echoHandler(seen, delayMs), admit: () => 'pass' }, counters, createLogger('info', sink)),
     logger: createLogger('info', sink),
     udpIo,
     recvBufferBytes: 1 << 20,
@@ -63,6 +62,10 @@ async function startServer(t: Test, udpIo: UdpIoSetting, host = '127.0.0.1', del
   const port = await server.start();
   t.teardown(() => server.close());
   return { server, port, dropped, batches, seen, logs };
+}
+
+function quietPipeline(): EdgePipeline {
+  return new EdgePipeline({ handler: echoHandler([], 0), admit: () => 'pass' }, { dropped() {}, rejected() {}, tcpConnections() {}, udpBatch() {} }, createLogger('silent'));
 }
 
 /** Sends `count` queries back to back from one socket and collects the replies' IDs. */
@@ -148,11 +151,11 @@ for (const engine of engines) {
 
   t.test(`${engine}: close frees the port at once; a taken port is LISTEN_FAILED`, async (t) => {
     const h = await startServer(t, engine);
-    const second = new UdpServer({ address: { host: '127.0.0.1', port: h.port, family: 4 }, handler: echoHandler([], 0), admit: () => 'pass', counters: { dropped() {}, rejected() {}, tcpConnections() {}, udpBatch() {} }, logger: createLogger('silent'), udpIo: engine });
+    const second = new UdpServer({ address: { host: '127.0.0.1', port: h.port, family: 4 }, pipeline: quietPipeline(), logger: createLogger('silent'), udpIo: engine });
     t.match(await failure(second.start()), { code: 'LISTEN_FAILED', message: /EADDRINUSE/ });
     await h.server.close();
     const again = await startServer(t, engine, '127.0.0.1', 0);
-    const rebind = new UdpServer({ address: { host: '127.0.0.1', port: again.port, family: 4 }, handler: echoHandler([], 0), admit: () => 'pass', counters: { dropped() {}, rejected() {}, tcpConnections() {}, udpBatch() {} }, logger: createLogger('silent'), udpIo: engine });
+    const rebind = new UdpServer({ address: { host: '127.0.0.1', port: again.port, family: 4 }, pipeline: quietPipeline(), logger: createLogger('silent'), udpIo: engine });
     await again.server.close();
     t.equal(await rebind.start(), again.port, 'the same port binds right after close');
     await rebind.close();

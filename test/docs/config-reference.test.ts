@@ -11,15 +11,33 @@ import type { Config } from '../../src/config/schema';
  */
 
 const ROOT = resolve(__dirname, '..', '..');
-const source = readFileSync(resolve(ROOT, 'src/config/validate.ts'), 'utf8');
+// Every file of src/config that reads a section; each is scanned on its own (path variables resolve within it).
+const SECTION_FILES = ['validate.ts', 'transfer.ts', 'primaries.ts', 'tsig-key.ts'];
+const sources = SECTION_FILES.map((f) => readFileSync(resolve(ROOT, 'src/config', f), 'utf8'));
 const doc = readFileSync(resolve(ROOT, 'docs/configuration.md'), 'utf8');
 
-/** Keys the validator accepts: TOP_KEYS plus every `r.section(value, 'path', [keys])`. */
+/**
+ * Keys the validator accepts: TOP_KEYS plus every `r.section(value, 'path', [keys])`, plus TSIG_KEY_KEYS under
+ * every path a `readTsigKey(r, value, 'path', ...)` call reads a key mapping at.
+ */
 function acceptedKeys(): Set<string> {
   const keys = new Set<string>();
-  const top = /const TOP_KEYS = \[([^\]]*)\]/.exec(source);
+  const top = /const TOP_KEYS = \[([^\]]*)\]/.exec(sources[0]);
   if (!top) throw new Error('TOP_KEYS not found in validate.ts');
   for (const k of top[1].matchAll(/'([^']+)'/g)) keys.add(k[1]);
+  const keyKeys = /TSIG_KEY_KEYS[^=]*= \[([^\]]*)\]/.exec(sources[3]);
+  if (!keyKeys) throw new Error('TSIG_KEY_KEYS not found in tsig-key.ts');
+  for (const source of sources) {
+    for (const m of source.matchAll(/readTsigKey\(r, [^,]+, (?:'([^']*)'|`([^`]*)`)/g)) {
+      const path = (m[1] ?? m[2]).replace(/\[\$\{\w+\}\]/g, '[]');
+      for (const k of keyKeys[1].matchAll(/'([^']+)'/g)) keys.add(`${path}.${k[1]}`);
+    }
+    addSectionKeys(source, keys);
+  }
+  return keys;
+}
+
+function addSectionKeys(source: string, keys: Set<string>): void {
   for (const m of source.matchAll(/\.section\([^,]+,\s*(?:'([^']*)'|`([^`]*)`|(\w+)),\s*\[([^\]]*)\]/g)) {
     let path = m[1] ?? m[2] ?? m[3];
     // A variable holding the path: its nearest `const NAME = '...'` (or template) above the call.
@@ -32,7 +50,6 @@ function acceptedKeys(): Set<string> {
     path = path.replace(/\[\$\{\w+\}\]/g, '[]');
     for (const k of m[4].matchAll(/'([^']+)'/g)) keys.add(path === '' ? k[1] : `${path}.${k[1]}`);
   }
-  return keys;
 }
 
 interface Row { key: string; type: string; def: string; meaning: string }
@@ -53,7 +70,10 @@ const rows = documentedRows();
 const documented = new Set(rows.map((r) => r.key));
 
 t.test('the extraction from validate.ts finds the known sections', async (t) => {
-  for (const k of ['region', 'listen.dns', 'access.rate_limit.slip', 'privatelink.credentials.role_arn', 'records.entries[].names', 'limits.lameduck', 'log.queries']) {
+  for (const k of [
+    'region', 'listen.dns', 'access.rate_limit.slip', 'privatelink.credentials.role_arn', 'records.entries[].names', 'limits.lameduck', 'log.queries',
+    'transfer.allow', 'transfer.soa.expire', 'transfer.keys[].secret_file', 'primaries.max_stale', 'primaries.key.algorithm',
+  ]) {
     t.ok(accepted.has(k), `${k} extracted`);
   }
   t.ok(accepted.size > 50, `${accepted.size} keys`);
@@ -132,4 +152,32 @@ t.test('documented defaults are the validator defaults', async (t) => {
   const allow = rows.find((r) => r.key === 'access.allow')?.def.replaceAll('`', '').split(',').map((s) => s.trim());
   t.same(allow, c.access.allow, 'access.allow default');
   t.equal(str('privatelink.endpoint').replace('{region}', 'cn-hangzhou'), c.privatelink.endpoint, 'privatelink.endpoint default');
+});
+
+t.test('documented fleet defaults are the validator defaults', async (t) => {
+  const def = (key: string): string => /`([^`]+)`/.exec(rows.find((r) => r.key === key)?.def ?? '')?.[1] ?? '';
+  const secret = Buffer.alloc(32, 7).toString('base64');
+  const hub = validateConfig({ region: 'cn-hangzhou', transfer: { allow: ['key:fleet'], keys: [{ name: 'fleet', secret }] } });
+  const edge = validateConfig({ primaries: { servers: ['10.0.0.53'], key: { name: 'fleet', secret } } });
+  if (!hub.config || !edge.config) throw new Error(JSON.stringify([hub.problems, edge.problems]));
+  const transfer = hub.config.transfer;
+  const primaries = edge.config.primaries;
+  if (!transfer?.soa || !primaries) throw new Error('sections missing');
+  const durations: [string, number][] = [
+    ['transfer.soa.refresh', transfer.soa.refreshS * 1000],
+    ['transfer.soa.retry', transfer.soa.retryS * 1000],
+    ['transfer.soa.expire', transfer.soa.expireS * 1000],
+    ['transfer.soa.minimum', transfer.soa.minimumS * 1000],
+    ['primaries.retry', primaries.retryMs],
+    ['primaries.timeout', primaries.timeoutMs],
+    ['primaries.max_stale', primaries.maxStaleMs],
+  ];
+  for (const [key, want] of durations) t.equal(parseDurationMs(def(key)), want, `${key} default`);
+  t.equal(Number(def('transfer.journal')), transfer.journalMaxChanges, 'transfer.journal default');
+  t.equal(def('transfer.zone'), transfer.zone, 'transfer.zone default');
+  t.equal(def('primaries.zone'), primaries.zone, 'primaries.zone default');
+  t.equal(def('transfer.keys[].algorithm'), transfer.keys[0].algorithm, 'transfer.keys[].algorithm default');
+  t.equal(def('primaries.key.algorithm'), primaries.key?.algorithm, 'primaries.key.algorithm default');
+  t.equal(primaries.refreshMs, null, 'primaries.refresh defaults to the SOA refresh');
+  t.match(rows.find((r) => r.key === 'primaries.refresh')?.def ?? '', /SOA refresh/, 'and the docs say so');
 });

@@ -1,8 +1,9 @@
-import type { Config } from './config/schema';
-import type { AnswerTable } from './resolve/table';
-import type { SyncState, EntryState } from './privatelink/model';
-import type { UpstreamServer } from './upstream/upstream-pool';
-import { usableZones } from './privatelink/table-builder';
+import type { Config } from '../config/schema';
+import type { AnswerTable } from '../resolve/table';
+import type { SyncState, EntryState } from '../privatelink/model';
+import type { UpstreamServer } from '../upstream/upstream-pool';
+import { usableZones } from '../privatelink/table-builder';
+import type { Readiness } from './routes';
 
 export interface ReadinessInputs {
   readonly lifecycle: string;
@@ -11,11 +12,8 @@ export interface ReadinessInputs {
   readonly table: AnswerTable;
   readonly config: Config;
   readonly nowMs: number;
-}
-
-export interface Readiness {
-  ready: boolean;
-  reasons: string[];
+  /** Why the table source is not ready beyond the sync entries (an edge's primaries). */
+  readonly sourceReasons: readonly string[];
 }
 
 /**
@@ -26,6 +24,7 @@ export function computeReadiness(r: ReadinessInputs): Readiness {
   const reasons: string[] = [];
   if (r.lifecycle !== 'running') reasons.push(r.lifecycle === 'starting' ? 'starting' : 'shutting down');
   if (!r.listenersBound) reasons.push('DNS listeners are not bound');
+  reasons.push(...r.sourceReasons);
   const usable = new Map(r.table.inputs.map((i) => [i.id, i.ipv4.length + i.ipv6.length]));
   for (const entry of r.syncState?.entries ?? []) {
     const label = `${entry.id} (${entry.names[0] ?? ''})`;
@@ -50,6 +49,8 @@ export interface StatusInputs extends ReadinessInputs {
   readonly backoff: { attempts: number; untilMs: number } | undefined;
   readonly listeners: readonly { address: string; udp: number; tcp: number; udpIo: string }[];
   readonly extras: Record<string, unknown> | undefined;
+  /** Fleet mode: `published` (hub) and `transfer` (edge: primaries, serial, last check and transfer). */
+  readonly fleet: { published?: Record<string, unknown>; transfer?: Record<string, unknown> };
 }
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
@@ -72,7 +73,10 @@ export function computeStatus(s: StatusInputs): Record<string, unknown> {
     lastSuccessfulSync: iso(s.syncState?.lastSuccessMs),
     backoff: s.backoff && s.backoff.attempts > 0 ? { attempts: s.backoff.attempts, until: iso(s.backoff.untilMs) } : null,
     table: { version: s.table.version, names: s.table.size, builtAt: iso(s.table.builtAt) },
+    source: s.config.source === 'primaries' ? 'transfer' : 'privatelink',
     endpoints: (s.syncState?.entries ?? []).map((e) => entryStatus(e, s)),
+    ...(s.fleet.transfer ? { transfer: s.fleet.transfer } : {}),
+    ...(s.fleet.published ? { published: s.fleet.published } : {}),
     upstreams: s.upstreams.map((u) => ({ server: u.label, healthy: u.healthy, consecutiveFailures: u.consecutiveFailures, lastRttMs: u.lastRttMs === undefined ? null : Math.round(u.lastRttMs * 1000) / 1000, lastError: u.lastError ?? null })),
     cache: { entries: s.cacheEntries, size: s.config.cache.size },
     ...(s.extras ?? {}),

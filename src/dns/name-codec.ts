@@ -1,0 +1,147 @@
+import { PldnsError } from '../errors';
+import { HEADER_BYTES, MAX_NAME_BYTES } from './constants';
+
+/**
+ * Domain names between their presentation form (lower case, no trailing dot, "" for the root,
+ * "." and "\\" inside a label escaped, the spelling parseQuery uses) and the wire.
+ */
+
+/** Compression hops followed in one name; pointers must go strictly backwards anyway, this bounds the work. */
+const MAX_POINTER_HOPS = 127;
+const DOT = 0x2e;
+const BACKSLASH = 0x5c;
+
+/** Per byte: its presentation text (ASCII letters lowered, "." and "\\" escaped). */
+const NAME_CHARS: readonly string[] = Array.from({ length: 256 }, (_, b) =>
+  b >= 0x41 && b <= 0x5a ? String.fromCharCode(b + 32) : b === DOT ? '\\.' : b === BACKSLASH ? '\\\\' : String.fromCharCode(b));
+
+export function malformed(what: string, offset?: number): PldnsError {
+  return new PldnsError('WIRE_MALFORMED', offset === undefined ? what : `${what} at byte ${offset}`);
+}
+
+/**
+ * Presentation name → uncompressed wire bytes, ASCII letters lowered. A trailing dot is accepted
+ * ("" and "." are the root). Throws WIRE_MALFORMED for an empty label, a label over 63 bytes, a
+ * name over 255 bytes or a character outside one byte.
+ */
+export function nameToWire(name: string): Buffer {
+  const out: number[] = [];
+  let label: number[] = [];
+  const text = name.endsWith('.') && !name.endsWith('\\.') ? name.slice(0, -1) : name;
+  if (text === '') return Buffer.from([0]);
+  const flush = (): void => {
+    if (label.length === 0 || label.length > 63) throw malformed(`name "${name}" has an empty or over-long label`);
+    out.push(label.length, ...label);
+    label = [];
+  };
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c === BACKSLASH) {
+      i++;
+      if (i >= text.length) throw malformed(`name "${name}" ends in a lone backslash`);
+      c = text.charCodeAt(i);
+    } else if (c === DOT) {
+      flush();
+      continue;
+    }
+    if (c > 0xff) throw malformed(`name "${name}" holds a character outside one byte`);
+    label.push(c >= 0x41 && c <= 0x5a ? c + 32 : c);
+  }
+  flush();
+  out.push(0);
+  if (out.length > MAX_NAME_BYTES) throw malformed(`name "${name}" is longer than ${MAX_NAME_BYTES} bytes`);
+  return Buffer.from(out);
+}
+
+/** Presentation text of an uncompressed wire name (as nameToWire or readName produce). */
+export function wireToName(wire: Buffer): string {
+  let name = '';
+  let pos = 0;
+  while (pos < wire.length && wire[pos] !== 0) {
+    if (pos !== 0) name += '.';
+    const end = pos + 1 + wire[pos];
+    for (let i = pos + 1; i < end && i < wire.length; i++) name += NAME_CHARS[wire[i]];
+    pos = end;
+  }
+  return name;
+}
+
+export interface ReadName {
+  /** Presentation form. */
+  readonly name: string;
+  /** The name decompressed into uncompressed wire form, case as sent. */
+  readonly wire: Buffer;
+  /** Offset just past the name where it was read (past the first pointer if any). */
+  readonly end: number;
+}
+
+/**
+ * Reads a possibly compressed name at `offset` of `buf`. Every pointer must point strictly before
+ * the segment it was read from (no loops, no forward pointers) and not into the header; labels
+ * of the reserved types 0x40/0x80 and names over 255 bytes are rejected. Throws WIRE_MALFORMED.
+ */
+export function readName(buf: Buffer, offset: number): ReadName {
+  const len = buf.length;
+  const parts: Buffer[] = [];
+  let pos = offset;
+  let limit = offset;
+  let end = -1;
+  let wireBytes = 1;
+  let hops = 0;
+  let name = '';
+  for (;;) {
+    if (pos >= len) throw malformed('name runs past the end', offset);
+    const b = buf[pos];
+    if (b === 0) break;
+    const kind = b & 0xc0;
+    if (kind === 0xc0) {
+      if (pos + 1 >= len) throw malformed('compression pointer cut short', pos);
+      const target = ((b & 0x3f) << 8) | buf[pos + 1];
+      if (target >= limit || target < HEADER_BYTES) throw malformed('compression pointer not strictly backwards', pos);
+      if (++hops > MAX_POINTER_HOPS) throw malformed('too many compression pointers', pos);
+      if (end === -1) end = pos + 2;
+      limit = target;
+      pos = target;
+      continue;
+    }
+    if (kind !== 0) throw malformed('reserved label type', pos);
+    wireBytes += b + 1;
+    if (wireBytes > MAX_NAME_BYTES) throw malformed('name longer than 255 bytes', offset);
+    if (pos + 1 + b > len) throw malformed('label runs past the end', pos);
+    if (parts.length > 0) name += '.';
+    for (let i = pos + 1; i <= pos + b; i++) name += NAME_CHARS[buf[i]];
+    parts.push(buf.subarray(pos, pos + 1 + b));
+    pos += b + 1;
+  }
+  if (end === -1) end = pos + 1;
+  parts.push(Buffer.from([0]));
+  return { name, wire: Buffer.concat(parts, wireBytes), end };
+}
+
+/** Lower-cased copy of a wire name's label bytes (compression and TSIG compare names this way). */
+export function canonicalWire(wire: Buffer): Buffer {
+  const out = Buffer.from(wire);
+  let pos = 0;
+  while (pos < out.length && out[pos] !== 0) {
+    const end = pos + 1 + out[pos];
+    for (let i = pos + 1; i < end && i < out.length; i++) if (out[i] >= 0x41 && out[i] <= 0x5a) out[i] += 32;
+    pos = end;
+  }
+  return out;
+}
+
+/** A presentation name in the spelling parseMessage uses (lower case, no trailing dot); throws WIRE_MALFORMED. */
+export function canonicalName(name: string): string {
+  return wireToName(nameToWire(name));
+}
+
+/** True when `name` is `zone` or below it, compared label by label (so "a\\.zone" is not under "zone"). */
+export function isInZone(name: string, zone: string): boolean {
+  const n = nameToWire(name);
+  const z = nameToWire(zone);
+  for (let pos = 0; pos < n.length; pos += 1 + n[pos]) {
+    if (n.length - pos === z.length) return n.subarray(pos).equals(z);
+    if (n.length - pos < z.length || n[pos] === 0) return false;
+  }
+  return false;
+}

@@ -1,0 +1,49 @@
+import type { AccessConfig } from '../config/schema';
+import type { Admission, AdmissionCheck, ClientAddress, Protocol } from '../dns/edge';
+import { AccessList, isLoopbackAddress } from './access';
+import { RateLimiter } from './rate-limiter';
+
+/** Where admission reports the clients it limited. */
+export interface AdmissionObserver {
+  limited(action: 'drop' | 'slip'): void;
+}
+
+/**
+ * Who may ask: the access list first (REFUSED), then the UDP rate limit (drop, or TC "slip").
+ * TCP needs a handshake, so it is not spoofable and not limited here. Loopback sources cannot be
+ * spoofed from the network (the kernel drops them as martians) and on an edge node they are the
+ * node itself: never rate-limited.
+ */
+export class AdmissionPolicy {
+  private access: AccessList;
+  private limiter: RateLimiter | undefined;
+  private config: AccessConfig;
+
+  constructor(config: AccessConfig, private readonly observer: AdmissionObserver) {
+    this.config = config;
+    this.access = new AccessList(config.allow);
+    this.limiter = config.rateLimit ? new RateLimiter(config.rateLimit) : undefined;
+  }
+
+  /** Keeps the limiter's buckets when its settings did not change. */
+  reconfigure(next: AccessConfig): void {
+    this.access = new AccessList(next.allow);
+    if (!sameRateLimit(this.config.rateLimit, next.rateLimit)) this.limiter = next.rateLimit ? new RateLimiter(next.rateLimit) : undefined;
+    this.config = next;
+  }
+
+  readonly check: AdmissionCheck = (client: ClientAddress, protocol: Protocol): Admission => {
+    if (!this.access.allows(client.address)) return 'refuse';
+    const limiter = this.limiter;
+    if (!limiter || protocol === 'tcp' || isLoopbackAddress(client.address)) return 'pass';
+    const verdict = limiter.check(client.address, Date.now());
+    if (verdict === 'ok') return 'pass';
+    this.observer.limited(verdict);
+    return verdict;
+  };
+}
+
+function sameRateLimit(a: AccessConfig['rateLimit'], b: AccessConfig['rateLimit']): boolean {
+  if (a === null || b === null) return a === b;
+  return a.responsesPerSecond === b.responsesPerSecond && a.burst === b.burst && a.slip === b.slip;
+}

@@ -1,0 +1,21 @@
+import type { TransferAllowConfig } from '../config/schema';
+import { AccessList } from '../resolve/access';
+
+/**
+ * `transfer.allow`: a CIDR lets unsigned requests from those addresses in; `key:NAME` lets in any
+ * request signed with that TSIG key (the signature is checked before this list is asked).
+ */
+export class TransferAcl {
+  private readonly addresses: AccessList;
+  private readonly keys: ReadonlySet<string>;
+
+  constructor(allow: TransferAllowConfig) {
+    this.addresses = new AccessList(allow.networks);
+    this.keys = new Set(allow.keys);
+  }
+
+  allows(address: string, keyName: string | undefined): boolean {
+    if (keyName !== undefined && this.keys.has(keyName)) return true;
+    return this.addresses.allows(address);
+  }
+}
