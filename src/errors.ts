@@ -46,6 +46,18 @@ export type PrivateLinkCallDetails = {
   readonly timeout?: boolean;
 };
 
+/** What a failed exchange with a primary or secondary carries (`server`, `zone` always). */
+export type TransferDetails = {
+  readonly server: string;
+  readonly zone: string;
+  /** The rcode the peer answered with. */
+  readonly rcode?: number;
+  /** Why the TSIG check of the answer failed. */
+  readonly tsig?: string;
+  /** The TSIG error the peer set (RFC 8945 §5.3). */
+  readonly tsigError?: number;
+};
+
 /**
  * The `details` each code may carry; `never` for codes that carry none. PldnsError indexes it by
  * its code, so a code missing here does not compile.
@@ -72,6 +84,16 @@ export type ErrorDetailsByCode = {
   SNAPSHOT_INVALID: never;
   SNAPSHOT_WRITE: never;
   EXPORT_EMPTY: never;
+  ZONE_STATE_INVALID: never;
+  ZONE_STATE_WRITE: never;
+  /** Transfer details when the IXFR came from a primary. */
+  ZONE_CHANGES_INVALID: TransferDetails;
+  XFR_REFUSED: TransferDetails;
+  XFR_BAD_TSIG: TransferDetails;
+  XFR_FAILED: TransferDetails;
+  XFR_TIMEOUT: TransferDetails;
+  /** Transfer details when the message came from a primary. */
+  WIRE_MALFORMED: TransferDetails;
 };
 
 /** A PldnsError whose code is known, with that code's details type (what isPldnsError(err, code) narrows to). */
