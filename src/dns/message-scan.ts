@@ -207,7 +207,8 @@ export function scanResponse(buf: Buffer): ResponseScan | undefined {
   };
 }
 
-function readTtl(buf: Buffer, offset: number): number {
+/** The 32-bit TTL at `offset`, read as RFC 2181 §8 says (top bit set means 0). */
+export function readTtl(buf: Buffer, offset: number): number {
   const ttl = buf[offset] * 0x1000000 + ((buf[offset + 1] << 16) | (buf[offset + 2] << 8) | buf[offset + 3]);
   return ttl > MAX_TTL ? 0 : ttl;
 }
