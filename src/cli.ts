@@ -17,7 +17,7 @@ Usage:
   privatelink-dns sync --config PATH [--json]  run one PrivateLink sync and print the name → IP table
   privatelink-dns simulate [--listen HOST:PORT] [--data FILE] [--access-key-id ID] [--access-key-secret SECRET]
                                                run the PrivateLink API simulator
-  privatelink-dns export --config PATH --format hosts|dnsmasq|unbound|bind|coredns
+  privatelink-dns export --config PATH --format hosts|dnsmasq|unbound|bind|coredns|rpz
                                                print the current table as another DNS server's configuration
 
 Options:

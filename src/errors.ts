@@ -24,7 +24,7 @@ export const ERROR_CODES = {
   EXPORT_EMPTY: 'there is no table to export',
   ZONE_STATE_INVALID: 'a policy zone or zone serial file in state_dir is corrupt or of an unknown version',
   ZONE_STATE_WRITE: 'a policy zone or zone serial file could not be written to state_dir',
-  ZONE_CHANGES_INVALID: 'a received IXFR does not apply to the zone held',
+  ZONE_DATA_INVALID: 'a received zone (AXFR) or change set (IXFR) is not a usable policy zone',
   XFR_REFUSED: 'a primary refused the SOA query, zone transfer or NOTIFY',
   XFR_BAD_TSIG: 'a TSIG-signed exchange with a primary or secondary failed verification',
   XFR_FAILED: 'a zone transfer, SOA query or NOTIFY failed',

@@ -8,6 +8,9 @@ import { createLogger } from '../log';
 import { syncOnce } from './sync';
 import { VERSION } from '../version';
 import { EXIT_OK } from '../exit-codes';
+import { DEFAULT_TRANSFER_ZONE } from '../zone/policy-zone';
+import type { SerialRecord } from '../zone/serial';
+import { loadZoneSerials } from '../zone/zone-state';
 
 /** The current table as another server's config: from the snapshot when there is one, else a live sync. */
 export async function runExport(configPath: string, format: string): Promise<number> {
@@ -33,6 +36,17 @@ export async function runExport(configPath: string, format: string): Promise<num
     inputs = outcome.inputs;
   }
   process.stderr.write(`exporting ${inputs.length} entries from the ${source}\n`);
-  process.stdout.write(renderExport(format, inputs, { ttl: config.records.ttl, generatedAt: new Date(), version: VERSION }));
+  // TODO(lead): take the zone from config.transfer.zone once the config has it.
+  const zone = DEFAULT_TRANSFER_ZONE;
+  let previousSerial: SerialRecord | undefined;
+  if (format === 'rpz' && config.stateDir) {
+    try {
+      previousSerial = (await loadZoneSerials(config.stateDir)).get(zone);
+    } catch (err) {
+      logger.warn({ err: describeError(err) }, 'zone serials unusable; the serial comes from the clock');
+    }
+  }
+  const opts = { ttl: config.records.ttl, generatedAt: new Date(), version: VERSION, zone, onUnavailable: config.records.onUnavailable };
+  process.stdout.write(renderExport(format, inputs, previousSerial ? { ...opts, previousSerial } : opts));
   return EXIT_OK;
 }

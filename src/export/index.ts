@@ -5,12 +5,13 @@ import { renderCoredns } from './coredns';
 import { renderDnsmasq } from './dnsmasq';
 import { renderHosts } from './hosts';
 import { buildModel, checkTtl, type ExportModel, type ExportOptions } from './model';
+import { renderRpz } from './rpz';
 import { renderUnbound } from './unbound';
 
 export type { ExportOptions } from './model';
 export { BIND_ZONE_MARKER } from './bind';
 
-export const EXPORT_FORMATS = ['hosts', 'dnsmasq', 'unbound', 'bind', 'coredns'] as const;
+export const EXPORT_FORMATS = ['hosts', 'dnsmasq', 'unbound', 'bind', 'coredns', 'rpz'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 const RENDERERS: Record<ExportFormat, (model: ExportModel, opts: ExportOptions) => string> = {
@@ -19,6 +20,7 @@ const RENDERERS: Record<ExportFormat, (model: ExportModel, opts: ExportOptions) 
   unbound: renderUnbound,
   bind: renderBind,
   coredns: renderCoredns,
+  rpz: renderRpz,
 };
 
 export function isExportFormat(value: string): value is ExportFormat {

@@ -1,6 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { TableEntryInput } from '../resolve/table';
+import type { SerialRecord } from '../zone/serial';
 
 /** Addresses of one managed name, de-duplicated, in table order. */
 export interface AddressSet {
@@ -25,6 +26,12 @@ export interface ExportOptions {
   readonly ttl: number;
   readonly generatedAt?: Date;
   readonly version?: string;
+  /** rpz: the policy zone's name (transfer.zone); default privatelink.rpz. */
+  readonly zone?: string;
+  /** rpz: records.on_unavailable, which picks rpz-drop or rpz-passthru for names without addresses. */
+  readonly onUnavailable?: 'servfail' | 'forward';
+  /** rpz: what a hub last published for this zone (state_dir), so unchanged content keeps its serial. */
+  readonly previousSerial?: SerialRecord;
 }
 
 // Every exported name ends up unquoted in some foreign config syntax, so only plain DNS

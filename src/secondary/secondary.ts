@@ -2,13 +2,13 @@ import type { Logger } from '../log';
 import { describeError, isPldnsError } from '../errors';
 import { formatHostPort, type HostPort } from '../config/units';
 import type { PrimariesConfig, TsigKeyConfig } from '../config/schema';
-import { RRType } from '../dns/constants';
 import type { ClientAddress } from '../dns/edge';
 import type { ZoneRecord } from '../dns/zone-record';
 import type { TableEntryInput } from '../resolve/table';
 import { applyChanges } from '../zone/apply-changes';
-import { parseSoa, sortZoneRecords, type PolicyZone } from '../zone/policy-zone';
-import { serialGt } from '../zone/serial';
+import { parseSoa, type PolicyZone } from '../zone/policy-zone';
+import { zoneFromTransfer } from '../zone/zone-from-transfer';
+import { serialGt } from '../dns/serial';
 import { policyZoneToTableInputs } from '../zone/zone-to-table';
 
 /** The wire calls the secondary needs (secondary/xfr-client.ts implements them). */
@@ -224,7 +224,7 @@ export class Secondary {
         if (applied !== undefined) return applied;
       } catch (err) {
         this.options.observer.transferred('ixfr', 'failed');
-        if (!isPldnsError(err, 'ZONE_CHANGES_INVALID')) throw err;
+        if (!isPldnsError(err, 'ZONE_DATA_INVALID')) throw err;
         this.options.logger.warn({ zone: this.origin, primary, err: describeError(err) }, 'IXFR could not be applied; falling back to AXFR');
       }
     }
@@ -243,9 +243,7 @@ export class Secondary {
       this.lastTransfer = { atMs: this.now(), kind: 'ixfr', serial: next.serial, primary };
       return 'changed';
     }
-    const firstSoa = outcome.records.findIndex((x) => x.type === RRType.SOA);
-    const records = outcome.records.filter((r, i) => r.type !== RRType.SOA || i === firstSoa);
-    const next: PolicyZone = { origin: this.origin, serial: outcome.serial, records: sortZoneRecords(records, this.origin) };
+    const next = zoneFromTransfer(this.origin, outcome.records);
     if (this.zone && !serialGt(next.serial, this.zone.serial) && next.serial !== this.zone.serial) {
       // A primary behind the one we last used: keep the newer data.
       this.options.logger.info({ zone: this.origin, primary, theirs: next.serial, ours: this.zone.serial }, 'primary serves an older serial; keeping ours');

@@ -1,7 +1,7 @@
 import { RRType } from '../dns/constants';
 import type { WireRecord } from '../dns/message';
 import { canonicalName, isInZone } from '../dns/name-codec';
-import { serialGreater } from '../dns/serial';
+import { serialGt } from '../dns/serial';
 import type { ZoneRecord } from '../dns/zone-record';
 import { wireToZoneRecord } from '../dns/zone-record-wire';
 import { PldnsError } from '../errors';
@@ -73,7 +73,7 @@ export class TransferAssembler {
       case 'first':
         if (soaSerial === undefined) throw fail('the answer does not start with the zone SOA');
         this.serial = soaSerial;
-        if (this.currentSerial !== undefined && !serialGreater(soaSerial, this.currentSerial)) {
+        if (this.currentSerial !== undefined && !serialGt(soaSerial, this.currentSerial)) {
           // RFC 1995 §4: a single SOA not newer than the client's: nothing to transfer.
           this.upToDate = true;
           this.finish(lastInMessage);
@@ -105,7 +105,7 @@ export class TransferAssembler {
           this.keep(change.removed, record);
           return;
         }
-        if (!serialGreater(soaSerial, change.fromSerial)) throw fail(`change from serial ${change.fromSerial} to older serial ${soaSerial}`);
+        if (!serialGt(soaSerial, change.fromSerial)) throw fail(`change from serial ${change.fromSerial} to older serial ${soaSerial}`);
         this.current = { ...change, toSerial: soaSerial };
         this.current.added.push(record!);
         this.changes[this.changes.length - 1] = this.current;

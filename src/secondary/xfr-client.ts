@@ -3,7 +3,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { formatHostPort, type HostPort } from '../config/units';
 import { CLASS_IN, FLAG_QR, FLAG_TC, OPCODE_NOTIFY, OPCODE_QUERY, RCode, RCODE_NAMES, RCODE_NOTAUTH, RRType } from '../dns/constants';
-import { encodeMessage, parseMessage, type DnsMessage, type DnsQuestion } from '../dns/message';
+import { encodeMessage, parseMessage, type DnsMessage, type DnsQuestion, type WireRecord } from '../dns/message';
 import { canonicalName } from '../dns/name-codec';
 import { buildNotify, serialOnlySoa } from '../dns/notify';
 import { frameMessage, TcpFrameReader } from '../dns/tcp-frames';
@@ -72,7 +72,9 @@ export async function transferZone(server: HostPort, zone: string, opts: Transfe
   return transferOnce(server, name, undefined, { ...opts, timeoutMs, maxBytes });
 }
 
-async function transferOnce(server: HostPort, zone: string, currentSerial: number | undefined, opts: XfrOptions & { maxBytes: number }): Promise<TransferResult> {
+type ExchangeOptions = XfrOptions & { readonly maxBytes: number };
+
+async function transferOnce(server: HostPort, zone: string, currentSerial: number | undefined, opts: ExchangeOptions): Promise<TransferResult> {
   const ixfr = currentSerial !== undefined;
   const question: DnsQuestion = { name: zone, type: ixfr ? RRType.IXFR : RRType.AXFR, class: CLASS_IN };
   const assembler = new TransferAssembler(zone, currentSerial);
@@ -94,8 +96,8 @@ async function transferOnce(server: HostPort, zone: string, currentSerial: numbe
 async function exchange(
   server: HostPort,
   question: DnsQuestion,
-  authority: ReturnType<typeof serialOnlySoa> | undefined,
-  opts: XfrOptions & { maxBytes: number },
+  authority: WireRecord | undefined,
+  opts: ExchangeOptions,
   onMessage: (msg: DnsMessage) => boolean,
 ): Promise<void> {
   const id = randomInt(0, 0x10000);
@@ -149,7 +151,9 @@ async function exchange(
 }
 
 /** Parses a response and checks it answers our request: ID, QR, opcode, question, TSIG, rcode. */
-function checkedResponse(raw: Buffer, id: number, question: DnsQuestion, first: boolean, verifier: TsigStreamVerifier | undefined, server: HostPort): DnsMessage {
+function checkedResponse(
+  raw: Buffer, id: number, question: DnsQuestion, first: boolean, verifier: TsigStreamVerifier | undefined, server: HostPort,
+): DnsMessage {
   const zone = question.name;
   let msg: DnsMessage;
   try {
@@ -157,7 +161,9 @@ function checkedResponse(raw: Buffer, id: number, question: DnsQuestion, first: 
   } catch (err) {
     throw xfrError('XFR_FAILED', server, zone, `malformed answer: ${(err as Error).message}`);
   }
-  if (msg.id !== id || (msg.flags & FLAG_QR) === 0 || msg.opcode !== OPCODE_QUERY) throw xfrError('XFR_FAILED', server, zone, 'an answer that does not match our request (ID, QR or opcode)');
+  if (msg.id !== id || (msg.flags & FLAG_QR) === 0 || msg.opcode !== OPCODE_QUERY) {
+    throw xfrError('XFR_FAILED', server, zone, 'an answer that does not match our request (ID, QR or opcode)');
+  }
   const q = msg.questions;
   const sameQuestion = q.length === 1 && q[0].name === question.name && q[0].type === question.type && q[0].class === question.class;
   if (first ? !sameQuestion : q.length !== 0 && !sameQuestion) throw xfrError('XFR_FAILED', server, zone, 'an answer to another question');
@@ -237,6 +243,10 @@ export async function sendNotify(target: HostPort, zone: string, serial: number,
       });
     });
   } finally {
-    socket.close();
+    try {
+      socket.close();
+    } catch {
+      // already closed by an error
+    }
   }
 }

@@ -7,7 +7,7 @@ import type { Query } from '../dns/query';
 import type { ZoneRecord } from '../dns/zone-record';
 import { wireToZoneRecord } from '../dns/zone-record-wire';
 import { zoneSoa } from '../zone/policy-zone';
-import { serialGt } from '../zone/serial';
+import { serialGt } from '../dns/serial';
 import type { Authenticate, RequestAuth } from './request-auth';
 import type { TransferAcl } from './transfer-acl';
 import type { PublishedZone, ZonePublisher } from './zone-publisher';

@@ -6,11 +6,11 @@ import { formatSoa, parseSoa, sortZoneRecords, zoneSoa, type PolicyZone } from '
 /**
  * The edge side of IXFR: a received chain of changes applied to the zone we hold. Anything that
  * does not fit exactly - a chain that starts at another serial or has a gap, a removal of a
- * record we do not hold - throws ZONE_CHANGES_INVALID, and the caller falls back to AXFR (RFC
+ * record we do not hold - throws ZONE_DATA_INVALID, and the caller falls back to AXFR (RFC
  * 1995 leaves that to the client; a half-applied diff would answer wrong names silently).
  */
 
-const invalid = (origin: string, why: string): PldnsError => new PldnsError('ZONE_CHANGES_INVALID', `IXFR for ${origin}: ${why}`);
+const invalid = (origin: string, why: string): PldnsError => new PldnsError('ZONE_DATA_INVALID', `IXFR for ${origin}: ${why}`);
 
 export function applyChanges(
   zone: PolicyZone,

@@ -4,7 +4,7 @@ import ipaddr from 'ipaddr.js';
 import { RRType } from '../dns/constants';
 import { zoneRecordKey, type ZoneRecord } from '../dns/zone-record';
 import type { TableEntryInput } from '../resolve/table';
-import { toSerial } from './serial';
+import { toSerial } from '../dns/serial';
 
 /**
  * The managed-name table as a DNS response policy zone (RPZ): what a hub publishes by zone

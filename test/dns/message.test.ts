@@ -46,8 +46,10 @@ t.test('names: presentation ↔ wire, escapes and limits', async (t) => {
 
 t.test('round trip: builder → parser, with compression of owners and rdata names', async (t) => {
   const records: WireRecord[] = ZONE.map(zoneRecordToWire);
-  const mx: WireRecord = { name: 'privatelink.rpz', type: RRType.MX, class: CLASS_IN, ttl: 9, rdata: Buffer.concat([Buffer.from([0, 10]), nameToWire('mail.privatelink.rpz')]) };
-  const srv: WireRecord = { name: '_x._tcp.privatelink.rpz', type: RRType.SRV, class: CLASS_IN, ttl: 9, rdata: Buffer.concat([Buffer.from([0, 1, 0, 2, 0, 53]), nameToWire('ns.privatelink.rpz')]) };
+  const mxRdata = Buffer.concat([Buffer.from([0, 10]), nameToWire('mail.privatelink.rpz')]);
+  const mx: WireRecord = { name: 'privatelink.rpz', type: RRType.MX, class: CLASS_IN, ttl: 9, rdata: mxRdata };
+  const srvRdata = Buffer.concat([Buffer.from([0, 1, 0, 2, 0, 53]), nameToWire('ns.privatelink.rpz')]);
+  const srv: WireRecord = { name: '_x._tcp.privatelink.rpz', type: RRType.SRV, class: CLASS_IN, ttl: 9, rdata: srvRdata };
   const unknown: WireRecord = { name: 'x.privatelink.rpz', type: 65280, class: CLASS_IN, ttl: 1, rdata: Buffer.from([1, 2, 3]) };
   const msg = encodeMessage({
     id: 0xbeef, flags: 0x8400, question: { name: 'privatelink.rpz', type: RRType.AXFR, class: CLASS_IN },
@@ -76,10 +78,14 @@ t.test('round trip: builder → parser, with compression of owners and rdata nam
 });
 
 t.test('dns2 decodes what we build, and we decode what dns2 builds', async (t) => {
-  const msg = encodeMessage({ id: 7, flags: 0x8400, question: { name: 'privatelink.rpz', type: RRType.AXFR, class: CLASS_IN }, answers: ZONE.map(zoneRecordToWire) });
+  const question = { name: 'privatelink.rpz', type: RRType.AXFR, class: CLASS_IN };
+  const msg = encodeMessage({ id: 7, flags: 0x8400, question, answers: ZONE.map(zoneRecordToWire) });
   const d = Packet.parse(msg) as unknown as { answers: Record<string, unknown>[] };
   t.equal(d.answers.length, ZONE.length);
-  t.match(d.answers[0], { name: 'privatelink.rpz', type: RRType.SOA, primary: 'ns.privatelink.rpz', admin: 'hostmaster.privatelink.rpz', serial: 42, refresh: 30, retry: 10, expiration: 86400, minimum: 60 });
+  t.match(d.answers[0], {
+    name: 'privatelink.rpz', type: RRType.SOA, primary: 'ns.privatelink.rpz', admin: 'hostmaster.privatelink.rpz',
+    serial: 42, refresh: 30, retry: 10, expiration: 86400, minimum: 60,
+  });
   t.match(d.answers[1], { ns: 'ns.privatelink.rpz' });
   t.match(d.answers[2], { name: 'oss-cn-hangzhou.aliyuncs.com.privatelink.rpz', address: '10.0.0.7', ttl: 30 });
   t.match(d.answers[3], { address: '2001:db8::7' });
@@ -89,7 +95,10 @@ t.test('dns2 decodes what we build, and we decode what dns2 builds', async (t) =
   const theirs = encodeResponse({
     id: 99, qname: 'Example.COM', qtype: RRType.SOA,
     answers: [
-      { name: 'example.com', type: RRType.SOA, ttl: 300, primary: 'ns1.example.com', admin: 'root.example.com', serial: 2026112901, refresh: 7200, retry: 900, expiration: 1209600, minimum: 60 } as never,
+      {
+        name: 'example.com', type: RRType.SOA, ttl: 300, primary: 'ns1.example.com', admin: 'root.example.com',
+        serial: 2026112901, refresh: 7200, retry: 900, expiration: 1209600, minimum: 60,
+      } as never,
       { name: 'www.example.com', type: RRType.CNAME, ttl: 60, domain: 'example.com' } as never,
       { name: 'example.com', type: RRType.MX, ttl: 60, exchange: 'mx.example.com', priority: 5 } as never,
       { name: 'example.com', type: RRType.TXT, ttl: 60, data: 'v=spf1 -all' } as never,
@@ -164,7 +173,8 @@ t.test('malformed messages throw WIRE_MALFORMED and nothing else', async (t) => 
 
 t.test('builder: size bound, counts, section order', async (t) => {
   const soa = zoneRecordToWire(ZONE[0]);
-  const a = (i: number): WireRecord => zoneRecordToWire({ name: `n${i}.example.com.privatelink.rpz`, type: RRType.A, ttl: 30, data: `10.1.${i >> 8}.${i & 255}` });
+  const a = (i: number): WireRecord =>
+    zoneRecordToWire({ name: `n${i}.example.com.privatelink.rpz`, type: RRType.A, ttl: 30, data: `10.1.${i >> 8}.${i & 255}` });
   const b = new MessageBuilder({ id: 3, flags: 0x8400 }, { name: 'privatelink.rpz', type: RRType.AXFR, class: CLASS_IN }, 1000);
   t.ok(b.add('answer', soa));
   let added = 1;
@@ -200,8 +210,10 @@ t.test('builder: size bound, counts, section order', async (t) => {
 
 t.test('zone records ↔ wire', async (t) => {
   for (const r of ZONE) t.same(wireToZoneRecord(zoneRecordToWire(r)), r, `${r.type} ${r.data}`);
-  t.same(wireToZoneRecord(zoneRecordToWire({ name: 'x', type: RRType.AAAA, ttl: 1, data: '::ffff:10.0.0.1' })), { name: 'x', type: RRType.AAAA, ttl: 1, data: '::ffff:a00:1' }, 'AAAA canonical as ipaddr.js prints');
-  t.same(wireToZoneRecord(zoneRecordToWire({ name: 'x', type: RRType.CNAME, ttl: 1, data: 'RPZ-Drop.' })), { name: 'x', type: RRType.CNAME, ttl: 1, data: 'rpz-drop' });
+  const mapped = zoneRecordToWire({ name: 'x', type: RRType.AAAA, ttl: 1, data: '::ffff:10.0.0.1' });
+  t.same(wireToZoneRecord(mapped), { name: 'x', type: RRType.AAAA, ttl: 1, data: '::ffff:a00:1' }, 'AAAA canonical as ipaddr.js prints');
+  const drop = zoneRecordToWire({ name: 'x', type: RRType.CNAME, ttl: 1, data: 'RPZ-Drop.' });
+  t.same(wireToZoneRecord(drop), { name: 'x', type: RRType.CNAME, ttl: 1, data: 'rpz-drop' });
   t.equal(wireToZoneRecord({ name: 'x', type: RRType.MX, class: CLASS_IN, ttl: 1, rdata: Buffer.from([0, 1, 0]) }), undefined, 'MX unsupported');
   t.equal(wireToZoneRecord({ name: 'x', type: 99, class: CLASS_IN, ttl: 1, rdata: Buffer.alloc(0) }), undefined, 'unknown type');
   t.equal(wireToZoneRecord({ name: 'x', type: RRType.A, class: 3, ttl: 1, rdata: Buffer.from([1, 2, 3, 4]) }), undefined, 'class CH');
@@ -209,7 +221,8 @@ t.test('zone records ↔ wire', async (t) => {
   t.equal(wireToZoneRecord({ name: 'x', type: RRType.TXT, class: CLASS_IN, ttl: 1, rdata: Buffer.from([1, 0x61, 1, 0x62]) }), undefined, 'two TXT strings');
   t.equal(wireToZoneRecord({ name: 'x', type: RRType.TXT, class: CLASS_IN, ttl: 1, rdata: Buffer.from([1, 0xff]) }), undefined, 'TXT not UTF-8');
   t.equal(wireToZoneRecord({ name: 'x', type: RRType.SOA, class: CLASS_IN, ttl: 1, rdata: Buffer.from([0, 0, 1]) }), undefined, 'short SOA');
-  t.same(wireToZoneRecord({ name: 'x', type: RRType.TXT, class: CLASS_IN, ttl: 1, rdata: Buffer.from([0]) }), { name: 'x', type: RRType.TXT, ttl: 1, data: '' });
+  const emptyTxt = { name: 'x', type: RRType.TXT, class: CLASS_IN, ttl: 1, rdata: Buffer.from([0]) };
+  t.same(wireToZoneRecord(emptyTxt), { name: 'x', type: RRType.TXT, ttl: 1, data: '' });
   t.throws(() => zoneRecordToWire({ name: 'x', type: RRType.A, ttl: 1, data: '10.0.0' }), { code: 'WIRE_MALFORMED' });
   t.throws(() => zoneRecordToWire({ name: 'x', type: RRType.SOA, ttl: 1, data: 'a b 1 2 3' }), { code: 'WIRE_MALFORMED' });
   t.throws(() => zoneRecordToWire({ name: 'x', type: RRType.TXT, ttl: 1, data: 'x'.repeat(256) }), { code: 'WIRE_MALFORMED' });

@@ -108,7 +108,9 @@ t.test("named's multi-message AXFR verifies with our stream verifier", async (t)
   for (let i = 0; i < 3000; i++) records.push(`host-${i}-with-a-long-label.example.com A 10.${(i >> 8) & 255}.${i & 255}.1`);
   const named = await startNamed({
     config: `${namedKey('fleet', 'hmac-sha256', KEY.secret)}zone "privatelink.rpz" { type primary; file "rpz.zone"; allow-transfer { key fleet; }; };`,
-    files: { 'rpz.zone': `$TTL 60\n@ SOA ns.privatelink.rpz. hostmaster.privatelink.rpz. 7 30 10 600 60\n@ NS ns.privatelink.rpz.\nns A 127.0.0.1\n${records.join('\n')}\n` },
+    files: { 'rpz.zone': [
+      '$TTL 60', '@ SOA ns.privatelink.rpz. hostmaster.privatelink.rpz. 7 30 10 600 60', '@ NS ns.privatelink.rpz.', 'ns A 127.0.0.1', ...records, '',
+    ].join('\n') },
   });
   t.teardown(() => named.stop());
   const { requestMac, messages } = await rawAxfr(named.port, 'privatelink.rpz', KEY);

@@ -15,7 +15,9 @@ const NOW = 1_800_000_000;
 const query = (id = 0x1234): Buffer => encodeMessage({ id, flags: 0, question: { name: 'privatelink.rpz', type: RRType.SOA, class: CLASS_IN } });
 const reply = (id: number, n = 1): Buffer => encodeMessage({
   id, flags: FLAG_QR, question: { name: 'privatelink.rpz', type: RRType.SOA, class: CLASS_IN },
-  answers: Array.from({ length: n }, (_, i) => ({ name: `n${i}.privatelink.rpz`, type: RRType.A, class: CLASS_IN, ttl: 60, rdata: Buffer.from([10, 0, 0, i & 255]) })),
+  answers: Array.from({ length: n }, (_, i) => ({
+    name: `n${i}.privatelink.rpz`, type: RRType.A, class: CLASS_IN, ttl: 60, rdata: Buffer.from([10, 0, 0, i & 255]),
+  })),
 });
 
 t.test('request: sign, then verify against the key list', async (t) => {
@@ -28,7 +30,9 @@ t.test('request: sign, then verify against the key list', async (t) => {
     t.match(tsig, { keyName: key === KEY ? 'fleet' : 'fleet512.example', algorithm: key.algorithm, timeSigned: NOW, fudge: 300, originalId: 0x1234, error: 0 });
     t.equal(tsig?.offset, q.length);
     // The MAC per RFC 8945 §4.3, computed here independently of the signer.
-    const vars = Buffer.concat([nameToWire(key.name), Buffer.from([0, 255, 0, 0, 0, 0]), nameToWire(key.algorithm), Buffer.from([0, 0, 0x6b, 0x49, 0xd2, 0x00, 1, 0x2c, 0, 0, 0, 0])]);
+    // key name, class ANY, TTL 0, algorithm, time signed (NOW, 48 bits), fudge 300, error 0, other length 0
+    const timers = Buffer.from([0, 0, 0x6b, 0x49, 0xd2, 0x00, 1, 0x2c, 0, 0, 0, 0]);
+    const vars = Buffer.concat([nameToWire(key.name), Buffer.from([0, 255, 0, 0, 0, 0]), nameToWire(key.algorithm), timers]);
     t.same(mac, createHmac(key.algorithm === 'hmac-sha256' ? 'sha256' : 'sha512', key.secret).update(q).update(vars).digest(), 'MAC as RFC 8945 defines it');
     const check = verifyRequest(message, p, [KEY, KEY512], { nowSec: NOW + 299 });
     t.match(check, { kind: 'signed', key, requestMac: mac });
@@ -44,7 +48,8 @@ t.test('request failures: BADKEY, BADSIG, BADTIME, FORMERR and their responses',
   const { message, mac } = signRequest(query(), KEY, { nowSec: NOW });
   const p = parseMessage(message);
   t.match(verifyRequest(message, p, [KEY512], { nowSec: NOW }), { kind: 'error', error: 'BADKEY' }, 'unknown key name');
-  t.match(verifyRequest(message, p, [{ ...KEY, algorithm: 'hmac-sha512' }], { nowSec: NOW }), { kind: 'error', error: 'BADKEY' }, 'known name, other algorithm');
+  const otherAlgorithm: TsigKey = { ...KEY, algorithm: 'hmac-sha512' };
+  t.match(verifyRequest(message, p, [otherAlgorithm], { nowSec: NOW }), { kind: 'error', error: 'BADKEY' }, 'known name, other algorithm');
   t.match(verifyRequest(message, p, [{ ...KEY, secret: Buffer.from('other') }], { nowSec: NOW }), { kind: 'error', error: 'BADSIG' }, 'other secret');
   const tampered = Buffer.from(message);
   tampered[14] ^= 0x20; // the question name's case: still parses, no longer signed
@@ -57,7 +62,8 @@ t.test('request failures: BADKEY, BADSIG, BADTIME, FORMERR and their responses',
   const tsig = readTsig(p)!;
   const algLen = nameToWire('hmac-sha256').length;
   const macSizeAt = tsig.offset + nameToWire('fleet').length + 10 + algLen + 8;
-  const short = Buffer.concat([message.subarray(0, macSizeAt), Buffer.from([0, 16]), message.subarray(macSizeAt + 2, macSizeAt + 2 + 16), message.subarray(macSizeAt + 2 + 32)]);
+  const macAt = macSizeAt + 2;
+  const short = Buffer.concat([message.subarray(0, macSizeAt), Buffer.from([0, 16]), message.subarray(macAt, macAt + 16), message.subarray(macAt + 32)]);
   short.writeUInt16BE(short.readUInt16BE(tsig.offset + nameToWire('fleet').length + 8) - 16, tsig.offset + nameToWire('fleet').length + 8);
   t.match(verifyRequest(short, parseMessage(short), [KEY], { nowSec: NOW }), { kind: 'error', error: 'FORMERR' }, 'truncated MAC');
 
@@ -71,7 +77,11 @@ t.test('request failures: BADKEY, BADSIG, BADTIME, FORMERR and their responses',
   t.equal(formerrReply.rcode, 1);
   t.equal(formerrReply.additionals.length, 0, 'FORMERR carries no TSIG');
 
-  for (const [error, failing] of [['BADKEY', verifyRequest(message, p, [KEY512])], ['BADSIG', verifyRequest(tampered, parseMessage(tampered), [KEY], { nowSec: NOW })]] as const) {
+  const failures = [
+    ['BADKEY', verifyRequest(message, p, [KEY512])],
+    ['BADSIG', verifyRequest(tampered, parseMessage(tampered), [KEY], { nowSec: NOW })],
+  ] as const;
+  for (const [error, failing] of failures) {
     const r = parseMessage(tsigErrorResponse(p, failing as TsigRequestFailure, { nowSec: NOW }));
     t.equal(r.id, 0x1234);
     t.equal(r.rcode, RCODE_NOTAUTH, `${error}: NOTAUTH`);

@@ -146,6 +146,19 @@ t.test('bind: named-checkzone accepts every zone', async (t) => {
   });
 });
 
+t.test('rpz: named-checkzone accepts the policy zone, which names every managed name', async (t) => {
+  const text = exportAs('rpz');
+  t.match(text, /^\$ORIGIN privatelink\.rpz\.$/m);
+  t.match(text, `${CS}.privatelink.rpz.\t30\tIN\tA\t10.30.2.10`);
+  t.match(text, `*.${OSS}.privatelink.rpz.\t30\tIN\tAAAA\tfd00:30:3::10`);
+  t.match(text, `ntp.internal.example.privatelink.rpz.\t30\tIN\tA\t10.0.0.123`);
+  const file = join(t.testdir({}), 'privatelink.rpz.zone');
+  writeFileSync(file, text);
+  const r = check('named-checkzone', ['-k', 'fail', '-n', 'fail', 'privatelink.rpz', file]);
+  t.equal(r.code, 0, r.out.trim());
+  t.match(r.out, /OK/);
+});
+
 t.test('coredns: balanced server-block syntax naming every managed name (no coredns binary on Debian)', async (t) => {
   const text = exportAs('coredns');
   const body = text.split('\n').filter((l) => !l.trimStart().startsWith('#')).join('\n');

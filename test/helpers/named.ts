@@ -58,6 +58,11 @@ ${spec.config}
   const confPath = join(dir, 'named.conf');
   writeFileSync(confPath, conf);
   const child = spawn(named, ['-g', '-4', '-n', '1', '-c', confPath, '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // If the test process dies without stop(), do not leave this named running.
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
   let log = '';
   let exited = false;
   const exit = new Promise<void>((resolve) => child.once('exit', () => {
@@ -83,6 +88,7 @@ ${spec.config}
       await exit;
       clearTimeout(killer);
     }
+    process.removeListener('exit', killOnExit);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
