@@ -86,8 +86,8 @@ export type ErrorDetailsByCode = {
   EXPORT_EMPTY: never;
   ZONE_STATE_INVALID: never;
   ZONE_STATE_WRITE: never;
-  /** Transfer details when the IXFR came from a primary. */
-  ZONE_CHANGES_INVALID: TransferDetails;
+  /** Transfer details when the zone or change set came from a primary. */
+  ZONE_DATA_INVALID: TransferDetails;
   XFR_REFUSED: TransferDetails;
   XFR_BAD_TSIG: TransferDetails;
   XFR_FAILED: TransferDetails;
