@@ -96,7 +96,7 @@ function requireFlag(args: ParsedArgs, name: string): string {
 
 function reportFailure(err: unknown, verbose: boolean): number {
   if (isPldnsError(err, 'CONFIG_INVALID')) {
-    const problems = (err.details?.problems ?? []) as { path: string; problem: string }[];
+    const problems = err.details?.problems ?? [];
     for (const line of formatProblems(problems)) process.stderr.write(`${line}\n`);
     return EXIT_USAGE;
   }

@@ -1,7 +1,7 @@
 /**
  * Typed errors with stable codes. Callers match on `error.code`, never on the message.
  * The catalogue below is the single list of codes; docs/errors.md documents each one and
- * test/errors.test.ts keeps the two in step.
+ * test/docs/errors.test.ts keeps the two in step.
  */
 export const ERROR_CODES = {
   CONFIG_INVALID: 'the configuration file failed validation',
@@ -34,11 +34,77 @@ export const ERROR_CODES = {
 
 export type ErrorCode = keyof typeof ERROR_CODES;
 
-export class PldnsError extends Error {
-  readonly code: ErrorCode;
-  readonly details: Record<string, unknown> | undefined;
+/** What a failed PrivateLink API call carries (all optional: which fields depends on how it failed). */
+export type PrivateLinkCallDetails = {
+  readonly action?: string;
+  /** The API's own error code, e.g. "Throttling.User". */
+  readonly apiCode?: string;
+  readonly statusCode?: number;
+  readonly requestId?: string;
+  /** A Node system error code (ECONNREFUSED...). */
+  readonly errno?: string;
+  readonly timeout?: boolean;
+};
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+/** What a failed exchange with a primary or secondary carries (`server`, `zone` always). */
+export type TransferDetails = {
+  readonly server: string;
+  readonly zone: string;
+  /** The rcode the peer answered with. */
+  readonly rcode?: number;
+  /** Why the TSIG check of the answer failed. */
+  readonly tsig?: string;
+  /** The TSIG error the peer set (RFC 8945 §5.3). */
+  readonly tsigError?: number;
+};
+
+/**
+ * The `details` each code may carry; `never` for codes that carry none. PldnsError indexes it by
+ * its code, so a code missing here does not compile.
+ */
+export type ErrorDetailsByCode = {
+  CONFIG_INVALID: { readonly problems: readonly { readonly path: string; readonly problem: string }[] };
+  CONFIG_READ: never;
+  USAGE: never;
+  LISTEN_FAILED: never;
+  /** Replies that arrived but failed the RFC 5452 checks before the deadline. */
+  UPSTREAM_TIMEOUT: { readonly mismatches: number };
+  UPSTREAM_FAILED: never;
+  UPSTREAM_BAD_REPLY: never;
+  /** `retryAfterMs`: the API's x-acs-retry-after; backoff waits at least this long. */
+  PL_THROTTLED: PrivateLinkCallDetails & { readonly retryAfterMs?: number };
+  PL_AUTH: PrivateLinkCallDetails;
+  PL_NOT_FOUND: PrivateLinkCallDetails;
+  PL_SERVER: PrivateLinkCallDetails;
+  PL_NETWORK: PrivateLinkCallDetails;
+  PL_BAD_RESPONSE: PrivateLinkCallDetails;
+  /** `type`: the configured credential type that failed. */
+  PL_CREDENTIALS: PrivateLinkCallDetails & { readonly type?: string };
+  SYNC_BUSY: never;
+  SNAPSHOT_INVALID: never;
+  SNAPSHOT_WRITE: never;
+  EXPORT_EMPTY: never;
+  ZONE_STATE_INVALID: never;
+  ZONE_STATE_WRITE: never;
+  /** Transfer details when the zone or change set came from a primary. */
+  ZONE_DATA_INVALID: TransferDetails;
+  XFR_REFUSED: TransferDetails;
+  XFR_BAD_TSIG: TransferDetails;
+  XFR_FAILED: TransferDetails;
+  XFR_TIMEOUT: TransferDetails;
+  /** Transfer details when the message came from a primary. */
+  WIRE_MALFORMED: TransferDetails;
+};
+
+/** A PldnsError whose code is known, with that code's details type (what isPldnsError(err, code) narrows to). */
+export type PldnsErrorOf<C extends ErrorCode> = PldnsError<C> & { readonly details: ErrorDetailsByCode[C] | undefined };
+
+export class PldnsError<C extends ErrorCode = ErrorCode> extends Error {
+  readonly code: C;
+  /** Typed per code at construction; read it typed after isPldnsError(err, code). */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: C, message: string, options?: { cause?: unknown; details?: ErrorDetailsByCode[C] }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'PldnsError';
     this.code = code;
@@ -46,7 +112,9 @@ export class PldnsError extends Error {
   }
 }
 
-export function isPldnsError(err: unknown, code?: ErrorCode): err is PldnsError {
+export function isPldnsError(err: unknown): err is PldnsError;
+export function isPldnsError<C extends ErrorCode>(err: unknown, code: C): err is PldnsErrorOf<C>;
+export function isPldnsError(err: unknown, code?: ErrorCode): boolean {
   return err instanceof PldnsError && (code === undefined || err.code === code);
 }
 

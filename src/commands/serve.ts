@@ -76,7 +76,7 @@ async function reload(app: App, options: { configPath: string | null; demo: bool
     next = loadConfigFile(options.configPath);
   } catch (err) {
     app.metrics.reloads.inc({ result: 'invalid' });
-    const problems = isPldnsError(err, 'CONFIG_INVALID') ? formatProblems((err.details?.problems ?? []) as { path: string; problem: string }[]) : [describeError(err)];
+    const problems = isPldnsError(err, 'CONFIG_INVALID') ? formatProblems(err.details?.problems ?? []) : [describeError(err)];
     logger.error({ configPath: options.configPath, problems }, 'SIGHUP: the new config is invalid; keeping the running config');
     return;
   }

@@ -43,6 +43,10 @@ export const OPT_DO_BIT = 0x80;
 export const POINTER_BITS = 0xc0;
 /** A whole compression pointer: `NAME_POINTER | offset`. */
 export const NAME_POINTER = 0xc000;
+/** The largest message offset a compression pointer can hold (14 bits). */
+export const MAX_POINTER_OFFSET = 0x3fff;
+/** The low six bits of a length byte: a label length, or the high bits of a pointer's offset. */
+export const LABEL_LENGTH_MASK = 0x3f;
 export const OPCODE_QUERY = 0;
 
 const TYPE_NAMES = new Map<number, string>(Object.entries(RRType).map(([k, v]) => [v, k]));

@@ -4,16 +4,14 @@
  * OPT in place later, without decoding records. Never throws: every read is checked against the
  * message length first, and anything that does not parse returns `undefined`.
  */
-import { FLAG_QR, FLAG_TC, HEADER_BYTES, MAX_NAME_BYTES, MAX_TTL, OPT_DO_BIT, POINTER_BITS, RCODE_MASK, RRType } from './constants';
+import { FLAG_QR, FLAG_TC, HEADER_BYTES, LABEL_LENGTH_MASK, MAX_NAME_BYTES, MAX_TTL, OPT_DO_BIT, POINTER_BITS, RCODE_MASK, RRType } from './constants';
+import { NAME_CHARS } from './name-codec';
 
 /**
  * Compression hops followed in one name. Each hop must point strictly before the previous
  * segment, so a loop is impossible anyway; the cap bounds the work on a hostile chain.
  */
 const MAX_POINTER_HOPS = 64;
-
-const BACKSLASH = 0x5c;
-const DOT = 0x2e;
 
 export interface ResponseScan {
   readonly id: number;
@@ -85,7 +83,7 @@ export function skipName(buf: Buffer, offset: number): number {
     const kind = b & POINTER_BITS;
     if (kind === POINTER_BITS) {
       if (pos + 1 >= len) return -1;
-      const target = ((b & 0x3f) << 8) | buf[pos + 1];
+      const target = ((b & LABEL_LENGTH_MASK) << 8) | buf[pos + 1];
       if (target >= limit || target < HEADER_BYTES || ++hops > MAX_POINTER_HOPS) return -1;
       if (end === -1) end = pos + 2;
       limit = target;
@@ -209,17 +207,11 @@ export function scanResponse(buf: Buffer): ResponseScan | undefined {
   };
 }
 
-function readTtl(buf: Buffer, offset: number): number {
+/** The 32-bit TTL at `offset`, read as RFC 2181 §8 says (top bit set means 0). */
+export function readTtl(buf: Buffer, offset: number): number {
   const ttl = buf[offset] * 0x1000000 + ((buf[offset + 1] << 16) | (buf[offset + 2] << 8) | buf[offset + 3]);
   return ttl > MAX_TTL ? 0 : ttl;
 }
-
-/**
- * The text each byte contributes to a name: ASCII letters lower-cased (DNS compares names
- * ASCII-case-insensitively), "." and "\\" escaped, every other byte as the same code unit.
- */
-const NAME_CHARS: readonly string[] = Array.from({ length: 256 }, (_, b) =>
-  b >= 0x41 && b <= 0x5a ? String.fromCharCode(b + 32) : b === DOT ? '\\.' : b === BACKSLASH ? '\\\\' : String.fromCharCode(b));
 
 /** Presentation text of a name already validated by skipName and known to hold no pointer. */
 function readUncompressedName(buf: Buffer, offset: number): string {

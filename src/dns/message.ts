@@ -1,4 +1,4 @@
-import { HEADER_BYTES, OPCODE_MASK, RRType } from './constants';
+import { HEADER_BYTES, MAX_MESSAGE_BYTES, MAX_POINTER_OFFSET, NAME_POINTER, OPCODE_MASK, RCODE_MASK, RRType } from './constants';
 import { canonicalWire, malformed, nameToWire, readName } from './name-codec';
 import { compressiblePieces, readRdata } from './rdata';
 
@@ -90,7 +90,7 @@ export function parseMessage(buf: Buffer): DnsMessage {
     id: buf.readUInt16BE(0),
     flags,
     opcode: (flags & OPCODE_MASK) >> 11,
-    rcode: (extendedRcode << 4) | (flags & 0x0f),
+    rcode: (extendedRcode << 4) | (flags & RCODE_MASK),
     questions,
     answers: sections[0],
     authorities: sections[1],
@@ -109,8 +109,6 @@ export type Section = 'answer' | 'authority' | 'additional';
 const SECTION_INDEX: Record<Section, number> = { answer: 0, authority: 1, additional: 2 };
 
 /** Offsets above this cannot be the target of a 14-bit compression pointer. */
-const MAX_POINTER_TARGET = 0x3fff;
-export const MAX_MESSAGE_BYTES = 65535;
 
 /**
  * Builds one message up to `maxBytes`, compressing owner names and the names in NS, CNAME,
@@ -217,10 +215,10 @@ export class MessageBuilder {
       const target = this.suffixes.get(key);
       if (target !== undefined) {
         if (pos + 2 > this.maxBytes) return -1;
-        this.buf.writeUInt16BE(0xc000 | target, pos);
+        this.buf.writeUInt16BE(NAME_POINTER | target, pos);
         return pos + 2;
       }
-      if (pos <= MAX_POINTER_TARGET) {
+      if (pos <= MAX_POINTER_OFFSET) {
         this.suffixes.set(key, pos);
         added.push(key);
       }

@@ -1,5 +1,5 @@
 import { PldnsError } from '../errors';
-import { HEADER_BYTES, MAX_NAME_BYTES } from './constants';
+import { HEADER_BYTES, LABEL_LENGTH_MASK, MAX_NAME_BYTES, POINTER_BITS } from './constants';
 
 /**
  * Domain names between their presentation form (lower case, no trailing dot, "" for the root,
@@ -11,8 +11,11 @@ const MAX_POINTER_HOPS = 127;
 const DOT = 0x2e;
 const BACKSLASH = 0x5c;
 
-/** Per byte: its presentation text (ASCII letters lowered, "." and "\\" escaped). */
-const NAME_CHARS: readonly string[] = Array.from({ length: 256 }, (_, b) =>
+/**
+ * Per byte: the text it contributes to a name. ASCII letters lower-cased (DNS compares names
+ * ASCII-case-insensitively), "." and "\\" escaped, every other byte as the same code unit.
+ */
+export const NAME_CHARS: readonly string[] = Array.from({ length: 256 }, (_, b) =>
   b >= 0x41 && b <= 0x5a ? String.fromCharCode(b + 32) : b === DOT ? '\\.' : b === BACKSLASH ? '\\\\' : String.fromCharCode(b));
 
 export function malformed(what: string, offset?: number): PldnsError {
@@ -93,10 +96,10 @@ export function readName(buf: Buffer, offset: number): ReadName {
     if (pos >= len) throw malformed('name runs past the end', offset);
     const b = buf[pos];
     if (b === 0) break;
-    const kind = b & 0xc0;
-    if (kind === 0xc0) {
+    const kind = b & POINTER_BITS;
+    if (kind === POINTER_BITS) {
       if (pos + 1 >= len) throw malformed('compression pointer cut short', pos);
-      const target = ((b & 0x3f) << 8) | buf[pos + 1];
+      const target = ((b & LABEL_LENGTH_MASK) << 8) | buf[pos + 1];
       if (target >= limit || target < HEADER_BYTES) throw malformed('compression pointer not strictly backwards', pos);
       if (++hops > MAX_POINTER_HOPS) throw malformed('too many compression pointers', pos);
       if (end === -1) end = pos + 2;

@@ -1,6 +1,6 @@
 import type { CacheConfig } from '../config/schema';
-import { MAX_MESSAGE_BYTES, MAX_TTL, OPCODE_MASK, RCode } from '../dns/constants';
-import { scanResponse } from '../dns/message-scan';
+import { MAX_MESSAGE_BYTES, OPCODE_MASK, RCode } from '../dns/constants';
+import { readTtl, scanResponse } from '../dns/message-scan';
 import { copyWithoutOpt } from '../dns/strip-opt';
 import { RecencyList, type RecencyLinks } from './recency-list';
 
@@ -158,9 +158,9 @@ export class AnswerCache {
     for (let i = 0; i < source.length; i++) {
       const at = optOffset >= 0 && source[i] > optOffset ? source[i] - optLength : source[i];
       ttlOffsets[i] = at;
-      const ttl = readUint32(bytes, at);
-      // RFC 2181 §8: a TTL with the top bit set means 0. Cap the rest so no record outlives maxTtl.
-      writeUint32(bytes, at, ttl > MAX_TTL ? 0 : ttl > maxTtlS ? maxTtlS : ttl);
+      const ttl = readTtl(bytes, at);
+      // readTtl already made a top-bit TTL 0 (RFC 2181 §8); cap the rest so no record outlives maxTtl.
+      writeUint32(bytes, at, ttl > maxTtlS ? maxTtlS : ttl);
     }
 
     const expiresMs = nowMs + ttlS * 1000;
@@ -237,7 +237,7 @@ export class AnswerCache {
     if (elapsedS > 0) {
       const offsets = entry.ttlOffsets;
       for (let i = 0; i < offsets.length; i++) {
-        const ttl = readUint32(out, offsets[i]) - elapsedS;
+        const ttl = readTtl(out, offsets[i]) - elapsedS;
         writeUint32(out, offsets[i], ttl > 0 ? ttl : 0);
       }
     }
@@ -276,10 +276,6 @@ function copyWithId(source: Buffer, id: number, tailBytes = 0): Buffer {
   out[0] = (id >>> 8) & 0xff;
   out[1] = id & 0xff;
   return out;
-}
-
-function readUint32(buf: Buffer, at: number): number {
-  return buf[at] * 0x1000000 + ((buf[at + 1] << 16) | (buf[at + 2] << 8) | buf[at + 3]);
 }
 
 function writeUint32(buf: Buffer, at: number, value: number): void {

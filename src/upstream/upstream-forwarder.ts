@@ -136,7 +136,7 @@ export class UpstreamForwarder {
       }
     } catch (err) {
       // Forged replies that never got a genuine one after them (a spoofing attempt) count too.
-      if (isPldnsError(err) && Number(err.details?.mismatches ?? 0) > 0) this.observer.exchange(server.label, proto, 'mismatch', 0);
+      if (isPldnsError(err, 'UPSTREAM_TIMEOUT') && (err.details?.mismatches ?? 0) > 0) this.observer.exchange(server.label, proto, 'mismatch', 0);
       this.observer.exchange(server.label, proto, isPldnsError(err, 'UPSTREAM_TIMEOUT') ? 'timeout' : 'error', seconds(started));
       throw err;
     }

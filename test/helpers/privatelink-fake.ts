@@ -14,6 +14,7 @@ import type {
 } from '../../src/privatelink/api-types';
 import type { Clock, ScheduledJob, Scheduler } from '../../src/privatelink/sync';
 import type { Logger } from '../../src/log';
+import type { PrivateLinkConfig } from '../../src/config/schema';
 
 /** Test doubles for the PrivateLink sync: an in-memory API, a manual clock, a manual scheduler. */
 
@@ -196,4 +197,20 @@ export function deferred(): { promise: Promise<void>; resolve: () => void } {
     resolve = r;
   });
   return { promise, resolve };
+}
+
+/** `privatelink:` for the real client against a simulator at `endpoint` (its default key pair). */
+export function simulatorApiConfig(endpoint: string, overrides: Partial<PrivateLinkConfig> = {}): PrivateLinkConfig {
+  return {
+    endpoint,
+    protocol: 'http',
+    credentials: { type: 'access_key', accessKeyId: 'simulator', accessKeySecret: 'simulator' },
+    bootstrap: [],
+    refresh: '*/30 * * * * *',
+    jitterMs: 0,
+    timeoutMs: 2000,
+    maxStaleMs: 86_400_000,
+    maxBackoffMs: 300_000,
+    ...overrides,
+  };
 }

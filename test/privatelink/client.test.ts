@@ -7,6 +7,7 @@ import type { PrivateLinkConfig } from '../../src/config/schema';
 import { PldnsError } from '../../src/errors';
 import { createPrivateLinkClient, PrivateLinkClient } from '../../src/privatelink/client';
 import { startSimulator, type RunningSimulator, type SimulatorData, type SimEndpoint } from '../../src/simulator';
+import { simulatorApiConfig } from '../helpers/privatelink-fake';
 
 const REGION = 'cn-hangzhou';
 
@@ -46,18 +47,7 @@ const DATA: SimulatorData = {
 };
 
 function config(sim: { endpoint: string }, overrides: Partial<PrivateLinkConfig> = {}): PrivateLinkConfig {
-  return {
-    endpoint: sim.endpoint,
-    protocol: 'http',
-    credentials: { type: 'access_key', accessKeyId: 'simulator', accessKeySecret: 'simulator' },
-    bootstrap: [],
-    refresh: '*/30 * * * * *',
-    jitterMs: 0,
-    timeoutMs: 2000,
-    maxStaleMs: 86_400_000,
-    maxBackoffMs: 300_000,
-    ...overrides,
-  };
+  return simulatorApiConfig(sim.endpoint, overrides);
 }
 
 async function rejection(promise: Promise<unknown>): Promise<PldnsError> {
