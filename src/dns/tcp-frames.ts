@@ -1,7 +1,8 @@
 /** DNS over TCP: each message behind a 2-byte length (RFC 1035 §4.2.2, RFC 7766). */
+import { MAX_MESSAGE_BYTES } from './constants';
 
 export function frameMessage(msg: Buffer): Buffer {
-  if (msg.length > 0xffff) throw new RangeError(`message of ${msg.length} bytes cannot be framed`);
+  if (msg.length > MAX_MESSAGE_BYTES) throw new RangeError(`message of ${msg.length} bytes cannot be framed`);
   const out = Buffer.allocUnsafe(2 + msg.length);
   out.writeUInt16BE(msg.length, 0);
   msg.copy(out, 2);

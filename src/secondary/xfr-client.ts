@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { formatHostPort, type HostPort } from '../config/units';
-import { CLASS_IN, FLAG_QR, FLAG_TC, OPCODE_NOTIFY, OPCODE_QUERY, RCode, RCODE_NAMES, RCODE_NOTAUTH, RRType } from '../dns/constants';
+import { CLASS_IN, FLAG_QR, FLAG_TC, MAX_MESSAGE_BYTES, OPCODE_NOTIFY, OPCODE_QUERY, RCode, RCODE_NAMES, RCODE_NOTAUTH, RRType } from '../dns/constants';
 import { encodeMessage, parseMessage, type DnsMessage, type DnsQuestion, type WireRecord } from '../dns/message';
 import { canonicalName } from '../dns/name-codec';
 import { buildNotify, serialOnlySoa } from '../dns/notify';
@@ -42,7 +42,7 @@ export async function querySoa(server: HostPort, zone: string, opts: XfrOptions)
   const name = canonicalName(zone);
   const question: DnsQuestion = { name, type: RRType.SOA, class: CLASS_IN };
   let soa: ZoneRecord | undefined;
-  await exchange(server, question, undefined, { ...opts, maxBytes: 2 + 65535 }, (msg) => {
+  await exchange(server, question, undefined, { ...opts, maxBytes: 2 + MAX_MESSAGE_BYTES }, (msg) => {
     const r = msg.answers.find((a) => a.type === RRType.SOA && a.name === name);
     soa = r === undefined ? undefined : wireToZoneRecord(r);
     if (soa === undefined) throw xfrError('XFR_FAILED', server, zone, `the answer holds no SOA for "${name}"`);
