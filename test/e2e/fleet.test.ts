@@ -182,3 +182,33 @@ t.test('a hub and ten credential-less edges', async (t) => {
     t.ok(metric(m, 'privatelink_dns_transfer_checks_total', 'result="failed"') >= 1, 'the checks while the hub was down were counted as failed');
   });
 });
+
+t.test('two hubs behind one edge list: failover, and the serials of both only move forward', async (t) => {
+  const sim = await startSimulatorProcess(fleetData());
+  t.teardown(() => sim.stop());
+  const upstream = await startUpstream();
+  t.teardown(() => upstream.close());
+  const edgePort = await freePort();
+  const [portA, portB] = [await freePort(), await freePort()];
+  const hubA = await startDaemon(hubYaml({ sim, upstreamPort: upstream.port, dnsPort: portA, notify: [edgePort] }));
+  t.teardown(() => hubA.stop());
+  const hubB = await startDaemon(hubYaml({ sim, upstreamPort: upstream.port, dnsPort: portB, notify: [edgePort] }));
+  t.teardown(() => hubB.stop());
+  // A short refresh too: the property here is failover, whichever of NOTIFY or polling brings the change.
+  const edge = await startEdge({ hubPorts: [portA, portB], upstreamPort: upstream.port, dnsPort: edgePort, refresh: '2s' });
+  t.teardown(() => edge.stop());
+  const first = await until(() => dig(edge.dnsPort, MANAGED), (r) => ips(r).length === 2, 10_000);
+  t.same(ips(first.value), ['10.10.0.1', '10.10.0.2']);
+  t.equal((await status(edge.httpPort as number)).transfer.primary, `127.0.0.1:${portA}`, 'the first listed hub serves while it is up');
+
+  await hubA.stop();
+  await sim.setState(fleetData('10.10.0.42'));
+  const moved = await until(() => dig(edge.dnsPort, MANAGED), (r) => ips(r).includes('10.10.0.42'), 30_000);
+  t.ok(moved.ok, `with hub A down, hub B brings the change (${moved.ms} ms)`);
+  if (!moved.ok) t.comment(edge.logs().map((l) => JSON.stringify(l)).join('\n'));
+  if (!moved.ok) t.comment(hubB.logs().slice(-15).map((l) => JSON.stringify(l)).join('\n'));
+  const s = await status(edge.httpPort as number);
+  t.equal(s.transfer.primary, `127.0.0.1:${portB}`);
+  const soaB = await digRaw(['@127.0.0.1', '-p', String(portB), 'privatelink.rpz', 'SOA', '+short', '-y', `hmac-sha256:fleet:${FLEET_SECRET}`]);
+  t.equal(s.transfer.serial, Number(soaB.trim().split(/\s+/)[2]), 'the edge holds hub B\'s serial');
+});
