@@ -583,7 +583,7 @@ async function main() {
   for (const s of servers) {
     for (const n of [MANAGED_QUERIES[MANAGED_QUERIES.length - 1], zoneName(7), `sanity.${MISS_ZONE}`]) {
       const r = await udpQuery(s.port, n, 2000);
-      if (!r || r.rcode !== 0 || r.ancount < 1) throw new Error(`${s.label} gave no answer for ${n}: ${JSON.stringify(r)}`);
+      if (r?.rcode !== 0 || r.ancount < 1) throw new Error(`${s.label} gave no answer for ${n}: ${JSON.stringify(r)}`);
     }
   }
 
@@ -739,7 +739,8 @@ async function main() {
   for (const c of OPT.cases) {
     const A = {};
     for (const s of servers) {
-      const a = (A[s.id] = agg(c, s.id));
+      const a = agg(c, s.id);
+      A[s.id] = a;
       const row = [c, s.label, fmtInt(a.qps), results[c][s.id].runs.map((r) => fmtInt(r.qps)).join(' / '), fmtPct(a.lossPct), fmtMs(a.avgLat),
         `${fmtMs(a.p50)} / ${fmtMs(a.p99)} @${fmtInt(a.latRate)}`, a.lowP99 === undefined ? '—' : `${fmtMs(a.lowP50)} / ${fmtMs(a.lowP99)}`, `${fmtMB(a.rss)} (${fmtMB(a.anon)})`, Number.isFinite(a.cpuPct) ? a.cpuPct.toFixed(0) : 'n/a'];
       rowsMd.push(row);

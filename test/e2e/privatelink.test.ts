@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dig, type DigResult } from '../helpers/dig';
 import { CLI, startDaemon, type RunningDaemon } from '../helpers/daemon';
-import { endpoint, startSimulatorProcess, zone, type SimData, type SimulatorProcess } from '../helpers/simulator-process';
+import { endpoint, startSimulatorProcess, zone, type SimData } from '../helpers/simulator-process';
 import { loadConfigFile } from '../../src/config/load';
 import { loadSnapshot, SNAPSHOT_FILE } from '../../src/privatelink/snapshot';
 import { DEMO_ENDPOINT_IDS, DEMO_SIMULATOR_DATA } from '../../src/simulator';
@@ -117,7 +117,7 @@ log: { level: ${o.level ?? 'info'} }
 /** What the daemon must answer for an endpoint, computed from the simulator's own state (SPEC "DNS behaviour"). */
 function expectedIps(data: SimData, endpointId: string, prefer: readonly string[]): string[] {
   const ep = data.endpoints.find((e) => e.EndpointId === endpointId) as any;
-  if (!ep || ep.EndpointStatus !== 'Active' || ep.ConnectionStatus !== 'Connected') return [];
+  if (ep?.EndpointStatus !== 'Active' || ep.ConnectionStatus !== 'Connected') return [];
   const usable = (ep.Zones as any[]).filter((z) => z.ZoneStatus === 'Connected');
   const preferred = usable.filter((z) => prefer.includes(z.ZoneId));
   return sortIps((preferred.length > 0 ? preferred : usable).map((z) => z.EniIp as string));
