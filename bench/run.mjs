@@ -700,7 +700,9 @@ async function main() {
     await stopChild(plp.child, 10000);
     const files = fs.readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
     if (files.length) {
-      const keep = path.join(HERE, 'privatelink-dns-managed.cpuprofile');
+      // Profiles are big and change every run: kept in bench/out/ (git-ignored), never committed.
+      fs.mkdirSync(path.join(HERE, 'out'), { recursive: true });
+      const keep = path.join(HERE, 'out', 'privatelink-dns-managed.cpuprofile');
       fs.copyFileSync(path.join(profDir, files[0]), keep);
       profile = { qps: r.qps, ...summariseProfile(keep, 20), file: path.relative(ROOT, keep) };
       console.log(`  profiled run: ${fmtInt(r.qps)} qps; profile saved to ${profile.file}`);
