@@ -4,69 +4,21 @@
 // Usage: node bench/run.mjs [--quick] [--duration N] [--rounds N] [--clients C] [--outstanding Q]
 //                           [--cases a,b,c,d] [--no-profile] [--no-write] [--keep] [--udp-io auto|batch|dgram]
 //                           [--low-rate QPS] [--node-flags "FLAGS" (default --max-semi-space-size=4, as deployed)]
-import { spawn, spawnSync } from 'node:child_process';
-import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { killAll, sleep, startProc as spawnLogged, stopChild } from './lib/children.mjs';
+import { freePort, udpQuery, waitAnswering } from './lib/dns-probe.mjs';
+import { commandLines, quantile, runDnsperf as dnsperfRun } from './lib/dnsperf.mjs';
+import { parseArgs } from './lib/options.mjs';
+import { cpuSeconds, readStatus, RssSampler } from './lib/proc-stats.mjs';
+import { fmtInt, fmtMB, fmtMs, fmtPct, fmtRatio, mdTable, summariseProfile, textTable, toolVersion } from './lib/report-format.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
 const CLI = path.join(ROOT, 'dist', 'cli.js');
-
-// ---------------------------------------------------------------- options
-function parseArgs(argv) {
-  const o = { quick: false, duration: null, rounds: null, clients: 4, outstanding: 200, tcpClients: 8, tcpOutstanding: 256,
-    cases: ['a', 'b', 'c', 'd'], profile: null, write: true, keep: false, latencyDuration: null, udpIo: 'auto', lowRate: 10000, nodeFlags: ['--max-semi-space-size=4'] };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    const num = () => {
-      const n = Number(next());
-      if (!Number.isFinite(n) || n <= 0) throw new Error(`${a} needs a positive number`);
-      return n;
-    };
-    switch (a) {
-      case '--quick': o.quick = true; break;
-      case '--duration': o.duration = num(); break;
-      case '--rounds': o.rounds = Math.round(num()); break;
-      case '--clients': o.clients = Math.round(num()); break;
-      case '--outstanding': o.outstanding = Math.round(num()); break;
-      case '--tcp-clients': o.tcpClients = Math.round(num()); break;
-      case '--tcp-outstanding': o.tcpOutstanding = Math.round(num()); break;
-      case '--latency-duration': o.latencyDuration = num(); break;
-      case '--cases': o.cases = next().split(',').map((s) => s.trim()).filter(Boolean); break;
-      case '--no-profile': o.profile = false; break;
-      case '--profile': o.profile = true; break;
-      case '--no-write': o.write = false; break;
-      case '--keep': o.keep = true; break;
-      case '--low-rate': o.lowRate = Math.round(num()); break;
-      case '--node-flags': o.nodeFlags = next().split(/\s+/).filter(Boolean); break;
-      case '--udp-io':
-        o.udpIo = next();
-        if (!['auto', 'batch', 'dgram'].includes(o.udpIo)) throw new Error('--udp-io takes auto, batch or dgram');
-        break;
-      case '-h': case '--help':
-        console.log('node bench/run.mjs [--quick] [--duration SECONDS] [--rounds N] [--clients C] [--outstanding Q]\n' +
-          '  [--tcp-clients C] [--tcp-outstanding Q] [--latency-duration SECONDS] [--cases a,b,c,d] [--profile|--no-profile] [--no-write] [--keep] [--udp-io auto|batch|dgram] [--low-rate QPS] [--node-flags "FLAGS"]');
-        process.exit(0);
-        break;
-      default: throw new Error(`unknown option ${a}`);
-    }
-  }
-  if (o.duration === null) o.duration = o.quick ? 2 : 10;
-  if (o.rounds === null) o.rounds = o.quick ? 1 : 2;
-  if (o.latencyDuration === null) o.latencyDuration = o.quick ? 2 : Math.min(o.duration, 6);
-  if (o.profile === null) o.profile = !o.quick;
-  for (const c of o.cases) if (!['a', 'b', 'c', 'd'].includes(c)) throw new Error(`unknown case ${c}`);
-  return o;
-}
 
 let OPT;
 try {
@@ -79,17 +31,18 @@ try {
 const ENGINE = { used: 'unknown' };
 
 // ---------------------------------------------------------------- process bookkeeping
-const children = new Set();
 let WORK = null;
 
-function killAll() {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null) {
-      try { c.kill('SIGKILL'); } catch { /* already gone */ }
-    }
-  }
-  children.clear();
+/** A child whose log goes to the work dir (and which runs there unless `cwd` says otherwise). */
+function startProc(label, cmd, args, opts = {}) {
+  return spawnLogged(label, cmd, args, { logDir: WORK, cwd: opts.cwd, env: opts.env });
 }
+
+/** dnsperf, killed if it overruns the longest run this bench asks of it. */
+function runDnsperf(args, options = {}) {
+  return dnsperfRun(args, { ...options, limitMs: (OPT.duration + OPT.latencyDuration + 30) * 1000 });
+}
+
 function cleanupWork() {
   if (WORK && !OPT.keep) {
     try { fs.rmSync(WORK, { recursive: true, force: true }); } catch { /* ignore */ }
@@ -103,206 +56,6 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     cleanupWork();
     process.exit(130);
   });
-}
-
-function track(child) {
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  return child;
-}
-
-function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
-
-async function stopChild(child, graceMs = 3000) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const done = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => { try { child.kill('SIGKILL'); } catch { /* gone */ } }, graceMs);
-  await done;
-  clearTimeout(t);
-}
-
-// ---------------------------------------------------------------- ports, readiness
-async function freePort() {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await new Promise((resolve, reject) => {
-      const srv = createServer();
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => { const p = srv.address().port; srv.close(() => resolve(p)); });
-    });
-    const udpOk = await new Promise((resolve) => {
-      const s = createSocket('udp4');
-      s.once('error', () => { s.close(); resolve(false); });
-      s.bind(port, '127.0.0.1', () => { s.close(); resolve(true); });
-    });
-    if (udpOk && !usedPorts.has(port)) { usedPorts.add(port); return port; }
-  }
-  throw new Error('no free port found');
-}
-const usedPorts = new Set();
-
-function encodeQuery(name, id = 0x1234, qtype = 1) {
-  const labels = name.replace(/\.$/, '').split('.');
-  const parts = [Buffer.from([id >> 8, id & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0])];
-  for (const l of labels) parts.push(Buffer.from([l.length]), Buffer.from(l, 'ascii'));
-  parts.push(Buffer.from([0, qtype >> 8, qtype & 255, 0, 1]));
-  return Buffer.concat(parts);
-}
-
-// One UDP query; resolves {rcode, ancount} or null on timeout.
-function udpQuery(port, name, timeoutMs = 500) {
-  return new Promise((resolve) => {
-    const s = createSocket('udp4');
-    const id = Math.floor(Math.random() * 65536);
-    const t = setTimeout(() => { s.close(); resolve(null); }, timeoutMs);
-    s.on('error', () => { clearTimeout(t); try { s.close(); } catch { /* closed */ } resolve(null); });
-    s.on('message', (m) => {
-      if (m.length < 12 || m.readUInt16BE(0) !== id) return;
-      clearTimeout(t);
-      s.close();
-      resolve({ rcode: m[3] & 15, ancount: m.readUInt16BE(6) });
-    });
-    s.send(encodeQuery(name, id), port, '127.0.0.1');
-  });
-}
-
-async function waitAnswering(label, child, port, name, timeoutMs = 20000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${label} exited early (code ${child.exitCode ?? child.signalCode}); see ${child.logPath}`);
-    const r = await udpQuery(port, name, 300);
-    if (r && r.rcode === 0 && r.ancount > 0) return;
-    await sleep(100);
-  }
-  throw new Error(`${label} did not answer ${name} within ${timeoutMs} ms; see ${child.logPath}`);
-}
-
-function startProc(label, cmd, args, opts = {}) {
-  const logPath = path.join(WORK, `${label}.log`);
-  const out = fs.openSync(logPath, 'a');
-  const child = track(spawn(cmd, args, { stdio: ['ignore', out, out], cwd: opts.cwd ?? WORK, env: opts.env ?? process.env }));
-  fs.closeSync(out);
-  child.logPath = logPath;
-  child.label = label;
-  child.cmdline = [cmd, ...args].map(shellQuote).join(' ');
-  child.on('error', (e) => console.error(`bench: ${label}: ${e.message}`));
-  return child;
-}
-
-function shellQuote(s) {
-  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${String(s).replace(/'/g, `'\\''`)}'`;
-}
-
-// ---------------------------------------------------------------- RSS sampling
-function readStatus(pid) {
-  try {
-    const txt = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (k) => { const m = txt.match(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm')); return m ? Number(m[1]) : 0; };
-    return { rss: kb('VmRSS'), hwm: kb('VmHWM'), anon: kb('RssAnon') };
-  } catch {
-    return null;
-  }
-}
-
-// CPU seconds (user+system) consumed so far by a process, from /proc/PID/stat.
-const CLK_TCK = 100;
-function cpuSeconds(pid) {
-  try {
-    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
-
-class RssSampler {
-  constructor(servers) {
-    this.servers = servers;
-    this.peak = {}; // key -> max VmRSS kB within the current window
-    this.peakAnon = {}; // key -> max RssAnon kB (RSS minus file-backed pages such as the executable)
-    this.timer = null;
-  }
-  start(key) {
-    this.key = key;
-    this.timer = setInterval(() => this.sample(), 100);
-    this.sample();
-  }
-  sample() {
-    for (const s of this.servers) {
-      const st = readStatus(s.child.pid);
-      if (!st) continue;
-      const k = `${this.key}|${s.id}`;
-      this.peak[k] = Math.max(this.peak[k] ?? 0, st.rss);
-      this.peakAnon[k] = Math.max(this.peakAnon[k] ?? 0, st.anon);
-    }
-  }
-  stop() { clearInterval(this.timer); this.timer = null; this.sample(); }
-}
-
-// ---------------------------------------------------------------- dnsperf
-function parseDnsperf(text) {
-  const num = (re) => { const m = text.match(re); return m ? Number(m[1]) : NaN; };
-  return {
-    sent: num(/Queries sent:\s+(\d+)/),
-    completed: num(/Queries completed:\s+(\d+)/),
-    lost: num(/Queries lost:\s+(\d+)/),
-    qps: num(/Queries per second:\s+([\d.]+)/),
-    avgLatency: num(/Average Latency \(s\):\s+([\d.]+)/),
-    maxLatency: num(/Average Latency \(s\):\s+[\d.]+ \(min [\d.]+, max ([\d.]+)\)/),
-    runTime: num(/Run time \(s\):\s+([\d.]+)/),
-    rcodes: (text.match(/Response codes:\s+(.*)/) || [])[1] ?? '',
-  };
-}
-
-const commandLines = new Map(); // description -> example command line
-
-// Runs dnsperf; with verbose, collects per-query latencies (seconds) from the "> RCODE name type latency" lines.
-function runDnsperf(args, { verbose = false, describe } = {}) {
-  const full = verbose ? [...args, '-v'] : args;
-  if (describe && !commandLines.has(describe)) commandLines.set(describe, ['dnsperf', ...full].map(shellQuote).join(' '));
-  return new Promise((resolve, reject) => {
-    const child = track(spawn('dnsperf', full, { stdio: ['ignore', 'pipe', 'pipe'] }));
-    const lat = [];
-    let tail = '';
-    let partial = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk) => {
-      if (!verbose) { tail += chunk; return; }
-      const data = partial + chunk;
-      const lines = data.split('\n');
-      partial = lines.pop();
-      for (const line of lines) {
-        if (line.charCodeAt(0) === 62 /* '>' */) {
-          const sp = line.lastIndexOf(' ');
-          const v = Number(line.slice(sp + 1));
-          if (Number.isFinite(v)) lat.push(v);
-        } else {
-          tail += line + '\n';
-        }
-      }
-    });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (c) => { if (stderr.length < 20000) stderr += c; });
-    const limit = setTimeout(() => child.kill('SIGKILL'), (OPT.duration + OPT.latencyDuration + 30) * 1000);
-    child.on('error', (e) => { clearTimeout(limit); reject(e); });
-    child.on('close', (code) => {
-      clearTimeout(limit);
-      if (partial) tail += partial;
-      const r = parseDnsperf(tail);
-      if (!Number.isFinite(r.qps)) return reject(new Error(`dnsperf failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
-      r.timeouts = (stderr.match(/timed out/g) || []).length;
-      if (verbose) r.latencies = Float64Array.from(lat).sort();
-      resolve(r);
-    });
-  });
-}
-
-function quantile(sorted, q) {
-  if (!sorted || sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i];
 }
 
 // ---------------------------------------------------------------- data
@@ -480,58 +233,6 @@ async function scrapeMetrics(httpPort) {
   }
 }
 
-// ---------------------------------------------------------------- helpers for the report
-function toolVersion(cmd, args, re) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-  const m = out.match(re);
-  return m ? m[1] : 'unknown';
-}
-const fmtInt = (n) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
-const fmtMs = (s) => (Number.isFinite(s) ? (s * 1000).toFixed(3) : 'n/a');
-const fmtRatio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : 'n/a');
-const fmtMB = (kb) => (Number.isFinite(kb) && kb > 0 ? (kb / 1024).toFixed(1) : 'n/a');
-const fmtPct = (p) => (Number.isFinite(p) ? `${p.toFixed(p > 0 && p < 0.01 ? 4 : 2)}%` : 'n/a');
-
-function mdTable(header, rows) {
-  const out = [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`];
-  for (const r of rows) out.push(`| ${r.join(' | ')} |`);
-  return out.join('\n');
-}
-function textTable(header, rows) {
-  const all = [header, ...rows];
-  const w = header.map((_, i) => Math.max(...all.map((r) => String(r[i]).length)));
-  return all.map((r) => r.map((c, i) => String(c).padEnd(w[i])).join('  ')).join('\n');
-}
-
-// ---------------------------------------------------------------- profile summary
-function summariseProfile(file, top = 15) {
-  const prof = JSON.parse(fs.readFileSync(file, 'utf8'));
-  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-  const self = new Map();
-  const counts = new Map();
-  for (const id of prof.samples) counts.set(id, (counts.get(id) ?? 0) + 1);
-  // time per sample: use timeDeltas where available
-  const selfUs = new Map();
-  for (let i = 0; i < prof.samples.length; i++) {
-    const d = prof.timeDeltas?.[i + 1] ?? prof.timeDeltas?.[i] ?? 0;
-    selfUs.set(prof.samples[i], (selfUs.get(prof.samples[i]) ?? 0) + Math.max(0, d));
-  }
-  let total = 0;
-  let idle = 0;
-  for (const [id, us] of selfUs) {
-    const n = byId.get(id);
-    const cf = n.callFrame;
-    const url = cf.url ? cf.url.replace(/^file:\/\//, '').replace(ROOT + '/', '') : '';
-    const key = `${cf.functionName || '(anonymous)'} ${url ? `${url}:${cf.lineNumber + 1}` : ''}`.trim();
-    if (cf.functionName === '(idle)') { idle += us; continue; }
-    self.set(key, (self.get(key) ?? 0) + us);
-    total += us;
-  }
-  const rows = [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, top);
-  return { total, idle, rows };
-}
-
 // ---------------------------------------------------------------- main
 async function main() {
   if (!fs.existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first`);
@@ -583,7 +284,7 @@ async function main() {
   for (const s of servers) {
     for (const n of [MANAGED_QUERIES[MANAGED_QUERIES.length - 1], zoneName(7), `sanity.${MISS_ZONE}`]) {
       const r = await udpQuery(s.port, n, 2000);
-      if (!r || r.rcode !== 0 || r.ancount < 1) throw new Error(`${s.label} gave no answer for ${n}: ${JSON.stringify(r)}`);
+      if (r?.rcode !== 0 || r.ancount < 1) throw new Error(`${s.label} gave no answer for ${n}: ${JSON.stringify(r)}`);
     }
   }
 
@@ -700,9 +401,11 @@ async function main() {
     await stopChild(plp.child, 10000);
     const files = fs.readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile'));
     if (files.length) {
-      const keep = path.join(HERE, 'privatelink-dns-managed.cpuprofile');
+      // Profiles are big and change every run: kept in bench/out/ (git-ignored), never committed.
+      fs.mkdirSync(path.join(HERE, 'out'), { recursive: true });
+      const keep = path.join(HERE, 'out', 'privatelink-dns-managed.cpuprofile');
       fs.copyFileSync(path.join(profDir, files[0]), keep);
-      profile = { qps: r.qps, ...summariseProfile(keep, 20), file: path.relative(ROOT, keep) };
+      profile = { qps: r.qps, ...summariseProfile(keep, ROOT, 20), file: path.relative(ROOT, keep) };
       console.log(`  profiled run: ${fmtInt(r.qps)} qps; profile saved to ${profile.file}`);
       for (const [k, us] of profile.rows.slice(0, 10)) console.log(`  ${((100 * us) / profile.total).toFixed(1).padStart(5)}%  ${k}`);
     } else {
@@ -739,7 +442,8 @@ async function main() {
   for (const c of OPT.cases) {
     const A = {};
     for (const s of servers) {
-      const a = (A[s.id] = agg(c, s.id));
+      const a = agg(c, s.id);
+      A[s.id] = a;
       const row = [c, s.label, fmtInt(a.qps), results[c][s.id].runs.map((r) => fmtInt(r.qps)).join(' / '), fmtPct(a.lossPct), fmtMs(a.avgLat),
         `${fmtMs(a.p50)} / ${fmtMs(a.p99)} @${fmtInt(a.latRate)}`, a.lowP99 === undefined ? '—' : `${fmtMs(a.lowP50)} / ${fmtMs(a.lowP99)}`, `${fmtMB(a.rss)} (${fmtMB(a.anon)})`, Number.isFinite(a.cpuPct) ? a.cpuPct.toFixed(0) : 'n/a'];
       rowsMd.push(row);

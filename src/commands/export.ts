@@ -2,7 +2,8 @@ import { loadConfigFile } from '../config/load';
 import { PldnsError, describeError } from '../errors';
 import { renderExport, isExportFormat, EXPORT_FORMATS, type ExportFormat } from '../export';
 import { SnapshotStore } from '../privatelink/snapshot';
-import { alignToConfig } from '../privatelink/model';
+import { alignToConfig, type SyncState } from '../privatelink/model';
+import type { TableEntryInput } from '../resolve/table';
 import { buildTableInputs } from '../privatelink/table-builder';
 import { createLogger } from '../log';
 import { syncOnce } from './sync';
@@ -20,9 +21,9 @@ export async function runExport(configPath: string, format: string): Promise<num
   const config = loadConfigFile(configPath);
   const logger = createLogger('warn', process.stderr);
   if (config.primaries) return exportReceivedZone(config, format);
-  let inputs;
+  let inputs: readonly TableEntryInput[];
   let source = 'snapshot';
-  let state;
+  let state: SyncState | undefined;
   if (config.stateDir) {
     try {
       state = await new SnapshotStore({ dir: config.stateDir }).load(config.records.entries);

@@ -34,7 +34,9 @@ function rdataOf(r: ZoneRecord): Buffer {
         throw malformed(`SOA data "${r.data}" is not "mname rname serial refresh retry expire minimum"`);
       }
       const fixed = Buffer.alloc(SOA_FIXED_BYTES);
-      numbers.forEach((n, i) => fixed.writeUInt32BE(n, i * 4));
+      numbers.forEach((n, i) => {
+        fixed.writeUInt32BE(n, i * 4);
+      });
       return Buffer.concat([nameToWire(f[0]), nameToWire(f[1]), fixed]);
     }
     case RRType.TXT: {

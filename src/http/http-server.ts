@@ -26,11 +26,11 @@ const CLOSE_GRACE_MS = 1_000;
 /**
  * /healthz, /readyz, /status and /metrics on node:http. The server owns the protocol edge: unknown
  * paths, wrong methods, request bodies (never read into memory), limits, and sources that throw
- * (a 500, logged, never a crash). What it reports comes from `HttpSources`, swappable on reload.
+ * (a 500, logged, never a crash). What it reports comes from `HttpSources`.
  */
 export class HttpServer {
   private server: http.Server | undefined;
-  private sources: HttpSources;
+  private readonly sources: HttpSources;
   private readonly logger: Logger;
   private inFlight = 0;
   private closing = false;
@@ -42,10 +42,6 @@ export class HttpServer {
 
   get label(): string {
     return `http://${formatHostPort(this.options.address)}`;
-  }
-
-  setSources(sources: HttpSources): void {
-    this.sources = sources;
   }
 
   /** Binds and resolves with the bound port (useful with port 0). */

@@ -97,9 +97,4 @@ export class AnswerTable {
     }
     return undefined;
   }
-
-  /** Every name the table answers, for export and status. */
-  names(): string[] {
-    return [...this.exact.keys(), ...[...this.wildcards.keys()].map((n) => `*.${n}`)];
-  }
 }

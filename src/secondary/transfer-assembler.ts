@@ -67,11 +67,13 @@ export class TransferAssembler {
 
   private take(w: WireRecord, lastInMessage: boolean): void {
     if (!isInZone(w.name, this.zone)) throw fail(`record "${w.name}" is outside zone "${this.zone}"`);
-    const soaSerial = w.type === RRType.SOA ? this.soaSerial(w) : undefined;
-    const record = wireToZoneRecord(w);
+    const soa = w.type === RRType.SOA ? this.apexSoa(w) : undefined;
+    // Read only where soa is set (a serial of -1 never matches one).
+    const soaSerial = soa === undefined ? -1 : Number(soa.data.split(' ')[2]);
+    const record = soa ?? wireToZoneRecord(w);
     switch (this.phase) {
       case 'first':
-        if (soaSerial === undefined) throw fail('the answer does not start with the zone SOA');
+        if (soa === undefined) throw fail('the answer does not start with the zone SOA');
         this.serial = soaSerial;
         if (this.currentSerial !== undefined && !serialGt(soaSerial, this.currentSerial)) {
           // RFC 1995 §4: a single SOA not newer than the client's: nothing to transfer.
@@ -79,11 +81,11 @@ export class TransferAssembler {
           this.finish(lastInMessage);
           return;
         }
-        this.records.push(record!);
+        this.records.push(soa);
         this.phase = this.currentSerial === undefined ? 'axfr' : 'second';
         return;
       case 'second':
-        if (soaSerial === undefined) {
+        if (soa === undefined) {
           this.phase = 'axfr';
           this.keep(this.records, record);
         } else if (soaSerial === this.serial) {
@@ -91,35 +93,35 @@ export class TransferAssembler {
         } else {
           if (soaSerial !== this.currentSerial) throw fail(`incremental transfer starts at serial ${soaSerial}, not ours (${this.currentSerial})`);
           this.records.length = 0;
-          this.startChange(soaSerial, record!);
+          this.startChange(soaSerial, soa);
         }
         return;
       case 'axfr':
-        if (soaSerial === undefined) this.keep(this.records, record);
+        if (soa === undefined) this.keep(this.records, record);
         else if (soaSerial === this.serial) this.finish(lastInMessage);
         else throw fail(`SOA with serial ${soaSerial} inside a full transfer of serial ${this.serial}`);
         return;
       case 'removing': {
-        const change = this.current!;
-        if (soaSerial === undefined) {
+        const change = this.currentChange();
+        if (soa === undefined) {
           this.keep(change.removed, record);
           return;
         }
         if (!serialGt(soaSerial, change.fromSerial)) throw fail(`change from serial ${change.fromSerial} to older serial ${soaSerial}`);
         this.current = { ...change, toSerial: soaSerial };
-        this.current.added.push(record!);
+        this.current.added.push(soa);
         this.changes[this.changes.length - 1] = this.current;
         this.phase = 'adding';
         return;
       }
       case 'adding': {
-        const change = this.current!;
-        if (soaSerial === undefined) {
+        const change = this.currentChange();
+        if (soa === undefined) {
           this.keep(change.added, record);
         } else if (soaSerial === this.serial && change.toSerial === this.serial) {
           this.finish(lastInMessage);
         } else if (soaSerial === change.toSerial) {
-          this.startChange(soaSerial, record!);
+          this.startChange(soaSerial, soa);
         } else {
           throw fail(`change starts at serial ${soaSerial}, the previous one ended at ${change.toSerial}`);
         }
@@ -128,6 +130,11 @@ export class TransferAssembler {
       case 'done':
         return;
     }
+  }
+
+  private currentChange(): ZoneChange {
+    if (!this.current) throw fail('a change record before the change started');
+    return this.current;
   }
 
   private startChange(fromSerial: number, oldSoa: ZoneRecord): void {
@@ -145,11 +152,11 @@ export class TransferAssembler {
     this.phase = 'done';
   }
 
-  /** Serial of an SOA owned by the zone apex; any other SOA is out of place. */
-  private soaSerial(w: WireRecord): number {
+  /** An SOA owned by the zone apex; any other SOA is out of place. */
+  private apexSoa(w: WireRecord): ZoneRecord {
     const r = wireToZoneRecord(w);
     if (r === undefined || w.name !== this.zone) throw fail(`malformed or misplaced SOA at "${w.name}"`);
-    return Number(r.data.split(' ')[2]);
+    return r;
   }
 }
 

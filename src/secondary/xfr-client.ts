@@ -41,14 +41,17 @@ export interface TransferOptions extends XfrOptions {
 export async function querySoa(server: HostPort, zone: string, opts: XfrOptions): Promise<{ serial: number; soa: ZoneRecord }> {
   const name = canonicalName(zone);
   const question: DnsQuestion = { name, type: RRType.SOA, class: CLASS_IN };
-  let soa: ZoneRecord | undefined;
+  const found: ZoneRecord[] = [];
   await exchange(server, question, undefined, { ...opts, maxBytes: 2 + MAX_MESSAGE_BYTES }, (msg) => {
     const r = msg.answers.find((a) => a.type === RRType.SOA && a.name === name);
-    soa = r === undefined ? undefined : wireToZoneRecord(r);
+    const soa = r === undefined ? undefined : wireToZoneRecord(r);
     if (soa === undefined) throw xfrError('XFR_FAILED', server, zone, `the answer holds no SOA for "${name}"`);
+    found.push(soa);
     return true;
   });
-  return { serial: Number(soa!.data.split(' ')[2]), soa: soa! };
+  const soa = found[0];
+  if (soa === undefined) throw xfrError('XFR_FAILED', server, zone, `no answer with an SOA for "${name}"`);
+  return { serial: Number(soa.data.split(' ')[2]), soa };
 }
 
 /**
@@ -104,7 +107,7 @@ async function exchange(
   const plain = encodeMessage({ id, flags: OPCODE_QUERY << 11, question, authorities: authority ? [authority] : [] });
   const signed = opts.key === undefined ? undefined : signRequest(plain, opts.key);
   const request = signed?.message ?? plain;
-  const verifier = opts.key === undefined ? undefined : new TsigStreamVerifier(opts.key, signed!.mac);
+  const verifier = opts.key === undefined || signed === undefined ? undefined : new TsigStreamVerifier(opts.key, signed.mac);
   const zone = question.name;
   let first = true;
 
@@ -228,7 +231,7 @@ export async function sendNotify(target: HostPort, zone: string, serial: number,
         const q = msg.questions;
         if (msg.id !== id || (msg.flags & FLAG_QR) === 0 || msg.opcode !== OPCODE_NOTIFY) return;
         if (q.length !== 1 || q[0].name !== name || q[0].type !== RRType.SOA) return;
-        const tsig = opts.key === undefined ? undefined : new TsigStreamVerifier(opts.key, signed!.mac);
+        const tsig = opts.key === undefined || signed === undefined ? undefined : new TsigStreamVerifier(opts.key, signed.mac);
         const check = tsig?.verify(raw, msg);
         if (msg.rcode !== RCode.NOERROR) {
           done(rcodeError(msg, target, name, check));

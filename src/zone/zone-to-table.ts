@@ -74,7 +74,10 @@ export function policyZoneToTableInputs(zone: PolicyZone): ZoneTableBuild {
       continue;
     }
     let owner = owners.get(name);
-    if (!owner) owners.set(name, (owner = { ipv4: [], ipv6: [], drop: false, passthru: false }));
+    if (!owner) {
+      owner = { ipv4: [], ipv6: [], drop: false, passthru: false };
+      owners.set(name, owner);
+    }
     take(owner);
     ttlS = ttlS === undefined ? r.ttl : Math.min(ttlS, r.ttl);
   }

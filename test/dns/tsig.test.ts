@@ -5,7 +5,7 @@ import { encodeMessage, parseMessage } from '../../src/dns/message';
 import { nameToWire } from '../../src/dns/name-codec';
 import {
   readTsig, signRequest, signResponse, tsigErrorResponse, tsigRecordBytes, TsigError, TsigStreamSigner, TsigStreamVerifier, verifyRequest,
-  verifyResponse, type TsigKey, type TsigRequestFailure,
+  verifyResponse, type TsigCheck, type TsigKey, type TsigRequestFailure,
 } from '../../src/dns/tsig';
 
 const KEY: TsigKey = { name: 'fleet', algorithm: 'hmac-sha256', secret: Buffer.from('0123456789abcdef0123456789abcdef') };
@@ -151,7 +151,7 @@ t.test('multi-message stream: chained MACs, unsigned intermediates, first and la
   t.match(v4.finish(), { ok: false, reason: /not signed/ }, 'last unsigned');
   const v5 = new TsigStreamVerifier(KEY, requestMac, { nowSec: NOW });
   v5.verify(first, parseMessage(first));
-  let result;
+  let result: TsigCheck | undefined;
   for (let i = 0; i < 100; i++) result = v5.verify(plain[1], parseMessage(plain[1]));
   t.match(result, { ok: false, reason: /unsigned messages in a row/ }, '100 unsigned in a row');
   t.match(new TsigStreamVerifier(KEY, requestMac).finish(), { ok: false });

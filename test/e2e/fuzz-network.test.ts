@@ -4,6 +4,7 @@ import dgram from 'node:dgram';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon';
 import { encodeQuery, decode } from '../helpers/wire';
 import { input, pointerChainMessage } from '../helpers/fuzz-inputs';
+import { settle, waitUntil } from '../helpers/settle';
 import { answerFor, metric, metrics, questionOf, sleep, startResponder, TcpDns, udpAsk, type Responder } from '../helpers/hardening';
 
 /**
@@ -108,13 +109,20 @@ t.test('UDP fuzz', async (t) => {
     s.send(inputs[i], daemon.dnsPort, '127.0.0.1');
     if (i % 100 === 99) await sleep(5);
   }
-  await sleep(1000);
+  // The burst is done when the daemon's request and drop counters stop moving (later on a loaded machine).
+  const seen = async (): Promise<number> => {
+    const m = await metrics(daemon.httpPort as number);
+    return metric(m, 'privatelink_dns_requests_total') + metric(m, 'privatelink_dns_dropped_packets_total');
+  };
+  await settle(seen, 1000, 20_000);
   // Two 64 KB pointer-chain datagrams, sent after the burst so none is lost in it: a query
   // (over the size guard) and a response-shaped one (QR=1: dropped unparsed, never reflected).
   const mBig = await metrics(daemon.httpPort as number);
   s.send(pointerChainMessage(65_000), daemon.dnsPort, '127.0.0.1');
   s.send(pointerChainMessage(65_000, { response: true }), daemon.dnsPort, '127.0.0.1');
-  await sleep(300);
+  const droppedNow = async (): Promise<number> => metric(await metrics(daemon.httpPort as number), 'privatelink_dns_dropped_packets_total');
+  const before = metric(mBig, 'privatelink_dns_dropped_packets_total');
+  await waitUntil(droppedNow, (n) => n >= before + 2, 10_000);
   s.close();
   const delay = await loopDelayMax();
   const m1 = await metrics(daemon.httpPort as number);

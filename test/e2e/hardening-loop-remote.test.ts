@@ -63,10 +63,12 @@ limits: { lameduck: 0s }
     times.push(r.ms);
     t.equal(r.status, 'SERVFAIL', `${name}: SERVFAIL`);
   }
-  t.ok(Math.max(...times) < 1500, `answered well before the 3 s upstream timeout (${times.join(', ')} ms)`);
+  // dig waits 5 s: an answer before 3 s did not come from the upstream timeout (the counter below proves it).
+  t.ok(Math.max(...times) < 3000, `answered before the 3 s upstream timeout (${times.join(', ')} ms)`);
   const metricsText = spawnSync('ip', ['netns', 'exec', NS, process.execPath, '-e', "fetch('http://198.18.0.1:8053/metrics').then(r=>r.text()).then(t=>process.stdout.write(t))"], { encoding: 'utf8', timeout: 20_000 }).stdout;
   const loops = Number(/^privatelink_dns_loops_detected_total (\d+)/m.exec(metricsText)?.[1] ?? '0');
   t.ok(loops >= 2, `loops_detected_total = ${loops}`);
+  t.notMatch(metricsText, /^privatelink_dns_upstream_requests_total\{[^}]*result="timeout"[^}]*\} [1-9]/m, 'no upstream exchange timed out: the loop was cut at once');
   for (let i = 0; i < 20 && !/forwarding loop/.test(logs); i++) await new Promise((r) => setTimeout(r, 100));
   t.match(logs, /forwarding loop/, 'logged');
   t.same(digIn('ntp.internal.example').answers.map((a) => a.data), ['10.0.0.123'], 'still answering');

@@ -8,6 +8,7 @@ import { startUnbound, type RunningUnbound } from '../helpers/unbound';
 import { freePort } from '../helpers/ports';
 import { dig } from '../helpers/dig';
 import { metric, metrics, startResponder, answerFor, sleep } from '../helpers/hardening';
+import { cpuSeconds, settle } from '../helpers/settle';
 import { encodeQuery, decode } from '../helpers/wire';
 import dgram from 'node:dgram';
 
@@ -49,6 +50,7 @@ t.teardown(async () => {
 
 t.test('a zone forwarded back to us: SERVFAIL within the upstream timeout, counted, no spin', async (t) => {
   const http = daemon.httpPort as number;
+  const upstreamExchanges = async (): Promise<number> => metric(await metrics(http), 'privatelink_dns_upstream_requests_total');
   const m0 = await metrics(http);
   const times: number[] = [];
   for (const name of ['a.loop.corp', 'b.loop.corp', 'c.loop.corp']) {
@@ -57,18 +59,23 @@ t.test('a zone forwarded back to us: SERVFAIL within the upstream timeout, count
     times.push(Date.now() - started);
     t.equal(r.status, 'SERVFAIL', `${name}: SERVFAIL (got ${r.status}: ${r.raw.split("\n").filter((l) => /IN/.test(l)).join(" | ")})`);
   }
-  t.ok(Math.max(...times) < 2500, `answered within the 800 ms upstream timeout plus margin (${times.join(', ')} ms)`);
+  // dig waits 3 s (+time=3, one try): a SERVFAIL before that is the daemon's, sent when its 800 ms forward timed out.
+  t.ok(Math.max(...times) < 3000, `answered by the daemon, not dig's timeout (${times.join(', ')} ms)`);
   const m1 = await metrics(http);
   const loops = metric(m1, 'privatelink_dns_loops_detected_total') - metric(m0, 'privatelink_dns_loops_detected_total');
   t.ok(loops >= 3, `loops_detected_total moved: ${loops}`);
   const upstreamQueries = metric(m1, 'privatelink_dns_upstream_requests_total') - metric(m0, 'privatelink_dns_upstream_requests_total');
   t.ok(upstreamQueries <= 3 * 4, `no amplification: ${upstreamQueries} upstream exchanges for 3 client queries`);
-  // Let any retries drain, then check the counters are still: no spin.
-  await new Promise((r) => setTimeout(r, 1500));
-  const m2 = await metrics(http);
-  const later = metric(m2, 'privatelink_dns_upstream_requests_total') - metric(m1, 'privatelink_dns_upstream_requests_total');
-  t.ok(later <= 2, `nothing keeps circulating afterwards (${later} more upstream exchanges)`);
-  t.ok(metric(m2, 'privatelink_dns_event_loop_delay_seconds', 'quantile="1"') < 0.5, 'event loop stayed responsive');
+  // No spin: Unbound's last retries may still come back after the SERVFAILs (later on a loaded
+  // machine), but the exchange counter stops moving, at a small bound per client query, and
+  // the daemon spends next to no CPU while it waits.
+  const cpu0 = cpuSeconds(daemon.proc.pid as number);
+  const quiet = await settle(upstreamExchanges, 2000, 20_000);
+  const cpu = cpuSeconds(daemon.proc.pid as number) - cpu0;
+  const later = quiet.value - metric(m1, 'privatelink_dns_upstream_requests_total');
+  t.ok(quiet.settled, `upstream exchanges stopped (${later} more after the answers, quiet after ${quiet.ms} ms)`);
+  t.ok(upstreamQueries + later <= 3 * 6, `bounded per client query: ${upstreamQueries}+${later} exchanges for 3 queries`);
+  t.ok(cpu < 0.5, `idle while settling: ${cpu.toFixed(2)} CPU s in ${quiet.ms} ms`);
   const warn = daemon.logs().filter((l) => typeof l.msg === 'string' && l.msg.startsWith('forwarding loop'));
   t.ok(warn.length >= 1 && warn.length <= 3, `logged once per name (${warn.length} lines)`);
 
@@ -76,7 +83,8 @@ t.test('a zone forwarded back to us: SERVFAIL within the upstream timeout, count
   t.same(www.answers.map((a) => a.data), ['192.0.2.10'], 'other names still forwarded normally');
   const ntp = await dig(daemon.dnsPort, 'ntp.internal.example', 'A');
   t.same(ntp.answers.map((a) => a.data), ['10.0.0.123'], 'static names still answered');
-  t.comment(`tried: 3 looping names (${times.join('/')} ms); loops_detected_total=${metric(m2, 'privatelink_dns_loops_detected_total')}, upstream exchanges=${upstreamQueries}+${later}, loop log lines=${warn.length}`);
+  const m2 = await metrics(http);
+  t.comment(`tried: 3 looping names (${times.join('/')} ms); loops_detected_total=${metric(m2, 'privatelink_dns_loops_detected_total')}, upstream exchanges=${upstreamQueries}+${later}, loop log lines=${warn.length}, settle CPU ${cpu.toFixed(2)} s`);
 });
 
 t.test('a local client sharing the upstream address is not taken for a loop', async (t) => {

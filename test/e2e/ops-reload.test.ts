@@ -32,7 +32,7 @@ const NEW_ENTRIES = `${OLD_ENTRIES}
     - names: ["new.internal.example"]
       addresses: ["10.0.0.2"]`;
 
-/** Sends `count` queries over UDP, one every `everyMs`, and counts the answers. */
+/** Sends `count` queries over UDP, one every `everyMs`, and counts the answers (waiting up to 5 s for the last ones). */
 async function steadyQueries(port: number, count: number, everyMs: number): Promise<{ sent: number; answered: number }> {
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
@@ -42,7 +42,7 @@ async function steadyQueries(port: number, count: number, everyMs: number): Prom
     sock.send(encodeQuery('old.internal.example', { id: i + 1 }), port, '127.0.0.1');
     await new Promise((r) => setTimeout(r, everyMs));
   }
-  await new Promise((r) => setTimeout(r, 500));
+  for (let i = 0; i < 50 && seen.size < count; i++) await new Promise((r) => setTimeout(r, 100));
   sock.close();
   return { sent: count, answered: seen.size };
 }

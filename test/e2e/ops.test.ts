@@ -230,7 +230,7 @@ state_dir: false
   t.same(still.answers.map((a) => a.data).sort(), ['10.20.1.10', '10.20.2.10'], 'still answered from the last good data');
 });
 
-t.test('SIGTERM: /readyz 503 during lameduck, exit 0 within lameduck + 1 s', async (t) => {
+t.test('SIGTERM: /readyz 503 during lameduck, then exit 0', async (t) => {
   const daemon: RunningDaemon = await startDaemon(`
 region: cn-hangzhou
 listen: { dns: ["127.0.0.1:0"], http: "127.0.0.1:0" }
@@ -259,6 +259,7 @@ state_dir: false
   t.equal(code, 0, 'exit code 0');
   const took = at - sentAt;
   t.ok(took >= 1400, `waited the lameduck delay (${took} ms)`);
-  t.ok(took <= 1500 + 1000, `exited within lameduck + 1 s (${took} ms)`);
+  // An upper bound only to tell "exits by itself" from "hangs" (the teardown's SIGKILL would hide a hang); loose for a loaded machine.
+  t.ok(took <= 1500 + 5000, `exited on its own after the lameduck (${took} ms)`);
   t.ok(daemon.logs().some((l) => l.msg === 'privatelink-dns stopped'), 'logged the stop');
 });

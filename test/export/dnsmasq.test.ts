@@ -2,7 +2,8 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderExport } from '../../src/export';
-import { CS, EPSRV, EPSRV_API, INPUTS, OPTS, OSS, REGISTRY, TTL, UPSTREAM_A, dig, haveTool, run, sortedData, startBounded, startFakeUpstream, freePort, waitForDns } from '../helpers/export-fixture';
+import { CS, EPSRV, EPSRV_API, INPUTS, OPTS, OSS, REGISTRY, TTL, UPSTREAM_A, dig, run, sortedData, startBounded, startFakeUpstream, freePort, waitForDns } from '../helpers/export-fixture';
+import { requireTool } from '../helpers/tools';
 
 const text = renderExport('dnsmasq', INPUTS, OPTS);
 
@@ -20,7 +21,7 @@ t.test('structure: every managed name is local, so nothing about it is forwarded
 });
 
 t.test('dnsmasq --test accepts it', async (t) => {
-  if (!haveTool(t, 'dnsmasq')) return;
+  requireTool('dnsmasq');
   const dir = t.testdir({ 'privatelink.conf': text });
   const main = join(dir, 'dnsmasq.conf');
   writeFileSync(main, `no-resolv\nno-hosts\nconf-file=${join(dir, 'privatelink.conf')}\n`);
@@ -30,7 +31,8 @@ t.test('dnsmasq --test accepts it', async (t) => {
 });
 
 t.test('a real dnsmasq answers managed names itself and forwards only the rest', async (t) => {
-  if (!haveTool(t, 'dnsmasq') || !haveTool(t, 'dig')) return;
+  requireTool('dnsmasq');
+  requireTool('dig');
   const upstream = await startFakeUpstream();
   t.teardown(upstream.close);
   const dir = t.testdir({ 'privatelink.conf': text });

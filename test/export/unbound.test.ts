@@ -2,7 +2,8 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderExport } from '../../src/export';
-import { CS, EPSRV, EPSRV_API, INPUTS, OPTS, OSS, REGISTRY, TTL, UPSTREAM_A, dig, freePort, haveTool, run, sortedData, startBounded, startFakeUpstream, waitForDns } from '../helpers/export-fixture';
+import { CS, EPSRV, EPSRV_API, INPUTS, OPTS, OSS, REGISTRY, TTL, UPSTREAM_A, dig, freePort, run, sortedData, startBounded, startFakeUpstream, waitForDns } from '../helpers/export-fixture';
+import { requireTool } from '../helpers/tools';
 
 const text = renderExport('unbound', INPUTS, OPTS);
 
@@ -42,7 +43,7 @@ t.test('structure', async (t) => {
 });
 
 t.test('unbound-checkconf accepts a full config that includes it', async (t) => {
-  if (!haveTool(t, 'unbound-checkconf')) return;
+  requireTool('unbound-checkconf');
   const dir = t.testdir({ 'privatelink.conf': text });
   writeFileSync(join(dir, 'unbound.conf'), unboundConf(dir, 5353, 53));
   const r = run('unbound-checkconf', [join(dir, 'unbound.conf')]);
@@ -51,7 +52,8 @@ t.test('unbound-checkconf accepts a full config that includes it', async (t) => 
 });
 
 t.test('a real unbound answers managed names itself and forwards only the rest', async (t) => {
-  if (!haveTool(t, 'unbound') || !haveTool(t, 'dig')) return;
+  requireTool('unbound');
+  requireTool('dig');
   const upstream = await startFakeUpstream();
   t.teardown(upstream.close);
   const dir = t.testdir({ 'privatelink.conf': text });

@@ -37,8 +37,7 @@ export async function startDaemon(yaml: string, options: { env?: Record<string, 
   proc.stdout?.setEncoding('utf8');
   proc.stdout?.on('data', (chunk: string) => {
     partial += chunk;
-    let nl: number;
-    while ((nl = partial.indexOf('\n')) >= 0) {
+    for (let nl = partial.indexOf('\n'); nl >= 0; nl = partial.indexOf('\n')) {
       const line = partial.slice(0, nl);
       partial = partial.slice(nl + 1);
       try {

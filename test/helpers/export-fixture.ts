@@ -28,31 +28,6 @@ export const OPTS = { ttl: TTL, generatedAt: GENERATED_AT, version: '0.0.0-test'
 /** What a fake upstream answers for every A query: the conflicting public-VPC address. */
 export const UPSTREAM_A = '100.100.1.1';
 
-interface TapLike {
-  fail(msg: string): void;
-  plan(n: number, comment?: string): void;
-}
-
-/**
- * True when `tool` is on PATH. Otherwise a failure under CI=true (the checkers are part of the
- * test environment there), a skip with the reason elsewhere.
- */
-export function haveTool(t: TapLike, tool: string): boolean {
-  const found = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).status === 0;
-  if (found) return true;
-  const msg = `${tool} is not installed (Debian: apt-get install ${PACKAGE_OF[tool] ?? tool})`;
-  if (process.env.CI === 'true') t.fail(`${msg}; it is required when CI=true`);
-  else t.plan(0, `skipped: ${msg}`);
-  return false;
-}
-
-const PACKAGE_OF: Record<string, string> = {
-  'unbound-checkconf': 'unbound',
-  'named-checkzone': 'bind9-utils',
-  dig: 'bind9-dnsutils',
-  'systemd-analyze': 'systemd',
-};
-
 export function run(cmd: string, args: readonly string[], timeoutMs = 20_000): { code: number | null; out: string } {
   const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: timeoutMs });
   return { code: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };

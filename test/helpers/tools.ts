@@ -8,10 +8,25 @@ export function requireTool(name: string): string {
   const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
   const path = found.stdout.trim();
   if (found.status !== 0 || path === '') {
-    throw new Error(`required tool "${name}" is not installed (run .ci/run or apt-get install it)`);
+    throw new Error(`required tool "${name}" is not installed (run .ci/run, or on Debian: apt-get install ${DEBIAN_PACKAGE[name] ?? name})`);
   }
   return path;
 }
+
+/** Where a tool comes from on Debian, for the message above (the list .ci/run installs). */
+const DEBIAN_PACKAGE: Record<string, string> = {
+  dig: 'bind9-dnsutils',
+  kdig: 'knot-dnsutils',
+  named: 'bind9',
+  'named-checkzone': 'bind9-utils',
+  unbound: 'unbound',
+  'unbound-checkconf': 'unbound',
+  dnsmasq: 'dnsmasq-base',
+  ip: 'iproute2',
+  'systemd-analyze': 'systemd',
+  chattr: 'e2fsprogs',
+  getent: 'libc-bin',
+};
 
 export function toolVersion(cmd: string, args: string[]): string {
   try {

@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { CLASS_IN, FLAG_AA, FLAG_QR, FLAG_RD, RRType } from '../../src/dns/constants';
-import { encodeMessage, parseMessage } from '../../src/dns/message';
+import { encodeMessage, parseMessage, type DnsMessage } from '../../src/dns/message';
 import { frameMessage, TcpFrameReader } from '../../src/dns/tcp-frames';
 import { signResponse, tsigErrorResponse, verifyRequest, type TsigKey, type TsigOptions, type TsigRequestCheck } from '../../src/dns/tsig';
 
@@ -32,7 +32,7 @@ export async function startTsigResponder(opts: ResponderOptions): Promise<Respon
   const requests: Buffer[] = [];
   const answer = (req: Buffer): Buffer | undefined => {
     requests.push(req);
-    let parsed;
+    let parsed: DnsMessage;
     try {
       parsed = parseMessage(req);
     } catch {

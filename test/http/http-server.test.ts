@@ -216,14 +216,6 @@ t.test('a throwing source is a logged 500 and the server keeps serving', async (
   t.same(JSON.parse(s.body), { fine: true });
 });
 
-t.test('setSources swaps what is reported', async (t) => {
-  const { server, port } = await started(t, sources({ status: () => ({ generation: 1 }) }));
-  t.same(JSON.parse((await request(port, 'GET', '/status')).body), { generation: 1 });
-  server.setSources(sources({ status: () => ({ generation: 2 }), readiness: () => ({ ready: false, reasons: ['reloaded'] }) }));
-  t.same(JSON.parse((await request(port, 'GET', '/status')).body), { generation: 2 });
-  t.equal((await request(port, 'GET', '/readyz')).status, 503);
-});
-
 t.test('a request body is ignored, not required to be read', async (t) => {
   const { port } = await started(t, sources());
   const r = await request(port, 'GET', '/readyz', { body: 'y'.repeat(256 * 1024) });

@@ -5,7 +5,7 @@ import t from 'tap';
 import { createSocket, type RemoteInfo } from 'node:dgram';
 import type { PrivateLinkConfig } from '../../src/config/schema';
 import { PldnsError } from '../../src/errors';
-import { createPrivateLinkClient, PrivateLinkClient } from '../../src/privatelink/client';
+import { createPrivateLinkClient, type PrivateLinkClient } from '../../src/privatelink/client';
 import { startSimulator, type RunningSimulator, type SimulatorData, type SimEndpoint } from '../../src/simulator';
 import { simulatorApiConfig } from '../helpers/privatelink-fake';
 

@@ -30,8 +30,7 @@ t.test('wildcards', async (t) => {
   t.equal(table.lookup('a.example.internal'), undefined, 'the wildcard does not match its own parent');
 });
 
-t.test('names and size', async (t) => {
+t.test('size', async (t) => {
   t.equal(table.size, 6);
-  t.ok(table.names().includes('*.oss-cn-hangzhou-internal.aliyuncs.com'));
   t.equal(AnswerTable.empty().lookup('anything.example'), undefined);
 });

@@ -65,7 +65,9 @@ t.test('protocol violations throw XFR_FAILED', async (t) => {
   ];
   for (const [label, current, messages] of cases) {
     const x = new TransferAssembler(Z, current);
-    t.throws(() => messages.forEach((m) => x.push(w(m))), { code: 'XFR_FAILED' }, label);
+    t.throws(() => {
+      for (const m of messages) x.push(w(m));
+    }, { code: 'XFR_FAILED' }, label);
   }
   t.throws(() => new TransferAssembler(Z).result(), { code: 'XFR_FAILED' }, 'result before the end');
 });
