@@ -2,6 +2,7 @@ import net from 'node:net';
 import type { Logger } from '../log';
 import { PldnsError } from '../errors';
 import { formatHostPort, type HostPort } from '../config/units';
+import { MAX_QUERY_BYTES } from './constants';
 import type { EdgeCounters } from './edge';
 import type { EdgeOutput, EdgePipeline } from './edge-pipeline';
 
@@ -22,8 +23,6 @@ export interface TcpServerOptions {
   readonly limits: TcpLimits;
 }
 
-/** A TCP query frame is at most 64 KiB by construction; queries are far smaller. */
-const MAX_QUERY_FRAME_BYTES = 4096;
 
 /**
  * RFC 7766 DNS over TCP: pipelined queries answered out of order, an idle timer that destroys,
@@ -141,7 +140,7 @@ class Connection {
   private onData(chunk: Buffer): void {
     this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
     // A frame header announcing more than a query can be is abuse: hang up before buffering it.
-    if (this.buffered.length >= 2 && this.buffered.readUInt16BE(0) > MAX_QUERY_FRAME_BYTES) {
+    if (this.buffered.length >= 2 && this.buffered.readUInt16BE(0) > MAX_QUERY_BYTES) {
       this.server.counters.dropped('tcp_frame_too_large');
       this.socket.destroy();
       return;
@@ -159,7 +158,7 @@ class Connection {
         return;
       }
       const len = this.buffered.readUInt16BE(0);
-      if (len > MAX_QUERY_FRAME_BYTES) {
+      if (len > MAX_QUERY_BYTES) {
         this.server.counters.dropped('tcp_frame_too_large');
         this.socket.destroy();
         return;

@@ -1,7 +1,7 @@
 import type { Logger } from '../log';
 import { isPldnsError } from '../errors';
 import type { Config } from '../config/schema';
-import { CLASS_IN, RCode, RRType, typeLabel, RCODE_NAMES } from '../dns/constants';
+import { CLASS_IN, RCODE_MASK, RCode, RRType, typeLabel, RCODE_NAMES } from '../dns/constants';
 import type { DnsRequest, Protocol } from '../dns/edge';
 import type { Query } from '../dns/query';
 import { buildRcodeResponse } from '../dns/response';
@@ -162,7 +162,7 @@ export class Resolver {
   }
 
   private done(req: DnsRequest, bytes: Buffer, source: AnswerSource): Buffer {
-    const rcode = bytes[3] & 0x0f;
+    const rcode = bytes[3] & RCODE_MASK;
     this.options.observer.answered(req.protocol, req.query.qtype, source, rcode, req.receivedAt);
     if (this.options.logQueries) {
       this.options.logger.info({ client: req.client.address, protocol: req.protocol, qname: req.query.qname, qtype: typeLabel(req.query.qtype), source, rcode: RCODE_NAMES[rcode] ?? rcode, bytes: bytes.length }, 'query');
