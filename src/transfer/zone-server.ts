@@ -1,6 +1,7 @@
 import type { Logger } from '../log';
 import { isPldnsError } from '../errors';
-import { FLAG_AA, FLAG_QR, OPCODE_NOTIFY, RCODE_NOTAUTH, RCode, RRType, TYPE_TSIG } from '../dns/constants';
+import { FLAG_AA, FLAG_QR, HEADER_BYTES, OPCODE_NOTIFY, RCODE_NOTAUTH, RCode, RRType, TYPE_TSIG } from '../dns/constants';
+import { nameToWire } from '../dns/name-codec';
 import { parseMessage, encodeMessage, type DnsMessage, type DnsQuestion } from '../dns/message';
 import type { ClientAddress, Protocol, ZoneReply, ZoneService } from '../dns/edge';
 import type { Query } from '../dns/query';
@@ -86,6 +87,11 @@ export class ZoneServer implements ZoneService {
       if (transfer) this.options.logger.info({ client: client.address, zone: question.name, key: keyName ?? null, type: kind }, 'zone transfer refused: not in transfer.allow');
       return this.reply(m, question, RCode.REFUSED, [], auth);
     }
+    if (transfer && question.name !== zone.origin) {
+      // Transfers are of whole zones: a name inside one is not a zone of ours.
+      this.options.observer.served(kind, 'refused');
+      return this.reply(m, question, RCode.REFUSED, [], auth);
+    }
     if (question.type === RRType.AXFR) {
       if (protocol === 'udp') {
         this.options.observer.served(kind, 'refused');
@@ -118,8 +124,9 @@ export class ZoneServer implements ZoneService {
       return this.reply(m, question, RCode.NOERROR, [current], auth);
     }
     const changes = zone.journal.changesSince(theirSerial);
-    const messages = changes ? packMessages(question, ixfrRecords(zone.zone, changes)) : this.axfrMessages(zone);
-    return this.stream(m, auth, 'ixfr', messages);
+    if (changes) return this.stream(m, auth, 'ixfr', packMessages(question, ixfrRecords(zone.zone, changes)));
+    // No history from their serial: the whole zone, AXFR-style, still answering their IXFR question.
+    return this.stream(m, auth, 'ixfr', this.axfrMessages(zone), RRType.IXFR, zone.origin);
   }
 
   /** Authoritative data for a name inside the zone: the records, NODATA or NXDOMAIN with the SOA. */
@@ -140,13 +147,19 @@ export class ZoneServer implements ZoneService {
     return messages;
   }
 
-  /** The messages with the client's ID, each signed in turn; counted when the last one is handed over. */
-  private *stream(m: DnsMessage, auth: RequestAuth, kind: TransferKind, messages: Iterable<Buffer>): Generator<Buffer> {
+  /**
+   * The messages with the client's ID (and, for shared AXFR messages sent as an IXFR answer, the
+   * IXFR question type), each signed in turn; counted when the last one is handed over.
+   */
+  private *stream(m: DnsMessage, auth: RequestAuth, kind: TransferKind, messages: Iterable<Buffer>, questionType?: number, origin = ''): Generator<Buffer> {
     let result: TransferResult = 'aborted';
+    // The shared messages carry the zone name uncompressed right after the header.
+    const typeOffset = questionType === undefined ? 0 : HEADER_BYTES + nameToWire(origin).length;
     try {
       for (const body of messages) {
         const copy = Buffer.from(body);
         copy.writeUInt16BE(m.id, 0);
+        if (questionType !== undefined) copy.writeUInt16BE(questionType, typeOffset);
         yield auth.kind === 'signed' ? auth.sign(copy) : copy;
       }
       result = 'ok';

@@ -114,8 +114,14 @@ t.test('IXFR: incremental from the journal, SOA only when up to date, AXFR-style
   ], 'new SOA, old SOA, removed, new SOA, added, new SOA');
   const upToDate = records(messages(server.handle(request('privatelink.rpz', RRType.IXFR, { soaSerial: second }), inside, 'tcp')));
   t.equal(upToDate.length, 1, 'up to date: our SOA alone');
-  const unknown = records(messages(server.handle(request('privatelink.rpz', RRType.IXFR, { soaSerial: first - 100 }), inside, 'tcp')));
+  const unknownMessages = messages(server.handle(request('privatelink.rpz', RRType.IXFR, { soaSerial: first - 100 }), inside, 'tcp'));
+  const unknown = records(unknownMessages);
   t.ok(unknown.length > 3 && unknown[1]?.type !== RRType.SOA, 'no history for that serial: the whole zone, AXFR-style');
+  for (const m of unknownMessages) t.same(parseMessage(m).questions[0], { name: 'privatelink.rpz', type: RRType.IXFR, class: CLASS_IN }, 'still the IXFR question');
+  const axfr = messages(server.handle(request('privatelink.rpz', RRType.AXFR), inside, 'tcp'));
+  t.equal(parseMessage(axfr[0] as Buffer).questions[0]?.type, RRType.AXFR, 'the shared AXFR messages keep their own question');
+  const below = parseMessage(messages(server.handle(request('x.privatelink.rpz', RRType.AXFR), inside, 'tcp'))[0] as Buffer);
+  t.equal(below.rcode, 5, 'AXFR of a name inside the zone: REFUSED');
   const udp = records(messages(server.handle(request('privatelink.rpz', RRType.IXFR, { soaSerial: first }), inside, 'udp')));
   t.equal(udp.length, 1, 'over UDP: the SOA alone (come back over TCP)');
 });
