@@ -4,6 +4,7 @@ import { PldnsError } from '../errors';
 import { formatHostPort, type HostPort } from '../config/units';
 import type { EdgeCounters } from './edge';
 import type { EdgeOutput, EdgePipeline } from './edge-pipeline';
+import { StreamScheduler } from './stream-scheduler';
 
 export interface TcpLimits {
   readonly maxConnections: number;
@@ -37,6 +38,8 @@ export class TcpServer {
   private closing = false;
 
   readonly counters: EdgeCounters;
+  /** Every transfer stream of this listener takes turns here. */
+  readonly streams = new StreamScheduler();
 
   constructor(readonly options: TcpServerOptions) {
     this.counters = options.pipeline.edgeCounters;
@@ -215,34 +218,66 @@ class Connection {
   }
 
   /**
-   * Several messages (a zone transfer): each written when the socket has room, so a slow reader
-   * holds only its own connection and at most one buffer's worth of memory; the idle timer ends a
-   * reader that stops.
+   * Several messages (a zone transfer), one per turn of the listener's stream scheduler, so
+   * transfers take turns with each other and with queries; a message is taken from `messages`
+   * only when it is its turn (a lazily built zone is built as it is sent). Writing waits while
+   * the socket holds more than half the write buffer, so a slow reader holds only its own
+   * connection and at most one buffer's worth of memory; the idle timer ends a reader that stops.
    */
-  private async writeStream(messages: Iterable<Buffer>): Promise<void> {
+  private writeStream(messages: Iterable<Buffer>): Promise<void> {
     const socket = this.socket;
-    const roomBytes = this.server.options.limits.maxWriteBufferBytes / 2;
-    try {
-      for (const message of messages) {
-        if (socket.destroyed) return;
-        socket.write(frameOf(message));
-        if (socket.writableLength > roomBytes && !socket.destroyed) {
-          await new Promise<void>((resolve) => {
-            const done = (): void => {
-              socket.off('drain', done);
-              socket.off('close', done);
-              resolve();
-            };
-            socket.on('drain', done);
-            socket.on('close', done);
-          });
+    const { counters, options, streams } = this.server;
+    const roomBytes = options.limits.maxWriteBufferBytes / 2;
+    const it = messages[Symbol.iterator]();
+    return new Promise<void>((resolve) => {
+      let finished = false;
+      const finish = (): void => {
+        if (finished) return;
+        finished = true;
+        socket.off('drain', resume);
+        socket.off('close', resume);
+        // Stopped early (the connection went away): let the source know it was cut short.
+        try {
+          it.return?.();
+        } catch {
+          // nothing left to clean up
         }
-      }
-    } catch (err) {
-      this.server.counters.dropped('handler_error');
-      this.server.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'zone transfer stream failed; connection closed');
-      socket.destroy();
-    }
+        resolve();
+      };
+      const resume = (): void => {
+        socket.off('drain', resume);
+        socket.off('close', resume);
+        if (!finished) streams.add(step);
+      };
+      const step = (): boolean => {
+        if (socket.destroyed) {
+          finish();
+          return false;
+        }
+        let next: IteratorResult<Buffer>;
+        try {
+          next = it.next();
+        } catch (err) {
+          counters.dropped('handler_error');
+          options.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'zone transfer stream failed; connection closed');
+          socket.destroy();
+          finish();
+          return false;
+        }
+        if (next.done) {
+          finish();
+          return false;
+        }
+        socket.write(frameOf(next.value));
+        if (socket.writableLength > roomBytes && !socket.destroyed) {
+          socket.on('drain', resume);
+          socket.on('close', resume);
+          return false;
+        }
+        return true;
+      };
+      streams.add(step);
+    });
   }
 }
 
