@@ -50,7 +50,9 @@ export class TcpServer {
   }
 
   async start(): Promise<number> {
-    const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onConnection(socket));
+    // Half-open: a client may send its queries and then FIN (shut down writing); it still gets every
+    // answer, the last of a zone transfer included, and we close once nothing is left to send.
+    const server = net.createServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: true }, (socket) => this.onConnection(socket));
     this.server = server;
     server.maxConnections = this.options.limits.maxConnections;
     server.on('drop', () => this.counters.dropped('tcp_connection_cap'));
@@ -110,6 +112,8 @@ class Connection {
   private inFlight = 0;
   private paused = false;
   private scheduled = false;
+  /** The client sent FIN: no more queries will come. */
+  private readEnded = false;
   private readonly output: EdgeOutput;
 
   constructor(private readonly socket: net.Socket, private readonly server: TcpServer) {
@@ -117,6 +121,10 @@ class Connection {
     socket.setTimeout(limits.idleTimeoutMs, () => socket.destroy());
     socket.on('error', (err) => logger.debug({ err: err.message }, 'tcp client socket error'));
     socket.on('data', (chunk) => this.onData(chunk));
+    socket.on('end', () => {
+      this.readEnded = true;
+      this.endIfDone();
+    });
     this.output = {
       send: (bytes) => this.write(bytes),
       hold: () => {
@@ -185,11 +193,21 @@ class Connection {
     }
     if (this.buffered.length === 0) this.buffered = Buffer.alloc(0);
     this.resume();
+    this.endIfDone();
   }
 
   private settle(): void {
     this.inFlight--;
     if (this.paused && !this.scheduled) this.drain();
+    else this.endIfDone();
+  }
+
+  /** After the client's FIN: close our side once every answer is written (an incomplete frame never will be). */
+  private endIfDone(): void {
+    if (!this.readEnded || this.inFlight > 0 || this.socket.destroyed || this.socket.writableEnded) return;
+    const b = this.buffered;
+    if (b.length >= 2 && b.length >= 2 + b.readUInt16BE(0)) return;
+    this.socket.end();
   }
 
   private pause(): void {

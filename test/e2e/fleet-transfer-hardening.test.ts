@@ -295,6 +295,18 @@ t.test('the transfer path of a hub with a 10,000-name zone, under abuse and load
     t.equal(merged.frames.length, 3, 'the rest of the third frame completes it');
     merged.destroy();
 
+    // Queries, then FIN (the client shuts down writing): every answer still comes, then our FIN.
+    const half = await TcpDns.connect(port, '127.0.0.2');
+    const halfReq = signed(RRType.AXFR);
+    half.send(halfReq.message);
+    half.send(signed(RRType.SOA).message);
+    half.socket.end();
+    t.ok(await half.waitClosed(30_000), 'a half-closed client: the hub closes once it has answered');
+    const halfMsgs = half.frames.map((f) => parseMessage(f));
+    const halfRecords = halfMsgs.filter((m) => m.questions[0]?.type === RRType.AXFR).reduce((n, m) => n + m.answers.length, 0);
+    t.equal(halfRecords, RECORDS, 'and its AXFR came whole');
+    t.equal(halfMsgs.filter((m) => m.questions[0]?.type === RRType.SOA).length, 1, 'and so did the SOA query sent after it');
+
     // A frame cut short, then the connection closed: nothing to answer, nothing broken.
     const cut = await TcpDns.connect(port, '127.0.0.2');
     cut.socket.write(framed.subarray(0, 20));
