@@ -5,6 +5,7 @@ import { formatHostPort, type HostPort } from '../config/units';
 import { MAX_QUERY_BYTES } from './constants';
 import type { EdgeCounters } from './edge';
 import type { EdgeOutput, EdgePipeline } from './edge-pipeline';
+import { StreamScheduler } from './stream-scheduler';
 
 export interface TcpLimits {
   readonly maxConnections: number;
@@ -36,6 +37,8 @@ export class TcpServer {
   private closing = false;
 
   readonly counters: EdgeCounters;
+  /** Every transfer stream of this listener takes turns here. */
+  readonly streams = new StreamScheduler();
 
   constructor(readonly options: TcpServerOptions) {
     this.counters = options.pipeline.edgeCounters;
@@ -46,7 +49,9 @@ export class TcpServer {
   }
 
   async start(): Promise<number> {
-    const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onConnection(socket));
+    // Half-open: a client may send its queries and then FIN (shut down writing); it still gets every
+    // answer, the last of a zone transfer included, and we close once nothing is left to send.
+    const server = net.createServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: true }, (socket) => this.onConnection(socket));
     this.server = server;
     server.maxConnections = this.options.limits.maxConnections;
     server.on('drop', () => this.counters.dropped('tcp_connection_cap'));
@@ -106,6 +111,8 @@ class Connection {
   private inFlight = 0;
   private paused = false;
   private scheduled = false;
+  /** The client sent FIN: no more queries will come. */
+  private readEnded = false;
   private readonly output: EdgeOutput;
 
   constructor(private readonly socket: net.Socket, private readonly server: TcpServer) {
@@ -113,6 +120,10 @@ class Connection {
     socket.setTimeout(limits.idleTimeoutMs, () => socket.destroy());
     socket.on('error', (err) => logger.debug({ err: err.message }, 'tcp client socket error'));
     socket.on('data', (chunk) => this.onData(chunk));
+    socket.on('end', () => {
+      this.readEnded = true;
+      this.endIfDone();
+    });
     this.output = {
       send: (bytes) => this.write(bytes),
       hold: () => {
@@ -181,11 +192,21 @@ class Connection {
     }
     if (this.buffered.length === 0) this.buffered = Buffer.alloc(0);
     this.resume();
+    this.endIfDone();
   }
 
   private settle(): void {
     this.inFlight--;
     if (this.paused && !this.scheduled) this.drain();
+    else this.endIfDone();
+  }
+
+  /** After the client's FIN: close our side once every answer is written (an incomplete frame never will be). */
+  private endIfDone(): void {
+    if (!this.readEnded || this.inFlight > 0 || this.socket.destroyed || this.socket.writableEnded) return;
+    const b = this.buffered;
+    if (b.length >= 2 && b.length >= 2 + b.readUInt16BE(0)) return;
+    this.socket.end();
   }
 
   private pause(): void {
@@ -214,34 +235,66 @@ class Connection {
   }
 
   /**
-   * Several messages (a zone transfer): each written when the socket has room, so a slow reader
-   * holds only its own connection and at most one buffer's worth of memory; the idle timer ends a
-   * reader that stops.
+   * Several messages (a zone transfer), one per turn of the listener's stream scheduler, so
+   * transfers take turns with each other and with queries; a message is taken from `messages`
+   * only when it is its turn (a lazily built zone is built as it is sent). Writing waits while
+   * the socket holds more than half the write buffer, so a slow reader holds only its own
+   * connection and at most one buffer's worth of memory; the idle timer ends a reader that stops.
    */
-  private async writeStream(messages: Iterable<Buffer>): Promise<void> {
+  private writeStream(messages: Iterable<Buffer>): Promise<void> {
     const socket = this.socket;
-    const roomBytes = this.server.options.limits.maxWriteBufferBytes / 2;
-    try {
-      for (const message of messages) {
-        if (socket.destroyed) return;
-        socket.write(frameOf(message));
-        if (socket.writableLength > roomBytes && !socket.destroyed) {
-          await new Promise<void>((resolve) => {
-            const done = (): void => {
-              socket.off('drain', done);
-              socket.off('close', done);
-              resolve();
-            };
-            socket.on('drain', done);
-            socket.on('close', done);
-          });
+    const { counters, options, streams } = this.server;
+    const roomBytes = options.limits.maxWriteBufferBytes / 2;
+    const it = messages[Symbol.iterator]();
+    return new Promise<void>((resolve) => {
+      let finished = false;
+      const finish = (): void => {
+        if (finished) return;
+        finished = true;
+        socket.off('drain', resume);
+        socket.off('close', resume);
+        // Stopped early (the connection went away): let the source know it was cut short.
+        try {
+          it.return?.();
+        } catch {
+          // nothing left to clean up
         }
-      }
-    } catch (err) {
-      this.server.counters.dropped('handler_error');
-      this.server.options.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'zone transfer stream failed; connection closed');
-      socket.destroy();
-    }
+        resolve();
+      };
+      const resume = (): void => {
+        socket.off('drain', resume);
+        socket.off('close', resume);
+        if (!finished) streams.add(step);
+      };
+      const step = (): boolean => {
+        if (socket.destroyed) {
+          finish();
+          return false;
+        }
+        let next: IteratorResult<Buffer>;
+        try {
+          next = it.next();
+        } catch (err) {
+          counters.dropped('handler_error');
+          options.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'zone transfer stream failed; connection closed');
+          socket.destroy();
+          finish();
+          return false;
+        }
+        if (next.done) {
+          finish();
+          return false;
+        }
+        socket.write(frameOf(next.value));
+        if (socket.writableLength > roomBytes && !socket.destroyed) {
+          socket.on('drain', resume);
+          socket.on('close', resume);
+          return false;
+        }
+        return true;
+      };
+      streams.add(step);
+    });
   }
 }
 

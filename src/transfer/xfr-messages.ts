@@ -68,6 +68,15 @@ export function singleMessage(question: DnsQuestion, records: readonly ZoneRecor
   return b.finish();
 }
 
+/** Rewrites the type of the (first, never compressed) question of `msg` in place. */
+export function setQuestionType(msg: Buffer, type: number): void {
+  if (msg.readUInt16BE(4) === 0) return;
+  let off = 12;
+  while (off < msg.length && msg[off] !== 0) off += 1 + msg[off];
+  if (off + 3 > msg.length) throw new RangeError('message too short for its question');
+  msg.writeUInt16BE(type, off + 1);
+}
+
 export function questionOf(name: string, type: number): DnsQuestion {
   return { name, type, class: CLASS_IN };
 }

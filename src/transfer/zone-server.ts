@@ -1,7 +1,6 @@
 import type { Logger } from '../log';
 import { isPldnsError } from '../errors';
-import { FLAG_AA, FLAG_QR, HEADER_BYTES, OPCODE_NOTIFY, RCODE_NOTAUTH, RCode, RRType, TYPE_TSIG } from '../dns/constants';
-import { nameToWire } from '../dns/name-codec';
+import { FLAG_AA, FLAG_QR, OPCODE_NOTIFY, RCODE_NOTAUTH, RCode, RRType, TYPE_TSIG } from '../dns/constants';
 import { parseMessage, encodeMessage, type DnsMessage, type DnsQuestion } from '../dns/message';
 import type { ClientAddress, Protocol, ZoneReply, ZoneService } from '../dns/edge';
 import type { Query } from '../dns/query';
@@ -12,7 +11,8 @@ import { serialGt } from '../dns/serial';
 import type { Authenticate, RequestAuth } from './request-auth';
 import type { TransferAcl } from './transfer-acl';
 import type { PublishedZone, ZonePublisher } from './zone-publisher';
-import { axfrRecords, ixfrRecords, packMessages, singleMessage } from './xfr-messages';
+import { axfrRecords, ixfrRecords, packMessages, setQuestionType, singleMessage } from './xfr-messages';
+import { SharedMessages } from './shared-messages';
 
 export type TransferKind = 'axfr' | 'ixfr' | 'soa' | 'query' | 'notify';
 export type TransferResult = 'ok' | 'refused' | 'notauth' | 'formerr' | 'aborted';
@@ -43,10 +43,13 @@ export interface ZoneServerOptions {
  * transfer.allow and TSIG checked first), authoritative answers for names inside them, and NOTIFY
  * for an edge. Transfers are streams of messages the TCP server writes as the client reads, so a
  * slow or stalled client costs only its own connection. The AXFR messages of a serial are built
- * once and shared; each client gets a copy with its ID, signed.
+ * once, as the first reader needs them, and shared; each client gets a copy with its ID (and the
+ * IXFR question for an AXFR-style IXFR answer), signed.
  */
 export class ZoneServer implements ZoneService {
-  private readonly axfrCache = new WeakMap<PublishedZone, Buffer[]>();
+  private readonly axfrCache = new WeakMap<PublishedZone, SharedMessages>();
+  /** Records by owner name, per published zone: answers inside the zone without scanning it. */
+  private readonly byName = new WeakMap<PublishedZone, Map<string, ZoneRecord[]>>();
 
   constructor(private readonly options: ZoneServerOptions) {}
 
@@ -125,41 +128,53 @@ export class ZoneServer implements ZoneService {
     }
     const changes = zone.journal.changesSince(theirSerial);
     if (changes) return this.stream(m, auth, 'ixfr', packMessages(question, ixfrRecords(zone.zone, changes)));
-    // No history from their serial: the whole zone, AXFR-style, still answering their IXFR question.
-    return this.stream(m, auth, 'ixfr', this.axfrMessages(zone), RRType.IXFR, zone.origin);
+    // No history back to their serial: the whole zone, under their IXFR question (RFC 1995 §4).
+    return this.stream(m, auth, 'ixfr', this.axfrMessages(zone), RRType.IXFR);
   }
 
   /** Authoritative data for a name inside the zone: the records, NODATA or NXDOMAIN with the SOA. */
   private answer(m: DnsMessage, question: DnsQuestion, zone: PublishedZone, auth: RequestAuth): Buffer {
-    const owned = zone.zone.records.filter((r) => r.name === question.name);
+    const owned = this.recordsOf(zone).get(question.name) ?? [];
     const matching = owned.filter((r) => r.type === question.type || question.type === RRType.ANY);
     if (matching.length > 0) return this.reply(m, question, RCode.NOERROR, matching, auth);
     return this.reply(m, question, owned.length > 0 ? RCode.NOERROR : RCode.NXDOMAIN, [], auth, [zoneSoa(zone.zone)]);
   }
 
-  private axfrMessages(zone: PublishedZone): Buffer[] {
+  private recordsOf(zone: PublishedZone): Map<string, ZoneRecord[]> {
+    let index = this.byName.get(zone);
+    if (!index) {
+      index = new Map();
+      for (const r of zone.zone.records) {
+        const list = index.get(r.name);
+        if (list) list.push(r);
+        else index.set(r.name, [r]);
+      }
+      this.byName.set(zone, index);
+    }
+    return index;
+  }
+
+  private axfrMessages(zone: PublishedZone): SharedMessages {
     let messages = this.axfrCache.get(zone);
     if (!messages) {
       const question = { name: zone.origin, type: RRType.AXFR, class: 1 };
-      messages = [...packMessages(question, axfrRecords(zone.zone))];
+      messages = new SharedMessages(packMessages(question, axfrRecords(zone.zone)));
       this.axfrCache.set(zone, messages);
     }
     return messages;
   }
 
   /**
-   * The messages with the client's ID (and, for shared AXFR messages sent as an IXFR answer, the
-   * IXFR question type), each signed in turn; counted when the last one is handed over.
+   * The messages with the client's ID (and `qtype` in the question when given), each signed in
+   * turn; counted when the last one is handed over, or as aborted when the reader goes away.
    */
-  private *stream(m: DnsMessage, auth: RequestAuth, kind: TransferKind, messages: Iterable<Buffer>, questionType?: number, origin = ''): Generator<Buffer> {
+  private *stream(m: DnsMessage, auth: RequestAuth, kind: TransferKind, messages: Iterable<Buffer>, qtype?: number): Generator<Buffer> {
     let result: TransferResult = 'aborted';
-    // The shared messages carry the zone name uncompressed right after the header.
-    const typeOffset = questionType === undefined ? 0 : HEADER_BYTES + nameToWire(origin).length;
     try {
       for (const body of messages) {
         const copy = Buffer.from(body);
         copy.writeUInt16BE(m.id, 0);
-        if (questionType !== undefined) copy.writeUInt16BE(questionType, typeOffset);
+        if (qtype !== undefined) setQuestionType(copy, qtype);
         yield auth.kind === 'signed' ? auth.sign(copy) : copy;
       }
       result = 'ok';
