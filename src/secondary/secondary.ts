@@ -223,8 +223,10 @@ export class Secondary {
         if (applied !== undefined) return applied;
       } catch (err) {
         this.options.observer.transferred('ixfr', 'failed');
-        if (!isPldnsError(err, 'ZONE_DATA_INVALID')) throw err;
-        this.options.logger.warn({ zone: this.origin, primary, err: describeError(err) }, 'IXFR could not be applied; falling back to AXFR');
+        // Refused or badly signed: an AXFR from the same primary would be too. Anything else (a
+        // change that does not apply, a malformed answer) gets a fresh start with the whole zone.
+        if (isPldnsError(err, 'XFR_REFUSED') || isPldnsError(err, 'XFR_BAD_TSIG') || isPldnsError(err, 'XFR_TIMEOUT')) throw err;
+        this.options.logger.warn({ zone: this.origin, primary, err: describeError(err) }, 'IXFR failed; falling back to AXFR');
       }
     }
     const full = await calls.transferZone(server, this.origin, { ...(key ? { key } : {}), timeoutMs });

@@ -37,21 +37,84 @@ export interface TransferOptions extends XfrOptions {
   readonly maxBytes?: number;
 }
 
-/** The primary's SOA for `zone` over TCP. */
+/**
+ * The primary's SOA for `zone`: over UDP first (a datagram each way, so a fleet of edges polling
+ * costs the hub no TCP connections), over TCP when the UDP answer is truncated or does not come.
+ */
 export async function querySoa(server: HostPort, zone: string, opts: XfrOptions): Promise<{ serial: number; soa: ZoneRecord }> {
   const name = canonicalName(zone);
   const question: DnsQuestion = { name, type: RRType.SOA, class: CLASS_IN };
-  const found: ZoneRecord[] = [];
+  const started = Date.now();
+  const udpTimeoutMs = Math.min(UDP_SOA_TIMEOUT_MS, Math.floor(opts.timeoutMs / 2));
+  const viaUdp = await udpSoaAnswer(server, question, { ...opts, timeoutMs: udpTimeoutMs });
+  const msg = viaUdp ?? (await tcpSoaAnswer(server, question, { ...opts, timeoutMs: Math.max(1, opts.timeoutMs - (Date.now() - started)) }));
+  const r = msg.answers.find((a) => a.type === RRType.SOA && a.name === name);
+  const soa = r === undefined ? undefined : wireToZoneRecord(r);
+  if (soa === undefined) throw xfrError('XFR_FAILED', server, zone, `the answer holds no SOA for "${name}"`);
+  return { serial: Number(soa.data.split(' ')[2]), soa };
+}
+
+/** How long an SOA query waits for its UDP answer before asking over TCP. */
+const UDP_SOA_TIMEOUT_MS = 1000;
+
+async function tcpSoaAnswer(server: HostPort, question: DnsQuestion, opts: XfrOptions): Promise<DnsMessage> {
+  const found: DnsMessage[] = [];
   await exchange(server, question, undefined, { ...opts, maxBytes: 2 + MAX_MESSAGE_BYTES }, (msg) => {
-    const r = msg.answers.find((a) => a.type === RRType.SOA && a.name === name);
-    const soa = r === undefined ? undefined : wireToZoneRecord(r);
-    if (soa === undefined) throw xfrError('XFR_FAILED', server, zone, `the answer holds no SOA for "${name}"`);
-    found.push(soa);
+    found.push(msg);
     return true;
   });
-  const soa = found[0];
-  if (soa === undefined) throw xfrError('XFR_FAILED', server, zone, `no answer with an SOA for "${name}"`);
-  return { serial: Number(soa.data.split(' ')[2]), soa };
+  const msg = found[0];
+  if (msg === undefined) throw xfrError('XFR_FAILED', server, question.name, 'no answer');
+  return msg;
+}
+
+/**
+ * One SOA query over UDP from a fresh socket (random port and ID, RFC 5452) connected to the
+ * primary. Resolves with the checked answer; undefined when it is truncated or does not come in
+ * time, or when UDP fails (an ICMP port unreachable on the connected socket: a primary that
+ * serves TCP only), and the caller asks over TCP; rejects on an answer that is wrong (rcode, TSIG).
+ */
+function udpSoaAnswer(server: HostPort, question: DnsQuestion, opts: XfrOptions): Promise<DnsMessage | undefined> {
+  const id = randomInt(0, 0x10000);
+  const plain = encodeMessage({ id, flags: OPCODE_QUERY << 11, question });
+  const signed = opts.key === undefined ? undefined : signRequest(plain, opts.key);
+  const request = signed?.message ?? plain;
+  return new Promise((resolve, reject) => {
+    const socket = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
+    let settled = false;
+    const settle = (result: DnsMessage | undefined, err?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.close();
+      if (err === undefined) resolve(result);
+      else reject(err);
+    };
+    const timer = setTimeout(() => settle(undefined), opts.timeoutMs);
+    socket.on('error', () => settle(undefined));
+    socket.on('message', (raw) => {
+      let msg: DnsMessage;
+      try {
+        msg = parseMessage(raw);
+      } catch {
+        return; // not an answer we can read: keep waiting for the real one
+      }
+      if (msg.id !== id) return;
+      if ((msg.flags & FLAG_TC) !== 0) {
+        settle(undefined);
+        return;
+      }
+      const verifier = opts.key === undefined || signed === undefined ? undefined : new TsigStreamVerifier(opts.key, signed.mac);
+      try {
+        const checked = checkedResponse(raw, id, question, true, verifier, server);
+        if (verifier !== undefined) tsigOrThrow(verifier.finish(), server, question.name);
+        settle(checked);
+      } catch (err) {
+        settle(undefined, err);
+      }
+    });
+    socket.connect(server.port, server.host, () => socket.send(request));
+  });
 }
 
 /**
