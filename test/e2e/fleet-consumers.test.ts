@@ -63,6 +63,14 @@ async function checkResolver(t: Test, name: string, port: number): Promise<void>
   t.equal(ips(dropped).length, 0, `${name}: no address at all for it`);
 }
 
+/** The time (epoch ms) of the first line matching `what` after one matching `after`, from named's log (local time, as this process). */
+function bindTimeAfter(log: string, after: string, what: string): number | undefined {
+  const m = new RegExp(`${after}[^]*?\\n(\\d\\d)-(\\w{3})-(\\d{4}) (\\d\\d):(\\d\\d):(\\d\\d)\\.(\\d{3}) ${what}`).exec(log);
+  if (!m) return undefined;
+  const month = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'].indexOf(m[2]);
+  return new Date(Number(m[3]), month, Number(m[1]), Number(m[4]), Number(m[5]), Number(m[6]), Number(m[7])).getTime();
+}
+
 t.test('data-center resolvers as RPZ secondaries of the hub', async (t) => {
   const sim = await startSimulatorProcess(simData());
   t.teardown(() => sim.stop());
@@ -144,6 +152,11 @@ t.test('data-center resolvers as RPZ secondaries of the hub', async (t) => {
     }
     const last = Math.max(...reached.map((r) => r.at)) - publishedAt;
     t.comment(`propagation (hub publish → consumer answering, 100 ms polling): ${figures.join(', ')}; last ${last} ms`);
+    // Finer than a dig per poll: when BIND and the edge applied it, from their own logs.
+    const edgeUpdated = await edge.waitForLog((l) => l.msg === 'zone updated from the primaries' && l.to === published.serial, 5000);
+    const bindReload = bindTimeAfter(bind.log(), `notify from 127.0.0.1#\\d+: serial ${published.serial}`, 'rpz: privatelink\\.rpz: reload done');
+    t.ok(bindReload !== undefined, 'BIND logged the policy reload after the NOTIFY');
+    t.comment(`applied (their logs): BIND policy reloaded ${(bindReload ?? NaN) - publishedAt} ms, edge zone updated ${Date.parse(String(edgeUpdated.time)) - publishedAt} ms after the publish`);
     // Their SOA refresh is the hub's 60 s: arriving this soon means the NOTIFY was honoured.
     t.ok(last < 60_000, 'faster than an SOA refresh');
     t.match(bind.log(), new RegExp(`127\\.0\\.0\\.1#\\d+/key fleet: received notify for zone 'privatelink\\.rpz': TSIG 'fleet'[^]*notify from 127\\.0\\.0\\.1#\\d+: serial ${published.serial}`), 'BIND took the signed NOTIFY of the new serial');
