@@ -1,14 +1,16 @@
 import t, { type Test } from 'tap';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { dig, type DigResult } from '../helpers/dig';
 import { startDaemon } from '../helpers/daemon';
 import { sleep } from '../helpers/hardening';
 import { freePort } from '../helpers/ports';
-import { MANAGED, UPSTREAM_IP, hubYaml, startEdge, startUpstream } from '../helpers/fleet';
+import { FLEET_SECRET, MANAGED, UPSTREAM_IP, hubYaml, startEdge, startUpstream } from '../helpers/fleet';
 import { endpoint, startSimulatorProcess, zone, type SimData } from '../helpers/simulator-process';
-import { SIGNED_SOURCE, startBindRpz, startPdnsRecursor, startUnboundRpz } from '../helpers/rpz-consumers';
+import {
+  SIGNED_SOURCE, bindOptions, bindZoneConfig, pdnsRpzLua, pdnsSettings, startBindRpz, startPdnsRecursor, startUnboundRpz, unboundRpzConfig,
+} from '../helpers/rpz-consumers';
 
 /**
  * The data center's own resolvers as secondaries of a hub: real BIND 9 (response-policy, TSIG),
@@ -173,4 +175,18 @@ t.test('data-center resolvers as RPZ secondaries of the hub', async (t) => {
     const main = await until(() => dig(bind.port, MANAGED), (r) => ips(r).join() === ZONE_J_IP, PROPAGATION_BOUND_MS);
     t.same(ips(main.value), [ZONE_J_IP], 'and the main zone agrees');
   });
+});
+
+t.test('docs/fleet.md quotes the configs this test runs', async (t) => {
+  const doc = readFileSync(resolve(__dirname, '..', '..', 'docs', 'fleet.md'), 'utf8');
+  // The doc shows the hub on 5300, the upstream on 5301 and no real secret.
+  const o = { zone: 'privatelink.rpz', hubPort: 5300, upstreamPort: 5301 };
+  const shown = (text: string): string => text.split(FLEET_SECRET).join('<base64 secret>').trimEnd();
+  const unbound = unboundRpzConfig(o);
+  for (const [name, text] of [
+    ['BIND options', bindOptions(o)], ['BIND zone', bindZoneConfig(o)], ['Unbound server:', unbound.server.join('\n')], ['Unbound rpz:', unbound.tail.join('\n')],
+    ['PowerDNS Lua', pdnsRpzLua({ ...o, refreshS: PDNS_REFRESH_S })], ['PowerDNS settings', pdnsSettings(o).join('\n')],
+  ] as const) {
+    t.ok(doc.includes(`\n${shown(text)}\n\`\`\``), `${name} as tested`);
+  }
 });
