@@ -65,6 +65,14 @@ async function checkResolver(t: Test, name: string, port: number): Promise<void>
   t.equal(ips(dropped).length, 0, `${name}: no address at all for it`);
 }
 
+/** Like Promise.all, but waits for every start to settle before rejecting with the first failure. */
+async function allStarted<T extends readonly Promise<unknown>[]>(starts: T): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const settled = await Promise.allSettled(starts);
+  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as { -readonly [K in keyof T]: Awaited<T[K]> };
+}
+
 /** The time (epoch ms) of the first line matching `what` after one matching `after`, from named's log (local time, as this process). */
 function bindTimeAfter(log: string, after: string, what: string): number | undefined {
   const m = new RegExp(`${after}[^]*?\\n(\\d\\d)-(\\w{3})-(\\d{4}) (\\d\\d):(\\d\\d):(\\d\\d)\\.(\\d{3}) ${what}`).exec(log);
@@ -95,14 +103,18 @@ t.test('data-center resolvers as RPZ secondaries of the hub', async (t) => {
 
   const common = { hubPort, upstreamPort: upstream.port };
   const consumersStartedAt = Date.now();
-  const [bind, bindView, unbound, pdns, edge] = await Promise.all([
-    startBindRpz({ ...common, zone: 'privatelink.rpz', port: bindPort }),
-    startBindRpz({ ...common, zone: 'cn-hangzhou-k.privatelink.rpz', port: bindViewPort }),
-    startUnboundRpz({ ...common, zone: 'privatelink.rpz', port: unboundPort }),
-    startPdnsRecursor({ ...common, zone: 'privatelink.rpz', refreshS: PDNS_REFRESH_S }),
-    startEdge({ hubPorts: [hubPort], upstreamPort: upstream.port, dnsPort: edgePort, refresh: '5m' }),
-  ]);
-  t.teardown(() => Promise.all([bind.stop(), bindView.stop(), unbound.stop(), pdns.stop(), edge.stop()]));
+  // Started together; whichever started is stopped at the end, even when another failed (a tool missing).
+  const stoppable = <T extends { stop(): Promise<unknown> }>(p: Promise<T>): Promise<T> => p.then((x) => {
+    t.teardown(() => x.stop());
+    return x;
+  });
+  const [bind, bindView, unbound, pdns, edge] = await allStarted([
+    stoppable(startBindRpz({ ...common, zone: 'privatelink.rpz', port: bindPort })),
+    stoppable(startBindRpz({ ...common, zone: 'cn-hangzhou-k.privatelink.rpz', port: bindViewPort })),
+    stoppable(startUnboundRpz({ ...common, zone: 'privatelink.rpz', port: unboundPort })),
+    stoppable(startPdnsRecursor({ ...common, zone: 'privatelink.rpz', refreshS: PDNS_REFRESH_S })),
+    stoppable(startEdge({ hubPorts: [hubPort], upstreamPort: upstream.port, dnsPort: edgePort, refresh: '5m' })),
+  ] as const);
 
   await t.test('BIND 9: response-policy with a TSIG-signed transfer', async (t) => {
     await checkResolver(t, 'BIND', bind.port);

@@ -82,7 +82,15 @@ export async function startUnboundRpz(o: ConsumerOptions): Promise<RunningUnboun
   // zonefile: is relative to the working directory; each instance gets its own.
   const dir = mkdtempSync(join(tmpdir(), 'pldns-unbound-rpz-'));
   const moduleConfig = /"(.*)"/.exec(c.server[0])?.[1] ?? '';
-  return startUnbound([`directory: "${dir}"`, ...c.server.slice(1)], c.tail, { moduleConfig, ...(o.port === undefined ? {} : { port: o.port }) });
+  const unbound = await startUnbound([`directory: "${dir}"`, ...c.server.slice(1)], c.tail, { moduleConfig, ...(o.port === undefined ? {} : { port: o.port }) });
+  return {
+    ...unbound,
+    stop: async () => {
+      await unbound.stop();
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(unbound.dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /**
