@@ -195,8 +195,8 @@ function xfrError(code: ErrorCode, server: HostPort, zone: string, what: string,
  * for its acknowledgement: NOERROR with our ID, opcode and question, TSIG-verified when keyed.
  * Datagrams that do not match are ignored until the deadline. No retransmission: the caller retries.
  *
- * A target that answers the signed NOTIFY with FORMERR does not parse TSIG at all (Unbound's rpz:
- * answers so, with opcode QUERY): the same NOTIFY goes again unsigned, once. That gives nothing
+ * A target that answers the signed NOTIFY with a FORMERR not signed by our key does not parse TSIG
+ * at all (Unbound's rpz: answers so, with opcode QUERY): the same NOTIFY goes again unsigned, once. That gives nothing
  * away: a signature hides nothing, a NOTIFY only asks for an SOA check the target makes with its
  * own access, and a target that wants signatures refuses the unsigned one.
  */
@@ -231,14 +231,15 @@ export async function sendNotify(target: HostPort, zone: string, serial: number,
         const q = msg.questions;
         if (msg.id !== id || (msg.flags & FLAG_QR) === 0) return;
         if (q.length !== 1 || q[0].name !== name || q[0].type !== RRType.SOA) return;
-        if (signed !== undefined && msg.rcode === RCode.FORMERR && (msg.opcode === OPCODE_NOTIFY || msg.opcode === OPCODE_QUERY)) {
+        const tsig = opts.key === undefined || signed === undefined ? undefined : new TsigStreamVerifier(opts.key, signed.mac);
+        const check = tsig?.verify(raw, msg);
+        // A signed FORMERR comes from a peer that reads TSIG: that one is a plain failure.
+        if (check !== undefined && !check.ok && msg.rcode === RCode.FORMERR && (msg.opcode === OPCODE_NOTIFY || msg.opcode === OPCODE_QUERY)) {
           signed = undefined;
           send(plain, done);
           return;
         }
         if (msg.opcode !== OPCODE_NOTIFY) return;
-        const tsig = opts.key === undefined || signed === undefined ? undefined : new TsigStreamVerifier(opts.key, signed.mac);
-        const check = tsig?.verify(raw, msg);
         if (msg.rcode !== RCode.NOERROR) {
           done(rcodeError(msg, target, name, check));
         } else if (check !== undefined && !check.ok) {

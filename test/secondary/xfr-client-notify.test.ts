@@ -57,3 +57,14 @@ t.test('FORMERR to the unsigned NOTIFY is a failure, never a loop', async (t) =>
   t.ok(isPldnsError(err2, 'XFR_TIMEOUT'), 'without a key there is nothing to fall back from');
   t.same(seen2, [{ signed: false }]);
 });
+
+t.test('a FORMERR signed with the key comes from a peer that reads TSIG: a failure, no unsigned retry', async (t) => {
+  const { r, seen } = await target(t, (q, raw) => {
+    const check = verifyRequest(raw, q, [KEY]);
+    const bad = encodeMessage({ id: q.id, flags: FLAG_QR | (q.flags & 0x7800) | RCode.FORMERR, question: q.questions[0] ?? null });
+    return check.kind === 'signed' ? signResponse(bad, KEY, check.requestMac).message : notifyResponse(q);
+  });
+  const err = await sendNotify(at(r), ZONE, 7, { key: KEY, timeoutMs: 1000 }).then(() => undefined, (e: unknown) => e);
+  t.ok(isPldnsError(err, 'XFR_FAILED'), `FORMERR reported: ${String(err)}`);
+  t.same(seen, [{ signed: true }]);
+});
