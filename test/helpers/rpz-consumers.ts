@@ -82,7 +82,8 @@ export async function startUnboundRpz(o: ConsumerOptions): Promise<RunningUnboun
   // zonefile: is relative to the working directory; each instance gets its own.
   const dir = mkdtempSync(join(tmpdir(), 'pldns-unbound-rpz-'));
   const moduleConfig = /"(.*)"/.exec(c.server[0])?.[1] ?? '';
-  const unbound = await startUnbound([`directory: "${dir}"`, ...c.server.slice(1)], c.tail, { moduleConfig, ...(o.port === undefined ? {} : { port: o.port }) });
+  const options = { moduleConfig, ...(o.port === undefined ? {} : { port: o.port }) };
+  const unbound = await startUnbound([`directory: "${dir}"`, ...c.server.slice(1)], c.tail, options);
   return {
     ...unbound,
     stop: async () => {
