@@ -266,14 +266,23 @@ function xfrError(code: ErrorCode, server: HostPort, zone: string, what: string,
  * Sends one NOTIFY for `zone` at `serial` from a fresh UDP socket (random port and ID) and waits
  * for its acknowledgement: NOERROR with our ID, opcode and question, TSIG-verified when keyed.
  * Datagrams that do not match are ignored until the deadline. No retransmission: the caller retries.
+ *
+ * A target that answers the signed NOTIFY with a FORMERR not signed by our key does not parse TSIG
+ * at all (Unbound's rpz: answers so, with opcode QUERY): the same NOTIFY goes again unsigned, once. That gives nothing
+ * away: a signature hides nothing, a NOTIFY only asks for an SOA check the target makes with its
+ * own access, and a target that wants signatures refuses the unsigned one.
  */
 export async function sendNotify(target: HostPort, zone: string, serial: number, opts: XfrOptions): Promise<void> {
   const name = canonicalName(zone);
   const id = randomInt(0, 0x10000);
   const plain = buildNotify(id, name, serial);
-  const signed = opts.key === undefined ? undefined : signRequest(plain, opts.key);
+  let signed = opts.key === undefined ? undefined : signRequest(plain, opts.key);
   const request = signed?.message ?? plain;
   const socket = dgram.createSocket(target.family === 6 ? 'udp6' : 'udp4');
+  const send = (message: Buffer, done: (err?: unknown) => void): void =>
+    socket.send(message, target.port, target.host, (err) => {
+      if (err) done(xfrError('XFR_FAILED', target, name, `NOTIFY could not be sent: ${err.message}`, undefined, err));
+    });
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(xfrError('XFR_TIMEOUT', target, name, `no NOTIFY acknowledgement within ${opts.timeoutMs} ms`)), opts.timeoutMs);
@@ -292,10 +301,17 @@ export async function sendNotify(target: HostPort, zone: string, serial: number,
           return;
         }
         const q = msg.questions;
-        if (msg.id !== id || (msg.flags & FLAG_QR) === 0 || msg.opcode !== OPCODE_NOTIFY) return;
+        if (msg.id !== id || (msg.flags & FLAG_QR) === 0) return;
         if (q.length !== 1 || q[0].name !== name || q[0].type !== RRType.SOA) return;
         const tsig = opts.key === undefined || signed === undefined ? undefined : new TsigStreamVerifier(opts.key, signed.mac);
         const check = tsig?.verify(raw, msg);
+        // A signed FORMERR comes from a peer that reads TSIG: that one is a plain failure.
+        if (check !== undefined && !check.ok && msg.rcode === RCode.FORMERR && (msg.opcode === OPCODE_NOTIFY || msg.opcode === OPCODE_QUERY)) {
+          signed = undefined;
+          send(plain, done);
+          return;
+        }
+        if (msg.opcode !== OPCODE_NOTIFY) return;
         if (msg.rcode !== RCode.NOERROR) {
           done(rcodeError(msg, target, name, check));
         } else if (check !== undefined && !check.ok) {
@@ -304,9 +320,7 @@ export async function sendNotify(target: HostPort, zone: string, serial: number,
           done();
         }
       });
-      socket.send(request, target.port, target.host, (err) => {
-        if (err) done(xfrError('XFR_FAILED', target, name, `NOTIFY could not be sent: ${err.message}`, undefined, err));
-      });
+      send(request, done);
     });
   } finally {
     try {

@@ -36,6 +36,8 @@ export interface HubOptions {
   readonly allow?: readonly string[];
   readonly refresh?: string;
   readonly stateDir?: string;
+  /** records.entries; default MANAGED for ep-bp1fleet000000000001. */
+  readonly entries?: readonly { readonly names: readonly string[]; readonly endpoint: string }[];
 }
 
 export function hubYaml(o: HubOptions): string {
@@ -58,8 +60,7 @@ privatelink:
 records:
   ttl: 30
   entries:
-    - names: ["${MANAGED}"]
-      endpoint: ep-bp1fleet000000000001
+${(o.entries ?? [{ names: [MANAGED], endpoint: 'ep-bp1fleet000000000001' }]).map((e) => `    - { names: ${JSON.stringify(e.names)}, endpoint: ${e.endpoint} }`).join('\n')}
 transfer:
   zone: privatelink.rpz
   allow: ${JSON.stringify(o.allow ?? ['key:fleet', '127.0.0.1/32'])}

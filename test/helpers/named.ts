@@ -8,7 +8,7 @@ import { requireTool } from './tools';
 export interface NamedSpec {
   /**
    * Configuration after the options block: keys, zones ("file" paths relative to the temp dir).
-   * The helper writes the options block itself: loopback only, no recursion, no NOTIFY.
+   * The helper writes the options block itself: loopback only, no recursion (unless `recursion`), no NOTIFY.
    */
   readonly config: string;
   /** Files to write into the temp dir before start (zone files), by relative name. */
@@ -17,6 +17,10 @@ export interface NamedSpec {
   readonly options?: string;
   /** Milliseconds to wait for "running"; default 20 s. */
   readonly startTimeoutMs?: number;
+  /** A port chosen beforehand (e.g. already listed as a NOTIFY target); default a free one. */
+  readonly port?: number;
+  /** A resolver (recursion on) instead of an authoritative server; default false. */
+  readonly recursion?: boolean;
 }
 
 export interface NamedInstance {
@@ -38,7 +42,7 @@ export interface NamedInstance {
 export async function startNamed(spec: NamedSpec): Promise<NamedInstance> {
   const named = requireTool('named');
   const dir = mkdtempSync(join(tmpdir(), 'pldns-named-'));
-  const port = await freePort();
+  const port = spec.port ?? (await freePort());
   for (const [name, text] of Object.entries(spec.files ?? {})) writeFileSync(join(dir, name), text);
   const conf = `options {
   directory "${dir}";
@@ -46,7 +50,7 @@ export async function startNamed(spec: NamedSpec): Promise<NamedInstance> {
   session-keyfile none;
   listen-on port ${port} { 127.0.0.1; };
   listen-on-v6 { none; };
-  recursion no;
+  recursion ${spec.recursion === true ? 'yes' : 'no'};
   dnssec-validation no;
   notify no;
   querylog no;

@@ -9,16 +9,25 @@ import { dig } from './dig';
 export interface RunningUnbound {
   readonly port: number;
   readonly dir: string;
+  /** Everything it has written to stdout and stderr so far. */
+  log(): string;
   stop(): Promise<void>;
+}
+
+export interface UnboundOptions {
+  /** A port chosen beforehand (e.g. already listed as a NOTIFY target); default a free one. */
+  readonly port?: number;
+  /** Default "iterator"; an rpz: clause needs "respip iterator". */
+  readonly moduleConfig?: string;
 }
 
 /**
  * A real Unbound on 127.0.0.1 as an upstream or as a data-center resolver. `serverLines` are
  * added to its `server:` clause; `tail` is appended after it (forward-zone: ...).
  */
-export async function startUnbound(serverLines: string[], tail: string[] = []): Promise<RunningUnbound> {
+export async function startUnbound(serverLines: string[], tail: string[] = [], options: UnboundOptions = {}): Promise<RunningUnbound> {
   requireTool('unbound');
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'pldns-unbound-'));
   const conf = join(dir, 'unbound.conf');
   writeFileSync(conf, [
@@ -26,7 +35,7 @@ export async function startUnbound(serverLines: string[], tail: string[] = []): 
     `  interface: 127.0.0.1@${port}`,
     '  do-daemonize: no', '  chroot: ""', '  username: ""', '  pidfile: ""', '  use-syslog: no', '  logfile: ""',
     '  verbosity: 1', '  do-not-query-localhost: no', '  access-control: 127.0.0.0/8 allow', '  num-threads: 1',
-    '  module-config: "iterator"',
+    `  module-config: "${options.moduleConfig ?? 'iterator'}"`,
     ...serverLines.map((l) => `  ${l}`),
     ...tail,
     '',
@@ -44,7 +53,7 @@ export async function startUnbound(serverLines: string[], tail: string[] = []): 
   for (let i = 0; i < 50; i++) {
     if (proc.exitCode !== null) throw new Error(`unbound exited: ${output}`);
     const r = await dig(port, 'ready.invalid', 'A', ['+time=1']);
-    if (r.status !== 'NO_ANSWER') return { port, dir, stop };
+    if (r.status !== 'NO_ANSWER') return { port, dir, log: () => output, stop };
     await new Promise((r2) => setTimeout(r2, 100));
   }
   await stop();
