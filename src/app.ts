@@ -338,15 +338,11 @@ export class App {
     this.config = next;
     this.logger.level = next.log.level;
     this.admission.reconfigure(next.access);
-    if (JSON.stringify(prev.cache) !== JSON.stringify(next.cache)) this.cache = next.cache.size > 0 ? new AnswerCache(next.cache) : undefined;
-    if (JSON.stringify(prev.upstream) !== JSON.stringify(next.upstream) || prev.limits.maxForwardsInFlight !== next.limits.maxForwardsInFlight) {
-      this.forwarder.close();
-      this.forwarder = this.buildForwarder(next);
-    }
-    if (JSON.stringify(prev.privatelink) !== JSON.stringify(next.privatelink)) {
-      this.apiClients?.close();
-      this.apiClients = undefined;
-    }
+    if (next.cache.size === 0) this.cache = undefined;
+    else if (this.cache) this.cache.reconfigure(next.cache);
+    else this.cache = new AnswerCache(next.cache);
+    this.forwarder.reconfigure(next.upstream, next.limits.maxForwardsInFlight);
+    this.apiClients?.reconfigure(next);
     this.resolver = this.buildResolver(next, this.table);
     await this.reconfigureSources(prev, next);
     this.pipeline.reconfigure(this.routes());

@@ -30,7 +30,7 @@ const PROBE_QUESTION = Buffer.from([0, 0, RRType.NS, 0, CLASS_IN]);
  * when nothing better came.
  */
 export class UpstreamForwarder {
-  readonly pool: UpstreamPool;
+  private poolValue: UpstreamPool;
   private readonly ids = new RandomIds();
   private readonly inFlight = new Map<string, number>();
   private readonly pending = new Map<string, Promise<Buffer>>();
@@ -38,9 +38,35 @@ export class UpstreamForwarder {
   private probeTimer: NodeJS.Timeout | undefined;
   private probing = false;
 
-  constructor(private readonly config: UpstreamConfig, private readonly observer: ForwarderObserver, private readonly logger: Logger, private readonly maxInFlight = 2000) {
-    this.pool = new UpstreamPool(config.servers, config.policy, config.maxFails);
-    for (const s of this.pool.servers) observer.health(s.label, true);
+  constructor(private config: UpstreamConfig, private readonly observer: ForwarderObserver, private readonly logger: Logger, private maxInFlight = 2000) {
+    this.poolValue = new UpstreamPool(config.servers, config.policy, config.maxFails);
+    for (const s of this.poolValue.servers) observer.health(s.label, true);
+  }
+
+  get pool(): UpstreamPool {
+    return this.poolValue;
+  }
+
+  /**
+   * New upstream settings from a reload. Queries already out finish with the servers they chose;
+   * the next ones use the new list, whose servers start healthy (a server kept from the old list
+   * keeps its health and counters).
+   */
+  reconfigure(next: UpstreamConfig, maxInFlight: number): void {
+    const old = new Map(this.poolValue.servers.map((s) => [s.label, s]));
+    this.config = next;
+    this.maxInFlight = maxInFlight;
+    this.poolValue = new UpstreamPool(next.servers, next.policy, next.maxFails);
+    for (const s of this.poolValue.servers) {
+      const kept = old.get(s.label);
+      if (kept) Object.assign(s, { ...kept, address: s.address });
+      this.observer.health(s.label, s.healthy);
+    }
+    if (this.probeTimer) {
+      clearInterval(this.probeTimer);
+      this.probeTimer = undefined;
+    }
+    if (this.poolValue.servers.some((s) => !s.healthy)) this.ensureProber();
   }
 
   get hasServers(): boolean {

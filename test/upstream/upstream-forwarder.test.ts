@@ -214,3 +214,15 @@ t.test('isUpstreamHost knows the configured hosts, also IPv4-mapped', async (t) 
   t.equal(forwarder.isUpstreamHost('::ffff:127.0.0.1'), true);
   t.equal(forwarder.isUpstreamHost('127.0.0.2'), false);
 });
+
+t.test('reconfigure: the next query goes to the new list; a server kept from the old list keeps its health', async (t) => {
+  const a = await responder(t, answering('192.0.2.1'));
+  const b = await responder(t, answering('192.0.2.2'));
+  const { forwarder } = await setup(t, [a]);
+  t.same(addresses(await forwarder.forward(query('one.example'), 'udp')), ['192.0.2.1']);
+  const servers = [b, a].map((u) => ({ host: '127.0.0.1', port: u.port, family: 4 as const }));
+  forwarder.reconfigure({ servers, timeoutMs: 1000, policy: 'sequential', maxFails: 1000, healthCheckIntervalMs: 50 }, 10);
+  t.same(addresses(await forwarder.forward(query('two.example'), 'udp')), ['192.0.2.2'], 'the new first server answers');
+  t.same(forwarder.pool.servers.map((s) => s.consecutiveFailures), [0, 0]);
+  t.ok(forwarder.isUpstreamHost('127.0.0.1'));
+});
