@@ -58,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (args.command) {
       case 'check':
-        return runCheck(requireFlag(args, 'config'));
+        return await runCheck(requireFlag(args, 'config'));
       case 'serve': {
         const demo = args.flags.demo === true;
         if (demo && typeof args.flags.config === 'string') throw new PldnsError('USAGE', 'serve takes --config or --demo, not both');
@@ -105,9 +105,14 @@ function reportFailure(err: unknown, verbose: boolean): number {
   return isPldnsError(err, 'USAGE') || isPldnsError(err, 'CONFIG_READ') ? EXIT_USAGE : EXIT_FAILURE;
 }
 
-function runCheck(path: string): number {
-  loadConfigFile(path);
+async function runCheck(path: string): Promise<number> {
+  const config = loadConfigFile(path);
   process.stdout.write(`${path}: ok\n`);
+  if (config.source === 'privatelink') {
+    const report = (await import('./privatelink/quota')).quotaReport(config);
+    if (report) process.stdout.write(`${report.info}\n`);
+    if (report?.warning) process.stderr.write(`warning: ${report.warning}\n`);
+  }
   return EXIT_OK;
 }
 

@@ -136,7 +136,7 @@ export interface PrimariesConfig {
 }
 
 export type EntryConfig =
-  | { readonly kind: 'endpoint'; readonly names: readonly string[]; readonly endpointId: string }
+  | { readonly kind: 'endpoint'; readonly names: readonly string[]; readonly endpointId: string; readonly vpcId?: string }
   | { readonly kind: 'service'; readonly names: readonly string[]; readonly serviceName: string; readonly vpcId?: string }
   | { readonly kind: 'static'; readonly names: readonly string[]; readonly ipv4: readonly string[]; readonly ipv6: readonly string[] };
 
@@ -181,8 +181,10 @@ export const DEFAULTS = {
   cacheMaxTtlS: 3600,
   cacheServeStaleMs: 3_600_000,
   privatelinkProtocol: 'https' as const,
-  refresh: '*/30 * * * * *',
-  jitterMs: 5000,
+  // Endpoint IPs change only when zones are added or removed: every 5 min, spread over 2 min, keeps
+  // a fleet of hundreds far below the account's API quota (docs/deployment.md#api-quota).
+  refresh: '0 */5 * * * *',
+  jitterMs: 120_000,
   privatelinkTimeoutMs: 5000,
   maxStaleMs: 86_400_000,
   maxBackoffMs: 300_000,

@@ -239,7 +239,7 @@ function readEntries(r: ConfigReader, raw: unknown, region: string, staticOnly: 
       r.report(path, 'needs exactly one of "endpoint", "service" or "addresses"');
       return;
     }
-    if (e.vpc !== undefined && e.service === undefined) r.report(join(path, 'vpc'), 'only applies to a "service" entry');
+    if (e.vpc !== undefined && e.addresses !== undefined) r.report(join(path, 'vpc'), 'only applies to an "endpoint" or "service" entry');
     const cloud = e.endpoint !== undefined ? 'endpoint' : e.service !== undefined ? 'service' : undefined;
     if (staticOnly && cloud) {
       const problem = 'needs PrivateLink, and with primaries there is none: the hub publishes cloud names; an edge entry may only have "addresses"';
@@ -247,7 +247,8 @@ function readEntries(r: ConfigReader, raw: unknown, region: string, staticOnly: 
     }
     if (e.endpoint !== undefined) {
       const endpointId = r.string(e, 'endpoint', path, '', (s) => (/^ep-[a-z0-9]+$/.test(s) ? undefined : 'must be an endpoint id such as "ep-bp1..."'));
-      out.push({ kind: 'endpoint', names, endpointId });
+      const vpcId = r.optionalString(e, 'vpc', path);
+      out.push(vpcId ? { kind: 'endpoint', names, endpointId, vpcId } : { kind: 'endpoint', names, endpointId });
     } else if (e.service !== undefined) {
       const serviceName = r.string(e, 'service', path, '');
       const vpcId = r.optionalString(e, 'vpc', path);

@@ -259,7 +259,7 @@ t.test('backoff respects retryAfterMs and full jitter can be short', async (t) =
   t.equal(h.syncer.backoff().untilMs - h.clock.now(), 8000, 'but capped at maxBackoffMs');
   h.api.failNext('listVpcEndpoints', new PldnsError('PL_SERVER', '503'));
   await h.syncer.syncOnce();
-  t.same(h.syncer.backoff(), { attempts: 3, untilMs: h.clock.now() }, 'random 0: no wait, attempts still counted');
+  t.same(h.syncer.backoff(), { attempts: 3, untilMs: h.clock.now(), reason: { code: 'PL_SERVER', message: '503' } }, 'random 0: no wait, attempts still counted');
 });
 
 t.test('not-found and auth errors do not back off; auth rebuilds the client', async (t) => {
