@@ -19,6 +19,8 @@ function config(list: EntryConfig[] = entries, pl: Partial<PrivateLinkConfig> = 
     privatelink: {
       endpoint: '127.0.0.1:1',
       protocol: 'http',
+      connectTo: null,
+      caPem: null,
       credentials: { type: 'default' },
       bootstrap: [],
       refresh: '*/30 * * * * *',
