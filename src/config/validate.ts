@@ -211,7 +211,8 @@ function readEntries(r: ConfigReader, raw: unknown, region: string, staticOnly: 
       seen.set(name, path);
       return name;
     });
-    if (e.names === undefined) r.report(join(path, 'names'), 'is required');
+    // A cloud entry may have no names of its own: its EndpointDomain and ZoneDomains are answered anyway.
+    if (e.names === undefined && e.addresses !== undefined) r.report(join(path, 'names'), 'is required for an "addresses" entry');
     const sources = ['endpoint', 'service', 'addresses'].filter((k) => e[k] !== undefined);
     if (sources.length !== 1) {
       r.report(path, 'needs exactly one of "endpoint", "service" or "addresses"');
