@@ -14,7 +14,7 @@ import { validateSimulatorData } from './data';
 import type { Fault, FaultSpec } from './faults';
 import { verifyV2, verifyV3, type SignatureFailure, type VerifyOptions } from './signature';
 import { SimulatorStore } from './store';
-import { StsIssuer, STS_API_VERSION, type SimulatorOidcOptions } from './sts';
+import { StsIssuer, STS_API_VERSION, type SimulatorStsOptions } from './sts';
 import type { ApiReply, SimulatorData } from './types';
 
 export const SIMULATOR_DEFAULT_HOST = '127.0.0.1';
@@ -34,8 +34,8 @@ export interface SimulatorOptions {
   accessKeySecret?: string;
   /** Serve HTTPS with this key and certificate (PEM) instead of HTTP. */
   tls?: { key: string | Buffer; cert: string | Buffer };
-  /** Also answer STS AssumeRoleWithOIDC for this role, provider and token (RRSA). */
-  oidc?: SimulatorOidcOptions;
+  /** Also answer STS AssumeRole (signed with the simulator's key) and AssumeRoleWithOIDC (RRSA) for this role. */
+  sts?: SimulatorStsOptions;
   logger?: Logger;
 }
 
@@ -104,7 +104,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
   const accessKeySecret = opts.accessKeySecret ?? SIMULATOR_DEFAULT_ACCESS_KEY_SECRET;
   const logger = opts.logger?.child({ component: 'simulator' });
   const timers = new Set<NodeJS.Timeout>();
-  const sts = new StsIssuer(opts.oidc);
+  const sts = new StsIssuer(opts.sts);
   const seen: SeenRequest[] = [];
   const sockets = new Set<Socket>();
 
@@ -152,6 +152,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
 
     const failure = verify(req, url.pathname, query, params, body);
     if (failure) return reply(errorReply(failure.status, failure.code, failure.message, requestId, hostId));
+    if (action === 'AssumeRole' && paramMap.get('Version') === STS_API_VERSION) {
+      return reply(sts.assumeRole(paramMap, { requestId, hostId, nowMs: Date.now() }));
+    }
 
     const version = (req.headers['x-acs-version'] as string | undefined) ?? paramMap.get('Version') ?? '';
     if (version !== API_VERSION) {

@@ -1,10 +1,11 @@
 /**
- * A local stand-in for STS AssumeRoleWithOIDC (2015-04-01), as RRSA pods call it: an anonymous
- * RPC POST (OIDCProviderArn, OIDCToken, RoleArn, RoleSessionName, DurationSeconds in the form
- * body) answered with temporary credentials. The keys it issues are then accepted by the
- * PrivateLink API only together with their security token (`x-acs-security-token`), as the
- * real gateway does. Only what the daemon needs: no policies, no token signature check (the
- * token must equal the configured one).
+ * A local stand-in for STS (2015-04-01): AssumeRoleWithOIDC as RRSA pods call it (an anonymous
+ * RPC POST with OIDCProviderArn, OIDCToken, RoleArn, RoleSessionName, DurationSeconds in the form
+ * body), and AssumeRole as `ram_role_arn` calls it (the same, signed with an AccessKey, HMAC-SHA1;
+ * the server checks that signature first). Both answer with temporary credentials, which the
+ * PrivateLink API then accepts only together with their security token (`x-acs-security-token`),
+ * as the real gateway does. Only what the daemon needs: no policies, no token signature check
+ * (the OIDC token must equal the configured one).
  */
 import { randomBytes } from 'node:crypto';
 import type { ApiReply } from './types';
@@ -12,11 +13,13 @@ import { errorReply } from './api';
 
 export const STS_API_VERSION = '2015-04-01';
 
-export interface SimulatorOidcOptions {
+export interface SimulatorStsOptions {
+  /** The one role that may be assumed. */
   roleArn: string;
-  oidcProviderArn: string;
+  /** For AssumeRoleWithOIDC; without both, only AssumeRole is answered. */
+  oidcProviderArn?: string;
   /** The exact token the pod presents (the projected service account token). */
-  oidcToken: string;
+  oidcToken?: string;
   /** Lifetime of issued credentials. Default 1 h. */
   durationMs?: number;
 }
@@ -30,18 +33,32 @@ interface Issued {
 export class StsIssuer {
   private readonly issued = new Map<string, Issued>();
 
-  constructor(private readonly options: SimulatorOidcOptions | undefined) {}
+  constructor(private readonly options: SimulatorStsOptions | undefined) {}
 
   assumeRoleWithOidc(params: URLSearchParams, ctx: { requestId: string; hostId: string; nowMs: number }): ApiReply {
     const fail = (status: number, code: string, message: string): ApiReply => errorReply(status, code, message, ctx.requestId, ctx.hostId);
     const o = this.options;
-    if (!o) return fail(404, 'InvalidApi.NotFound', 'Specified api "AssumeRoleWithOIDC" is not found (the simulator was started without OIDC).');
+    if (!o?.oidcProviderArn || !o.oidcToken) return fail(404, 'InvalidApi.NotFound', 'Specified api "AssumeRoleWithOIDC" is not found (the simulator was started without OIDC).');
     for (const name of ['OIDCProviderArn', 'OIDCToken', 'RoleArn']) {
       if (!params.get(name)) return fail(400, `MissingParameter.${name}`, `${name} is mandatory for this action.`);
     }
     if (params.get('OIDCProviderArn') !== o.oidcProviderArn) return fail(404, 'EntityNotExist.OIDCProvider', 'The specified OIDC provider does not exist.');
     if (params.get('RoleArn') !== o.roleArn) return fail(404, 'EntityNotExist.Role', 'The specified Role does not exist.');
     if (params.get('OIDCToken')?.trim() !== o.oidcToken) return fail(400, 'AuthenticationFail.OIDCToken.Invalid', 'The OIDC token is invalid.');
+    return this.issue(o, params, ctx);
+  }
+
+  /** AssumeRole; the caller's signature has already been verified. */
+  assumeRole(params: URLSearchParams, ctx: { requestId: string; hostId: string; nowMs: number }): ApiReply {
+    const fail = (status: number, code: string, message: string): ApiReply => errorReply(status, code, message, ctx.requestId, ctx.hostId);
+    const o = this.options;
+    if (!o) return fail(404, 'InvalidApi.NotFound', 'Specified api "AssumeRole" is not found (the simulator was started without STS).');
+    if (!params.get('RoleArn')) return fail(400, 'MissingParameter.RoleArn', 'RoleArn is mandatory for this action.');
+    if (params.get('RoleArn') !== o.roleArn) return fail(404, 'EntityNotExist.Role', 'The specified Role does not exist.');
+    return this.issue(o, params, ctx);
+  }
+
+  private issue(o: SimulatorStsOptions, params: URLSearchParams, ctx: { requestId: string; nowMs: number }): ApiReply {
     const id = `STS.${randomBytes(12).toString('hex')}`;
     const issued: Issued = { secret: randomBytes(20).toString('base64url'), token: randomBytes(48).toString('base64'), expiresMs: ctx.nowMs + (o.durationMs ?? 3_600_000) };
     this.issued.set(id, issued);
@@ -51,7 +68,7 @@ export class StsIssuer {
         RequestId: ctx.requestId,
         AssumedRoleUser: { Arn: `${o.roleArn}/${params.get('RoleSessionName') ?? ''}`, AssumedRoleId: `3000:${params.get('RoleSessionName') ?? ''}` },
         Credentials: { AccessKeyId: id, AccessKeySecret: issued.secret, SecurityToken: issued.token, Expiration: new Date(issued.expiresMs).toISOString().replace(/\.\d+Z$/, 'Z') },
-        OIDCTokenInfo: { Issuer: 'https://oidc-ack.simulator', ClientIds: 'sts.aliyuncs.com' },
+        ...(params.has('OIDCToken') ? { OIDCTokenInfo: { Issuer: 'https://oidc-ack.simulator', ClientIds: 'sts.aliyuncs.com' } } : {}),
       },
     };
   }

@@ -83,7 +83,7 @@ t.test('systemd LoadCredential: key files relative to $CREDENTIALS_DIRECTORY', a
 t.test('RRSA: oidc_role_arn exchanges the token at sts_endpoint, then signs with the STS key and token', async (t) => {
   cleanEnv(t);
   const ca = makeTestCa([API_HOST, '127.0.0.1']);
-  const sim = await startSimulator({ port: 0, data: DEMO_SIMULATOR_DATA, tls: { key: ca.key, cert: ca.cert }, oidc: { roleArn: ROLE_ARN, oidcProviderArn: PROVIDER_ARN, oidcToken: TOKEN } });
+  const sim = await startSimulator({ port: 0, data: DEMO_SIMULATOR_DATA, tls: { key: ca.key, cert: ca.cert }, sts: { roleArn: ROLE_ARN, oidcProviderArn: PROVIDER_ARN, oidcToken: TOKEN } });
   t.teardown(() => sim.close());
   const tokenFile = join(ca.dir, 'token');
   writeFileSync(tokenFile, TOKEN);
@@ -114,6 +114,25 @@ t.test('RRSA: oidc_role_arn exchanges the token at sts_endpoint, then signs with
   const viaEnv = await sync(config(pl('default'), ca.dir));
   t.equal(viaEnv.result, 'success', JSON.stringify(viaEnv.errors));
   t.equal((sim.calls().AssumeRoleWithOIDC ?? 0) - before, 1, 'the webhook variables were used');
+});
+
+t.test('ram_role_arn: AssumeRole signed with the AccessKey, at sts_endpoint', async (t) => {
+  cleanEnv(t);
+  const ca = makeTestCa([API_HOST, '127.0.0.1']);
+  const sim = await startSimulator({ port: 0, data: DEMO_SIMULATOR_DATA, tls: { key: ca.key, cert: ca.cert }, sts: { roleArn: ROLE_ARN } });
+  t.teardown(() => sim.close());
+  const pl = (role: string, secret = 'simulator'): string =>
+    `  endpoint: "${API_HOST}:${sim.port}"\n  connect_to: 127.0.0.1\n  ca_file: ca.pem\n` +
+    `  credentials: { type: ram_role_arn, access_key_id: simulator, access_key_secret: ${secret}, role_arn: "${role}", sts_endpoint: "127.0.0.1:${sim.port}" }`;
+  const out = await sync(config(pl(ROLE_ARN), ca.dir), 2);
+  t.equal(out.result, 'success', JSON.stringify(out.errors));
+  t.equal(sim.calls().AssumeRole, 1, 'one AssumeRole (its signature checked), the session reused');
+  const wrong = await sync(config(pl('acs:ram::1234567890123456:role/another'), ca.dir));
+  t.equal(wrong.errors[0]?.code, 'PL_CREDENTIALS');
+  t.match(wrong.errors[0]?.message, /EntityNotExist\.Role/);
+  const badKey = await sync(config(pl(ROLE_ARN, 'wrong-secret'), ca.dir));
+  // The library compares our SignatureDoesNotMatch's string-to-sign with its own and, equal, blames the secret.
+  t.match(badKey.errors[0]?.message, /the access key secret is invalid/, 'the AssumeRole signature is verified');
 });
 
 t.test('STS host settings: config first, then the webhook variables', async (t) => {

@@ -12,7 +12,7 @@ const ROLE = 'acs:ram::1:role/r';
 const PROVIDER = 'acs:ram::1:oidc-provider/p';
 
 t.test('AssumeRoleWithOIDC, then the key needs its token', async (t) => {
-  const sim = await startSimulator({ port: 0, oidc: { roleArn: ROLE, oidcProviderArn: PROVIDER, oidcToken: 'tok' } });
+  const sim = await startSimulator({ port: 0, sts: { roleArn: ROLE, oidcProviderArn: PROVIDER, oidcToken: 'tok' } });
   t.teardown(() => sim.close());
   const assume = async (fields: Record<string, string>) => {
     const res = await fetch(`${sim.url}/?Action=AssumeRoleWithOIDC&Version=2015-04-01&Format=JSON`, {
