@@ -21,7 +21,9 @@ export function readCredentials(r: ConfigReader, raw: unknown): CredentialsConfi
   const allowed: Record<(typeof TYPES)[number], string[]> = {
     default: [],
     access_key: ['access_key_id', 'access_key_id_file', 'access_key_secret', 'access_key_secret_file', 'security_token', 'security_token_file'],
-    ram_role_arn: ['access_key_id', 'access_key_id_file', 'access_key_secret', 'access_key_secret_file', 'role_arn', 'role_session_name', 'sts_endpoint', 'sts_region', 'sts_vpc'],
+    ram_role_arn: [
+      'access_key_id', 'access_key_id_file', 'access_key_secret', 'access_key_secret_file', 'role_arn', 'role_session_name', 'sts_endpoint', 'sts_region', 'sts_vpc',
+    ],
     oidc_role_arn: ['role_arn', 'oidc_provider_arn', 'oidc_token_file', 'role_session_name', 'sts_endpoint', 'sts_region', 'sts_vpc'],
     ecs_ram_role: ['role_name'],
   };

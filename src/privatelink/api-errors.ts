@@ -87,7 +87,8 @@ export function toPldnsError(err: unknown, action?: string): PldnsError {
       const ramAction = ramActionFor(action);
       details.ramAction = ramAction;
       const id = requestId ? ` request ${requestId}` : '';
-      return new PldnsError(mapped, `${action} denied: ${code} (HTTP ${statusCode})${id}: the RAM identity lacks ${ramAction} (policy: ${RAM_POLICY_DOC})`, { cause: err, details });
+      const message = `${action} denied: ${code} (HTTP ${statusCode})${id}: the RAM identity lacks ${ramAction} (policy: ${RAM_POLICY_DOC})`;
+      return new PldnsError(mapped, message, { cause: err, details });
     }
     return new PldnsError(mapped, `${failed}${code} (HTTP ${statusCode})${requestId ? ` request ${requestId}` : ''}`, { cause: err, details });
   }

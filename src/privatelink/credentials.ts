@@ -68,9 +68,11 @@ function oidcCredential(config: { roleArn?: string; oidcProviderArn?: string; oi
   const oidcProviderArn = config.oidcProviderArn ?? env.ALIBABA_CLOUD_OIDC_PROVIDER_ARN;
   const oidcTokenFilePath = config.oidcTokenFile ?? env.ALIBABA_CLOUD_OIDC_TOKEN_FILE;
   if (!roleArn || !oidcProviderArn || !oidcTokenFilePath) {
-    throw new Error('role_arn, oidc_provider_arn and oidc_token_file are needed (or ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN, ALIBABA_CLOUD_OIDC_TOKEN_FILE)');
+    throw new Error('role_arn, oidc_provider_arn and oidc_token_file are needed '
+      + '(or ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN, ALIBABA_CLOUD_OIDC_TOKEN_FILE)');
   }
-  return new Credential(new CredentialConfig({ type: 'oidc_role_arn', roleArn, oidcProviderArn, oidcTokenFilePath, roleSessionName: config.roleSessionName, ...stsOptions(config, env) }));
+  const { roleSessionName } = config;
+  return new Credential(new CredentialConfig({ type: 'oidc_role_arn', roleArn, oidcProviderArn, oidcTokenFilePath, roleSessionName, ...stsOptions(config, env) }));
 }
 
 /** Builds the @alicloud/credentials object for one config; throws PL_CREDENTIALS if it cannot. */
@@ -83,7 +85,8 @@ export function buildCredential(config: CredentialsConfig, env: Env = process.en
         // No config: the library's default chain (env, OIDC, CLI profile, INI file, ECS RAM role, URI).
         return new Credential();
       case 'access_key': {
-        const securityToken = config.securityToken || config.securityTokenFile ? readSecret(config.securityToken ?? '', config.securityTokenFile, env, 'security_token') : undefined;
+        const hasToken = config.securityToken !== undefined || config.securityTokenFile !== undefined;
+        const securityToken = hasToken ? readSecret(config.securityToken ?? '', config.securityTokenFile, env, 'security_token') : undefined;
         return new Credential(new CredentialConfig({ type: securityToken ? 'sts' : 'access_key', ...accessKeyOf(config, env), securityToken }));
       }
       case 'ram_role_arn':

@@ -376,7 +376,8 @@ export class Syncer {
     this.backoffReason = reason ? { code: reason.code, message: reason.message } : undefined;
     this.backoffUntilMs = this.clock.now() + waitMs;
     if (forbidden) {
-      this.log.error({ attempts: this.backoffAttempts, waitMs, ramAction: forbidden.details?.ramAction, err: forbidden.message }, 'the RAM policy does not allow a PrivateLink call; backing off (the credential is kept)');
+      const fields = { attempts: this.backoffAttempts, waitMs, ramAction: forbidden.details?.ramAction, err: forbidden.message };
+      this.log.error(fields, 'the RAM policy does not allow a PrivateLink call; backing off (the credential is kept)');
     } else {
       this.log.info({ attempts: this.backoffAttempts, waitMs }, 'PrivateLink API errors; backing off');
     }

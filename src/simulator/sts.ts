@@ -38,7 +38,9 @@ export class StsIssuer {
   assumeRoleWithOidc(params: URLSearchParams, ctx: { requestId: string; hostId: string; nowMs: number }): ApiReply {
     const fail = (status: number, code: string, message: string): ApiReply => errorReply(status, code, message, ctx.requestId, ctx.hostId);
     const o = this.options;
-    if (!o?.oidcProviderArn || !o.oidcToken) return fail(404, 'InvalidApi.NotFound', 'Specified api "AssumeRoleWithOIDC" is not found (the simulator was started without OIDC).');
+    if (!o?.oidcProviderArn || !o.oidcToken) {
+      return fail(404, 'InvalidApi.NotFound', 'Specified api "AssumeRoleWithOIDC" is not found (the simulator was started without OIDC).');
+    }
     for (const name of ['OIDCProviderArn', 'OIDCToken', 'RoleArn']) {
       if (!params.get(name)) return fail(400, `MissingParameter.${name}`, `${name} is mandatory for this action.`);
     }
@@ -60,14 +62,20 @@ export class StsIssuer {
 
   private issue(o: SimulatorStsOptions, params: URLSearchParams, ctx: { requestId: string; nowMs: number }): ApiReply {
     const id = `STS.${randomBytes(12).toString('hex')}`;
-    const issued: Issued = { secret: randomBytes(20).toString('base64url'), token: randomBytes(48).toString('base64'), expiresMs: ctx.nowMs + (o.durationMs ?? 3_600_000) };
+    const expiresMs = ctx.nowMs + (o.durationMs ?? 3_600_000);
+    const issued: Issued = { secret: randomBytes(20).toString('base64url'), token: randomBytes(48).toString('base64'), expiresMs };
     this.issued.set(id, issued);
     return {
       status: 200,
       body: {
         RequestId: ctx.requestId,
         AssumedRoleUser: { Arn: `${o.roleArn}/${params.get('RoleSessionName') ?? ''}`, AssumedRoleId: `3000:${params.get('RoleSessionName') ?? ''}` },
-        Credentials: { AccessKeyId: id, AccessKeySecret: issued.secret, SecurityToken: issued.token, Expiration: new Date(issued.expiresMs).toISOString().replace(/\.\d+Z$/, 'Z') },
+        Credentials: {
+          AccessKeyId: id,
+          AccessKeySecret: issued.secret,
+          SecurityToken: issued.token,
+          Expiration: new Date(issued.expiresMs).toISOString().replace(/\.\d+Z$/, 'Z'),
+        },
         ...(params.has('OIDCToken') ? { OIDCTokenInfo: { Issuer: 'https://oidc-ack.simulator', ClientIds: 'sts.aliyuncs.com' } } : {}),
       },
     };
@@ -84,7 +92,9 @@ export class StsIssuer {
     const issued = this.issued.get(accessKeyId);
     if (!issued) return undefined;
     if (token === undefined || token === '') return { status: 400, code: 'MissingSecurityToken', message: 'SecurityToken is mandatory for this STS AccessKeyId.' };
-    if (token !== issued.token) return { status: 400, code: 'InvalidSecurityToken.MismatchWithAccessKey', message: 'The security token does not match the AccessKeyId.' };
+    if (token !== issued.token) {
+      return { status: 400, code: 'InvalidSecurityToken.MismatchWithAccessKey', message: 'The security token does not match the AccessKeyId.' };
+    }
     return undefined;
   }
 }
