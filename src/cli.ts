@@ -16,7 +16,8 @@ Usage:
   privatelink-dns check --config PATH          validate a config file (exit 0, or 2 with one line per problem)
   privatelink-dns sync --config PATH [--json]  run one PrivateLink sync and print the name → IP table
   privatelink-dns simulate [--listen HOST:PORT] [--data FILE] [--access-key-id ID] [--access-key-secret SECRET]
-                                               run the PrivateLink API simulator
+                           [--tls-cert PEM --tls-key PEM]
+                                               run the PrivateLink API simulator (HTTPS with a certificate)
   privatelink-dns export --config PATH --format hosts|dnsmasq|unbound|bind|coredns|rpz
                                                print the current table as another DNS server's configuration
 
@@ -32,7 +33,7 @@ const COMMANDS = {
   serve: { config: 'value', demo: 'switch' },
   check: { config: 'value' },
   sync: { config: 'value', json: 'switch' },
-  simulate: { listen: 'value', data: 'value', 'access-key-id': 'value', 'access-key-secret': 'value' },
+  simulate: { listen: 'value', data: 'value', 'access-key-id': 'value', 'access-key-secret': 'value', 'tls-cert': 'value', 'tls-key': 'value' },
   export: { config: 'value', format: 'value' },
 } as const;
 const GLOBAL = { help: 'switch', version: 'switch', verbose: 'switch' } as const;
@@ -74,6 +75,8 @@ async function main(argv: string[]): Promise<number> {
           data: optionalFlag(args, 'data'),
           accessKeyId: optionalFlag(args, 'access-key-id'),
           accessKeySecret: optionalFlag(args, 'access-key-secret'),
+          tlsCert: optionalFlag(args, 'tls-cert'),
+          tlsKey: optionalFlag(args, 'tls-key'),
         });
       default:
         throw new PldnsError('USAGE', `unknown command "${args.command}"`);
