@@ -33,7 +33,9 @@ const COMMANDS = {
   serve: { config: 'value', demo: 'switch' },
   check: { config: 'value' },
   sync: { config: 'value', json: 'switch' },
-  simulate: { listen: 'value', data: 'value', 'access-key-id': 'value', 'access-key-secret': 'value', 'tls-cert': 'value', 'tls-key': 'value' },
+  simulate: {
+    listen: 'value', data: 'value', 'access-key-id': 'value', 'access-key-secret': 'value', 'tls-cert': 'value', 'tls-key': 'value',
+  },
   export: { config: 'value', format: 'value' },
 } as const;
 const GLOBAL = { help: 'switch', version: 'switch', verbose: 'switch' } as const;

@@ -14,7 +14,8 @@ const NAME = 'privatelink-vpc.cn-hangzhou.aliyuncs.com';
 
 function get(port: number, ca: string | undefined): Promise<{ status: number; body: string }> {
   return new Promise((resolvePromise, reject) => {
-    const req = request({ host: '127.0.0.1', port, servername: NAME, path: '/_simulator/calls', headers: { host: NAME }, ...(ca ? { ca } : {}), timeout: 5000 }, (res) => {
+    const options = { host: '127.0.0.1', port, servername: NAME, path: '/_simulator/calls', headers: { host: NAME }, ...(ca ? { ca } : {}), timeout: 5000 };
+    const req = request(options, (res) => {
       let body = '';
       res.on('data', (d) => (body += d));
       res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body }));
@@ -27,7 +28,8 @@ function get(port: number, ca: string | undefined): Promise<{ status: number; bo
 t.test('simulate serves HTTPS with the given certificate', async (t) => {
   const ca = makeTestCa([NAME]);
   const writeFiles = { cert: join(ca.dir, 'leaf.pem'), key: join(ca.dir, 'leaf.key') };
-  const proc = spawn(process.execPath, [CLI, 'simulate', '--listen', '127.0.0.1:0', '--tls-cert', writeFiles.cert, '--tls-key', writeFiles.key], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = ['simulate', '--listen', '127.0.0.1:0', '--tls-cert', writeFiles.cert, '--tls-key', writeFiles.key];
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => void proc.kill('SIGTERM'));
   const first = await new Promise<string>((resolveLine, reject) => {
     let out = '';
