@@ -309,6 +309,7 @@ export class App {
       upstreams: this.forwarder.pool.servers,
       cacheEntries: this.cache?.size ?? 0,
       backoff: this.syncer?.backoff(),
+      apiCalls: this.syncer?.apiCalls(),
       listeners: this.dnsPorts,
       extras: this.options.statusExtras?.(),
       fleet: { ...(this.hub ? { published: this.hub.status() } : {}), ...(this.secondary ? { transfer: this.secondary.status() } : {}) },

@@ -80,7 +80,11 @@ function readEntry(v: unknown, i: number): EntryState {
     source: 'snapshot',
     stale: v.stale,
   };
-  if (v.endpoint !== undefined) entry.endpoint = readFields<EndpointInfo>(v.endpoint, ENDPOINT_FIELDS, `${what}.endpoint`);
+  if (v.endpoint !== undefined) {
+    entry.endpoint = readFields<EndpointInfo>(v.endpoint, ENDPOINT_FIELDS, `${what}.endpoint`);
+    const vpcId = (v.endpoint as Record<string, unknown>).vpcId;
+    if (typeof vpcId === 'string' && vpcId !== '') entry.endpoint.vpcId = vpcId;
+  }
   if (v.fetchedAtMs !== undefined) entry.fetchedAtMs = v.fetchedAtMs as number;
   if (v.lastError !== undefined) {
     const e = v.lastError;
