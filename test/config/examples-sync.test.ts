@@ -147,7 +147,7 @@ t.test('virtual-node.yaml listens where CoreDNS can reach it and gives the forwa
 
 t.test("edge-node.yaml's optional SLS entry is valid when uncommented", async (t) => {
   const text = readFileSync(join(CONFIG_DIR, 'edge-node.yaml'), 'utf8');
-  const uncommented = text.replace(/^    # (- names: \["\{region\}-intranet\.log|  endpoint: ep-bp1e|  vpc: )/gm, '    $1');
+  const uncommented = text.replace(/^ {4}# (- names: \["\{region\}-intranet\.log| {2}endpoint: ep-bp1e| {2}vpc: )/gm, '    $1');
   t.not(uncommented, text, 'the SLS block is there');
   const config = load(uncommented);
   t.ok(config.records.entries.some((e) => e.names.includes('cn-hangzhou-intranet.log.aliyuncs.com')), 'SLS entry');

@@ -4,7 +4,6 @@
  * a missing RAM policy (Forbidden.RAM) backs off instead of asking every refresh.
  */
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
 import { startSimulator, type SimEndpoint } from '../../src/simulator';
 import { startDaemon } from '../helpers/daemon';
 
