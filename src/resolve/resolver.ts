@@ -1,12 +1,13 @@
 import type { Logger } from '../log';
 import { isPldnsError } from '../errors';
 import type { Config } from '../config/schema';
-import { CLASS_IN, RCode, RRType, typeLabel, RCODE_NAMES } from '../dns/constants';
+import { CLASS_ANY, CLASS_IN, RCode, RRType, typeLabel, RCODE_NAMES } from '../dns/constants';
 import type { DnsRequest, Protocol } from '../dns/edge';
 import type { Query } from '../dns/query';
 import { buildRcodeResponse } from '../dns/response';
 import { scanResponse } from '../dns/message-scan';
 import { buildManagedAnswer } from './managed-answer';
+import { cutChainAtManaged } from './chain-cut';
 import { fillOptTail, withClientOpt } from './client-answer';
 import { stripOpt } from '../dns/strip-opt';
 import { OPT_BYTES } from '../dns/response';
@@ -38,6 +39,8 @@ export interface ResolverObserver {
   answered(protocol: Protocol, qtype: number, source: AnswerSource, rcode: number, receivedAt: bigint): void;
   loop(): void;
   staleAnswer(): void;
+  /** An upstream CNAME chain reached a managed name and was answered from the table. */
+  cnameRewrite(): void;
 }
 
 export interface ResolverOptions {
@@ -76,16 +79,17 @@ export class Resolver {
   /** The DnsHandler: bound once, called per query by the servers. */
   readonly handle = (req: DnsRequest): Buffer | Promise<Buffer> => {
     const q = req.query;
-    if (q.qclass === CLASS_IN) {
-      const match = this.table.lookup(q.qname);
-      if (match) {
-        const { record } = match;
-        if (record.aRdata.length > 0 || record.aaaaRdata.length > 0) {
-          return this.done(req, buildManagedAnswer(q, match, this.options.records.ttl, this.table.version), 'local');
-        }
-        // A managed name with no usable IP: never hand out the public (100.64/10) answer by default.
-        if ((record.unavailable ?? this.options.records.onUnavailable) === 'servfail') return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'local');
+    const match = this.table.lookup(q.qname);
+    if (match) {
+      // A managed name is never asked upstream in another class: class ANY (255) would bring the
+      // public address back, and CH/HS/NONE data for it is not ours to give.
+      if (q.qclass !== CLASS_IN && q.qclass !== CLASS_ANY) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'local');
+      const { record } = match;
+      if (record.aRdata.length > 0 || record.aaaaRdata.length > 0) {
+        return this.done(req, buildManagedAnswer(q, match, this.options.records.ttl, this.table.version), 'local');
       }
+      // A managed name with no usable IP: never hand out the public (100.64/10) answer by default.
+      if ((record.unavailable ?? this.options.records.onUnavailable) === 'servfail') return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'local');
     }
     if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'local');
     // Cache hits are answered synchronously: no promise on the most common forwarded path.
@@ -144,6 +148,17 @@ export class Resolver {
       if (stale) {
         this.options.observer.staleAnswer();
         return this.done(req, fillOptTail(stale, q), 'stale');
+      }
+    }
+    if (q.qclass === CLASS_IN || q.qclass === CLASS_ANY) {
+      const { records } = this.options;
+      const cut = cutChainAtManaged(reply, scan, q, this.table, records.ttl, records.onUnavailable);
+      if (cut.kind === 'malformed') return this.failed(req, key, Date.now());
+      if (cut.kind !== 'none') {
+        // Never cached: the answer holds table data, which the next sync may change.
+        this.options.observer.cnameRewrite();
+        if (cut.kind === 'servfail') return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'local');
+        return this.done(req, withClientOpt(cut.bytes, q), 'local');
       }
     }
     if (cache) cache.set(key, reply, Date.now());
