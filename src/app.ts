@@ -30,6 +30,9 @@ import { buildTableInputs } from './privatelink/table-builder';
 import { staticEntryState } from './privatelink/model';
 import { computeReadiness, computeStatus } from './http/status';
 
+/** How long a TCP query frame may take to arrive once its first byte has (capped by the idle timeout). */
+const TCP_FRAME_TIMEOUT_MS = 3000;
+
 export interface AppOptions {
   readonly config: Config;
   readonly configPath: string | null;
@@ -275,6 +278,8 @@ export class App {
         maxConnections: l.tcpMaxConnections,
         maxConnectionsPerClient: l.tcpMaxConnectionsPerClient,
         idleTimeoutMs: l.tcpIdleTimeoutMs,
+        // RFC 7766 §10: a query arrives in one segment; a frame still open after this is stalling.
+        frameTimeoutMs: Math.min(l.tcpIdleTimeoutMs, TCP_FRAME_TIMEOUT_MS),
         maxInFlight: l.tcpMaxInFlight,
         maxWriteBufferBytes: l.tcpMaxWriteBufferBytes,
         framesPerTick: 32,

@@ -42,6 +42,18 @@ export class EdgePipeline {
     return this.counters;
   }
 
+  /**
+   * Whether a TCP client may hold a connection at all (RFC 7766 §10): one whose every query would
+   * be refused is turned away at accept, so it cannot take the slots allowed clients need. With a
+   * zone service, transfer.allow (and TSIG-keyed requests from anywhere) count too.
+   */
+  admitsConnection(client: ClientAddress): boolean {
+    const { admit, zone } = this.routes;
+    if (admit(client, 'tcp') !== 'refuse') return true;
+    if (zone === undefined) return false;
+    return zone.acceptsConnection ? zone.acceptsConnection(client.address) : true;
+  }
+
   serve(msg: Buffer, client: ClientAddress, protocol: Protocol, out: EdgeOutput): void {
     const { handler, admit, zone } = this.routes;
     const counters = this.counters;
