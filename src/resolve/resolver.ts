@@ -8,7 +8,7 @@ import { buildRcodeResponse } from '../dns/response';
 import { scanResponse } from '../dns/message-scan';
 import { buildManagedAnswer } from './managed-answer';
 import { cutChainAtManaged } from './chain-cut';
-import { fillOptTail, withClientOpt } from './client-answer';
+import { echoQuestion, fillOptTail, withClientOpt } from './client-answer';
 import { stripOpt } from '../dns/strip-opt';
 import { OPT_BYTES } from '../dns/response';
 import { cacheKey } from './cache';
@@ -19,9 +19,9 @@ import type { AnswerTable } from './table';
 export interface ForwardPort {
   readonly hasServers: boolean;
   forward(q: Query, protocol: Protocol): Promise<Buffer>;
-  isForwarding(qname: string, qtype: number): boolean;
+  isForwarding(qname: string, qtype: number, qclass: number): boolean;
   isUpstreamHost(address: string): boolean;
-  joinInFlight(qname: string, qtype: number): Promise<Buffer> | undefined;
+  joinInFlight(qname: string, qtype: number, qclass: number): Promise<Buffer> | undefined;
 }
 
 /** What the resolver needs from the cache of forwarded answers (messages stored without OPT). */
@@ -98,14 +98,15 @@ export class Resolver {
     if (cache) {
       key = cacheKey(q.qname, q.qtype, q.qclass, q.edns?.dnssecOk ?? false, q.cd);
       const hit = cache.get(key, Date.now(), q.id, OPT_BYTES);
-      if (hit) return this.done(req, fillOptTail(hit, q), 'cache');
+      if (hit) return this.done(req, fillOptTail(echoQuestion(hit, q), q), 'cache');
     }
     return this.forward(req, key);
   };
 
   private isLoop(req: DnsRequest): boolean {
     const { forwarder } = this.options;
-    return forwarder.isForwarding(req.query.qname, req.query.qtype) && forwarder.isUpstreamHost(req.client.address);
+    const q = req.query;
+    return forwarder.isForwarding(q.qname, q.qtype, q.qclass) && forwarder.isUpstreamHost(req.client.address);
   }
 
   private async forward(req: DnsRequest, key: string): Promise<Buffer> {
@@ -117,11 +118,11 @@ export class Resolver {
       // asks the same name concurrently, so wait for the answer already on its way instead; a real
       // loop then ends when that forward times out, and is counted then. (The waiter takes that
       // forward's answer even if its DO/CD bits differ: rare, and better than a false SERVFAIL.)
-      const pending = isLoopbackAddress(req.client.address) ? forwarder.joinInFlight(q.qname, q.qtype) : undefined;
+      const pending = isLoopbackAddress(req.client.address) ? forwarder.joinInFlight(q.qname, q.qtype, q.qclass) : undefined;
       if (pending) {
         try {
           const shared = await pending;
-          const reply = Buffer.from(shared);
+          const reply = echoQuestion(Buffer.from(shared), q);
           reply.writeUInt16BE(q.id, 0);
           const scan = scanResponse(reply);
           if (scan) return this.done(req, withClientOpt(stripOpt(reply, scan), q, scan.rcode), 'forward');
@@ -136,7 +137,7 @@ export class Resolver {
     if (!forwarder.hasServers) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'error');
     let reply: Buffer;
     try {
-      reply = await forwarder.forward(q, req.protocol);
+      reply = echoQuestion(await forwarder.forward(q, req.protocol), q);
     } catch {
       return this.failed(req, key, Date.now());
     }
@@ -147,7 +148,7 @@ export class Resolver {
       const stale = cache?.getStale(key, Date.now(), q.id, OPT_BYTES);
       if (stale) {
         this.options.observer.staleAnswer();
-        return this.done(req, fillOptTail(stale, q), 'stale');
+        return this.done(req, fillOptTail(echoQuestion(stale, q), q), 'stale');
       }
     }
     if (q.qclass === CLASS_IN || q.qclass === CLASS_ANY) {
@@ -171,7 +172,7 @@ export class Resolver {
     const stale = this.options.cache?.getStale(key, now, q.id, OPT_BYTES);
     if (stale) {
       this.options.observer.staleAnswer();
-      return this.done(req, fillOptTail(stale, q), 'stale');
+      return this.done(req, fillOptTail(echoQuestion(stale, q), q), 'stale');
     }
     return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'error');
   }
