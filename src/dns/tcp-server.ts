@@ -112,7 +112,9 @@ export class TcpServer {
   }
 
   async start(): Promise<number> {
-    const server = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onConnection(socket));
+    // allowHalfOpen: a client that shuts down its sending side after its queries still gets every
+    // answer (RFC 1035 §4.2.2); the connection ends once nothing is outstanding.
+    const server = net.createServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: true }, (socket) => this.onConnection(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(new PldnsError('LISTEN_FAILED', `cannot bind ${this.label}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
@@ -191,6 +193,8 @@ class Connection {
   idleSince = Date.now();
   /** Date.now() when the first byte of the incomplete frame at the head arrived; -1 without one. */
   private frameStartedAt = -1;
+  /** The client sent FIN: answer what is outstanding, then end our side. */
+  private readEnded = false;
 
   constructor(private readonly socket: net.Socket, readonly address: string, private readonly server: TcpServer) {
     const { limits, logger } = server.options;
@@ -201,6 +205,10 @@ class Connection {
     });
     socket.on('error', (err) => logger.debug({ err: err.message }, 'tcp client socket error'));
     socket.on('data', (chunk) => this.onData(chunk));
+    socket.on('end', () => {
+      this.readEnded = true;
+      this.endIfDone();
+    });
     this.output = {
       send: (bytes) => this.write(bytes),
       hold: () => {
@@ -296,11 +304,21 @@ class Connection {
     }
     if (this.buffered.length === 0) this.buffered = Buffer.alloc(0);
     this.resume();
+    this.endIfDone();
   }
 
   private settle(): void {
     this.inFlight--;
     if (this.paused && !this.scheduled) this.drain();
+    this.endIfDone();
+  }
+
+  /** After the client's FIN: end once every query read has been answered and no frame is left to read. */
+  private endIfDone(): void {
+    if (!this.readEnded || this.inFlight > 0 || this.scheduled || this.socket.destroyed) return;
+    const b = this.buffered;
+    if (b.length >= 2 && b.length >= 2 + b.readUInt16BE(0)) return;
+    this.socket.end();
   }
 
   private pause(): void {
