@@ -140,6 +140,7 @@ export class App {
       observer: resolverObserver(this.metrics),
       logger: this.logger.child({ component: 'resolver' }),
       logQueries: config.log.queries,
+      maxTtlS: config.cache.maxTtlS,
     });
   }
 

@@ -25,15 +25,18 @@ interface Cname {
   readonly ttl: number;
 }
 
+const TYPE_DNAME = 39;
+
 /**
- * Follows the CNAME chain of an upstream answer from the question name. Where it reaches a name
+ * Checks the names inside the answer's RDATA (CNAME, DNAME, NS, PTR, MX: a compression loop or a
+ * pointer past the end there is `malformed`, never relayed or cached), then follows the CNAME chain of an upstream answer from the question name. Where it reaches a name
  * the table manages, the rest of the upstream's answer is not ours to relay (it is the public
  * 100.64/10 view of that name): the answer becomes the CNAMEs up to that name, re-encoded without
  * compression, then the table's records for it with our TTL. Authority and additional sections
  * are dropped, so no record owned by a managed name leaves from the upstream's data.
  */
 export function cutChainAtManaged(reply: Buffer, scan: ResponseScan, q: Query, table: AnswerTable, ttl: number, onUnavailable: 'servfail' | 'forward'): ChainCut {
-  if (scan.ancount === 0 || table.size === 0) return { kind: 'none' };
+  if (scan.ancount === 0) return { kind: 'none' };
   const cnames: Cname[] = [];
   let off = scan.questionEnd;
   try {
@@ -46,16 +49,21 @@ export function cutChainAtManaged(reply: Buffer, scan: ResponseScan, q: Query, t
       const rdStart = fixed + 10;
       const rdEnd = rdStart + reply.readUInt16BE(fixed + 8);
       if (rdEnd > reply.length) return { kind: 'malformed' };
-      if (type === RRType.CNAME && rclass === CLASS_IN) {
+      if (type === RRType.CNAME) {
         const target = readName(reply, rdStart);
         if (target.end !== rdEnd) return { kind: 'malformed' };
-        cnames.push({ owner: owner.wire, ownerName: owner.name, target: target.wire, targetName: target.name, ttl: readTtl(reply, fixed + 4) });
+        if (rclass === CLASS_IN) cnames.push({ owner: owner.wire, ownerName: owner.name, target: target.wire, targetName: target.name, ttl: readTtl(reply, fixed + 4) });
+      } else if (type === RRType.NS || type === RRType.PTR || type === TYPE_DNAME) {
+        if (readName(reply, rdStart).end !== rdEnd) return { kind: 'malformed' };
+      } else if (type === RRType.MX) {
+        if (rdStart + 2 > rdEnd || readName(reply, rdStart + 2).end !== rdEnd) return { kind: 'malformed' };
       }
       off = rdEnd;
     }
   } catch {
     return { kind: 'malformed' };
   }
+  if (cnames.length === 0 || table.size === 0) return { kind: 'none' };
   // Walk from the question; bounded by the number of CNAMEs, so a cycle ends.
   const chain: Cname[] = [];
   let name = q.qname;

@@ -1,6 +1,7 @@
 import type { Query } from '../dns/query';
 import { OPT_BYTES, writeOpt } from '../dns/response';
 import { HEADER_BYTES } from '../dns/constants';
+import { readTtl } from '../dns/message-scan';
 
 /** Adds our own OPT when the client used EDNS (carrying an extended rcode if there is one). */
 export function withClientOpt(bare: Buffer, q: Query, rcode = 0): Buffer {
@@ -37,4 +38,15 @@ export function echoQuestion(answer: Buffer, q: Query): Buffer {
   const raw = q.raw;
   for (let i = HEADER_BYTES; i < end; i++) answer[i] = raw[i];
   return answer;
+}
+
+/**
+ * Caps every TTL of an upstream message in place before it is relayed (the cache caps its own copy
+ * too): RFC 2181 §8 values with the top bit set become 0, the rest at most `maxTtlS`.
+ */
+export function capTtls(message: Buffer, ttlOffsets: readonly number[], maxTtlS: number): void {
+  for (const at of ttlOffsets) {
+    const ttl = readTtl(message, at);
+    if (ttl > maxTtlS || message[at] >= 0x80) message.writeUInt32BE(Math.min(ttl, maxTtlS), at);
+  }
 }

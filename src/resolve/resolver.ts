@@ -1,14 +1,14 @@
 import type { Logger } from '../log';
 import { isPldnsError } from '../errors';
 import type { Config } from '../config/schema';
-import { CLASS_ANY, CLASS_IN, RCode, RRType, typeLabel, RCODE_NAMES } from '../dns/constants';
+import { CLASS_ANY, CLASS_IN, MAX_TTL, RCode, RRType, typeLabel, RCODE_NAMES } from '../dns/constants';
 import type { DnsRequest, Protocol } from '../dns/edge';
 import type { Query } from '../dns/query';
 import { buildRcodeResponse } from '../dns/response';
-import { scanResponse } from '../dns/message-scan';
+import { scanResponse, type ResponseScan } from '../dns/message-scan';
 import { buildManagedAnswer } from './managed-answer';
 import { cutChainAtManaged } from './chain-cut';
-import { echoQuestion, fillOptTail, withClientOpt } from './client-answer';
+import { capTtls, echoQuestion, fillOptTail, withClientOpt } from './client-answer';
 import { stripOpt } from '../dns/strip-opt';
 import { OPT_BYTES } from '../dns/response';
 import { cacheKey } from './cache';
@@ -50,6 +50,8 @@ export interface ResolverOptions {
   readonly observer: ResolverObserver;
   readonly logger: Logger;
   readonly logQueries: boolean;
+  /** cache.max_ttl: no forwarded record is relayed with a longer TTL (default: RFC 2181's 2^31−1). */
+  readonly maxTtlS?: number;
 }
 
 const LOOP_LOG_INTERVAL_MS = 60_000;
@@ -125,7 +127,12 @@ export class Resolver {
           const reply = echoQuestion(Buffer.from(shared), q);
           reply.writeUInt16BE(q.id, 0);
           const scan = scanResponse(reply);
-          if (scan) return this.done(req, withClientOpt(stripOpt(reply, scan), q, scan.rcode), 'forward');
+          if (scan) {
+            capTtls(reply, scan.ttlOffsets, this.options.maxTtlS ?? MAX_TTL);
+            const ours = this.cutChain(req, reply, scan);
+            if (ours) return ours === 'malformed' ? this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'error') : ours;
+            return this.done(req, withClientOpt(stripOpt(reply, scan), q, scan.rcode), 'forward');
+          }
         } catch (err) {
           if (!isPldnsError(err, 'UPSTREAM_FAILED')) throw err;
         }
@@ -143,6 +150,7 @@ export class Resolver {
     }
     const scan = scanResponse(reply);
     if (!scan) return this.failed(req, key, Date.now());
+    capTtls(reply, scan.ttlOffsets, this.options.maxTtlS ?? MAX_TTL);
     const rcode = scan.rcode;
     if (rcode === RCode.SERVFAIL || rcode === RCode.REFUSED) {
       const stale = cache?.getStale(key, Date.now(), q.id, OPT_BYTES);
@@ -151,20 +159,27 @@ export class Resolver {
         return this.done(req, fillOptTail(echoQuestion(stale, q), q), 'stale');
       }
     }
-    if (q.qclass === CLASS_IN || q.qclass === CLASS_ANY) {
-      const { records } = this.options;
-      const cut = cutChainAtManaged(reply, scan, q, this.table, records.ttl, records.onUnavailable);
-      if (cut.kind === 'malformed') return this.failed(req, key, Date.now());
-      if (cut.kind !== 'none') {
-        // Never cached: the answer holds table data, which the next sync may change.
-        this.options.observer.cnameRewrite();
-        if (cut.kind === 'servfail') return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'local');
-        return this.done(req, withClientOpt(cut.bytes, q), 'local');
-      }
-    }
+    const ours = this.cutChain(req, reply, scan);
+    if (ours) return ours === 'malformed' ? this.failed(req, key, Date.now()) : ours;
     if (cache) cache.set(key, reply, Date.now());
     const bare = stripOpt(reply, scan);
     return this.done(req, withClientOpt(bare, q, rcode), 'forward');
+  }
+
+  /**
+   * Our answer when the upstream's CNAME chain reaches a managed name (never cached: it holds table
+   * data, which the next sync may change); 'malformed' for names in RDATA that do not parse.
+   */
+  private cutChain(req: DnsRequest, reply: Buffer, scan: ResponseScan): Buffer | 'malformed' | undefined {
+    const q = req.query;
+    if (q.qclass !== CLASS_IN && q.qclass !== CLASS_ANY) return undefined;
+    const { records } = this.options;
+    const cut = cutChainAtManaged(reply, scan, q, this.table, records.ttl, records.onUnavailable);
+    if (cut.kind === 'none') return undefined;
+    if (cut.kind === 'malformed') return 'malformed';
+    this.options.observer.cnameRewrite();
+    if (cut.kind === 'servfail') return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'local');
+    return this.done(req, withClientOpt(cut.bytes, q), 'local');
   }
 
   private failed(req: DnsRequest, key: string, now: number): Buffer {
