@@ -19,6 +19,8 @@ export interface EdgeOutput {
 export interface EdgeRoutes {
   readonly handler: DnsHandler;
   readonly admit: AdmissionCheck;
+  /** Whether a UDP REFUSED may be sent to this client now (refusals are rate-limited); absent: always. */
+  readonly mayRefuse?: (client: ClientAddress) => boolean;
   readonly zone?: ZoneService;
 }
 
@@ -85,6 +87,10 @@ export class EdgePipeline {
       return;
     }
     if (admission === 'refuse') {
+      if (protocol === 'udp' && this.routes.mayRefuse && !this.routes.mayRefuse(client)) {
+        counters.dropped('refused_rate_limit');
+        return;
+      }
       counters.rejected('refused', protocol);
       out.send(buildRcodeResponse(parsed, RCode.REFUSED));
       return;
