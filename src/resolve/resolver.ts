@@ -1,7 +1,7 @@
 import type { Logger } from '../log';
 import { isPldnsError } from '../errors';
 import type { Config } from '../config/schema';
-import { CLASS_ANY, CLASS_IN, MAX_TTL, RCode, RRType, typeLabel, RCODE_NAMES } from '../dns/constants';
+import { CLASS_ANY, CLASS_CHAOS, CLASS_IN, MAX_TTL, RCode, RRType, typeLabel, RCODE_NAMES } from '../dns/constants';
 import type { DnsRequest, Protocol } from '../dns/edge';
 import type { Query } from '../dns/query';
 import { buildRcodeResponse } from '../dns/response';
@@ -94,6 +94,9 @@ export class Resolver {
       if ((record.unavailable ?? this.options.records.onUnavailable) === 'servfail') return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'local');
     }
     if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'local');
+    // CHAOS is server identity (version.bind, hostname.bind, id.server): forwarded, it would tell
+    // anyone the upstream's software and host name. Nothing of ours to say either.
+    if (q.qclass === CLASS_CHAOS) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'local');
     // Cache hits are answered synchronously: no promise on the most common forwarded path.
     const cache = this.options.cache;
     let key = '';
