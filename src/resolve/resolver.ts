@@ -81,6 +81,8 @@ export class Resolver {
   /** The DnsHandler: bound once, called per query by the servers. */
   readonly handle = (req: DnsRequest): Buffer | Promise<Buffer> => {
     const q = req.query;
+    // Zone transfers are the zone service's (fleet mode, policy zone only); the table is no zone.
+    if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'local');
     const match = this.table.lookup(q.qname);
     if (match) {
       // A managed name is never asked upstream in another class: class ANY (255) would bring the
@@ -93,7 +95,6 @@ export class Resolver {
       // A managed name with no usable IP: never hand out the public (100.64/10) answer by default.
       if ((record.unavailable ?? this.options.records.onUnavailable) === 'servfail') return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'local');
     }
-    if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'local');
     // CHAOS is server identity (version.bind, hostname.bind, id.server): forwarded, it would tell
     // anyone the upstream's software and host name. Nothing of ours to say either.
     if (q.qclass === CLASS_CHAOS) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'local');
