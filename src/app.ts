@@ -28,6 +28,7 @@ import { ZoneServer } from './transfer/zone-server';
 import { tsigAuthenticator } from './transfer/tsig-auth';
 import { buildTableInputs } from './privatelink/table-builder';
 import { staticEntryState } from './privatelink/model';
+import { configWarnings } from './config/warnings';
 import { computeReadiness, computeStatus } from './http/status';
 
 /** How long a TCP query frame may take to arrive once its first byte has (capped by the idle timeout). */
@@ -126,6 +127,11 @@ export class App {
       names: this.table.size,
       version: this.options.version,
     }, 'privatelink-dns started');
+    this.warnAbout(this.config);
+  }
+
+  private warnAbout(config: Config): void {
+    for (const w of configWarnings(config)) this.logger.warn({ setting: w.setting }, `config: ${w.setting} ${w.message}`);
   }
 
   private buildForwarder(config: Config): UpstreamForwarder {
@@ -366,6 +372,7 @@ export class App {
     }
     this.metrics.reloads.inc({ result: 'ok' });
     this.logger.info({ names: this.table.size, dns: this.dnsPorts }, 'configuration reloaded');
+    this.warnAbout(next);
   }
 
   /**

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { configWarnings } from './config/warnings';
 import { parseArgs, type ParsedArgs } from './cli-args';
 import { describeError, isPldnsError, PldnsError } from './errors';
 import { formatProblems, loadConfigFile } from './config/load';
@@ -106,7 +107,8 @@ function reportFailure(err: unknown, verbose: boolean): number {
 }
 
 function runCheck(path: string): number {
-  loadConfigFile(path);
+  const config = loadConfigFile(path);
+  for (const w of configWarnings(config)) process.stderr.write(`${path}: warning: ${w.setting}: ${w.message}\n`);
   process.stdout.write(`${path}: ok\n`);
   return EXIT_OK;
 }
