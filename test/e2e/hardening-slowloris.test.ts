@@ -142,3 +142,30 @@ t.test("at the per-client cap a new connection evicts that client's oldest idle 
   t.notOk(idle[PER_CLIENT - 1].closed, 'its newest one was kept');
   for (const c of [...idle, fresh]) c.destroy();
 });
+
+t.test('tcp_max_connections is a total over every listener', async (t) => {
+  const total = 10;
+  const d = await startDaemon(`
+region: cn-hangzhou
+listen: { dns: ["127.0.0.1:0", "127.0.0.2:0"], http: false }
+access: { allow: ["127.0.0.0/8"] }
+limits: { tcp_max_connections: ${total}, tcp_max_connections_per_client: 100 }
+records: { entries: [ { names: ["ntp.internal.example"], addresses: ["10.0.0.123"] } ] }
+state_dir: false
+`);
+  t.teardown(() => d.stop());
+  const started = d.logs().find((l) => l.msg === 'privatelink-dns started') as { dns: { tcp: number }[] };
+  const [a, b] = started.dns.map((x) => x.tcp);
+  const open = (port: number, host: string): Promise<net.Socket> => new Promise((resolve, reject) => {
+    const s = net.connect({ port, host }, () => resolve(s));
+    s.once('error', reject);
+  });
+  const first: net.Socket[] = [];
+  for (let i = 0; i < total; i++) first.push(await open(a, '127.0.0.1'));
+  const closed = first.map((s) => new Promise<boolean>((r) => { s.once('close', () => r(true)); setTimeout(() => r(false), 1500); }));
+  await sleep(100);
+  const other = await open(b, '127.0.0.2');
+  const shut = (await Promise.all(closed)).filter(Boolean).length;
+  t.equal(shut, 1, `a connection to the second listener closed ${shut} idle one(s) on the first: the cap of ${total} is shared`);
+  for (const s of [...first, other]) s.destroy();
+});
