@@ -151,7 +151,8 @@ export class App {
   }
 
   private routes(): EdgeRoutes {
-    return { handler: this.resolver.handle, admit: this.admission.check, mayRefuse: this.admission.mayRefuse, ...(this.zoneServer ? { zone: this.zoneServer } : {}) };
+    const zone = this.zoneServer ? { zone: this.zoneServer } : {};
+    return { handler: this.resolver.handle, admit: this.admission.check, mayRefuse: this.admission.mayRefuse, ...zone };
   }
 
   // ---- fleet mode: hub (publish the table as an RPZ) and edge (take it from primaries) -------

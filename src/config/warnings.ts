@@ -10,7 +10,8 @@ export interface ConfigWarning {
 export function configWarnings(config: Config): ConfigWarning[] {
   const out: ConfigWarning[] = [];
   if (config.access.allow.length === 0) {
-    out.push({ setting: 'access.allow', message: 'empty: every client is refused, loopback included (list the client networks, or 0.0.0.0/0 and ::/0 for everyone)' });
+    const message = 'empty: every client is refused, loopback included (list the client networks, or 0.0.0.0/0 and ::/0 for everyone)';
+    out.push({ setting: 'access.allow', message });
   }
   const hosts = config.listen.dns.map((a) => a.host);
   if (hosts.includes('::') && !hosts.includes('0.0.0.0')) {

@@ -29,18 +29,22 @@ const TYPE_DNAME = 39;
 
 /**
  * Checks the names inside the answer's RDATA (CNAME, DNAME, NS, PTR, MX: a compression loop or a
- * pointer past the end there is `malformed`, never relayed or cached), then follows the CNAME chain of an upstream answer from the question name. Where it reaches a name
- * the table manages, the rest of the upstream's answer is not ours to relay (it is the public
- * 100.64/10 view of that name): the answer becomes the CNAMEs up to that name, re-encoded without
- * compression, then the table's records for it with our TTL. Authority and additional sections
+ * pointer past the end there is `malformed`, never relayed or cached), then follows the CNAME
+ * chain of an upstream answer from the question name. Where it reaches a name the table manages,
+ * the rest of the upstream's answer is not ours to relay (it is the public 100.64/10 view of that
+ * name): the answer becomes the CNAMEs up to that name, re-encoded without compression, then the
+ * table's records for it with our TTL. Authority and additional sections
  * are dropped, so no record owned by a managed name leaves from the upstream's data.
  */
-export function cutChainAtManaged(reply: Buffer, scan: ResponseScan, q: Query, table: AnswerTable, ttl: number, onUnavailable: 'servfail' | 'forward'): ChainCut {
+export function cutChainAtManaged(
+  reply: Buffer, scan: ResponseScan, q: Query, table: AnswerTable, ttl: number, onUnavailable: 'servfail' | 'forward',
+): ChainCut {
   if (scan.ancount === 0) return { kind: 'none' };
   const cnames: Cname[] = [];
   let off = scan.questionEnd;
   try {
-    for (let i = 0; i < scan.ancount; i++) {
+    // A truncated reply's records end at scan.end; the rest never arrived.
+    for (let i = 0; i < scan.ancount && off < scan.end; i++) {
       const owner = readName(reply, off);
       const fixed = owner.end;
       if (fixed + 10 > reply.length) return { kind: 'malformed' };
@@ -52,7 +56,8 @@ export function cutChainAtManaged(reply: Buffer, scan: ResponseScan, q: Query, t
       if (type === RRType.CNAME) {
         const target = readName(reply, rdStart);
         if (target.end !== rdEnd) return { kind: 'malformed' };
-        if (rclass === CLASS_IN) cnames.push({ owner: owner.wire, ownerName: owner.name, target: target.wire, targetName: target.name, ttl: readTtl(reply, fixed + 4) });
+        const ttlS = readTtl(reply, fixed + 4);
+        if (rclass === CLASS_IN) cnames.push({ owner: owner.wire, ownerName: owner.name, target: target.wire, targetName: target.name, ttl: ttlS });
       } else if (type === RRType.NS || type === RRType.PTR || type === TYPE_DNAME) {
         if (readName(reply, rdStart).end !== rdEnd) return { kind: 'malformed' };
       } else if (type === RRType.MX) {

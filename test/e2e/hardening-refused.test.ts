@@ -46,7 +46,8 @@ records: { entries: [ { names: ["ntp.internal.example"], addresses: ["10.0.0.123
 state_dir: false
 `);
   netns.track(spawn('ip', ['netns', 'exec', NS, process.execPath, CLI, 'serve', '--config', join(dir, 'config.yaml')], { stdio: 'ignore' }));
-  const allowedDig = (): string => sh('ip', ['netns', 'exec', NS, 'dig', '-b', '198.18.0.1', '@198.18.0.1', 'ntp.internal.example', 'A', '+short', '+tries=1', '+time=1']).out;
+  const allowedDig = (): string =>
+    sh('ip', ['netns', 'exec', NS, 'dig', '-b', '198.18.0.1', '@198.18.0.1', 'ntp.internal.example', 'A', '+short', '+tries=1', '+time=1']).out;
   for (let i = 0; i < 50 && !allowedDig().includes('10.0.0.123'); i++) await new Promise((r) => setTimeout(r, 200));
   t.match(allowedDig(), '10.0.0.123', 'an allowed client is answered');
 

@@ -84,7 +84,8 @@ t.test('per-client connection cap', async (t) => {
   for (const c of [...conns, ...extra]) c.destroy();
   const m = await metrics(daemon.httpPort as number);
   t.ok(metric(m, 'privatelink_dns_dropped_packets_total', 'reason="tcp_client_cap"') >= 3, 'dropped_packets_total{reason="tcp_client_cap"}');
-  t.comment(`${conns.length} busy connections from 127.0.0.1 served ${served}, ${refused} more refused; tcp_client_cap=${metric(m, 'privatelink_dns_dropped_packets_total', 'reason="tcp_client_cap"')}`);
+  const capDrops = metric(m, 'privatelink_dns_dropped_packets_total', 'reason="tcp_client_cap"');
+  t.comment(`${conns.length} busy connections from 127.0.0.1 served ${served}, ${refused} more refused; tcp_client_cap=${capDrops}`);
   await sleep(100);
 });
 
