@@ -270,7 +270,11 @@ export class App {
 
   private swapTable(inputs: TableEntryInput[]): void {
     this.tableVersion++;
-    this.resolver.setTable(AnswerTable.build(inputs, this.tableVersion));
+    const next = AnswerTable.build(inputs, this.tableVersion);
+    // Forwarded answers cached before a name became managed may hold its public address at the
+    // end of a CNAME chain: start the cache afresh (names are added rarely; syncs mostly change IPs).
+    if (this.cache && next.addsNamesTo(this.resolver.currentTable)) this.cache.clear();
+    this.resolver.setTable(next);
   }
 
   // ---- listeners ---------------------------------------------------------------------------

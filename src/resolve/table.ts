@@ -98,6 +98,13 @@ export class AnswerTable {
     return undefined;
   }
 
+  /** Whether this table manages a name (or wildcard) that `previous` did not. */
+  addsNamesTo(previous: AnswerTable): boolean {
+    for (const name of this.exact.keys()) if (!previous.exact.has(name)) return true;
+    for (const name of this.wildcards.keys()) if (!previous.wildcards.has(name)) return true;
+    return false;
+  }
+
   /** Every name the table answers, for export and status. */
   names(): string[] {
     return [...this.exact.keys(), ...[...this.wildcards.keys()].map((n) => `*.${n}`)];

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { writeFileSync } from 'node:fs';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon';
 import { encodeQuery, decode } from '../helpers/wire';
 import { encodeName, metric, metrics, startResponder, udpAsk, TcpDns, type Responder } from '../helpers/hardening';
@@ -59,6 +60,7 @@ const CHAINS: Record<string, (q: Buffer, qtype: number) => Rr[]> = {
   ],
   'public.corp.example': () => [cname('public.corp.example', 'www.public.example'), a('www.public.example', [192, 0, 2, 80])],
   'registry.internal.example': () => [a('registry.internal.example')],
+  'late.corp.example': () => [cname('late.corp.example', 'later.internal.example'), a('later.internal.example')],
 };
 
 let daemon: RunningDaemon;
@@ -170,4 +172,26 @@ t.test('a compression loop inside CNAME RDATA is not relayed', async (t) => {
   t.ok(r, 'answered');
   t.equal((r as Buffer)[3] & 0x0f, 2, 'SERVFAIL');
   t.equal((r as Buffer).readUInt16BE(6), 0, 'no answer records relayed');
+});
+
+t.test('a name that becomes managed is not answered from a chain cached before', async (t) => {
+  const config = (entries: string): string => `
+region: cn-hangzhou
+listen: { dns: ["127.0.0.1:0"], http: false }
+access: { allow: ["127.0.0.0/8"] }
+upstream: { servers: ["127.0.0.1:${upstream.port}"], timeout: 1s }
+records: { entries: [ ${entries} ] }
+state_dir: false
+`;
+  const d = await startDaemon(config('{ names: ["unrelated.internal.example"], addresses: ["10.0.0.9"] }'));
+  t.teardown(() => d.stop());
+  const askD = async (): Promise<string[]> => {
+    const r = await udpAsk(d.dnsPort, encodeQuery('late.corp.example', { id: 5 }));
+    return r ? addresses(decode(r)) : [];
+  };
+  t.same(await askD(), ['100.103.42.233'], 'before: not managed, the upstream\'s chain is relayed (and cached for 300 s)');
+  writeFileSync(d.configPath, config('{ names: ["unrelated.internal.example"], addresses: ["10.0.0.9"] }, { names: ["later.internal.example"], addresses: ["10.0.0.6"] }'));
+  d.proc.kill('SIGHUP');
+  await d.waitForLog((l) => l.msg === 'configuration reloaded', 5000);
+  t.same(await askD(), ['10.0.0.6'], 'after the name became managed: our address, not the cached public one');
 });
