@@ -1,6 +1,6 @@
 import type { Logger } from '../log';
-import { parseQuery, type Query } from './query';
-import { buildRcodeResponse, buildRejectResponse, truncateResponse, udpLimit } from './response';
+import { parseQuery, transferQuestionEnd, type Query } from './query';
+import { buildRcodeResponse, buildRefusedFor, buildRejectResponse, truncateResponse, udpLimit } from './response';
 import { RCode } from './constants';
 import type { AdmissionCheck, ClientAddress, DnsHandler, EdgeCounters, Protocol, ZoneReply, ZoneService } from './edge';
 
@@ -82,8 +82,11 @@ export class EdgePipeline {
       return;
     }
     if (parsed.kind === 'reject') {
-      counters.rejected(parsed.reason, protocol);
-      if (admission === 'pass') out.send(buildRejectResponse(msg, parsed));
+      // Without a zone service, a transfer request the guard rejected (IXFR with its SOA) is
+      // refused like any other transfer, not answered FORMERR.
+      const transferEnd = zone === undefined && parsed.reason === 'formerr' ? transferQuestionEnd(msg) : -1;
+      counters.rejected(transferEnd > 0 ? 'refused' : parsed.reason, protocol);
+      if (admission === 'pass') out.send(transferEnd > 0 ? buildRefusedFor(msg, transferEnd) : buildRejectResponse(msg, parsed));
       return;
     }
     if (admission === 'refuse') {

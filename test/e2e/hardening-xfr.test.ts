@@ -41,3 +41,30 @@ t.test('AXFR and IXFR are REFUSED for managed, wildcard and other names, over TC
     }
   }
 });
+
+/** An IXFR as clients send it: the client's SOA (serial 1) in the authority section. */
+function ixfrWithSoa(name: string, id: number): Buffer {
+  const q = encodeQuery(name, { id, type: IXFR, edns: false });
+  q.writeUInt16BE(1, 8); // NSCOUNT
+  const soa = Buffer.alloc(12 + 22);
+  soa.writeUInt16BE(0xc00c, 0);
+  soa.writeUInt16BE(6, 2);
+  soa.writeUInt16BE(1, 4);
+  soa.writeUInt16BE(22, 10);
+  soa.writeUInt32BE(1, 14); // rdata: root mname, root rname, serial 1, four zero timers
+  return Buffer.concat([q, soa]);
+}
+
+t.test('an IXFR carrying its SOA is REFUSED too, not FORMERR', async (t) => {
+  for (const name of ['registry.internal.example', 'www.example.com']) {
+    const c = await TcpDns.connect(daemon.dnsPort);
+    c.send(ixfrWithSoa(name, 321));
+    const [frame] = await c.waitFrames(1, 2000);
+    c.destroy();
+    t.ok(frame, `${name}: answered`);
+    if (!frame) continue;
+    t.equal(frame[3] & 0x0f, 5, `${name} IXFR with SOA: REFUSED`);
+    t.equal(frame.readUInt16BE(0), 321, 'with the request ID');
+    t.equal(frame.readUInt16BE(4), 1, 'and its question');
+  }
+});
