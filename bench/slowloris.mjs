@@ -1,37 +1,51 @@
 // TCP slowloris against a built daemon (issue 13 item 2): CONNECTIONS connections from 20 loopback
 // addresses trickle one byte a second (reconnecting when cut) while `dig +tcp` asks a managed name
 // once a second. Prints dig's latency and failures. Usage:
-//   node bench/slowloris.mjs [path/to/dist/cli.js] [connections=1000] [digs=20]
+//   node bench/slowloris.mjs [path/to/dist/cli.js | unbound] [connections=1000] [digs=20]
+// "unbound" runs the same attack against Unbound (local-data, default TCP settings) for parity.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import net from 'node:net';
 
-const cli = resolve(process.argv[2] ?? 'dist/cli.js');
+const cli = process.argv[2] === 'unbound' ? 'unbound' : resolve(process.argv[2] ?? 'dist/cli.js');
 const CONNECTIONS = Number(process.argv[3] ?? 1000);
 const DIGS = Number(process.argv[4] ?? 20);
 const ADDRESSES = 20;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const dir = mkdtempSync(join(tmpdir(), 'pldns-slowloris-'));
-writeFileSync(join(dir, 'config.yaml'), `
+let daemon;
+let port;
+if (process.argv[2] === 'unbound') {
+  port = 20000 + Math.floor(Math.random() * 20000);
+  writeFileSync(join(dir, 'unbound.conf'), [
+    'server:', `  interface: 127.0.0.1@${port}`, '  do-daemonize: no', '  chroot: ""', '  username: ""', '  pidfile: ""', '  use-syslog: no',
+    '  logfile: ""', '  access-control: 127.0.0.0/8 allow', '  num-threads: 1', '  module-config: "iterator"',
+    '  local-zone: "internal.example." static', '  local-data: "ntp.internal.example. 300 IN A 10.0.0.123"', '',
+  ].join('\n'));
+  daemon = spawn('unbound', ['-d', '-c', join(dir, 'unbound.conf')], { stdio: 'ignore' });
+  for (let i = 0; i < 50 && spawnSync('dig', ['+tries=1', '+time=1', '-p', String(port), '@127.0.0.1', 'ntp.internal.example']).status !== 0; i++) await sleep(100);
+} else {
+  writeFileSync(join(dir, 'config.yaml'), `
 region: cn-hangzhou
 listen: { dns: ["127.0.0.1:0"], http: false }
 access: { allow: ["127.0.0.0/8"] }
 records: { entries: [ { names: ["ntp.internal.example"], addresses: ["10.0.0.123"] } ] }
 state_dir: false
 `);
-const daemon = spawn(process.execPath, [cli, 'serve', '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'pipe', 'inherit'] });
-const port = await new Promise((res, rej) => {
-  let out = '';
-  daemon.stdout.on('data', (d) => {
-    out += d;
-    const m = /"udp":(\d+)/.exec(out);
-    if (m) res(Number(m[1]));
+  daemon = spawn(process.execPath, [cli, 'serve', '--config', join(dir, 'config.yaml')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  port = await new Promise((res, rej) => {
+    let out = '';
+    daemon.stdout.on('data', (d) => {
+      out += d;
+      const m = /"udp":(\d+)/.exec(out);
+      if (m) res(Number(m[1]));
+    });
+    daemon.once('exit', () => rej(new Error(out)));
   });
-  daemon.once('exit', () => rej(new Error(out)));
-});
+}
 
 let stop = false;
 let open = 0;
