@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { configWarnings } from './config/warnings';
 import { parseArgs, type ParsedArgs } from './cli-args';
 import { describeError, isPldnsError, PldnsError } from './errors';
 import { formatProblems, loadConfigFile } from './config/load';
@@ -112,6 +113,7 @@ function reportFailure(err: unknown, verbose: boolean): number {
 
 async function runCheck(path: string): Promise<number> {
   const config = loadConfigFile(path);
+  for (const w of configWarnings(config)) process.stderr.write(`${path}: warning: ${w.setting}: ${w.message}\n`);
   process.stdout.write(`${path}: ok\n`);
   if (config.source === 'privatelink') {
     const report = (await import('./privatelink/quota')).quotaReport(config);

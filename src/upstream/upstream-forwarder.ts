@@ -73,9 +73,9 @@ export class UpstreamForwarder {
     return this.pool.servers.length > 0;
   }
 
-  /** True while a query for this name and type is out upstream (loop detection). */
-  isForwarding(qname: string, qtype: number): boolean {
-    return this.inFlight.has(`${qtype}/${qname}`);
+  /** True while a query for this name, type and class is out upstream (loop detection). */
+  isForwarding(qname: string, qtype: number, qclass: number): boolean {
+    return this.inFlight.has(joinKey(qname, qtype, qclass));
   }
 
   /** Whether `address` is one of our upstreams' hosts. */
@@ -88,7 +88,7 @@ export class UpstreamForwarder {
     // Bound the memory and sockets a flood of cache misses can take; past it, fail fast.
     if (this.outstanding >= this.maxInFlight) throw new PldnsError('UPSTREAM_FAILED', `over ${this.maxInFlight} forwarded queries in flight`);
     this.outstanding++;
-    const key = `${q.qtype}/${q.qname}`;
+    const key = joinKey(q.qname, q.qtype, q.qclass);
     this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1);
     const run = this.tryServers(q, protocol);
     if (!this.pending.has(key)) this.pending.set(key, run);
@@ -107,8 +107,8 @@ export class UpstreamForwarder {
    * The reply of the earliest forward of this name and type still running, for a query that
    * would otherwise look like a loop (see Resolver). The buffer is shared: copy before changing.
    */
-  joinInFlight(qname: string, qtype: number): Promise<Buffer> | undefined {
-    return this.pending.get(`${qtype}/${qname}`);
+  joinInFlight(qname: string, qtype: number, qclass: number): Promise<Buffer> | undefined {
+    return this.pending.get(joinKey(qname, qtype, qclass));
   }
 
   private async tryServers(q: Query, protocol: Protocol): Promise<Buffer> {
@@ -231,6 +231,11 @@ export class UpstreamForwarder {
     if (this.probeTimer) clearInterval(this.probeTimer);
     this.probeTimer = undefined;
   }
+}
+
+/** The class is part of it: a CH question must never share an IN answer. */
+function joinKey(qname: string, qtype: number, qclass: number): string {
+  return `${qtype}/${qclass}/${qname}`;
 }
 
 function seconds(started: bigint): number {
