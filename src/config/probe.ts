@@ -1,8 +1,6 @@
 import { isObject, type ConfigReader, type Obj } from './reader';
 import { DEFAULTS, type ProbeConfig, type ProbeSettings } from './schema';
 
-const SETTING_KEYS = ['port', 'interval', 'timeout', 'fail_after', 'pass_after'];
-
 function readSettings(r: ConfigReader, raw: Obj, path: string, base: ProbeSettings): ProbeSettings {
   const intervalMs = r.durationMs(raw, 'interval', path, base.intervalMs, 100, 3_600_000);
   const timeoutMs = r.durationMs(raw, 'timeout', path, base.timeoutMs, 10, 60_000);
@@ -20,7 +18,7 @@ function readSettings(r: ConfigReader, raw: Obj, path: string, base: ProbeSettin
 /** `records.probe`: a mapping (defaults for every key), or false to turn probing off. */
 export function readProbeConfig(r: ConfigReader, value: unknown): ProbeConfig | null {
   if (value === false) return null;
-  const raw = r.section(value === true ? {} : value, 'records.probe', [...SETTING_KEYS, 'idle', 'concurrency']);
+  const raw = r.section(value === true ? {} : value, 'records.probe', ['port', 'interval', 'timeout', 'fail_after', 'pass_after', 'idle', 'concurrency']);
   const defaults: ProbeSettings = {
     port: DEFAULTS.probePort, intervalMs: DEFAULTS.probeIntervalMs, timeoutMs: DEFAULTS.probeTimeoutMs,
     failAfter: DEFAULTS.probeFailAfter, passAfter: DEFAULTS.probePassAfter,
@@ -44,7 +42,7 @@ export function readEntryProbe(r: ConfigReader, item: Obj, i: number, global: Pr
     r.report(`records.entries[${i}].probe`, 'must be true, false or a mapping');
     return undefined;
   }
-  const raw = r.section(value === true ? {} : value, `records.entries[${i}].probe`, SETTING_KEYS);
+  const raw = r.section(value === true ? {} : value, `records.entries[${i}].probe`, ['port', 'interval', 'timeout', 'fail_after', 'pass_after']);
   if (!global) {
     r.report(`records.entries[${i}].probe`, 'has no effect while records.probe is false');
     return null;

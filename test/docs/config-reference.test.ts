@@ -12,7 +12,7 @@ import type { Config } from '../../src/config/schema';
 
 const ROOT = resolve(__dirname, '..', '..');
 // Every file of src/config that reads a section; each is scanned on its own (path variables resolve within it).
-const SECTION_FILES = ['validate.ts', 'transfer.ts', 'primaries.ts', 'tsig-key.ts'];
+const SECTION_FILES = ['validate.ts', 'transfer.ts', 'primaries.ts', 'tsig-key.ts', 'probe.ts'];
 const sources = SECTION_FILES.map((f) => readFileSync(resolve(ROOT, 'src/config', f), 'utf8'));
 const doc = readFileSync(resolve(ROOT, 'docs/configuration.md'), 'utf8');
 
@@ -120,6 +120,9 @@ t.test('documented defaults are the validator defaults', async (t) => {
     ['limits.tcp_idle_timeout', c.limits.tcpIdleTimeoutMs],
     ['limits.shutdown_grace', c.limits.shutdownGraceMs],
     ['limits.lameduck', c.limits.lameduckMs],
+    ['records.probe.interval', c.records.probe?.intervalMs ?? NaN],
+    ['records.probe.timeout', c.records.probe?.timeoutMs ?? NaN],
+    ['records.probe.idle', c.records.probe?.idleMs ?? NaN],
   ];
   for (const [key, want] of durations) t.equal(ms(key), want, `${key} default`);
   const numbers: [string, number][] = [
@@ -134,6 +137,10 @@ t.test('documented defaults are the validator defaults', async (t) => {
     ['limits.tcp_max_in_flight', c.limits.tcpMaxInFlight],
     ['limits.tcp_max_write_buffer', c.limits.tcpMaxWriteBufferBytes],
     ['limits.max_forwards_in_flight', c.limits.maxForwardsInFlight],
+    ['records.probe.port', c.records.probe?.port ?? NaN],
+    ['records.probe.fail_after', c.records.probe?.failAfter ?? NaN],
+    ['records.probe.pass_after', c.records.probe?.passAfter ?? NaN],
+    ['records.probe.concurrency', c.records.probe?.maxConcurrent ?? NaN],
   ];
   for (const [key, want] of numbers) t.equal(num(key), want, `${key} default`);
   const strings: [string, string][] = [
