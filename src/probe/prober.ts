@@ -69,6 +69,7 @@ interface Target {
   running: { probe: RunningProbe; startedMs: number; deadlineMs: number } | undefined;
 }
 
+const WANTED_REFRESH_MS = 500;
 const keyOf = (port: number, ip: string): string => `${port} ${ip}`;
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 
@@ -89,6 +90,7 @@ export class Prober {
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private changePending = false;
+  private wantedAtMs = -Infinity;
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly startProbe: ProbeStarter;
@@ -97,7 +99,7 @@ export class Prober {
   constructor(private readonly options: ProberOptions) {
     this.now = options.nowMs ?? Date.now;
     this.random = options.random ?? Math.random;
-    this.startProbe = options.start ?? tcpConnectProbe;
+    this.startProbe = options.start ?? tcpConnectProbe();
     this.tickMs = Math.max(20, Math.min(250, Math.floor(options.config.timeoutMs / 4)));
   }
 
@@ -128,17 +130,29 @@ export class Prober {
   /** One scheduling step; public so tests can drive time. */
   tick(): void {
     const now = this.now();
-    this.harvest(this.options.table());
+    // Who was asked changes slowly (idle is minutes): look at it a few times a second, not every tick.
+    const refresh = now - this.wantedAtMs >= WANTED_REFRESH_MS;
+    if (refresh) {
+      this.wantedAtMs = now;
+      this.harvest(this.options.table());
+    }
     const idleSince = now - this.options.config.idleMs;
     for (const t of this.targets.values()) {
-      const wanted = t.entries.some((id) => (this.askedMs.get(id) ?? -Infinity) >= idleSince);
-      if (wanted !== t.wanted) this.setWanted(t, wanted, now);
+      if (refresh) {
+        const wanted = this.askedSince(t.entries, idleSince);
+        if (wanted !== t.wanted) this.setWanted(t, wanted, now);
+      }
       if (t.running) {
         if (now >= t.running.deadlineMs) t.running.probe.cancel();
         continue;
       }
       if (t.wanted && now >= t.dueMs && this.inFlight < this.options.config.maxConcurrent) this.launch(t, now);
     }
+  }
+
+  private askedSince(entries: readonly string[], sinceMs: number): boolean {
+    for (const id of entries) if ((this.askedMs.get(id) ?? -Infinity) >= sinceMs) return true;
+    return false;
   }
 
   status(): ProbeStatus {
