@@ -9,6 +9,8 @@ export class IpHealth {
   private passes = 0;
   private fails = 0;
   lastResult: string | undefined;
+  /** Whether the last probe passed; undefined before the first. */
+  lastOk: boolean | undefined;
   lastProbeMs: number | undefined;
   sinceMs: number;
 
@@ -19,6 +21,7 @@ export class IpHealth {
   /** Records one result; returns the new state when it changed. */
   record(ok: boolean, result: string, nowMs: number): IpState | undefined {
     this.lastResult = result;
+    this.lastOk = ok;
     this.lastProbeMs = nowMs;
     if (ok) {
       this.fails = 0;

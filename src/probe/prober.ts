@@ -121,7 +121,10 @@ export class Prober {
     const { inputs: out, degraded } = filterReachable(inputs, (input) => {
       const port = this.portOf.get(input.id);
       if (port === undefined) return undefined;
-      return (ip) => this.targets.get(keyOf(port, ip))?.health.state === 'down';
+      return {
+        down: (ip) => this.targets.get(keyOf(port, ip))?.health.state === 'down',
+        passing: (ip) => this.targets.get(keyOf(port, ip))?.health.lastOk === true,
+      };
     });
     this.noteDegraded(degraded);
     return out;
@@ -263,8 +266,14 @@ export class Prober {
     const jitter = 0.9 + 0.2 * this.random();
     t.dueMs = Math.max(now, startedMs + Math.round(t.settings.intervalMs * jitter));
     const before = t.health.state;
+    const wasOk = t.health.lastOk;
     const after = t.health.record(result.ok, label, now);
-    if (after === undefined) return;
+    if (after !== undefined) this.stateChanged(t, before, after, label);
+    if ((before === 'down') !== (t.health.state === 'down')) this.changed();
+    else if (wasOk !== t.health.lastOk) this.passingChanged(t);
+  }
+
+  private stateChanged(t: Target, before: string, after: string, label: string): void {
     this.gauge(t, after === 'down' ? 0 : 1);
     const fields = { ip: t.ip, port: t.port, zone: this.options.zoneOf?.(t.ip), names: t.names, entries: t.entries };
     if (after === 'down') {
@@ -272,7 +281,18 @@ export class Prober {
     } else if (before === 'down') {
       this.options.logger.info({ ...fields, passes: t.settings.passAfter }, 'endpoint IP reachable again: answered again');
     }
-    if ((before === 'down') !== (after === 'down')) this.changed();
+  }
+
+  // A pass or a failure of an IP that stays up can still change the answers of a name with a
+  // down IP (see filterReachable: a down IP is left out only while another one passes).
+  private passingChanged(t: Target): void {
+    for (const id of t.entries) {
+      const port = this.portOf.get(id);
+      const input = this.lastInputs?.find((i) => i.id === id);
+      if (port === undefined || !input) continue;
+      const ips = [...input.ipv4, ...input.ipv6, ...(input.fallback?.ipv4 ?? []), ...(input.fallback?.ipv6 ?? [])];
+      if (ips.some((ip) => this.targets.get(keyOf(port, ip))?.health.state === 'down')) return this.changed();
+    }
   }
 
   private gauge(t: Target, value: 0 | 1 | undefined): void {

@@ -172,3 +172,19 @@ t.test('probe results survive a new table with the same IPs', async (t) => {
   const next = TWO.map((i) => ({ ...i }));
   t.same(h.prober.apply(next).find((i) => i.id === 'ep-1')?.ipv4, ['198.18.1.1'], 'still left out after a sync');
 });
+
+t.test('a name is never narrowed to an IP that is failing too', async (t) => {
+  const h = harness(TWO);
+  h.behaviour.set('198.18.1.1', 'fail');
+  h.behaviour.set('198.18.2.1', 'hang');
+  h.ask('a.example.com');
+  for (let i = 0; i < 40; i++) {
+    await h.run(100);
+    t.equal(h.answers('a.example.com')?.length, 2, `both answered at step ${i}`);
+  }
+  t.equal(h.degraded, 1, 'failing open');
+  h.behaviour.set('198.18.2.1', 'ok');
+  await h.run(CONFIG.intervalMs * CONFIG.passAfter + 400);
+  t.same(h.answers('a.example.com'), ['198.18.2.1'], 'once the other is back, the down IP leaves');
+  t.equal(h.degraded, 0);
+});

@@ -3,7 +3,8 @@ import { filterReachable } from '../../src/probe/reachability-filter';
 import type { TableEntryInput } from '../../src/resolve/table';
 
 const input = (over: Partial<TableEntryInput> = {}): TableEntryInput => ({ id: 'ep-1', names: ['a.example.com'], ipv4: ['198.18.1.1', '198.18.2.1'], ipv6: [], ...over });
-const downSet = (...ips: string[]) => () => (ip: string) => ips.includes(ip);
+/** These IPs are down; every other IP passes its probes. */
+const downSet = (...ips: string[]) => () => ({ down: (ip: string) => ips.includes(ip), passing: (ip: string) => !ips.includes(ip) });
 
 t.test('unreachable IPs are left out while one passes', async (t) => {
   const r = filterReachable([input()], downSet('198.18.2.1'));
@@ -21,6 +22,12 @@ t.test('every IP down: all answered and the input is degraded (fail open)', asyn
   const r = filterReachable([input()], downSet('198.18.1.1', '198.18.2.1'));
   t.same(r.inputs[0]?.ipv4, ['198.18.1.1', '198.18.2.1']);
   t.same(r.degraded.map((d) => d.id), ['ep-1']);
+});
+
+t.test('a down IP stays in while no other IP of the name passes (failing too, or not probed yet)', async (t) => {
+  const r = filterReachable([input()], () => ({ down: (ip) => ip === '198.18.2.1', passing: () => false }));
+  t.same(r.inputs[0]?.ipv4, ['198.18.1.1', '198.18.2.1']);
+  t.same(r.degraded.length, 1, 'reported as failing open');
 });
 
 t.test('not probed: passed through untouched', async (t) => {
