@@ -4,8 +4,8 @@ import { formatHostPort, type HostPort } from './config/units';
 import { describeError } from './errors';
 import type { Logger } from './log';
 import {
-  Metrics, admissionObserver, edgeCounters, forwarderObserver, notifierObserver, probeObserver, publishedSerialObserver, resolverObserver, secondaryObserver, snapshotObserver,
-  syncObserver, zoneServerObserver,
+  Metrics, admissionObserver, edgeCounters, forwarderObserver, notifierObserver, probeObserver, publishedSerialObserver, resolverObserver, secondaryObserver,
+  snapshotObserver, syncObserver, zoneServerObserver,
 } from './metrics';
 import { EdgePipeline, type EdgeRoutes } from './dns/edge-pipeline';
 import { ListenerSet, type ListenerSetOptions } from './dns/listener-set';
