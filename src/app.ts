@@ -4,8 +4,8 @@ import { formatHostPort, type HostPort } from './config/units';
 import { describeError } from './errors';
 import type { Logger } from './log';
 import {
-  Metrics, admissionObserver, edgeCounters, forwarderObserver, notifierObserver, publishedSerialObserver, resolverObserver, secondaryObserver, snapshotObserver, syncObserver,
-  zoneServerObserver,
+  Metrics, admissionObserver, edgeCounters, forwarderObserver, notifierObserver, probeObserver, publishedSerialObserver, resolverObserver, secondaryObserver,
+  snapshotObserver, syncObserver, zoneServerObserver,
 } from './metrics';
 import { EdgePipeline, type EdgeRoutes } from './dns/edge-pipeline';
 import { ListenerSet, type ListenerSetOptions } from './dns/listener-set';
@@ -30,6 +30,8 @@ import { buildTableInputs } from './privatelink/table-builder';
 import { staticEntryState } from './privatelink/model';
 import { configWarnings } from './config/warnings';
 import { computeReadiness, computeStatus } from './http/status';
+import { Prober } from './probe/prober';
+import { probeConfigKey, probeSettingsFor, zonesByIp } from './probe/probe-settings';
 
 /** How long a TCP query frame may take to arrive once its first byte has (capped by the idle timeout). */
 const TCP_FRAME_TIMEOUT_MS = 3000;
@@ -66,6 +68,9 @@ export class App {
   private http: HttpServer | undefined;
   private httpPort: number | undefined;
   private tableVersion = 0;
+  /** What the source (sync or transfer) gave; the table answers these minus what the prober finds unreachable. */
+  private baseInputs: readonly TableEntryInput[] = [];
+  private prober: Prober | undefined;
   private syncState: SyncState | undefined;
   /** Fleet mode: the zones this instance publishes (hub), and the primaries it takes the table from (edge). */
   private hub: ZoneHub | undefined;
@@ -83,6 +88,7 @@ export class App {
     this.cache = this.config.cache.size > 0 ? new AnswerCache(this.config.cache) : undefined;
     this.forwarder = this.buildForwarder(this.config);
     this.resolver = this.buildResolver(this.config, AnswerTable.empty());
+    this.prober = this.buildProber(this.config);
     this.pipeline = new EdgePipeline(this.routes(), edgeCounters(this.metrics), this.logger.child({ component: 'dns' }));
     this.listeners = new ListenerSet(this.listenerOptions(this.config));
   }
@@ -120,6 +126,7 @@ export class App {
     if (this.config.listen.http) await this.openHttp(this.config.listen.http);
     this.state = 'running';
     this.syncer?.start();
+    this.prober?.start();
     this.logger.info({
       dns: this.dnsPorts,
       http: this.httpPort === undefined ? undefined : { port: this.httpPort },
@@ -147,6 +154,25 @@ export class App {
       logger: this.logger.child({ component: 'resolver' }),
       logQueries: config.log.queries,
       maxTtlS: config.cache.maxTtlS,
+    });
+  }
+
+  /** Probes run on every instance for its own answers; a hub still publishes every IP (it publishes the sync state). */
+  private buildProber(config: Config): Prober | undefined {
+    const probe = config.records.probe;
+    if (!probe) return undefined;
+    let zones: { state: SyncState | undefined; byIp: Map<string, string> } = { state: undefined, byIp: new Map() };
+    return new Prober({
+      config: probe,
+      settingsFor: probeSettingsFor(config.records),
+      table: () => this.table,
+      onChange: () => this.setTable(),
+      observer: probeObserver(this.metrics),
+      logger: this.logger.child({ component: 'probe' }),
+      zoneOf: (ip) => {
+        if (zones.state !== this.syncState) zones = { state: this.syncState, byIp: zonesByIp(this.syncState) };
+        return zones.byIp.get(ip);
+      },
     });
   }
 
@@ -268,9 +294,14 @@ export class App {
     }
   }
 
-  private swapTable(inputs: TableEntryInput[]): void {
+  private swapTable(inputs: readonly TableEntryInput[]): void {
+    this.baseInputs = inputs;
+    this.setTable();
+  }
+
+  private setTable(): void {
     this.tableVersion++;
-    const next = AnswerTable.build(inputs, this.tableVersion);
+    const next = AnswerTable.build(this.prober ? this.prober.apply(this.baseInputs) : this.baseInputs, this.tableVersion);
     // Forwarded answers cached before a name became managed may hold its public address at the
     // end of a CNAME chain: start the cache afresh (names are added rarely; syncs mostly change IPs).
     if (this.cache && next.addsNamesTo(this.resolver.currentTable)) this.cache.clear();
@@ -330,6 +361,7 @@ export class App {
       listeners: this.dnsPorts,
       extras: this.options.statusExtras?.(),
       fleet: { ...(this.hub ? { published: this.hub.status() } : {}), ...(this.secondary ? { transfer: this.secondary.status() } : {}) },
+      probes: this.prober?.status(),
     };
   }
 
@@ -362,6 +394,13 @@ export class App {
     this.forwarder.reconfigure(next.upstream, next.limits.maxForwardsInFlight);
     this.apiClients?.reconfigure(next);
     this.resolver = this.buildResolver(next, this.table);
+    if (probeConfigKey(prev.records) !== probeConfigKey(next.records)) {
+      // Probe results start over: an IP counts as reachable until the new settings say otherwise.
+      this.prober?.stop();
+      this.prober = this.buildProber(next);
+      this.prober?.start();
+      this.setTable();
+    }
     await this.reconfigureSources(prev, next);
     this.pipeline.reconfigure(this.routes());
     await this.listeners.reconfigure(next.listen.dns, this.listenerOptions(next));
@@ -390,7 +429,7 @@ export class App {
     if (this.hub && hubOptions) this.hub.reconfigure(hubOptions);
     if (this.secondary && next.primaries) {
       this.secondary.reconfigure(next.primaries);
-      this.swapTable(this.table.inputs.filter((i) => !i.id.startsWith('static:')).concat(this.staticInputs()));
+      this.swapTable(this.baseInputs.filter((i) => !i.id.startsWith('static:')).concat(this.staticInputs()));
     } else if (next.source === 'privatelink' && prev.source === 'privatelink') {
       if (this.syncer) this.syncer.reconfigure(next, { api: this.apiProvider() });
       else {
@@ -409,6 +448,7 @@ export class App {
     this.state = 'lameduck';
     if (lameduckMs > 0) await new Promise((r) => setTimeout(r, lameduckMs));
     this.state = 'stopping';
+    this.prober?.stop();
     await this.syncer?.stop();
     await this.secondary?.stop();
     await this.hub?.stop();

@@ -44,7 +44,8 @@ export async function startDemo(): Promise<{ config: Config; simulator: RunningS
       refresh: '*/10 * * * * *',
       jitter: '1s',
     },
-    records: { ttl: 30, prefer_zones: [], entries: DEMO_ENTRIES.map((e) => ({ ...e, names: [...e.names] })) },
+    // The simulated endpoints' IPs exist nowhere: probing them would only fail open and warn.
+    records: { ttl: 30, prefer_zones: [], probe: false, entries: DEMO_ENTRIES.map((e) => ({ ...e, names: [...e.names] })) },
     state_dir: false,
     log: { level: 'info' },
   };

@@ -175,16 +175,41 @@ export interface PrimariesConfig {
   readonly maxStaleMs: number;
 }
 
-export type EntryConfig =
+export type EntryConfig = (
   | { readonly kind: 'endpoint'; readonly names: readonly string[]; readonly endpointId: string; readonly vpcId?: string }
   | { readonly kind: 'service'; readonly names: readonly string[]; readonly serviceName: string; readonly vpcId?: string }
-  | { readonly kind: 'static'; readonly names: readonly string[]; readonly ipv4: readonly string[]; readonly ipv6: readonly string[] };
+  | { readonly kind: 'static'; readonly names: readonly string[]; readonly ipv4: readonly string[]; readonly ipv6: readonly string[] }
+) & {
+  /** This entry's own probe settings; absent: records.probe (cloud entries) or no probing (static entries). */
+  readonly probe?: ProbeSettings | null;
+};
+
+/** How one IP is probed: a TCP connect to `port`, every `intervalMs`. */
+export interface ProbeSettings {
+  readonly port: number;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  /** Consecutive failures that take an IP out of the answers. */
+  readonly failAfter: number;
+  /** Consecutive successes that bring it back. */
+  readonly passAfter: number;
+}
+
+/** records.probe: null turns probing off everywhere. */
+export interface ProbeConfig extends ProbeSettings {
+  /** IPs of names no one asked for this long are not probed (and answered as if reachable). */
+  readonly idleMs: number;
+  /** Probes in flight at once. */
+  readonly maxConcurrent: number;
+}
 
 export interface RecordsConfig {
   readonly ttl: number;
   readonly preferZones: readonly string[];
   readonly onUnavailable: 'servfail' | 'forward';
   readonly entries: readonly EntryConfig[];
+  /** Reachability probes; null or absent (hand-built configs): off. */
+  readonly probe?: ProbeConfig | null;
 }
 
 export interface LimitsConfig {
@@ -229,6 +254,13 @@ export const DEFAULTS = {
   maxStaleMs: 86_400_000,
   maxBackoffMs: 300_000,
   recordsTtlS: 30,
+  probePort: 443,
+  probeIntervalMs: 5000,
+  probeTimeoutMs: 1000,
+  probeFailAfter: 2,
+  probePassAfter: 2,
+  probeIdleMs: 600_000,
+  probeMaxConcurrent: 64,
   tcpMaxConnections: 1000,
   tcpMaxConnectionsPerClient: 64,
   tcpIdleTimeoutMs: 10_000,

@@ -3,8 +3,9 @@ import { resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import cron from 'node-cron';
 import { ConfigReader, isObject, join, type ConfigProblem } from './reader';
+import { readEntryProbe, readProbeConfig } from './probe';
 import { parseHostPort, formatHostPort, sameSocket, type HostPort } from './units';
-import { DEFAULTS, type Config, type EntryConfig, type RateLimitConfig } from './schema';
+import { DEFAULTS, type Config, type EntryConfig, type ProbeConfig, type RateLimitConfig } from './schema';
 import { checkName, normalizeName } from './names';
 import { readCredentials } from './credentials';
 import { readPrimaries } from './primaries';
@@ -144,12 +145,14 @@ export function validateConfig(
     maxBackoffMs: r.durationMs(plRaw, 'max_backoff', 'privatelink', DEFAULTS.maxBackoffMs, 1000, 86_400_000),
   };
 
-  const recRaw = r.section(top.records, 'records', ['ttl', 'prefer_zones', 'on_unavailable', 'entries']);
+  const recRaw = r.section(top.records, 'records', ['ttl', 'prefer_zones', 'on_unavailable', 'entries', 'probe']);
+  const probe = readProbeConfig(r, recRaw.probe);
   const records = {
     ttl: r.integer(recRaw, 'ttl', 'records', DEFAULTS.recordsTtlS, 0, 86_400),
     preferZones: r.stringList(recRaw, 'prefer_zones', 'records', []),
     onUnavailable: r.oneOf(recRaw, 'on_unavailable', 'records', 'servfail', ['servfail', 'forward'] as const),
-    entries: readEntries(r, recRaw.entries, region, edge),
+    entries: readEntries(r, recRaw.entries, region, edge, probe),
+    probe,
   };
   if (edge && records.preferZones.length > 0) r.report('records.prefer_zones', 'has no effect with primaries: the hub applies its own prefer_zones');
 
@@ -187,7 +190,7 @@ export function validateConfig(
 }
 
 /** `staticOnly`: a fleet edge has no PrivateLink client, so only `addresses` entries can be answered. */
-function readEntries(r: ConfigReader, raw: unknown, region: string, staticOnly: boolean): EntryConfig[] {
+function readEntries(r: ConfigReader, raw: unknown, region: string, staticOnly: boolean, probeConfig: ProbeConfig | null): EntryConfig[] {
   if (raw === undefined || raw === null) return [];
   if (!Array.isArray(raw)) {
     r.report('records.entries', 'must be a list');
@@ -201,7 +204,9 @@ function readEntries(r: ConfigReader, raw: unknown, region: string, staticOnly: 
       r.report(path, 'must be a mapping');
       return;
     }
-    const e = r.section(item, path, ['names', 'endpoint', 'service', 'vpc', 'addresses']);
+    const e = r.section(item, path, ['names', 'endpoint', 'service', 'vpc', 'addresses', 'probe']);
+    const probe = readEntryProbe(r, e, i, probeConfig);
+    const extra = probe === undefined ? {} : { probe };
     const names = r.stringList(e, 'names', path, [], false).map((n, j) => {
       const name = normalizeName(n.replaceAll('{region}', region));
       const problem = region === '' && n.includes('{region}') ? 'uses "{region}" but region is not set' : checkName(name);
@@ -227,11 +232,11 @@ function readEntries(r: ConfigReader, raw: unknown, region: string, staticOnly: 
     if (e.endpoint !== undefined) {
       const endpointId = r.string(e, 'endpoint', path, '', (s) => (/^ep-[a-z0-9]+$/.test(s) ? undefined : 'must be an endpoint id such as "ep-bp1..."'));
       const vpcId = r.optionalString(e, 'vpc', path);
-      out.push(vpcId ? { kind: 'endpoint', names, endpointId, vpcId } : { kind: 'endpoint', names, endpointId });
+      out.push(vpcId ? { kind: 'endpoint', names, endpointId, vpcId, ...extra } : { kind: 'endpoint', names, endpointId, ...extra });
     } else if (e.service !== undefined) {
       const serviceName = r.string(e, 'service', path, '');
       const vpcId = r.optionalString(e, 'vpc', path);
-      out.push(vpcId ? { kind: 'service', names, serviceName, vpcId } : { kind: 'service', names, serviceName });
+      out.push(vpcId ? { kind: 'service', names, serviceName, vpcId, ...extra } : { kind: 'service', names, serviceName, ...extra });
     } else {
       const addrs = r.stringList(e, 'addresses', path, [], false);
       const ipv4: string[] = [];
@@ -241,7 +246,7 @@ function readEntries(r: ConfigReader, raw: unknown, region: string, staticOnly: 
         else if (ipaddr.IPv6.isValid(a)) ipv6.push(ipaddr.IPv6.parse(a).toString());
         else r.report(`${path}.addresses[${j}]`, `"${a}" is not an IPv4 or IPv6 address`);
       });
-      out.push({ kind: 'static', names, ipv4, ipv6 });
+      out.push({ kind: 'static', names, ipv4, ipv6, ...extra });
     }
   });
   return out;

@@ -4,6 +4,7 @@ import type { SyncState, EntryState } from '../privatelink/model';
 import type { UpstreamServer } from '../upstream/upstream-pool';
 import { usableZones } from '../privatelink/table-builder';
 import type { Readiness } from './routes';
+import type { ProbeStatus } from '../probe/prober';
 
 export interface ReadinessInputs {
   readonly lifecycle: string;
@@ -53,6 +54,8 @@ export interface StatusInputs extends ReadinessInputs {
   readonly extras: Record<string, unknown> | undefined;
   /** Fleet mode: `published` (hub) and `transfer` (edge: primaries, serial, last check and transfer). */
   readonly fleet: { published?: Record<string, unknown>; transfer?: Record<string, unknown> };
+  /** Reachability probes (absent when records.probe is false): per IP, and the names answered fail-open. */
+  readonly probes?: ProbeStatus;
 }
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
@@ -80,6 +83,9 @@ export function computeStatus(s: StatusInputs): Record<string, unknown> {
     endpoints: (s.syncState?.entries ?? []).map((e) => entryStatus(e, s)),
     ...(s.fleet.transfer ? { transfer: s.fleet.transfer } : {}),
     ...(s.fleet.published ? { published: s.fleet.published } : {}),
+    // Names whose every IP fails its probe and that are answered with all of them; /readyz ignores probes.
+    degraded: (s.probes?.degraded ?? []).flatMap((d) => d.names),
+    probes: s.probes ?? null,
     upstreams: s.upstreams.map((u) => ({ server: u.label, healthy: u.healthy, consecutiveFailures: u.consecutiveFailures, lastRttMs: u.lastRttMs === undefined ? null : Math.round(u.lastRttMs * 1000) / 1000, lastError: u.lastError ?? null })),
     cache: { entries: s.cacheEntries, size: s.config.cache.size },
     ...(s.extras ?? {}),

@@ -41,6 +41,10 @@ export class Metrics {
   readonly transferReceived = new Counter({ name: 'privatelink_dns_transfer_received_total', help: 'Zone transfers received by an edge, by type (axfr, ixfr) and result', labelNames: ['type', 'result'] as const, registers: [this.registry] });
   readonly transferSerial = new Gauge({ name: 'privatelink_dns_transfer_zone_serial', help: 'SOA serial of each policy zone held (published by a hub, received by an edge)', labelNames: ['zone', 'role'] as const, registers: [this.registry] });
 
+  readonly probes = new Counter({ name: 'privatelink_dns_probe_attempts_total', help: 'Reachability probes (TCP connect) of endpoint IPs, by result (ok, timeout, refused, unreachable, error)', labelNames: ['result'] as const, registers: [this.registry] });
+  readonly probeReachable = new Gauge({ name: 'privatelink_dns_probe_ip_reachable', help: '1 while a probed endpoint IP is reachable from this node, 0 while it is left out of answers; by entry, zone and ip', labelNames: ['entry', 'zone', 'ip'] as const, registers: [this.registry] });
+  readonly probeDegraded = new Gauge({ name: 'privatelink_dns_probe_degraded_names', help: 'Entries whose every IP fails its probe, answered with all of them anyway (fail open)', registers: [this.registry] });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'privatelink_dns_' });
   }

@@ -8,6 +8,7 @@ import type { ResolverObserver, AnswerSource } from '../resolve/resolver';
 import type { ForwarderObserver } from '../upstream/upstream-forwarder';
 import type { SyncObserver } from '../privatelink/sync';
 import type { SnapshotObserver } from '../privatelink/snapshot';
+import type { ProbeObserver } from '../probe/prober';
 import type { CounterSeries, HistogramSeries } from './fast-counters';
 import { RCODE_NAMES, typeLabel } from '../dns/constants';
 
@@ -130,5 +131,16 @@ export function secondaryObserver(m: Metrics, zone: string): SecondaryObserver {
     checked: (result) => m.transferChecks.inc({ result }),
     transferred: (type, result) => m.transferReceived.inc({ type, result }),
     serial: (serial) => m.transferSerial.set({ zone, role: 'secondary' }, serial),
+  };
+}
+
+export function probeObserver(m: Metrics): ProbeObserver {
+  return {
+    probed: (result) => m.probes.inc({ result }),
+    reachable: (entry, zone, ip, value) => {
+      if (value === undefined) m.probeReachable.remove({ entry, zone, ip });
+      else m.probeReachable.set({ entry, zone, ip }, value);
+    },
+    degraded: (count) => m.probeDegraded.set(count),
   };
 }

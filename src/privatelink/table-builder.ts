@@ -42,10 +42,15 @@ function sortedZones(zones: readonly ZoneState[]): ZoneState[] {
  * Connected endpoint, restricted to `preferZones` while at least one preferred zone is usable.
  */
 export function usableZones(entry: EntryState, preferZones: readonly string[]): ZoneState[] {
-  if (!endpointUsable(entry.endpoint)) return [];
+  return splitZones(entry, preferZones).answered;
+}
+
+/** Usable zones split into those answered and those held back by prefer_zones (the probes' fallback). */
+function splitZones(entry: EntryState, preferZones: readonly string[]): { answered: ZoneState[]; held: ZoneState[] } {
+  if (!endpointUsable(entry.endpoint)) return { answered: [], held: [] };
   const usable = sortedZones(entry.zones).filter(zoneUsable);
   const preferred = usable.filter((z) => preferZones.includes(z.zoneId));
-  return preferred.length > 0 ? preferred : usable;
+  return preferred.length > 0 ? { answered: preferred, held: usable.filter((z) => !preferred.includes(z)) } : { answered: usable, held: [] };
 }
 
 function ipv6Of(zone: ZoneState): string | undefined {
@@ -87,9 +92,11 @@ export function buildTableInputs(states: readonly EntryState[], preferZones: rea
     }
     return names;
   };
-  const push = (entryId: string, id: string, rawNames: readonly string[], ipv4: readonly string[], ipv6: readonly string[]): void => {
+  const push = (entryId: string, id: string, rawNames: readonly string[], ipv4: readonly string[], ipv6: readonly string[], held: ZoneState[] = []): void => {
     const names = claim(entryId, id, rawNames);
-    if (names.length > 0) inputs.push({ id, names, ipv4: unique(ipv4), ipv6: unique(ipv6) });
+    if (names.length === 0) return;
+    const fallback = held.length > 0 ? { fallback: { ipv4: unique(held.map((z) => z.eniIp)), ipv6: unique(held.flatMap((z) => ipv6Of(z) ?? [])) } } : {};
+    inputs.push({ id, names, ipv4: unique(ipv4), ipv6: unique(ipv6), ...fallback });
   };
 
   for (const state of states) {
@@ -105,14 +112,15 @@ export function buildTableInputs(states: readonly EntryState[], preferZones: rea
         problems.push({ entryId: state.id, message: `zone ${zone.zoneId || '(no id)'} has an invalid ZoneIpv6Address "${zone.ipv6}"; ignored` });
       }
     }
-    const zones = usableZones(state, preferZones);
+    const zones = splitZones(state, preferZones);
     const domain = state.endpoint?.endpointDomain;
     push(
       state.id,
       state.id,
       domain ? [...state.names, domain] : state.names,
-      zones.map((z) => z.eniIp),
-      zones.flatMap((z) => ipv6Of(z) ?? []),
+      zones.answered.map((z) => z.eniIp),
+      zones.answered.flatMap((z) => ipv6Of(z) ?? []),
+      zones.held,
     );
     const endpointOk = endpointUsable(state.endpoint);
     for (const zone of sortedZones(state.zones)) {

@@ -13,6 +13,11 @@ export interface TableEntryInput {
    * rpz-passthru); absent: the configured records.on_unavailable.
    */
   readonly unavailable?: 'servfail' | 'forward';
+  /**
+   * Addresses held back by prefer_zones: answered instead of ipv4/ipv6 only when reachability
+   * probes find every one of those unreachable and some of these reachable.
+   */
+  readonly fallback?: { readonly ipv4: readonly string[]; readonly ipv6: readonly string[] };
 }
 
 /** One answerable record set, with its addresses pre-encoded for the wire. */
@@ -26,7 +31,7 @@ export interface TableRecord {
   readonly aaaaRdata: Buffer;
   /** Copied from the input: overrides records.on_unavailable when the record has no addresses. */
   readonly unavailable?: 'servfail' | 'forward';
-  /** Bumped per response to rotate the answer order. */
+  /** Bumped per A/AAAA response to rotate the answer order; the prober reads it as "asked" (no extra hot-path work). */
   rotation: number;
 }
 
@@ -46,6 +51,8 @@ export class AnswerTable {
   private readonly exact = new Map<string, TableRecord>();
   private readonly wildcards = new Map<string, TableRecord>();
   readonly inputs: readonly TableEntryInput[];
+  /** One record per input, in input order. */
+  readonly records: TableRecord[] = [];
 
   private constructor(inputs: readonly TableEntryInput[], version: number) {
     this.inputs = inputs;
@@ -65,6 +72,7 @@ export class AnswerTable {
         rotation: 0,
         ...(input.unavailable !== undefined ? { unavailable: input.unavailable } : {}),
       };
+      table.records.push(record);
       for (const name of input.names) {
         if (name.startsWith('*.')) table.wildcards.set(name.slice(2), record);
         else table.exact.set(name, record);

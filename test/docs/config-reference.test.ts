@@ -12,7 +12,7 @@ import type { Config } from '../../src/config/schema';
 
 const ROOT = resolve(__dirname, '..', '..');
 // Every file of src/config that reads a section; each is scanned on its own (path variables resolve within it).
-const SECTION_FILES = ['validate.ts', 'transfer.ts', 'primaries.ts', 'tsig-key.ts', 'credentials.ts'];
+const SECTION_FILES = ['validate.ts', 'transfer.ts', 'primaries.ts', 'tsig-key.ts', 'credentials.ts', 'probe.ts'];
 const sources = SECTION_FILES.map((f) => readFileSync(resolve(ROOT, 'src/config', f), 'utf8'));
 const doc = readFileSync(resolve(ROOT, 'docs/configuration.md'), 'utf8');
 
@@ -101,6 +101,8 @@ t.test('documented defaults are the validator defaults', async (t) => {
   const result = validateConfig({ region: 'cn-hangzhou' });
   if (!result.config) throw new Error(JSON.stringify(result.problems));
   const c: Config = result.config;
+  t.equal(c.records.probe, null, 'records.probe is off unless asked for; its keys default as below when on');
+  const probe = validateConfig({ region: 'cn-hangzhou', records: { probe: true } }).config?.records.probe;
   const ms = (key: string): number => {
     const row = rows.find((r) => r.key === key);
     const text = /`([^`]+)`/.exec(row?.def ?? '')?.[1] ?? '';
@@ -120,6 +122,9 @@ t.test('documented defaults are the validator defaults', async (t) => {
     ['limits.tcp_idle_timeout', c.limits.tcpIdleTimeoutMs],
     ['limits.shutdown_grace', c.limits.shutdownGraceMs],
     ['limits.lameduck', c.limits.lameduckMs],
+    ['records.probe.interval', probe?.intervalMs ?? NaN],
+    ['records.probe.timeout', probe?.timeoutMs ?? NaN],
+    ['records.probe.idle', probe?.idleMs ?? NaN],
   ];
   for (const [key, want] of durations) t.equal(ms(key), want, `${key} default`);
   const numbers: [string, number][] = [
@@ -134,6 +139,10 @@ t.test('documented defaults are the validator defaults', async (t) => {
     ['limits.tcp_max_in_flight', c.limits.tcpMaxInFlight],
     ['limits.tcp_max_write_buffer', c.limits.tcpMaxWriteBufferBytes],
     ['limits.max_forwards_in_flight', c.limits.maxForwardsInFlight],
+    ['records.probe.port', probe?.port ?? NaN],
+    ['records.probe.fail_after', probe?.failAfter ?? NaN],
+    ['records.probe.pass_after', probe?.passAfter ?? NaN],
+    ['records.probe.concurrency', probe?.maxConcurrent ?? NaN],
   ];
   for (const [key, want] of numbers) t.equal(num(key), want, `${key} default`);
   const strings: [string, string][] = [

@@ -81,7 +81,8 @@ t.test('builds endpoint-domain and zone-domain inputs', async (t) => {
     names: ['cs-anony-vpc.cn-hangzhou.aliyuncs.com', 'ep-1.epsrv-x.cn-hangzhou.privatelink.aliyuncs.com'],
     ipv4: ['10.0.0.1'],
     ipv6: ['2001:db8::1'],
-  }, 'configured names + endpoint domain, lower case, no trailing dot, preferred zone only');
+    fallback: { ipv4: ['10.0.0.2'], ipv6: [] },
+  }, 'configured names + endpoint domain, lower case, no trailing dot, preferred zone only (the other usable zone held back for the probes)');
   const byName = new Map(inputs.flatMap((i) => i.names.map((n) => [n, i] as const)));
   t.same(byName.get('k.ep-1.example.com')?.ipv4, ['10.0.0.1'], 'zone domain answers its zone');
   t.same(byName.get('j.ep-1.example.com')?.ipv4, ['10.0.0.2'], 'zone domain ignores prefer_zones');
