@@ -224,7 +224,7 @@ export class App {
   private async startSync(): Promise<void> {
     let initial: SyncState | undefined;
     if (this.config.stateDir) {
-      this.snapshots = new SnapshotStore({ dir: this.config.stateDir, observer: snapshotObserver(this.metrics) });
+      this.snapshots = new SnapshotStore({ dir: this.config.stateDir, observer: snapshotObserver(this.metrics), logger: this.logger.child({ component: 'snapshot' }) });
       try {
         initial = await this.snapshots.load(this.config.records.entries);
         if (initial) this.logger.info({ dir: this.config.stateDir, entries: initial.entries.length }, 'loaded the last good table from the snapshot');
@@ -253,7 +253,8 @@ export class App {
     this.swapTable(inputs);
     this.hub?.publishStates(state.entries);
     if (this.snapshots) {
-      this.snapshots.save(state).catch((err) => this.logger.error({ err: describeError(err) }, 'could not save the snapshot; the previous one is kept'));
+      // The store logs the first failure and the recovery; later failures only count.
+      this.snapshots.save(state).catch(() => undefined);
     }
   }
 
