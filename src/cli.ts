@@ -4,7 +4,7 @@ import { describeError, isPldnsError, PldnsError } from './errors';
 import { formatProblems, loadConfigFile } from './config/load';
 import { DEFAULTS } from './config/schema';
 import { VERSION } from './version';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from './exit-codes';
 // Commands are loaded when chosen: the long-running `serve` keeps the other commands' modules
 // out of its heap.
 
@@ -102,7 +102,7 @@ function reportFailure(err: unknown, verbose: boolean): number {
   }
   process.stderr.write(`privatelink-dns: ${describeError(err)}\n`);
   if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-  return isPldnsError(err, 'USAGE') || isPldnsError(err, 'CONFIG_READ') ? EXIT_USAGE : EXIT_FAILURE;
+  return exitCodeFor(err);
 }
 
 function runCheck(path: string): number {

@@ -30,6 +30,7 @@ export const ERROR_CODES = {
   XFR_FAILED: 'a zone transfer, SOA query or NOTIFY failed',
   XFR_TIMEOUT: 'a zone transfer, SOA query or NOTIFY did not finish in time',
   WIRE_MALFORMED: 'a DNS message or record could not be decoded or encoded',
+  SD_NOTIFY: 'systemd asked for readiness notification (NOTIFY_SOCKET) but it cannot be sent',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -94,6 +95,7 @@ export type ErrorDetailsByCode = {
   XFR_TIMEOUT: TransferDetails;
   /** Transfer details when the message came from a primary. */
   WIRE_MALFORMED: TransferDetails;
+  SD_NOTIFY: undefined;
 };
 
 /** A PldnsError whose code is known, with that code's details type (what isPldnsError(err, code) narrows to). */

@@ -26,6 +26,7 @@ const DEBIAN_PACKAGE: Record<string, string> = {
   'systemd-analyze': 'systemd',
   chattr: 'e2fsprogs',
   getent: 'libc-bin',
+  python3: 'python3',
 };
 
 export function toolVersion(cmd: string, args: string[]): string {
