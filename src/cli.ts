@@ -17,8 +17,10 @@ Usage:
   privatelink-dns sync --config PATH [--json]  run one PrivateLink sync and print the name → IP table
   privatelink-dns simulate [--listen HOST:PORT] [--data FILE] [--access-key-id ID] [--access-key-secret SECRET]
                                                run the PrivateLink API simulator
-  privatelink-dns export --config PATH --format hosts|dnsmasq|unbound|bind|coredns|rpz
+  privatelink-dns export --config PATH --format hosts|dnsmasq|unbound|coredns|rpz
                                                print the current table as another DNS server's configuration
+  privatelink-dns export --config PATH --format bind --out DIR
+                                               write it as BIND zone files, one per zone, and DIR/named.conf to include
 
 Options:
   --verbose    show stack traces on errors
@@ -33,7 +35,7 @@ const COMMANDS = {
   check: { config: 'value' },
   sync: { config: 'value', json: 'switch' },
   simulate: { listen: 'value', data: 'value', 'access-key-id': 'value', 'access-key-secret': 'value' },
-  export: { config: 'value', format: 'value' },
+  export: { config: 'value', format: 'value', out: 'value' },
 } as const;
 const GLOBAL = { help: 'switch', version: 'switch', verbose: 'switch' } as const;
 
@@ -67,7 +69,7 @@ async function main(argv: string[]): Promise<number> {
       case 'sync':
         return await (await import('./commands/sync')).runSync(requireFlag(args, 'config'), args.flags.json === true);
       case 'export':
-        return await (await import('./commands/export')).runExport(requireFlag(args, 'config'), requireFlag(args, 'format'));
+        return await (await import('./commands/export')).runExport(requireFlag(args, 'config'), requireFlag(args, 'format'), optionalFlag(args, 'out'));
       case 'simulate':
         return await (await import('./commands/simulate')).runSimulate({
           listen: optionalFlag(args, 'listen'),

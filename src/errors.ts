@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   SNAPSHOT_INVALID: 'the state snapshot is corrupt or of an unknown version',
   SNAPSHOT_WRITE: 'the state snapshot could not be written',
   EXPORT_EMPTY: 'there is no table to export',
+  EXPORT_WRITE: 'an export file (export --out DIR) could not be written',
   ZONE_STATE_INVALID: 'a policy zone or zone serial file in state_dir is corrupt or of an unknown version',
   ZONE_STATE_WRITE: 'a policy zone or zone serial file could not be written to state_dir',
   ZONE_DATA_INVALID: 'a received zone (AXFR) or change set (IXFR) is not a usable policy zone',
@@ -95,7 +96,8 @@ export type ErrorDetailsByCode = {
   XFR_TIMEOUT: TransferDetails;
   /** Transfer details when the message came from a primary. */
   WIRE_MALFORMED: TransferDetails;
-  SD_NOTIFY: undefined;
+  SD_NOTIFY: never;
+  EXPORT_WRITE: never;
 };
 
 /** A PldnsError whose code is known, with that code's details type (what isPldnsError(err, code) narrows to). */
