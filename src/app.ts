@@ -1,4 +1,3 @@
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Config } from './config/schema';
 import { formatHostPort, type HostPort } from './config/units';
 import { describeError } from './errors';
@@ -46,7 +45,7 @@ export type AppState = 'starting' | 'running' | 'lameduck' | 'stopping' | 'stopp
  * else receives what it needs as arguments.
  */
 export class App {
-  readonly metrics = new Metrics();
+  readonly metrics: Metrics;
   readonly startedAt = Date.now();
   private config: Config;
   private readonly logger: Logger;
@@ -69,12 +68,12 @@ export class App {
   private zoneServer: ZoneServer | undefined;
   /** On an edge: the TTL of the received zone, used instead of records.ttl. */
   private zoneTtlS: number | undefined;
-  private loopDelay: IntervalHistogram | undefined;
   private state: AppState = 'starting';
 
   constructor(readonly options: AppOptions) {
     this.config = options.config;
     this.logger = options.logger;
+    this.metrics = new Metrics({ version: options.version });
     this.admission = new AdmissionPolicy(this.config.access, admissionObserver(this.metrics));
     this.cache = this.config.cache.size > 0 ? new AnswerCache(this.config.cache) : undefined;
     this.forwarder = this.buildForwarder(this.config);
@@ -105,8 +104,6 @@ export class App {
    * DNS listeners → HTTP → first sync or SOA check, and their schedule.
    */
   async start(): Promise<void> {
-    this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
-    this.loopDelay.enable();
     await this.startHub(this.config);
     if (this.config.source === 'primaries') this.buildSecondary(this.config);
     else await this.startSync();
@@ -317,13 +314,6 @@ export class App {
   }
 
   private refreshGauges(): void {
-    const h = this.loopDelay;
-    if (h) {
-      this.metrics.eventLoopDelay.set({ quantile: '0.5' }, h.percentile(50) / 1e9);
-      this.metrics.eventLoopDelay.set({ quantile: '0.99' }, h.percentile(99) / 1e9);
-      this.metrics.eventLoopDelay.set({ quantile: '1' }, h.max / 1e9);
-      h.reset();
-    }
     this.metrics.cacheEntries.set(this.cache?.size ?? 0);
   }
 
@@ -403,7 +393,7 @@ export class App {
     await this.http?.close();
     this.forwarder.close();
     this.apiClients?.close();
-    this.loopDelay?.disable();
+    this.metrics.close();
     this.state = 'stopped';
     this.logger.info('privatelink-dns stopped');
   }
