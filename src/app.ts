@@ -18,6 +18,7 @@ import { SnapshotStore } from './privatelink/snapshot';
 import { ApiClientProvider } from './privatelink/api-provider';
 import type { SyncState } from './privatelink/model';
 import { HttpServer } from './http/http-server';
+import { METRICS_ROUTES } from './http/routes';
 import { Secondary } from './secondary/secondary';
 import { zoneStore } from './secondary/zone-store';
 import { xfrCalls } from './secondary/xfr-calls';
@@ -60,6 +61,9 @@ export class App {
   private apiClients: ApiClientProvider | undefined;
   private http: HttpServer | undefined;
   private httpPort: number | undefined;
+  /** listen.metrics: /metrics alone, so /status need not be exposed to scrapers. */
+  private metricsHttp: HttpServer | undefined;
+  private metricsPort: number | undefined;
   private tableVersion = 0;
   private syncState: SyncState | undefined;
   /** Fleet mode: the zones this instance publishes (hub), and the primaries it takes the table from (edge). */
@@ -111,11 +115,13 @@ export class App {
     await this.secondary?.start();
     await this.listeners.open(this.config.listen.dns);
     if (this.config.listen.http) await this.openHttp(this.config.listen.http);
+    if (this.config.listen.metrics) await this.openMetricsHttp(this.config.listen.metrics);
     this.state = 'running';
     this.syncer?.start();
     this.logger.info({
       dns: this.dnsPorts,
       http: this.httpPort === undefined ? undefined : { port: this.httpPort },
+      metrics: this.metricsPort === undefined ? undefined : { port: this.metricsPort },
       upstreams: this.config.upstream.servers.map(formatHostPort),
       names: this.table.size,
       version: this.options.version,
@@ -285,6 +291,11 @@ export class App {
     this.httpPort = await this.http.start();
   }
 
+  private async openMetricsHttp(address: HostPort): Promise<void> {
+    this.metricsHttp = new HttpServer({ address, logger: this.logger.child({ component: 'http' }), sources: this.httpSources(), routes: METRICS_ROUTES });
+    this.metricsPort = await this.metricsHttp.start();
+  }
+
   private httpSources(): ConstructorParameters<typeof HttpServer>[0]['sources'] {
     return {
       registry: this.metrics.registry,
@@ -349,6 +360,13 @@ export class App {
       this.httpPort = undefined;
       if (next.listen.http) await this.openHttp(next.listen.http);
     }
+    const metricsKey = (c: Config): string => (c.listen.metrics ? formatHostPort(c.listen.metrics) : '');
+    if (metricsKey(prev) !== metricsKey(next)) {
+      await this.metricsHttp?.close();
+      this.metricsHttp = undefined;
+      this.metricsPort = undefined;
+      if (next.listen.metrics) await this.openMetricsHttp(next.listen.metrics);
+    }
     this.metrics.reloads.inc({ result: 'ok' });
     this.logger.info({ names: this.table.size, dns: this.dnsPorts }, 'configuration reloaded');
   }
@@ -391,6 +409,7 @@ export class App {
     const grace = this.config.limits.shutdownGraceMs;
     await this.listeners.close(grace);
     await this.http?.close();
+    await this.metricsHttp?.close();
     this.forwarder.close();
     this.apiClients?.close();
     this.metrics.close();
