@@ -12,7 +12,8 @@ const HELP = `privatelink-dns ${VERSION} — answers Alibaba Cloud service names
 
 Usage:
   privatelink-dns serve [--config PATH]        run the daemon (default ${DEFAULTS.configPath})
-  privatelink-dns serve --demo                 run with the built-in PrivateLink simulator (DNS 127.0.0.1:5353, HTTP 127.0.0.1:8053)
+  privatelink-dns serve --demo [--dns HOST:PORT] [--http HOST:PORT]
+                                               run with the built-in PrivateLink simulator (DNS 127.0.0.1:5353, HTTP 127.0.0.1:8053)
   privatelink-dns check --config PATH          validate a config file (exit 0, or 2 with one line per problem)
   privatelink-dns sync --config PATH [--json]  run one PrivateLink sync and print the name → IP table
   privatelink-dns simulate [--listen HOST:PORT] [--data FILE] [--access-key-id ID] [--access-key-secret SECRET]
@@ -31,7 +32,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config.
 `;
 
 const COMMANDS = {
-  serve: { config: 'value', demo: 'switch' },
+  serve: { config: 'value', demo: 'switch', dns: 'value', http: 'value' },
   check: { config: 'value' },
   sync: { config: 'value', json: 'switch' },
   simulate: { listen: 'value', data: 'value', 'access-key-id': 'value', 'access-key-secret': 'value' },
@@ -64,7 +65,9 @@ async function main(argv: string[]): Promise<number> {
       case 'serve': {
         const demo = args.flags.demo === true;
         if (demo && typeof args.flags.config === 'string') throw new PldnsError('USAGE', 'serve takes --config or --demo, not both');
-        return await (await import('./commands/serve')).runServe({ configPath: demo ? null : typeof args.flags.config === 'string' ? args.flags.config : DEFAULTS.configPath, demo });
+        const demoListen = { dns: optionalFlag(args, 'dns'), http: optionalFlag(args, 'http') };
+        if (!demo && (demoListen.dns !== undefined || demoListen.http !== undefined)) throw new PldnsError('USAGE', '--dns and --http go with --demo; with a config file use listen.dns and listen.http');
+        return await (await import('./commands/serve')).runServe({ configPath: demo ? null : typeof args.flags.config === 'string' ? args.flags.config : DEFAULTS.configPath, demo, demoListen });
       }
       case 'sync':
         return await (await import('./commands/sync')).runSync(requireFlag(args, 'config'), args.flags.json === true);

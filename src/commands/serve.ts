@@ -12,6 +12,8 @@ import { EXIT_FAILURE, EXIT_OK, exitCodeFor } from '../exit-codes';
 interface ServeOptions {
   configPath: string | null;
   demo: boolean;
+  /** --demo only: listen addresses instead of the demo's 127.0.0.1:5353 and 127.0.0.1:8053. */
+  demoListen?: { dns?: string; http?: string };
 }
 
 /**
@@ -34,7 +36,7 @@ async function serve(options: ServeOptions): Promise<number> {
   let config: Config;
   let simulator: RunningSimulator | undefined;
   if (options.demo) {
-    ({ config, simulator } = await startDemo());
+    ({ config, simulator } = await startDemo(options.demoListen));
   } else {
     config = loadConfigFile(options.configPath as string);
   }
