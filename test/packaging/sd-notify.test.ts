@@ -1,7 +1,7 @@
 import t from 'tap';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { dig } from '../helpers/dig';
 import { startDaemon } from '../helpers/daemon';
 import { startNotifySocket } from '../helpers/notify-socket';
@@ -10,6 +10,15 @@ import { startNotifySocket } from '../helpers/notify-socket';
  * The unit's Type=notify contract, run as systemd would: the built CLI with NOTIFY_SOCKET (and
  * WATCHDOG_USEC) pointing at a real unix datagram socket that records each message's sender pid.
  */
+
+const ROOT = resolve(__dirname, '..', '..');
+
+/** The unit's ExecStart as argv, with this checkout standing in for the install and the test's config for /etc. */
+function unitExecStart(configPath: string): string[] {
+  const unit = readFileSync(join(ROOT, 'systemd', 'privatelink-dns.service'), 'utf8');
+  const line = /^ExecStart=(.+)$/m.exec(unit)?.[1] ?? '';
+  return line.split(' ').map((arg) => arg.replace('/usr/lib/privatelink-dns', ROOT).replace('/etc/privatelink-dns/config.yaml', configPath));
+}
 
 const STATIC = `
 region: cn-hangzhou
@@ -26,7 +35,9 @@ t.test('READY=1 once listeners answer, WATCHDOG=1 on schedule, STOPPING=1 on SIG
   const dir = mkdtempSync(join(tmpdir(), 'pldns-notify-'));
   const sock = await startNotifySocket(dir);
   t.teardown(() => sock.close());
-  const daemon = await startDaemon(STATIC, { dir, env: { NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '200000' } });
+  // The unit's own command line (node flags included), as systemd would start it.
+  const daemon = await startDaemon(STATIC, { dir, env: { NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '200000', NODE_OPTIONS: '' }, command: unitExecStart });
+  t.match(daemon.proc.spawnargs.join(' '), /--max-semi-space-size=4 .*dist\/cli\.js serve --config /, 'ran the unit\'s ExecStart');
   t.teardown(() => daemon.stop());
   const ready = await sock.waitFor((m) => m.text.split('\n').includes('READY=1'));
   t.equal(ready.pid, daemon.proc.pid, 'sent by the main process (NotifyAccess=main accepts it)');
