@@ -1,6 +1,6 @@
 import { PldnsError } from './errors';
 import type { Logger } from './log';
-import { loadUdpBatch } from './native/binding';
+import { loadUdpBatch, type BindingLoad } from './native/binding';
 
 /** Sends one datagram to a unix socket; returns undefined or the errno name. */
 export type NotifySend = (socketPath: string, message: string) => string | undefined;
@@ -21,10 +21,10 @@ export interface ServiceNotifier {
  * Without the addon a Type=notify start cannot succeed, so that is an error at start (exit 2, no
  * restart loop) rather than a silent start timeout.
  */
-export function systemdNotifier(logger: Logger, env: NodeJS.ProcessEnv = process.env, send?: NotifySend): ServiceNotifier {
+export function systemdNotifier(logger: Logger, env: NodeJS.ProcessEnv = process.env, loadAddon: () => BindingLoad = loadUdpBatch): ServiceNotifier {
   const socketPath = env.NOTIFY_SOCKET;
   if (!socketPath) return { ready: () => undefined, stopping: () => undefined };
-  const transport = send ?? nativeSend();
+  const transport = nativeSend(loadAddon());
   const watchdogMs = watchdogIntervalMs(env);
   let watchdog: NodeJS.Timeout | undefined;
   const notify = (message: string): void => {
@@ -47,8 +47,7 @@ export function systemdNotifier(logger: Logger, env: NodeJS.ProcessEnv = process
   };
 }
 
-function nativeSend(): NotifySend {
-  const load = loadUdpBatch();
+function nativeSend(load: BindingLoad): NotifySend {
   if (!load.ok) throw new PldnsError('SD_NOTIFY', `NOTIFY_SOCKET is set (systemd Type=notify) but the native addon that sends to it is missing: ${load.reason}`);
   const binding = load.binding;
   if (typeof binding.notify !== 'function') throw new PldnsError('SD_NOTIFY', 'the native addon predates sd_notify support; rebuild with `npm run build`');
