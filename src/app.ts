@@ -227,7 +227,11 @@ export class App {
   private async startSync(): Promise<void> {
     let initial: SyncState | undefined;
     if (this.config.stateDir) {
-      this.snapshots = new SnapshotStore({ dir: this.config.stateDir, observer: snapshotObserver(this.metrics), logger: this.logger.child({ component: 'snapshot' }) });
+      this.snapshots = new SnapshotStore({
+        dir: this.config.stateDir,
+        observer: snapshotObserver(this.metrics),
+        logger: this.logger.child({ component: 'snapshot' }),
+      });
       try {
         initial = await this.snapshots.load(this.config.records.entries);
         if (initial) this.logger.info({ dir: this.config.stateDir, entries: initial.entries.length }, 'loaded the last good table from the snapshot');

@@ -66,8 +66,11 @@ async function main(argv: string[]): Promise<number> {
         const demo = args.flags.demo === true;
         if (demo && typeof args.flags.config === 'string') throw new PldnsError('USAGE', 'serve takes --config or --demo, not both');
         const demoListen = { dns: optionalFlag(args, 'dns'), http: optionalFlag(args, 'http') };
-        if (!demo && (demoListen.dns !== undefined || demoListen.http !== undefined)) throw new PldnsError('USAGE', '--dns and --http go with --demo; with a config file use listen.dns and listen.http');
-        return await (await import('./commands/serve')).runServe({ configPath: demo ? null : typeof args.flags.config === 'string' ? args.flags.config : DEFAULTS.configPath, demo, demoListen });
+        if (!demo && (demoListen.dns !== undefined || demoListen.http !== undefined)) {
+          throw new PldnsError('USAGE', '--dns and --http go with --demo; with a config file use listen.dns and listen.http');
+        }
+        const configPath = demo ? null : (optionalFlag(args, 'config') ?? DEFAULTS.configPath);
+        return await (await import('./commands/serve')).runServe({ configPath, demo, demoListen });
       }
       case 'sync':
         return await (await import('./commands/sync')).runSync(requireFlag(args, 'config'), args.flags.json === true);

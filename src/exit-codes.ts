@@ -10,5 +10,6 @@ export const EXIT_USAGE = 2;
  * systemd unit's RestartPreventExitStatus=2 keeps those from restart-looping. 1 for the rest.
  */
 export function exitCodeFor(err: unknown): number {
-  return isPldnsError(err, 'USAGE') || isPldnsError(err, 'CONFIG_READ') || isPldnsError(err, 'CONFIG_INVALID') || isPldnsError(err, 'SD_NOTIFY') ? EXIT_USAGE : EXIT_FAILURE;
+  const permanent = isPldnsError(err, 'USAGE') || isPldnsError(err, 'CONFIG_READ') || isPldnsError(err, 'CONFIG_INVALID') || isPldnsError(err, 'SD_NOTIFY');
+  return permanent ? EXIT_USAGE : EXIT_FAILURE;
 }

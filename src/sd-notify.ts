@@ -48,7 +48,9 @@ export function systemdNotifier(logger: Logger, env: NodeJS.ProcessEnv = process
 }
 
 function nativeSend(load: BindingLoad): NotifySend {
-  if (!load.ok) throw new PldnsError('SD_NOTIFY', `NOTIFY_SOCKET is set (systemd Type=notify) but the native addon that sends to it is missing: ${load.reason}`);
+  if (!load.ok) {
+    throw new PldnsError('SD_NOTIFY', `NOTIFY_SOCKET is set (systemd Type=notify) but the native addon that sends to it is missing: ${load.reason}`);
+  }
   const binding = load.binding;
   if (typeof binding.notify !== 'function') throw new PldnsError('SD_NOTIFY', 'the native addon predates sd_notify support; rebuild with `npm run build`');
   return (path, message) => binding.notify(path, message);

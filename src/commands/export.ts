@@ -25,7 +25,9 @@ import { loadZoneSerials, loadZoneState } from '../zone/zone-state';
  */
 export async function runExport(configPath: string, format: string, outDir?: string): Promise<number> {
   if (!isExportFormat(format)) throw new PldnsError('USAGE', `--format must be one of: ${EXPORT_FORMATS.join(', ')}`);
-  if (isDirectoryFormat(format) && outDir === undefined) throw new PldnsError('USAGE', `--format ${format} writes one file per zone and a named.conf fragment: give --out DIR`);
+  if (isDirectoryFormat(format) && outDir === undefined) {
+    throw new PldnsError('USAGE', `--format ${format} writes one file per zone and a named.conf fragment: give --out DIR`);
+  }
   if (!isDirectoryFormat(format) && outDir !== undefined) throw new PldnsError('USAGE', `--out is for --format bind; --format ${format} prints to stdout`);
   const config = loadConfigFile(configPath);
   const logger = createLogger('warn', process.stderr);

@@ -38,7 +38,9 @@ export function isExportFormat(value: string): value is ExportFormat {
  * the table (from a snapshot or a sync) and decides what an empty one means (EXPORT_EMPTY).
  */
 export function renderExport(format: StreamFormat, inputs: readonly TableEntryInput[], opts: ExportOptions): string {
-  if (!isExportFormat(format) || isDirectoryFormat(format)) throw new PldnsError('USAGE', `unknown export format "${String(format)}" (expected one of: ${EXPORT_FORMATS.join(', ')})`);
+  if (!isExportFormat(format) || isDirectoryFormat(format)) {
+    throw new PldnsError('USAGE', `unknown export format "${String(format)}" (expected one of: ${EXPORT_FORMATS.join(', ')})`);
+  }
   checkTtl(opts.ttl);
   return RENDERERS[format](buildModel(inputs), opts);
 }

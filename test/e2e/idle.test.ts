@@ -37,7 +37,17 @@ t.test('idle CPU and RSS next to Unbound', async (t) => {
   t.teardown(() => unbound.stop());
   const sim = await startSimulator({
     port: 0,
-    data: { endpoints: [{ EndpointId: 'ep-idle', EndpointName: 'idle', ServiceName: 'com.aliyuncs.privatelink.cn-hangzhou.epsrv-idle', EndpointDomain: 'ep-idle.epsrv-idle.cn-hangzhou.privatelink.aliyuncs.com', EndpointStatus: 'Active', ConnectionStatus: 'Connected', Zones: [{ ZoneId: 'cn-hangzhou-j', ZoneDomain: 'ep-idle-j.epsrv-idle.cn-hangzhou.privatelink.aliyuncs.com', EniId: 'eni-j', EniIp: '10.40.1.10', VSwitchId: 'vsw-j', ZoneStatus: 'Connected' }] }] },
+    data: {
+      endpoints: [{
+        EndpointId: 'ep-idle',
+        EndpointName: 'idle',
+        ServiceName: 'com.aliyuncs.privatelink.cn-hangzhou.epsrv-idle',
+        EndpointDomain: 'ep-idle.epsrv-idle.cn-hangzhou.privatelink.aliyuncs.com',
+        EndpointStatus: 'Active',
+        ConnectionStatus: 'Connected',
+        Zones: [{ ZoneId: 'cn-hangzhou-j', ZoneDomain: 'ep-idle-j.epsrv-idle.cn-hangzhou.privatelink.aliyuncs.com', EniId: 'eni-j', EniIp: '10.40.1.10', VSwitchId: 'vsw-j', ZoneStatus: 'Connected' }],
+      }],
+    },
   });
   t.teardown(() => sim.close());
   const daemon = await startDaemon(`
