@@ -28,7 +28,11 @@ import { ZoneServer } from './transfer/zone-server';
 import { tsigAuthenticator } from './transfer/tsig-auth';
 import { buildTableInputs } from './privatelink/table-builder';
 import { staticEntryState } from './privatelink/model';
+import { configWarnings } from './config/warnings';
 import { computeReadiness, computeStatus } from './http/status';
+
+/** How long a TCP query frame may take to arrive once its first byte has (capped by the idle timeout). */
+const TCP_FRAME_TIMEOUT_MS = 3000;
 
 export interface AppOptions {
   readonly config: Config;
@@ -126,6 +130,11 @@ export class App {
       names: this.table.size,
       version: this.options.version,
     }, 'privatelink-dns started');
+    this.warnAbout(this.config);
+  }
+
+  private warnAbout(config: Config): void {
+    for (const w of configWarnings(config)) this.logger.warn({ setting: w.setting }, `config: ${w.setting} ${w.message}`);
   }
 
   private buildForwarder(config: Config): UpstreamForwarder {
@@ -140,11 +149,13 @@ export class App {
       observer: resolverObserver(this.metrics),
       logger: this.logger.child({ component: 'resolver' }),
       logQueries: config.log.queries,
+      maxTtlS: config.cache.maxTtlS,
     });
   }
 
   private routes(): EdgeRoutes {
-    return { handler: this.resolver.handle, admit: this.admission.check, ...(this.zoneServer ? { zone: this.zoneServer } : {}) };
+    const zone = this.zoneServer ? { zone: this.zoneServer } : {};
+    return { handler: this.resolver.handle, admit: this.admission.check, mayRefuse: this.admission.mayRefuse, ...zone };
   }
 
   // ---- fleet mode: hub (publish the table as an RPZ) and edge (take it from primaries) -------
@@ -267,7 +278,11 @@ export class App {
 
   private swapTable(inputs: TableEntryInput[]): void {
     this.tableVersion++;
-    this.resolver.setTable(AnswerTable.build(inputs, this.tableVersion));
+    const next = AnswerTable.build(inputs, this.tableVersion);
+    // Forwarded answers cached before a name became managed may hold its public address at the
+    // end of a CNAME chain: start the cache afresh (names are added rarely; syncs mostly change IPs).
+    if (this.cache && next.addsNamesTo(this.resolver.currentTable)) this.cache.clear();
+    this.resolver.setTable(next);
   }
 
   // ---- listeners ---------------------------------------------------------------------------
@@ -283,6 +298,8 @@ export class App {
         maxConnections: l.tcpMaxConnections,
         maxConnectionsPerClient: l.tcpMaxConnectionsPerClient,
         idleTimeoutMs: l.tcpIdleTimeoutMs,
+        // RFC 7766 §10: a query arrives in one segment; a frame still open after this is stalling.
+        frameTimeoutMs: Math.min(l.tcpIdleTimeoutMs, TCP_FRAME_TIMEOUT_MS),
         maxInFlight: l.tcpMaxInFlight,
         maxWriteBufferBytes: l.tcpMaxWriteBufferBytes,
         framesPerTick: 32,
@@ -322,6 +339,7 @@ export class App {
       upstreams: this.forwarder.pool.servers,
       cacheEntries: this.cache?.size ?? 0,
       backoff: this.syncer?.backoff(),
+      apiCalls: this.syncer?.apiCalls(),
       listeners: this.dnsPorts,
       extras: this.options.statusExtras?.(),
       fleet: { ...(this.hub ? { published: this.hub.status() } : {}), ...(this.secondary ? { transfer: this.secondary.status() } : {}) },
@@ -344,15 +362,11 @@ export class App {
     this.config = next;
     this.logger.level = next.log.level;
     this.admission.reconfigure(next.access);
-    if (JSON.stringify(prev.cache) !== JSON.stringify(next.cache)) this.cache = next.cache.size > 0 ? new AnswerCache(next.cache) : undefined;
-    if (JSON.stringify(prev.upstream) !== JSON.stringify(next.upstream) || prev.limits.maxForwardsInFlight !== next.limits.maxForwardsInFlight) {
-      this.forwarder.close();
-      this.forwarder = this.buildForwarder(next);
-    }
-    if (JSON.stringify(prev.privatelink) !== JSON.stringify(next.privatelink)) {
-      this.apiClients?.close();
-      this.apiClients = undefined;
-    }
+    if (next.cache.size === 0) this.cache = undefined;
+    else if (this.cache) this.cache.reconfigure(next.cache);
+    else this.cache = new AnswerCache(next.cache);
+    this.forwarder.reconfigure(next.upstream, next.limits.maxForwardsInFlight);
+    this.apiClients?.reconfigure(next);
     this.resolver = this.buildResolver(next, this.table);
     await this.reconfigureSources(prev, next);
     this.pipeline.reconfigure(this.routes());
@@ -373,6 +387,7 @@ export class App {
     }
     this.metrics.reloads.inc({ result: 'ok' });
     this.logger.info({ names: this.table.size, dns: this.dnsPorts }, 'configuration reloaded');
+    this.warnAbout(next);
   }
 
   /**

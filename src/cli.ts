@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { configWarnings } from './config/warnings';
 import { parseArgs, type ParsedArgs } from './cli-args';
 import { describeError, isPldnsError, PldnsError } from './errors';
 import { formatProblems, loadConfigFile } from './config/load';
@@ -17,7 +18,8 @@ Usage:
   privatelink-dns check --config PATH          validate a config file (exit 0, or 2 with one line per problem)
   privatelink-dns sync --config PATH [--json]  run one PrivateLink sync and print the name → IP table
   privatelink-dns simulate [--listen HOST:PORT] [--data FILE] [--access-key-id ID] [--access-key-secret SECRET]
-                                               run the PrivateLink API simulator
+                           [--tls-cert PEM --tls-key PEM]
+                                               run the PrivateLink API simulator (HTTPS with a certificate)
   privatelink-dns export --config PATH --format hosts|dnsmasq|unbound|coredns|rpz
                                                print the current table as another DNS server's configuration
   privatelink-dns export --config PATH --format bind --out DIR
@@ -35,7 +37,9 @@ const COMMANDS = {
   serve: { config: 'value', demo: 'switch', dns: 'value', http: 'value' },
   check: { config: 'value' },
   sync: { config: 'value', json: 'switch' },
-  simulate: { listen: 'value', data: 'value', 'access-key-id': 'value', 'access-key-secret': 'value' },
+  simulate: {
+    listen: 'value', data: 'value', 'access-key-id': 'value', 'access-key-secret': 'value', 'tls-cert': 'value', 'tls-key': 'value',
+  },
   export: { config: 'value', format: 'value', out: 'value' },
 } as const;
 const GLOBAL = { help: 'switch', version: 'switch', verbose: 'switch' } as const;
@@ -61,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (args.command) {
       case 'check':
-        return runCheck(requireFlag(args, 'config'));
+        return await runCheck(requireFlag(args, 'config'));
       case 'serve': {
         const demo = args.flags.demo === true;
         if (demo && typeof args.flags.config === 'string') throw new PldnsError('USAGE', 'serve takes --config or --demo, not both');
@@ -82,6 +86,8 @@ async function main(argv: string[]): Promise<number> {
           data: optionalFlag(args, 'data'),
           accessKeyId: optionalFlag(args, 'access-key-id'),
           accessKeySecret: optionalFlag(args, 'access-key-secret'),
+          tlsCert: optionalFlag(args, 'tls-cert'),
+          tlsKey: optionalFlag(args, 'tls-key'),
         });
       default:
         throw new PldnsError('USAGE', `unknown command "${args.command}"`);
@@ -113,9 +119,15 @@ function reportFailure(err: unknown, verbose: boolean): number {
   return exitCodeFor(err);
 }
 
-function runCheck(path: string): number {
-  loadConfigFile(path);
+async function runCheck(path: string): Promise<number> {
+  const config = loadConfigFile(path);
+  for (const w of configWarnings(config)) process.stderr.write(`${path}: warning: ${w.setting}: ${w.message}\n`);
   process.stdout.write(`${path}: ok\n`);
+  if (config.source === 'privatelink') {
+    const report = (await import('./privatelink/quota')).quotaReport(config);
+    if (report) process.stdout.write(`${report.info}\n`);
+    if (report?.warning) process.stderr.write(`warning: ${report.warning}\n`);
+  }
   return EXIT_OK;
 }
 

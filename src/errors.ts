@@ -13,6 +13,7 @@ export const ERROR_CODES = {
   UPSTREAM_BAD_REPLY: 'an upstream reply was malformed or did not match the query',
   PL_THROTTLED: 'the PrivateLink API throttled the request',
   PL_AUTH: 'the PrivateLink API rejected the credentials or signature',
+  PL_FORBIDDEN: 'the RAM identity lacks the permission for a PrivateLink action',
   PL_NOT_FOUND: 'the PrivateLink API does not know the endpoint or service',
   PL_SERVER: 'the PrivateLink API failed with a server error',
   PL_NETWORK: 'the PrivateLink API could not be reached',
@@ -76,6 +77,8 @@ export type ErrorDetailsByCode = {
   /** `retryAfterMs`: the API's x-acs-retry-after; backoff waits at least this long. */
   PL_THROTTLED: PrivateLinkCallDetails & { readonly retryAfterMs?: number };
   PL_AUTH: PrivateLinkCallDetails;
+  /** `ramAction`: the RAM action that grants the denied call, e.g. "privatelink:ListVpcEndpoints". */
+  PL_FORBIDDEN: PrivateLinkCallDetails & { readonly ramAction?: string };
   PL_NOT_FOUND: PrivateLinkCallDetails;
   PL_SERVER: PrivateLinkCallDetails;
   PL_NETWORK: PrivateLinkCallDetails;

@@ -63,16 +63,56 @@ export interface CacheConfig {
   readonly serveStaleMs: number;
 }
 
+/**
+ * Where STS (AssumeRole, AssumeRoleWithOIDC) is asked. Unset fields fall back to the variables the
+ * ACK pod-identity webhook injects (ALIBABA_CLOUD_STS_ENDPOINT, ALIBABA_CLOUD_STS_REGION,
+ * ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED); with none, the library's public sts.aliyuncs.com.
+ */
+export interface StsConfig {
+  /** host[:port]; wins over stsRegion/stsVpc. */
+  readonly stsEndpoint?: string;
+  readonly stsRegion?: string;
+  /** With stsRegion: sts-vpc.{region}.aliyuncs.com instead of sts.{region}.aliyuncs.com. */
+  readonly stsVpc?: boolean;
+}
+
+/**
+ * AccessKey fields given inline or as files (`*File`, which win; the inline field is then ''). A
+ * relative file name is looked up in $CREDENTIALS_DIRECTORY (systemd LoadCredential=) when the
+ * credential is built, so a rotated file is read again.
+ */
+export interface AccessKeyConfig {
+  readonly accessKeyId: string;
+  readonly accessKeySecret: string;
+  readonly accessKeyIdFile?: string;
+  readonly accessKeySecretFile?: string;
+}
+
 export type CredentialsConfig =
   | { readonly type: 'default' }
-  | { readonly type: 'access_key'; readonly accessKeyId: string; readonly accessKeySecret: string; readonly securityToken?: string }
-  | { readonly type: 'ram_role_arn'; readonly accessKeyId: string; readonly accessKeySecret: string; readonly roleArn: string; readonly roleSessionName: string }
+  | ({ readonly type: 'access_key'; readonly securityToken?: string; readonly securityTokenFile?: string } & AccessKeyConfig)
+  | ({ readonly type: 'ram_role_arn'; readonly roleArn: string; readonly roleSessionName: string } & AccessKeyConfig & StsConfig)
+  | ({
+      readonly type: 'oidc_role_arn';
+      /** Each unset: ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN, ALIBABA_CLOUD_OIDC_TOKEN_FILE (RRSA). */
+      readonly roleArn?: string;
+      readonly oidcProviderArn?: string;
+      readonly oidcTokenFile?: string;
+      readonly roleSessionName: string;
+    } & StsConfig)
   | { readonly type: 'ecs_ram_role'; readonly roleName?: string };
 
 export interface PrivateLinkConfig {
   /** API host[:port], no scheme. */
   readonly endpoint: string;
   readonly protocol: 'http' | 'https';
+  /**
+   * Connect to this IP instead of resolving the endpoint's host; TLS SNI and Host still carry the
+   * host name, so the certificate check passes (a leased line to the VPC endpoint of the API).
+   */
+  readonly connectTo: string | null;
+  /** PEM of extra CAs trusted for the API and STS hosts (from ca_file), besides the system ones. */
+  readonly caPem: string | null;
   readonly credentials: CredentialsConfig;
   readonly bootstrap: readonly HostPort[];
   readonly refresh: string;
@@ -138,7 +178,7 @@ export interface PrimariesConfig {
 }
 
 export type EntryConfig =
-  | { readonly kind: 'endpoint'; readonly names: readonly string[]; readonly endpointId: string }
+  | { readonly kind: 'endpoint'; readonly names: readonly string[]; readonly endpointId: string; readonly vpcId?: string }
   | { readonly kind: 'service'; readonly names: readonly string[]; readonly serviceName: string; readonly vpcId?: string }
   | { readonly kind: 'static'; readonly names: readonly string[]; readonly ipv4: readonly string[]; readonly ipv6: readonly string[] };
 
@@ -183,8 +223,10 @@ export const DEFAULTS = {
   cacheMaxTtlS: 3600,
   cacheServeStaleMs: 3_600_000,
   privatelinkProtocol: 'https' as const,
-  refresh: '*/30 * * * * *',
-  jitterMs: 5000,
+  // Endpoint IPs change only when zones are added or removed: every 5 min, spread over 2 min, keeps
+  // a fleet of hundreds far below the account's API quota (docs/deployment.md#api-quota).
+  refresh: '0 */5 * * * *',
+  jitterMs: 120_000,
   privatelinkTimeoutMs: 5000,
   maxStaleMs: 86_400_000,
   maxBackoffMs: 300_000,

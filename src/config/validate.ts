@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import cron from 'node-cron';
 import { ConfigReader, isObject, join, type ConfigProblem } from './reader';
 import { parseHostPort, formatHostPort, sameSocket, type HostPort } from './units';
-import { DEFAULTS, type Config, type CredentialsConfig, type EntryConfig, type RateLimitConfig } from './schema';
+import { DEFAULTS, type Config, type EntryConfig, type RateLimitConfig } from './schema';
 import { checkName, normalizeName } from './names';
+import { readCredentials } from './credentials';
 import { readPrimaries } from './primaries';
 import { readTransfer } from './transfer';
 import type { SecretFiles } from './tsig-key';
@@ -114,7 +116,7 @@ export function validateConfig(
     serveStaleMs: r.durationMs(cacheRaw, 'serve_stale', 'cache', DEFAULTS.cacheServeStaleMs),
   };
 
-  const plRaw = r.section(top.privatelink, 'privatelink', ['endpoint', 'protocol', 'credentials', 'bootstrap', 'refresh', 'jitter', 'timeout', 'max_stale', 'max_backoff']);
+  const plRaw = r.section(top.privatelink, 'privatelink', ['endpoint', 'protocol', 'connect_to', 'ca_file', 'credentials', 'bootstrap', 'refresh', 'jitter', 'timeout', 'max_stale', 'max_backoff']);
   const endpoint = r.string(plRaw, 'endpoint', 'privatelink', `privatelink.${region || 'cn-hangzhou'}.aliyuncs.com`, (s) =>
     /^[a-z]+:\/\//i.test(s) ? 'must be host[:port] without a scheme (set protocol separately)' : typeof parseHostPort(s, 443) === 'string' ? 'must be host[:port]' : undefined,
   );
@@ -124,9 +126,24 @@ export function validateConfig(
     if (hp.family === 0) r.report(`privatelink.bootstrap[${i}]`, 'must be an IP address, not a hostname');
     if (dns.some((l) => sameSocket(l, hp))) r.report(`privatelink.bootstrap[${i}]`, 'must not be this daemon itself');
   });
+  const connectTo = r.optionalString(plRaw, 'connect_to', 'privatelink') ?? null;
+  if (connectTo !== null && !ipaddr.isValid(connectTo)) r.report('privatelink.connect_to', 'must be an IP address (the host name stays in privatelink.endpoint)');
+  const caFile = r.optionalString(plRaw, 'ca_file', 'privatelink');
+  let caPem: string | null = null;
+  if (caFile !== undefined) {
+    const path = resolve(files.baseDir, caFile);
+    try {
+      caPem = files.readText(path);
+      if (!caPem.includes('-----BEGIN CERTIFICATE-----')) r.report('privatelink.ca_file', `${path} holds no PEM certificate`);
+    } catch (err) {
+      r.report('privatelink.ca_file', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
   const privatelink = {
     endpoint,
     protocol: r.oneOf(plRaw, 'protocol', 'privatelink', DEFAULTS.privatelinkProtocol, ['http', 'https'] as const),
+    connectTo,
+    caPem,
     credentials: readCredentials(r, plRaw.credentials),
     bootstrap,
     refresh,
@@ -178,45 +195,6 @@ export function validateConfig(
   return { config: deepFreeze(config), problems: [] };
 }
 
-function readCredentials(r: ConfigReader, raw: unknown): CredentialsConfig {
-  const path = 'privatelink.credentials';
-  if (raw === undefined || raw === null || raw === 'default') return { type: 'default' };
-  if (typeof raw === 'string') {
-    r.report(path, 'must be "default" or a mapping with a "type"');
-    return { type: 'default' };
-  }
-  const c = r.section(raw, path, ['type', 'access_key_id', 'access_key_secret', 'security_token', 'role_arn', 'role_session_name', 'role_name']);
-  const type = r.oneOf(c, 'type', path, 'default', ['default', 'access_key', 'ram_role_arn', 'ecs_ram_role'] as const);
-  if (c.type === undefined) r.report(join(path, 'type'), 'is required');
-  const need = (key: string): string => {
-    const v = r.optionalString(c, key, path);
-    if (v === undefined && c[key] === undefined) r.report(join(path, key), `is required for type ${type}`);
-    return v ?? '';
-  };
-  switch (type) {
-    case 'access_key': {
-      const accessKeyId = need('access_key_id');
-      const accessKeySecret = need('access_key_secret');
-      const securityToken = r.optionalString(c, 'security_token', path);
-      return securityToken ? { type, accessKeyId, accessKeySecret, securityToken } : { type, accessKeyId, accessKeySecret };
-    }
-    case 'ram_role_arn':
-      return {
-        type,
-        accessKeyId: need('access_key_id'),
-        accessKeySecret: need('access_key_secret'),
-        roleArn: need('role_arn'),
-        roleSessionName: r.optionalString(c, 'role_session_name', path) ?? 'privatelink-dns',
-      };
-    case 'ecs_ram_role': {
-      const roleName = r.optionalString(c, 'role_name', path);
-      return roleName ? { type, roleName } : { type };
-    }
-    default:
-      return { type: 'default' };
-  }
-}
-
 /** `staticOnly`: a fleet edge has no PrivateLink client, so only `addresses` entries can be answered. */
 function readEntries(r: ConfigReader, raw: unknown, region: string, staticOnly: boolean): EntryConfig[] {
   if (raw === undefined || raw === null) return [];
@@ -242,13 +220,14 @@ function readEntries(r: ConfigReader, raw: unknown, region: string, staticOnly: 
       seen.set(name, path);
       return name;
     });
-    if (e.names === undefined) r.report(join(path, 'names'), 'is required');
+    // A cloud entry may have no names of its own: its EndpointDomain and ZoneDomains are answered anyway.
+    if (e.names === undefined && e.addresses !== undefined) r.report(join(path, 'names'), 'is required for an "addresses" entry');
     const sources = ['endpoint', 'service', 'addresses'].filter((k) => e[k] !== undefined);
     if (sources.length !== 1) {
       r.report(path, 'needs exactly one of "endpoint", "service" or "addresses"');
       return;
     }
-    if (e.vpc !== undefined && e.service === undefined) r.report(join(path, 'vpc'), 'only applies to a "service" entry');
+    if (e.vpc !== undefined && e.addresses !== undefined) r.report(join(path, 'vpc'), 'only applies to an "endpoint" or "service" entry');
     const cloud = e.endpoint !== undefined ? 'endpoint' : e.service !== undefined ? 'service' : undefined;
     if (staticOnly && cloud) {
       const problem = 'needs PrivateLink, and with primaries there is none: the hub publishes cloud names; an edge entry may only have "addresses"';
@@ -256,7 +235,8 @@ function readEntries(r: ConfigReader, raw: unknown, region: string, staticOnly: 
     }
     if (e.endpoint !== undefined) {
       const endpointId = r.string(e, 'endpoint', path, '', (s) => (/^ep-[a-z0-9]+$/.test(s) ? undefined : 'must be an endpoint id such as "ep-bp1..."'));
-      out.push({ kind: 'endpoint', names, endpointId });
+      const vpcId = r.optionalString(e, 'vpc', path);
+      out.push(vpcId ? { kind: 'endpoint', names, endpointId, vpcId } : { kind: 'endpoint', names, endpointId });
     } else if (e.service !== undefined) {
       const serviceName = r.string(e, 'service', path, '');
       const vpcId = r.optionalString(e, 'vpc', path);

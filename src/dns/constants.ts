@@ -14,6 +14,7 @@ export const RCODE_NAMES: Record<number, string> = {
 };
 
 export const CLASS_IN = 1;
+export const CLASS_CHAOS = 3;
 export const HEADER_BYTES = 12;
 /** Our advertised EDNS UDP payload (DNS flag day 2020). */
 export const EDNS_UDP_PAYLOAD = 1232;

@@ -1,6 +1,6 @@
 import type { Logger } from '../log';
-import { parseQuery, type Query } from './query';
-import { buildRcodeResponse, buildRejectResponse, truncateResponse, udpLimit } from './response';
+import { parseQuery, transferQuestionEnd, type Query } from './query';
+import { buildRcodeResponse, buildRefusedFor, buildRejectResponse, truncateResponse, udpLimit } from './response';
 import { RCode } from './constants';
 import type { AdmissionCheck, ClientAddress, DnsHandler, EdgeCounters, Protocol, ZoneReply, ZoneService } from './edge';
 
@@ -19,6 +19,8 @@ export interface EdgeOutput {
 export interface EdgeRoutes {
   readonly handler: DnsHandler;
   readonly admit: AdmissionCheck;
+  /** Whether a UDP REFUSED may be sent to this client now (refusals are rate-limited); absent: always. */
+  readonly mayRefuse?: (client: ClientAddress) => boolean;
   readonly zone?: ZoneService;
 }
 
@@ -40,6 +42,18 @@ export class EdgePipeline {
 
   get edgeCounters(): EdgeCounters {
     return this.counters;
+  }
+
+  /**
+   * Whether a TCP client may hold a connection at all (RFC 7766 §10): one whose every query would
+   * be refused is turned away at accept, so it cannot take the slots allowed clients need. With a
+   * zone service, transfer.allow (and TSIG-keyed requests from anywhere) count too.
+   */
+  admitsConnection(client: ClientAddress): boolean {
+    const { admit, zone } = this.routes;
+    if (admit(client, 'tcp') !== 'refuse') return true;
+    if (zone === undefined) return false;
+    return zone.acceptsConnection ? zone.acceptsConnection(client.address) : true;
   }
 
   serve(msg: Buffer, client: ClientAddress, protocol: Protocol, out: EdgeOutput): void {
@@ -68,11 +82,18 @@ export class EdgePipeline {
       return;
     }
     if (parsed.kind === 'reject') {
-      counters.rejected(parsed.reason, protocol);
-      if (admission === 'pass') out.send(buildRejectResponse(msg, parsed));
+      // Without a zone service, a transfer request the guard rejected (IXFR with its SOA) is
+      // refused like any other transfer, not answered FORMERR.
+      const transferEnd = zone === undefined && parsed.reason === 'formerr' ? transferQuestionEnd(msg) : -1;
+      counters.rejected(transferEnd > 0 ? 'refused' : parsed.reason, protocol);
+      if (admission === 'pass') out.send(transferEnd > 0 ? buildRefusedFor(msg, transferEnd) : buildRejectResponse(msg, parsed));
       return;
     }
     if (admission === 'refuse') {
+      if (protocol === 'udp' && this.routes.mayRefuse && !this.routes.mayRefuse(client)) {
+        counters.dropped('refused_rate_limit');
+        return;
+      }
       counters.rejected('refused', protocol);
       out.send(buildRcodeResponse(parsed, RCode.REFUSED));
       return;

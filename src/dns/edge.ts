@@ -32,6 +32,8 @@ export interface ZoneService {
   claims(query: Query): boolean;
   /** The reply to a claimed query or a rejected message; undefined when the message is not its business. */
   handle(msg: Buffer, client: ClientAddress, protocol: Protocol): ZoneReply | Promise<ZoneReply> | undefined;
+  /** Whether a TCP connection from `address` could carry a request this service would serve; absent: yes. */
+  acceptsConnection?(address: string): boolean;
 }
 
 /** One message, several (a zone transfer over TCP, written with backpressure), or nothing. */

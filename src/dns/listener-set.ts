@@ -1,7 +1,7 @@
 import { formatHostPort, type HostPort } from '../config/units';
 import type { Logger } from '../log';
 import type { EdgePipeline } from './edge-pipeline';
-import { TcpServer, type TcpLimits } from './tcp-server';
+import { TcpServer, TcpSlots, type TcpLimits } from './tcp-server';
 import { UdpServer, type UdpIoSetting } from './udp-server';
 
 export interface ListenerSetOptions {
@@ -38,6 +38,8 @@ const PORT_ZERO_ATTEMPTS = 10;
 export class ListenerSet {
   private readonly listeners = new Map<string, Listener>();
   private options: ListenerSetOptions;
+  /** One connection table for every TCP listener: limits.tcp_max_connections is a total. */
+  private readonly tcpSlots = new TcpSlots();
 
   constructor(options: ListenerSetOptions) {
     this.options = options;
@@ -86,7 +88,7 @@ export class ListenerSet {
       const udp = new UdpServer({ address, pipeline, logger, udpIo, recvBufferBytes });
       const udpPort = await udp.start();
       const tcpAddress = address.port === 0 ? { ...address, port: udpPort } : address;
-      const tcp = new TcpServer({ address: tcpAddress, pipeline, logger, limits: tcpLimits });
+      const tcp = new TcpServer({ address: tcpAddress, pipeline, logger, limits: tcpLimits, slots: this.tcpSlots });
       try {
         const tcpPort = await tcp.start();
         this.listeners.set(key, { key, udp, tcp, udpPort, tcpPort });

@@ -115,3 +115,27 @@ export function parseQuery(buf: Buffer, maxBytes = MAX_QUERY_BYTES): Query | Que
 function reject(reason: 'formerr' | 'notimp' | 'badvers', id: number, flags: number, questionEnd: number, edns: ClientEdns | null): QueryProblem {
   return { kind: 'reject', reason, id, flags, questionEnd, edns };
 }
+
+/**
+ * For a message the guard rejected: the offset just past its question when it is a zone transfer
+ * request (QUERY, one question of type AXFR or IXFR; an IXFR carries the client's SOA in the
+ * authority section, which the guard does not take), else -1. Lets transfers be REFUSED alike
+ * with or without a zone service, instead of FORMERR for IXFR only.
+ */
+export function transferQuestionEnd(buf: Buffer): number {
+  const len = buf.length;
+  if (len < HEADER_BYTES) return -1;
+  const flags = buf.readUInt16BE(2);
+  if ((flags & FLAG_QR) !== 0 || (flags & OPCODE_MASK) !== 0 || buf.readUInt16BE(4) !== 1) return -1;
+  let off = HEADER_BYTES;
+  for (let labels = 0; labels < 128; labels++) {
+    if (off >= len || buf[off] > 63) return -1;
+    if (buf[off] === 0) {
+      if (off + 5 > len) return -1;
+      const qtype = buf.readUInt16BE(off + 1);
+      return qtype === RRType.AXFR || qtype === RRType.IXFR ? off + 5 : -1;
+    }
+    off += 1 + buf[off];
+  }
+  return -1;
+}

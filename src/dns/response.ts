@@ -47,6 +47,14 @@ export function buildRejectResponse(raw: Buffer, p: Extract<QueryProblem, { kind
   return buf;
 }
 
+/** REFUSED with the request's ID and question (bytes 12 to `questionEnd`), no other section. */
+export function buildRefusedFor(raw: Buffer, questionEnd: number): Buffer {
+  const buf = Buffer.allocUnsafe(questionEnd);
+  writeHeader(buf, raw.readUInt16BE(0), responseFlags(raw.readUInt16BE(2), RCode.REFUSED), 1, 0, 0, 0);
+  raw.copy(buf, HEADER_BYTES, HEADER_BYTES, questionEnd);
+  return buf;
+}
+
 /** The largest UDP response this client accepts: min(max(EDNS size, 512), 1232); 512 without EDNS. */
 export function udpLimit(edns: ClientEdns | null): number {
   if (!edns) return MIN_UDP_PAYLOAD;

@@ -15,13 +15,26 @@ export interface HttpServerOptions {
   readonly routes?: ReadonlyMap<string, Route>;
 }
 
-/** Limits for an admin port that only probes and scrapers should talk to. */
-const REQUEST_TIMEOUT_MS = 10_000;
-const HEADERS_TIMEOUT_MS = 10_000;
+/**
+ * Limits for an admin port that only probes and scrapers should talk to. A probe sends its request
+ * in one segment: headers still incomplete after 2 s are slowloris, and node checks the deadline
+ * only every connectionsCheckingInterval (30 s by default), so it is checked often here.
+ */
+const REQUEST_TIMEOUT_MS = 5_000;
+const HEADERS_TIMEOUT_MS = 2_000;
+const CHECK_INTERVAL_MS = 250;
 const KEEP_ALIVE_TIMEOUT_MS = 2_000;
 const MAX_HEADER_BYTES = 8 * 1024;
 const MAX_HEADERS_COUNT = 50;
 const MAX_CONNECTIONS = 256;
+const MAX_CONNECTIONS_PER_CLIENT = 16;
+
+/** An open connection: when it last started or finished a request, and whether one is running. */
+interface Peer {
+  readonly address: string;
+  since: number;
+  active: number;
+}
 /** How long close() lets responses already being computed finish before cutting every connection. */
 const CLOSE_GRACE_MS = 1_000;
 
@@ -36,6 +49,8 @@ export class HttpServer {
   private readonly logger: Logger;
   private inFlight = 0;
   private closing = false;
+  private readonly peers = new Map<net.Socket, Peer>();
+  private readonly perClient = new Map<string, Set<net.Socket>>();
 
   constructor(private readonly options: HttpServerOptions) {
     this.sources = options.sources;
@@ -49,12 +64,17 @@ export class HttpServer {
   /** Binds and resolves with the bound port (useful with port 0). */
   async start(): Promise<number> {
     const server = http.createServer(
-      { maxHeaderSize: MAX_HEADER_BYTES, requestTimeout: REQUEST_TIMEOUT_MS, headersTimeout: HEADERS_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS },
+      {
+        maxHeaderSize: MAX_HEADER_BYTES,
+        requestTimeout: REQUEST_TIMEOUT_MS,
+        headersTimeout: HEADERS_TIMEOUT_MS,
+        keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+        connectionsCheckingInterval: CHECK_INTERVAL_MS,
+      },
       (req, res) => void this.onRequest(req, res),
     );
     server.maxHeadersCount = MAX_HEADERS_COUNT;
-    server.maxConnections = MAX_CONNECTIONS;
-    server.on('drop', (data?: { remoteAddress?: string }) => this.logger.debug({ listener: this.label, client: data?.remoteAddress }, 'http connection cap reached; connection dropped'));
+    server.on('connection', (socket: net.Socket) => this.onConnection(socket));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(new PldnsError('LISTEN_FAILED', `cannot bind ${this.label}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
       server.once('error', onError);
@@ -69,8 +89,69 @@ export class HttpServer {
     return (server.address() as net.AddressInfo).port;
   }
 
+  /**
+   * Caps per client and in total. At a cap the connection that has been idle longest (no request
+   * running: a keep-alive socket, or one still trickling its headers) is closed for the new one,
+   * so health probes get in however many slow connections are open.
+   */
+  private onConnection(socket: net.Socket): void {
+    const address = socket.remoteAddress ?? '';
+    let mine = this.perClient.get(address);
+    const full = (mine !== undefined && mine.size >= MAX_CONNECTIONS_PER_CLIENT && !this.shedOldestIdle(mine))
+      || (this.peers.size >= MAX_CONNECTIONS && !this.shedOldestIdle(this.peers.keys()));
+    if (full) {
+      this.refuse(socket, address);
+      return;
+    }
+    if (!mine) {
+      mine = new Set();
+      this.perClient.set(address, mine);
+    }
+    mine.add(socket);
+    this.peers.set(socket, { address, since: Date.now(), active: 0 });
+    socket.once('close', () => this.forget(socket));
+  }
+
+  private refuse(socket: net.Socket, address: string): void {
+    this.logger.debug({ listener: this.label, client: address }, 'http connection cap reached; connection dropped');
+    socket.destroy();
+  }
+
+  private shedOldestIdle(sockets: Iterable<net.Socket>): boolean {
+    let victim: net.Socket | undefined;
+    let since = Infinity;
+    for (const socket of sockets) {
+      const peer = this.peers.get(socket);
+      if (peer && peer.active === 0 && peer.since < since) {
+        victim = socket;
+        since = peer.since;
+      }
+    }
+    if (!victim) return false;
+    this.forget(victim);
+    victim.destroy();
+    return true;
+  }
+
+  private forget(socket: net.Socket): void {
+    const peer = this.peers.get(socket);
+    if (!peer) return;
+    this.peers.delete(socket);
+    const mine = this.perClient.get(peer.address);
+    mine?.delete(socket);
+    if (mine?.size === 0) this.perClient.delete(peer.address);
+  }
+
   private async onRequest(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     this.inFlight++;
+    const peer = this.peers.get(req.socket);
+    if (peer) {
+      peer.active++;
+      res.once('close', () => {
+        peer.active--;
+        peer.since = Date.now();
+      });
+    }
     try {
       // Bodies mean nothing here: discard them as they arrive, and do not keep a connection
       // open just to drain one.

@@ -46,7 +46,9 @@ export interface StatusInputs extends ReadinessInputs {
   readonly startedAtMs: number;
   readonly upstreams: readonly UpstreamServer[];
   readonly cacheEntries: number;
-  readonly backoff: { attempts: number; untilMs: number } | undefined;
+  readonly backoff: { attempts: number; untilMs: number; reason?: { code: string; message: string } } | undefined;
+  /** PrivateLink API calls `{ total, <Action>: n }` in the last 60 s and in the last sync; undefined without a sync loop. */
+  readonly apiCalls?: { lastMinute: Record<string, number>; lastSync: Record<string, number> } | undefined;
   readonly listeners: readonly { address: string; udp: number; tcp: number; udpIo: string }[];
   readonly extras: Record<string, unknown> | undefined;
   /** Fleet mode: `published` (hub) and `transfer` (edge: primaries, serial, last check and transfer). */
@@ -71,7 +73,8 @@ export function computeStatus(s: StatusInputs): Record<string, unknown> {
       ? { time: iso(attempt.startedAtMs), durationMs: attempt.durationMs, result: attempt.result, error: attempt.error ?? null }
       : null,
     lastSuccessfulSync: iso(s.syncState?.lastSuccessMs),
-    backoff: s.backoff && s.backoff.attempts > 0 ? { attempts: s.backoff.attempts, until: iso(s.backoff.untilMs) } : null,
+    backoff: s.backoff && s.backoff.attempts > 0 ? { attempts: s.backoff.attempts, until: iso(s.backoff.untilMs), reason: s.backoff.reason ?? null } : null,
+    ...(s.apiCalls ? { apiCalls: s.apiCalls } : {}),
     table: { version: s.table.version, names: s.table.size, builtAt: iso(s.table.builtAt) },
     source: s.config.source === 'primaries' ? 'transfer' : 'privatelink',
     endpoints: (s.syncState?.entries ?? []).map((e) => entryStatus(e, s)),

@@ -39,6 +39,7 @@ export class Metrics {
   readonly tableAgeSeconds = new Gauge({ name: 'privatelink_dns_table_age_seconds', help: 'Age of the oldest data in the answer table', registers: [this.registry] });
   readonly loops = new Counter({ name: 'privatelink_dns_loops_detected_total', help: 'Queries recognised as our own forwarded queries coming back', registers: [this.registry] });
   readonly staleAnswers = new Counter({ name: 'privatelink_dns_stale_answers_total', help: 'Answers served from expired cache entries because upstreams failed (RFC 8767)', registers: [this.registry] });
+  readonly cnameRewrites = new Counter({ name: 'privatelink_dns_cname_rewrites_total', help: 'Forwarded answers whose CNAME chain reached a managed name and was answered from the table', registers: [this.registry] });
   readonly rateLimited = new FastCounter('privatelink_dns_rate_limited_total', 'Responses withheld by the rate limiter, by action (drop, slip)', ['action'] as const, this.registry);
   readonly tcpConnections = new Gauge({ name: 'privatelink_dns_tcp_connections', help: 'Open client TCP connections', registers: [this.registry] });
   readonly buildInfo = new Gauge({ name: 'privatelink_dns_build_info', help: 'Always 1; the labels say which build is running', labelNames: ['version', 'nodejs_version'] as const, registers: [this.registry] });

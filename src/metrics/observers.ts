@@ -77,6 +77,7 @@ export function resolverObserver(m: Metrics): ResolverObserver {
     },
     loop: () => m.loops.inc(),
     staleAnswer: () => m.staleAnswers.inc(),
+    cnameRewrite: () => m.cnameRewrites.inc(),
   };
 }
 

@@ -21,6 +21,11 @@ import { createRequire } from 'node:module';
 export interface ScopedAgents {
   readonly http: HttpAgent;
   readonly https: HttpsAgent;
+  /**
+   * Trusted CAs for HTTPS. Passed per request too: httpx sets `ca: ''` on every request, which
+   * would otherwise override the agent's own `ca`.
+   */
+  readonly ca?: readonly string[];
 }
 
 type HttpxRequest = (url: unknown, opts?: Record<string, unknown>) => Promise<unknown>;
@@ -30,8 +35,9 @@ const scope = new AsyncLocalStorage<ScopedAgents>();
 let wrapped = false;
 
 function urlIsHttps(url: unknown): boolean {
-  if (typeof url === 'string') return url.startsWith('https:');
-  if (typeof url === 'object' && url !== null && 'protocol' in url) return (url as { protocol: unknown }).protocol === 'https:';
+  // @darabonba/typescript builds "HTTPS://host" (the protocol as configured, upper case).
+  if (typeof url === 'string') return url.toLowerCase().startsWith('https:');
+  if (typeof url === 'object' && url !== null && 'protocol' in url) return String((url as { protocol: unknown }).protocol).toLowerCase() === 'https:';
   return false;
 }
 
@@ -44,7 +50,9 @@ function wrapHttpxOnce(): void {
   httpx.request = function scopedRequest(this: unknown, url: unknown, opts: Record<string, unknown> = {}) {
     const agents = scope.getStore();
     if (agents === undefined || opts.agent !== undefined) return original.call(this, url, opts);
-    return original.call(this, url, { ...opts, agent: urlIsHttps(url) ? agents.https : agents.http });
+    const https = urlIsHttps(url);
+    const ca = https && agents.ca && !opts.ca ? { ca: agents.ca } : {};
+    return original.call(this, url, { ...opts, ...ca, agent: https ? agents.https : agents.http });
   };
   wrapped = true;
 }

@@ -8,6 +8,7 @@
  * failures are Node errors with `code` (ECONNREFUSED...) or httpx's `RequestTimeoutError`.
  */
 import { PldnsError, type ErrorCode } from '../errors';
+import { RAM_POLICY_DOC, ramActionFor } from './ram-policy';
 
 /** The fields of openapi-core's AlibabaCloudError family (and of Node system errors) we read. */
 interface ErrorLike {
@@ -25,6 +26,12 @@ const NETWORK_CODES = new Set([
   'ETIMEOUT', 'ECANCELLED', 'ENODATA', 'UND_ERR_SOCKET', 'ERR_SOCKET_CLOSED', 'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
+/**
+ * Codes that say the identity is known and signed correctly but its RAM policy does not allow the
+ * call: not the key's fault, so the key is kept. Other Forbidden.* codes (AccessKeyDisabled...) are.
+ */
+const FORBIDDEN_CODE_RE = /^(Forbidden|Forbidden\.RAM|Forbidden\.NoPermission|NoPermission(\..+)?)$/;
+
 /** Codes that say the caller's identity or signature was not accepted. */
 const AUTH_CODE_RE =
   /^(SignatureDoesNotMatch|IncompleteSignature|SignatureNonceUsed|InvalidAccessKeyId(\..+)?|InvalidAccessKeySecret|InvalidSecurityToken(\..+)?|MissingSecurityToken|MissingAccessKeyId|InvalidTimeStamp(\..+)?|Forbidden(\..+)?|NoPermission(\..+)?|Unauthorized(\..+)?|UnsupportedSignatureVersion)$/;
@@ -39,6 +46,7 @@ function str(value: unknown): string | undefined {
 
 function classifyApiCode(apiCode: string, statusCode: number | undefined): ErrorCode | undefined {
   if (apiCode.includes('Throttling')) return 'PL_THROTTLED';
+  if (FORBIDDEN_CODE_RE.test(apiCode)) return 'PL_FORBIDDEN';
   if (AUTH_CODE_RE.test(apiCode)) return 'PL_AUTH';
   if (apiCode.endsWith('NotFound') && !apiCode.startsWith('InvalidApi')) return 'PL_NOT_FOUND';
   if (statusCode !== undefined && statusCode >= 500) return 'PL_SERVER';
@@ -74,6 +82,13 @@ export function toPldnsError(err: unknown, action?: string): PldnsError {
     const mapped = classifyApiCode(code, statusCode) ?? (statusCode >= 500 ? 'PL_SERVER' : 'PL_BAD_RESPONSE');
     if (mapped === 'PL_THROTTLED' && typeof err.retryAfter === 'number' && Number.isFinite(err.retryAfter)) {
       details.retryAfterMs = err.retryAfter;
+    }
+    if (mapped === 'PL_FORBIDDEN' && action !== undefined) {
+      const ramAction = ramActionFor(action);
+      details.ramAction = ramAction;
+      const id = requestId ? ` request ${requestId}` : '';
+      const message = `${action} denied: ${code} (HTTP ${statusCode})${id}: the RAM identity lacks ${ramAction} (policy: ${RAM_POLICY_DOC})`;
+      return new PldnsError(mapped, message, { cause: err, details });
     }
     return new PldnsError(mapped, `${failed}${code} (HTTP ${statusCode})${requestId ? ` request ${requestId}` : ''}`, { cause: err, details });
   }

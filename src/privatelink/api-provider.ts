@@ -16,7 +16,14 @@ export class ApiClientProvider {
   private client: PrivateLinkClient | undefined;
   private credentials: CredentialProvider | undefined;
 
-  constructor(private readonly config: ApiClientConfig, private readonly logger: Logger) {}
+  constructor(private config: ApiClientConfig, private readonly logger: Logger) {}
+
+  /** A reload: a changed privatelink section (endpoint, credentials...) gets a new client and chain. */
+  reconfigure(next: ApiClientConfig): void {
+    const changed = next.region !== this.config.region || JSON.stringify(next.privatelink) !== JSON.stringify(this.config.privatelink);
+    this.config = next;
+    if (changed) this.close();
+  }
 
   /** The function the Syncer calls at the start of every sync. */
   readonly provide: ApiProvider = ({ rebuild }) => {

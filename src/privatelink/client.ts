@@ -6,6 +6,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
+import { rootCertificates } from 'node:tls';
 import OpenApiClient, { $OpenApiUtil, OpenApiUtil } from '@alicloud/openapi-core';
 import * as $dara from '@darabonba/typescript';
 import type Credential from '@alicloud/credentials';
@@ -24,6 +25,7 @@ import type {
 import { runWithAgents, type ScopedAgents } from './agent-scope';
 import { toPldnsError } from './api-errors';
 import { createBootstrapLookup } from './bootstrap-lookup';
+import { createPinnedLookup } from './pinned-lookup';
 import { CredentialProvider } from './credentials';
 import { toGetVpcEndpointAttributeBody, toListVpcEndpointZonesBody, toListVpcEndpointsBody } from './wire-models';
 
@@ -38,6 +40,8 @@ export interface PrivateLinkClientOptions {
   timeoutMs: number;
   /** Resolves the API host (and STS hosts while signing); undefined: the system resolver. */
   lookup?: LookupFunction;
+  /** Extra trusted CA certificates (PEM) for HTTPS to the API and STS hosts, besides the system ones. */
+  caPem?: string;
   logger?: Logger;
 }
 
@@ -51,7 +55,8 @@ export class PrivateLinkClient implements PrivateLinkApi {
   constructor(private readonly opts: PrivateLinkClientOptions) {
     // Our own keep-alive agents: they carry the bootstrap lookup, and close() can free their sockets.
     const agentOptions = { keepAlive: true, ...(opts.lookup ? { lookup: opts.lookup } : {}) };
-    this.agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent(agentOptions) };
+    const ca = opts.caPem ? { ca: [...rootCertificates, opts.caPem] } : {};
+    this.agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent({ ...agentOptions, ...ca }), ...ca };
   }
 
   async listVpcEndpoints(request: ListVpcEndpointsRequest): Promise<ApiResponse<ListVpcEndpointsResponseBody>> {
@@ -167,17 +172,21 @@ export interface CreatePrivateLinkClientOptions {
 export function createPrivateLinkClient(opts: CreatePrivateLinkClientOptions): PrivateLinkClient {
   const { config } = opts;
   const logger = opts.logger?.child({ component: 'privatelink-client' });
-  const hostIsIp = isIP(endpointHost(config.endpoint)) !== 0;
-  const lookup = opts.lookup ?? (!hostIsIp && config.bootstrap.length > 0
+  const host = endpointHost(config.endpoint);
+  const hostIsIp = isIP(host) !== 0;
+  // Bootstrap resolvers also serve names other than the API host (STS hosts while signing).
+  const resolver = opts.lookup ?? (config.bootstrap.length > 0
     ? createBootstrapLookup(config.bootstrap, { timeoutMs: Math.min(config.timeoutMs, 2000) })
     : undefined);
-  logger?.debug({ endpoint: config.endpoint, region: opts.region, bootstrap: lookup !== undefined }, 'privatelink client created');
+  const lookup = config.connectTo !== null && !hostIsIp ? createPinnedLookup(host, config.connectTo, resolver) : resolver;
+  logger?.debug({ endpoint: config.endpoint, connectTo: config.connectTo, region: opts.region, bootstrap: resolver !== undefined }, 'privatelink client created');
   return new PrivateLinkClient({
     endpoint: config.endpoint,
     protocol: config.protocol,
     credentials: opts.credentials ?? new CredentialProvider(config.credentials, { logger }),
     timeoutMs: config.timeoutMs,
     lookup,
+    ...(config.caPem !== null ? { caPem: config.caPem } : {}),
     logger,
   });
 }

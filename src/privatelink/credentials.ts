@@ -6,33 +6,99 @@
  * booted before its credentials were installed would otherwise fail forever. So a failure drops
  * the Credential object and the next sync starts from a fresh one.
  */
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
 import Credential, { Config as CredentialConfig } from '@alicloud/credentials';
 import { PldnsError, isPldnsError } from '../errors';
-import type { CredentialsConfig } from '../config/schema';
+import type { AccessKeyConfig, CredentialsConfig, StsConfig } from '../config/schema';
 import type { Logger } from '../log';
 
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * An inline value, or a file read now. A relative name is a systemd credential: the unit's
+ * `LoadCredential=NAME:/path` places it in $CREDENTIALS_DIRECTORY, readable by the service's
+ * dynamic user only, and gone when the service stops.
+ */
+export function readSecret(value: string, file: string | undefined, env: Env, what: string): string {
+  if (file === undefined) return value;
+  let path = file;
+  if (!isAbsolute(path)) {
+    const dir = env.CREDENTIALS_DIRECTORY;
+    if (!dir) throw new Error(`${what}: "${path}" is a systemd credential name but $CREDENTIALS_DIRECTORY is not set (LoadCredential= in the unit)`);
+    path = join(dir, path);
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`${what}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const secret = text.trim();
+  if (secret === '') throw new Error(`${what}: ${path} is empty`);
+  return secret;
+}
+
+function accessKeyOf(config: AccessKeyConfig, env: Env): { accessKeyId: string; accessKeySecret: string } {
+  return {
+    accessKeyId: readSecret(config.accessKeyId, config.accessKeyIdFile, env, 'access_key_id'),
+    accessKeySecret: readSecret(config.accessKeySecret, config.accessKeySecretFile, env, 'access_key_secret'),
+  };
+}
+
+/** STS host settings: the config's, else the variables the ACK pod-identity webhook injects. */
+export function stsOptions(config: StsConfig, env: Env): { stsEndpoint?: string; stsRegionId?: string; enableVpc?: boolean } {
+  const out: { stsEndpoint?: string; stsRegionId?: string; enableVpc?: boolean } = {};
+  const endpoint = config.stsEndpoint ?? env.ALIBABA_CLOUD_STS_ENDPOINT;
+  const region = config.stsRegion ?? env.ALIBABA_CLOUD_STS_REGION;
+  const vpc = config.stsVpc ?? env.ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED?.toLowerCase() === 'true';
+  if (endpoint) out.stsEndpoint = endpoint.replace(/^https?:\/\//, '');
+  if (region) out.stsRegionId = region;
+  if (vpc) out.enableVpc = true;
+  return out;
+}
+
+/** The RRSA variables are all there and no AccessKey variable comes before them in the chain. */
+function rrsaFromEnv(env: Env): boolean {
+  return !env.ALIBABA_CLOUD_ACCESS_KEY_ID && !!env.ALIBABA_CLOUD_ROLE_ARN && !!env.ALIBABA_CLOUD_OIDC_PROVIDER_ARN && !!env.ALIBABA_CLOUD_OIDC_TOKEN_FILE;
+}
+
+function oidcCredential(config: { roleArn?: string; oidcProviderArn?: string; oidcTokenFile?: string; roleSessionName: string } & StsConfig, env: Env): Credential {
+  const roleArn = config.roleArn ?? env.ALIBABA_CLOUD_ROLE_ARN;
+  const oidcProviderArn = config.oidcProviderArn ?? env.ALIBABA_CLOUD_OIDC_PROVIDER_ARN;
+  const oidcTokenFilePath = config.oidcTokenFile ?? env.ALIBABA_CLOUD_OIDC_TOKEN_FILE;
+  if (!roleArn || !oidcProviderArn || !oidcTokenFilePath) {
+    throw new Error('role_arn, oidc_provider_arn and oidc_token_file are needed '
+      + '(or ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN, ALIBABA_CLOUD_OIDC_TOKEN_FILE)');
+  }
+  const { roleSessionName } = config;
+  return new Credential(new CredentialConfig({ type: 'oidc_role_arn', roleArn, oidcProviderArn, oidcTokenFilePath, roleSessionName, ...stsOptions(config, env) }));
+}
+
 /** Builds the @alicloud/credentials object for one config; throws PL_CREDENTIALS if it cannot. */
-export function buildCredential(config: CredentialsConfig): Credential {
+export function buildCredential(config: CredentialsConfig, env: Env = process.env): Credential {
   try {
     switch (config.type) {
       case 'default':
+        // The chain's own OIDC step ignores ALIBABA_CLOUD_STS_ENDPOINT: take RRSA variables ourselves.
+        if (rrsaFromEnv(env)) return oidcCredential({ roleSessionName: env.ALIBABA_CLOUD_ROLE_SESSION_NAME ?? 'privatelink-dns' }, env);
         // No config: the library's default chain (env, OIDC, CLI profile, INI file, ECS RAM role, URI).
         return new Credential();
-      case 'access_key':
-        return new Credential(new CredentialConfig({
-          type: config.securityToken ? 'sts' : 'access_key',
-          accessKeyId: config.accessKeyId,
-          accessKeySecret: config.accessKeySecret,
-          securityToken: config.securityToken,
-        }));
+      case 'access_key': {
+        const hasToken = config.securityToken !== undefined || config.securityTokenFile !== undefined;
+        const securityToken = hasToken ? readSecret(config.securityToken ?? '', config.securityTokenFile, env, 'security_token') : undefined;
+        return new Credential(new CredentialConfig({ type: securityToken ? 'sts' : 'access_key', ...accessKeyOf(config, env), securityToken }));
+      }
       case 'ram_role_arn':
         return new Credential(new CredentialConfig({
           type: 'ram_role_arn',
-          accessKeyId: config.accessKeyId,
-          accessKeySecret: config.accessKeySecret,
+          ...accessKeyOf(config, env),
           roleArn: config.roleArn,
           roleSessionName: config.roleSessionName,
+          ...stsOptions(config, env),
         }));
+      case 'oidc_role_arn':
+        return oidcCredential(config, env);
       case 'ecs_ram_role':
         return new Credential(new CredentialConfig({ type: 'ecs_ram_role', roleName: config.roleName }));
     }

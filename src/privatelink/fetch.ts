@@ -2,9 +2,14 @@ import type { EntryConfig } from '../config/schema';
 import { PldnsError } from '../errors';
 import type { ApiResponse, PrivateLinkApi, VpcEndpoint, VpcEndpointZone } from './api-types';
 import { toPldnsError } from './api-errors';
+import { mapLimit } from './map-limit';
 import { entryId, type EndpointInfo, type EntryState, type ZoneState } from './model';
 
-/** Fetches one cloud entry (endpoint id or service name) into an EntryState. */
+/**
+ * Fetches cloud entries (endpoint id or service name) into EntryStates with as few calls as the
+ * quota asks for: one paged ListVpcEndpoints listing per VPC serves every entry of that VPC, and
+ * ListVpcEndpointZones is called once per Active endpoint (see planListings).
+ */
 
 export type CloudEntryConfig = Extract<EntryConfig, { kind: 'endpoint' | 'service' }>;
 
@@ -80,7 +85,7 @@ function tokenOf(action: string, value: unknown): string {
 const str = (v: unknown): string => (typeof v === 'string' ? v.trim() : '');
 
 function toEndpointInfo(ep: VpcEndpoint): EndpointInfo {
-  return {
+  const info: EndpointInfo = {
     endpointId: str(ep.endpointId),
     endpointName: str(ep.endpointName),
     serviceName: str(ep.serviceName),
@@ -88,6 +93,8 @@ function toEndpointInfo(ep: VpcEndpoint): EndpointInfo {
     endpointStatus: str(ep.endpointStatus),
     connectionStatus: str(ep.connectionStatus),
   };
+  if (str(ep.vpcId) !== '') info.vpcId = str(ep.vpcId);
+  return info;
 }
 
 function toZoneState(zone: VpcEndpointZone): ZoneState {
@@ -102,7 +109,14 @@ function toZoneState(zone: VpcEndpointZone): ZoneState {
   };
 }
 
-async function listEndpoints(ctx: FetchContext, filter: { endpointId?: string; serviceName?: string; vpcId?: string }): Promise<VpcEndpoint[]> {
+/** The ListVpcEndpoints filters one listing uses. */
+export interface ListingFilter {
+  endpointId?: string;
+  serviceName?: string;
+  vpcId?: string;
+}
+
+async function listEndpoints(ctx: FetchContext, filter: ListingFilter): Promise<VpcEndpoint[]> {
   const action = 'ListVpcEndpoints';
   return collectPages(action, async (nextToken) => {
     const body = await call(ctx, action, () =>
@@ -135,37 +149,132 @@ export function pickEndpoint(candidates: readonly VpcEndpoint[]): VpcEndpoint | 
   })[0];
 }
 
-async function findEndpoint(ctx: FetchContext, entry: CloudEntryConfig): Promise<VpcEndpoint> {
+/** The endpoint an entry stands for among a listing's endpoints; PL_NOT_FOUND when there is none. */
+export function matchEntry(ctx: { regionId: string }, entry: CloudEntryConfig, listed: readonly VpcEndpoint[]): VpcEndpoint {
+  // Filters are checked again: a listing may be shared by several entries, or a server may ignore a filter.
+  const vpc = entry.vpcId ? ` in ${entry.vpcId}` : '';
   if (entry.kind === 'endpoint') {
-    // The filter should already match; checking again guards against a server that ignores it.
-    const found = (await listEndpoints(ctx, { endpointId: entry.endpointId })).filter((ep) => ep.endpointId === entry.endpointId);
-    const ep = found[0];
-    if (!ep) throw new PldnsError('PL_NOT_FOUND', `endpoint ${entry.endpointId} not found in ${ctx.regionId}`);
+    const ep = listed.find((e) => e.endpointId === entry.endpointId && (!entry.vpcId || e.vpcId === entry.vpcId));
+    if (!ep) throw new PldnsError('PL_NOT_FOUND', `endpoint ${entry.endpointId} not found${vpc} in ${ctx.regionId}`);
     return ep;
   }
-  const filter = entry.vpcId ? { serviceName: entry.serviceName, vpcId: entry.vpcId } : { serviceName: entry.serviceName };
-  const found = (await listEndpoints(ctx, filter)).filter(
+  const found = listed.filter(
     (ep) => ep.serviceName === entry.serviceName && (!entry.vpcId || ep.vpcId === entry.vpcId) && str(ep.endpointId) !== '',
   );
   const ep = pickEndpoint(found);
-  if (!ep) {
-    throw new PldnsError('PL_NOT_FOUND', `no endpoint of service ${entry.serviceName}${entry.vpcId ? ` in ${entry.vpcId}` : ''} found in ${ctx.regionId}`);
-  }
+  if (!ep) throw new PldnsError('PL_NOT_FOUND', `no endpoint of service ${entry.serviceName}${vpc} found in ${ctx.regionId}`);
   return ep;
 }
 
-export async function fetchEntry(ctx: FetchContext, entry: CloudEntryConfig): Promise<EntryState> {
-  const ep = await findEndpoint(ctx, entry);
-  const endpoint = toEndpointInfo(ep);
-  const zones = (await listZones(ctx, endpoint.endpointId)).map(toZoneState);
-  return {
-    id: entryId(entry),
-    kind: entry.kind,
-    names: [...entry.names],
-    endpoint,
-    zones,
-    source: 'sync',
-    fetchedAtMs: (ctx.now ?? Date.now)(),
-    stale: false,
+/** A cloud entry and the VPC its endpoint was last seen in (from the previous sync or snapshot). */
+export interface PlannedEntry {
+  entry: CloudEntryConfig;
+  knownVpcId?: string;
+}
+
+export interface Listing {
+  filter: ListingFilter;
+  /** Indexes into the planned entries this listing serves. */
+  entries: number[];
+}
+
+/**
+ * Which ListVpcEndpoints listings serve the entries: one per VPC for every entry whose VPC is
+ * configured (`vpc:`) or known from an earlier sync; an endpoint entry of unknown VPC is looked up
+ * by its id once (its VPC is then learned), a service entry without `vpc` by service name (any
+ * VPC may hold the endpoint to pick).
+ */
+export function planListings(planned: readonly PlannedEntry[]): Listing[] {
+  const byKey = new Map<string, Listing>();
+  planned.forEach(({ entry, knownVpcId }, i) => {
+    const vpcId = entry.vpcId ?? (entry.kind === 'endpoint' ? knownVpcId : undefined);
+    const filter: ListingFilter = vpcId ? { vpcId } : entry.kind === 'endpoint' ? { endpointId: entry.endpointId } : { serviceName: entry.serviceName };
+    const key = JSON.stringify(filter);
+    const listing = byKey.get(key) ?? { filter, entries: [] };
+    listing.entries.push(i);
+    byKey.set(key, listing);
+  });
+  // A VPC listing that serves only one service is narrowed to it: fewer pages in a busy VPC.
+  for (const listing of byKey.values()) {
+    if (!listing.filter.vpcId) continue;
+    const services = new Set(listing.entries.map((i) => {
+      const { entry } = planned[i] as PlannedEntry;
+      return entry.kind === 'service' ? entry.serviceName : '';
+    }));
+    const [only] = services;
+    if (services.size === 1 && only) listing.filter = { serviceName: only, vpcId: listing.filter.vpcId };
+  }
+  return [...byKey.values()];
+}
+
+/** Runs one group of calls; e.g. bounds its time. */
+export type CallGuard = <T>(work: Promise<T>, what: string) => Promise<T>;
+
+export interface FetchEntriesOptions {
+  /** Listings (then zone listings) run at the same time. */
+  concurrency: number;
+  guard?: CallGuard;
+}
+
+// After these, further calls in the same sync would only deepen the problem (quota, missing policy).
+const STOP_CODES: ReadonlySet<string> = new Set(['PL_THROTTLED', 'PL_FORBIDDEN']);
+
+/**
+ * Every planned entry's new state, or the error that kept it from being fetched. Zones are only
+ * listed for Active endpoints (other statuses answer nothing whatever their zones say), once per
+ * endpoint even when several entries name it.
+ */
+export async function fetchEntries(ctx: FetchContext, planned: readonly PlannedEntry[], opts: FetchEntriesOptions): Promise<(EntryState | PldnsError)[]> {
+  const guard: CallGuard = opts.guard ?? ((work) => work);
+  let stopped: PldnsError | undefined;
+  const attempt = async <T>(what: string, work: () => Promise<T>): Promise<T | PldnsError> => {
+    if (stopped) return new PldnsError(stopped.code, `skipped: an earlier call of this sync failed with ${stopped.code}`, { details: stopped.details });
+    try {
+      return await guard(work(), what);
+    } catch (err) {
+      const typed = toPldnsError(err);
+      if (STOP_CODES.has(typed.code)) stopped ??= typed;
+      return typed;
+    }
   };
+
+  const listings = planListings(planned);
+  const matched = new Array<VpcEndpoint | PldnsError>(planned.length);
+  await mapLimit(listings, opts.concurrency, async (listing) => {
+    const listed = await attempt(`ListVpcEndpoints ${JSON.stringify(listing.filter)}`, () => listEndpoints(ctx, listing.filter));
+    for (const i of listing.entries) {
+      if (listed instanceof PldnsError) matched[i] = listed;
+      else {
+        try {
+          matched[i] = matchEntry(ctx, (planned[i] as PlannedEntry).entry, listed);
+        } catch (err) {
+          matched[i] = toPldnsError(err);
+        }
+      }
+    }
+  });
+
+  const active = [...new Set(matched.flatMap((m) => (m instanceof PldnsError || m.endpointStatus !== 'Active' ? [] : [str(m.endpointId)])))];
+  const zonesById = new Map<string, ZoneState[] | PldnsError>();
+  await mapLimit(active, opts.concurrency, async (endpointId) => {
+    const zones = await attempt(`ListVpcEndpointZones ${endpointId}`, () => listZones(ctx, endpointId));
+    zonesById.set(endpointId, zones instanceof PldnsError ? zones : zones.map(toZoneState));
+  });
+
+  const fetchedAtMs = (ctx.now ?? Date.now)();
+  return planned.map(({ entry }, i): EntryState | PldnsError => {
+    const ep = matched[i] as VpcEndpoint | PldnsError;
+    if (ep instanceof PldnsError) return ep;
+    const endpoint = toEndpointInfo(ep);
+    const zones = endpoint.endpointStatus === 'Active' ? zonesById.get(endpoint.endpointId) ?? [] : [];
+    if (zones instanceof PldnsError) return zones;
+    return { id: entryId(entry), kind: entry.kind, names: [...entry.names], endpoint, zones, source: 'sync', fetchedAtMs, stale: false };
+  });
+}
+
+/** One entry on its own (its own listing and zones): for callers outside the sync loop and tests. */
+export async function fetchEntry(ctx: FetchContext, entry: CloudEntryConfig): Promise<EntryState> {
+  const [result] = await fetchEntries(ctx, [{ entry }], { concurrency: 1 });
+  if (result instanceof PldnsError) throw result;
+  return result as EntryState;
 }

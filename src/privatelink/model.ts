@@ -17,6 +17,8 @@ export interface EndpointInfo {
   endpointDomain: string;
   endpointStatus: string;
   connectionStatus: string;
+  /** The endpoint's VPC ('' when unknown): later syncs list that VPC once for every entry in it. Absent in older snapshots. */
+  vpcId?: string;
 }
 
 export interface ZoneState {

@@ -18,6 +18,12 @@ import { alignToConfig, type EndpointInfo, type EntryState, type ErrorInfo, type
 export const SNAPSHOT_FILE = 'snapshot.json';
 export const SNAPSHOT_FORMAT = 'privatelink-dns-snapshot';
 export const SNAPSHOT_VERSION = 1;
+/**
+ * The largest snapshot a start reads (~30,000 endpoints). Parsing JSON takes several times its size
+ * in memory: a larger file, whatever put it there, would take the daemon past its memory limit
+ * before any check, at every restart.
+ */
+export const MAX_SNAPSHOT_BYTES = 16 * 1024 * 1024;
 
 interface SnapshotPayload {
   savedAtMs: number;
@@ -81,7 +87,11 @@ function readEntry(v: unknown, i: number): EntryState {
     source: 'snapshot',
     stale: v.stale,
   };
-  if (v.endpoint !== undefined) entry.endpoint = readFields<EndpointInfo>(v.endpoint, ENDPOINT_FIELDS, `${what}.endpoint`);
+  if (v.endpoint !== undefined) {
+    entry.endpoint = readFields<EndpointInfo>(v.endpoint, ENDPOINT_FIELDS, `${what}.endpoint`);
+    const vpcId = (v.endpoint as Record<string, unknown>).vpcId;
+    if (typeof vpcId === 'string' && vpcId !== '') entry.endpoint.vpcId = vpcId;
+  }
   if (v.fetchedAtMs !== undefined) entry.fetchedAtMs = v.fetchedAtMs as number;
   if (v.lastError !== undefined) {
     const e = v.lastError;
@@ -98,11 +108,18 @@ function readEntry(v: unknown, i: number): EntryState {
 export async function loadSnapshot(dir: string, configEntries: readonly EntryConfig[]): Promise<SyncState | undefined> {
   const file = join(dir, SNAPSHOT_FILE);
   let text: string;
+  let handle: fsp.FileHandle | undefined;
   try {
-    text = await fsp.readFile(file, 'utf8');
+    handle = await fsp.open(file, 'r');
+    const { size } = await handle.stat();
+    if (size > MAX_SNAPSHOT_BYTES) throw invalid(file, `${size} bytes, over the ${MAX_SNAPSHOT_BYTES} a start reads; not read`);
+    text = await handle.readFile('utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if (isPldnsError(err, 'SNAPSHOT_INVALID')) throw err;
     throw new PldnsError('SNAPSHOT_INVALID', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  } finally {
+    await handle?.close();
   }
   let doc: unknown;
   try {

@@ -1,11 +1,12 @@
 import cron from 'node-cron';
-import type { Config, EntryConfig } from '../config/schema';
+import type { Config } from '../config/schema';
 import { PldnsError, type ErrorCode } from '../errors';
 import type { Logger } from '../log';
 import type { TableEntryInput } from '../resolve/table';
 import type { PrivateLinkApi } from './api-types';
 import { toPldnsError } from './api-errors';
-import { fetchEntry, type FetchObserver } from './fetch';
+import { CallWindow } from './call-window';
+import { fetchEntries, type FetchObserver, type PlannedEntry } from './fetch';
 import { alignToConfig, type EntryState, type SyncResult, type SyncState } from './model';
 import { buildTableInputs, type TableProblem } from './table-builder';
 
@@ -66,11 +67,11 @@ export interface SyncerOptions {
   /** [0, 1), for jitter and backoff; injectable so tests are deterministic. */
   random?: () => number;
   scheduler?: Scheduler;
-  /** Entries fetched at the same time. */
+  /** Listings (and then zone listings) fetched at the same time. */
   concurrency?: number;
   /** First backoff cap; doubles per consecutive failure up to privatelink.maxBackoffMs. */
   backoffBaseMs?: number;
-  /** Guard for one entry's calls together (a hung request must not block every later sync). */
+  /** Guard for one listing's calls together (a hung request must not block every later sync). */
   entryTimeoutMs?: number;
 }
 
@@ -82,8 +83,12 @@ export interface SyncOutcome {
   errors: { entryId: string; code: string; message: string; details?: Record<string, unknown> }[];
 }
 
-// Failures that mean "ask less often"; auth or not-found errors would not get better by waiting.
-const BACKOFF_CODES: ReadonlySet<string> = new Set<ErrorCode>(['PL_THROTTLED', 'PL_SERVER', 'PL_NETWORK']);
+// Failures that mean "ask less often"; auth or not-found errors would not get better by waiting. A
+// missing RAM policy (PL_FORBIDDEN) will not fix itself within seconds either: asking every refresh
+// would only spend the account's quota.
+const BACKOFF_CODES: ReadonlySet<string> = new Set<ErrorCode>(['PL_THROTTLED', 'PL_SERVER', 'PL_NETWORK', 'PL_FORBIDDEN']);
+/** First wait after a PL_FORBIDDEN; doubles per consecutive failure up to privatelink.maxBackoffMs. */
+export const FORBIDDEN_BACKOFF_BASE_MS = 60_000;
 const REBUILD_CODES: ReadonlySet<string> = new Set<ErrorCode>(['PL_AUTH', 'PL_CREDENTIALS']);
 
 export const realClock: Clock = {
@@ -105,19 +110,6 @@ export const cronScheduler: Scheduler = (expression, tick, logger) => {
   });
   return { stop: () => void task.destroy() };
 };
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i] as T, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
-  return out;
-}
 
 /**
  * Keeps the sync state current: one sync at a time, on a cron schedule with jitter, backing off
@@ -147,6 +139,10 @@ export class Syncer {
   private backoffUntilMs = 0;
   private lastInputsJson = '';
   private lastProblems = new Set<string>();
+  private backoffReason: { code: string; message: string } | undefined;
+  private readonly callWindow = new CallWindow();
+  private runningSyncCalls: Record<string, number> = {};
+  private lastSyncCalls: Record<string, number> = {};
   /** Consecutive syncs that were not a full success, for the "recovered" line. */
   private failedSyncs = 0;
   /** The addresses last published, per entry id, for the old → new lines. */
@@ -155,7 +151,16 @@ export class Syncer {
   constructor(options: SyncerOptions) {
     this.config = options.config;
     this.apiProvider = options.api;
-    this.observer = options.observer;
+    // Every API call is also counted for /status (last minute, last sync) on its way to the metrics.
+    const outer = options.observer;
+    this.observer = {
+      ...outer,
+      apiCall: (action, result) => {
+        this.callWindow.record(action, this.clock.now());
+        this.runningSyncCalls[action] = (this.runningSyncCalls[action] ?? 0) + 1;
+        outer.apiCall(action, result);
+      },
+    };
     this.log = options.logger.child({ component: 'sync' });
     this.onState = options.onState;
     this.clock = options.clock ?? realClock;
@@ -175,9 +180,15 @@ export class Syncer {
     return { state: this.state, ...this.build() };
   }
 
-  /** For /status and tests: consecutive backoff-worthy failures and when scheduled syncs resume. */
-  backoff(): { attempts: number; untilMs: number } {
-    return { attempts: this.backoffAttempts, untilMs: this.backoffUntilMs };
+  /** For /status and tests: consecutive backoff-worthy failures, when scheduled syncs resume, and why. */
+  backoff(): { attempts: number; untilMs: number; reason?: { code: string; message: string } } {
+    return { attempts: this.backoffAttempts, untilMs: this.backoffUntilMs, ...(this.backoffReason ? { reason: this.backoffReason } : {}) };
+  }
+
+  /** For /status: API calls in the last 60 s and in the last finished sync, `{ total, <Action>: n }`. */
+  apiCalls(): { lastMinute: Record<string, number>; lastSync: Record<string, number> } {
+    const lastSync = { total: Object.values(this.lastSyncCalls).reduce((a, b) => a + b, 0), ...this.lastSyncCalls };
+    return { lastMinute: this.callWindow.lastMinute(this.clock.now()), lastSync };
   }
 
   get busy(): boolean {
@@ -288,7 +299,7 @@ export class Syncer {
     const previous = alignToConfig(this.state, entries);
     const errors: SyncOutcome['errors'] = [];
     const failures: { entry: string; code: ErrorCode; err: string; ageMs: number | null }[] = [];
-    let throttled = false;
+    this.runningSyncCalls = {};
 
     let api: PrivateLinkApi | undefined;
     let apiError: PldnsError | undefined;
@@ -298,21 +309,27 @@ export class Syncer {
       apiError = toPldnsError(err);
     }
 
-    const next = await mapLimit(entries, this.concurrency, async (entry: EntryConfig, i): Promise<EntryState> => {
+    // The cloud entries, each with the VPC its endpoint was last seen in: one listing per VPC.
+    const cloudIndexes = entries.flatMap((e, i) => (e.kind === 'static' ? [] : [i]));
+    const planned = cloudIndexes.map((i): PlannedEntry => {
+      const entry = entries[i] as PlannedEntry['entry'];
+      const knownVpcId = (previous.entries[i] as EntryState).endpoint?.vpcId;
+      return knownVpcId ? { entry, knownVpcId } : { entry };
+    });
+    const fetched: (EntryState | PldnsError)[] = api
+      ? await fetchEntries({ api, regionId: config.region, observer: this.observer, now: () => this.clock.now() }, planned, {
+          concurrency: this.concurrency,
+          guard: (work, what) => this.withTimeout(work, what),
+        })
+      : planned.map(() => apiError ?? new PldnsError('PL_CREDENTIALS', 'no API client'));
+    const byIndex = new Map(cloudIndexes.map((entryIndex, k) => [entryIndex, fetched[k] as EntryState | PldnsError]));
+
+    const next = entries.map((_entry, i): EntryState => {
       const prev = previous.entries[i] as EntryState;
-      if (entry.kind === 'static') return prev;
-      let error = apiError;
-      // Once the API throttles us, asking about the remaining entries would only deepen it.
-      if (!error && throttled) error = new PldnsError('PL_THROTTLED', 'skipped: the API throttled an earlier call of this sync');
-      if (!error && api) {
-        try {
-          return await this.withTimeout(fetchEntry({ api, regionId: config.region, observer: this.observer, now: () => this.clock.now() }, entry), prev.id);
-        } catch (err) {
-          error = toPldnsError(err);
-          if (error.code === 'PL_THROTTLED') throttled = true;
-        }
-      }
-      const e = error ?? new PldnsError('PL_CREDENTIALS', 'no API client');
+      const result = byIndex.get(i);
+      if (result === undefined) return prev; // static
+      if (!(result instanceof PldnsError)) return result;
+      const e = result;
       errors.push({ entryId: prev.id, code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) });
       failures.push({ entry: prev.id, code: e.code, err: e.message, ageMs: prev.fetchedAtMs === undefined ? null : this.clock.now() - prev.fetchedAtMs });
       return { ...prev, stale: true, lastError: { code: e.code, message: e.message, atMs: this.clock.now() } };
@@ -333,6 +350,7 @@ export class Syncer {
     this.state = this.config === config ? state : alignToConfig(state, this.config.records.entries);
     this.rebuildApi = errors.some((e) => REBUILD_CODES.has(e.code));
     this.updateBackoff(errors);
+    this.lastSyncCalls = this.runningSyncCalls;
     this.observer.synced(result, durationMs, startedAtMs);
     this.logOutcome(result, durationMs, entries.length, failures);
     const built = this.publish('sync');
@@ -380,15 +398,30 @@ export class Syncer {
     if (relevant.length === 0) {
       this.backoffAttempts = 0;
       this.backoffUntilMs = 0;
+      this.backoffReason = undefined;
       return;
     }
     this.backoffAttempts = Math.min(this.backoffAttempts + 1, 40);
     const maxMs = this.config.privatelink.maxBackoffMs;
-    const capMs = Math.min(maxMs, this.backoffBaseMs * 2 ** (this.backoffAttempts - 1));
+    const doubling = 2 ** (this.backoffAttempts - 1);
+    const capMs = Math.min(maxMs, this.backoffBaseMs * doubling);
     const retryAfterMs = Math.min(maxMs, Math.max(0, ...relevant.map((e) => retryAfterOf(e))));
-    const waitMs = Math.max(Math.floor(this.random() * capMs), retryAfterMs);
+    let waitMs = Math.max(Math.floor(this.random() * capMs), retryAfterMs);
+    const forbidden = relevant.find((e) => e.code === 'PL_FORBIDDEN');
+    if (forbidden) {
+      // Half fixed, half random: long enough to spare the quota, spread so a fleet does not retry in step.
+      const floorMs = Math.min(maxMs, FORBIDDEN_BACKOFF_BASE_MS * doubling);
+      waitMs = Math.max(waitMs, Math.floor(floorMs / 2 + this.random() * (floorMs / 2)));
+    }
+    const reason = forbidden ?? relevant[0];
+    this.backoffReason = reason ? { code: reason.code, message: reason.message } : undefined;
     this.backoffUntilMs = this.clock.now() + waitMs;
-    this.log.info({ attempts: this.backoffAttempts, waitMs }, 'PrivateLink API errors; backing off');
+    if (forbidden) {
+      const fields = { attempts: this.backoffAttempts, waitMs, ramAction: forbidden.details?.ramAction, err: forbidden.message };
+      this.log.error(fields, 'the RAM policy does not allow a PrivateLink call; backing off (the credential is kept)');
+    } else {
+      this.log.info({ attempts: this.backoffAttempts, waitMs }, 'PrivateLink API errors; backing off');
+    }
   }
 
   private build(): { inputs: TableEntryInput[]; problems: TableProblem[] } {

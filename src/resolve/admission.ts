@@ -3,6 +3,14 @@ import type { Admission, AdmissionCheck, ClientAddress, Protocol } from '../dns/
 import { AccessList, isLoopbackAddress } from './access';
 import { RateLimiter } from './rate-limiter';
 
+/**
+ * REFUSED answers per second (and burst) per client prefix outside access.allow, over UDP: a refusal
+ * is as big as the query, so without a limit the daemon reflects whatever a spoofed source sends
+ * (BIND's errors-per-second). Fixed, and applied whether or not access.rate_limit is on.
+ */
+const REFUSALS_PER_SECOND = 5;
+const REFUSAL_BURST = 10;
+
 /** Where admission reports the clients it limited. */
 export interface AdmissionObserver {
   limited(action: 'drop' | 'slip'): void;
@@ -18,6 +26,7 @@ export class AdmissionPolicy {
   private access: AccessList;
   private limiter: RateLimiter | undefined;
   private config: AccessConfig;
+  private readonly refusals = new RateLimiter({ responsesPerSecond: REFUSALS_PER_SECOND, burst: REFUSAL_BURST, slip: 0 });
 
   constructor(config: AccessConfig, private readonly observer: AdmissionObserver) {
     this.config = config;
@@ -41,7 +50,17 @@ export class AdmissionPolicy {
     this.observer.limited(verdict);
     return verdict;
   };
+
+  /** Whether a UDP REFUSED may go to this client now; loopback sources are never limited. */
+  readonly mayRefuse: RefusalLimit = (client: ClientAddress): boolean => {
+    if (isLoopbackAddress(client.address) || this.refusals.check(client.address, Date.now()) === 'ok') return true;
+    this.observer.limited('drop');
+    return false;
+  };
 }
+
+/** Kept apart from `check`: zone requests from outside access.allow are not refusals. */
+export type RefusalLimit = (client: ClientAddress) => boolean;
 
 function sameRateLimit(a: AccessConfig['rateLimit'], b: AccessConfig['rateLimit']): boolean {
   if (a === null || b === null) return a === b;

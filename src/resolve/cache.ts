@@ -70,9 +70,9 @@ class Entry implements RecencyLinks<Entry> {
  * whole seconds elapsed since the entry was stored.
  */
 export class AnswerCache {
-  private readonly maxEntries: number;
-  private readonly maxTtlS: number;
-  private readonly serveStaleMs: number;
+  private maxEntries: number;
+  private maxTtlS: number;
+  private serveStaleMs: number;
   private readonly maxBytes: number;
   private readonly entries = new Map<string, Entry>();
   private readonly recency = new RecencyList<Entry>();
@@ -87,6 +87,20 @@ export class AnswerCache {
     this.maxTtlS = Math.max(0, Math.floor(config.maxTtlS));
     this.serveStaleMs = Math.max(0, config.serveStaleMs);
     this.maxBytes = options.maxBytes ?? DEFAULT_CACHE_MAX_BYTES;
+  }
+
+  /**
+   * New limits from a reload: entries beyond a smaller size go, oldest first; stored answers keep
+   * the TTLs they were stored with (a lower max_ttl applies to what is stored from now on).
+   */
+  reconfigure(config: CacheConfig): void {
+    this.maxEntries = Math.max(0, Math.floor(config.size));
+    this.maxTtlS = Math.max(0, Math.floor(config.maxTtlS));
+    this.serveStaleMs = Math.max(0, config.serveStaleMs);
+    while (this.entries.size > this.maxEntries && this.recency.oldest !== null) {
+      this.remove(this.recency.oldest);
+      this.evictionCount++;
+    }
   }
 
   /** Entries held, including expired ones not yet evicted. */

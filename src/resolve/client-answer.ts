@@ -1,5 +1,7 @@
 import type { Query } from '../dns/query';
 import { OPT_BYTES, writeOpt } from '../dns/response';
+import { HEADER_BYTES } from '../dns/constants';
+import { readTtl } from '../dns/message-scan';
 
 /** Adds our own OPT when the client used EDNS (carrying an extended rcode if there is one). */
 export function withClientOpt(bare: Buffer, q: Query, rcode = 0): Buffer {
@@ -23,4 +25,28 @@ export function fillOptTail(withRoom: Buffer, q: Query): Buffer {
   withRoom[10] = ar >>> 8;
   withRoom[11] = ar & 0xff;
   return withRoom;
+}
+
+/**
+ * Writes the client's own question (its letter case, RFC 5452 §9.1 / 0x20) over the question of
+ * an answer that was asked for, or cached from, another client's query with the same name, type and
+ * class: same length by construction. Returns `answer`, changed in place.
+ */
+export function echoQuestion(answer: Buffer, q: Query): Buffer {
+  const end = q.questionEnd;
+  if (answer.length < end) return answer;
+  const raw = q.raw;
+  for (let i = HEADER_BYTES; i < end; i++) answer[i] = raw[i];
+  return answer;
+}
+
+/**
+ * Caps every TTL of an upstream message in place before it is relayed (the cache caps its own copy
+ * too): RFC 2181 §8 values with the top bit set become 0, the rest at most `maxTtlS`.
+ */
+export function capTtls(message: Buffer, ttlOffsets: readonly number[], maxTtlS: number): void {
+  for (const at of ttlOffsets) {
+    const ttl = readTtl(message, at);
+    if (ttl > maxTtlS || message[at] >= 0x80) message.writeUInt32BE(Math.min(ttl, maxTtlS), at);
+  }
 }

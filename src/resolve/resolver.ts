@@ -1,13 +1,14 @@
 import type { Logger } from '../log';
 import { isPldnsError } from '../errors';
 import type { Config } from '../config/schema';
-import { CLASS_IN, RCODE_MASK, RCode, RRType, typeLabel, RCODE_NAMES } from '../dns/constants';
+import { CLASS_ANY, CLASS_CHAOS, CLASS_IN, MAX_TTL, RCODE_MASK, RCode, RRType, typeLabel, RCODE_NAMES } from '../dns/constants';
 import type { DnsRequest, Protocol } from '../dns/edge';
 import type { Query } from '../dns/query';
 import { buildRcodeResponse } from '../dns/response';
-import { scanResponse } from '../dns/message-scan';
+import { scanResponse, type ResponseScan } from '../dns/message-scan';
 import { buildManagedAnswer } from './managed-answer';
-import { fillOptTail, withClientOpt } from './client-answer';
+import { cutChainAtManaged } from './chain-cut';
+import { capTtls, echoQuestion, fillOptTail, withClientOpt } from './client-answer';
 import { stripOpt } from '../dns/strip-opt';
 import { OPT_BYTES } from '../dns/response';
 import { cacheKey } from './cache';
@@ -18,9 +19,9 @@ import type { AnswerTable } from './table';
 export interface ForwardPort {
   readonly hasServers: boolean;
   forward(q: Query, protocol: Protocol): Promise<Buffer>;
-  isForwarding(qname: string, qtype: number): boolean;
+  isForwarding(qname: string, qtype: number, qclass: number): boolean;
   isUpstreamHost(address: string): boolean;
-  joinInFlight(qname: string, qtype: number): Promise<Buffer> | undefined;
+  joinInFlight(qname: string, qtype: number, qclass: number): Promise<Buffer> | undefined;
 }
 
 /** What the resolver needs from the cache of forwarded answers (messages stored without OPT). */
@@ -38,6 +39,8 @@ export interface ResolverObserver {
   answered(protocol: Protocol, qtype: number, source: AnswerSource, rcode: number, receivedAt: bigint): void;
   loop(): void;
   staleAnswer(): void;
+  /** An upstream CNAME chain reached a managed name and was answered from the table. */
+  cnameRewrite(): void;
 }
 
 export interface ResolverOptions {
@@ -47,6 +50,8 @@ export interface ResolverOptions {
   readonly observer: ResolverObserver;
   readonly logger: Logger;
   readonly logQueries: boolean;
+  /** cache.max_ttl: no forwarded record is relayed with a longer TTL (default: RFC 2181's 2^31−1). */
+  readonly maxTtlS?: number;
 }
 
 const LOOP_LOG_INTERVAL_MS = 60_000;
@@ -76,32 +81,38 @@ export class Resolver {
   /** The DnsHandler: bound once, called per query by the servers. */
   readonly handle = (req: DnsRequest): Buffer | Promise<Buffer> => {
     const q = req.query;
-    if (q.qclass === CLASS_IN) {
-      const match = this.table.lookup(q.qname);
-      if (match) {
-        const { record } = match;
-        if (record.aRdata.length > 0 || record.aaaaRdata.length > 0) {
-          return this.done(req, buildManagedAnswer(q, match, this.options.records.ttl, this.table.version), 'local');
-        }
-        // A managed name with no usable IP: never hand out the public (100.64/10) answer by default.
-        if ((record.unavailable ?? this.options.records.onUnavailable) === 'servfail') return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'local');
-      }
-    }
+    // Zone transfers are the zone service's (fleet mode, policy zone only); the table is no zone.
     if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'local');
+    const match = this.table.lookup(q.qname);
+    if (match) {
+      // A managed name is never asked upstream in another class: class ANY (255) would bring the
+      // public address back, and CH/HS/NONE data for it is not ours to give.
+      if (q.qclass !== CLASS_IN && q.qclass !== CLASS_ANY) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'local');
+      const { record } = match;
+      if (record.aRdata.length > 0 || record.aaaaRdata.length > 0) {
+        return this.done(req, buildManagedAnswer(q, match, this.options.records.ttl, this.table.version), 'local');
+      }
+      // A managed name with no usable IP: never hand out the public (100.64/10) answer by default.
+      if ((record.unavailable ?? this.options.records.onUnavailable) === 'servfail') return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'local');
+    }
+    // CHAOS is server identity (version.bind, hostname.bind, id.server): forwarded, it would tell
+    // anyone the upstream's software and host name. Nothing of ours to say either.
+    if (q.qclass === CLASS_CHAOS) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'local');
     // Cache hits are answered synchronously: no promise on the most common forwarded path.
     const cache = this.options.cache;
     let key = '';
     if (cache) {
       key = cacheKey(q.qname, q.qtype, q.qclass, q.edns?.dnssecOk ?? false, q.cd);
       const hit = cache.get(key, Date.now(), q.id, OPT_BYTES);
-      if (hit) return this.done(req, fillOptTail(hit, q), 'cache');
+      if (hit) return this.done(req, fillOptTail(echoQuestion(hit, q), q), 'cache');
     }
     return this.forward(req, key);
   };
 
   private isLoop(req: DnsRequest): boolean {
     const { forwarder } = this.options;
-    return forwarder.isForwarding(req.query.qname, req.query.qtype) && forwarder.isUpstreamHost(req.client.address);
+    const q = req.query;
+    return forwarder.isForwarding(q.qname, q.qtype, q.qclass) && forwarder.isUpstreamHost(req.client.address);
   }
 
   private async forward(req: DnsRequest, key: string): Promise<Buffer> {
@@ -113,14 +124,19 @@ export class Resolver {
       // asks the same name concurrently, so wait for the answer already on its way instead; a real
       // loop then ends when that forward times out, and is counted then. (The waiter takes that
       // forward's answer even if its DO/CD bits differ: rare, and better than a false SERVFAIL.)
-      const pending = isLoopbackAddress(req.client.address) ? forwarder.joinInFlight(q.qname, q.qtype) : undefined;
+      const pending = isLoopbackAddress(req.client.address) ? forwarder.joinInFlight(q.qname, q.qtype, q.qclass) : undefined;
       if (pending) {
         try {
           const shared = await pending;
-          const reply = Buffer.from(shared);
+          const reply = echoQuestion(Buffer.from(shared), q);
           reply.writeUInt16BE(q.id, 0);
           const scan = scanResponse(reply);
-          if (scan) return this.done(req, withClientOpt(stripOpt(reply, scan), q, scan.rcode), 'forward');
+          if (scan) {
+            capTtls(reply, scan.ttlOffsets, this.options.maxTtlS ?? MAX_TTL);
+            const ours = this.cutChain(req, reply, scan);
+            if (ours) return ours === 'malformed' ? this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'error') : ours;
+            return this.done(req, withClientOpt(stripOpt(reply, scan), q, scan.rcode), 'forward');
+          }
         } catch (err) {
           if (!isPldnsError(err, 'UPSTREAM_FAILED')) throw err;
         }
@@ -132,23 +148,42 @@ export class Resolver {
     if (!forwarder.hasServers) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'error');
     let reply: Buffer;
     try {
-      reply = await forwarder.forward(q, req.protocol);
+      reply = echoQuestion(await forwarder.forward(q, req.protocol), q);
     } catch {
       return this.failed(req, key, Date.now());
     }
     const scan = scanResponse(reply);
     if (!scan) return this.failed(req, key, Date.now());
+    capTtls(reply, scan.ttlOffsets, this.options.maxTtlS ?? MAX_TTL);
     const rcode = scan.rcode;
     if (rcode === RCode.SERVFAIL || rcode === RCode.REFUSED) {
       const stale = cache?.getStale(key, Date.now(), q.id, OPT_BYTES);
       if (stale) {
         this.options.observer.staleAnswer();
-        return this.done(req, fillOptTail(stale, q), 'stale');
+        return this.done(req, fillOptTail(echoQuestion(stale, q), q), 'stale');
       }
     }
+    const ours = this.cutChain(req, reply, scan);
+    if (ours) return ours === 'malformed' ? this.failed(req, key, Date.now()) : ours;
     if (cache) cache.set(key, reply, Date.now());
     const bare = stripOpt(reply, scan);
     return this.done(req, withClientOpt(bare, q, rcode), 'forward');
+  }
+
+  /**
+   * Our answer when the upstream's CNAME chain reaches a managed name (never cached: it holds table
+   * data, which the next sync may change); 'malformed' for names in RDATA that do not parse.
+   */
+  private cutChain(req: DnsRequest, reply: Buffer, scan: ResponseScan): Buffer | 'malformed' | undefined {
+    const q = req.query;
+    if (q.qclass !== CLASS_IN && q.qclass !== CLASS_ANY) return undefined;
+    const { records } = this.options;
+    const cut = cutChainAtManaged(reply, scan, q, this.table, records.ttl, records.onUnavailable);
+    if (cut.kind === 'none') return undefined;
+    if (cut.kind === 'malformed') return 'malformed';
+    this.options.observer.cnameRewrite();
+    if (cut.kind === 'servfail') return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'local');
+    return this.done(req, withClientOpt(cut.bytes, q), 'local');
   }
 
   private failed(req: DnsRequest, key: string, now: number): Buffer {
@@ -156,7 +191,7 @@ export class Resolver {
     const stale = this.options.cache?.getStale(key, now, q.id, OPT_BYTES);
     if (stale) {
       this.options.observer.staleAnswer();
-      return this.done(req, fillOptTail(stale, q), 'stale');
+      return this.done(req, fillOptTail(echoQuestion(stale, q), q), 'stale');
     }
     return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'error');
   }

@@ -97,4 +97,11 @@ export class AnswerTable {
     }
     return undefined;
   }
+
+  /** Whether this table manages a name (or wildcard) that `previous` did not. */
+  addsNamesTo(previous: AnswerTable): boolean {
+    for (const name of this.exact.keys()) if (!previous.exact.has(name)) return true;
+    for (const name of this.wildcards.keys()) if (!previous.wildcards.has(name)) return true;
+    return false;
+  }
 }

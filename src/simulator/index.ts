@@ -9,7 +9,8 @@ export {
   SIMULATOR_DEFAULT_ACCESS_KEY_ID,
   SIMULATOR_DEFAULT_ACCESS_KEY_SECRET,
 } from './server';
-export type { SimulatorOptions, RunningSimulator } from './server';
+export type { SimulatorOptions, RunningSimulator, SeenRequest } from './server';
+export type { SimulatorStsOptions } from './sts';
 export { loadSimulatorData, validateSimulatorData, SimulatorDataError } from './data';
 export { parseFault } from './faults';
 export type { Fault, FaultSpec } from './faults';

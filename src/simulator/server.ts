@@ -4,6 +4,8 @@
  * to end without a cloud account. `privatelink-dns simulate` listens on 127.0.0.1:8054 by default.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../log';
 import { errorReply, handleApiCall, isSimulatedAction, newRequestId } from './api';
@@ -12,6 +14,7 @@ import { validateSimulatorData } from './data';
 import type { Fault, FaultSpec } from './faults';
 import { verifyV2, verifyV3, type SignatureFailure, type VerifyOptions } from './signature';
 import { SimulatorStore } from './store';
+import { StsIssuer, STS_API_VERSION, type SimulatorStsOptions } from './sts';
 import type { ApiReply, SimulatorData } from './types';
 
 export const SIMULATOR_DEFAULT_HOST = '127.0.0.1';
@@ -29,7 +32,18 @@ export interface SimulatorOptions {
   data?: SimulatorData;
   accessKeyId?: string;
   accessKeySecret?: string;
+  /** Serve HTTPS with this key and certificate (PEM) instead of HTTP. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  /** Also answer STS AssumeRole (signed with the simulator's key) and AssumeRoleWithOIDC (RRSA) for this role. */
+  sts?: SimulatorStsOptions;
   logger?: Logger;
+}
+
+/** What a request arrived with: the Host header and, over TLS, the SNI name (null without SNI). */
+export interface SeenRequest {
+  host: string;
+  servername: string | null;
+  action: string;
 }
 
 export interface RunningSimulator {
@@ -37,8 +51,10 @@ export interface RunningSimulator {
   readonly port: number;
   /** `host:port`, the form the client's `endpoint` wants (no scheme). */
   readonly endpoint: string;
-  /** `http://host:port`, for the control API. */
+  /** `http(s)://host:port`, for the control API. */
   readonly url: string;
+  /** The last requests (up to 100), oldest first. */
+  requests(): readonly SeenRequest[];
   /** In-process equivalents of the control API. */
   setData(data: SimulatorData): void;
   getData(): SimulatorData;
@@ -88,6 +104,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
   const accessKeySecret = opts.accessKeySecret ?? SIMULATOR_DEFAULT_ACCESS_KEY_SECRET;
   const logger = opts.logger?.child({ component: 'simulator' });
   const timers = new Set<NodeJS.Timeout>();
+  const sts = new StsIssuer(opts.sts);
+  const seen: SeenRequest[] = [];
   const sockets = new Set<Socket>();
 
   const sleep = (ms: number) => new Promise<void>((resolve) => {
@@ -100,7 +118,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
 
   function verify(req: IncomingMessage, path: string, query: Array<[string, string]>, params: Array<[string, string]>, body: Buffer): SignatureFailure | undefined {
     const verifyOptions: VerifyOptions = {
-      secretFor: (id) => (id === accessKeyId ? accessKeySecret : undefined),
+      secretFor: (id) => (id === accessKeyId ? accessKeySecret : sts.secretFor(id, Date.now())),
+      checkToken: (id, token) => sts.checkToken(id, token),
       useNonce: (nonce, nowMs) => store.useNonce(nonce, nowMs),
       nowMs: Date.now(),
     };
@@ -123,9 +142,19 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
     const action = (req.headers['x-acs-action'] as string | undefined) ?? paramMap.get('Action') ?? '';
     if (action === '') return reply(errorReply(400, 'MissingAction', 'Action is mandatory for this request.', requestId, hostId));
     store.countCall(action);
+    seen.push({ host: req.headers.host ?? '', servername: ((req.socket as TLSSocket).servername as string | false | undefined) || null, action });
+    if (seen.length > 100) seen.shift();
+
+    // STS is anonymous (the caller has no key yet): answered before any signature check.
+    if (action === 'AssumeRoleWithOIDC' && paramMap.get('Version') === STS_API_VERSION) {
+      return reply(sts.assumeRoleWithOidc(paramMap, { requestId, hostId, nowMs: Date.now() }));
+    }
 
     const failure = verify(req, url.pathname, query, params, body);
     if (failure) return reply(errorReply(failure.status, failure.code, failure.message, requestId, hostId));
+    if (action === 'AssumeRole' && paramMap.get('Version') === STS_API_VERSION) {
+      return reply(sts.assumeRole(paramMap, { requestId, hostId, nowMs: Date.now() }));
+    }
 
     const version = (req.headers['x-acs-version'] as string | undefined) ?? paramMap.get('Version') ?? '';
     if (version !== API_VERSION) {
@@ -164,13 +193,14 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
     return handleApi(req, res, url, body, requestId);
   }
 
-  const server = createServer((req, res) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     handle(req, res).catch((err: unknown) => {
       logger?.error({ err }, 'simulator request failed');
       sendJson(res, 500, { Code: 'InternalError', Message: 'The request processing has failed due to some unknown error.' });
     });
-  });
-  server.on('connection', (socket) => {
+  };
+  const server = opts.tls ? createTlsServer({ key: opts.tls.key, cert: opts.tls.cert }, onRequest) : createServer(onRequest);
+  server.on('connection', (socket: Socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
@@ -191,7 +221,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
     host,
     port: address.port,
     endpoint: `${hostForUrl}:${address.port}`,
-    url: `http://${hostForUrl}:${address.port}`,
+    url: `${opts.tls ? 'https' : 'http'}://${hostForUrl}:${address.port}`,
+    requests: () => [...seen],
     setData: (data) => store.setData(validateSimulatorData(data)),
     getData: () => store.getData(),
     addFault: (spec) => store.faults.add(spec),

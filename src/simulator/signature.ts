@@ -26,6 +26,8 @@ export interface SignatureFailure {
 
 export interface VerifyOptions {
   secretFor(accessKeyId: string): string | undefined;
+  /** For temporary (STS) keys: a failure unless `token` (x-acs-security-token) is the one issued with the key. */
+  checkToken?(accessKeyId: string, token: string | undefined): SignatureFailure | undefined;
   /** Returns false when the nonce was seen within the replay window. */
   useNonce(nonce: string, nowMs: number): boolean;
   nowMs: number;
@@ -111,6 +113,8 @@ export function verifyV3(req: SignedRequest, opts: VerifyOptions): SignatureFail
   if (!sameText(signature.toLowerCase(), expected)) {
     return fail(400, 'SignatureDoesNotMatch', `Specified signature is not matched with our calculation. server string to sign is:${stringToSign}`);
   }
+  const tokenProblem = opts.checkToken?.(accessKeyId, header(req.headers, 'x-acs-security-token'));
+  if (tokenProblem) return tokenProblem;
   if (!opts.useNonce(header(req.headers, 'x-acs-signature-nonce') ?? '', opts.nowMs)) {
     return fail(400, 'SignatureNonceUsed', 'Specified signature nonce was used already.');
   }

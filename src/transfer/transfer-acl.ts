@@ -14,6 +14,11 @@ export class TransferAcl {
     this.keys = new Set(allow.keys);
   }
 
+  /** Whether a request from `address` could pass: its network is listed, or some TSIG key is. */
+  mayConnect(address: string): boolean {
+    return this.keys.size > 0 || this.addresses.allows(address);
+  }
+
   allows(address: string, keyName: string | undefined): boolean {
     if (keyName !== undefined && this.keys.has(keyName)) return true;
     return this.addresses.allows(address);

@@ -58,6 +58,12 @@ export class ZoneServer implements ZoneService {
     return this.options.publisher?.zoneOf(query.qname) !== undefined;
   }
 
+  /** An edge takes NOTIFY from its primaries (checked per message); a hub serves transfer.allow. */
+  acceptsConnection(address: string): boolean {
+    if (this.options.notifyReceiver) return true;
+    return this.options.acl?.mayConnect(address) ?? false;
+  }
+
   handle(msg: Buffer, client: ClientAddress, protocol: Protocol): ZoneReply | undefined {
     let m: DnsMessage;
     try {

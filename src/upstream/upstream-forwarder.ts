@@ -30,7 +30,7 @@ const PROBE_QUESTION = Buffer.from([0, 0, RRType.NS, 0, CLASS_IN]);
  * when nothing better came.
  */
 export class UpstreamForwarder {
-  readonly pool: UpstreamPool;
+  private poolValue: UpstreamPool;
   private readonly ids = new RandomIds();
   private readonly inFlight = new Map<string, number>();
   private readonly pending = new Map<string, Promise<Buffer>>();
@@ -38,18 +38,44 @@ export class UpstreamForwarder {
   private probeTimer: NodeJS.Timeout | undefined;
   private probing = false;
 
-  constructor(private readonly config: UpstreamConfig, private readonly observer: ForwarderObserver, private readonly logger: Logger, private readonly maxInFlight = 2000) {
-    this.pool = new UpstreamPool(config.servers, config.policy, config.maxFails);
-    for (const s of this.pool.servers) observer.health(s.label, true);
+  constructor(private config: UpstreamConfig, private readonly observer: ForwarderObserver, private readonly logger: Logger, private maxInFlight = 2000) {
+    this.poolValue = new UpstreamPool(config.servers, config.policy, config.maxFails);
+    for (const s of this.poolValue.servers) observer.health(s.label, true);
+  }
+
+  get pool(): UpstreamPool {
+    return this.poolValue;
+  }
+
+  /**
+   * New upstream settings from a reload. Queries already out finish with the servers they chose;
+   * the next ones use the new list, whose servers start healthy (a server kept from the old list
+   * keeps its health and counters).
+   */
+  reconfigure(next: UpstreamConfig, maxInFlight: number): void {
+    const old = new Map(this.poolValue.servers.map((s) => [s.label, s]));
+    this.config = next;
+    this.maxInFlight = maxInFlight;
+    this.poolValue = new UpstreamPool(next.servers, next.policy, next.maxFails);
+    for (const s of this.poolValue.servers) {
+      const kept = old.get(s.label);
+      if (kept) Object.assign(s, { ...kept, address: s.address });
+      this.observer.health(s.label, s.healthy);
+    }
+    if (this.probeTimer) {
+      clearInterval(this.probeTimer);
+      this.probeTimer = undefined;
+    }
+    if (this.poolValue.servers.some((s) => !s.healthy)) this.ensureProber();
   }
 
   get hasServers(): boolean {
     return this.pool.servers.length > 0;
   }
 
-  /** True while a query for this name and type is out upstream (loop detection). */
-  isForwarding(qname: string, qtype: number): boolean {
-    return this.inFlight.has(`${qtype}/${qname}`);
+  /** True while a query for this name, type and class is out upstream (loop detection). */
+  isForwarding(qname: string, qtype: number, qclass: number): boolean {
+    return this.inFlight.has(joinKey(qname, qtype, qclass));
   }
 
   /** Whether `address` is one of our upstreams' hosts. */
@@ -62,7 +88,7 @@ export class UpstreamForwarder {
     // Bound the memory and sockets a flood of cache misses can take; past it, fail fast.
     if (this.outstanding >= this.maxInFlight) throw new PldnsError('UPSTREAM_FAILED', `over ${this.maxInFlight} forwarded queries in flight`);
     this.outstanding++;
-    const key = `${q.qtype}/${q.qname}`;
+    const key = joinKey(q.qname, q.qtype, q.qclass);
     this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1);
     const run = this.tryServers(q, protocol);
     if (!this.pending.has(key)) this.pending.set(key, run);
@@ -81,8 +107,8 @@ export class UpstreamForwarder {
    * The reply of the earliest forward of this name and type still running, for a query that
    * would otherwise look like a loop (see Resolver). The buffer is shared: copy before changing.
    */
-  joinInFlight(qname: string, qtype: number): Promise<Buffer> | undefined {
-    return this.pending.get(`${qtype}/${qname}`);
+  joinInFlight(qname: string, qtype: number, qclass: number): Promise<Buffer> | undefined {
+    return this.pending.get(joinKey(qname, qtype, qclass));
   }
 
   private async tryServers(q: Query, protocol: Protocol): Promise<Buffer> {
@@ -205,6 +231,11 @@ export class UpstreamForwarder {
     if (this.probeTimer) clearInterval(this.probeTimer);
     this.probeTimer = undefined;
   }
+}
+
+/** The class is part of it: a CH question must never share an IN answer. */
+function joinKey(qname: string, qtype: number, qclass: number): string {
+  return `${qtype}/${qclass}/${qname}`;
 }
 
 function seconds(started: bigint): number {

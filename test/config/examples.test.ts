@@ -62,7 +62,7 @@ const BAD: [string, string, string][] = [
   ['entry with two sources', `${BASE}records: { entries: [ { names: ["a.example.com"], endpoint: ep-bp1abc, addresses: ["10.0.0.1"] } ] }\n`, 'records.entries[0]: needs exactly one of "endpoint", "service" or "addresses"'],
   ['entry with no source', `${BASE}records: { entries: [ { names: ["a.example.com"] } ] }\n`, 'records.entries[0]: needs exactly one of'],
   ['bad endpoint id', `${BASE}records: { entries: [ { names: ["a.example.com"], endpoint: "vpc-123" } ] }\n`, 'records.entries[0].endpoint: must be an endpoint id'],
-  ['vpc without service', `${BASE}records: { entries: [ { names: ["a.example.com"], endpoint: ep-bp1abc, vpc: vpc-1 } ] }\n`, 'records.entries[0].vpc: only applies to a "service" entry'],
+  ['vpc on a static entry', `${BASE}records: { entries: [ { names: ["a.example.com"], addresses: ["10.0.0.1"], vpc: vpc-1 } ] }\n`, 'records.entries[0].vpc: only applies to an "endpoint" or "service" entry'],
   ['bad static address', `${BASE}records: { entries: [ { names: ["a.example.com"], addresses: ["10.0.0.300"] } ] }\n`, 'records.entries[0].addresses[0]: "10.0.0.300" is not an IPv4 or IPv6 address'],
   ['scheme in privatelink.endpoint', `${BASE}privatelink: { endpoint: "https://privatelink.cn-hangzhou.aliyuncs.com" }\n`, 'privatelink.endpoint: must be host[:port] without a scheme'],
   ['upstream equal to our listen address', `${BASE}listen: { dns: ["127.0.0.1:53"] }\nupstream: { servers: ["127.0.0.1:53"] }\n`, 'upstream.servers[0]: 127.0.0.1:53 is one of this daemon\'s own listen.dns addresses (forwarding loop)'],

@@ -12,7 +12,7 @@ import type { Config } from '../../src/config/schema';
 
 const ROOT = resolve(__dirname, '..', '..');
 // Every file of src/config that reads a section; each is scanned on its own (path variables resolve within it).
-const SECTION_FILES = ['validate.ts', 'transfer.ts', 'primaries.ts', 'tsig-key.ts'];
+const SECTION_FILES = ['validate.ts', 'transfer.ts', 'primaries.ts', 'tsig-key.ts', 'credentials.ts'];
 const sources = SECTION_FILES.map((f) => readFileSync(resolve(ROOT, 'src/config', f), 'utf8'));
 const doc = readFileSync(resolve(ROOT, 'docs/configuration.md'), 'utf8');
 

@@ -9,7 +9,7 @@ import { freePort } from '../helpers/ports';
 import { FLEET_SECRET, MANAGED, UPSTREAM_IP, hubYaml, startEdge, startUpstream } from '../helpers/fleet';
 import { endpoint, startSimulatorProcess, zone, type SimData } from '../helpers/simulator-process';
 import {
-  SIGNED_SOURCE, bindOptions, bindZoneConfig, pdnsRpzLua, pdnsSettings, startBindRpz, startPdnsRecursor, startUnboundRpz, unboundRpzConfig,
+  bindOptions, bindZoneConfig, pdnsRpzLua, pdnsSettings, startBindRpz, startPdnsRecursor, startUnboundRpz, unboundRpzConfig,
 } from '../helpers/rpz-consumers';
 
 /**

@@ -1,12 +1,11 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dig, type DigResult } from '../helpers/dig';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon';
 import { metrics, metric, status, udpAsk, sleep } from '../helpers/hardening';
-import { freePort } from '../helpers/ports';
 import { requireTool } from '../helpers/tools';
 import { FLEET_SECRET, MANAGED, UPSTREAM_IP, WRONG_SECRET, edgeYaml, fleetData, hubYaml, startEdge, startUpstream, NO_CREDENTIALS } from '../helpers/fleet';
 import { startSimulatorProcess } from '../helpers/simulator-process';
@@ -48,13 +47,13 @@ t.test('a hub and ten credential-less edges', async (t) => {
   t.teardown(() => sim.stop());
   const upstream = await startUpstream();
   t.teardown(() => upstream.close());
-  const edgePorts: number[] = [];
-  for (let i = 0; i < EDGES; i++) edgePorts.push(await freePort());
+  // Every process binds port 0 and reports what it got, so no port is reserved ahead and lost to
+  // a parallel test. The hub learns its NOTIFY targets by a reload once the edges are up.
   const hubDir = mkdtempSync(join(tmpdir(), 'pldns-hub-'));
-  const hubPort = await freePort();
-  const hubConfig = hubYaml({ sim, upstreamPort: upstream.port, dnsPort: hubPort, notify: edgePorts, stateDir: hubDir });
-  let hub: RunningDaemon = await startDaemon(hubConfig, { dir: hubDir });
+  const hubOptions = { sim, upstreamPort: upstream.port, stateDir: hubDir };
+  let hub: RunningDaemon = await startDaemon(hubYaml(hubOptions), { dir: hubDir });
   t.teardown(() => hub.stop());
+  const hubPort = hub.dnsPort;
   await hub.waitForLog((l) => l.msg === 'policy zone published' && l.zone === 'privatelink.rpz');
 
   // The API cost of the hub alone, per sync.
@@ -69,11 +68,13 @@ t.test('a hub and ten credential-less edges', async (t) => {
   const before = await callsPerSync();
 
   const edges: RunningDaemon[] = [];
-  for (const port of edgePorts) {
-    const edge = await startEdge({ hubPorts: [hubPort], upstreamPort: upstream.port, dnsPort: port });
-    edges.push(edge);
-  }
+  for (let i = 0; i < EDGES; i++) edges.push(await startEdge({ hubPorts: [hubPort], upstreamPort: upstream.port }));
   t.teardown(() => Promise.all(edges.map((e) => e.stop())));
+  // From now on the hub keeps its port (a restart below binds it again) and NOTIFYs every edge.
+  const hubConfig = hubYaml({ ...hubOptions, dnsPort: hubPort, notify: edges.map((e) => e.dnsPort) });
+  writeFileSync(hub.configPath, hubConfig);
+  hub.proc.kill('SIGHUP');
+  await hub.waitForLog((l) => l.msg === 'configuration reloaded', 10_000);
 
   await t.test('every edge answers the managed name with the endpoint IPs and forwards the rest', async (t) => {
     for (const [i, edge] of edges.entries()) {
@@ -193,15 +194,20 @@ t.test('two hubs behind one edge list: failover, and the serials of both only mo
   t.teardown(() => sim.stop());
   const upstream = await startUpstream();
   t.teardown(() => upstream.close());
-  const edgePort = await freePort();
-  const [portA, portB] = [await freePort(), await freePort()];
-  const hubA = await startDaemon(hubYaml({ sim, upstreamPort: upstream.port, dnsPort: portA, notify: [edgePort] }));
+  const dirs = [mkdtempSync(join(tmpdir(), 'pldns-hub-a-')), mkdtempSync(join(tmpdir(), 'pldns-hub-b-'))];
+  const hubA = await startDaemon(hubYaml({ sim, upstreamPort: upstream.port, stateDir: dirs[0] }));
   t.teardown(() => hubA.stop());
-  const hubB = await startDaemon(hubYaml({ sim, upstreamPort: upstream.port, dnsPort: portB, notify: [edgePort] }));
+  const hubB = await startDaemon(hubYaml({ sim, upstreamPort: upstream.port, stateDir: dirs[1] }));
   t.teardown(() => hubB.stop());
+  const [portA, portB] = [hubA.dnsPort, hubB.dnsPort];
   // A short refresh too: the property here is failover, whichever of NOTIFY or polling brings the change.
-  const edge = await startEdge({ hubPorts: [portA, portB], upstreamPort: upstream.port, dnsPort: edgePort, refresh: '2s' });
+  const edge = await startEdge({ hubPorts: [portA, portB], upstreamPort: upstream.port, refresh: '2s' });
   t.teardown(() => edge.stop());
+  for (const [i, hub] of [hubA, hubB].entries()) {
+    writeFileSync(hub.configPath, hubYaml({ sim, upstreamPort: upstream.port, notify: [edge.dnsPort], stateDir: dirs[i] }));
+    hub.proc.kill('SIGHUP');
+    await hub.waitForLog((l) => l.msg === 'configuration reloaded', 10_000);
+  }
   const first = await until(() => dig(edge.dnsPort, MANAGED), (r) => ips(r).length === 2, 10_000);
   t.same(ips(first.value), ['10.10.0.1', '10.10.0.2']);
   t.equal((await status(edge.httpPort as number)).transfer.primary, `127.0.0.1:${portA}`, 'the first listed hub serves while it is up');

@@ -204,6 +204,8 @@ export function simulatorApiConfig(endpoint: string, overrides: Partial<PrivateL
   return {
     endpoint,
     protocol: 'http',
+    connectTo: null,
+    caPem: null,
     credentials: { type: 'access_key', accessKeyId: 'simulator', accessKeySecret: 'simulator' },
     bootstrap: [],
     refresh: '*/30 * * * * *',

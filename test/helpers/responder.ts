@@ -43,7 +43,7 @@ export interface Responder {
  * the port (0 = any). `send` answers from this socket; the callback may also do nothing. With
  * `tcp`, the same callback also serves DNS over TCP on the same port (one call per frame).
  */
-export async function startResponder(reply: ResponderReply, port = 0, options: { tcp?: boolean } = {}): Promise<Responder> {
+export async function startResponder(reply: ResponderReply, port = 0, options: { tcp?: boolean } = {}, attempt = 1): Promise<Responder> {
   const socket = dgram.createSocket({ type: 'udp4', reuseAddr: false });
   let tcpServer: net.Server | undefined;
   const tcpSockets = new Set<net.Socket>();
@@ -88,10 +88,18 @@ export async function startResponder(reply: ResponderReply, port = 0, options: {
         }
       });
     });
-    await new Promise<void>((res, rej) => {
-      tcpServer?.once('error', rej);
-      tcpServer?.listen(r.port, '127.0.0.1', () => res());
-    });
+    try {
+      await new Promise<void>((res, rej) => {
+        tcpServer?.once('error', rej);
+        tcpServer?.listen(r.port, '127.0.0.1', () => res());
+      });
+    } catch (err) {
+      // The kernel's UDP port can be some TCP socket's port already: close the UDP side (an open
+      // socket would keep the test process alive) and, with port 0, try another number.
+      await new Promise<void>((res) => socket.close(() => res()));
+      if (port !== 0 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 5) throw err;
+      return startResponder(reply, port, options, attempt + 1);
+    }
   }
   return r;
 }

@@ -27,7 +27,7 @@ export interface Responder {
  * A loopback UDP + TCP server built on our codec and TSIG: answers every A query with 192.0.2.1,
  * signed per RFC 8945, or with the TSIG error response a bad request deserves.
  */
-export async function startTsigResponder(opts: ResponderOptions): Promise<Responder> {
+export async function startTsigResponder(opts: ResponderOptions, attempt = 1): Promise<Responder> {
   const checks: TsigRequestCheck[] = [];
   const requests: Buffer[] = [];
   const answer = (req: Buffer): Buffer | undefined => {
@@ -73,10 +73,18 @@ export async function startTsigResponder(opts: ResponderOptions): Promise<Respon
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, '127.0.0.1', () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject);
+      tcp.listen(port, '127.0.0.1', () => resolve());
+    });
+  } catch (err) {
+    // The UDP port the kernel chose can be some TCP socket's already: free the UDP socket (an open
+    // one would keep the test process alive) and try another number.
+    await new Promise<void>((r) => udp.close(() => r()));
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 5) throw err;
+    return startTsigResponder(opts, attempt + 1);
+  }
   return {
     port,
     checks,

@@ -12,7 +12,7 @@ type Any = Record<string, any>;
 
 t.test('the manifest parses', async (t) => {
   for (const d of docs) t.same(d.errors.map((e) => e.message), [], 'no YAML errors');
-  t.same(docs.map((d) => (d.toJS() as Any).kind), ['ConfigMap', 'DaemonSet']);
+  t.same(docs.map((d) => (d.toJS() as Any).kind), ['ServiceAccount', 'ConfigMap', 'DaemonSet']);
 });
 
 const objects = docs.map((d) => d.toJS() as Any);
@@ -56,10 +56,20 @@ t.test('container: probes, resources, state, credentials', async (t) => {
   t.equal(mounts.config.mountPath, '/etc/privatelink-dns');
   t.equal(volumes.config.configMap.name, configMap.metadata.name);
   const env = Object.fromEntries((main.env as Any[]).map((e) => [e.name, e]));
-  for (const k of ['ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET']) {
-    t.equal(env[k]?.valueFrom?.secretKeyRef?.key, k, `${k} from a Secret`);
-  }
+  t.notOk(env.ALIBABA_CLOUD_ACCESS_KEY_ID, 'no long-lived AccessKey: RRSA');
   t.equal(env.ALIBABA_CLOUD_ECS_METADATA_DISABLED?.value, 'true');
+  // RRSA: the service account's projected token, where the config reads it, exchanged at the VPC STS host.
+  const sa = objects.find((o) => o.kind === 'ServiceAccount') as Any;
+  t.equal(pod.serviceAccountName, sa.metadata.name);
+  t.equal(sa.metadata.namespace, ds.metadata.namespace);
+  const { config } = parseConfigText(configMap.data['config.yaml'] as string);
+  const cred = config?.privatelink.credentials as Any;
+  t.match(cred, { type: 'oidc_role_arn', stsRegion: 'cn-hangzhou', stsVpc: true });
+  t.match(cred.roleArn, /^acs:ram::\d+:role\//);
+  t.match(cred.oidcProviderArn, /^acs:ram::\d+:oidc-provider\//);
+  const token = volumes['rrsa-token'].projected.sources[0].serviceAccountToken as Any;
+  t.equal(token.audience, 'sts.aliyuncs.com');
+  t.equal(`${mounts['rrsa-token'].mountPath}/${token.path}`, cred.oidcTokenFile, 'the config reads the mounted token');
   const ports = (main.ports as Any[]).map((p) => `${p.containerPort}/${p.protocol}`).sort();
   t.same(ports, ['53/TCP', '53/UDP', '8053/TCP']);
 });

@@ -49,7 +49,7 @@ t.test('the client recovers once credentials appear', async (t) => {
   const sim = await startSimulator({ port: 0 });
   const client = createPrivateLinkClient({
     config: {
-      endpoint: sim.endpoint, protocol: 'http', credentials: { type: 'default' }, bootstrap: [],
+      endpoint: sim.endpoint, protocol: 'http', connectTo: null, caPem: null, credentials: { type: 'default' }, bootstrap: [],
       refresh: '*/30 * * * * *', jitterMs: 0, timeoutMs: 2000, maxStaleMs: 1, maxBackoffMs: 1,
     },
     region: 'cn-hangzhou',
@@ -74,7 +74,7 @@ t.test('a PL_AUTH rejection rebuilds the credential (a rotated key is re-read)',
   const sim = await startSimulator({ port: 0 });
   const client = createPrivateLinkClient({
     config: {
-      endpoint: sim.endpoint, protocol: 'http', credentials: { type: 'default' }, bootstrap: [],
+      endpoint: sim.endpoint, protocol: 'http', connectTo: null, caPem: null, credentials: { type: 'default' }, bootstrap: [],
       refresh: '*/30 * * * * *', jitterMs: 0, timeoutMs: 2000, maxStaleMs: 1, maxBackoffMs: 1,
     },
     region: 'cn-hangzhou',

@@ -31,6 +31,7 @@ t.test('endpoint entry: statuses, domain and zones', async (t) => {
     endpointDomain: 'ep-a.epsrv.cn-hangzhou.privatelink.aliyuncs.com',
     endpointStatus: 'Active',
     connectionStatus: 'Connected',
+    vpcId: 'vpc-1',
   });
   t.same(state.zones, [
     { zoneId: 'k', zoneDomain: 'k.ep.example.com', eniId: 'eni-k', eniIp: '10.0.0.1', ipv6: 'fd00::1', vSwitchId: 'vsw-k', status: 'Connected' },

@@ -19,6 +19,8 @@ function config(list: EntryConfig[] = entries, pl: Partial<PrivateLinkConfig> = 
     privatelink: {
       endpoint: '127.0.0.1:1',
       protocol: 'http',
+      connectTo: null,
+      caPem: null,
       credentials: { type: 'default' },
       bootstrap: [],
       refresh: '*/30 * * * * *',
@@ -262,7 +264,7 @@ t.test('backoff respects retryAfterMs and full jitter can be short', async (t) =
   t.equal(h.syncer.backoff().untilMs - h.clock.now(), 8000, 'but capped at maxBackoffMs');
   h.api.failNext('listVpcEndpoints', new PldnsError('PL_SERVER', '503'));
   await h.syncer.syncOnce();
-  t.same(h.syncer.backoff(), { attempts: 3, untilMs: h.clock.now() }, 'random 0: no wait, attempts still counted');
+  t.same(h.syncer.backoff(), { attempts: 3, untilMs: h.clock.now(), reason: { code: 'PL_SERVER', message: '503' } }, 'random 0: no wait, attempts still counted');
 });
 
 t.test('not-found and auth errors do not back off; auth rebuilds the client', async (t) => {
@@ -275,6 +277,27 @@ t.test('not-found and auth errors do not back off; auth rebuilds the client', as
   await h.syncer.syncOnce();
   await h.syncer.syncOnce();
   t.same(h.rebuilds, [false, false, true, false], 'rebuild requested once, after the auth failure');
+});
+
+t.test('a missing RAM policy backs off for a minute or more, keeps the client and says which action', async (t) => {
+  const h = harness({ random: () => 0, config: config(entries, { maxBackoffMs: 600_000 }) });
+  await h.syncer.syncOnce();
+  const denied = new PldnsError('PL_FORBIDDEN', 'ListVpcEndpoints denied: Forbidden.RAM', { details: { action: 'ListVpcEndpoints', apiCode: 'Forbidden.RAM', ramAction: 'privatelink:ListVpcEndpoints' } });
+  h.api.failNext('listVpcEndpoints', denied);
+  const out = await h.syncer.syncOnce();
+  t.same(out.errors.map((e) => e.code), ['PL_FORBIDDEN', 'PL_FORBIDDEN'], 'both entries share the denied listing');
+  const b = h.syncer.backoff();
+  t.equal(b.attempts, 1);
+  t.equal(b.untilMs - h.clock.now(), 30_000, 'random 0: half of the 60 s floor, far more than full jitter alone (0)');
+  t.same(b.reason, { code: 'PL_FORBIDDEN', message: 'ListVpcEndpoints denied: Forbidden.RAM' });
+  t.match(h.lines.find((l) => l.ramAction === 'privatelink:ListVpcEndpoints'), { level: 50 }, 'logged at error with the RAM action');
+  h.syncer.start();
+  h.sched.tick();
+  await h.clock.advance(10_000);
+  t.equal(h.api.count('listVpcEndpoints'), 3, 'no sync during the backoff (2 first sync + 1 denied)');
+  await h.syncer.stop();
+  await h.syncer.syncOnce();
+  t.same(h.rebuilds, [false, false, false], 'the client and its credential are kept (no rebuild)');
 });
 
 t.test('an API provider that throws fails the sync without losing data', async (t) => {

@@ -358,3 +358,17 @@ t.test('set/get/getStale never throw on arbitrary bytes (property)', async t => 
   }), { numRuns: 3000 });
   t.pass('no exception');
 });
+
+t.test('reconfigure: a smaller size drops the least recently used entries; a size of 0 stores nothing more', async (t) => {
+  const cache = new AnswerCache(config({ size: 10 }));
+  for (const n of ['a', 'b', 'c', 'd']) cache.set(keyA(`${n}.example`), build({ qname: `${n}.example`, answers: [aRecord(`${n}.example`, 60)] }), T0);
+  t.ok(cache.get(keyA('a.example'), T0, 1), 'a used: now the most recent');
+  cache.reconfigure(config({ size: 2 }));
+  t.equal(cache.size, 2);
+  t.ok(cache.get(keyA('a.example'), T0, 1), 'the recently used a is kept');
+  t.ok(cache.get(keyA('d.example'), T0, 1), 'the newest d is kept');
+  t.equal(cache.get(keyA('b.example'), T0, 1), undefined, 'b was the oldest: gone');
+  cache.reconfigure(config({ size: 0 }));
+  t.equal(cache.size, 0);
+  t.equal(cache.set(keyA('e.example'), build({ qname: 'e.example', answers: [aRecord('e.example', 60)] }), T0), 'disabled');
+});

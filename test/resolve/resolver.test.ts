@@ -53,6 +53,7 @@ function harness(t: Test, upstreams: readonly { host: string; port: number; fami
       answered: (_protocol, _qtype, source: AnswerSource, rcode) => answers.push(`${source} ${rcode}`),
       loop: () => loops++,
       staleAnswer: () => stale++,
+      cnameRewrite: () => {},
     },
   });
   return { resolver, cache, answers, loops: () => loops, stale: () => stale, warnings };

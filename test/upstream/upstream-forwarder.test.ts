@@ -187,20 +187,20 @@ t.test('in flight: isForwarding, joinInFlight, and the cap on forwards', async (
   const held: (() => void)[] = [];
   const a = await responder(t, (q, send) => held.push(() => send(answerFor(q, '192.0.2.9'))));
   const { forwarder } = await setup(t, [a], { timeoutMs: 5000 }, 1);
-  t.equal(forwarder.isForwarding('slow.example', 1), false);
-  t.equal(forwarder.joinInFlight('slow.example', 1), undefined);
+  t.equal(forwarder.isForwarding('slow.example', 1, 1), false);
+  t.equal(forwarder.joinInFlight('slow.example', 1, 1), undefined);
   const pending = forwarder.forward(query('slow.example'), 'udp');
-  t.equal(forwarder.isForwarding('slow.example', 1), true, 'this name and type is out upstream');
-  t.equal(forwarder.isForwarding('slow.example', 28), false, 'another type is not');
-  const joined = forwarder.joinInFlight('slow.example', 1);
+  t.equal(forwarder.isForwarding('slow.example', 1, 1), true, 'this name and type is out upstream');
+  t.equal(forwarder.isForwarding('slow.example', 28, 1), false, 'another type is not');
+  const joined = forwarder.joinInFlight('slow.example', 1, 1);
   t.ok(joined, 'a second asker can join it');
   await t.rejects(forwarder.forward(query('other.example'), 'udp'), { code: 'UPSTREAM_FAILED' }, 'over maxInFlight (1): fails at once');
   await waitUntil(async () => held.length, (n) => n === 1, 2000, 10);
   held[0]();
   const reply = await pending;
   t.equal(await joined, reply, 'the joiner gets the same reply');
-  t.equal(forwarder.isForwarding('slow.example', 1), false, 'cleared when done');
-  t.equal(forwarder.joinInFlight('slow.example', 1), undefined);
+  t.equal(forwarder.isForwarding('slow.example', 1, 1), false, 'cleared when done');
+  t.equal(forwarder.joinInFlight('slow.example', 1, 1), undefined);
   const after = forwarder.forward(query('other.example'), 'udp');
   await waitUntil(async () => held.length, (n) => n === 2, 2000, 10);
   held[1]();
@@ -213,4 +213,16 @@ t.test('isUpstreamHost knows the configured hosts, also IPv4-mapped', async (t) 
   t.equal(forwarder.isUpstreamHost('127.0.0.1'), true);
   t.equal(forwarder.isUpstreamHost('::ffff:127.0.0.1'), true);
   t.equal(forwarder.isUpstreamHost('127.0.0.2'), false);
+});
+
+t.test('reconfigure: the next query goes to the new list; a server kept from the old list keeps its health', async (t) => {
+  const a = await responder(t, answering('192.0.2.1'));
+  const b = await responder(t, answering('192.0.2.2'));
+  const { forwarder } = await setup(t, [a]);
+  t.same(addresses(await forwarder.forward(query('one.example'), 'udp')), ['192.0.2.1']);
+  const servers = [b, a].map((u) => ({ host: '127.0.0.1', port: u.port, family: 4 as const }));
+  forwarder.reconfigure({ servers, timeoutMs: 1000, policy: 'sequential', maxFails: 1000, healthCheckIntervalMs: 50 }, 10);
+  t.same(addresses(await forwarder.forward(query('two.example'), 'udp')), ['192.0.2.2'], 'the new first server answers');
+  t.same(forwarder.pool.servers.map((s) => s.consecutiveFailures), [0, 0]);
+  t.ok(forwarder.isUpstreamHost('127.0.0.1'));
 });

@@ -1,0 +1,152 @@
+/**
+ * The credential sources of the two real places the daemon runs, against the simulator with the
+ * real client and credentials library:
+ * - systemd LoadCredential=: AccessKey files named relative to $CREDENTIALS_DIRECTORY;
+ * - RRSA in ACK: `type: oidc_role_arn`, and the pod-identity webhook's variables under
+ *   `credentials: default`, exchanging the token with STS AssumeRoleWithOIDC at sts_endpoint
+ *   (the simulator's STS stand-in over HTTPS, trusted through ca_file); the PrivateLink calls are
+ *   then signed with the temporary key and its security token, which the simulator checks.
+ */
+import t from 'tap';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Config } from '../../src/config/schema';
+import { parseConfigText } from '../../src/config/load';
+import { ApiClientProvider } from '../../src/privatelink/api-provider';
+import { buildCredential, stsOptions } from '../../src/privatelink/credentials';
+import { Syncer, noSyncObserver } from '../../src/privatelink/sync';
+import { DEMO_SIMULATOR_DATA, startSimulator } from '../../src/simulator';
+import { captureLogger } from '../helpers/privatelink-fake';
+import { makeTestCa } from '../helpers/test-ca';
+
+const API_HOST = 'privatelink-vpc.cn-hangzhou.aliyuncs.com';
+const ROLE_ARN = 'acs:ram::1234567890123456:role/privatelink-dns-reader';
+const PROVIDER_ARN = 'acs:ram::1234567890123456:oidc-provider/ack-rrsa-c0123456789';
+const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.projected-service-account-token.signature';
+const CHAIN_ENV = ['ALIBABA_CLOUD_ACCESS_KEY_ID', 'ALIBABA_CLOUD_ACCESS_KEY_SECRET', 'ALIBABA_CLOUD_SECURITY_TOKEN', 'ALIBABA_CLOUD_ROLE_ARN',
+  'ALIBABA_CLOUD_OIDC_PROVIDER_ARN', 'ALIBABA_CLOUD_OIDC_TOKEN_FILE', 'ALIBABA_CLOUD_STS_ENDPOINT', 'ALIBABA_CLOUD_STS_REGION',
+  'ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED', 'CREDENTIALS_DIRECTORY'];
+
+function cleanEnv(t: { teardown(fn: () => void): void }): void {
+  const saved = { ...process.env };
+  t.teardown(() => { process.env = saved; });
+  for (const name of CHAIN_ENV) delete process.env[name];
+  process.env.HOME = mkdtempSync(join(tmpdir(), 'pldns-home-'));
+  process.env.ALIBABA_CLOUD_ECS_METADATA_DISABLED = 'true';
+}
+
+function config(privatelink: string, baseDir: string): Config {
+  const text = `region: cn-hangzhou\nprivatelink:\n${privatelink}\n  timeout: 2s\nrecords:\n  entries:\n    - { names: ["cs-anony-vpc.cn-hangzhou.aliyuncs.com"], endpoint: ep-bp1g7k2m9x4q8w3z5 }\nstate_dir: false\n`;
+  const { config: c, problems } = parseConfigText(text, { files: { baseDir, readText: (p) => readFileSync(p, 'utf8') } });
+  if (!c) throw new Error(JSON.stringify(problems));
+  return c;
+}
+
+async function sync(c: Config, times = 1) {
+  const { logger } = captureLogger();
+  const clients = new ApiClientProvider(c, logger);
+  try {
+    const syncer = new Syncer({ api: clients.provide, config: c, observer: noSyncObserver, logger, onState: () => {} });
+    let out = await syncer.syncOnce();
+    for (let i = 1; i < times; i++) out = await syncer.syncOnce();
+    return out;
+  } finally {
+    clients.close();
+  }
+}
+
+t.test('systemd LoadCredential: key files relative to $CREDENTIALS_DIRECTORY', async (t) => {
+  cleanEnv(t);
+  const sim = await startSimulator({ port: 0, data: DEMO_SIMULATOR_DATA });
+  t.teardown(() => sim.close());
+  const credDir = mkdtempSync(join(tmpdir(), 'pldns-creds-'));
+  writeFileSync(join(credDir, 'alibaba-cloud-access-key-id'), 'simulator\n');
+  writeFileSync(join(credDir, 'alibaba-cloud-access-key-secret'), 'simulator\n');
+  const c = config(`  endpoint: "${sim.endpoint}"\n  protocol: http\n  credentials: { type: access_key, access_key_id_file: alibaba-cloud-access-key-id, access_key_secret_file: alibaba-cloud-access-key-secret }`, credDir);
+  t.same(c.privatelink.credentials, { type: 'access_key', accessKeyId: '', accessKeySecret: '', accessKeyIdFile: 'alibaba-cloud-access-key-id', accessKeySecretFile: 'alibaba-cloud-access-key-secret' });
+
+  const without = await sync(c);
+  t.equal(without.errors[0]?.code, 'PL_CREDENTIALS', 'outside the unit there is no $CREDENTIALS_DIRECTORY');
+  t.match(without.errors[0]?.message, /\$CREDENTIALS_DIRECTORY is not set \(LoadCredential= in the unit\)/);
+
+  process.env.CREDENTIALS_DIRECTORY = credDir;
+  const out = await sync(c);
+  t.equal(out.result, 'success', JSON.stringify(out.errors));
+  t.equal(sim.calls().ListVpcEndpoints, 1, 'the signed call went through (a wrong key would be refused)');
+
+  writeFileSync(join(credDir, 'alibaba-cloud-access-key-secret'), 'not-the-secret\n');
+  t.equal((await sync(c)).errors[0]?.code, 'PL_AUTH', 'the file is read when the credential is built: a changed secret is used');
+  t.throws(() => buildCredential(c.privatelink.credentials, { CREDENTIALS_DIRECTORY: join(credDir, 'missing') }), /cannot read .*ENOENT/);
+});
+
+t.test('RRSA: oidc_role_arn exchanges the token at sts_endpoint, then signs with the STS key and token', async (t) => {
+  cleanEnv(t);
+  const ca = makeTestCa([API_HOST, '127.0.0.1']);
+  const sim = await startSimulator({ port: 0, data: DEMO_SIMULATOR_DATA, tls: { key: ca.key, cert: ca.cert }, sts: { roleArn: ROLE_ARN, oidcProviderArn: PROVIDER_ARN, oidcToken: TOKEN } });
+  t.teardown(() => sim.close());
+  const tokenFile = join(ca.dir, 'token');
+  writeFileSync(tokenFile, TOKEN);
+  const pl = (credentials: string): string =>
+    `  endpoint: "${API_HOST}:${sim.port}"\n  connect_to: 127.0.0.1\n  ca_file: ca.pem\n  credentials: ${credentials}`;
+
+  const explicit = config(pl(`{ type: oidc_role_arn, role_arn: "${ROLE_ARN}", oidc_provider_arn: "${PROVIDER_ARN}", oidc_token_file: "${tokenFile}", sts_endpoint: "127.0.0.1:${sim.port}" }`), ca.dir);
+  const out = await sync(explicit, 2);
+  t.equal(out.result, 'success', JSON.stringify(out.errors));
+  t.same(out.inputs[0]?.ipv4, ['192.168.10.21', '192.168.20.21', '192.168.30.21']);
+  t.equal(sim.calls().AssumeRoleWithOIDC, 1, 'one token exchange, reused by the second sync');
+  t.equal(sim.calls().ListVpcEndpoints, 2);
+  const sts = sim.requests().find((r) => r.action === 'AssumeRoleWithOIDC');
+  t.equal(sts?.host, `127.0.0.1:${sim.port}`, 'STS was asked at sts_endpoint, not sts.aliyuncs.com');
+
+  writeFileSync(tokenFile, 'a-token-the-provider-did-not-issue');
+  const refused = await sync(explicit);
+  t.equal(refused.errors[0]?.code, 'PL_CREDENTIALS', 'a token STS refuses: no credentials');
+  t.match(refused.errors[0]?.message, /AuthenticationFail\.OIDCToken\.Invalid/);
+  writeFileSync(tokenFile, TOKEN);
+
+  // The ACK pod-identity webhook's variables with `credentials: default`, STS endpoint included.
+  process.env.ALIBABA_CLOUD_ROLE_ARN = ROLE_ARN;
+  process.env.ALIBABA_CLOUD_OIDC_PROVIDER_ARN = PROVIDER_ARN;
+  process.env.ALIBABA_CLOUD_OIDC_TOKEN_FILE = tokenFile;
+  process.env.ALIBABA_CLOUD_STS_ENDPOINT = `127.0.0.1:${sim.port}`;
+  const before = sim.calls().AssumeRoleWithOIDC ?? 0;
+  const viaEnv = await sync(config(pl('default'), ca.dir));
+  t.equal(viaEnv.result, 'success', JSON.stringify(viaEnv.errors));
+  t.equal((sim.calls().AssumeRoleWithOIDC ?? 0) - before, 1, 'the webhook variables were used');
+});
+
+t.test('ram_role_arn: AssumeRole signed with the AccessKey, at sts_endpoint', async (t) => {
+  cleanEnv(t);
+  const ca = makeTestCa([API_HOST, '127.0.0.1']);
+  const sim = await startSimulator({ port: 0, data: DEMO_SIMULATOR_DATA, tls: { key: ca.key, cert: ca.cert }, sts: { roleArn: ROLE_ARN } });
+  t.teardown(() => sim.close());
+  const pl = (role: string, secret = 'simulator'): string =>
+    `  endpoint: "${API_HOST}:${sim.port}"\n  connect_to: 127.0.0.1\n  ca_file: ca.pem\n` +
+    `  credentials: { type: ram_role_arn, access_key_id: simulator, access_key_secret: ${secret}, role_arn: "${role}", sts_endpoint: "127.0.0.1:${sim.port}" }`;
+  const out = await sync(config(pl(ROLE_ARN), ca.dir), 2);
+  t.equal(out.result, 'success', JSON.stringify(out.errors));
+  t.equal(sim.calls().AssumeRole, 1, 'one AssumeRole (its signature checked), the session reused');
+  const wrong = await sync(config(pl('acs:ram::1234567890123456:role/another'), ca.dir));
+  t.equal(wrong.errors[0]?.code, 'PL_CREDENTIALS');
+  t.match(wrong.errors[0]?.message, /EntityNotExist\.Role/);
+  const badKey = await sync(config(pl(ROLE_ARN, 'wrong-secret'), ca.dir));
+  // The library compares our SignatureDoesNotMatch's string-to-sign with its own and, equal, blames the secret.
+  t.match(badKey.errors[0]?.message, /the access key secret is invalid/, 'the AssumeRole signature is verified');
+});
+
+t.test('STS host settings: config first, then the webhook variables', async (t) => {
+  t.same(stsOptions({ stsRegion: 'cn-hangzhou', stsVpc: true }, {}), { stsRegionId: 'cn-hangzhou', enableVpc: true }, 'sts-vpc.cn-hangzhou.aliyuncs.com');
+  t.same(stsOptions({}, { ALIBABA_CLOUD_STS_REGION: 'cn-beijing', ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED: 'true' }), { stsRegionId: 'cn-beijing', enableVpc: true });
+  t.same(stsOptions({ stsEndpoint: 'sts-vpc.cn-shanghai.aliyuncs.com' }, { ALIBABA_CLOUD_STS_ENDPOINT: 'https://sts.example' }), { stsEndpoint: 'sts-vpc.cn-shanghai.aliyuncs.com' });
+  t.same(stsOptions({}, { ALIBABA_CLOUD_STS_ENDPOINT: 'https://sts-vpc.cn-hangzhou.aliyuncs.com' }), { stsEndpoint: 'sts-vpc.cn-hangzhou.aliyuncs.com' }, 'a scheme is dropped');
+  t.same(stsOptions({}, {}), {}, 'nothing: the library default');
+});
+
+t.test('credential config problems', async (t) => {
+  const lines = (cred: string): string[] => parseConfigText(`region: cn-hangzhou\nprivatelink: { credentials: ${cred} }\n`).problems.map((p) => `${p.path}: ${p.problem}`);
+  t.same(lines('{ type: access_key, access_key_id: a, access_key_id_file: b, access_key_secret: c }'), ['privatelink.credentials.access_key_id: give access_key_id or access_key_id_file, not both']);
+  t.same(lines('{ type: oidc_role_arn, access_key_id: a }'), ['privatelink.credentials.access_key_id: does not apply to type oidc_role_arn']);
+  t.same(lines('{ type: ram_role_arn, access_key_id: a, access_key_secret: b, role_arn: r, sts_endpoint: "https://sts.example" }'), ['privatelink.credentials.sts_endpoint: must be host[:port] without a scheme']);
+  t.same(lines('{ type: oidc_role_arn }'), [], 'every oidc key may come from the webhook variables');
+});
