@@ -1,4 +1,3 @@
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { Config } from './config/schema';
 import { formatHostPort, type HostPort } from './config/units';
 import { describeError } from './errors';
@@ -19,6 +18,7 @@ import { SnapshotStore } from './privatelink/snapshot';
 import { ApiClientProvider } from './privatelink/api-provider';
 import type { SyncState } from './privatelink/model';
 import { HttpServer } from './http/http-server';
+import { METRICS_ROUTES } from './http/routes';
 import { Secondary } from './secondary/secondary';
 import { zoneStore } from './secondary/zone-store';
 import { xfrCalls } from './secondary/xfr-calls';
@@ -52,7 +52,7 @@ export type AppState = 'starting' | 'running' | 'lameduck' | 'stopping' | 'stopp
  * else receives what it needs as arguments.
  */
 export class App {
-  readonly metrics = new Metrics();
+  readonly metrics: Metrics;
   readonly startedAt = Date.now();
   private config: Config;
   private readonly logger: Logger;
@@ -67,6 +67,9 @@ export class App {
   private apiClients: ApiClientProvider | undefined;
   private http: HttpServer | undefined;
   private httpPort: number | undefined;
+  /** listen.metrics: /metrics alone, so /status need not be exposed to scrapers. */
+  private metricsHttp: HttpServer | undefined;
+  private metricsPort: number | undefined;
   private tableVersion = 0;
   /** What the source (sync or transfer) gave; the table answers these minus what the prober finds unreachable. */
   private baseInputs: readonly TableEntryInput[] = [];
@@ -78,12 +81,12 @@ export class App {
   private zoneServer: ZoneServer | undefined;
   /** On an edge: the TTL of the received zone, used instead of records.ttl. */
   private zoneTtlS: number | undefined;
-  private loopDelay: IntervalHistogram | undefined;
   private state: AppState = 'starting';
 
   constructor(readonly options: AppOptions) {
     this.config = options.config;
     this.logger = options.logger;
+    this.metrics = new Metrics({ version: options.version });
     this.admission = new AdmissionPolicy(this.config.access, admissionObserver(this.metrics));
     this.cache = this.config.cache.size > 0 ? new AnswerCache(this.config.cache) : undefined;
     this.forwarder = this.buildForwarder(this.config);
@@ -115,8 +118,6 @@ export class App {
    * DNS listeners → HTTP → first sync or SOA check, and their schedule.
    */
   async start(): Promise<void> {
-    this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
-    this.loopDelay.enable();
     await this.startHub(this.config);
     if (this.config.source === 'primaries') this.buildSecondary(this.config);
     else await this.startSync();
@@ -124,12 +125,14 @@ export class App {
     await this.secondary?.start();
     await this.listeners.open(this.config.listen.dns);
     if (this.config.listen.http) await this.openHttp(this.config.listen.http);
+    if (this.config.listen.metrics) await this.openMetricsHttp(this.config.listen.metrics);
     this.state = 'running';
     this.syncer?.start();
     this.prober?.start();
     this.logger.info({
       dns: this.dnsPorts,
       http: this.httpPort === undefined ? undefined : { port: this.httpPort },
+      metrics: this.metricsPort === undefined ? undefined : { port: this.metricsPort },
       upstreams: this.config.upstream.servers.map(formatHostPort),
       names: this.table.size,
       version: this.options.version,
@@ -261,7 +264,11 @@ export class App {
   private async startSync(): Promise<void> {
     let initial: SyncState | undefined;
     if (this.config.stateDir) {
-      this.snapshots = new SnapshotStore({ dir: this.config.stateDir, observer: snapshotObserver(this.metrics) });
+      this.snapshots = new SnapshotStore({
+        dir: this.config.stateDir,
+        observer: snapshotObserver(this.metrics),
+        logger: this.logger.child({ component: 'snapshot' }),
+      });
       try {
         initial = await this.snapshots.load(this.config.records.entries);
         if (initial) this.logger.info({ dir: this.config.stateDir, entries: initial.entries.length }, 'loaded the last good table from the snapshot');
@@ -290,7 +297,8 @@ export class App {
     this.swapTable(inputs);
     this.hub?.publishStates(state.entries);
     if (this.snapshots) {
-      this.snapshots.save(state).catch((err) => this.logger.error({ err: describeError(err) }, 'could not save the snapshot; the previous one is kept'));
+      // The store logs the first failure and the recovery; later failures only count.
+      this.snapshots.save(state).catch(() => undefined);
     }
   }
 
@@ -335,6 +343,11 @@ export class App {
     this.httpPort = await this.http.start();
   }
 
+  private async openMetricsHttp(address: HostPort): Promise<void> {
+    this.metricsHttp = new HttpServer({ address, logger: this.logger.child({ component: 'http' }), sources: this.httpSources(), routes: METRICS_ROUTES });
+    this.metricsPort = await this.metricsHttp.start();
+  }
+
   private httpSources(): ConstructorParameters<typeof HttpServer>[0]['sources'] {
     return {
       registry: this.metrics.registry,
@@ -366,13 +379,6 @@ export class App {
   }
 
   private refreshGauges(): void {
-    const h = this.loopDelay;
-    if (h) {
-      this.metrics.eventLoopDelay.set({ quantile: '0.5' }, h.percentile(50) / 1e9);
-      this.metrics.eventLoopDelay.set({ quantile: '0.99' }, h.percentile(99) / 1e9);
-      this.metrics.eventLoopDelay.set({ quantile: '1' }, h.max / 1e9);
-      h.reset();
-    }
     this.metrics.cacheEntries.set(this.cache?.size ?? 0);
   }
 
@@ -410,6 +416,13 @@ export class App {
       this.http = undefined;
       this.httpPort = undefined;
       if (next.listen.http) await this.openHttp(next.listen.http);
+    }
+    const metricsKey = (c: Config): string => (c.listen.metrics ? formatHostPort(c.listen.metrics) : '');
+    if (metricsKey(prev) !== metricsKey(next)) {
+      await this.metricsHttp?.close();
+      this.metricsHttp = undefined;
+      this.metricsPort = undefined;
+      if (next.listen.metrics) await this.openMetricsHttp(next.listen.metrics);
     }
     this.metrics.reloads.inc({ result: 'ok' });
     this.logger.info({ names: this.table.size, dns: this.dnsPorts }, 'configuration reloaded');
@@ -455,9 +468,10 @@ export class App {
     const grace = this.config.limits.shutdownGraceMs;
     await this.listeners.close(grace);
     await this.http?.close();
+    await this.metricsHttp?.close();
     this.forwarder.close();
     this.apiClients?.close();
-    this.loopDelay?.disable();
+    this.metrics.close();
     this.state = 'stopped';
     this.logger.info('privatelink-dns stopped');
   }

@@ -5,7 +5,7 @@ import { describeError, isPldnsError, PldnsError } from './errors';
 import { formatProblems, loadConfigFile } from './config/load';
 import { DEFAULTS } from './config/schema';
 import { VERSION } from './version';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './exit-codes';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from './exit-codes';
 // Commands are loaded when chosen: the long-running `serve` keeps the other commands' modules
 // out of its heap.
 
@@ -13,14 +13,17 @@ const HELP = `privatelink-dns ${VERSION} — answers Alibaba Cloud service names
 
 Usage:
   privatelink-dns serve [--config PATH]        run the daemon (default ${DEFAULTS.configPath})
-  privatelink-dns serve --demo                 run with the built-in PrivateLink simulator (DNS 127.0.0.1:5353, HTTP 127.0.0.1:8053)
+  privatelink-dns serve --demo [--dns HOST:PORT] [--http HOST:PORT]
+                                               run with the built-in PrivateLink simulator (DNS 127.0.0.1:5353, HTTP 127.0.0.1:8053)
   privatelink-dns check --config PATH          validate a config file (exit 0, or 2 with one line per problem)
   privatelink-dns sync --config PATH [--json]  run one PrivateLink sync and print the name → IP table
   privatelink-dns simulate [--listen HOST:PORT] [--data FILE] [--access-key-id ID] [--access-key-secret SECRET]
                            [--tls-cert PEM --tls-key PEM]
                                                run the PrivateLink API simulator (HTTPS with a certificate)
-  privatelink-dns export --config PATH --format hosts|dnsmasq|unbound|bind|coredns|rpz
+  privatelink-dns export --config PATH --format hosts|dnsmasq|unbound|coredns|rpz
                                                print the current table as another DNS server's configuration
+  privatelink-dns export --config PATH --format bind --out DIR
+                                               write it as BIND zone files, one per zone, and DIR/named.conf to include
 
 Options:
   --verbose    show stack traces on errors
@@ -31,13 +34,13 @@ Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config.
 `;
 
 const COMMANDS = {
-  serve: { config: 'value', demo: 'switch' },
+  serve: { config: 'value', demo: 'switch', dns: 'value', http: 'value' },
   check: { config: 'value' },
   sync: { config: 'value', json: 'switch' },
   simulate: {
     listen: 'value', data: 'value', 'access-key-id': 'value', 'access-key-secret': 'value', 'tls-cert': 'value', 'tls-key': 'value',
   },
-  export: { config: 'value', format: 'value' },
+  export: { config: 'value', format: 'value', out: 'value' },
 } as const;
 const GLOBAL = { help: 'switch', version: 'switch', verbose: 'switch' } as const;
 
@@ -66,12 +69,17 @@ async function main(argv: string[]): Promise<number> {
       case 'serve': {
         const demo = args.flags.demo === true;
         if (demo && typeof args.flags.config === 'string') throw new PldnsError('USAGE', 'serve takes --config or --demo, not both');
-        return await (await import('./commands/serve')).runServe({ configPath: demo ? null : typeof args.flags.config === 'string' ? args.flags.config : DEFAULTS.configPath, demo });
+        const demoListen = { dns: optionalFlag(args, 'dns'), http: optionalFlag(args, 'http') };
+        if (!demo && (demoListen.dns !== undefined || demoListen.http !== undefined)) {
+          throw new PldnsError('USAGE', '--dns and --http go with --demo; with a config file use listen.dns and listen.http');
+        }
+        const configPath = demo ? null : (optionalFlag(args, 'config') ?? DEFAULTS.configPath);
+        return await (await import('./commands/serve')).runServe({ configPath, demo, demoListen });
       }
       case 'sync':
         return await (await import('./commands/sync')).runSync(requireFlag(args, 'config'), args.flags.json === true);
       case 'export':
-        return await (await import('./commands/export')).runExport(requireFlag(args, 'config'), requireFlag(args, 'format'));
+        return await (await import('./commands/export')).runExport(requireFlag(args, 'config'), requireFlag(args, 'format'), optionalFlag(args, 'out'));
       case 'simulate':
         return await (await import('./commands/simulate')).runSimulate({
           listen: optionalFlag(args, 'listen'),
@@ -108,7 +116,7 @@ function reportFailure(err: unknown, verbose: boolean): number {
   }
   process.stderr.write(`privatelink-dns: ${describeError(err)}\n`);
   if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-  return isPldnsError(err, 'USAGE') || isPldnsError(err, 'CONFIG_READ') ? EXIT_USAGE : EXIT_FAILURE;
+  return exitCodeFor(err);
 }
 
 async function runCheck(path: string): Promise<number> {

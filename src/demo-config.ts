@@ -12,7 +12,7 @@ const DEMO_KEY = 'simulator';
  * Upstreams for the demo: the machine's own resolvers from /etc/resolv.conf, except any that is
  * this daemon (it listens on 5353, resolv.conf servers are on 53, so only a literal match counts).
  */
-export function systemResolvers(text: string): string[] {
+export function systemResolvers(text: string, ownDns = DEMO_DNS): string[] {
   const out: string[] = [];
   for (const line of text.split('\n')) {
     const m = /^\s*nameserver\s+(\S+)/.exec(line);
@@ -20,11 +20,15 @@ export function systemResolvers(text: string): string[] {
     const ip = m[1].split('%')[0];
     out.push(ip.includes(':') ? `[${ip}]:53` : `${ip}:53`);
   }
-  return out.filter((s) => s !== DEMO_DNS);
+  return out.filter((s) => s !== ownDns);
 }
 
-/** The embedded default: the simulator in process, demo endpoints for cn-hangzhou's ACK Edge names. */
-export async function startDemo(): Promise<{ config: Config; simulator: RunningSimulator }> {
+/**
+ * The embedded default: the simulator in process, demo endpoints for cn-hangzhou's ACK Edge names.
+ * `listen` overrides the DNS and HTTP addresses (5353 is also mDNS's port, often taken).
+ */
+export async function startDemo(listen: { dns?: string; http?: string } = {}): Promise<{ config: Config; simulator: RunningSimulator }> {
+  const dns = listen.dns ?? DEMO_DNS;
   const simulator = await startSimulator({ host: '127.0.0.1', port: 0, data: DEMO_SIMULATOR_DATA, accessKeyId: DEMO_KEY, accessKeySecret: DEMO_KEY });
   let resolvConf = '';
   try {
@@ -34,9 +38,9 @@ export async function startDemo(): Promise<{ config: Config; simulator: RunningS
   }
   const raw = {
     region: DEMO_REGION,
-    listen: { dns: [DEMO_DNS], http: DEMO_HTTP },
+    listen: { dns: [dns], http: listen.http ?? DEMO_HTTP },
     access: { allow: ['127.0.0.0/8', '::1/128'] },
-    upstream: { servers: systemResolvers(resolvConf), timeout: '2s' },
+    upstream: { servers: systemResolvers(resolvConf, dns), timeout: '2s' },
     privatelink: {
       endpoint: simulator.endpoint,
       protocol: 'http',

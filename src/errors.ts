@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   SNAPSHOT_INVALID: 'the state snapshot is corrupt or of an unknown version',
   SNAPSHOT_WRITE: 'the state snapshot could not be written',
   EXPORT_EMPTY: 'there is no table to export',
+  EXPORT_WRITE: 'an export file (export --out DIR) could not be written',
   ZONE_STATE_INVALID: 'a policy zone or zone serial file in state_dir is corrupt or of an unknown version',
   ZONE_STATE_WRITE: 'a policy zone or zone serial file could not be written to state_dir',
   ZONE_DATA_INVALID: 'a received zone (AXFR) or change set (IXFR) is not a usable policy zone',
@@ -31,6 +32,7 @@ export const ERROR_CODES = {
   XFR_FAILED: 'a zone transfer, SOA query or NOTIFY failed',
   XFR_TIMEOUT: 'a zone transfer, SOA query or NOTIFY did not finish in time',
   WIRE_MALFORMED: 'a DNS message or record could not be decoded or encoded',
+  SD_NOTIFY: 'systemd asked for readiness notification (NOTIFY_SOCKET) but it cannot be sent',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -97,6 +99,8 @@ export type ErrorDetailsByCode = {
   XFR_TIMEOUT: TransferDetails;
   /** Transfer details when the message came from a primary. */
   WIRE_MALFORMED: TransferDetails;
+  SD_NOTIFY: never;
+  EXPORT_WRITE: never;
 };
 
 /** A PldnsError whose code is known, with that code's details type (what isPldnsError(err, code) narrows to). */

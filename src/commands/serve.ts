@@ -2,27 +2,53 @@ import { App } from '../app';
 import { loadConfigFile, formatProblems } from '../config/load';
 import type { Config } from '../config/schema';
 import { describeError, isPldnsError } from '../errors';
-import { createLogger, type Logger } from '../log';
+import { createLogger, logFatal, type Logger } from '../log';
 import { startDemo } from '../demo-config';
 import type { RunningSimulator } from '../simulator';
+import { systemdNotifier, type ServiceNotifier } from '../sd-notify';
 import { VERSION } from '../version';
-import { EXIT_FAILURE, EXIT_OK } from '../exit-codes';
+import { EXIT_FAILURE, EXIT_OK, exitCodeFor } from '../exit-codes';
 
+interface ServeOptions {
+  configPath: string | null;
+  demo: boolean;
+  /** --demo only: listen addresses instead of the demo's 127.0.0.1:5353 and 127.0.0.1:8053. */
+  demoListen?: { dns?: string; http?: string };
+}
 
 /**
  * Runs the daemon until SIGTERM/SIGINT. SIGHUP re-reads the config file: an invalid file is
- * logged and the running config stays.
+ * logged and the running config stays. A failure to start is one `level: fatal` JSON line with
+ * the error's code, like every other line the daemon writes, and the exit code (2: a restart
+ * will not help).
  */
-export async function runServe(options: { configPath: string | null; demo: boolean }): Promise<number> {
+export async function runServe(options: ServeOptions): Promise<number> {
+  try {
+    return await serve(options);
+  } catch (err) {
+    const problems = isPldnsError(err, 'CONFIG_INVALID') ? formatProblems(err.details?.problems ?? []) : undefined;
+    logFatal(err, 'privatelink-dns could not start', { ...(problems ? { problems } : {}), ...(options.configPath ? { configPath: options.configPath } : {}) });
+    return exitCodeFor(err);
+  }
+}
+
+async function serve(options: ServeOptions): Promise<number> {
   let config: Config;
   let simulator: RunningSimulator | undefined;
   if (options.demo) {
-    ({ config, simulator } = await startDemo());
+    ({ config, simulator } = await startDemo(options.demoListen));
   } else {
     config = loadConfigFile(options.configPath as string);
   }
   const logger = createLogger(config.log.level);
   if (simulator) logger.info({ simulator: simulator.url }, 'demo mode: PrivateLink simulator running in process');
+  let notifier: ServiceNotifier;
+  try {
+    notifier = systemdNotifier(logger);
+  } catch (err) {
+    await simulator?.close();
+    throw err;
+  }
   installProcessGuards(logger);
   const app = new App({
     config,
@@ -38,6 +64,7 @@ export async function runServe(options: { configPath: string | null; demo: boole
     await simulator?.close();
     throw err;
   }
+  notifier.ready(`answering ${app.table.size} names`);
 
   let reloading = Promise.resolve();
   process.on('SIGHUP', () => {
@@ -49,6 +76,7 @@ export async function runServe(options: { configPath: string | null; demo: boole
     const stop = (signal: string): void => {
       if (stopping) return;
       stopping = true;
+      notifier.stopping();
       const lameduckMs = app.currentConfig.limits.lameduckMs;
       logger.info({ signal, lameduckMs }, 'shutting down: readiness off, then listeners close');
       app.stop(lameduckMs)
@@ -66,7 +94,7 @@ export async function runServe(options: { configPath: string | null; demo: boole
   });
 }
 
-async function reload(app: App, options: { configPath: string | null; demo: boolean }, logger: Logger): Promise<void> {
+async function reload(app: App, options: ServeOptions, logger: Logger): Promise<void> {
   if (options.demo || !options.configPath) {
     logger.info('SIGHUP: nothing to reload in demo mode');
     return;
@@ -88,9 +116,17 @@ async function reload(app: App, options: { configPath: string | null; demo: bool
   }
 }
 
-/** A bug in one query must cost that query, never the process. */
+/**
+ * A bug in one query must cost that query, never the process. An exception nothing caught is a
+ * bug whose damage is unknown: one fatal line, exit 1, and the service manager restarts us.
+ */
 function installProcessGuards(logger: Logger): void {
   process.on('unhandledRejection', (reason) => {
     logger.error({ err: describeError(reason) }, 'unhandled promise rejection (bug); continuing');
+  });
+  process.on('uncaughtException', (err) => {
+    logger.flush();
+    logFatal(err, 'uncaught exception (bug); exiting');
+    process.exit(EXIT_FAILURE);
   });
 }

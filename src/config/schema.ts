@@ -27,6 +27,8 @@ export interface Config {
 export interface ListenConfig {
   readonly dns: readonly HostPort[];
   readonly http: HostPort | null;
+  /** A second HTTP address serving only /metrics (for scrapers on the node IP); null: none. */
+  readonly metrics: HostPort | null;
   /** UDP socket engine: recvmmsg/sendmmsg batches (addon), Node's dgram, or batch when available. */
   readonly udpIo: 'auto' | 'batch' | 'dgram';
 }

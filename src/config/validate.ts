@@ -40,7 +40,7 @@ export function validateConfig(
   const region = r.string(top, 'region', '', '', (s) => (REGION_RE.test(s) ? undefined : 'must be a region id such as "cn-hangzhou"'));
   if (top.region === undefined && !edge) r.report('region', 'is required');
 
-  const listenRaw = r.section(top.listen, 'listen', ['dns', 'http', 'udp_io']);
+  const listenRaw = r.section(top.listen, 'listen', ['dns', 'http', 'metrics', 'udp_io']);
   const dns = r.hostPortList(listenRaw, 'dns', 'listen', DEFAULTS.listenDns, 53, false);
   dns.forEach((hp, i) => {
     if (hp.family === 0) r.report(`listen.dns[${i}]`, 'must be an IP address, not a hostname');
@@ -53,6 +53,15 @@ export function validateConfig(
       const hp = parseHostPort(listenRaw.http, 8053);
       if (typeof hp === 'string') r.report('listen.http', hp);
       else http = hp;
+    }
+  }
+  let metrics: HostPort | null = null;
+  if (listenRaw.metrics !== undefined && listenRaw.metrics !== null && listenRaw.metrics !== false && listenRaw.metrics !== '') {
+    if (typeof listenRaw.metrics !== 'string') r.report('listen.metrics', 'must be "host:port", or false for none');
+    else {
+      const hp = parseHostPort(listenRaw.metrics, 9153);
+      if (typeof hp === 'string') r.report('listen.metrics', hp);
+      else metrics = hp;
     }
   }
   const udpIo = r.oneOf(listenRaw, 'udp_io', 'listen', DEFAULTS.listenUdpIo, ['auto', 'batch', 'dgram'] as const);
@@ -184,7 +193,7 @@ export function validateConfig(
   if (r.problems.length > 0) return { config: undefined, problems: r.problems.slice() };
   const source = primaries ? 'primaries' : 'privatelink';
   const config: Config = {
-    region, listen: { dns, http, udpIo }, access: { allow, rateLimit }, upstream, cache, source, privatelink, transfer, primaries, records, limits, stateDir, log,
+    region, listen: { dns, http, metrics, udpIo }, access: { allow, rateLimit }, upstream, cache, source, privatelink, transfer, primaries, records, limits, stateDir, log,
   };
   return { config: deepFreeze(config), problems: [] };
 }

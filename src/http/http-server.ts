@@ -3,7 +3,7 @@ import type net from 'node:net';
 import type { Logger } from '../log';
 import { PldnsError } from '../errors';
 import { formatHostPort, type HostPort } from '../config/units';
-import { ROUTES, jsonReply, rejectRequest, type HttpReply, type HttpSources } from './routes';
+import { ROUTES, jsonReply, rejectRequest, type HttpReply, type HttpSources, type Route } from './routes';
 
 export type { HttpSources, Readiness } from './routes';
 
@@ -11,6 +11,8 @@ export interface HttpServerOptions {
   readonly address: HostPort;
   readonly sources: HttpSources;
   readonly logger: Logger;
+  /** Default: every route (ROUTES); a metrics-only listener passes METRICS_ROUTES. */
+  readonly routes?: ReadonlyMap<string, Route>;
 }
 
 /**
@@ -158,7 +160,7 @@ export class HttpServer {
       if (hasBody || this.closing) res.setHeader('connection', 'close');
       const method = req.method ?? '';
       const path = (req.url ?? '').split('?', 1)[0];
-      const route = ROUTES.get(path);
+      const route = (this.options.routes ?? ROUTES).get(path);
       const sources = this.sources;
       let reply = rejectRequest(route, method);
       if (reply === undefined && route !== undefined) {

@@ -67,6 +67,9 @@ export const ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([
   ['/metrics', { methods: ['GET'], handle: metrics }],
 ]);
 
+/** What a separate `listen.metrics` address serves: the scrape and nothing that tells more. */
+export const METRICS_ROUTES: ReadonlyMap<string, Route> = new Map<string, Route>([['/metrics', ROUTES.get('/metrics') as Route]]);
+
 /** The reply for a request, or undefined when the route itself must run. */
 export function rejectRequest(route: Route | undefined, method: string): HttpReply | undefined {
   if (route === undefined) return jsonReply(404, { error: 'not found' });

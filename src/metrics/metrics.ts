@@ -1,5 +1,16 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastCounter, FastHistogram } from './fast-counters';
+import { EventLoopDelay } from './event-loop-delay';
+
+export interface MetricsOptions {
+  /**
+   * The standard `process_*` and `nodejs_*` metrics (unprefixed, so stock dashboards work) and
+   * the event-loop sampler. Off in unit tests that build many registries.
+   */
+  readonly processMetrics?: boolean;
+  /** For privatelink_dns_build_info. */
+  readonly version?: string;
+}
 
 /**
  * Every metric the daemon exports, on a registry owned by the app (never prom-client's global
@@ -31,7 +42,7 @@ export class Metrics {
   readonly cnameRewrites = new Counter({ name: 'privatelink_dns_cname_rewrites_total', help: 'Forwarded answers whose CNAME chain reached a managed name and was answered from the table', registers: [this.registry] });
   readonly rateLimited = new FastCounter('privatelink_dns_rate_limited_total', 'Responses withheld by the rate limiter, by action (drop, slip)', ['action'] as const, this.registry);
   readonly tcpConnections = new Gauge({ name: 'privatelink_dns_tcp_connections', help: 'Open client TCP connections', registers: [this.registry] });
-  readonly eventLoopDelay = new Gauge({ name: 'privatelink_dns_event_loop_delay_seconds', help: 'Event-loop delay over the last scrape interval', labelNames: ['quantile'] as const, registers: [this.registry] });
+  readonly buildInfo = new Gauge({ name: 'privatelink_dns_build_info', help: 'Always 1; the labels say which build is running', labelNames: ['version', 'nodejs_version'] as const, registers: [this.registry] });
   readonly reloads = new Counter({ name: 'privatelink_dns_config_reloads_total', help: 'Config reloads, by result', labelNames: ['result'] as const, registers: [this.registry] });
   readonly snapshotWrites = new Counter({ name: 'privatelink_dns_snapshot_writes_total', help: 'State snapshot writes, by result', labelNames: ['result'] as const, registers: [this.registry] });
 
@@ -45,7 +56,21 @@ export class Metrics {
   readonly probeReachable = new Gauge({ name: 'privatelink_dns_probe_ip_reachable', help: '1 while a probed endpoint IP is reachable from this node, 0 while it is left out of answers; by entry, zone and ip', labelNames: ['entry', 'zone', 'ip'] as const, registers: [this.registry] });
   readonly probeDegraded = new Gauge({ name: 'privatelink_dns_probe_degraded_names', help: 'Entries whose every IP fails its probe, answered with all of them anyway (fail open)', registers: [this.registry] });
 
-  constructor(options: { processMetrics?: boolean } = {}) {
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'privatelink_dns_' });
+  readonly eventLoopDelay: Gauge<'quantile'>;
+  private readonly loop: EventLoopDelay;
+
+  constructor(options: MetricsOptions = {}) {
+    this.buildInfo.set({ version: options.version ?? 'unknown', nodejs_version: process.version }, 1);
+    const processMetrics = options.processMetrics !== false;
+    // prom-client's own event-loop histogram would wake the loop every 10 ms and report that
+    // interval as delay; EventLoopDelay replaces its gauges, so its timer is set to (practically) never fire.
+    if (processMetrics) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 2 ** 31 - 1 });
+    this.loop = new EventLoopDelay(this.registry, { sample: processMetrics, standardNames: processMetrics });
+    this.eventLoopDelay = this.loop.gauge;
+  }
+
+  /** Stops the event-loop sampler (the daemon's shutdown). */
+  close(): void {
+    this.loop.close();
   }
 }

@@ -27,9 +27,18 @@ export function edgeCounters(m: Metrics): EdgeCounters {
     s.value++;
   };
   const batches = m.udpBatch.bind({});
+  // A client refused by access control gets a REFUSED reply without reaching the resolver: it
+  // is a response like any other, so responses_total{rcode="REFUSED"} shows it (and dropped_packets_total its reason).
+  let refused: CounterSeries | undefined;
   return {
     dropped: count,
-    rejected: (reason) => count(reason),
+    rejected: (reason) => {
+      count(reason);
+      if (reason === 'refused') {
+        refused ??= m.responses.bind({ rcode: 'REFUSED' });
+        refused.value++;
+      }
+    },
     tcpConnections: (delta) => m.tcpConnections.inc(delta),
     udpBatch: (datagrams) => batches.observe(datagrams),
   };

@@ -20,6 +20,8 @@ export interface UdpBatchBinding {
   /** Sends one datagram to a copied peer record (META bytes); returns undefined or the errno name. */
   sendTo(handle: BatchHandle, peerRecord: Buffer, bytes: Buffer): string | undefined;
   close(handle: BatchHandle): void;
+  /** One sd_notify datagram to a unix socket path ('@' = abstract); returns undefined or the errno name. */
+  notify(socketPath: string, message: string): string | undefined;
 }
 
 export type BindingLoad = { readonly ok: true; readonly binding: UdpBatchBinding } | { readonly ok: false; readonly reason: string };

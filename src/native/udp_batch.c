@@ -26,10 +26,12 @@
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <node_api.h>
@@ -489,6 +491,43 @@ static napi_value js_send_to(napi_env env, napi_callback_info info) {
   return code;
 }
 
+/* notify(socketPath, message): one sd_notify(3) datagram ("READY=1", "STOPPING=1", "WATCHDOG=1")
+ * to systemd's $NOTIFY_SOCKET, a unix datagram socket that Node's dgram cannot address. A path
+ * starting with '@' is in the abstract namespace. Returns undefined, or the errno name. */
+static napi_value js_notify(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  char message[256];
+  size_t path_len = 0, message_len = 0;
+  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], addr.sun_path, sizeof addr.sun_path, &path_len) != napi_ok ||
+      napi_get_value_string_utf8(env, argv[1], message, sizeof message, &message_len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "udp_batch.notify: a socket path and a message expected");
+    return NULL;
+  }
+  napi_value code;
+  if (path_len == 0 || path_len >= sizeof addr.sun_path - 1) {
+    napi_create_string_utf8(env, "ENAMETOOLONG", NAPI_AUTO_LENGTH, &code);
+    return code;
+  }
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';
+  socklen_t addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + path_len + (addr.sun_path[0] == '\0' ? 0 : 1));
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ssize_t r = -1;
+  if (fd >= 0) {
+    do r = sendto(fd, message, message_len, MSG_NOSIGNAL, (struct sockaddr *)&addr, addr_len);
+    while (r < 0 && errno == EINTR);
+  }
+  int err = errno;
+  if (fd >= 0) close(fd);
+  if (r >= 0) return undefined(env);
+  napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &code);
+  return code;
+}
+
 static void on_closed(uv_handle_t *handle) {
   endpoint_t *ep = handle->data;
   napi_env env = ep->env;
@@ -552,6 +591,7 @@ NAPI_MODULE_INIT() {
   set_fn(env, exports, "flush", js_flush);
   set_fn(env, exports, "sendTo", js_send_to);
   set_fn(env, exports, "close", js_close);
+  set_fn(env, exports, "notify", js_notify);
   set_int(env, exports, "BATCH", BATCH);
   set_int(env, exports, "SLOT", SLOT);
   set_int(env, exports, "META", META);

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EntryConfig } from '../config/schema';
-import { PldnsError, isPldnsError } from '../errors';
+import { PldnsError, describeError, isPldnsError } from '../errors';
+import type { Logger } from '../log';
 import { removeStaleTempFiles as removeStaleTempFilesOf, writeFileAtomic, type AtomicWriteFs } from '../state/atomic-write';
 import { alignToConfig, type EndpointInfo, type EntryState, type ErrorInfo, type SyncState, type ZoneState } from './model';
 
@@ -167,6 +168,8 @@ export interface SnapshotStoreOptions {
   rewriteIntervalMs?: number;
   now?: () => number;
   fs?: SnapshotFs;
+  /** Told when writes start failing (error, once) and when they work again (info). */
+  logger?: Logger;
 }
 
 /** Loads once at start, then saves only when the content changed (or the saved ages grew old). */
@@ -174,6 +177,8 @@ export class SnapshotStore {
   private lastDigest: string | undefined;
   private lastWriteMs = Number.NEGATIVE_INFINITY;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Consecutive failed writes: the first is logged as an error, the rest at debug until one works. */
+  private failedWrites = 0;
 
   constructor(private readonly options: SnapshotStoreOptions) {}
 
@@ -202,9 +207,16 @@ export class SnapshotStore {
       await saveSnapshot(this.options.dir, state, { nowMs: now, ...(this.options.fs ? { fs: this.options.fs } : {}) });
     } catch (err) {
       this.options.observer?.written('error');
-      throw isPldnsError(err) ? err : new PldnsError('SNAPSHOT_WRITE', String(err), { cause: err });
+      const error = isPldnsError(err) ? err : new PldnsError('SNAPSHOT_WRITE', String(err), { cause: err });
+      this.failedWrites++;
+      const log = this.options.logger;
+      if (this.failedWrites === 1) log?.error({ dir: this.options.dir, err: describeError(error) }, 'could not save the snapshot; the previous one is kept');
+      else log?.debug({ dir: this.options.dir, err: describeError(error), failedWrites: this.failedWrites }, 'snapshot save still failing');
+      throw error;
     }
     this.options.observer?.written('ok');
+    if (this.failedWrites > 0) this.options.logger?.info({ dir: this.options.dir, afterFailedWrites: this.failedWrites }, 'snapshot saved again');
+    this.failedWrites = 0;
     this.lastDigest = digest;
     this.lastWriteMs = now;
     return true;

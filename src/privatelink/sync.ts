@@ -143,6 +143,10 @@ export class Syncer {
   private readonly callWindow = new CallWindow();
   private runningSyncCalls: Record<string, number> = {};
   private lastSyncCalls: Record<string, number> = {};
+  /** Consecutive syncs that were not a full success, for the "recovered" line. */
+  private failedSyncs = 0;
+  /** The addresses last published, per entry id, for the old → new lines. */
+  private lastAddresses: Map<string, TableEntryInput> | undefined;
 
   constructor(options: SyncerOptions) {
     this.config = options.config;
@@ -166,7 +170,9 @@ export class Syncer {
     this.backoffBaseMs = options.backoffBaseMs ?? 1000;
     this.entryTimeoutMs = options.entryTimeoutMs;
     this.state = alignToConfig(options.initialState, this.config.records.entries);
-    this.lastInputsJson = JSON.stringify(this.build().inputs);
+    const initial = this.build().inputs;
+    this.lastInputsJson = JSON.stringify(initial);
+    this.lastAddresses = new Map(initial.map((i) => [i.id, i]));
   }
 
   /** The state and table now, e.g. to build the first table from the snapshot before any sync. */
@@ -292,6 +298,7 @@ export class Syncer {
     const startedAtMs = this.clock.now();
     const previous = alignToConfig(this.state, entries);
     const errors: SyncOutcome['errors'] = [];
+    const failures: { entry: string; code: ErrorCode; err: string; ageMs: number | null }[] = [];
     this.runningSyncCalls = {};
 
     let api: PrivateLinkApi | undefined;
@@ -324,7 +331,7 @@ export class Syncer {
       if (!(result instanceof PldnsError)) return result;
       const e = result;
       errors.push({ entryId: prev.id, code: e.code, message: e.message, ...(e.details ? { details: e.details } : {}) });
-      this.log.warn({ entry: prev.id, code: e.code, err: e.message, ageMs: prev.fetchedAtMs === undefined ? null : this.clock.now() - prev.fetchedAtMs }, 'entry sync failed; keeping previous data');
+      failures.push({ entry: prev.id, code: e.code, err: e.message, ageMs: prev.fetchedAtMs === undefined ? null : this.clock.now() - prev.fetchedAtMs });
       return { ...prev, stale: true, lastError: { code: e.code, message: e.message, atMs: this.clock.now() } };
     });
 
@@ -345,10 +352,44 @@ export class Syncer {
     this.updateBackoff(errors);
     this.lastSyncCalls = this.runningSyncCalls;
     this.observer.synced(result, durationMs, startedAtMs);
-    const log = result === 'success' ? this.log.debug.bind(this.log) : this.log.warn.bind(this.log);
-    log({ result, durationMs, entries: entries.length, failed: errors.length }, 'sync finished');
+    this.logOutcome(result, durationMs, entries.length, failures);
     const built = this.publish('sync');
     return { result, state: this.state, inputs: built.inputs, problems: built.problems, errors };
+  }
+
+  /**
+   * One line per sync: a failed or partial one carries every failed entry inside it (so a
+   * hundred failing endpoints are one line, not a hundred); the first success after failures
+   * says so at info, ordinary successes stay at debug.
+   */
+  private logOutcome(result: SyncResult, durationMs: number, entries: number, failures: readonly Record<string, unknown>[]): void {
+    if (result !== 'success') {
+      this.failedSyncs++;
+      const message = result === 'failure' ? 'sync failed; answering from previous data' : 'sync partly failed; failed entries keep their previous data';
+      this.log.warn({ result, durationMs, entries, failed: failures.length, consecutiveFailures: this.failedSyncs, failures }, message);
+      return;
+    }
+    if (this.failedSyncs > 0) this.log.info({ result, durationMs, entries, afterFailedSyncs: this.failedSyncs }, 'sync recovered');
+    else this.log.debug({ result, durationMs, entries }, 'sync finished');
+    this.failedSyncs = 0;
+  }
+
+  /** An entry whose addresses changed, at info: the story of a failover or a re-created endpoint. */
+  private logAddressChanges(inputs: readonly TableEntryInput[]): void {
+    const next = new Map(inputs.map((i) => [i.id, i]));
+    const before = this.lastAddresses;
+    this.lastAddresses = next;
+    if (!before) return;
+    for (const [id, input] of next) {
+      const old = before.get(id);
+      const was = old ? addressesOf(old) : [];
+      const now = addressesOf(input);
+      if (sameMembers(was, now)) continue;
+      this.log.info({ entry: id, names: input.names, old: was, new: now }, old ? 'addresses changed' : 'entry added');
+    }
+    for (const [id, old] of before) {
+      if (!next.has(id)) this.log.info({ entry: id, names: old.names, old: addressesOf(old), new: [] }, 'entry removed');
+    }
   }
 
   /** Full jitter: a random wait in [0, cap), cap doubling per failure; at least Retry-After. */
@@ -394,6 +435,7 @@ export class Syncer {
     for (const k of keys) (this.lastProblems.has(k) ? this.log.debug.bind(this.log) : this.log.warn.bind(this.log))({ problem: k }, 'bad item skipped');
     this.lastProblems = keys;
 
+    this.logAddressChanges(built.inputs);
     const json = JSON.stringify(built.inputs);
     const tableChanged = json !== this.lastInputsJson;
     this.lastInputsJson = json;
@@ -422,4 +464,14 @@ export class Syncer {
 function retryAfterOf(error: { details?: Record<string, unknown> | undefined }): number {
   const v = error.details?.retryAfterMs;
   return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0;
+}
+
+function sameMembers(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a);
+  return b.every((x) => set.has(x));
+}
+
+function addressesOf(input: TableEntryInput): string[] {
+  return [...input.ipv4, ...input.ipv6].sort();
 }

@@ -27,12 +27,21 @@ t.test('every own metric is documented with its type and labels, and nothing els
   }
 });
 
-t.test('process metrics carry the prefix and are described as groups', async (t) => {
-  const all = (await new Metrics().registry.getMetricsAsJSON()).map((m) => m.name);
+t.test('process metrics are the standard unprefixed ones and are described as groups', async (t) => {
+  const full = new Metrics();
+  t.teardown(() => full.close());
+  const all = (await full.registry.getMetricsAsJSON()).map((m) => m.name);
   const own = new Set((await new Metrics({ processMetrics: false }).registry.getMetricsAsJSON()).map((m) => m.name));
   const processNames = all.filter((n) => !own.has(n));
   t.ok(processNames.length > 0, 'process metrics are registered');
-  t.same(processNames.filter((n) => !/^privatelink_dns_(process|nodejs)_/.test(n)), [], 'all under privatelink_dns_process_ or privatelink_dns_nodejs_');
-  t.match(doc, '`privatelink_dns_process_*`');
-  t.match(doc, '`privatelink_dns_nodejs_*`');
+  t.same(processNames.filter((n) => !/^(process|nodejs)_/.test(n)), [], 'all under process_ or nodejs_, as stock dashboards expect');
+  for (const n of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_eventloop_lag_p99_seconds']) t.ok(all.includes(n), n);
+  t.match(doc, '`process_*`');
+  t.match(doc, '`nodejs_*`');
+});
+
+t.test('build info: one series with the version, value 1', async (t) => {
+  const m = new Metrics({ processMetrics: false, version: '1.2.3' });
+  const [series] = (await m.buildInfo.get()).values;
+  t.same(series, { value: 1, labels: { version: '1.2.3', nodejs_version: process.version } });
 });

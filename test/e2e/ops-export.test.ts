@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { CLI, startDaemon } from '../helpers/daemon';
 import { requireTool } from '../helpers/tools';
 import { startSimulator } from '../../src/simulator';
-import { BIND_ZONE_MARKER } from '../../src/export';
+import { BIND_CONF_FILE } from '../../src/export';
 
 /**
  * `export --format X` through the CLI, from the snapshot a running daemon left in its state_dir
@@ -131,19 +131,32 @@ t.test('dnsmasq: dnsmasq --test accepts it', async (t) => {
   t.match(r.out, /syntax check OK/);
 });
 
-t.test('bind: named-checkzone accepts every zone', async (t) => {
-  const text = exportAs('bind');
-  const parts = text.split(new RegExp(`^(?=${BIND_ZONE_MARKER})`, 'm')).slice(1);
-  const names = parts.map((p) => p.slice(BIND_ZONE_MARKER.length, p.indexOf('\n')).trim());
-  t.ok(names.includes(CS) && names.includes(OSS) && names.includes('ntp.internal.example'), `zones: ${names.join(', ')}`);
-  const dir = t.testdir({});
-  parts.forEach((zone, i) => {
-    const file = join(dir, `${names[i]}.zone`);
-    writeFileSync(file, zone);
-    const r = check('named-checkzone', ['-k', 'fail', '-n', 'fail', names[i], file]);
-    t.equal(r.code, 0, `${names[i]}: ${r.out.trim()}`);
-    t.match(r.out, /OK/);
-  });
+t.test('bind: --out DIR writes one zone per file and a named.conf fragment that named-checkconf -z loads', async (t) => {
+  const dir = join(t.testdir({}), 'bind');
+  const r = runCli(['export', '--config', configPath, '--format', 'bind', '--out', dir]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout, '', 'nothing on stdout: the files are the output');
+  t.match(r.stderr, `include "${join(dir, BIND_CONF_FILE)}";`);
+  const conf = readFileSync(join(dir, BIND_CONF_FILE), 'utf8');
+  const zones = [...conf.matchAll(/^zone "([^"]+)" \{ type primary; file "([^"]+)"; \};$/gm)].map((m) => m[1] as string);
+  for (const z of [CS, 'ntp.internal.example', OSS, `${EP}-x.epsrv-bp1export.cn-hangzhou.privatelink.aliyuncs.com`]) t.ok(zones.includes(z), `zone ${z}`);
+  for (const zone of zones) {
+    const c = check('named-checkzone', ['-k', 'fail', '-n', 'fail', zone, join(dir, `${zone}.zone`)]);
+    t.equal(c.code, 0, `${zone}: ${c.out.trim()}`);
+    t.notMatch(c.out, /ignoring/i);
+  }
+  const main = join(dir, 'main.conf');
+  writeFileSync(main, `options { directory "${dir}"; };\ninclude "${join(dir, BIND_CONF_FILE)}";\n`);
+  const all = check('named-checkconf', ['-z', main]);
+  t.equal(all.code, 0, all.out);
+  t.equal(all.out.match(/loaded serial/g)?.length, zones.length, all.out);
+});
+
+t.test('bind without --out is a usage error (one stream would let named-checkzone skip zones)', async (t) => {
+  const r = runCli(['export', '--config', configPath, '--format', 'bind']);
+  t.equal(r.code, 2);
+  t.match(r.stderr, /USAGE: .*--out DIR/);
+  t.equal(r.stdout, '');
 });
 
 t.test('rpz: named-checkzone accepts the policy zone, which names every managed name', async (t) => {

@@ -21,12 +21,17 @@ export interface RunningDaemon {
  * Spawns the built CLI (`node dist/cli.js serve --config FILE`) with the given YAML. Listen on
  * "127.0.0.1:0" to get a free port; it is read back from the "started" log line.
  */
-export async function startDaemon(yaml: string, options: { env?: Record<string, string>; args?: string[]; dir?: string; timeoutMs?: number } = {}): Promise<RunningDaemon> {
+export async function startDaemon(
+  yaml: string,
+  options: { env?: Record<string, string>; args?: string[]; dir?: string; timeoutMs?: number; command?: (configPath: string) => string[] } = {},
+): Promise<RunningDaemon> {
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'pldns-'));
   const configPath = join(dir, 'config.yaml');
   writeFileSync(configPath, yaml);
   const args = options.args ?? ['serve', '--config', configPath];
-  const proc = spawn(process.execPath, [CLI, ...args], {
+  // `command`: a whole argv (e.g. the systemd unit's ExecStart) instead of node + the built CLI.
+  const [file, ...argv] = options.command ? options.command(configPath) : [process.execPath, CLI, ...args];
+  const proc = spawn(file as string, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true', ...options.env },
   });

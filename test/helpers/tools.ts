@@ -26,6 +26,8 @@ const DEBIAN_PACKAGE: Record<string, string> = {
   'systemd-analyze': 'systemd',
   chattr: 'e2fsprogs',
   getent: 'libc-bin',
+  'named-checkconf': 'bind9-utils',
+  python3: 'python3',
 };
 
 export function toolVersion(cmd: string, args: string[]): string {

@@ -9,6 +9,8 @@ import { dig } from './dig';
 export interface RunningUnbound {
   readonly port: number;
   readonly dir: string;
+  /** For /proc measurements (idle CPU and RSS next to ours). */
+  readonly pid: number;
   /** Everything it has written to stdout and stderr so far. */
   log(): string;
   stop(): Promise<void>;
@@ -53,7 +55,7 @@ export async function startUnbound(serverLines: string[], tail: string[] = [], o
   for (let i = 0; i < 50; i++) {
     if (proc.exitCode !== null) throw new Error(`unbound exited: ${output}`);
     const r = await dig(port, 'ready.invalid', 'A', ['+time=1']);
-    if (r.status !== 'NO_ANSWER') return { port, dir, log: () => output, stop };
+    if (r.status !== 'NO_ANSWER') return { port, dir, pid: proc.pid as number, log: () => output, stop };
     await new Promise((r2) => setTimeout(r2, 100));
   }
   await stop();

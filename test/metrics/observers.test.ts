@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Metrics, snapshotObserver, syncObserver } from '../../src/metrics';
+import { Metrics, edgeCounters, snapshotObserver, syncObserver } from '../../src/metrics';
 import { metricValue } from '../helpers/metrics';
 
 async function text(m: Metrics): Promise<string> {
@@ -52,4 +52,16 @@ t.test('snapshotObserver counts writes by result', async (t) => {
   const body = await text(m);
   t.equal(metricValue(body, 'privatelink_dns_snapshot_writes_total', { result: 'ok' }), 2);
   t.equal(metricValue(body, 'privatelink_dns_snapshot_writes_total', { result: 'error' }), 1);
+});
+
+t.test('edgeCounters: a client refused by access control is a REFUSED response too', async (t) => {
+  const m = new Metrics({ processMetrics: false });
+  const e = edgeCounters(m);
+  e.rejected('refused', 'udp');
+  e.rejected('refused', 'tcp');
+  e.rejected('formerr', 'udp');
+  const body = await text(m);
+  t.equal(metricValue(body, 'privatelink_dns_responses_total', { rcode: 'REFUSED' }), 2);
+  t.equal(metricValue(body, 'privatelink_dns_dropped_packets_total', { reason: 'refused' }), 2, 'and still counted by reason');
+  t.notMatch(body, /rcode="FORMERR"/, 'other rejections are not counted as a REFUSED response');
 });

@@ -46,7 +46,9 @@ t.test('systemd-analyze verify accepts the unit without warnings', async (t) => 
 t.test('hardening directives', async (t) => {
   const d = serviceDirectives(UNIT);
   const expect: Record<string, string> = {
-    Type: 'simple',
+    Type: 'notify',
+    NotifyAccess: 'main',
+    RestartPreventExitStatus: '2',
     ExecStart: `/usr/bin/node --max-semi-space-size=4 ${INSTALL_DIR}/dist/cli.js serve --config /etc/privatelink-dns/config.yaml`,
     ExecReload: '/bin/kill -HUP $MAINPID',
     Restart: 'on-failure',
@@ -71,7 +73,8 @@ t.test('hardening directives', async (t) => {
     SystemCallFilter: '@system-service',
   };
   for (const [key, value] of Object.entries(expect)) t.same(d.get(key), [value], `${key}=${value}`);
-  for (const key of ['RestartSec', 'TimeoutStopSec', 'LimitNOFILE']) t.ok(d.has(key), `${key} is set`);
+  for (const key of ['RestartSec', 'TimeoutStopSec', 'LimitNOFILE', 'WatchdogSec']) t.ok(d.has(key), `${key} is set`);
+  t.ok(d.get('RestrictAddressFamilies')?.[0]?.split(' ').includes('AF_UNIX'), 'AF_UNIX: sd_notify is a unix datagram');
   t.ok(d.get('Environment')?.includes('ALIBABA_CLOUD_ECS_METADATA_DISABLED=true'), 'no ECS metadata lookups on premises');
   t.match(UNIT, /JIT/, 'MemoryDenyWriteExecute=no is explained');
   t.notOk(d.has('User'), 'no fixed user next to DynamicUser');

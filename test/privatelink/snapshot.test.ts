@@ -10,6 +10,7 @@ import { Metrics, snapshotObserver } from '../../src/metrics';
 import type { EntryState, SyncState } from '../../src/privatelink/model';
 import { SNAPSHOT_FILE, SnapshotStore, loadSnapshot, saveSnapshot } from '../../src/privatelink/snapshot';
 import { bigState } from '../helpers/snapshot-writer';
+import { captureLogger } from '../helpers/privatelink-fake';
 
 const config: EntryConfig[] = [
   { kind: 'endpoint', names: ['cs-anony-vpc.cn-hangzhou.aliyuncs.com'], endpointId: 'ep-a' },
@@ -185,11 +186,16 @@ t.test('store: a failed write is reported, counted and retried next time', async
   const metrics = new Metrics({ processMetrics: false });
   let fail = true;
   const fs = { ...fsp, rename: async (a: PathLike, b: PathLike) => (fail ? Promise.reject(new Error('ENOSPC')) : fsp.rename(a, b)) };
-  const store = new SnapshotStore({ dir, observer: snapshotObserver(metrics), fs });
+  const { logger, lines } = captureLogger();
+  const store = new SnapshotStore({ dir, observer: snapshotObserver(metrics), fs, logger });
   await t.rejects(store.save(state()), { code: 'SNAPSHOT_WRITE' });
+  await t.rejects(store.save(state()), { code: 'SNAPSHOT_WRITE' });
+  t.same(lines.filter((l) => Number(l.level) >= 40).map((l) => l.msg), ['could not save the snapshot; the previous one is kept'], 'the first failure logged once');
+  t.match(lines[0], { dir, err: /ENOSPC/ });
   fail = false;
   t.equal(await store.save(state()), true, 'same content is written once the disk recovers');
-  t.same((await metrics.snapshotWrites.get()).values.map((v) => [v.labels.result, v.value]).sort(), [['error', 1], ['ok', 1]]);
+  t.match(lines.at(-1), { level: 30, msg: 'snapshot saved again', afterFailedWrites: 2 });
+  t.same((await metrics.snapshotWrites.get()).values.map((v) => [v.labels.result, v.value]).sort(), [['error', 2], ['ok', 1]]);
 });
 
 // The writer child is TypeScript: it runs under the same loader tap gave this process.

@@ -124,7 +124,10 @@ t.test('a failed endpoint keeps its previous IPs, marked stale: partial', async 
   t.same(await metric(h.metrics, 'staleEntries'), { _: 1 });
   t.same(await metric(h.metrics, 'tableAgeSeconds'), { _: 30 });
   t.same(await metric(h.metrics, 'syncs'), { success: 1, partial: 1 });
-  t.ok(h.lines.some((l) => l.level === 40 && l.entry === 'ep-b' && l.code === 'PL_SERVER' && l.ageMs === 30_000), 'logged with its age');
+  const warns = h.lines.filter((l) => l.level === 40 && l.component === 'sync' && l.msg !== 'bad item skipped');
+  t.equal(warns.length, 1, 'one warning line for the failed sync');
+  t.match(warns[0], { result: 'partial', failed: 1, failures: [{ entry: 'ep-b', code: 'PL_SERVER', ageMs: 30_000 }] }, 'the entry, its code and its age inside it');
+  t.ok(h.lines.some((l) => l.level === 30 && l.msg === 'addresses changed' && l.entry === 'ep-a' && JSON.stringify(l.old) === '["10.0.0.1","10.0.0.2"]' && JSON.stringify(l.new) === '["10.0.0.7"]'), 'old → new addresses at info');
 
   await h.clock.advance(10_000);
   const again = await h.syncer.syncOnce();
@@ -402,4 +405,27 @@ t.test('the default scheduler is node-cron and stops for good', async (t) => {
   t.ok(seen >= 1, 'ticked within a second');
   await new Promise((r) => setTimeout(r, 1100));
   t.equal(ticks, seen, 'no tick after stop');
+});
+
+t.test('logs: one line per failed sync with every entry inside, info when it recovers', async (t) => {
+  const h = harness();
+  await h.syncer.syncOnce();
+  t.notOk(h.lines.some((l) => l.msg === 'sync recovered'), 'a first success is no recovery');
+  h.api.failNext('listVpcEndpointZones', new PldnsError('PL_NETWORK', 'ECONNREFUSED'), 'ep-a');
+  h.api.failNext('listVpcEndpointZones', new PldnsError('PL_NETWORK', 'ECONNREFUSED'), 'ep-b');
+  const before = h.lines.length;
+  const out = await h.syncer.syncOnce();
+  t.equal(out.result, 'failure');
+  const lines = h.lines.slice(before).filter((l) => Number(l.level) >= 40 && l.msg !== 'bad item skipped');
+  t.equal(lines.length, 1, 'two failed entries, one line');
+  t.match(lines[0], { result: 'failure', failed: 2, consecutiveFailures: 1 });
+  t.same(((lines[0]?.failures ?? []) as { entry: string }[]).map((f) => f.entry).sort(), ['ep-a', 'ep-b']);
+  t.notOk(h.lines.slice(before).some((l) => l.msg === 'addresses changed'), 'stale data kept: no address change');
+  await h.clock.advance(60_000);
+  await h.syncer.syncOnce();
+  const recovered = h.lines.filter((l) => l.msg === 'sync recovered');
+  t.equal(recovered.length, 1);
+  t.match(recovered[0], { level: 30, afterFailedSyncs: 1 });
+  await h.syncer.syncOnce();
+  t.equal(h.lines.filter((l) => l.msg === 'sync recovered').length, 1, 'only the first success after failures');
 });

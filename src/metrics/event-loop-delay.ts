@@ -1,0 +1,73 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { Gauge, type Registry } from 'prom-client';
+
+/** How often the loop is sampled. Sparse on purpose: each sample wakes an idle daemon. */
+export const EVENT_LOOP_SAMPLE_MS = 100;
+
+/** prom-client's event-loop gauges that this class replaces (theirs include the sampling interval). */
+export const REPLACED_NODEJS_LAG_METRICS = ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'].map((s) => `nodejs_eventloop_lag_${s}_seconds`);
+
+/**
+ * Event-loop delay: how late a timer due now runs, which is what a query arriving now waits
+ * before its callback runs. Node's histogram records the whole interval between samples (delay
+ * plus the `resolution` itself: an idle loop shows the resolution, 10 ms by default), so the
+ * resolution is subtracted here. One histogram feeds our quantile gauge and, with `standardNames`,
+ * the `nodejs_eventloop_lag_*_seconds` gauges stock Node.js dashboards read; it is reset at each
+ * scrape (Node then drops the first interval after a reset: one sample per scrape).
+ *
+ * Without `sample` (unit tests that build many registries) the gauge exists and is left alone.
+ */
+export class EventLoopDelay {
+  /** privatelink_dns_event_loop_delay_seconds{quantile="0.5"|"0.99"|"1"}. */
+  readonly gauge: Gauge<'quantile'>;
+  private readonly histogram: IntervalHistogram | undefined;
+  private readonly resolutionNs: number;
+
+  constructor(registry: Registry, options: { sample: boolean; standardNames: boolean; resolutionMs?: number }) {
+    const resolutionMs = options.resolutionMs ?? EVENT_LOOP_SAMPLE_MS;
+    this.resolutionNs = resolutionMs * 1e6;
+    if (options.sample) {
+      this.histogram = monitorEventLoopDelay({ resolution: resolutionMs });
+      this.histogram.enable();
+    }
+    const h = this.histogram;
+    const delaySeconds = (ns: number): number => Math.max(0, ns - this.resolutionNs) / 1e9;
+    const read: Record<string, (h: IntervalHistogram) => number> = {
+      min: (h) => delaySeconds(h.min),
+      max: (h) => delaySeconds(h.max),
+      mean: (h) => delaySeconds(h.mean),
+      stddev: (h) => (Number.isFinite(h.stddev) ? h.stddev / 1e9 : 0),
+      p50: (h) => delaySeconds(h.percentile(50)),
+      p90: (h) => delaySeconds(h.percentile(90)),
+      p99: (h) => delaySeconds(h.percentile(99)),
+    };
+    const standard = new Map<string, Gauge>();
+    // This gauge is registered first and collects for all: a scrape reads metrics in registration order.
+    const collect = (): void => {
+      // No sample since the last scrape: zeros, not minus the resolution.
+      const value = (stat: string): number => (h && h.count > 0 ? (read[stat] as (h: IntervalHistogram) => number)(h) : 0);
+      for (const [stat, gauge] of standard) gauge.set(value(stat));
+      this.gauge.set({ quantile: '0.5' }, value('p50'));
+      this.gauge.set({ quantile: '0.99' }, value('p99'));
+      this.gauge.set({ quantile: '1' }, value('max'));
+      h?.reset();
+    };
+    this.gauge = new Gauge({
+      name: 'privatelink_dns_event_loop_delay_seconds',
+      help: `Event-loop delay over the last scrape interval: how late a timer ran (sampled every ${resolutionMs} ms, the interval itself not counted)`,
+      labelNames: ['quantile'] as const,
+      registers: [registry],
+      ...(h ? { collect } : {}),
+    });
+    if (!options.standardNames) return;
+    for (const stat of Object.keys(read)) {
+      const name = `nodejs_eventloop_lag_${stat}_seconds`;
+      registry.removeSingleMetric(name);
+      standard.set(stat, new Gauge({ name, help: `Event-loop delay since the previous scrape, ${stat} (sampling interval excluded)`, registers: [registry] }));
+    }
+  }
+
+  close(): void {
+    this.histogram?.disable();
+  }
+}

@@ -1,0 +1,47 @@
+import t from 'tap';
+import { Registry } from 'prom-client';
+import { EventLoopDelay } from '../../src/metrics/event-loop-delay';
+
+/** The delay gauges report lateness, not the sampling interval, and see a real stall. */
+
+const RESOLUTION_MS = 50;
+
+async function scrape(registry: Registry): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (const m of await registry.getMetricsAsJSON()) for (const v of m.values) out.set(`${m.name}${v.labels.quantile ? `{${v.labels.quantile}}` : ''}`, v.value);
+  return out;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+t.test('an idle loop shows (almost) no delay; a 200 ms stall shows as about 200 ms', async (t) => {
+  const registry = new Registry();
+  const loop = new EventLoopDelay(registry, { sample: true, standardNames: true, resolutionMs: RESOLUTION_MS });
+  t.teardown(() => loop.close());
+  await scrape(registry); // reset whatever the start-up cost
+  await sleep(RESOLUTION_MS * 12);
+  const idle = await scrape(registry);
+  // Before the fix an idle loop reported the resolution itself (>= 50 ms) as its median delay.
+  t.ok((idle.get('privatelink_dns_event_loop_delay_seconds{0.5}') ?? 1) < RESOLUTION_MS / 2000, `idle median ${idle.get('privatelink_dns_event_loop_delay_seconds{0.5}')} s is well under the sampling interval`);
+  t.ok((idle.get('nodejs_eventloop_lag_p50_seconds') ?? 1) < RESOLUTION_MS / 2000, 'the standard gauge agrees');
+  t.equal(idle.get('nodejs_eventloop_lag_p50_seconds'), idle.get('privatelink_dns_event_loop_delay_seconds{0.5}'));
+
+  await sleep(RESOLUTION_MS * 2); // Node drops the first interval after a reset
+  const until = Date.now() + 200;
+  while (Date.now() < until); // the stall
+  await sleep(RESOLUTION_MS * 3);
+  const stalled = await scrape(registry);
+  const max = stalled.get('privatelink_dns_event_loop_delay_seconds{1}') ?? 0;
+  t.ok(max >= 0.15 && max < 0.2 + RESOLUTION_MS / 1000 + 0.1, `the stall is seen as ${max} s`);
+  t.equal(stalled.get('nodejs_eventloop_lag_max_seconds'), max);
+
+  const after = await scrape(registry);
+  t.ok((after.get('privatelink_dns_event_loop_delay_seconds{1}') ?? 1) < 0.15, 'reset at each scrape');
+});
+
+t.test('without sampling the gauge is registered and left to its owner; no standard names are added', async (t) => {
+  const registry = new Registry();
+  const loop = new EventLoopDelay(registry, { sample: false, standardNames: false });
+  loop.gauge.set({ quantile: '1' }, 0.5);
+  t.same([...(await scrape(registry)).entries()], [['privatelink_dns_event_loop_delay_seconds{1}', 0.5]]);
+});
