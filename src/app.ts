@@ -1,5 +1,5 @@
 import type { Config } from './config/schema';
-import { formatHostPort, type HostPort } from './config/units';
+import { formatHostPort } from './config/units';
 import { describeError } from './errors';
 import type { Logger } from './log';
 import {
@@ -17,8 +17,8 @@ import { Syncer, type ApiProvider } from './privatelink/sync';
 import { SnapshotStore } from './privatelink/snapshot';
 import { ApiClientProvider } from './privatelink/api-provider';
 import type { SyncState } from './privatelink/model';
-import { HttpServer } from './http/http-server';
-import { METRICS_ROUTES } from './http/routes';
+import { HttpListeners } from './http/http-listeners';
+import type { HttpSources } from './http/routes';
 import { Secondary } from './secondary/secondary';
 import { zoneStore } from './secondary/zone-store';
 import { xfrCalls } from './secondary/xfr-calls';
@@ -65,11 +65,8 @@ export class App {
   private syncer: Syncer | undefined;
   private snapshots: SnapshotStore | undefined;
   private apiClients: ApiClientProvider | undefined;
-  private http: HttpServer | undefined;
-  private httpPort: number | undefined;
+  private readonly http: HttpListeners;
   /** listen.metrics: /metrics alone, so /status need not be exposed to scrapers. */
-  private metricsHttp: HttpServer | undefined;
-  private metricsPort: number | undefined;
   private tableVersion = 0;
   /** What the source (sync or transfer) gave; the table answers these minus what the prober finds unreachable. */
   private baseInputs: readonly TableEntryInput[] = [];
@@ -94,6 +91,7 @@ export class App {
     this.prober = this.buildProber(this.config);
     this.pipeline = new EdgePipeline(this.routes(), edgeCounters(this.metrics), this.logger.child({ component: 'dns' }));
     this.listeners = new ListenerSet(this.listenerOptions(this.config));
+    this.http = new HttpListeners(this.httpSources(), this.logger.child({ component: 'http' }));
   }
 
   get currentConfig(): Config {
@@ -124,15 +122,14 @@ export class App {
     this.pipeline.reconfigure(this.routes());
     await this.secondary?.start();
     await this.listeners.open(this.config.listen.dns);
-    if (this.config.listen.http) await this.openHttp(this.config.listen.http);
-    if (this.config.listen.metrics) await this.openMetricsHttp(this.config.listen.metrics);
+    await this.http.open(this.config.listen);
     this.state = 'running';
     this.syncer?.start();
     this.prober?.start();
     this.logger.info({
       dns: this.dnsPorts,
-      http: this.httpPort === undefined ? undefined : { port: this.httpPort },
-      metrics: this.metricsPort === undefined ? undefined : { port: this.metricsPort },
+      http: this.http.ports.http === undefined ? undefined : { port: this.http.ports.http },
+      metrics: this.http.ports.metrics === undefined ? undefined : { port: this.http.ports.metrics },
       upstreams: this.config.upstream.servers.map(formatHostPort),
       names: this.table.size,
       version: this.options.version,
@@ -338,17 +335,7 @@ export class App {
     };
   }
 
-  private async openHttp(address: HostPort): Promise<void> {
-    this.http = new HttpServer({ address, logger: this.logger.child({ component: 'http' }), sources: this.httpSources() });
-    this.httpPort = await this.http.start();
-  }
-
-  private async openMetricsHttp(address: HostPort): Promise<void> {
-    this.metricsHttp = new HttpServer({ address, logger: this.logger.child({ component: 'http' }), sources: this.httpSources(), routes: METRICS_ROUTES });
-    this.metricsPort = await this.metricsHttp.start();
-  }
-
-  private httpSources(): ConstructorParameters<typeof HttpServer>[0]['sources'] {
+  private httpSources(): HttpSources {
     return {
       registry: this.metrics.registry,
       readiness: () => computeReadiness(this.readinessInputs()),
@@ -410,20 +397,7 @@ export class App {
     await this.reconfigureSources(prev, next);
     this.pipeline.reconfigure(this.routes());
     await this.listeners.reconfigure(next.listen.dns, this.listenerOptions(next));
-    const httpKey = (c: Config): string => (c.listen.http ? formatHostPort(c.listen.http) : '');
-    if (httpKey(prev) !== httpKey(next)) {
-      await this.http?.close();
-      this.http = undefined;
-      this.httpPort = undefined;
-      if (next.listen.http) await this.openHttp(next.listen.http);
-    }
-    const metricsKey = (c: Config): string => (c.listen.metrics ? formatHostPort(c.listen.metrics) : '');
-    if (metricsKey(prev) !== metricsKey(next)) {
-      await this.metricsHttp?.close();
-      this.metricsHttp = undefined;
-      this.metricsPort = undefined;
-      if (next.listen.metrics) await this.openMetricsHttp(next.listen.metrics);
-    }
+    await this.http.reconfigure(next.listen);
     this.metrics.reloads.inc({ result: 'ok' });
     this.logger.info({ names: this.table.size, dns: this.dnsPorts }, 'configuration reloaded');
     this.warnAbout(next);
@@ -467,8 +441,7 @@ export class App {
     await this.hub?.stop();
     const grace = this.config.limits.shutdownGraceMs;
     await this.listeners.close(grace);
-    await this.http?.close();
-    await this.metricsHttp?.close();
+    await this.http.close();
     this.forwarder.close();
     this.apiClients?.close();
     this.metrics.close();

@@ -1,0 +1,55 @@
+import { formatHostPort, type HostPort } from '../config/units';
+import type { Logger } from '../log';
+import { HttpServer } from './http-server';
+import { METRICS_ROUTES, type HttpSources } from './routes';
+
+/** `listen.http` (every endpoint) and the optional `listen.metrics` (only /metrics). */
+export interface HttpAddresses {
+  readonly http: HostPort | null;
+  readonly metrics: HostPort | null;
+}
+
+interface Open {
+  readonly key: string;
+  readonly server: HttpServer;
+  readonly port: number;
+}
+
+/**
+ * The admin listeners: the full HTTP endpoint and the metrics-only one. A reconfigure keeps a
+ * listener whose address did not change and replaces one whose address did.
+ */
+export class HttpListeners {
+  private main: Open | undefined;
+  private metricsOnly: Open | undefined;
+
+  constructor(private readonly sources: HttpSources, private readonly logger: Logger) {}
+
+  get ports(): { http: number | undefined; metrics: number | undefined } {
+    return { http: this.main?.port, metrics: this.metricsOnly?.port };
+  }
+
+  async open(addresses: HttpAddresses): Promise<void> {
+    await this.reconfigure(addresses);
+  }
+
+  async reconfigure(addresses: HttpAddresses): Promise<void> {
+    this.main = await this.replace(this.main, addresses.http, false);
+    this.metricsOnly = await this.replace(this.metricsOnly, addresses.metrics, true);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.main?.server.close(), this.metricsOnly?.server.close()]);
+    this.main = undefined;
+    this.metricsOnly = undefined;
+  }
+
+  private async replace(current: Open | undefined, address: HostPort | null, metricsOnly: boolean): Promise<Open | undefined> {
+    const key = address ? formatHostPort(address) : '';
+    if ((current?.key ?? '') === key) return current;
+    await current?.server.close();
+    if (!address) return undefined;
+    const server = new HttpServer({ address, logger: this.logger, sources: this.sources, ...(metricsOnly ? { routes: METRICS_ROUTES } : {}) });
+    return { key, server, port: await server.start() };
+  }
+}
