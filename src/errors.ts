@@ -41,6 +41,8 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 /** What a failed PrivateLink API call carries (all optional: which fields depends on how it failed). */
 export type PrivateLinkCallDetails = {
   readonly action?: string;
+  /** host:port the call went to. */
+  readonly target?: string;
   /** The API's own error code, e.g. "Throttling.User". */
   readonly apiCode?: string;
   readonly statusCode?: number;
