@@ -1,4 +1,5 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { networkInterfaces } from 'node:os';
 import ipaddr from 'ipaddr.js';
 import { formatHostPort } from './units';
@@ -21,14 +22,21 @@ export interface WarningEnvironment {
 export const hostEnvironment: WarningEnvironment = {
   localAddresses: () => Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address)),
   stateDirProblem: (dir) => {
+    // A missing directory is created at the first write (mkdir -p), so only one that cannot be is a problem.
+    let existing = dir;
+    let missing = false;
+    for (let i = 0; i < 64 && !existsSync(existing); i++) {
+      missing = true;
+      existing = dirname(existing);
+    }
     try {
-      if (!statSync(dir).isDirectory()) return 'is not a directory';
-      accessSync(dir, constants.W_OK | constants.X_OK);
+      if (!statSync(existing).isDirectory()) return missing ? `cannot be created: ${existing} is not a directory` : 'is not a directory';
+      accessSync(existing, constants.W_OK | constants.X_OK);
       return undefined;
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return 'does not exist (create it, or StateDirectory= under systemd): no snapshot is written, restarts begin with an empty table';
-      return `is not writable by this user (${code ?? 'error'}): no snapshot is written, restarts begin with an empty table`;
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      const why = missing ? `does not exist and cannot be created by this user (${existing}: ${code})` : `is not writable by this user (${code})`;
+      return `${why}: no snapshot is written, restarts begin with an empty table (StateDirectory= under systemd)`;
     }
   },
 };
@@ -49,7 +57,7 @@ export function configWarnings(config: Config, env: WarningEnvironment = hostEnv
     const ip = parseIp(hp.host);
     if (!ip || ip.range() === 'unspecified' || allow.length === 0) return;
     if (!allow.some((cidr) => inCidr(ip, cidr))) {
-      out.push({ setting: `listen.dns[${i}]`, message: `${formatHostPort(hp)} is outside access.allow: clients of that network are refused` });
+      out.push({ setting: `listen.dns[${i}]`, message: `${formatHostPort(hp)} is outside access.allow: clients on its own network are refused (fine only if every client is routed from an allowed network)` });
     }
   });
   out.push(...upstreamWarnings(config, env));

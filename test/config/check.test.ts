@@ -106,7 +106,7 @@ function warnings(yaml: string, e: WarningEnvironment = env(['127.0.0.1', '::1',
 
 t.test('warnings: listen outside access.allow, wildcard loops, 0.0.0.0 upstream', async (t) => {
   t.same(warnings(BASE), [], 'defaults: none');
-  t.match(warnings(`${BASE}listen: { dns: ["100.64.1.1:53"] }\n`), [/^listen\.dns\[0\]: 100\.64\.1\.1:53 is outside access\.allow/]);
+  t.match(warnings(`${BASE}listen: { dns: ["100.64.1.1:53"] }\n`), [/^listen\.dns\[0\]: 100\.64\.1\.1:53 is outside access\.allow: clients on its own network are refused/]);
   t.same(warnings(`${BASE}listen: { dns: ["100.64.1.1:53"] }\naccess: { allow: ["100.64.0.0/10"] }\n`), [], 'inside: none');
   t.same(warnings(`${BASE}listen: { dns: ["0.0.0.0:53"] }\n`), [], 'a wildcard listener is inside by definition');
 
@@ -121,12 +121,14 @@ t.test('warnings: listen outside access.allow, wildcard loops, 0.0.0.0 upstream'
 });
 
 t.test('warnings: a missing or unwritable state_dir (the real file system, as an unprivileged user)', async (t) => {
-  const missing = check(`${STATIC}state_dir: /nonexistent/pldns-state\n`);
-  t.equal(missing.code, 0, missing.stderr);
-  t.match(missing.stderr, /warning: state_dir: \/nonexistent\/pldns-state does not exist/);
-
   const dir = mkdtempSync(join(tmpdir(), 'pldns-check-'));
   chmodSync(dir, 0o755);
+  const missing = check(`${STATIC}state_dir: ${dir}/state/sub\n`, { uid: NOBODY, dir });
+  t.equal(missing.code, 0, missing.stderr);
+  t.match(missing.stderr, new RegExp(`warning: state_dir: ${dir}/state/sub does not exist and cannot be created by this user \\(${dir}: EACCES\\)`));
+  const creatable = check(`${STATIC}state_dir: ${dir}/state/sub\n`, { dir });
+  t.equal(creatable.stderr, '', 'missing but creatable (the first write makes it): no warning');
+
   const state = join(dir, 'state');
   mkdirSync(state, { mode: 0o755 });
   const ro = check(`${STATIC}state_dir: ${state}\n`, { uid: NOBODY, dir });
