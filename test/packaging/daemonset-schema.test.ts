@@ -84,6 +84,13 @@ for (const file of ['daemonset.yaml', 'daemonset-fleet-edge.yaml']) {
     for (const c of [...(pod.initContainers as Any[]), main]) t.same(c.securityContext.seccompProfile, { type: 'RuntimeDefault' }, c.name);
   });
 
+  t.test(`${file}: no optional Secret (a missing key must stop the pod, not start it without)`, async (t) => {
+    const secrets = (pod.volumes as Any[]).filter((v) => v.secret).map((v) => v.secret as Any);
+    const refs = (main.env ?? []).flatMap((e: Any) => (e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef] : []));
+    for (const s of [...secrets, ...refs]) t.not(s.optional, true, JSON.stringify(s));
+    t.pass(`${secrets.length + refs.length} secret reference(s)`);
+  });
+
   t.test(`${file}: lameduck drains readiness, both delays fit the grace period`, async (t) => {
     const config = parse(configMap.data['config.yaml']);
     t.equal(config?.limits.lameduckMs, 5000, 'readiness off 5 s before the listeners close');
