@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { configWarnings } from './config/warnings';
+import { nextCronRuns } from './config/cron-schedule';
 import { parseArgs, type ParsedArgs } from './cli-args';
 import { describeError, isPldnsError, PldnsError } from './errors';
 import { formatProblems, loadConfigFile } from './config/load';
@@ -15,7 +16,7 @@ Usage:
   privatelink-dns serve [--config PATH]        run the daemon (default ${DEFAULTS.configPath})
   privatelink-dns serve --demo [--dns HOST:PORT] [--http HOST:PORT]
                                                run with the built-in PrivateLink simulator (DNS 127.0.0.1:5353, HTTP 127.0.0.1:8053)
-  privatelink-dns check --config PATH          validate a config file (exit 0, or 2 with one line per problem)
+  privatelink-dns check [--config PATH]        validate a config file (exit 0, or 2 with one line per problem; default as serve)
   privatelink-dns sync --config PATH [--json]  run one PrivateLink sync and print the name → IP table
   privatelink-dns simulate [--listen HOST:PORT] [--data FILE] [--access-key-id ID] [--access-key-secret SECRET]
                            [--tls-cert PEM --tls-key PEM]
@@ -65,7 +66,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (args.command) {
       case 'check':
-        return await runCheck(requireFlag(args, 'config'));
+        return await runCheck(optionalFlag(args, 'config') ?? DEFAULTS.configPath);
       case 'serve': {
         const demo = args.flags.demo === true;
         if (demo && typeof args.flags.config === 'string') throw new PldnsError('USAGE', 'serve takes --config or --demo, not both');
@@ -121,9 +122,16 @@ function reportFailure(err: unknown, verbose: boolean): number {
 
 async function runCheck(path: string): Promise<number> {
   const config = loadConfigFile(path);
-  for (const w of configWarnings(config)) process.stderr.write(`${path}: warning: ${w.setting}: ${w.message}\n`);
+  const warn = (setting: string, message: string) => process.stderr.write(`${path}: warning: ${setting}: ${message}\n`);
+  for (const w of configWarnings(config)) warn(w.setting, w.message);
+  if (config.stateDir) {
+    const problem = await (await import('./privatelink/snapshot')).snapshotReadProblem(config.stateDir, config.records.entries);
+    if (problem) warn('state_dir', problem);
+  }
   process.stdout.write(`${path}: ok\n`);
   if (config.source === 'privatelink') {
+    const runs = nextCronRuns(config.privatelink.refresh, 3).map((d) => d.toISOString());
+    process.stdout.write(`privatelink.refresh "${config.privatelink.refresh}": next syncs ${runs.join(', ')} (before jitter)\n`);
     const report = (await import('./privatelink/quota')).quotaReport(config);
     if (report) process.stdout.write(`${report.info}\n`);
     if (report?.warning) process.stderr.write(`warning: ${report.warning}\n`);

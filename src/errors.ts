@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   PL_CREDENTIALS: 'no Alibaba Cloud credentials could be obtained',
   SYNC_BUSY: 'a sync was requested while one was running',
   SNAPSHOT_INVALID: 'the state snapshot is corrupt or of an unknown version',
+  SNAPSHOT_READ: 'the state snapshot exists but could not be read (permissions, I/O)',
   SNAPSHOT_WRITE: 'the state snapshot could not be written',
   EXPORT_EMPTY: 'there is no table to export',
   EXPORT_WRITE: 'an export file (export --out DIR) could not be written',
@@ -40,6 +41,8 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 /** What a failed PrivateLink API call carries (all optional: which fields depends on how it failed). */
 export type PrivateLinkCallDetails = {
   readonly action?: string;
+  /** host:port the call went to. */
+  readonly target?: string;
   /** The API's own error code, e.g. "Throttling.User". */
   readonly apiCode?: string;
   readonly statusCode?: number;
@@ -87,6 +90,7 @@ export type ErrorDetailsByCode = {
   PL_CREDENTIALS: PrivateLinkCallDetails & { readonly type?: string };
   SYNC_BUSY: never;
   SNAPSHOT_INVALID: never;
+  SNAPSHOT_READ: never;
   SNAPSHOT_WRITE: never;
   EXPORT_EMPTY: never;
   ZONE_STATE_INVALID: never;

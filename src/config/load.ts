@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import YAML from 'yaml';
+import YAML, { LineCounter } from 'yaml';
 import { PldnsError } from '../errors';
 import { validateConfig, type ValidateOptions } from './validate';
 import type { Config } from './schema';
@@ -10,9 +10,15 @@ import type { ConfigProblem } from './reader';
 export function parseConfigText(text: string, options: ValidateOptions = {}): { config?: Config; problems: ConfigProblem[] } {
   let raw: unknown;
   try {
-    const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+    const lineCounter = new LineCounter();
+    const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
     if (doc.errors.length > 0) {
-      return { problems: doc.errors.map((e) => ({ path: `(yaml line ${e.linePos?.[0]?.line ?? '?'})`, problem: e.message.split('\n')[0] })) };
+      return {
+        problems: doc.errors.map((e) => {
+          const { line, col } = lineCounter.linePos(e.pos[0]);
+          return { path: `(yaml line ${line}, column ${col})`, problem: e.message.split('\n')[0] };
+        }),
+      };
     }
     raw = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {

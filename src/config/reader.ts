@@ -106,6 +106,18 @@ export class ConfigReader {
     return ms;
   }
 
+  /** Whole seconds, written as a plain integer (seconds) or a duration such as "30s" or "5m". */
+  seconds(obj: Obj, key: string, path: string, fallbackS: number, minS: number, maxS: number): number {
+    const v = obj[key];
+    if (v === undefined || v === null) return fallbackS;
+    const ms = typeof v === 'string' ? parseDurationMs(v) : typeof v === 'number' && Number.isInteger(v) ? v * 1000 : undefined;
+    if (ms === undefined || ms % 1000 !== 0 || ms < minS * 1000 || ms > maxS * 1000) {
+      this.report(join(path, key), `must be whole seconds from ${minS} to ${maxS}, as an integer or a duration such as "30s" or "5m"`);
+      return fallbackS;
+    }
+    return ms / 1000;
+  }
+
   stringList(obj: Obj, key: string, path: string, fallback: readonly string[], allowEmpty = true): string[] {
     const v = obj[key];
     if (v === undefined || v === null) return [...fallback];

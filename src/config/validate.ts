@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
-import cron from 'node-cron';
+import { cronProblem } from './cron-schedule';
 import { ConfigReader, isObject, join, type ConfigProblem } from './reader';
 import { readEntryProbe, readProbeConfig } from './probe';
 import { parseHostPort, formatHostPort, sameSocket, type HostPort } from './units';
@@ -121,7 +121,7 @@ export function validateConfig(
   const endpoint = r.string(plRaw, 'endpoint', 'privatelink', `privatelink.${region || 'cn-hangzhou'}.aliyuncs.com`, (s) =>
     /^[a-z]+:\/\//i.test(s) ? 'must be host[:port] without a scheme (set protocol separately)' : typeof parseHostPort(s, 443) === 'string' ? 'must be host[:port]' : undefined,
   );
-  const refresh = r.string(plRaw, 'refresh', 'privatelink', DEFAULTS.refresh, (s) => (cron.validate(s) ? undefined : 'is not a valid cron expression'));
+  const refresh = r.string(plRaw, 'refresh', 'privatelink', DEFAULTS.refresh, cronProblem);
   const bootstrap = r.hostPortList(plRaw, 'bootstrap', 'privatelink', [], 53, true);
   bootstrap.forEach((hp, i) => {
     if (hp.family === 0) r.report(`privatelink.bootstrap[${i}]`, 'must be an IP address, not a hostname');
@@ -157,7 +157,7 @@ export function validateConfig(
   const recRaw = r.section(top.records, 'records', ['ttl', 'prefer_zones', 'on_unavailable', 'entries', 'probe']);
   const probe = readProbeConfig(r, recRaw.probe);
   const records = {
-    ttl: r.integer(recRaw, 'ttl', 'records', DEFAULTS.recordsTtlS, 0, 86_400),
+    ttl: r.seconds(recRaw, 'ttl', 'records', DEFAULTS.recordsTtlS, 0, 86_400),
     preferZones: r.stringList(recRaw, 'prefer_zones', 'records', []),
     onUnavailable: r.oneOf(recRaw, 'on_unavailable', 'records', 'servfail', ['servfail', 'forward'] as const),
     entries: readEntries(r, recRaw.entries, region, edge, probe),

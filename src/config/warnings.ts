@@ -1,3 +1,8 @@
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { networkInterfaces } from 'node:os';
+import ipaddr from 'ipaddr.js';
+import { formatHostPort } from './units';
 import type { Config } from './schema';
 
 /** A setting that is valid but almost certainly not what the operator meant. */
@@ -6,8 +11,38 @@ export interface ConfigWarning {
   readonly message: string;
 }
 
+/** What the warnings look at outside the config: this host's addresses and the file system. */
+export interface WarningEnvironment {
+  /** Addresses of this host's interfaces (loopback included). */
+  localAddresses(): readonly string[];
+  /** Why `dir` cannot hold the state (missing, not a directory, not writable), or undefined. */
+  stateDirProblem(dir: string): string | undefined;
+}
+
+export const hostEnvironment: WarningEnvironment = {
+  localAddresses: () => Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address)),
+  stateDirProblem: (dir) => {
+    // A missing directory is created at the first write (mkdir -p), so only one that cannot be is a problem.
+    let existing = dir;
+    let missing = false;
+    for (let i = 0; i < 64 && !existsSync(existing); i++) {
+      missing = true;
+      existing = dirname(existing);
+    }
+    try {
+      if (!statSync(existing).isDirectory()) return missing ? `cannot be created: ${existing} is not a directory` : 'is not a directory';
+      accessSync(existing, constants.W_OK | constants.X_OK);
+      return undefined;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      const why = missing ? `does not exist and cannot be created by this user (${existing}: ${code})` : `is not writable by this user (${code})`;
+      return `${why}: no snapshot is written, restarts begin with an empty table (StateDirectory= under systemd)`;
+    }
+  },
+};
+
 /** Printed by `check` (which still exits 0) and logged at start and on reload. */
-export function configWarnings(config: Config): ConfigWarning[] {
+export function configWarnings(config: Config, env: WarningEnvironment = hostEnvironment): ConfigWarning[] {
   const out: ConfigWarning[] = [];
   if (config.access.allow.length === 0) {
     const message = 'empty: every client is refused, loopback included (list the client networks, or 0.0.0.0/0 and ::/0 for everyone)';
@@ -17,5 +52,68 @@ export function configWarnings(config: Config): ConfigWarning[] {
   if (hosts.includes('::') && !hosts.includes('0.0.0.0')) {
     out.push({ setting: 'listen.dns', message: '[::] listens on IPv6 only; add 0.0.0.0 for IPv4 clients' });
   }
+  const allow = parseCidrs(config.access.allow);
+  config.listen.dns.forEach((hp, i) => {
+    const ip = parseIp(hp.host);
+    if (!ip || ip.range() === 'unspecified' || allow.length === 0) return;
+    if (!allow.some((cidr) => inCidr(ip, cidr))) {
+      out.push({ setting: `listen.dns[${i}]`, message: `${formatHostPort(hp)} is outside access.allow: clients on its own network are refused (fine only if every client is routed from an allowed network)` });
+    }
+  });
+  out.push(...upstreamWarnings(config, env));
+  if (config.stateDir !== null) {
+    const problem = env.stateDirProblem(config.stateDir);
+    if (problem) out.push({ setting: 'state_dir', message: `${config.stateDir} ${problem}` });
+  }
   return out;
+}
+
+function upstreamWarnings(config: Config, env: WarningEnvironment): ConfigWarning[] {
+  const out: ConfigWarning[] = [];
+  const wildcards = config.listen.dns.filter((hp) => parseIp(hp.host)?.range() === 'unspecified');
+  let local: Set<string> | undefined;
+  config.upstream.servers.forEach((s, i) => {
+    const ip = parseIp(s.host);
+    if (!ip) return;
+    const setting = `upstream.servers[${i}]`;
+    if (ip.range() === 'unspecified') {
+      out.push({ setting, message: `${formatHostPort(s)} means "any address", which the kernel sends to this host: name the resolver's address` });
+      return;
+    }
+    local ??= new Set(env.localAddresses().flatMap((a) => normalized(a) ?? []));
+    const isLocal = ip.range() === 'loopback' || local.has(ip.toNormalizedString());
+    // 0.0.0.0 covers IPv4 addresses only; [::] usually takes both families (bindv6only=0).
+    const loop = wildcards.find((w) => w.port === s.port && (w.family === 6 || ip.kind() === 'ipv4'));
+    if (isLocal && loop) {
+      const message = `${formatHostPort(s)} is a local address on the port of the wildcard listener ${formatHostPort(loop)}: queries would come back to this daemon (forwarding loop), or the listener cannot bind`;
+      out.push({ setting, message });
+    }
+  });
+  return out;
+}
+
+type Ip = ipaddr.IPv4 | ipaddr.IPv6;
+
+function parseIp(host: string): Ip | undefined {
+  if (!ipaddr.isValid(host)) return undefined;
+  const ip = ipaddr.parse(host);
+  return ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress() ? (ip as ipaddr.IPv6).toIPv4Address() : ip;
+}
+
+function normalized(host: string): string | undefined {
+  return parseIp(host.replace(/%.*$/, ''))?.toNormalizedString();
+}
+
+function parseCidrs(list: readonly string[]): [Ip, number][] {
+  return list.flatMap((c) => {
+    try {
+      return [ipaddr.parseCIDR(c)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+function inCidr(ip: Ip, [net, bits]: [Ip, number]): boolean {
+  return ip.kind() === net.kind() && ip.match(net as never, bits);
 }

@@ -58,17 +58,30 @@ function isTimeout(name: string | undefined, message: string | undefined): boole
   return (name !== undefined && /Timeout/i.test(name)) || (message !== undefined && /^(Read|Connect)Timeout/.test(message));
 }
 
+/** Where a failed call went: named in the message so a log line says which API was unreachable. */
+export interface CallTarget {
+  /** host:port of the API. */
+  readonly target?: string;
+  /** The timeout the call ran with, for "timed out after Nms". */
+  readonly timeoutMs?: number;
+}
+
 /**
  * The one mapping from anything thrown on the PrivateLink path to a PldnsError. `action` names the
- * API operation for the message and details (omitted for errors outside any one call). An error
- * that already is a PldnsError (for example PL_CREDENTIALS raised while signing) passes through.
+ * API operation for the message and details (omitted for errors outside any one call), `call.target`
+ * the host:port it went to. An error that already is a PldnsError (for example PL_CREDENTIALS raised
+ * while signing) passes through.
  */
-export function toPldnsError(err: unknown, action?: string): PldnsError {
+export function toPldnsError(err: unknown, action?: string, call: CallTarget = {}): PldnsError {
   if (err instanceof PldnsError) return err;
-  const at = action === undefined ? '' : `${action}: `;
-  const failed = action === undefined ? 'failed: ' : `${action} failed: `;
-  const where: { action?: string } = action === undefined ? {} : { action };
-  if (!isErrorLike(err)) return new PldnsError('PL_BAD_RESPONSE', `${at}${String(err)}`, { cause: err });
+  const label = action === undefined ? undefined : call.target === undefined ? action : `${action} to ${call.target}`;
+  const at = label === undefined ? '' : `${label}: `;
+  const failed = label === undefined ? 'failed: ' : `${label} failed: `;
+  const where: { action?: string; target?: string } = {
+    ...(action === undefined ? {} : { action }),
+    ...(call.target === undefined ? {} : { target: call.target }),
+  };
+  if (!isErrorLike(err)) return new PldnsError('PL_BAD_RESPONSE', `${at}${withoutSdkNoise(String(err))}`, { cause: err });
 
   const name = str(err.name);
   const message = str(err.message);
@@ -103,7 +116,8 @@ export function toPldnsError(err: unknown, action?: string): PldnsError {
   }
 
   if (isTimeout(name, message)) {
-    return new PldnsError('PL_NETWORK', `${at}timed out`, { cause: err, details: { ...where, timeout: true } });
+    const after = call.timeoutMs === undefined ? '' : ` after ${call.timeoutMs}ms`;
+    return new PldnsError('PL_NETWORK', `${at}timed out${after}`, { cause: err, details: { ...where, timeout: true } });
   }
 
   if (code !== undefined && (NETWORK_CODES.has(code) || /^(ERR_TLS|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|ERR_SSL)/.test(code))) {
@@ -119,5 +133,19 @@ export function toPldnsError(err: unknown, action?: string): PldnsError {
     if (mapped !== undefined) return new PldnsError(mapped, `${failed}${code}`, { cause: err, details: { ...where, apiCode: code } });
   }
 
-  return new PldnsError('PL_BAD_RESPONSE', `${at}${message ?? name ?? 'unknown error'}`, { cause: err, details: { ...where } });
+  const text = withoutSdkNoise(message ?? name ?? '');
+  return new PldnsError('PL_BAD_RESPONSE', `${at}${text === '' ? 'unknown error' : text}`, { cause: err, details: { ...where } });
+}
+
+/**
+ * The SDK glues unset fields and the request line into some messages ("…undefinedGET https://undefined/");
+ * keep the first line, without the request line and the literal "undefined" pieces.
+ */
+export function withoutSdkNoise(message: string): string {
+  return (message.split('\n')[0] ?? '')
+    .replace(/(undefined)?(GET|POST|PUT|DELETE|HEAD|PATCH) https?:\/\/\S*/g, ' ')
+    .replace(/\bundefined\b:?/g, '')
+    .replace(/\s+/g, ' ')
+    .replace(/[\s:,]+$/, '')
+    .trim();
 }

@@ -51,8 +51,11 @@ export class PrivateLinkClient implements PrivateLinkApi {
   private readonly agents: ScopedAgents;
   private api: OpenApiClient | undefined;
   private apiCredential: Credential | undefined;
+  /** host:port the calls go to, named in every error. */
+  private readonly target: string;
 
   constructor(private readonly opts: PrivateLinkClientOptions) {
+    this.target = endpointWithPort(opts.endpoint, opts.protocol);
     // Our own keep-alive agents: they carry the bootstrap lookup, and close() can free their sockets.
     const agentOptions = { keepAlive: true, ...(opts.lookup ? { lookup: opts.lookup } : {}) };
     const ca = opts.caPem ? { ca: [...rootCertificates, opts.caPem] } : {};
@@ -118,7 +121,7 @@ export class PrivateLinkClient implements PrivateLinkApi {
       this.opts.logger?.debug({ action, durationMs: Date.now() - started }, 'privatelink api call');
       return { headers: result.headers, statusCode: result.statusCode, body: result.body };
     } catch (raw) {
-      const err = toPldnsError(raw, action);
+      const err = toPldnsError(raw, action, { target: this.target, timeoutMs: this.opts.timeoutMs });
       // A rejected key may have been rotated in the environment or profile: rebuild next time.
       if (err.code === 'PL_AUTH') this.opts.credentials.reset(`${action}: ${err.message}`);
       this.opts.logger?.debug({ action, durationMs: Date.now() - started, code: err.code, details: err.details }, 'privatelink api call failed');
@@ -145,6 +148,15 @@ export class PrivateLinkClient implements PrivateLinkApi {
 
 function definedOnly(query: Query): Record<string, string | number> {
   return Object.fromEntries(Object.entries(query).filter(([, v]) => v !== undefined && v !== '')) as Record<string, string | number>;
+}
+
+/** `host:port` of the API, with the protocol's default port when the endpoint names none. */
+export function endpointWithPort(endpoint: string, protocol: 'http' | 'https'): string {
+  const port = protocol === 'http' ? 80 : 443;
+  if (endpoint.startsWith('[')) return endpoint.includes(']:') ? endpoint : `${endpoint}:${port}`;
+  const colons = endpoint.split(':').length - 1;
+  if (colons === 1) return endpoint;
+  return colons === 0 ? `${endpoint}:${port}` : `[${endpoint}]:${port}`;
 }
 
 /** The API host without its port; `[v6]:port` and `host:port` both handled. */

@@ -103,7 +103,8 @@ function readEntry(v: unknown, i: number): EntryState {
 
 /**
  * The saved state for the entries still configured (source 'snapshot'), or undefined when there
- * is no snapshot. Throws SNAPSHOT_INVALID for anything unreadable; the caller logs and ignores it.
+ * is no snapshot. Throws SNAPSHOT_READ when the file cannot be read (permissions, I/O) and SNAPSHOT_INVALID
+ * when its content is unusable; the caller logs and ignores either.
  */
 export async function loadSnapshot(dir: string, configEntries: readonly EntryConfig[]): Promise<SyncState | undefined> {
   const file = join(dir, SNAPSHOT_FILE);
@@ -117,7 +118,9 @@ export async function loadSnapshot(dir: string, configEntries: readonly EntryCon
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     if (isPldnsError(err, 'SNAPSHOT_INVALID')) throw err;
-    throw new PldnsError('SNAPSHOT_INVALID', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+    // Permissions or I/O: the file may well be intact, so say so rather than call it corrupt.
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new PldnsError('SNAPSHOT_READ', `cannot read ${file}: ${code ?? (err as Error).message}`, { cause: err });
   } finally {
     await handle?.close();
   }
@@ -220,5 +223,15 @@ export class SnapshotStore {
     this.lastDigest = digest;
     this.lastWriteMs = now;
     return true;
+  }
+}
+
+/** For `check`: why the snapshot in `dir` would be ignored at start (unreadable or unusable), or undefined. */
+export async function snapshotReadProblem(dir: string, configEntries: readonly EntryConfig[]): Promise<string | undefined> {
+  try {
+    await loadSnapshot(dir, configEntries);
+    return undefined;
+  } catch (err) {
+    return `${describeError(err)} (a start ignores it and begins with an empty table)`;
   }
 }

@@ -126,7 +126,8 @@ t.test('check passes for every example, without a quota warning', async (t) => {
   for (const f of [...syncing, 'simulator.yaml']) {
     const r = spawnSync(process.execPath, [CLI, 'check', '--config', join(CONFIG_DIR, f)], { encoding: 'utf8', timeout: 20_000 });
     t.equal(r.status, 0, `${f}: ${r.stderr}`);
-    t.equal(r.stderr, '', `${f}: no warning`);
+    // Whether /var/lib/privatelink-dns can be created depends on the user running the test (check.test.ts tests it).
+    t.equal(r.stderr.replace(/^.*: warning: state_dir: \/var\/lib\/privatelink-dns .*\n/m, ''), '', `${f}: no warning`);
   }
 });
 

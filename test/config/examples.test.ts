@@ -75,7 +75,7 @@ const BAD: [string, string, string][] = [
   ['credentials as an unknown word', `${BASE}privatelink: { credentials: env }\n`, 'privatelink.credentials: must be "default" or a mapping'],
   ['slip out of range', `${BASE}access: { rate_limit: { slip: 1000 } }\n`, 'access.rate_limit.slip: must be an integer from 0 to 100'],
   ['relative state_dir', `${BASE}state_dir: var/lib\n`, 'state_dir: must be an absolute path'],
-  ['ttl not an integer', `${BASE}records: { ttl: 1.5 }\n`, 'records.ttl: must be an integer from 0 to 86400'],
+  ['ttl not whole seconds', `${BASE}records: { ttl: 1.5 }\n`, 'records.ttl: must be whole seconds from 0 to 86400'],
   ['duplicate YAML key', `${BASE}region: cn-beijing\n`, '(yaml line'],
 ];
 

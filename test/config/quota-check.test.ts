@@ -54,5 +54,6 @@ t.test('check prints the estimate, and the warning on stderr with exit 0', async
 
   const quiet = spawnSync(process.execPath, [CLI, 'check', '--config', resolve(__dirname, '..', '..', 'config', 'edge-node.yaml')], { encoding: 'utf8', timeout: 20_000 });
   t.equal(quiet.status, 0);
-  t.equal(quiet.stderr, '', 'the shipped edge-node example does not warn');
+  // Whether /var/lib/privatelink-dns can be created depends on the user running the test (check.test.ts tests it).
+  t.equal(quiet.stderr.replace(/^.*: warning: state_dir: \/var\/lib\/privatelink-dns .*\n/m, ''), '', 'the shipped edge-node example does not warn');
 });

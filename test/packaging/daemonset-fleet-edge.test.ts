@@ -56,7 +56,7 @@ t.test('no cloud credentials anywhere in the pod; the TSIG key is a read-only Se
 t.test('same node-resolver shape as the standalone DaemonSet: probes, host network, hardened container', async (t) => {
   t.equal(pod.hostNetwork, true);
   t.equal(pod.priorityClassName, 'system-node-critical');
-  t.same(main.readinessProbe.httpGet, { host: '169.254.20.10', port: 8053, path: '/readyz' });
+  t.same(main.readinessProbe.httpGet, { host: '169.254.53.53', port: 8053, path: '/readyz' });
   t.same(main.securityContext.capabilities, { drop: ['ALL'], add: ['NET_BIND_SERVICE'] });
   t.equal(main.securityContext.readOnlyRootFilesystem, true);
 });

@@ -25,8 +25,8 @@ t.test('the embedded config validates and listens on the link-local address', as
   const text = configMap.data['config.yaml'] as string;
   const { config, problems } = parseConfigText(text);
   t.same(formatProblems(problems), [], 'no problems');
-  t.same(config?.listen.dns.map((l) => `${l.host}:${l.port}`), ['169.254.20.10:53']);
-  t.equal(config?.listen.http?.host, '169.254.20.10');
+  t.same(config?.listen.dns.map((l) => `${l.host}:${l.port}`), ['169.254.53.53:53']);
+  t.equal(config?.listen.http?.host, '169.254.53.53');
   t.equal(config?.stateDir, '/var/lib/privatelink-dns');
   t.ok(config?.access.allow.includes('169.254.0.0/16'), 'link-local clients allowed');
   t.ok((config?.upstream.servers.length ?? 0) > 0, 'explicit upstreams');
@@ -45,8 +45,8 @@ t.test('pod: host network, node DNS, critical priority, every node', async (t) =
 });
 
 t.test('container: probes, resources, state, credentials', async (t) => {
-  t.same(main.livenessProbe.httpGet, { host: '169.254.20.10', port: 8053, path: '/healthz' });
-  t.same(main.readinessProbe.httpGet, { host: '169.254.20.10', port: 8053, path: '/readyz' });
+  t.same(main.livenessProbe.httpGet, { host: '169.254.53.53', port: 8053, path: '/healthz' });
+  t.same(main.readinessProbe.httpGet, { host: '169.254.53.53', port: 8053, path: '/readyz' });
   t.same(main.args, ['serve', '--config', '/etc/privatelink-dns/config.yaml']);
   t.ok(main.resources.requests.cpu && main.resources.requests.memory && main.resources.limits.memory, 'requests and a memory limit');
   const mounts = Object.fromEntries((main.volumeMounts as Any[]).map((m) => [m.name, m]));
@@ -82,6 +82,6 @@ t.test('security: only NET_BIND_SERVICE, no escalation, read-only root', async (
   t.notOk(sc.privileged, 'not privileged');
   for (const c of pod.initContainers as Any[]) {
     t.same(c.securityContext.capabilities.drop, ['ALL'], `${c.name}: drops everything else`);
-    t.match(c.command.join(' '), /169\.254\.20\.10/, `${c.name}: sets up the link-local address`);
+    t.match(c.command.join(' '), /169\.254\.53\.53/, `${c.name}: sets up the link-local address`);
   }
 });

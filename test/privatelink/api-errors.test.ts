@@ -82,3 +82,16 @@ t.test('without an action (errors outside any one call): no prefix, no action in
   t.same(refused.details, { errno: 'ECONNREFUSED' });
   t.equal(toPldnsError('text').message, 'text');
 });
+
+t.test('messages name the target and drop the SDK noise', async (t) => {
+  const target = { target: 'privatelink.cn-hangzhou.aliyuncs.com:443', timeoutMs: 5000 };
+  const refused = toPldnsError(Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:443'), { code: 'ECONNREFUSED' }), 'ListVpcEndpoints', target);
+  t.equal(refused.message, 'ListVpcEndpoints to privatelink.cn-hangzhou.aliyuncs.com:443: ECONNREFUSED');
+  t.match(refused.details, { action: 'ListVpcEndpoints', target: target.target, errno: 'ECONNREFUSED' });
+  const noisy = toPldnsError({ name: 'Error', message: 'socket hang upundefinedGET https://undefined/' }, 'ListVpcEndpoints', target);
+  t.equal(noisy.message, 'ListVpcEndpoints to privatelink.cn-hangzhou.aliyuncs.com:443: socket hang up');
+  const only = toPldnsError({ message: 'undefinedPOST https://undefined/?Action=x' }, 'ListVpcEndpointZones', target);
+  t.equal(only.message, 'ListVpcEndpointZones to privatelink.cn-hangzhou.aliyuncs.com:443: unknown error');
+  const timeout = toPldnsError({ name: 'RequestTimeoutError', message: 'ReadTimeout(5000). undefinedGET https://undefined/' }, 'ListVpcEndpoints', target);
+  t.equal(timeout.message, 'ListVpcEndpoints to privatelink.cn-hangzhou.aliyuncs.com:443: timed out after 5000ms');
+});

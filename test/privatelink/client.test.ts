@@ -8,6 +8,7 @@ import { PldnsError } from '../../src/errors';
 import { createPrivateLinkClient, type PrivateLinkClient } from '../../src/privatelink/client';
 import { startSimulator, type RunningSimulator, type SimulatorData, type SimEndpoint } from '../../src/simulator';
 import { simulatorApiConfig } from '../helpers/privatelink-fake';
+import { freePort } from '../helpers/ports';
 
 const REGION = 'cn-hangzhou';
 
@@ -307,4 +308,39 @@ t.test('the default credential chain signs with environment keys', async (t) => 
   t.teardown(async () => { client.close(); await sim.close(); });
   const res = await client.listVpcEndpoints({ regionId: REGION });
   t.equal(res.body?.totalCount, 7);
+});
+
+/**
+ * Issue 15 item 1: an error names its target (action, host:port) and carries no SDK noise such as
+ * `undefinedGET https://undefined/`, whatever way the call failed.
+ */
+t.test('errors name the action and host:port, and nothing from the SDK', async (t) => {
+  const noise = /undefined|GET https?:|POST https?:|\bat \w+ \(/;
+  const port = await freePort();
+  const closed = createPrivateLinkClient({ config: config({ endpoint: `127.0.0.1:${port}` }), region: REGION });
+  t.teardown(() => closed.close());
+  const refused = await rejection(closed.listVpcEndpoints({ regionId: REGION }));
+  t.equal(refused.code, 'PL_NETWORK');
+  t.equal(refused.message, `ListVpcEndpoints to 127.0.0.1:${port}: ECONNREFUSED`);
+  t.equal(refused.details?.errno, 'ECONNREFUSED');
+
+  const sim = await startSimulator({ port: 0, data: DATA });
+  const slow = createPrivateLinkClient({ config: config(sim, { timeoutMs: 300 }), region: REGION });
+  t.teardown(async () => { slow.close(); await sim.close(); });
+  sim.addFault({ action: '*', delayMs: 3000, remaining: 1 });
+  const timeout = await rejection(slow.listVpcEndpoints({ regionId: REGION }));
+  t.equal(timeout.code, 'PL_NETWORK');
+  t.equal(timeout.message, `ListVpcEndpoints to ${sim.endpoint}: timed out after 300ms`);
+  t.notMatch(timeout.message, noise);
+
+  sim.addFault({ action: '*', status: 502, body: '<html><body>502 Bad Gateway</body></html>', remaining: 1 });
+  const html = await rejection(slow.listVpcEndpoints({ regionId: REGION }));
+  t.equal(html.code, 'PL_BAD_RESPONSE');
+  t.match(html.message, new RegExp(`^ListVpcEndpoints to ${sim.endpoint.replace(/\./g, '\\.')}: `));
+  t.notMatch(html.message, noise);
+
+  sim.addFault({ action: '*', status: 503, code: 'ServiceUnavailable', remaining: 1 });
+  const server = await rejection(slow.listVpcEndpoints({ regionId: REGION }));
+  t.match(server.message, new RegExp(`^ListVpcEndpoints to ${sim.endpoint.replace(/\./g, '\\.')} failed: `));
+  t.notMatch(server.message, noise);
 });
