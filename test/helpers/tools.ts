@@ -28,6 +28,10 @@ const DEBIAN_PACKAGE: Record<string, string> = {
   getent: 'libc-bin',
   'named-checkconf': 'bind9-utils',
   python3: 'python3',
+  openssl: 'openssl',
+  setpriv: 'util-linux',
+  nsupdate: 'bind9-dnsutils',
+  pdns_recursor: 'pdns-recursor',
 };
 
 export function toolVersion(cmd: string, args: string[]): string {
