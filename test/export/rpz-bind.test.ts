@@ -68,7 +68,9 @@ t.test('BIND response-policy answers managed names from the zone, never upstream
   t.ok(none.status.startsWith('NO-RESPONSE'), `rpz-drop: no answer at all (${none.status})`);
   t.same(seen, [], 'no managed name reached the upstream');
   t.same(sortedData(await dig(port, 'www.unmanaged.example.com', 'A'), 'A'), [UPSTREAM_A], 'the rest is resolved normally');
-  t.same(seen, ['www.unmanaged.example.com/1']);
+  t.same(sortedData(await dig(port, `x.${CS}`, 'A'), 'A'), [UPSTREAM_A], 'names below an exact name too, as privatelink-dns does');
+  t.same(sortedData(await dig(port, EPSRV, 'A'), 'A'), [UPSTREAM_A], 'and a wildcard base that is not itself managed');
+  t.same(seen, ['www.unmanaged.example.com/1', `x.${CS}/1`, `${EPSRV}/1`]);
 });
 
 t.test('under on_unavailable: forward, a name without an address is resolved normally (rpz-passthru)', async (t) => {
