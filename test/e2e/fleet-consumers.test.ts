@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { dig, type DigResult } from '../helpers/dig';
@@ -29,6 +29,18 @@ const ZONE_J_IP = '10.10.0.1';
 /** How long a consumer may take to show a change: a property, not a benchmark. */
 const PROPAGATION_BOUND_MS = 20_000;
 /** PowerDNS Recursor 4.8 ignores NOTIFY for an RPZ (5.1 acts on it): it polls the SOA this often. */
+/** Starts a server on a free port, again on another when a parallel test took the port meanwhile. */
+async function onFreePort<T>(start: (port: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    try {
+      return await start(port);
+    } catch (err) {
+      if (attempt >= 4 || !/address already in use|EADDRINUSE/i.test(String((err as Error).message))) throw err;
+    }
+  }
+}
+
 const PDNS_REFRESH_S = 2;
 
 function simData(ipK = '10.10.0.2', kStatus = 'Connected'): SimData {
@@ -87,17 +99,19 @@ t.test('data-center resolvers as RPZ secondaries of the hub', async (t) => {
   const upstream = await startUpstream();
   t.teardown(() => upstream.close());
 
-  // NOTIFY targets: BIND, the BIND taking the k view, Unbound and one of our edges.
-  const [bindPort, bindViewPort, unboundPort, edgePort, hubPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  // The hub binds port 0; it learns its NOTIFY targets (BIND, the BIND taking the k view, Unbound
+  // and one of our edges) by a reload once they run, so no port is reserved ahead and lost to a
+  // parallel test.
   const hubDir = mkdtempSync(join(tmpdir(), 'pldns-hub-'));
   // Unbound (no TSIG) transfers unsigned from 127.0.0.1; BIND and PowerDNS from SIGNED_SOURCE, admitted only with the key.
-  const hub = await startDaemon(hubYaml({
-    sim, upstreamPort: upstream.port, dnsPort: hubPort, stateDir: hubDir,
-    notify: [bindPort, bindViewPort, unboundPort, edgePort],
+  const hubOptions = {
+    sim, upstreamPort: upstream.port, stateDir: hubDir,
     allow: ['key:fleet', '127.0.0.1/32'],
     entries: [{ names: [MANAGED], endpoint: EP }, { names: [DROPPED], endpoint: EP_DOWN }],
-  }), { dir: hubDir });
+  };
+  const hub = await startDaemon(hubYaml(hubOptions), { dir: hubDir });
   t.teardown(() => hub.stop());
+  const hubPort = hub.dnsPort;
   await hub.waitForLog((l) => l.msg === 'policy zone published' && l.zone === 'privatelink.rpz');
   await hub.waitForLog((l) => l.msg === 'policy zone published' && l.zone === 'cn-hangzhou-k.privatelink.rpz');
 
@@ -109,12 +123,15 @@ t.test('data-center resolvers as RPZ secondaries of the hub', async (t) => {
     return x;
   });
   const [bind, bindView, unbound, pdns, edge] = await allStarted([
-    stoppable(startBindRpz({ ...common, zone: 'privatelink.rpz', port: bindPort })),
-    stoppable(startBindRpz({ ...common, zone: 'cn-hangzhou-k.privatelink.rpz', port: bindViewPort })),
-    stoppable(startUnboundRpz({ ...common, zone: 'privatelink.rpz', port: unboundPort })),
+    stoppable(onFreePort((port) => startBindRpz({ ...common, zone: 'privatelink.rpz', port }))),
+    stoppable(onFreePort((port) => startBindRpz({ ...common, zone: 'cn-hangzhou-k.privatelink.rpz', port }))),
+    stoppable(onFreePort((port) => startUnboundRpz({ ...common, zone: 'privatelink.rpz', port }))),
     stoppable(startPdnsRecursor({ ...common, zone: 'privatelink.rpz', refreshS: PDNS_REFRESH_S })),
-    stoppable(startEdge({ hubPorts: [hubPort], upstreamPort: upstream.port, dnsPort: edgePort, refresh: '5m' })),
+    stoppable(startEdge({ hubPorts: [hubPort], upstreamPort: upstream.port, refresh: '5m' })),
   ] as const);
+  writeFileSync(hub.configPath, hubYaml({ ...hubOptions, notify: [bind.port, bindView.port, unbound.port, edge.dnsPort] }));
+  hub.proc.kill('SIGHUP');
+  await hub.waitForLog((l) => l.msg === 'configuration reloaded', 10_000);
 
   await t.test('BIND 9: response-policy with a TSIG-signed transfer', async (t) => {
     await checkResolver(t, 'BIND', bind.port);
