@@ -102,10 +102,6 @@ export class Secondary {
     return this.config.zone;
   }
 
-  get currentSerial(): number | undefined {
-    return this.zone?.serial;
-  }
-
   /** Loads the saved zone (answered at once), then checks the primaries and keeps checking. */
   async start(): Promise<void> {
     const store = this.options.store;

@@ -29,7 +29,6 @@ interface Job {
   serial: number;
   attempts: number;
   timer: NodeJS.Timeout | undefined;
-  running: boolean;
 }
 
 /**
@@ -55,7 +54,7 @@ export class Notifier {
       const key = `${formatHostPort(target)} ${zone}`;
       const old = this.jobs.get(key);
       if (old?.timer) clearTimeout(old.timer);
-      const job: Job = { serial, attempts: 0, timer: undefined, running: false };
+      const job: Job = { serial, attempts: 0, timer: undefined };
       this.jobs.set(key, job);
       void this.attempt(key, target, zone, job);
     }
@@ -64,7 +63,6 @@ export class Notifier {
   private async attempt(key: string, target: HostPort, zone: string, job: Job): Promise<void> {
     if (this.stopped || this.jobs.get(key) !== job) return;
     job.timer = undefined;
-    job.running = true;
     job.attempts++;
     const { send, observer, logger } = this.options;
     try {
@@ -87,8 +85,6 @@ export class Notifier {
       if (job.attempts === 1) logger.info({ target: formatHostPort(target), zone, serial: job.serial, err: describeError(err) }, 'NOTIFY not acknowledged; retrying');
       job.timer = setTimeout(() => void this.attempt(key, target, zone, job), delay * (0.75 + Math.random() * 0.5));
       job.timer.unref?.();
-    } finally {
-      job.running = false;
     }
   }
 

@@ -1,4 +1,4 @@
-import { CLASS_IN, FLAG_AA, FLAG_QR, RRType } from '../dns/constants';
+import { FLAG_AA, FLAG_QR, RRType } from '../dns/constants';
 import { MessageBuilder, type DnsQuestion, type WireRecord } from '../dns/message';
 import type { ZoneRecord } from '../dns/zone-record';
 import { zoneRecordToWire } from '../dns/zone-record-wire';
@@ -75,8 +75,4 @@ export function setQuestionType(msg: Buffer, type: number): void {
   while (off < msg.length && msg[off] !== 0) off += 1 + msg[off];
   if (off + 3 > msg.length) throw new RangeError('message too short for its question');
   msg.writeUInt16BE(type, off + 1);
-}
-
-export function questionOf(name: string, type: number): DnsQuestion {
-  return { name, type, class: CLASS_IN };
 }
