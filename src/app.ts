@@ -13,6 +13,9 @@ import { AnswerTable, type TableEntryInput } from './resolve/table';
 import { AdmissionPolicy } from './resolve/admission';
 import { AnswerCache } from './resolve/cache';
 import { UpstreamForwarder } from './upstream/upstream-forwarder';
+import { NativeUdpExchanger } from './upstream/native-udp-exchanger';
+import { dgramExchanger } from './upstream/udp-exchange';
+import { loadUdpBatch } from './native/binding';
 import { Syncer, type ApiProvider } from './privatelink/sync';
 import { SnapshotStore } from './privatelink/snapshot';
 import { ApiClientProvider } from './privatelink/api-provider';
@@ -131,6 +134,7 @@ export class App {
       http: this.http.ports.http === undefined ? undefined : { port: this.http.ports.http },
       metrics: this.http.ports.metrics === undefined ? undefined : { port: this.http.ports.metrics },
       upstreams: this.config.upstream.servers.map(formatHostPort),
+      upstreamUdp: this.forwarder.udpEngine,
       names: this.table.size,
       version: this.options.version,
     }, 'privatelink-dns started');
@@ -141,8 +145,11 @@ export class App {
     for (const w of configWarnings(config)) this.logger.warn({ setting: w.setting }, `config: ${w.setting} ${w.message}`);
   }
 
+  /** Upstream UDP goes through the addon when it loads, unless `listen.udp_io: dgram` (chosen at start; a reload keeps it). */
   private buildForwarder(config: Config): UpstreamForwarder {
-    return new UpstreamForwarder(config.upstream, forwarderObserver(this.metrics), this.logger.child({ component: 'upstream' }), config.limits.maxForwardsInFlight);
+    const load = config.listen.udpIo === 'dgram' ? undefined : loadUdpBatch();
+    const udp = load?.ok ? new NativeUdpExchanger(load.binding) : dgramExchanger;
+    return new UpstreamForwarder(config.upstream, forwarderObserver(this.metrics), this.logger.child({ component: 'upstream' }), config.limits.maxForwardsInFlight, udp);
   }
 
   private buildResolver(config: Config, table: AnswerTable): Resolver {

@@ -8,7 +8,8 @@ import type { DatagramSink, UdpTransport, UdpTransportOptions } from './udp-tran
  * UDP through the udp_batch addon: one recvmmsg, one JS call and one sendmmsg per batch of up to
  * 64 datagrams (src/native/udp_batch.c). Replies produced while a batch is handled are copied
  * into the shared output slots and leave together when the batch ends; later replies (forwarded
- * queries) are sent one by one to a copy of the sender's peer record. On a socket bound to
+ * queries) are gathered with a copy of the sender's peer record and leave together at the end of
+ * the loop turn that produced them (one sendmmsg per turn instead of one sendmsg per reply). On a socket bound to
  * 0.0.0.0 or :: every reply leaves from the address its query was sent to (IP_PKTINFO), which
  * Node's dgram cannot do.
  */
@@ -25,6 +26,13 @@ export class BatchTransport implements UdpTransport {
   private readonly outWords: Int32Array;
   private current = -1;
   private outCount = 0;
+  // Late replies of this loop turn: peer records, reply slots, lengths (see sendMany).
+  private readonly latePeers: Buffer;
+  private readonly lateOut: Buffer;
+  private readonly lateLengths: Buffer;
+  private readonly lateWords: Int32Array;
+  private lateCount = 0;
+  private lateScheduled = false;
   // Client address strings are rebuilt only when the sender changes (a busy client repeats).
   private lastV4Key = -1;
   private lastV4 = '';
@@ -41,6 +49,10 @@ export class BatchTransport implements UdpTransport {
     this.metaWords = new Int32Array(this.meta.buffer, this.meta.byteOffset, this.meta.length / 4);
     this.metaShorts = new Uint16Array(this.meta.buffer, this.meta.byteOffset, this.meta.length / 2);
     this.outWords = new Int32Array(this.outMeta.buffer, this.outMeta.byteOffset, this.outMeta.length / 4);
+    this.latePeers = Buffer.alloc(BATCH * META);
+    this.lateOut = Buffer.alloc(BATCH * SLOT);
+    this.lateLengths = Buffer.alloc(BATCH * 4);
+    this.lateWords = new Int32Array(this.lateLengths.buffer, this.lateLengths.byteOffset, BATCH);
   }
 
   async start(sink: DatagramSink): Promise<number> {
@@ -135,10 +147,34 @@ export class BatchTransport implements UdpTransport {
 
   replyLater(peer: unknown, bytes: Buffer): void {
     if (!this.handle || !(peer instanceof Buffer)) return;
-    if (this.binding.sendTo(this.handle, peer, bytes) !== undefined) this.options.counters.dropped('send_error');
+    const { SLOT, META, BATCH } = this.binding;
+    if (bytes.length > SLOT) {
+      if (this.binding.sendTo(this.handle, peer, bytes) !== undefined) this.options.counters.dropped('send_error');
+      return;
+    }
+    if (this.lateCount === BATCH) this.flushLate();
+    const k = this.lateCount++;
+    peer.copy(this.latePeers, k * META, 0, META);
+    bytes.copy(this.lateOut, k * SLOT);
+    this.lateWords[k] = bytes.length;
+    if (!this.lateScheduled) {
+      this.lateScheduled = true;
+      // After the promise continuations of this turn: every reply they produce leaves together.
+      process.nextTick(this.flushLate);
+    }
   }
 
+  private readonly flushLate = (): void => {
+    this.lateScheduled = false;
+    const n = this.lateCount;
+    this.lateCount = 0;
+    if (n === 0 || !this.handle) return;
+    const failed = this.binding.sendMany(this.handle, this.latePeers, this.lateOut, this.lateLengths, n);
+    for (let f = 0; f < failed; f++) this.options.counters.dropped('send_error');
+  };
+
   async close(): Promise<void> {
+    this.flushLate();
     const handle = this.handle;
     this.handle = undefined;
     this.sink = undefined;

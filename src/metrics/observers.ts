@@ -86,10 +86,23 @@ export function resolverObserver(m: Metrics): ResolverObserver {
 }
 
 export function forwarderObserver(m: Metrics): ForwarderObserver {
+  // Series bound once per server (and protocol and result): a forwarded query adds to numbers.
+  const perServer = new Map<string, { udp: Map<string, CounterSeries>; tcp: Map<string, CounterSeries>; rtt: HistogramSeries }>();
   return {
     exchange(server, protocol, result, seconds) {
-      m.upstreamRequests.inc({ server, protocol, result });
-      if (result === 'ok') m.upstreamDuration.observe({ server }, seconds);
+      let s = perServer.get(server);
+      if (!s) {
+        s = { udp: new Map(), tcp: new Map(), rtt: m.upstreamDuration.bind({ server }) };
+        perServer.set(server, s);
+      }
+      const byResult = s[protocol];
+      let counter = byResult.get(result);
+      if (!counter) {
+        counter = m.upstreamRequests.bind({ server, protocol, result });
+        byResult.set(result, counter);
+      }
+      counter.value++;
+      if (result === 'ok') s.rtt.observe(seconds);
     },
     health: (server, healthy) => m.upstreamHealthy.set({ server }, healthy ? 1 : 0),
   };

@@ -3,8 +3,10 @@ import { join } from 'node:path';
 
 /** An open socket inside the addon (an N-API external; opaque here). */
 export type BatchHandle = { readonly __brand: 'udp_batch' };
+/** The set of upstream exchange sockets inside the addon (opaque). */
+export type UpstreamHandle = { readonly __brand: 'upstream_udp' };
 
-/** The addon built from udp_batch.c (see that file for the shared-memory layout). */
+/** The addon built from udp_batch.c and upstream_udp.c (see those files for the shared-memory layouts). */
 export interface UdpBatchBinding {
   readonly BATCH: number;
   readonly SLOT: number;
@@ -19,7 +21,21 @@ export interface UdpBatchBinding {
   flush(handle: BatchHandle, count: number): number;
   /** Sends one datagram to a copied peer record (META bytes); returns undefined or the errno name. */
   sendTo(handle: BatchHandle, peerRecord: Buffer, bytes: Buffer): string | undefined;
+  /** Sends up to BATCH late replies at once: lengths[i] bytes at data + i*SLOT to the peer record at peers + i*META; returns how many failed. */
+  sendMany(handle: BatchHandle, peerRecords: Buffer, data: Buffer, lengths: Buffer, count: number): number;
   close(handle: BatchHandle): void;
+  // Upstream exchanges (upstream_udp.c): one connected socket per exchange, all in one epoll set.
+  readonly UP_BATCH: number;
+  readonly UP_SLOT: number;
+  /** `meta` holds UP_BATCH pairs of int32: the exchange's token, the reply length or -errno. */
+  upOpen(input: Buffer, meta: Buffer, onReplies: (count: number) => void): UpstreamHandle;
+  /** Opens a socket on a random port, connects it to host:port and sends; the token, or the errno name. */
+  upSend(handle: UpstreamHandle, family: 4 | 6, host: string, port: number, query: Buffer): number | string;
+  /** Closes the exchange's socket. */
+  upRelease(handle: UpstreamHandle, token: number): void;
+  /** Closes the listed exchange sockets still open, then the set. */
+  upClose(handle: UpstreamHandle, openTokens: number[]): void;
+  upOpenSockets(handle: UpstreamHandle): number;
   /** One sd_notify datagram to a unix socket path ('@' = abstract); returns undefined or the errno name. */
   notify(socketPath: string, message: string): string | undefined;
 }

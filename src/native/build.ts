@@ -1,16 +1,18 @@
 /**
- * Compiles the optional UDP batch addon (udp_batch.c) next to this file in dist/native/. Run by
+ * Compiles the optional UDP addon (udp_batch.c: listeners; upstream_udp.c: forwarded exchanges) next to this file in dist/native/. Run by
  * `npm run build` after tsc. Without a C compiler or Node's headers the daemon still works: it
  * uses Node's dgram (listen.udp_io: auto). PLDNS_NATIVE=required turns a failed build into an
  * error (CI and the container build use it, so a broken addon cannot slip through unnoticed).
  *
- * A plain compiler call rather than node-gyp: one C file, no Python, no header download.
+ * A plain compiler call rather than node-gyp: two C files, no Python, no header download.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
-const SOURCE = resolve(__dirname, '..', '..', 'src', 'native', 'udp_batch.c');
+const SOURCE_DIR = resolve(__dirname, '..', '..', 'src', 'native');
+/** udp_batch.c holds the module init; the others add to its exports (addon.h). */
+const SOURCES = ['udp_batch.c', 'upstream_udp.c'].map((f) => join(SOURCE_DIR, f));
 const OUTPUT = join(__dirname, 'udp_batch.node');
 
 function headerDir(): string | undefined {
@@ -24,13 +26,14 @@ function headerDir(): string | undefined {
 }
 
 function build(): string | undefined {
-  if (!existsSync(SOURCE)) return `${SOURCE} not found`;
+  const missing = SOURCES.find((f) => !existsSync(f));
+  if (missing) return `${missing} not found`;
   const include = headerDir();
   if (!include) return "Node's headers (node_api.h, uv.h) not found; set PLDNS_NODE_INCLUDE";
   const cc = process.env.CC ?? 'cc';
   // Written under a temporary name, then renamed: a running daemon keeps its mapped copy intact.
   const tmp = `${OUTPUT}.${process.pid}.tmp`;
-  const args = ['-O2', '-std=gnu11', '-fPIC', '-shared', '-fvisibility=hidden', '-Wall', '-Wextra', '-I', include, '-o', tmp, SOURCE];
+  const args = ['-O2', '-std=gnu11', '-fPIC', '-shared', '-fvisibility=hidden', '-Wall', '-Wextra', '-I', include, '-o', tmp, ...SOURCES];
   const run = spawnSync(cc, args, { encoding: 'utf8' });
   if (run.error || run.status !== 0) {
     rmSync(tmp, { force: true });

@@ -37,6 +37,8 @@
 #include <node_api.h>
 #include <uv.h>
 
+#include "addon.h"
+
 #define BATCH 64
 #define SLOT 4096
 #define META 64
@@ -90,7 +92,7 @@ struct endpoint {
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
-static napi_value throw_errno(napi_env env, int err, const char *what) {
+napi_value throw_errno(napi_env env, int err, const char *what) {
   char msg[160];
   const char *code = uv_err_name(-err);
   snprintf(msg, sizeof msg, "%s: %s (%s)", what, strerror(err), code);
@@ -98,7 +100,7 @@ static napi_value throw_errno(napi_env env, int err, const char *what) {
   return NULL;
 }
 
-static napi_value undefined(napi_env env) {
+napi_value undefined(napi_env env) {
   napi_value v;
   napi_get_undefined(env, &v);
   return v;
@@ -113,7 +115,7 @@ static endpoint_t *endpoint_of(napi_env env, napi_value handle) {
   return box->ep; /* NULL once closed */
 }
 
-static int buffer_arg(napi_env env, napi_value v, size_t min, void **data) {
+int buffer_arg(napi_env env, napi_value v, size_t min, void **data) {
   size_t len = 0;
   bool is_buffer = false;
   napi_is_buffer(env, v, &is_buffer);
@@ -252,7 +254,7 @@ static void box_finalize(napi_env env, void *data, void *hint) {
   free(box);
 }
 
-static int parse_address(int family, const char *host, int port, struct sockaddr_storage *ss, socklen_t *len) {
+int parse_address(int family, const char *host, int port, struct sockaddr_storage *ss, socklen_t *len) {
   memset(ss, 0, sizeof *ss);
   if (family == 4) {
     struct sockaddr_in *sin = (struct sockaddr_in *)ss;
@@ -413,6 +415,24 @@ static napi_value js_local_port(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/* Sends the first n prepared messages of ep->smsg; returns how many could not be sent. */
+static int send_all(endpoint_t *ep, int n) {
+  int sent = 0, failed = 0;
+  while (sent < n) {
+    int r = sendmmsg(ep->fd, ep->smsg + sent, (unsigned)(n - sent), MSG_DONTWAIT);
+    if (r > 0) {
+      sent += r;
+    } else if (r < 0 && errno == EINTR) {
+      continue;
+    } else {
+      /* The first unsent reply failed (full socket buffer, unreachable peer): drop it, go on. */
+      failed++;
+      sent++;
+    }
+  }
+  return failed;
+}
+
 /* flush(handle, count) -> number of replies that could not be sent */
 static napi_value js_flush(napi_env env, napi_callback_info info) {
   size_t argc = 2;
@@ -442,19 +462,53 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
     address_reply(&ep->smsg[n].msg_hdr, ep->meta + index * META, &ep->sctrl[n]);
     n++;
   }
-  int sent = 0;
-  while (sent < n) {
-    int r = sendmmsg(ep->fd, ep->smsg + sent, (unsigned)(n - sent), MSG_DONTWAIT);
-    if (r > 0) {
-      sent += r;
-    } else if (r < 0 && errno == EINTR) {
-      continue;
-    } else {
-      /* The first unsent reply failed (full socket buffer, unreachable peer): drop it, go on. */
-      failed++;
-      sent++;
-    }
+  failed += send_all(ep, n);
+  napi_create_int32(env, failed, &v);
+  return v;
+}
+
+/* sendMany(handle, peerRecords, data, lengths, count) -> number of replies that could not be sent.
+ * Replies that come after their batch (forwarded queries), gathered by JavaScript during one turn
+ * of the loop and sent with one sendmmsg: reply i is lengths[i] bytes at data + i * SLOT, to the
+ * peer record at peerRecords + i * META (a copy taken while its query's batch was handled). */
+static napi_value js_send_many(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t count = 0;
+  if (argc < 5) {
+    napi_throw_type_error(env, NULL, "udp_batch.sendMany: 5 arguments expected");
+    return NULL;
   }
+  napi_get_value_int32(env, argv[4], &count);
+  endpoint_t *ep = endpoint_of(env, argv[0]);
+  napi_value v;
+  if (!ep || ep->closing) {
+    napi_create_int32(env, count, &v);
+    return v;
+  }
+  void *peers, *data, *lens;
+  if (count < 0 || count > BATCH) {
+    napi_throw_range_error(env, NULL, "udp_batch.sendMany: bad count");
+    return NULL;
+  }
+  if (buffer_arg(env, argv[1], (size_t)count * META, &peers) || buffer_arg(env, argv[2], (size_t)count * SLOT, &data) ||
+      buffer_arg(env, argv[3], (size_t)count * 4, &lens))
+    return NULL;
+  int n = 0, failed = 0;
+  for (int i = 0; i < count; i++) {
+    int32_t len;
+    memcpy(&len, (unsigned char *)lens + 4 * i, sizeof len);
+    if (len <= 0 || len > SLOT) {
+      failed++;
+      continue;
+    }
+    ep->siov[n].iov_base = (unsigned char *)data + (size_t)i * SLOT;
+    ep->siov[n].iov_len = (size_t)len;
+    address_reply(&ep->smsg[n].msg_hdr, (unsigned char *)peers + (size_t)i * META, &ep->sctrl[n]);
+    n++;
+  }
+  failed += send_all(ep, n);
   napi_create_int32(env, failed, &v);
   return v;
 }
@@ -573,13 +627,13 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-static void set_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
+void set_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
   napi_value fn;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
   napi_set_named_property(env, exports, name, fn);
 }
 
-static void set_int(napi_env env, napi_value exports, const char *name, int value) {
+void set_int(napi_env env, napi_value exports, const char *name, int value) {
   napi_value v;
   napi_create_int32(env, value, &v);
   napi_set_named_property(env, exports, name, v);
@@ -590,6 +644,7 @@ NAPI_MODULE_INIT() {
   set_fn(env, exports, "localPort", js_local_port);
   set_fn(env, exports, "flush", js_flush);
   set_fn(env, exports, "sendTo", js_send_to);
+  set_fn(env, exports, "sendMany", js_send_many);
   set_fn(env, exports, "close", js_close);
   set_fn(env, exports, "notify", js_notify);
   set_int(env, exports, "BATCH", BATCH);
@@ -598,5 +653,6 @@ NAPI_MODULE_INIT() {
   set_int(env, exports, "META_LENGTH_OFFSET", META_LENGTH_OFFSET);
   set_int(env, exports, "AF_INET", AF_INET);
   set_int(env, exports, "AF_INET6", AF_INET6);
+  register_upstream(env, exports);
   return exports;
 }

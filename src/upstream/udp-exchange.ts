@@ -10,6 +10,18 @@ export interface ExchangeResult {
   readonly mismatches: number;
 }
 
+/** One UDP query/reply with an upstream, each on a fresh random source port. */
+export interface UdpExchanger {
+  /** 'native': sockets inside the addon (upstream_udp.c); 'dgram': Node's dgram. */
+  readonly engine: 'native' | 'dgram';
+  exchange(server: HostPort, query: Buffer, questionEnd: number, timeoutMs: number): Promise<ExchangeResult>;
+  /** Ends every exchange still out (UPSTREAM_FAILED) and frees the sockets. */
+  close(): void;
+}
+
+/** Exchanges through Node's dgram: one socket created, bound and closed per exchange. */
+export const dgramExchanger: UdpExchanger = { engine: 'dgram', exchange: udpExchange, close: () => {} };
+
 /**
  * One UDP exchange on a socket of its own, so the kernel picks a fresh random source port
  * (RFC 5452 §9.2). Replies from another address or port, or that do not match the ID and

@@ -6,7 +6,7 @@ import type { Protocol } from '../dns/edge';
 import type { Query } from '../dns/query';
 import { RandomIds } from './random-id';
 import { buildUpstreamQuery } from './upstream-query';
-import { udpExchange, type ExchangeResult } from './udp-exchange';
+import { dgramExchanger, type ExchangeResult, type UdpExchanger } from './udp-exchange';
 import { tcpExchange } from './tcp-exchange';
 import { UpstreamPool, type UpstreamServer } from './upstream-pool';
 import type { UpstreamConfig } from '../config/schema';
@@ -23,8 +23,8 @@ const ALL_DOWN_TIMEOUT_MS = 500;
 const PROBE_QUESTION = Buffer.from([0, 0, RRType.NS, 0, CLASS_IN]);
 
 /**
- * Forwards a query to the upstreams (dns-wire.md "Forwarding"): a fresh ID and socket per
- * exchange, replies checked per RFC 5452, TC over UDP retried over TCP, TCP clients forwarded
+ * Forwards a query to the upstreams (dns-wire.md "Forwarding"): a fresh ID and socket (random
+ * port) per exchange, replies checked per RFC 5452, TC over UDP retried over TCP, TCP clients forwarded
  * over TCP, a timeout or failure moves on to the next server. Returns the upstream's reply bytes
  * with the client's ID restored; SERVFAIL/REFUSED replies count as failures but are returned
  * when nothing better came.
@@ -38,7 +38,13 @@ export class UpstreamForwarder {
   private probeTimer: NodeJS.Timeout | undefined;
   private probing = false;
 
-  constructor(private config: UpstreamConfig, private readonly observer: ForwarderObserver, private readonly logger: Logger, private maxInFlight = 2000) {
+  constructor(
+    private config: UpstreamConfig,
+    private readonly observer: ForwarderObserver,
+    private readonly logger: Logger,
+    private maxInFlight = 2000,
+    private readonly udp: UdpExchanger = dgramExchanger,
+  ) {
     this.poolValue = new UpstreamPool(config.servers, config.policy, config.maxFails);
     for (const s of this.poolValue.servers) observer.health(s.label, true);
   }
@@ -67,6 +73,11 @@ export class UpstreamForwarder {
       this.probeTimer = undefined;
     }
     if (this.poolValue.servers.some((s) => !s.healthy)) this.ensureProber();
+  }
+
+  /** How UDP exchanges are made: 'native' (addon) or 'dgram'. */
+  get udpEngine(): string {
+    return this.udp.engine;
   }
 
   get hasServers(): boolean {
@@ -149,7 +160,7 @@ export class UpstreamForwarder {
     let result: ExchangeResult;
     try {
       if (protocol === 'udp') {
-        result = await udpExchange(server.address, query, questionEnd, timeoutMs);
+        result = await this.udp.exchange(server.address, query, questionEnd, timeoutMs);
         if (result.mismatches > 0) this.observer.exchange(server.label, 'udp', 'mismatch', 0);
         if ((result.reply.readUInt16BE(2) & FLAG_TC) !== 0) {
           this.observer.exchange(server.label, 'udp', 'truncated', seconds(started));
@@ -213,7 +224,7 @@ export class UpstreamForwarder {
         PROBE_QUESTION.copy(query, HEADER_BYTES);
         const started = process.hrtime.bigint();
         try {
-          await udpExchange(server.address, query, query.length, Math.min(this.config.timeoutMs, 1000));
+          await this.udp.exchange(server.address, query, query.length, Math.min(this.config.timeoutMs, 1000));
           if (this.pool.succeeded(server, seconds(started) * 1000)) {
             this.observer.health(server.label, true);
             this.logger.info({ upstream: server.label }, 'upstream probe succeeded; marked healthy');
@@ -230,6 +241,7 @@ export class UpstreamForwarder {
   close(): void {
     if (this.probeTimer) clearInterval(this.probeTimer);
     this.probeTimer = undefined;
+    this.udp.close();
   }
 }
 

@@ -130,6 +130,29 @@ for (const engine of engines) {
     t.ok([...b.ids].every((id) => id >= 5001), 'client B got only its own IDs');
   });
 
+  t.test(`${engine}: 300 answers released in one turn of the loop all reach their senders`, async (t) => {
+    // Late replies of one turn leave together (batch: sendmmsg, 64 at a time); none may be lost
+    // or sent to the wrong client when more than a batch is waiting.
+    const release: (() => void)[] = [];
+    const gate = new Promise<void>((resolve) => release.push(resolve));
+    const h = await startServer(t, engine, '127.0.0.1', 0, {
+      pipeline: new EdgePipeline({
+        handler: async (req) => {
+          const reply = Buffer.from(req.query.raw);
+          reply[2] |= 0x80;
+          await gate;
+          return reply;
+        },
+        admit: () => 'pass',
+      }, { dropped() {}, rejected() {}, tcpConnections() {}, udpBatch() {} }, createLogger('silent')),
+    });
+    const pending = [burst('127.0.0.1', h.port, 150, 1, 5000), burst('127.0.0.1', h.port, 150, 5001, 5000)];
+    setTimeout(() => release[0](), 300);
+    const [a, b] = await Promise.all(pending);
+    t.equal(a.ids.size + b.ids.size, 300, 'every query answered');
+    t.ok([...a.ids].every((id) => id < 5001) && [...b.ids].every((id) => id >= 5001), 'each client got only its own IDs');
+  });
+
   t.test(`${engine}: IPv6 listener sees the IPv6 sender`, async (t) => {
     const h = await startServer(t, engine, '::1');
     const { ids, clientPort } = await burst('::1', h.port, 20);

@@ -1,0 +1,174 @@
+import dgram from 'node:dgram';
+import t, { type Test } from 'tap';
+import { NativeUdpExchanger } from '../../src/upstream/native-udp-exchanger';
+import { loadUdpBatch } from '../../src/native/binding';
+import type { HostPort } from '../../src/config/units';
+import { answerFor, startResponder, type Responder, type ResponderReply } from '../helpers/responder';
+import { encodeQuery } from '../helpers/wire';
+
+/**
+ * The addon's upstream exchanges (src/native/upstream_udp.c) against real sockets on 127.0.0.1:
+ * RFC 5452 source ports, replies from elsewhere, ICMP errors, oversized replies, socket
+ * bookkeeping. The forwarder's behaviour over this exchanger is in upstream-forwarder.test.ts.
+ */
+
+const addon = loadUdpBatch();
+
+function exchanger(t: Test): NativeUdpExchanger {
+  if (!addon.ok) throw new Error(`addon not loadable: ${addon.reason}`);
+  const x = new NativeUdpExchanger(addon.binding);
+  t.teardown(() => x.close());
+  return x;
+}
+
+async function responder(t: Test, reply: ResponderReply): Promise<Responder> {
+  const r = await startResponder(reply, 0);
+  t.teardown(() => r.close());
+  return r;
+}
+
+const at = (port: number): HostPort => ({ host: '127.0.0.1', port, family: 4 });
+
+function query(name: string, id: number): { bytes: Buffer; questionEnd: number } {
+  const bytes = encodeQuery(name, { id, edns: false });
+  // No OPT: the question ends the message.
+  return { bytes, questionEnd: bytes.length };
+}
+
+t.test('the addon is built (CI builds it with PLDNS_NATIVE=required)', async (t) => {
+  t.ok(addon.ok, addon.ok ? 'loaded' : addon.reason);
+});
+
+t.test('every exchange leaves from a fresh, random source port; no socket is left open', async (t) => {
+  const ports: number[] = [];
+  const a = await responder(t, (q, send, rinfo) => {
+    ports.push(rinfo.port);
+    send(answerFor(q, '192.0.2.1'));
+  });
+  const x = exchanger(t);
+  const n = 60;
+  for (let i = 0; i < n; i++) {
+    const q = query(`n${i}.example`, 1000 + i);
+    const r = await x.exchange(at(a.port), q.bytes, q.questionEnd, 2000);
+    t.equal(r.reply.readUInt16BE(0), 1000 + i, `reply ${i} matched`);
+  }
+  t.equal(new Set(ports).size, n, `${n} exchanges, ${n} distinct source ports`);
+  const steps = ports.slice(1).map((p, i) => p - ports[i]);
+  const sequential = steps.filter((d) => d === 1 || d === 2).length;
+  t.ok(sequential < n / 4, `ports are not handed out in order (${sequential} of ${steps.length} steps were +1/+2)`);
+  t.equal(x.openSockets, 0, 'each socket closed when its exchange ended');
+});
+
+t.test('concurrent exchanges each get their own reply', async (t) => {
+  const held: (() => void)[] = [];
+  const a = await responder(t, (q, send) => held.push(() => send(answerFor(q, '192.0.2.2'))));
+  const x = exchanger(t);
+  const pending = Array.from({ length: 200 }, (_, i) => {
+    const q = query(`c${i}.example`, i);
+    return x.exchange(at(a.port), q.bytes, q.questionEnd, 5000);
+  });
+  while (held.length < 200) await new Promise((r) => setTimeout(r, 10));
+  t.equal(x.openSockets, 200, '200 sockets open while 200 exchanges are out');
+  // Answer in reverse order: matching is by socket, ID and question, not by arrival.
+  for (const f of held.reverse()) f();
+  const replies = await Promise.all(pending);
+  t.same(replies.map((r) => r.reply.readUInt16BE(0)), Array.from({ length: 200 }, (_, i) => i), 'each exchange got the reply to its own query');
+  t.equal(x.openSockets, 0);
+});
+
+t.test('a reply with the right ID from another port never reaches the exchange', async (t) => {
+  const forger = dgram.createSocket('udp4');
+  t.teardown(() => forger.close());
+  await new Promise<void>((r) => forger.bind(0, '127.0.0.1', () => r()));
+  let forged = 0;
+  const a = await responder(t, (q, send, rinfo) => {
+    // The forger knows the port and the ID, but it is not the server: a connected socket drops it.
+    forger.send(answerFor(q, '6.6.6.6'), rinfo.port, rinfo.address, () => {
+      forged++;
+      setTimeout(() => send(answerFor(q, '192.0.2.3')), 30);
+    });
+  });
+  const x = exchanger(t);
+  const q = query('forged.example', 77);
+  const r = await x.exchange(at(a.port), q.bytes, q.questionEnd, 2000);
+  t.equal(forged, 1, 'the forged reply was sent first');
+  t.equal(r.reply.subarray(-4).join('.'), '192.0.2.3', 'the genuine reply is the one taken');
+  t.equal(r.mismatches, 0, 'the forged one was dropped by the kernel, not even seen');
+});
+
+t.test('a wrong ID or question from the server is counted and skipped', async (t) => {
+  const a = await responder(t, (q, send) => {
+    send(answerFor(q, '6.6.6.6', { id: (q.readUInt16BE(0) + 1) & 0xffff }));
+    send(answerFor(q, '6.6.6.7', { question: Buffer.from([3, 0x66, 0x6f, 0x6f, 0, 0, 1, 0, 1]) }));
+    setTimeout(() => send(answerFor(q, '192.0.2.4')), 30);
+  });
+  const x = exchanger(t);
+  const q = query('x.example', 5);
+  const r = await x.exchange(at(a.port), q.bytes, q.questionEnd, 2000);
+  t.equal(r.reply.subarray(-4).join('.'), '192.0.2.4');
+  t.equal(r.mismatches, 2);
+});
+
+t.test('a closed port fails at once (ICMP port unreachable), not after the timeout', async (t) => {
+  const probe = dgram.createSocket('udp4');
+  await new Promise<void>((r) => probe.bind(0, '127.0.0.1', () => r()));
+  const closedPort = probe.address().port;
+  await new Promise<void>((r) => probe.close(() => r()));
+  const x = exchanger(t);
+  const q = query('refused.example', 9);
+  const started = Date.now();
+  await t.rejects(x.exchange(at(closedPort), q.bytes, q.questionEnd, 60_000), { code: 'UPSTREAM_FAILED', message: /ECONNREFUSED/ });
+  // Not a timing threshold: the deadline was 60 s; the rejection came from the kernel's error.
+  t.ok(Date.now() - started < 60_000, 'rejected before the deadline');
+  t.equal(x.openSockets, 0);
+});
+
+t.test('a silent server: UPSTREAM_TIMEOUT with the mismatch count; a late reply after it is ignored', async (t) => {
+  let late: (() => void) | undefined;
+  const a = await responder(t, (q, send) => {
+    send(answerFor(q, '6.6.6.6', { id: (q.readUInt16BE(0) + 1) & 0xffff }));
+    late = () => send(answerFor(q, '192.0.2.5'));
+  });
+  const x = exchanger(t);
+  const q = query('slow.example', 11);
+  await t.rejects(x.exchange(at(a.port), q.bytes, q.questionEnd, 200), { code: 'UPSTREAM_TIMEOUT', details: { mismatches: 1 } });
+  t.equal(x.openSockets, 0, 'the socket is closed at the timeout');
+  late?.();
+  const again = query('next.example', 12);
+  const b = await responder(t, (q2, send) => send(answerFor(q2, '192.0.2.6')));
+  const r = await x.exchange(at(b.port), again.bytes, again.questionEnd, 2000);
+  t.equal(r.reply.subarray(-4).join('.'), '192.0.2.6', 'the exchanger goes on normally');
+});
+
+t.test('a reply longer than a slot comes back marked truncated (TC), to be asked again over TCP', async (t) => {
+  const a = await responder(t, (q, send) => {
+    const base = answerFor(q, '192.0.2.7');
+    // One answer record repeated until the message is past 4096 bytes.
+    const rr = base.subarray(base.length - 16);
+    const copies = 300;
+    const big = Buffer.concat([base, ...Array.from({ length: copies - 1 }, () => rr)]);
+    big.writeUInt16BE(copies, 6);
+    send(big);
+  });
+  const x = exchanger(t);
+  const q = query('big.example', 13);
+  const r = await x.exchange(at(a.port), q.bytes, q.questionEnd, 2000);
+  t.equal(r.reply.length, addon.ok ? addon.binding.UP_SLOT : 4096, 'the first slot of it');
+  t.equal(r.reply.readUInt16BE(0), 13);
+  t.ok((r.reply.readUInt16BE(2) & 0x0200) !== 0, 'TC set');
+});
+
+t.test('close() ends the exchanges still out and frees their sockets', async (t) => {
+  const a = await responder(t, () => {});
+  if (!addon.ok) throw new Error(addon.reason);
+  const x = new NativeUdpExchanger(addon.binding);
+  const q = query('never.example', 14);
+  const out = x.exchange(at(a.port), q.bytes, q.questionEnd, 60_000);
+  while (a.seen < 1) await new Promise((r) => setTimeout(r, 5));
+  t.equal(x.openSockets, 1);
+  x.close();
+  await t.rejects(out, { code: 'UPSTREAM_FAILED', message: /closed/ });
+  t.equal(x.openSockets, 0);
+  await t.rejects(x.exchange(at(a.port), q.bytes, q.questionEnd, 60_000), { code: 'UPSTREAM_FAILED' }, 'no exchange after close');
+  t.equal(a.seen, 1, 'nothing more was sent');
+});
