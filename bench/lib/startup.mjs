@@ -20,7 +20,7 @@ export function stats(list) {
 }
 
 /** ms from spawn until `name` is answered (A, NOERROR, ≥ 1 record) on 127.0.0.1:port; NaN after limitMs. */
-async function timeToAnswer(work, label, args, port, name, limitMs = 10000) {
+async function timeToAnswer({ root, work }, label, args, port, name, limitMs = 10000) {
   const sock = createSocket('udp4');
   await new Promise((r) => sock.bind(0, '127.0.0.1', r));
   let id = 0;
@@ -31,7 +31,7 @@ async function timeToAnswer(work, label, args, port, name, limitMs = 10000) {
   });
   sock.on('error', () => { /* nothing listens yet: keep polling */ });
   const t0 = performance.now();
-  const child = startProc(label, process.execPath, args, { logDir: work, cwd: path.dirname(args.find((a) => a.endsWith('cli.js')) ?? '.') });
+  const child = startProc(label, process.execPath, args, { logDir: work, cwd: root });
   const send = () => { id = (id + 1) & 0xffff; sock.send(encodeQuery(name, id), port, '127.0.0.1'); };
   const timer = setInterval(send, 1);
   send();
@@ -110,8 +110,8 @@ export async function measureStartup({ root, work, runs, nodeFlags = [], log = c
   const t = { nodeNoop: [], static: [], snapshot: [] };
   for (let i = 0; i < runs; i++) {
     t.nodeNoop.push(await nodeNoop(work));
-    t.static.push(await timeToAnswer(work, 'startup-static', serve(staticCfg), port, MANAGED[0].name));
-    t.snapshot.push(await timeToAnswer(work, 'startup-snapshot', serve(snapCfg), port, SNAPSHOT_NAME));
+    t.static.push(await timeToAnswer({ root, work }, 'startup-static', serve(staticCfg), port, MANAGED[0].name));
+    t.snapshot.push(await timeToAnswer({ root, work }, 'startup-snapshot', serve(snapCfg), port, SNAPSHOT_NAME));
     log(`  run ${i + 1}: node -e 0 ${t.nodeNoop[i].toFixed(0)} ms, static ${t.static[i].toFixed(0)} ms, snapshot ${t.snapshot[i].toFixed(0)} ms`);
   }
   const shell = (args) => ['node', ...args.map((a) => a.replace(`${root}/`, ''))].join(' ');
