@@ -1,7 +1,8 @@
 // Command-line options of bench/run.mjs, with the defaults --quick changes.
 export function parseArgs(argv) {
   const o = { quick: false, duration: null, rounds: null, clients: 4, outstanding: 200, tcpClients: 8, tcpOutstanding: 256,
-    cases: ['a', 'b', 'c', 'd'], profile: null, write: true, keep: false, latencyDuration: null, udpIo: 'auto', lowRate: 10000, nodeFlags: ['--max-semi-space-size=4'] };
+    cases: ['a', 'b', 'c', 'd'], profile: null, write: true, keep: false, latencyDuration: null, udpIo: 'auto', lowRate: 10000, nodeFlags: [],
+    idleWait: null, startupRuns: null };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -30,13 +31,17 @@ export function parseArgs(argv) {
       case '--keep': o.keep = true; break;
       case '--low-rate': o.lowRate = Math.round(num()); break;
       case '--node-flags': o.nodeFlags = next().split(/\s+/).filter(Boolean); break;
+      case '--idle-wait': o.idleWait = Number(next()); if (!(o.idleWait >= 0)) throw new Error('--idle-wait needs seconds ≥ 0'); break;
+      case '--startup-runs': o.startupRuns = Math.round(Number(next())); if (!(o.startupRuns >= 0)) throw new Error('--startup-runs needs a count ≥ 0'); break;
+      case '--no-startup': o.startupRuns = 0; break;
       case '--udp-io':
         o.udpIo = next();
         if (!['auto', 'batch', 'dgram'].includes(o.udpIo)) throw new Error('--udp-io takes auto, batch or dgram');
         break;
       case '-h': case '--help':
         console.log('node bench/run.mjs [--quick] [--duration SECONDS] [--rounds N] [--clients C] [--outstanding Q]\n' +
-          '  [--tcp-clients C] [--tcp-outstanding Q] [--latency-duration SECONDS] [--cases a,b,c,d] [--profile|--no-profile] [--no-write] [--keep] [--udp-io auto|batch|dgram] [--low-rate QPS] [--node-flags "FLAGS"]');
+          '  [--tcp-clients C] [--tcp-outstanding Q] [--latency-duration SECONDS] [--cases a,b,c,d] [--profile|--no-profile] [--no-write] [--keep] [--udp-io auto|batch|dgram] [--low-rate QPS] [--node-flags "FLAGS"]\n' +
+          '  [--idle-wait SECONDS (case c, default 60; 0 with --quick)] [--startup-runs N (default 10; 3 with --quick) | --no-startup]');
         process.exit(0);
         break;
       default: throw new Error(`unknown option ${a}`);
@@ -46,6 +51,8 @@ export function parseArgs(argv) {
   if (o.rounds === null) o.rounds = o.quick ? 1 : 2;
   if (o.latencyDuration === null) o.latencyDuration = o.quick ? 2 : Math.min(o.duration, 6);
   if (o.profile === null) o.profile = !o.quick;
+  if (o.idleWait === null) o.idleWait = o.quick ? 0 : 60;
+  if (o.startupRuns === null) o.startupRuns = o.quick ? 3 : 10;
   for (const c of o.cases) if (!['a', 'b', 'c', 'd'].includes(c)) throw new Error(`unknown case ${c}`);
   return o;
 }

@@ -44,5 +44,10 @@ export class RssSampler {
       this.peakAnon[k] = Math.max(this.peakAnon[k] ?? 0, st.anon);
     }
   }
-  stop() { clearInterval(this.timer); this.timer = null; this.sample(); }
+  stop() {
+    if (!this.timer) return;
+    clearInterval(this.timer);
+    this.timer = null;
+    this.sample();
+  }
 }
