@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import './heap-settings-apply';
 import { configWarnings } from './config/warnings';
 import { nextCronRuns } from './config/cron-schedule';
 import { parseArgs, type ParsedArgs } from './cli-args';
