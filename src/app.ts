@@ -22,19 +22,27 @@ import { ApiClientProvider } from './privatelink/api-provider';
 import type { SyncState } from './privatelink/model';
 import { HttpListeners } from './http/http-listeners';
 import type { HttpSources } from './http/routes';
-import { Secondary } from './secondary/secondary';
-import { zoneStore } from './secondary/zone-store';
-import { xfrCalls } from './secondary/xfr-calls';
-import { notifySender } from './transfer/notify-sender';
-import { ZoneHub, type ZoneHubOptions } from './transfer/zone-hub';
-import { ZoneServer } from './transfer/zone-server';
-import { tsigAuthenticator } from './transfer/tsig-auth';
+import type { Secondary } from './secondary/secondary';
+import type { ZoneHub, ZoneHubOptions } from './transfer/zone-hub';
+import type { ZoneServer } from './transfer/zone-server';
 import { buildTableInputs } from './privatelink/table-builder';
 import { staticEntryState } from './privatelink/model';
 import { configWarnings } from './config/warnings';
 import { computeReadiness, computeStatus } from './http/status';
 import { Prober } from './probe/prober';
 import { probeConfigKey, probeSettingsFor, zonesByIp } from './probe/probe-settings';
+
+/** Fleet mode's modules, required only by a config with `transfer` or `primaries`. */
+function fleet(): typeof import('./fleet') {
+  return require('./fleet');
+}
+
+/**
+ * With a table from the snapshot, the first sync waits this long: it loads the cloud SDK (~80 ms
+ * of blocked event loop), and the queries of a fresh start are answered from the snapshot first.
+ * Without a snapshot the first sync starts at once: there is nothing else to answer with.
+ */
+const FIRST_SYNC_AFTER_SNAPSHOT_MS = 250;
 
 /** How long a TCP query frame may take to arrive once its first byte has (capped by the idle timeout). */
 const TCP_FRAME_TIMEOUT_MS = 3000;
@@ -82,11 +90,13 @@ export class App {
   /** On an edge: the TTL of the received zone, used instead of records.ttl. */
   private zoneTtlS: number | undefined;
   private state: AppState = 'starting';
+  private fromSnapshot = false;
+  private firstSync: NodeJS.Timeout | undefined;
 
   constructor(readonly options: AppOptions) {
     this.config = options.config;
     this.logger = options.logger;
-    this.metrics = new Metrics({ version: options.version });
+    this.metrics = new Metrics({ version: options.version, deferProcessMetrics: true });
     this.admission = new AdmissionPolicy(this.config.access, admissionObserver(this.metrics));
     this.cache = this.config.cache.size > 0 ? new AnswerCache(this.config.cache) : undefined;
     this.forwarder = this.buildForwarder(this.config);
@@ -125,9 +135,20 @@ export class App {
     this.pipeline.reconfigure(this.routes());
     await this.secondary?.start();
     await this.listeners.open(this.config.listen.dns);
+    // Answer what has already arrived before loading and opening the rest (HTTP, the sync's cloud SDK).
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.metrics.collectProcessMetrics();
     await this.http.open(this.config.listen);
     this.state = 'running';
-    this.syncer?.start();
+    if (this.fromSnapshot && this.syncer) {
+      const syncer = this.syncer;
+      this.firstSync = setTimeout(() => {
+        this.firstSync = undefined;
+        syncer.start();
+      }, FIRST_SYNC_AFTER_SNAPSHOT_MS);
+    } else {
+      this.syncer?.start();
+    }
     this.prober?.start();
     this.logger.info({
       dns: this.dnsPorts,
@@ -196,7 +217,7 @@ export class App {
       transfer: config.transfer,
       records: config.records,
       stateDir: config.stateDir,
-      sendNotify: notifySender(config.transfer.keys[0]),
+      sendNotify: fleet().notifySender(config.transfer.keys[0]),
       notifyObserver: notifierObserver(this.metrics),
       onSerial: publishedSerialObserver(this.metrics),
       logger: this.logger.child({ component: 'transfer' }),
@@ -206,7 +227,7 @@ export class App {
   private async startHub(config: Config): Promise<void> {
     const options = this.hubOptions(config);
     if (!options) return;
-    this.hub = new ZoneHub(options);
+    this.hub = new (fleet().ZoneHub)(options);
     await this.hub.init();
     this.zoneServer = this.buildZoneServer(config);
   }
@@ -214,10 +235,10 @@ export class App {
   private buildZoneServer(config: Config): ZoneServer | undefined {
     if (!this.hub && !this.secondary) return undefined;
     const keys = [...(config.transfer?.keys ?? []), ...(config.primaries?.key ? [config.primaries.key] : [])];
-    return new ZoneServer({
+    return new (fleet().ZoneServer)({
       ...(this.hub ? { publisher: this.hub.publisher, acl: this.hub.acl } : {}),
       ...(this.secondary ? { notifyReceiver: this.secondary } : {}),
-      authenticate: tsigAuthenticator(keys),
+      authenticate: fleet().tsigAuthenticator(keys),
       observer: zoneServerObserver(this.metrics),
       logger: this.logger.child({ component: 'transfer' }),
     });
@@ -227,10 +248,10 @@ export class App {
     const primaries = config.primaries;
     if (!primaries) return;
     const dir = config.stateDir;
-    this.secondary = new Secondary({
+    this.secondary = new (fleet().Secondary)({
       config: primaries,
-      calls: xfrCalls,
-      store: dir ? zoneStore(dir) : undefined,
+      calls: fleet().xfrCalls,
+      store: dir ? fleet().zoneStore(dir) : undefined,
       observer: secondaryObserver(this.metrics, primaries.zone),
       logger: this.logger.child({ component: 'secondary' }),
       onZone: (zone, table) => {
@@ -275,6 +296,7 @@ export class App {
       });
       try {
         initial = await this.snapshots.load(this.config.records.entries);
+        this.fromSnapshot = initial !== undefined;
         if (initial) this.logger.info({ dir: this.config.stateDir, entries: initial.entries.length }, 'loaded the last good table from the snapshot');
       } catch (err) {
         this.logger.warn({ err: describeError(err) }, 'ignoring the snapshot');
@@ -443,6 +465,7 @@ export class App {
     if (lameduckMs > 0) await new Promise((r) => setTimeout(r, lameduckMs));
     this.state = 'stopping';
     this.prober?.stop();
+    clearTimeout(this.firstSync);
     await this.syncer?.stop();
     await this.secondary?.stop();
     await this.hub?.stop();

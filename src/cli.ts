@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { configWarnings } from './config/warnings';
-import { nextCronRuns } from './config/cron-schedule';
+import './heap-settings-apply';
 import { parseArgs, type ParsedArgs } from './cli-args';
 import { describeError, isPldnsError, PldnsError } from './errors';
 import { formatProblems, loadConfigFile } from './config/load';
@@ -123,14 +122,14 @@ function reportFailure(err: unknown, verbose: boolean): number {
 async function runCheck(path: string): Promise<number> {
   const config = loadConfigFile(path);
   const warn = (setting: string, message: string) => process.stderr.write(`${path}: warning: ${setting}: ${message}\n`);
-  for (const w of configWarnings(config)) warn(w.setting, w.message);
+  for (const w of (await import('./config/warnings')).configWarnings(config)) warn(w.setting, w.message);
   if (config.stateDir) {
     const problem = await (await import('./privatelink/snapshot')).snapshotReadProblem(config.stateDir, config.records.entries);
     if (problem) warn('state_dir', problem);
   }
   process.stdout.write(`${path}: ok\n`);
   if (config.source === 'privatelink') {
-    const runs = nextCronRuns(config.privatelink.refresh, 3).map((d) => d.toISOString());
+    const runs = (await import('./config/cron-schedule')).nextCronRuns(config.privatelink.refresh, 3).map((d) => d.toISOString());
     process.stdout.write(`privatelink.refresh "${config.privatelink.refresh}": next syncs ${runs.join(', ')} (before jitter)\n`);
     const report = (await import('./privatelink/quota')).quotaReport(config);
     if (report) process.stdout.write(`${report.info}\n`);

@@ -3,7 +3,6 @@ import { loadConfigFile, formatProblems } from '../config/load';
 import type { Config } from '../config/schema';
 import { describeError, isPldnsError } from '../errors';
 import { createLogger, logFatal, type Logger } from '../log';
-import { startDemo } from '../demo-config';
 import type { RunningSimulator } from '../simulator';
 import { systemdNotifier, type ServiceNotifier } from '../sd-notify';
 import { VERSION } from '../version';
@@ -36,7 +35,7 @@ async function serve(options: ServeOptions): Promise<number> {
   let config: Config;
   let simulator: RunningSimulator | undefined;
   if (options.demo) {
-    ({ config, simulator } = await startDemo(options.demoListen));
+    ({ config, simulator } = await (await import('../demo-config')).startDemo(options.demoListen));
   } else {
     config = loadConfigFile(options.configPath as string);
   }

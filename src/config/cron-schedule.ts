@@ -1,4 +1,9 @@
-import cron from 'node-cron';
+import type nodeCron from 'node-cron';
+
+/** node-cron, required when a schedule is first checked: a config without a privatelink section never loads it. */
+function cron(): typeof nodeCron {
+  return require('node-cron');
+}
 
 /** What each field accepts, for messages that say why an expression is wrong. */
 const FIELD_RANGES: Record<string, string> = {
@@ -14,7 +19,7 @@ const FORMAT_HINT = 'fields are [second] minute hour day-of-month month day-of-w
 
 /** Why `expression` is not a schedule node-cron accepts, or undefined when it is. */
 export function cronProblem(expression: string): string | undefined {
-  const result = cron.validateDetailed(expression);
+  const result = cron().validateDetailed(expression);
   if (result.valid) return undefined;
   const why = result.errors.map((e) => {
     const range = FIELD_RANGES[e.field];
@@ -27,7 +32,7 @@ export function cronProblem(expression: string): string | undefined {
 
 /** The next `count` times a valid expression fires after `from` (the system time zone, as the sync loop runs it). */
 export function nextCronRuns(expression: string, count: number, from: Date = new Date()): Date[] {
-  const task = cron.createTask(expression, () => {});
+  const task = cron().createTask(expression, () => {});
   try {
     const out: Date[] = [];
     let at = from;

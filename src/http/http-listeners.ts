@@ -1,7 +1,12 @@
 import { formatHostPort, type HostPort } from '../config/units';
 import type { Logger } from '../log';
-import { HttpServer } from './http-server';
-import { METRICS_ROUTES, type HttpSources } from './routes';
+import type { HttpServer } from './http-server';
+import type { HttpSources } from './routes';
+
+/** The server and its routes (node:http among them), required when a listener first opens: after the DNS listeners. */
+function serverModules(): { server: typeof import('./http-server'); routes: typeof import('./routes') } {
+  return { server: require('./http-server'), routes: require('./routes') };
+}
 
 /** `listen.http` (every endpoint) and the optional `listen.metrics` (only /metrics). */
 export interface HttpAddresses {
@@ -49,7 +54,8 @@ export class HttpListeners {
     if ((current?.key ?? '') === key) return current;
     await current?.server.close();
     if (!address) return undefined;
-    const server = new HttpServer({ address, logger: this.logger, sources: this.sources, ...(metricsOnly ? { routes: METRICS_ROUTES } : {}) });
+    const modules = serverModules();
+    const server = new modules.server.HttpServer({ address, logger: this.logger, sources: this.sources, ...(metricsOnly ? { routes: modules.routes.METRICS_ROUTES } : {}) });
     return { key, server, port: await server.start() };
   }
 }

@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import { Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from './prom';
 
 /** How often the loop is sampled. Sparse on purpose: each sample wakes an idle daemon. */
 export const EVENT_LOOP_SAMPLE_MS = 100;
@@ -22,10 +22,14 @@ export class EventLoopDelay {
   readonly gauge: Gauge<'quantile'>;
   private readonly histogram: IntervalHistogram | undefined;
   private readonly resolutionNs: number;
+  private readonly registry: Registry;
+  private readonly standard = new Map<string, Gauge>();
+  private readonly stats: readonly string[];
 
   constructor(registry: Registry, options: { sample: boolean; standardNames: boolean; resolutionMs?: number }) {
     const resolutionMs = options.resolutionMs ?? EVENT_LOOP_SAMPLE_MS;
     this.resolutionNs = resolutionMs * 1e6;
+    this.registry = registry;
     if (options.sample) {
       this.histogram = monitorEventLoopDelay({ resolution: resolutionMs });
       this.histogram.enable();
@@ -41,7 +45,8 @@ export class EventLoopDelay {
       p90: (h) => delaySeconds(h.percentile(90)),
       p99: (h) => delaySeconds(h.percentile(99)),
     };
-    const standard = new Map<string, Gauge>();
+    this.stats = Object.keys(read);
+    const standard = this.standard;
     // This gauge is registered first and collects for all: a scrape reads metrics in registration order.
     const collect = (): void => {
       // No sample since the last scrape: zeros, not minus the resolution.
@@ -59,11 +64,18 @@ export class EventLoopDelay {
       registers: [registry],
       ...(h ? { collect } : {}),
     });
-    if (!options.standardNames) return;
-    for (const stat of Object.keys(read)) {
+    if (options.standardNames) this.replaceStandardNames();
+  }
+
+  /**
+   * Puts our gauges in place of prom-client's `nodejs_eventloop_lag_*_seconds`: after its default
+   * metrics are registered (they are replaced), or alone.
+   */
+  replaceStandardNames(): void {
+    for (const stat of this.stats) {
       const name = `nodejs_eventloop_lag_${stat}_seconds`;
-      registry.removeSingleMetric(name);
-      standard.set(stat, new Gauge({ name, help: `Event-loop delay since the previous scrape, ${stat} (sampling interval excluded)`, registers: [registry] }));
+      this.registry.removeSingleMetric(name);
+      this.standard.set(stat, new Gauge({ name, help: `Event-loop delay since the previous scrape, ${stat} (sampling interval excluded)`, registers: [this.registry] }));
     }
   }
 

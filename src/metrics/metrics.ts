@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './prom';
 import { FastCounter, FastHistogram } from './fast-counters';
 import { EventLoopDelay } from './event-loop-delay';
 
@@ -8,6 +8,11 @@ export interface MetricsOptions {
    * the event-loop sampler. Off in unit tests that build many registries.
    */
   readonly processMetrics?: boolean;
+  /**
+   * With processMetrics: register the `process_*` and `nodejs_*` collectors only when
+   * `collectProcessMetrics()` is called (the daemon does once its DNS listeners answer), not now.
+   */
+  readonly deferProcessMetrics?: boolean;
   /** For privatelink_dns_build_info. */
   readonly version?: string;
 }
@@ -58,15 +63,25 @@ export class Metrics {
 
   readonly eventLoopDelay: Gauge<'quantile'>;
   private readonly loop: EventLoopDelay;
+  private processMetricsPending: boolean;
 
   constructor(options: MetricsOptions = {}) {
     this.buildInfo.set({ version: options.version ?? 'unknown', nodejs_version: process.version }, 1);
     const processMetrics = options.processMetrics !== false;
+    this.processMetricsPending = processMetrics;
+    this.loop = new EventLoopDelay(this.registry, { sample: processMetrics, standardNames: false });
+    this.eventLoopDelay = this.loop.gauge;
+    if (!options.deferProcessMetrics) this.collectProcessMetrics();
+  }
+
+  /** Registers the standard process metrics (once; nothing when they are off). */
+  collectProcessMetrics(): void {
+    if (!this.processMetricsPending) return;
+    this.processMetricsPending = false;
     // prom-client's own event-loop histogram would wake the loop every 10 ms and report that
     // interval as delay; EventLoopDelay replaces its gauges, so its timer is set to (practically) never fire.
-    if (processMetrics) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 2 ** 31 - 1 });
-    this.loop = new EventLoopDelay(this.registry, { sample: processMetrics, standardNames: processMetrics });
-    this.eventLoopDelay = this.loop.gauge;
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 2 ** 31 - 1 });
+    this.loop.replaceStandardNames();
   }
 
   /** Stops the event-loop sampler (the daemon's shutdown). */

@@ -1,8 +1,17 @@
 import type { Config } from '../config/schema';
 import type { Logger } from '../log';
-import { createPrivateLinkClient, type PrivateLinkClient } from './client';
-import { CredentialProvider } from './credentials';
+import type { PrivateLinkClient } from './client';
+import type { CredentialProvider } from './credentials';
 import type { ApiProvider } from './sync';
+
+/**
+ * The client and the credential chain pull in the Alibaba Cloud SDK (@alicloud/*, @darabonba/*:
+ * ~400 modules, tens of ms and several MB of heap). They are required on the first sync, not when
+ * the daemon starts: it answers from its snapshot and static entries without them.
+ */
+function loadCloudSdk(): { client: typeof import('./client'); credentials: typeof import('./credentials') } {
+  return { client: require('./client'), credentials: require('./credentials') };
+}
 
 export type ApiClientConfig = Pick<Config, 'privatelink' | 'region'>;
 
@@ -29,8 +38,9 @@ export class ApiClientProvider {
   readonly provide: ApiProvider = ({ rebuild }) => {
     if (!this.client || rebuild) {
       this.client?.close();
-      if (rebuild || !this.credentials) this.credentials = new CredentialProvider(this.config.privatelink.credentials, { logger: this.logger.child({ component: 'credentials' }) });
-      this.client = createPrivateLinkClient({ config: this.config.privatelink, region: this.config.region, logger: this.logger, credentials: this.credentials });
+      const sdk = loadCloudSdk();
+      if (rebuild || !this.credentials) this.credentials = new sdk.credentials.CredentialProvider(this.config.privatelink.credentials, { logger: this.logger.child({ component: 'credentials' }) });
+      this.client = sdk.client.createPrivateLinkClient({ config: this.config.privatelink, region: this.config.region, logger: this.logger, credentials: this.credentials });
     }
     return this.client;
   };

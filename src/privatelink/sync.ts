@@ -1,4 +1,4 @@
-import cron from 'node-cron';
+import type nodeCron from 'node-cron';
 import type { Config } from '../config/schema';
 import { PldnsError, type ErrorCode } from '../errors';
 import type { Logger } from '../log';
@@ -99,6 +99,8 @@ export const realClock: Clock = {
 
 export const cronScheduler: Scheduler = (expression, tick, logger) => {
   const log = logger.child({ component: 'cron' });
+  // Required here, once the daemon answers: the first sync starts without it.
+  const cron: typeof nodeCron = require('node-cron');
   const task = cron.schedule(expression, () => tick(), {
     name: 'privatelink-sync',
     logger: {

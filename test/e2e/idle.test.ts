@@ -17,10 +17,10 @@ const SETTLE_MS = 20_000;
 const TICKS_PER_S = 100; // USER_HZ on Linux
 /**
  * The daemon as the systemd unit runs it: without tap's loaders and coverage hooks (inherited
- * through NODE_OPTIONS and NODE_V8_COVERAGE, they cost CPU and memory of their own), with the
- * unit's --max-semi-space-size=4.
+ * through NODE_OPTIONS and NODE_V8_COVERAGE, they cost CPU and memory of their own); like the
+ * unit, no node flags (the daemon sets its own heap settings).
  */
-const CLEAN_NODE_ENV = { NODE_OPTIONS: '--max-semi-space-size=4', NODE_V8_COVERAGE: '' };
+const CLEAN_NODE_ENV = { NODE_OPTIONS: '', NODE_V8_COVERAGE: '' };
 
 function cpuTicks(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ');

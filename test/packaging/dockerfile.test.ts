@@ -75,7 +75,7 @@ t.test('every COPY source from the build context exists in the repo', async (t) 
 });
 
 t.test('entrypoint, command, ports and health check', async (t) => {
-  t.same(JSON.parse(ops(runtime, 'ENTRYPOINT')[0] ?? 'null'), ['node', '--max-semi-space-size=4', '/app/dist/cli.js']);
+  t.same(JSON.parse(ops(runtime, 'ENTRYPOINT')[0] ?? 'null'), ['node', '/app/dist/cli.js']);
   const cmd = JSON.parse(ops(runtime, 'CMD')[0] ?? 'null') as string[];
   t.same(cmd, ['serve', '--config', '/etc/privatelink-dns/config.yaml'], 'CMD runs serve with the default config path');
   const exposed = ops(runtime, 'EXPOSE').join(' ').split(/\s+/);

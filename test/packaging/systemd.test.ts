@@ -49,7 +49,7 @@ t.test('hardening directives', async (t) => {
     Type: 'notify',
     NotifyAccess: 'main',
     RestartPreventExitStatus: '2',
-    ExecStart: `/usr/bin/node --max-semi-space-size=4 ${INSTALL_DIR}/dist/cli.js serve --config /etc/privatelink-dns/config.yaml`,
+    ExecStart: `/usr/bin/node ${INSTALL_DIR}/dist/cli.js serve --config /etc/privatelink-dns/config.yaml`,
     ExecReload: '/bin/kill -HUP $MAINPID',
     Restart: 'on-failure',
     DynamicUser: 'yes',

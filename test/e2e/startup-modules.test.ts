@@ -1,0 +1,53 @@
+import t from 'tap';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CLI, startDaemon } from '../helpers/daemon';
+import { dig } from '../helpers/dig';
+
+/**
+ * Issue 16: `serve` answers before it loads what answering does not need. A daemon with static
+ * entries only (no privatelink, transfer or primaries section) answers without ever loading the
+ * cloud SDK, node-cron, fleet mode, the simulator or prom-client's index (Pushgateway, Summary).
+ */
+const STATIC = `
+region: cn-hangzhou
+listen: { dns: ["127.0.0.1:0"], http: "127.0.0.1:0" }
+upstream: { servers: [] }
+records:
+  entries:
+    - names: ["ntp.internal.example"]
+      addresses: ["10.0.0.123"]
+state_dir: false
+`;
+
+const NOT_BEFORE_ANSWER: [string, RegExp][] = [
+  ['the Alibaba Cloud SDK', /node_modules\/(@alicloud|@darabonba)\//],
+  ['the PrivateLink client', /dist\/privatelink\/(client|credentials)\.js$/],
+  ['node-cron', /node_modules\/node-cron\//],
+  ['fleet mode', /dist\/(secondary|transfer)\//],
+  ['the simulator', /dist\/simulator\//],
+  ["prom-client's index and Pushgateway", /node_modules\/prom-client\/(index|lib\/pushgateway)\.js$/],
+];
+
+t.test('a static-entries daemon answers without loading the cloud SDK, node-cron or fleet mode', async (t) => {
+  const preload = resolve(__dirname, '..', 'helpers', 'module-list.cjs');
+  const dir = mkdtempSync(join(tmpdir(), 'pldns-modules-'));
+  const listPath = join(dir, 'modules.txt');
+  const daemon = await startDaemon(STATIC, {
+    dir,
+    command: (configPath) => [process.execPath, '-r', preload, CLI, 'serve', '--config', configPath],
+    env: { PLDNS_MODULE_LIST: listPath },
+  });
+  t.teardown(() => daemon.stop());
+  const answer = await dig(daemon.dnsPort, 'ntp.internal.example');
+  t.same(answer.answers.map((a) => a.data), ['10.0.0.123']);
+  daemon.proc.kill('SIGUSR2');
+  const deadline = Date.now() + 5000;
+  while (!existsSync(listPath) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const loaded = readFileSync(listPath, 'utf8').split('\n');
+  t.ok(loaded.some((p) => p.endsWith('dist/app.js')), 'the list is the daemon\'s');
+  for (const [what, pattern] of NOT_BEFORE_ANSWER) {
+    t.same(loaded.filter((p) => pattern.test(p)), [], `${what} not loaded`);
+  }
+});
