@@ -13,6 +13,7 @@ import { AnswerTable, type TableEntryInput } from './resolve/table';
 import { AdmissionPolicy } from './resolve/admission';
 import { AnswerCache } from './resolve/cache';
 import { UpstreamForwarder } from './upstream/upstream-forwarder';
+import { YoungGenerationCap } from './heap-settings';
 import { NativeUdpExchanger } from './upstream/native-udp-exchanger';
 import { dgramExchanger } from './upstream/udp-exchange';
 import { loadUdpBatch } from './native/binding';
@@ -54,7 +55,12 @@ export interface AppOptions {
   readonly version: string;
   /** Extra fields for /status (the demo reports its simulator here). */
   readonly statusExtras?: () => Record<string, unknown>;
+  /** Manage the young generation's growth (heap-settings.ts; off when the operator set it). */
+  readonly capYoungGeneration?: boolean;
 }
+
+/** Forwards in flight from which the young generation may grow (they survive scavenges). */
+const YOUNG_GENERATION_DEMAND = 32;
 
 export type AppState = 'starting' | 'running' | 'lameduck' | 'stopping' | 'stopped';
 
@@ -71,6 +77,7 @@ export class App {
   private readonly pipeline: EdgePipeline;
   private readonly admission: AdmissionPolicy;
   private forwarder: UpstreamForwarder;
+  private youngGeneration: YoungGenerationCap | undefined;
   private resolver: Resolver;
   private cache: AnswerCache | undefined;
   private syncer: Syncer | undefined;
@@ -140,6 +147,7 @@ export class App {
     this.metrics.collectProcessMetrics();
     await this.http.open(this.config.listen);
     this.state = 'running';
+    if (this.options.capYoungGeneration) this.youngGeneration = new YoungGenerationCap(() => this.forwarder.forwardsInFlight >= YOUNG_GENERATION_DEMAND);
     if (this.fromSnapshot && this.syncer) {
       const syncer = this.syncer;
       this.firstSync = setTimeout(() => {
@@ -473,6 +481,7 @@ export class App {
     await this.listeners.close(grace);
     await this.http.close();
     this.forwarder.close();
+    this.youngGeneration?.stop();
     this.apiClients?.close();
     this.metrics.close();
     this.state = 'stopped';

@@ -2,4 +2,4 @@ import { applyHeapSettings } from './heap-settings';
 
 // Imported first by cli.ts, before any other module allocates: the young generation is set while
 // it is still at its initial size.
-applyHeapSettings();
+export const heapPlan = applyHeapSettings();

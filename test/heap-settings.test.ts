@@ -2,16 +2,54 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { heapFlagsFor } from '../src/heap-settings';
+import { YoungGenerationCap, growthFactorFor, heapPlanFor } from '../src/heap-settings';
 
 const DIST = path.resolve(__dirname, '..', 'dist');
 
-t.test('the daemon keeps the young generation at its initial size unless the operator chose one', async (t) => {
-  t.same(heapFlagsFor({ execArgv: [], nodeOptions: undefined }), ['--semi-space-growth-factor=1']);
-  t.same(heapFlagsFor({ execArgv: ['--enable-source-maps'], nodeOptions: '--no-warnings' }), ['--semi-space-growth-factor=1']);
-  t.same(heapFlagsFor({ execArgv: ['--max-semi-space-size=8'], nodeOptions: undefined }), []);
-  t.same(heapFlagsFor({ execArgv: [], nodeOptions: '--trace-gc --max_semi_space_size=16' }), []);
-  t.same(heapFlagsFor({ execArgv: ['--semi-space-growth-factor=2'], nodeOptions: '' }), []);
+t.test('the daemon sets its heap flags unless the operator chose them', async (t) => {
+  const both = ['--semi-space-growth-factor=1', '--heap-growing-percent=50'];
+  t.same(heapPlanFor({ execArgv: [], nodeOptions: undefined }), { flags: both, capYoungGeneration: true });
+  t.same(heapPlanFor({ execArgv: ['--enable-source-maps'], nodeOptions: '--no-warnings' }), { flags: both, capYoungGeneration: true });
+  t.same(heapPlanFor({ execArgv: ['--max-semi-space-size=8'], nodeOptions: undefined }), { flags: ['--heap-growing-percent=50'], capYoungGeneration: false });
+  t.same(heapPlanFor({ execArgv: [], nodeOptions: '--trace-gc --max_semi_space_size=16' }).capYoungGeneration, false, 'underscores too');
+  t.same(heapPlanFor({ execArgv: ['--semi-space-growth-factor=2'], nodeOptions: '' }).capYoungGeneration, false);
+  t.same(heapPlanFor({ execArgv: ['--heap-growing-percent=20'], nodeOptions: '' }), { flags: ['--semi-space-growth-factor=1'], capYoungGeneration: true });
+});
+
+t.test('the young generation cap: double while that stays within 4 MiB and forwards are in flight, then stop', async (t) => {
+  const MiB = 1024 * 1024;
+  t.equal(growthFactorFor(1 * MiB), 2);
+  t.equal(growthFactorFor(2 * MiB), 2);
+  t.equal(growthFactorFor(4 * MiB), 1);
+  t.equal(growthFactorFor(8 * MiB), 1);
+  let semi = 1 * MiB;
+  const set: string[] = [];
+  let onGc = (): void => {};
+  let disconnected = false;
+  let busy = true;
+  const cap = new YoungGenerationCap(() => busy, () => semi, (f) => set.push(f), (f) => {
+    onGc = f;
+    return () => {
+      disconnected = true;
+    };
+  });
+  t.same(set, [], 'nothing set before the first collection');
+  onGc();
+  t.same(set, ['--semi-space-growth-factor=2'], 'below the cap: growth allowed');
+  semi = 2 * MiB;
+  cap.check();
+  t.same(set.length, 1, 'no change while still below');
+  semi = 4 * MiB;
+  cap.check();
+  t.same(set, ['--semi-space-growth-factor=2', '--semi-space-growth-factor=1'], 'at the cap: growth stopped');
+  semi = 1 * MiB;
+  cap.check();
+  t.equal(set.at(-1), '--semi-space-growth-factor=2', 'V8 shrank it after the load: it may grow again');
+  busy = false;
+  cap.check();
+  t.equal(set.at(-1), '--semi-space-growth-factor=1', 'few forwards in flight: no growth, whatever the size');
+  cap.stop();
+  t.ok(disconnected, 'stop() ends the observation');
 });
 
 /** Allocates short-lived objects the way a busy daemon does, then reports the new space's size. */
@@ -34,7 +72,7 @@ t.test('set from inside the process, the setting holds the new space down under 
   const MiB = 1024 * 1024;
   const without = newSpaceAfterChurn([]);
   const withSettings = newSpaceAfterChurn([path.join(DIST, 'heap-settings-apply.js')]);
-  t.ok(without > 4 * MiB, `without: the new space grew (${without} bytes), so the churn exercises growth`);
+  t.ok(without > 8 * MiB, `without: the new space grew (${without} bytes), so the churn exercises growth`);
   t.ok(withSettings <= 2 * MiB, `with the daemon's settings: ${withSettings} bytes, the initial two 1 MiB semi-spaces`);
 });
 

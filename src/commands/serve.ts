@@ -1,4 +1,5 @@
 import { App } from '../app';
+import { heapPlan } from '../heap-settings-apply';
 import { loadConfigFile, formatProblems } from '../config/load';
 import type { Config } from '../config/schema';
 import { describeError, isPldnsError } from '../errors';
@@ -55,6 +56,7 @@ async function serve(options: ServeOptions): Promise<number> {
     logger,
     version: VERSION,
     statusExtras: simulator ? () => ({ demo: { simulator: simulator?.url } }) : undefined,
+    capYoungGeneration: heapPlan.capYoungGeneration,
   });
   try {
     await app.start();

@@ -75,6 +75,11 @@ export class UpstreamForwarder {
     if (this.poolValue.servers.some((s) => !s.healthy)) this.ensureProber();
   }
 
+  /** Forwarded queries out now. */
+  get forwardsInFlight(): number {
+    return this.outstanding;
+  }
+
   /** How UDP exchanges are made: 'native' (addon) or 'dgram'. */
   get udpEngine(): string {
     return this.udp.engine;
