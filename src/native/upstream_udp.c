@@ -11,8 +11,8 @@
  * one call. Memory shared with JavaScript:
  *   in    UP_BATCH slots of UP_SLOT bytes: the replies of the current batch
  *   meta  UP_BATCH pairs of host-endian int32: the socket (its descriptor, the exchange's token)
- *         and the reply's length (more than UP_SLOT: the slot holds its first UP_SLOT bytes), or
- *         a negative errno (-ECONNREFUSED after an ICMP port unreachable)
+ *         and the reply's length, or a negative errno (-ECONNREFUSED after an ICMP port
+ *         unreachable)
  */
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -32,7 +32,9 @@
 #include "addon.h"
 
 #define UP_BATCH 64
-#define UP_SLOT 4096
+/* A whole UDP datagram: upstreams may ignore the 1232 bytes we advertise. JavaScript allocates
+ * the slots without touching them, so only the bytes replies fill become resident. */
+#define UP_SLOT 65536
 /* epoll_wait rounds per readiness event before yielding to the rest of the loop. */
 #define UP_ROUNDS 4
 
@@ -109,7 +111,7 @@ static void on_ready(uv_poll_t *handle, int status, int events) {
       while (r < 0 && errno == EINTR);
       if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;
       set->meta[2 * count] = fd;
-      /* With MSG_TRUNC a longer datagram reports its full length; the slot holds its start. */
+      /* MSG_TRUNC: a datagram longer than the slot (none can be) would report its full length. */
       set->meta[2 * count + 1] = r < 0 ? -errno : (int32_t)r;
       count++;
     }

@@ -1,6 +1,6 @@
 import type { CacheConfig } from '../config/schema';
 import { MAX_MESSAGE_BYTES, OPCODE_MASK, RCode } from '../dns/constants';
-import { readTtl, scanResponse } from '../dns/message-scan';
+import { readTtl, scanResponse, type ResponseScan } from '../dns/message-scan';
 import { copyWithoutOpt } from '../dns/strip-opt';
 import { RecencyList, type RecencyLinks } from './recency-list';
 
@@ -142,12 +142,13 @@ export class AnswerCache {
   /**
    * Store an upstream response under `key` (built with cacheKey from the question we asked).
    * The response must carry that same question; its OPT, which belongs to the upstream hop, is
-   * removed (ARCOUNT adjusted) so the caller can append its own.
+   * removed (ARCOUNT adjusted) so the caller can append its own. `scanned` is scanResponse of
+   * these bytes when the caller has it (TTL values may have changed since, offsets not).
    */
-  set(key: string, response: Buffer, nowMs: number): CacheStoreResult {
+  set(key: string, response: Buffer, nowMs: number, scanned?: ResponseScan): CacheStoreResult {
     if (this.maxEntries === 0) return 'disabled';
     if (response.length > MAX_MESSAGE_BYTES) return 'too-large';
-    const scan = scanResponse(response);
+    const scan = scanned ?? scanResponse(response);
     if (scan === undefined) return 'malformed';
     if (scan.truncated) return 'truncated';
     if ((scan.flags & OPCODE_MASK) !== 0 || (scan.rcode !== RCode.NOERROR && scan.rcode !== RCode.NXDOMAIN)) return 'uncacheable-rcode';

@@ -1,7 +1,8 @@
 import type { Query } from '../dns/query';
 import { OPT_BYTES, writeOpt } from '../dns/response';
 import { HEADER_BYTES } from '../dns/constants';
-import { readTtl } from '../dns/message-scan';
+import { readTtl, type ResponseScan } from '../dns/message-scan';
+import { copyWithoutOpt, stripOpt } from '../dns/strip-opt';
 
 /** Adds our own OPT when the client used EDNS (carrying an extended rcode if there is one). */
 export function withClientOpt(bare: Buffer, q: Query, rcode = 0): Buffer {
@@ -10,6 +11,20 @@ export function withClientOpt(bare: Buffer, q: Query, rcode = 0): Buffer {
   bare.copy(out, 0);
   writeOpt(out, bare.length, q.edns.dnssecOk, rcode);
   out.writeUInt16BE(bare.readUInt16BE(10) + 1, 10);
+  return out;
+}
+
+/**
+ * An upstream message for the client in one copy: without the upstream's OPT (copyWithoutOpt),
+ * with ours when the client used EDNS (the same result as withClientOpt(stripOpt(...)), which
+ * copies twice when both OPTs are there).
+ */
+export function relayWithClientOpt(message: Buffer, scan: ResponseScan, q: Query, rcode = 0): Buffer {
+  if (!q.edns) return stripOpt(message, scan);
+  const bareLength = scan.end - scan.optLength;
+  const out = copyWithoutOpt(message, scan, Buffer.allocUnsafe(bareLength + OPT_BYTES));
+  writeOpt(out, bareLength, q.edns.dnssecOk, rcode);
+  out.writeUInt16BE(out.readUInt16BE(10) + 1, 10);
   return out;
 }
 

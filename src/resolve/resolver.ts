@@ -8,7 +8,7 @@ import { buildRcodeResponse } from '../dns/response';
 import { scanResponse, type ResponseScan } from '../dns/message-scan';
 import { buildManagedAnswer } from './managed-answer';
 import { cutChainAtManaged } from './chain-cut';
-import { capTtls, echoQuestion, fillOptTail, withClientOpt } from './client-answer';
+import { capTtls, echoQuestion, fillOptTail, relayWithClientOpt, withClientOpt } from './client-answer';
 import { stripOpt } from '../dns/strip-opt';
 import { OPT_BYTES } from '../dns/response';
 import { cacheKey } from './cache';
@@ -18,10 +18,11 @@ import type { AnswerTable } from './table';
 /** What the resolver needs from the forwarding layer (implemented in upstream/). */
 export interface ForwardPort {
   readonly hasServers: boolean;
-  forward(q: Query, protocol: Protocol): Promise<Buffer>;
+  /** The reply (client ID restored) and its scan: it parsed, or the forwarder would have tried the next server. */
+  forward(q: Query, protocol: Protocol): Promise<{ readonly reply: Buffer; readonly scan: ResponseScan }>;
   isForwarding(qname: string, qtype: number, qclass: number): boolean;
   isUpstreamHost(address: string): boolean;
-  joinInFlight(qname: string, qtype: number, qclass: number): Promise<Buffer> | undefined;
+  joinInFlight(qname: string, qtype: number, qclass: number): Promise<{ readonly reply: Buffer }> | undefined;
 }
 
 /** What the resolver needs from the cache of forwarded answers (messages stored without OPT). */
@@ -29,7 +30,8 @@ export interface AnswerCacheLike {
   /** `tailBytes`: room left after the message for our OPT (see fillOptTail). */
   get(key: string, nowMs: number, id: number, tailBytes?: number): Buffer | undefined;
   getStale(key: string, nowMs: number, id: number, tailBytes?: number): Buffer | undefined;
-  set(key: string, response: Buffer, nowMs: number): unknown;
+  /** `scan`: scanResponse(response), when the caller has it already. */
+  set(key: string, response: Buffer, nowMs: number, scan?: ResponseScan): unknown;
 }
 
 export type AnswerSource = 'local' | 'cache' | 'stale' | 'forward' | 'error' | 'loop';
@@ -112,7 +114,8 @@ export class Resolver {
   private isLoop(req: DnsRequest): boolean {
     const { forwarder } = this.options;
     const q = req.query;
-    return forwarder.isForwarding(q.qname, q.qtype, q.qclass) && forwarder.isUpstreamHost(req.client.address);
+    // The host test first: it is a few string compares, and false for almost every client.
+    return forwarder.isUpstreamHost(req.client.address) && forwarder.isForwarding(q.qname, q.qtype, q.qclass);
   }
 
   private async forward(req: DnsRequest, key: string): Promise<Buffer> {
@@ -128,7 +131,7 @@ export class Resolver {
       if (pending) {
         try {
           const shared = await pending;
-          const reply = echoQuestion(Buffer.from(shared), q);
+          const reply = echoQuestion(Buffer.from(shared.reply), q);
           reply.writeUInt16BE(q.id, 0);
           const scan = scanResponse(reply);
           if (scan) {
@@ -147,13 +150,15 @@ export class Resolver {
     }
     if (!forwarder.hasServers) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'error');
     let reply: Buffer;
+    let scan: ResponseScan;
     try {
-      reply = echoQuestion(await forwarder.forward(q, req.protocol), q);
+      const forwarded = await forwarder.forward(q, req.protocol);
+      // In place and the same length: the scan's offsets stay right (its qname is lower case).
+      reply = echoQuestion(forwarded.reply, q);
+      scan = forwarded.scan;
     } catch {
       return this.failed(req, key, Date.now());
     }
-    const scan = scanResponse(reply);
-    if (!scan) return this.failed(req, key, Date.now());
     capTtls(reply, scan.ttlOffsets, this.options.maxTtlS ?? MAX_TTL);
     const rcode = scan.rcode;
     if (rcode === RCode.SERVFAIL || rcode === RCode.REFUSED) {
@@ -165,9 +170,8 @@ export class Resolver {
     }
     const ours = this.cutChain(req, reply, scan);
     if (ours) return ours === 'malformed' ? this.failed(req, key, Date.now()) : ours;
-    if (cache) cache.set(key, reply, Date.now());
-    const bare = stripOpt(reply, scan);
-    return this.done(req, withClientOpt(bare, q, rcode), 'forward');
+    if (cache) cache.set(key, reply, Date.now(), scan);
+    return this.done(req, relayWithClientOpt(reply, scan, q, rcode), 'forward');
   }
 
   /**

@@ -1,7 +1,6 @@
 import { constants as osConstants } from 'node:os';
 import { PldnsError } from '../errors';
 import type { HostPort } from '../config/units';
-import { FLAG_TC } from '../dns/constants';
 import type { UdpBatchBinding, UpstreamHandle } from '../native/binding';
 import type { ExchangeResult, UdpExchanger } from './udp-exchange';
 import { matchesQuery } from './upstream-query';
@@ -40,8 +39,9 @@ export class NativeUdpExchanger implements UdpExchanger {
   private readonly metaWords: Int32Array;
 
   constructor(private readonly binding: UdpBatchBinding) {
-    // Own ArrayBuffers (not the shared pool): the addon keeps raw pointers into them.
-    this.input = Buffer.alloc(binding.UP_BATCH * binding.UP_SLOT);
+    // Own ArrayBuffers (not the shared pool): the addon keeps raw pointers into them. The input
+    // (64 slots of 64 KiB) is left unfilled, so only pages that replies write become resident.
+    this.input = Buffer.allocUnsafeSlow(binding.UP_BATCH * binding.UP_SLOT);
     this.meta = Buffer.alloc(binding.UP_BATCH * 8);
     this.metaWords = new Int32Array(this.meta.buffer, this.meta.byteOffset, this.meta.length / 4);
   }
@@ -79,15 +79,17 @@ export class NativeUdpExchanger implements UdpExchanger {
         x.reject(new PldnsError('UPSTREAM_FAILED', `udp: ${ERRNO_NAMES.get(-len) ?? `errno ${-len}`}`));
         continue;
       }
-      // Longer than a slot (more than the 1232 bytes we advertise): the slot holds its start,
-      // enough to match; it is passed on marked truncated, so the forwarder asks over TCP.
-      const reply = Buffer.allocUnsafe(Math.min(len, UP_SLOT));
-      this.input.copy(reply, 0, i * UP_SLOT, i * UP_SLOT + reply.length);
+      // A slot holds any UDP datagram; a longer length cannot come, and would not be a reply.
+      if (len > UP_SLOT) {
+        x.mismatches++;
+        continue;
+      }
+      const reply = Buffer.allocUnsafe(len);
+      this.input.copy(reply, 0, i * UP_SLOT, i * UP_SLOT + len);
       if (!matchesQuery(reply, x.query, x.questionEnd)) {
         x.mismatches++;
         continue;
       }
-      if (len > UP_SLOT) reply.writeUInt16BE(reply.readUInt16BE(2) | FLAG_TC, 2);
       this.end(token);
       x.resolve({ reply, mismatches: x.mismatches });
     }

@@ -1,7 +1,7 @@
 import type { Logger } from '../log';
 import { PldnsError, isPldnsError } from '../errors';
 import { CLASS_IN, FLAG_RD, FLAG_TC, HEADER_BYTES, RCODE_MASK, RCode, RRType } from '../dns/constants';
-import { scanResponse } from '../dns/message-scan';
+import { scanResponse, type ResponseScan } from '../dns/message-scan';
 import type { Protocol } from '../dns/edge';
 import type { Query } from '../dns/query';
 import { RandomIds } from './random-id';
@@ -10,6 +10,12 @@ import { dgramExchanger, type ExchangeResult, type UdpExchanger } from './udp-ex
 import { tcpExchange } from './tcp-exchange';
 import { UpstreamPool, type UpstreamServer } from './upstream-pool';
 import type { UpstreamConfig } from '../config/schema';
+
+/** An upstream's reply (the client's ID restored) and its scan, which callers reuse. */
+export interface Forwarded {
+  readonly reply: Buffer;
+  readonly scan: ResponseScan;
+}
 
 /** Reports per exchange; the app binds these to metrics. */
 export interface ForwarderObserver {
@@ -26,14 +32,14 @@ const PROBE_QUESTION = Buffer.from([0, 0, RRType.NS, 0, CLASS_IN]);
  * Forwards a query to the upstreams (dns-wire.md "Forwarding"): a fresh ID and socket (random
  * port) per exchange, replies checked per RFC 5452, TC over UDP retried over TCP, TCP clients forwarded
  * over TCP, a timeout or failure moves on to the next server. Returns the upstream's reply bytes
- * with the client's ID restored; SERVFAIL/REFUSED replies count as failures but are returned
- * when nothing better came.
+ * with the client's ID restored, and their scan; SERVFAIL/REFUSED replies count as failures but
+ * are returned when nothing better came.
  */
 export class UpstreamForwarder {
   private poolValue: UpstreamPool;
   private readonly ids = new RandomIds();
-  private readonly inFlight = new Map<string, number>();
-  private readonly pending = new Map<string, Promise<Buffer>>();
+  /** Per name, type and class out upstream: how many forwards, and the earliest one's reply. */
+  private readonly flights = new Map<string, Flight>();
   private outstanding = 0;
   private probeTimer: NodeJS.Timeout | undefined;
   private probing = false;
@@ -91,7 +97,7 @@ export class UpstreamForwarder {
 
   /** True while a query for this name, type and class is out upstream (loop detection). */
   isForwarding(qname: string, qtype: number, qclass: number): boolean {
-    return this.inFlight.has(joinKey(qname, qtype, qclass));
+    return this.flights.has(joinKey(qname, qtype, qclass));
   }
 
   /** Whether `address` is one of our upstreams' hosts. */
@@ -100,67 +106,71 @@ export class UpstreamForwarder {
     return this.pool.servers.some((s) => s.address.host === a);
   }
 
-  async forward(q: Query, protocol: Protocol): Promise<Buffer> {
+  async forward(q: Query, protocol: Protocol): Promise<Forwarded> {
     // Bound the memory and sockets a flood of cache misses can take; past it, fail fast.
     if (this.outstanding >= this.maxInFlight) throw new PldnsError('UPSTREAM_FAILED', `over ${this.maxInFlight} forwarded queries in flight`);
     this.outstanding++;
     const key = joinKey(q.qname, q.qtype, q.qclass);
-    this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1);
     const run = this.tryServers(q, protocol);
-    if (!this.pending.has(key)) this.pending.set(key, run);
+    let flight = this.flights.get(key);
+    if (flight) {
+      flight.count++;
+      flight.run ??= run;
+    } else {
+      flight = { count: 1, run };
+      this.flights.set(key, flight);
+    }
     try {
       return await run;
     } finally {
       this.outstanding--;
-      const left = (this.inFlight.get(key) ?? 1) - 1;
-      if (left <= 0) this.inFlight.delete(key);
-      else this.inFlight.set(key, left);
-      if (this.pending.get(key) === run) this.pending.delete(key);
+      if (--flight.count <= 0) this.flights.delete(key);
+      else if (flight.run === run) flight.run = undefined;
     }
   }
 
   /**
    * The reply of the earliest forward of this name and type still running, for a query that
-   * would otherwise look like a loop (see Resolver). The buffer is shared: copy before changing.
+   * would otherwise look like a loop (see Resolver). The reply is shared: copy before changing.
    */
-  joinInFlight(qname: string, qtype: number, qclass: number): Promise<Buffer> | undefined {
-    return this.pending.get(joinKey(qname, qtype, qclass));
+  joinInFlight(qname: string, qtype: number, qclass: number): Promise<Forwarded> | undefined {
+    return this.flights.get(joinKey(qname, qtype, qclass))?.run;
   }
 
-  private async tryServers(q: Query, protocol: Protocol): Promise<Buffer> {
+  private async tryServers(q: Query, protocol: Protocol): Promise<Forwarded> {
     const { servers, allDown } = this.pool.order();
     if (servers.length === 0) throw new PldnsError('UPSTREAM_FAILED', 'no upstream servers configured');
     const timeoutMs = allDown ? Math.min(ALL_DOWN_TIMEOUT_MS, this.config.timeoutMs) : this.config.timeoutMs;
-    let fallback: Buffer | undefined;
+    let fallback: Forwarded | undefined;
     let lastError: unknown;
     for (const server of servers) {
       try {
-        const reply = await this.exchangeWithServer(server, q, protocol, timeoutMs);
-        const rcode = reply[3] & RCODE_MASK;
+        const got = await this.exchangeWithServer(server, q, protocol, timeoutMs);
+        const rcode = got.reply[3] & RCODE_MASK;
         if (rcode === RCode.SERVFAIL || rcode === RCode.REFUSED) {
-          fallback = reply;
+          fallback = got;
           this.recordFailure(server, rcode === RCode.SERVFAIL ? 'servfail' : 'refused');
           continue;
         }
-        reply.writeUInt16BE(q.id, 0);
-        return reply;
+        got.reply.writeUInt16BE(q.id, 0);
+        return got;
       } catch (err) {
         lastError = err;
         this.recordFailure(server, isPldnsError(err) ? err.code : 'error');
       }
     }
     if (fallback) {
-      fallback.writeUInt16BE(q.id, 0);
+      fallback.reply.writeUInt16BE(q.id, 0);
       return fallback;
     }
     throw new PldnsError('UPSTREAM_FAILED', `all ${servers.length} upstream(s) failed`, { cause: lastError });
   }
 
-  private async exchangeWithServer(server: UpstreamServer, q: Query, protocol: Protocol, timeoutMs: number): Promise<Buffer> {
+  private async exchangeWithServer(server: UpstreamServer, q: Query, protocol: Protocol, timeoutMs: number): Promise<Forwarded> {
     const id = this.ids.next();
     const query = buildUpstreamQuery(q, id);
     const questionEnd = q.questionEnd;
-    const started = process.hrtime.bigint();
+    const started = performance.now();
     let proto: Protocol = protocol;
     let result: ExchangeResult;
     try {
@@ -182,7 +192,8 @@ export class UpstreamForwarder {
       this.observer.exchange(server.label, proto, isPldnsError(err, 'UPSTREAM_TIMEOUT') ? 'timeout' : 'error', seconds(started));
       throw err;
     }
-    if (!scanResponse(result.reply)) {
+    const scan = scanResponse(result.reply);
+    if (!scan) {
       // Right ID and question but a body that does not parse: unusable, so try the next server.
       this.observer.exchange(server.label, proto, 'malformed', seconds(started));
       throw new PldnsError('UPSTREAM_BAD_REPLY', 'malformed reply');
@@ -193,7 +204,7 @@ export class UpstreamForwarder {
       this.observer.health(server.label, true);
       this.logger.info({ upstream: server.label }, 'upstream is healthy again');
     }
-    return result.reply;
+    return { reply: result.reply, scan };
   }
 
   private recordFailure(server: UpstreamServer, reason: string): void {
@@ -227,7 +238,7 @@ export class UpstreamForwarder {
         query.writeUInt16BE(FLAG_RD, 2);
         query.writeUInt16BE(1, 4);
         PROBE_QUESTION.copy(query, HEADER_BYTES);
-        const started = process.hrtime.bigint();
+        const started = performance.now();
         try {
           await this.udp.exchange(server.address, query, query.length, Math.min(this.config.timeoutMs, 1000));
           if (this.pool.succeeded(server, seconds(started) * 1000)) {
@@ -250,11 +261,17 @@ export class UpstreamForwarder {
   }
 }
 
+interface Flight {
+  count: number;
+  /** The earliest forward's reply while it runs (later forwards of the same key do not replace it). */
+  run: Promise<Forwarded> | undefined;
+}
+
 /** The class is part of it: a CH question must never share an IN answer. */
 function joinKey(qname: string, qtype: number, qclass: number): string {
   return `${qtype}/${qclass}/${qname}`;
 }
 
-function seconds(started: bigint): number {
-  return Number(process.hrtime.bigint() - started) / 1e9;
+function seconds(startedMs: number): number {
+  return (performance.now() - startedMs) / 1000;
 }

@@ -19,13 +19,20 @@ export interface UpstreamServer {
 export class UpstreamPool {
   readonly servers: UpstreamServer[];
   private rr = 0;
+  /** What order() returns while every server is healthy and the order is fixed (read-only for callers). */
+  private readonly allHealthy: { servers: UpstreamServer[]; allDown: boolean };
 
   constructor(addresses: readonly HostPort[], private readonly policy: UpstreamPolicy, private readonly maxFails: number) {
     this.servers = addresses.map((address) => ({ address, label: formatHostPort(address), consecutiveFailures: 0, healthy: true, lastRttMs: undefined, lastError: undefined, lastChangeMs: Date.now() }));
+    this.allHealthy = { servers: this.servers, allDown: this.servers.length === 0 };
   }
 
   /** Servers to try for one query, in order. `allDown` says they are all marked down. */
   order(): { servers: UpstreamServer[]; allDown: boolean } {
+    // The common case, one healthy server (or sequential and all healthy): nothing to build.
+    if (this.policy === 'sequential' || this.servers.length === 1) {
+      if (this.servers.every((s) => s.healthy)) return this.allHealthy;
+    }
     const healthy = this.servers.filter((s) => s.healthy);
     const allDown = healthy.length === 0;
     const list = allDown ? this.servers.slice() : healthy;

@@ -13,7 +13,7 @@ const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
 const deployment = read('docs/deployment.md');
 const TEXT_FILES = [
   'README.md',
-  ...readdirSync(join(ROOT, 'docs')).map((f) => `docs/${f}`),
+  ...readdirSync(join(ROOT, 'docs'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`),
   ...readdirSync(join(ROOT, 'config')).filter((f) => f.endsWith('.yaml')).map((f) => `config/${f}`),
   ...readdirSync(join(ROOT, 'deploy')).map((f) => `deploy/${f}`),
   'systemd/privatelink-dns.service',

@@ -162,7 +162,10 @@ state_dir: false
     t.same(A(next), ['192.0.2.1'], `${mode}: with only a forged reply the query moves on to the next upstream`);
     const after = await metrics(http);
     const mismatches = metric(after, 'privatelink_dns_upstream_requests_total', badLabel, 'result="mismatch"') - metric(before, 'privatelink_dns_upstream_requests_total', badLabel, 'result="mismatch"');
-    t.equal(mismatches, 2, `${mode}: both forged replies counted as mismatches`);
+    // The upstream socket is connected (the addon's exchanges, as CI builds it): the kernel drops a
+    // datagram from any other port before the daemon sees it, so there is nothing to count.
+    const counted = mode === 'wrongport' ? 0 : 2;
+    t.equal(mismatches, counted, `${mode}: ${counted === 2 ? 'both forged replies counted as mismatches' : 'dropped by the kernel, never seen'}`);
     t.ok(metric(after, 'privatelink_dns_upstream_requests_total', badLabel, 'result="timeout"') > metric(before, 'privatelink_dns_upstream_requests_total', badLabel, 'result="timeout"'), `${mode}: the forged-only exchange counted as a timeout`);
     if (!A(real).includes('6.6.6.6') && !A(next).includes('6.6.6.6')) survived.push(mode);
   }

@@ -100,7 +100,7 @@ for (const [engine, make] of Object.entries(engines)) {
         send(answerFor(q, '192.0.2.1'));
       });
       const { forwarder, seen } = await setup(t, [a]);
-      const replies = [await forwarder.forward(query('one.example', 0x1111), 'udp'), await forwarder.forward(query('two.example', 0x1111), 'udp')];
+      const replies = [(await forwarder.forward(query('one.example', 0x1111), 'udp')).reply, (await forwarder.forward(query('two.example', 0x1111), 'udp')).reply];
       t.same(replies.map((r) => r.readUInt16BE(0)), [0x1111, 0x1111], 'client ID in both replies');
       t.same(replies.map(addresses), [['192.0.2.1'], ['192.0.2.1']]);
       t.not(ids[0], ids[1], `a new random ID per exchange (${ids.join(', ')})`);
@@ -116,10 +116,10 @@ for (const [engine, make] of Object.entries(engines)) {
         send(reply);
       }, true);
       const { forwarder, seen } = await setup(t, [a]);
-      t.same(addresses(await forwarder.forward(query('big.example'), 'udp')), ['192.0.2.2'], 'the answer is the one that came over TCP');
+      t.same(addresses((await forwarder.forward(query('big.example'), 'udp')).reply), ['192.0.2.2'], 'the answer is the one that came over TCP');
       t.same(protocols, ['udp', 'tcp']);
       t.same(seen.exchanges, ['a udp truncated', 'a tcp ok']);
-      t.same(addresses(await forwarder.forward(query('tcp.example'), 'tcp')), ['192.0.2.2']);
+      t.same(addresses((await forwarder.forward(query('tcp.example'), 'tcp')).reply), ['192.0.2.2']);
       t.same(protocols, ['udp', 'tcp', 'tcp'], 'a TCP client: straight to TCP');
     });
 
@@ -127,7 +127,7 @@ for (const [engine, make] of Object.entries(engines)) {
       const a = await responder(t, silent);
       const b = await responder(t, answering('192.0.2.3'));
       const { forwarder, seen } = await setup(t, [a, b]);
-      t.same(addresses(await forwarder.forward(query('x.example'), 'udp')), ['192.0.2.3']);
+      t.same(addresses((await forwarder.forward(query('x.example'), 'udp')).reply), ['192.0.2.3']);
       t.same(seen.exchanges, ['a udp timeout', 'b udp ok']);
       t.equal(forwarder.pool.servers[0].consecutiveFailures, 1, 'the failure is counted against a');
     });
@@ -141,10 +141,10 @@ for (const [engine, make] of Object.entries(engines)) {
       const a = await responder(t, servfail);
       const b = await responder(t, answering('192.0.2.4'));
       const first = await setup(t, [a, b]);
-      t.same(addresses(await first.forwarder.forward(query('x.example'), 'udp')), ['192.0.2.4'], 'b answers after a SERVFAIL');
+      t.same(addresses((await first.forwarder.forward(query('x.example'), 'udp')).reply), ['192.0.2.4'], 'b answers after a SERVFAIL');
       const c = await responder(t, servfail);
       const second = await setup(t, [a, c]);
-      const reply = await second.forwarder.forward(query('x.example', 0x7777), 'udp');
+      const reply = (await second.forwarder.forward(query('x.example', 0x7777), 'udp')).reply;
       t.equal(rcodeOf(reply), 2, 'SERVFAIL returned when nothing better came');
       t.equal(reply.readUInt16BE(0), 0x7777, 'with the client ID');
       t.same(second.forwarder.pool.servers.map((s) => s.lastError), ['servfail', 'servfail'], 'counted as failures of both');
@@ -167,7 +167,7 @@ for (const [engine, make] of Object.entries(engines)) {
         setTimeout(() => send(answerFor(q, '192.0.2.5')), 20);
       });
       const { forwarder, seen } = await setup(t, [a]);
-      t.same(addresses(await forwarder.forward(query('x.example'), 'udp')), ['192.0.2.5']);
+      t.same(addresses((await forwarder.forward(query('x.example'), 'udp')).reply), ['192.0.2.5']);
       t.same(seen.exchanges, ['a udp mismatch', 'a udp ok']);
     });
 
@@ -178,7 +178,7 @@ for (const [engine, make] of Object.entries(engines)) {
       });
       const b = await responder(t, answering('192.0.2.6'));
       const { forwarder, seen } = await setup(t, [a, b]);
-      t.same(addresses(await forwarder.forward(query('x.example'), 'udp')), ['192.0.2.6']);
+      t.same(addresses((await forwarder.forward(query('x.example'), 'udp')).reply), ['192.0.2.6']);
       t.same(seen.exchanges, ['a udp malformed', 'b udp ok']);
     });
 
@@ -192,16 +192,16 @@ for (const [engine, make] of Object.entries(engines)) {
       const b = await responder(t, answering('192.0.2.8'));
       const { forwarder, seen } = await setup(t, [a, b], { maxFails: 1 });
       t.same(seen.health, ['a up', 'b up'], 'both reported healthy at start');
-      t.same(addresses(await forwarder.forward(query('one.example'), 'udp')), ['192.0.2.8']);
+      t.same(addresses((await forwarder.forward(query('one.example'), 'udp')).reply), ['192.0.2.8']);
       t.same(seen.health.slice(2), ['a down'], 'one failure (max_fails 1) marks a down');
-      t.same(addresses(await forwarder.forward(query('two.example'), 'udp')), ['192.0.2.8']);
+      t.same(addresses((await forwarder.forward(query('two.example'), 'udp')).reply), ['192.0.2.8']);
       t.same(seen.exchanges.slice(2), ['b udp ok'], 'a is skipped while down');
       t.notOk(asked.includes('two.example'), 'only probes reach a while it is down');
       alive = true;
       const back = await waitUntil(async () => seen.health.length, (n) => n >= 4, 5000, 20);
       t.ok(back.ok, 'a probe succeeded');
       t.same(seen.health.slice(3), ['a up']);
-      t.same(addresses(await forwarder.forward(query('three.example'), 'udp')), ['192.0.2.7'], 'sequential: a first again');
+      t.same(addresses((await forwarder.forward(query('three.example'), 'udp')).reply), ['192.0.2.7'], 'sequential: a first again');
     });
 
     t.test('in flight: isForwarding, joinInFlight, and the cap on forwards', async (t) => {
@@ -225,7 +225,30 @@ for (const [engine, make] of Object.entries(engines)) {
       const after = forwarder.forward(query('other.example'), 'udp');
       await waitUntil(async () => held.length, (n) => n === 2, 2000, 10);
       held[1]();
-      t.same(addresses(await after), ['192.0.2.9'], 'under the cap again once the first is done');
+      t.same(addresses((await after).reply), ['192.0.2.9'], 'under the cap again once the first is done');
+    });
+
+    t.test('joinInFlight: the earliest forward of a name while it runs; a later one once it ended', async (t) => {
+      const held: (() => void)[] = [];
+      const a = await responder(t, (q, send) => held.push(() => send(answerFor(q, `192.0.2.${held.length + 1}`))));
+      const { forwarder } = await setup(t, [a], { timeoutMs: 5000 });
+      const first = forwarder.forward(query('same.example'), 'udp');
+      const second = forwarder.forward(query('same.example'), 'udp');
+      await waitUntil(async () => held.length, (n) => n === 2, 2000, 10);
+      const joinedFirst = forwarder.joinInFlight('same.example', 1, 1);
+      held[0]();
+      t.equal(await joinedFirst, await first, 'two out: the first is joined');
+      t.equal(forwarder.joinInFlight('same.example', 1, 1), undefined, 'the first ended: nothing to join, though the second runs');
+      t.equal(forwarder.isForwarding('same.example', 1, 1), true);
+      const third = forwarder.forward(query('same.example'), 'udp');
+      const joinedThird = forwarder.joinInFlight('same.example', 1, 1);
+      t.ok(joinedThird, 'a new forward while the second runs becomes the one to join');
+      await waitUntil(async () => held.length, (n) => n === 3, 2000, 10);
+      held[2]();
+      t.equal(await joinedThird, await third, 'it is the third one');
+      held[1]();
+      await second;
+      t.equal(forwarder.isForwarding('same.example', 1, 1), false);
     });
 
     t.test('isUpstreamHost knows the configured hosts, also IPv4-mapped', async (t) => {
@@ -240,10 +263,10 @@ for (const [engine, make] of Object.entries(engines)) {
       const a = await responder(t, answering('192.0.2.1'));
       const b = await responder(t, answering('192.0.2.2'));
       const { forwarder } = await setup(t, [a]);
-      t.same(addresses(await forwarder.forward(query('one.example'), 'udp')), ['192.0.2.1']);
+      t.same(addresses((await forwarder.forward(query('one.example'), 'udp')).reply), ['192.0.2.1']);
       const servers = [b, a].map((u) => ({ host: '127.0.0.1', port: u.port, family: 4 as const }));
       forwarder.reconfigure({ servers, timeoutMs: 1000, policy: 'sequential', maxFails: 1000, healthCheckIntervalMs: 50 }, 10);
-      t.same(addresses(await forwarder.forward(query('two.example'), 'udp')), ['192.0.2.2'], 'the new first server answers');
+      t.same(addresses((await forwarder.forward(query('two.example'), 'udp')).reply), ['192.0.2.2'], 'the new first server answers');
       t.same(forwarder.pool.servers.map((s) => s.consecutiveFailures), [0, 0]);
       t.ok(forwarder.isUpstreamHost('127.0.0.1'));
     });
