@@ -1,18 +1,18 @@
 import type { ResponseScan } from './message-scan';
 
 /**
- * Copies `message` into `out` without its OPT record (OPT belongs to one hop, RFC 6891 §6.1.1)
- * and without any bytes after the last record, ARCOUNT adjusted. `out` needs
- * `scan.end - scan.optLength` bytes; returns it.
+ * Copies `message` into `out` at `at` without its OPT record (OPT belongs to one hop, RFC 6891
+ * §6.1.1) and without any bytes after the last record, ARCOUNT adjusted. `out` needs
+ * `scan.end - scan.optLength` bytes from `at`; returns it.
  */
-export function copyWithoutOpt(message: Buffer, scan: ResponseScan, out: Buffer): Buffer {
+export function copyWithoutOpt(message: Buffer, scan: ResponseScan, out: Buffer, at = 0): Buffer {
   if (!scan.hasOpt) {
-    message.copy(out, 0, 0, scan.end);
+    message.copy(out, at, 0, scan.end);
     return out;
   }
-  message.copy(out, 0, 0, scan.optOffset);
-  message.copy(out, scan.optOffset, scan.optOffset + scan.optLength, scan.end);
-  out.writeUInt16BE(scan.arcount - 1, 10);
+  message.copy(out, at, 0, scan.optOffset);
+  message.copy(out, at + scan.optOffset, scan.optOffset + scan.optLength, scan.end);
+  out.writeUInt16BE(scan.arcount - 1, at + 10);
   return out;
 }
 

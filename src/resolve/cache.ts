@@ -3,6 +3,7 @@ import { MAX_MESSAGE_BYTES, OPCODE_MASK, RCode } from '../dns/constants';
 import { readTtl, scanResponse, type ResponseScan } from '../dns/message-scan';
 import { copyWithoutOpt } from '../dns/strip-opt';
 import { RecencyList, type RecencyLinks } from './recency-list';
+import { SLAB_MAX_BYTES, SlabStore } from './slab-store';
 
 /** RFC 8767 §5: the TTL given to records answered from an expired entry. */
 export const STALE_TTL_S = 30;
@@ -47,10 +48,16 @@ class Entry implements RecencyLinks<Entry> {
 
   constructor(
     readonly key: string,
-    /** The upstream message without its OPT, TTLs already capped at maxTtlS. */
-    public bytes: Buffer,
-    /** TTL field offsets in `bytes` (messages are ≤ 64 KiB, so 16 bits suffice). */
-    public ttlOffsets: Uint16Array,
+    /**
+     * Where the message lives: a slab slot (SlabStore handle) holding the upstream message
+     * without its OPT, TTLs already capped at maxTtlS, followed by the offset of each TTL field
+     * (16 bits each: messages are ≤ 64 KiB); -1 when it did not fit a slot and `large` holds it.
+     */
+    public slot: number,
+    public large: Buffer | null,
+    /** Bytes of the message (the offsets follow it). */
+    public length: number,
+    public ttlCount: number,
     public storedMs: number,
     public expiresMs: number,
   ) {}
@@ -76,6 +83,7 @@ export class AnswerCache {
   private readonly maxBytes: number;
   private readonly entries = new Map<string, Entry>();
   private readonly recency = new RecencyList<Entry>();
+  private slab = new SlabStore();
   private storedBytes = 0;
   private hitCount = 0;
   private missCount = 0;
@@ -113,6 +121,11 @@ export class AnswerCache {
     return this.storedBytes;
   }
 
+  /** Bytes of slab chunks reserved for them (at most about twice the bytes stored at the peak). */
+  get reservedBytes(): number {
+    return this.slab.reservedBytes;
+  }
+
   /** Fresh answers served by `get` (and by `getStale` for an entry that was still fresh). */
   get hits(): number {
     return this.hitCount;
@@ -137,6 +150,7 @@ export class AnswerCache {
     this.entries.clear();
     this.recency.clear();
     this.storedBytes = 0;
+    this.slab = new SlabStore();
   }
 
   /**
@@ -164,27 +178,36 @@ export class AnswerCache {
     const optLength = scan.optLength;
     const length = scan.end - optLength;
     if (length > this.maxBytes) return 'too-large';
-    // Own memory, not a slice of Node's shared pool: entries live long and would pin pool slabs.
-    const bytes = copyWithoutOpt(response, scan, Buffer.allocUnsafeSlow(length));
-
     const source = scan.ttlOffsets;
-    const ttlOffsets = new Uint16Array(source.length);
+    const ttlCount = source.length;
+    const stored = length + 2 * ttlCount;
+    // Small messages go to a slab slot (no objects of their own for the collector to trace); a
+    // larger one gets its own memory, never a slice of Node's shared pool (it would pin a slab).
+    const slot = stored <= SLAB_MAX_BYTES ? this.slab.allocate(stored) : -1;
+    const large = slot < 0 ? Buffer.allocUnsafeSlow(stored) : null;
+    const buf = large ?? this.slab.bufferOf(slot);
+    const base = large ? 0 : this.slab.offsetOf(slot);
+    copyWithoutOpt(response, scan, buf, base);
     const maxTtlS = this.maxTtlS;
-    for (let i = 0; i < source.length; i++) {
+    for (let i = 0; i < ttlCount; i++) {
       const at = optOffset >= 0 && source[i] > optOffset ? source[i] - optLength : source[i];
-      ttlOffsets[i] = at;
-      const ttl = readTtl(bytes, at);
+      buf[base + length + 2 * i] = at >>> 8;
+      buf[base + length + 2 * i + 1] = at & 0xff;
+      const ttl = readTtl(buf, base + at);
       // readTtl already made a top-bit TTL 0 (RFC 2181 §8); cap the rest so no record outlives maxTtl.
-      writeUint32(bytes, at, ttl > maxTtlS ? maxTtlS : ttl);
+      writeUint32(buf, base + at, ttl > maxTtlS ? maxTtlS : ttl);
     }
 
     const expiresMs = nowMs + ttlS * 1000;
     const existing = this.entries.get(key);
     if (existing !== undefined) {
       // Replace in place: no Map delete + set (see the class comment).
-      this.storedBytes += length - existing.bytes.length;
-      existing.bytes = bytes;
-      existing.ttlOffsets = ttlOffsets;
+      this.storedBytes += length - existing.length;
+      this.release(existing);
+      existing.slot = slot;
+      existing.large = large;
+      existing.length = length;
+      existing.ttlCount = ttlCount;
       existing.storedMs = nowMs;
       existing.expiresMs = expiresMs;
       this.recency.touch(existing);
@@ -192,7 +215,7 @@ export class AnswerCache {
       return 'stored';
     }
     this.evictFor(length, null);
-    const entry = new Entry(key, bytes, ttlOffsets, nowMs, expiresMs);
+    const entry = new Entry(key, slot, large, length, ttlCount, nowMs, expiresMs);
     this.entries.set(key, entry);
     this.recency.push(entry);
     this.storedBytes += length;
@@ -240,23 +263,54 @@ export class AnswerCache {
     }
     this.recency.touch(entry);
     this.staleHitCount++;
-    const out = copyWithId(entry.bytes, id, tailBytes);
-    const offsets = entry.ttlOffsets;
-    for (let i = 0; i < offsets.length; i++) writeUint32(out, offsets[i], STALE_TTL_S);
+    const out = this.copyWithId(entry, id, tailBytes);
+    const { buf, offsets } = this.offsetsOf(entry);
+    for (let i = 0; i < entry.ttlCount; i++) writeUint32(out, (buf[offsets + 2 * i] << 8) | buf[offsets + 2 * i + 1], STALE_TTL_S);
     return out;
   }
 
   private copyDecremented(entry: Entry, nowMs: number, id: number, tailBytes: number): Buffer {
-    const out = copyWithId(entry.bytes, id, tailBytes);
+    const out = this.copyWithId(entry, id, tailBytes);
     const elapsedS = nowMs > entry.storedMs ? Math.floor((nowMs - entry.storedMs) / 1000) : 0;
     if (elapsedS > 0) {
-      const offsets = entry.ttlOffsets;
-      for (let i = 0; i < offsets.length; i++) {
-        const ttl = readTtl(out, offsets[i]) - elapsedS;
-        writeUint32(out, offsets[i], ttl > 0 ? ttl : 0);
+      const { buf, offsets } = this.offsetsOf(entry);
+      for (let i = 0; i < entry.ttlCount; i++) {
+        const at = (buf[offsets + 2 * i] << 8) | buf[offsets + 2 * i + 1];
+        const ttl = readTtl(out, at) - elapsedS;
+        writeUint32(out, at, ttl > 0 ? ttl : 0);
       }
     }
     return out;
+  }
+
+  /**
+   * A copy of the stored message with `id` patched in and `tailBytes` of room after it
+   * (uninitialised) so the caller can append its own OPT without a second copy.
+   */
+  private copyWithId(entry: Entry, id: number, tailBytes: number): Buffer {
+    // Pooled allocation: the copy is short-lived (sent, then dropped).
+    const out = Buffer.allocUnsafe(entry.length + tailBytes);
+    if (entry.large) entry.large.copy(out, 0, 0, entry.length);
+    else {
+      const start = this.slab.offsetOf(entry.slot);
+      this.slab.bufferOf(entry.slot).copy(out, 0, start, start + entry.length);
+    }
+    out[0] = (id >>> 8) & 0xff;
+    out[1] = id & 0xff;
+    return out;
+  }
+
+  /** Where an entry's TTL offsets are (after its message). */
+  private offsetsOf(entry: Entry): { buf: Buffer; offsets: number } {
+    if (entry.large) return { buf: entry.large, offsets: entry.length };
+    return { buf: this.slab.bufferOf(entry.slot), offsets: this.slab.offsetOf(entry.slot) + entry.length };
+  }
+
+  /** Gives an entry's slot back (the entry itself is being replaced or removed). */
+  private release(entry: Entry): void {
+    if (entry.slot >= 0) this.slab.free(entry.slot);
+    entry.slot = -1;
+    entry.large = null;
   }
 
   /** Evict least recently used entries (never `keep`) until `extraBytes` more fit both limits. */
@@ -276,21 +330,9 @@ export class AnswerCache {
   private remove(entry: Entry): void {
     this.entries.delete(entry.key);
     this.recency.remove(entry);
-    this.storedBytes -= entry.bytes.length;
+    this.storedBytes -= entry.length;
+    this.release(entry);
   }
-}
-
-/**
- * `tailBytes` of room are left after the message (uninitialised) so the caller can append its
- * own OPT without a second copy.
- */
-function copyWithId(source: Buffer, id: number, tailBytes = 0): Buffer {
-  // Pooled allocation: the copy is short-lived (sent, then dropped).
-  const out = Buffer.allocUnsafe(source.length + tailBytes);
-  source.copy(out, 0);
-  out[0] = (id >>> 8) & 0xff;
-  out[1] = id & 0xff;
-  return out;
 }
 
 function writeUint32(buf: Buffer, at: number, value: number): void {

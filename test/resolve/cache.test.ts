@@ -372,3 +372,36 @@ t.test('reconfigure: a smaller size drops the least recently used entries; a siz
   t.equal(cache.size, 0);
   t.equal(cache.set(keyA('e.example'), build({ qname: 'e.example', answers: [aRecord('e.example', 60)] }), T0), 'disabled');
 });
+
+t.test('a flood of unique names reuses the slots of evicted entries: reserved memory stays bounded', async t => {
+  const cache = new AnswerCache(config({ size: 200 }));
+  let notStored = 0;
+  const store = (i: number): void => {
+    const name = `u${i}.flood.example`;
+    if (cache.set(keyA(name), build({ qname: name, opt: true, answers: [aRecord(name, 300, `192.0.2.${i % 250}`)] }), T0) !== 'stored') notStored++;
+  };
+  for (let i = 0; i < 200; i++) store(i);
+  const full = cache.reservedBytes;
+  for (let i = 200; i < 20_000; i++) store(i);
+  t.equal(notStored, 0, 'every answer stored');
+  t.equal(cache.size, 200);
+  t.equal(cache.reservedBytes, full, `20,000 names through a 200-entry cache: still ${full} bytes of slots`);
+  const last = 'u19999.flood.example';
+  t.same(decode(cache.get(keyA(last), T0, 1)).answers.map((a) => (a as { address: string }).address), ['192.0.2.249'], 'the newest answer reads back intact');
+  t.equal(cache.get(keyA('u0.flood.example'), T0, 1), undefined, 'the oldest was evicted');
+  cache.clear();
+  t.equal(cache.reservedBytes, 0, 'clear() gives the slots back');
+});
+
+t.test('an answer too large for a slot is stored in memory of its own and read back whole', async t => {
+  const cache = new AnswerCache(config());
+  const name = 'big.example.com';
+  const answers = Array.from({ length: 400 }, (_, i) => aRecord(name, 300, `198.51.${i >> 8}.${i & 255}`));
+  const upstream = build({ qname: name, opt: true, answers });
+  t.ok(upstream.length > 4096, `${upstream.length} bytes, more than the largest slot`);
+  t.equal(cache.set(keyA(name), upstream, T0), 'stored');
+  const back = decode(cache.get(keyA(name), T0 + 2500, 9));
+  t.equal(back.answers.length, 400);
+  t.ok(back.answers.every((a) => a.ttl === 298), 'every TTL counted down by the 2 s elapsed');
+  t.equal(cache.reservedBytes, 0, 'no slot taken');
+});
