@@ -1,7 +1,7 @@
 import { CLASS_IN, FLAG_RD, FLAG_CD, HEADER_BYTES, MAX_POINTER_OFFSET, NAME_POINTER, RCode, RRType } from '../dns/constants';
 import type { Query } from '../dns/query';
 import type { ResponseScan } from '../dns/message-scan';
-import { readTtl } from '../dns/message-scan';
+import { readTtl, skipName } from '../dns/message-scan';
 import { readName } from '../dns/name-codec';
 import { responseFlags, writeHeader } from '../dns/response';
 import type { AnswerTable, TableRecord } from './table';
@@ -45,23 +45,24 @@ export function cutChainAtManaged(
   try {
     // A truncated reply's records end at scan.end; the rest never arrived.
     for (let i = 0; i < scan.ancount && off < scan.end; i++) {
-      const owner = readName(reply, off);
-      const fixed = owner.end;
-      if (fixed + 10 > reply.length) return { kind: 'malformed' };
+      // Names are only read into strings for CNAMEs; the rest are checked where they lie.
+      const fixed = skipName(reply, off);
+      if (fixed < 0 || fixed + 10 > reply.length) return { kind: 'malformed' };
       const type = reply.readUInt16BE(fixed);
       const rclass = reply.readUInt16BE(fixed + 2);
       const rdStart = fixed + 10;
       const rdEnd = rdStart + reply.readUInt16BE(fixed + 8);
       if (rdEnd > reply.length) return { kind: 'malformed' };
       if (type === RRType.CNAME) {
+        const owner = readName(reply, off);
         const target = readName(reply, rdStart);
         if (target.end !== rdEnd) return { kind: 'malformed' };
         const ttlS = readTtl(reply, fixed + 4);
         if (rclass === CLASS_IN) cnames.push({ owner: owner.wire, ownerName: owner.name, target: target.wire, targetName: target.name, ttl: ttlS });
       } else if (type === RRType.NS || type === RRType.PTR || type === TYPE_DNAME) {
-        if (readName(reply, rdStart).end !== rdEnd) return { kind: 'malformed' };
+        if (skipName(reply, rdStart) !== rdEnd) return { kind: 'malformed' };
       } else if (type === RRType.MX) {
-        if (rdStart + 2 > rdEnd || readName(reply, rdStart + 2).end !== rdEnd) return { kind: 'malformed' };
+        if (rdStart + 2 > rdEnd || skipName(reply, rdStart + 2) !== rdEnd) return { kind: 'malformed' };
       }
       off = rdEnd;
     }

@@ -9,7 +9,6 @@ import { scanResponse, type ResponseScan } from '../dns/message-scan';
 import { buildManagedAnswer } from './managed-answer';
 import { cutChainAtManaged } from './chain-cut';
 import { capTtls, echoQuestion, fillOptTail, relayWithClientOpt, withClientOpt } from './client-answer';
-import { stripOpt } from '../dns/strip-opt';
 import { OPT_BYTES } from '../dns/response';
 import { cacheKey } from './cache';
 import { isLoopbackAddress } from './access';
@@ -118,37 +117,46 @@ export class Resolver {
     return forwarder.isUpstreamHost(req.client.address) && forwarder.isForwarding(q.qname, q.qtype, q.qclass);
   }
 
-  private async forward(req: DnsRequest, key: string): Promise<Buffer> {
+  /** Split from forwardUpstream so the common path's async frame stays small (less garbage per miss). */
+  private forward(req: DnsRequest, key: string): Buffer | Promise<Buffer> {
+    if (this.isLoop(req)) return this.answerLoop(req);
+    if (!this.options.forwarder.hasServers) return this.done(req, buildRcodeResponse(req.query, RCode.REFUSED), 'error');
+    return this.forwardUpstream(req, key);
+  }
+
+  private async answerLoop(req: DnsRequest): Promise<Buffer> {
+    const q = req.query;
+    const { forwarder } = this.options;
+    // From another host this can only be our own query coming back: SERVFAIL at once. From a
+    // loopback address it may as well be a local program that shares the upstream's address and
+    // asks the same name concurrently, so wait for the answer already on its way instead; a real
+    // loop then ends when that forward times out, and is counted then. (The waiter takes that
+    // forward's answer even if its DO/CD bits differ: rare, and better than a false SERVFAIL.)
+    const pending = isLoopbackAddress(req.client.address) ? forwarder.joinInFlight(q.qname, q.qtype, q.qclass) : undefined;
+    if (pending) {
+      try {
+        const shared = await pending;
+        const reply = echoQuestion(Buffer.from(shared.reply), q);
+        reply.writeUInt16BE(q.id, 0);
+        const scan = scanResponse(reply);
+        if (scan) {
+          capTtls(reply, scan.ttlOffsets, this.options.maxTtlS ?? MAX_TTL);
+          const ours = this.cutChain(req, reply, scan);
+          if (ours) return ours === 'malformed' ? this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'error') : ours;
+          return this.done(req, relayWithClientOpt(reply, scan, q, scan.rcode), 'forward');
+        }
+      } catch (err) {
+        if (!isPldnsError(err, 'UPSTREAM_FAILED')) throw err;
+      }
+    }
+    this.options.observer.loop();
+    this.logLoop(q, req.client.address);
+    return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'loop');
+  }
+
+  private async forwardUpstream(req: DnsRequest, key: string): Promise<Buffer> {
     const q = req.query;
     const { forwarder, cache } = this.options;
-    if (this.isLoop(req)) {
-      // From another host this can only be our own query coming back: SERVFAIL at once. From a
-      // loopback address it may as well be a local program that shares the upstream's address and
-      // asks the same name concurrently, so wait for the answer already on its way instead; a real
-      // loop then ends when that forward times out, and is counted then. (The waiter takes that
-      // forward's answer even if its DO/CD bits differ: rare, and better than a false SERVFAIL.)
-      const pending = isLoopbackAddress(req.client.address) ? forwarder.joinInFlight(q.qname, q.qtype, q.qclass) : undefined;
-      if (pending) {
-        try {
-          const shared = await pending;
-          const reply = echoQuestion(Buffer.from(shared.reply), q);
-          reply.writeUInt16BE(q.id, 0);
-          const scan = scanResponse(reply);
-          if (scan) {
-            capTtls(reply, scan.ttlOffsets, this.options.maxTtlS ?? MAX_TTL);
-            const ours = this.cutChain(req, reply, scan);
-            if (ours) return ours === 'malformed' ? this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'error') : ours;
-            return this.done(req, withClientOpt(stripOpt(reply, scan), q, scan.rcode), 'forward');
-          }
-        } catch (err) {
-          if (!isPldnsError(err, 'UPSTREAM_FAILED')) throw err;
-        }
-      }
-      this.options.observer.loop();
-      this.logLoop(q, req.client.address);
-      return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'loop');
-    }
-    if (!forwarder.hasServers) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'error');
     let reply: Buffer;
     let scan: ResponseScan;
     try {
