@@ -41,16 +41,18 @@ export class BatchTransport implements UdpTransport {
 
   constructor(private readonly binding: UdpBatchBinding, private readonly options: UdpTransportOptions) {
     const { BATCH, SLOT, META } = binding;
-    // Own ArrayBuffers (not the shared pool): the addon keeps raw pointers into them.
-    this.input = Buffer.alloc(BATCH * SLOT);
+    // Own ArrayBuffers (not the shared pool): the addon keeps raw pointers into them. The slot
+    // areas are not zero-filled: each slot is written (by the kernel or by a reply) before it is
+    // read, and untouched pages do not count in RSS (3 × 256 KiB per listener).
+    this.input = Buffer.allocUnsafeSlow(BATCH * SLOT);
     this.meta = Buffer.alloc(BATCH * META);
-    this.output = Buffer.alloc(BATCH * SLOT);
+    this.output = Buffer.allocUnsafeSlow(BATCH * SLOT);
     this.outMeta = Buffer.alloc(BATCH * 8);
     this.metaWords = new Int32Array(this.meta.buffer, this.meta.byteOffset, this.meta.length / 4);
     this.metaShorts = new Uint16Array(this.meta.buffer, this.meta.byteOffset, this.meta.length / 2);
     this.outWords = new Int32Array(this.outMeta.buffer, this.outMeta.byteOffset, this.outMeta.length / 4);
     this.latePeers = Buffer.alloc(BATCH * META);
-    this.lateOut = Buffer.alloc(BATCH * SLOT);
+    this.lateOut = Buffer.allocUnsafeSlow(BATCH * SLOT);
     this.lateLengths = Buffer.alloc(BATCH * 4);
     this.lateWords = new Int32Array(this.lateLengths.buffer, this.lateLengths.byteOffset, BATCH);
   }
