@@ -14,6 +14,7 @@ import { AdmissionPolicy } from './resolve/admission';
 import { AnswerCache } from './resolve/cache';
 import { UpstreamForwarder } from './upstream/upstream-forwarder';
 import { YoungGenerationCap } from './heap-settings';
+import { MemoryTrimmer } from './memory-trimmer';
 import { NativeUdpExchanger } from './upstream/native-udp-exchanger';
 import { dgramExchanger } from './upstream/udp-exchange';
 import { loadUdpBatch } from './native/binding';
@@ -59,8 +60,11 @@ export interface AppOptions {
   readonly capYoungGeneration?: boolean;
 }
 
-/** Forwards in flight from which the young generation may grow (they survive scavenges). */
-const YOUNG_GENERATION_DEMAND = 32;
+/**
+ * Forwards in flight from which the daemon counts as busy forwarding: the young generation may
+ * grow (forwards survive scavenges), and freed memory is not trimmed (a trim holds malloc's locks).
+ */
+const BUSY_FORWARDS = 32;
 
 export type AppState = 'starting' | 'running' | 'lameduck' | 'stopping' | 'stopped';
 
@@ -78,6 +82,7 @@ export class App {
   private readonly admission: AdmissionPolicy;
   private forwarder: UpstreamForwarder;
   private youngGeneration: YoungGenerationCap | undefined;
+  private memoryTrimmer: MemoryTrimmer | undefined;
   private resolver: Resolver;
   private cache: AnswerCache | undefined;
   private syncer: Syncer | undefined;
@@ -147,7 +152,9 @@ export class App {
     this.metrics.collectProcessMetrics();
     await this.http.open(this.config.listen);
     this.state = 'running';
-    if (this.options.capYoungGeneration) this.youngGeneration = new YoungGenerationCap(() => this.forwarder.forwardsInFlight >= YOUNG_GENERATION_DEMAND);
+    if (this.options.capYoungGeneration) this.youngGeneration = new YoungGenerationCap(() => this.forwarder.forwardsInFlight >= BUSY_FORWARDS);
+    const addon = loadUdpBatch();
+    if (addon.ok) this.memoryTrimmer = new MemoryTrimmer({ trim: () => addon.binding.trimMemory(), busy: () => this.forwarder.forwardsInFlight >= BUSY_FORWARDS });
     if (this.fromSnapshot && this.syncer) {
       const syncer = this.syncer;
       this.firstSync = setTimeout(() => {
@@ -482,6 +489,7 @@ export class App {
     await this.http.close();
     this.forwarder.close();
     this.youngGeneration?.stop();
+    this.memoryTrimmer?.stop();
     this.apiClients?.close();
     this.metrics.close();
     this.state = 'stopped';

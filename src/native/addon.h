@@ -17,5 +17,7 @@ void set_int(napi_env env, napi_value exports, const char *name, int value);
 
 /* upstream_udp.c: adds upOpen, upSend, upRelease, upClose and their constants to the exports. */
 void register_upstream(napi_env env, napi_value exports);
+/* malloc_trim.c: adds trimMemory. */
+void register_malloc_trim(napi_env env, napi_value exports);
 
 #endif

@@ -36,6 +36,8 @@ export interface UdpBatchBinding {
   /** Closes the listed exchange sockets still open, then the set. */
   upClose(handle: UpstreamHandle, openTokens: number[]): void;
   upOpenSockets(handle: UpstreamHandle): number;
+  /** malloc_trim(0): freed heap memory back to the kernel (glibc); true when some was released. */
+  trimMemory(): boolean;
   /** One sd_notify datagram to a unix socket path ('@' = abstract); returns undefined or the errno name. */
   notify(socketPath: string, message: string): string | undefined;
 }

@@ -1,10 +1,11 @@
 /**
- * Compiles the optional UDP addon (udp_batch.c: listeners; upstream_udp.c: forwarded exchanges) next to this file in dist/native/. Run by
+ * Compiles the optional addon next to this file in dist/native/ (udp_batch.c: listeners;
+ * upstream_udp.c: forwarded exchanges; malloc_trim.c: memory back after a burst). Run by
  * `npm run build` after tsc. Without a C compiler or Node's headers the daemon still works: it
  * uses Node's dgram (listen.udp_io: auto). PLDNS_NATIVE=required turns a failed build into an
  * error (CI and the container build use it, so a broken addon cannot slip through unnoticed).
  *
- * A plain compiler call rather than node-gyp: two C files, no Python, no header download.
+ * A plain compiler call rather than node-gyp: three C files, no Python, no header download.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, renameSync, rmSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { dirname, join, resolve } from 'node:path';
 
 const SOURCE_DIR = resolve(__dirname, '..', '..', 'src', 'native');
 /** udp_batch.c holds the module init; the others add to its exports (addon.h). */
-const SOURCES = ['udp_batch.c', 'upstream_udp.c'].map((f) => join(SOURCE_DIR, f));
+const SOURCES = ['udp_batch.c', 'upstream_udp.c', 'malloc_trim.c'].map((f) => join(SOURCE_DIR, f));
 const OUTPUT = join(__dirname, 'udp_batch.node');
 
 function headerDir(): string | undefined {

@@ -654,5 +654,6 @@ NAPI_MODULE_INIT() {
   set_int(env, exports, "AF_INET", AF_INET);
   set_int(env, exports, "AF_INET6", AF_INET6);
   register_upstream(env, exports);
+  register_malloc_trim(env, exports);
   return exports;
 }

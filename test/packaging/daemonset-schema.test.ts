@@ -39,9 +39,11 @@ const parse = (text: string) => {
 function measuredRssMb(): { idleMax: number; peakMax: number } {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const idle = /(\d+)[–-](\d+) MB RSS/.exec(readme);
-  const peak = /Peak RSS[^.]*?(\d+)[–-](\d+) MB/.exec(readme);
-  if (!idle || !peak) throw new Error('README no longer states idle and peak RSS');
-  return { idleMax: Number(idle[2]), peakMax: Number(peak[2]) };
+  // Every range in the sentence that states the peaks (managed/cached load and a miss flood).
+  const sentence = /Peak RSS[^.]*\./.exec(readme)?.[0] ?? '';
+  const peaks = [...sentence.matchAll(/(\d+)[–-](\d+) MB/g)].map((m) => Number(m[2]));
+  if (!idle || peaks.length === 0) throw new Error('README no longer states idle and peak RSS');
+  return { idleMax: Number(idle[2]), peakMax: Math.max(...peaks) };
 }
 
 for (const file of ['daemonset.yaml', 'daemonset-fleet-edge.yaml']) {
