@@ -9,15 +9,17 @@ import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
  * allocates fast, and under DNS load it does, which costs ~30 MB of RSS. `--max-semi-space-size`
  * cannot be changed once the heap exists, but the growth factor is read at each resize: the
  * daemon starts with a factor of 1 (semi-spaces stay at 1 MiB) and a YoungGenerationCap lets them
- * grow to 4 MiB, no further, and only while many forwarded queries are in flight. Managed answers die young at any size; forwarded queries live for
- * an upstream round trip, and with 1 MiB semi-spaces a flood of cache misses scavenges so often
- * that in-flight queries get promoted: ~25 % more CPU per miss (bench, case c).
+ * grow to 4 MiB, no further, and only while many forwarded queries are in flight. Managed answers
+ * die young at any size; forwarded queries live for an upstream round trip, and with 1 MiB
+ * semi-spaces a flood of cache misses scavenges so often that in-flight queries get promoted:
+ * ~25 % more CPU per miss (bench, case c).
  *
  * The old generation: V8 lets it grow well past the live data before a full collection, and a
  * flood of unique names (cache entries live long enough to be promoted, then are evicted) filled
  * it to 120–150 MB of RSS. Growing by 50 % over the live data after each full collection keeps
- * the flood near 85 MB (10 %: the same memory, more full collections; 100 %: 92–93 MB). Both
- * flags are read at each collection, so they can be set here.
+ * the flood near 85 MB (10 %: the same memory, more full collections; 100 %: 92–93 MB); with the
+ * cache in slab slots (resolve/slab-store.ts) 50 % costs no CPU we could measure. Both flags are
+ * read at each collection, so they can be set here.
  *
  * An operator who sets these on the node command line (or in NODE_OPTIONS) keeps that choice.
  */

@@ -9,9 +9,9 @@ import type { DatagramSink, UdpTransport, UdpTransportOptions } from './udp-tran
  * 64 datagrams (src/native/udp_batch.c). Replies produced while a batch is handled are copied
  * into the shared output slots and leave together when the batch ends; later replies (forwarded
  * queries) are gathered with a copy of the sender's peer record and leave together at the end of
- * the loop turn that produced them (one sendmmsg per turn instead of one sendmsg per reply). On a socket bound to
- * 0.0.0.0 or :: every reply leaves from the address its query was sent to (IP_PKTINFO), which
- * Node's dgram cannot do.
+ * the loop turn that produced them (one sendmmsg per turn instead of one sendmsg per reply). On a
+ * socket bound to 0.0.0.0 or :: every reply leaves from the address its query was sent to
+ * (IP_PKTINFO), which Node's dgram cannot do.
  */
 export class BatchTransport implements UdpTransport {
   readonly engine = 'batch';

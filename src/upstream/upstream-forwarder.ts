@@ -30,8 +30,8 @@ const PROBE_QUESTION = Buffer.from([0, 0, RRType.NS, 0, CLASS_IN]);
 
 /**
  * Forwards a query to the upstreams (dns-wire.md "Forwarding"): a fresh ID and socket (random
- * port) per exchange, replies checked per RFC 5452, TC over UDP retried over TCP, TCP clients forwarded
- * over TCP, a timeout or failure moves on to the next server. Returns the upstream's reply bytes
+ * port) per exchange, replies checked per RFC 5452, TC over UDP retried over TCP, TCP clients
+ * forwarded over TCP, a timeout or failure moves on to the next server. Returns the upstream's reply bytes
  * with the client's ID restored, and their scan; SERVFAIL/REFUSED replies count as failures but
  * are returned when nothing better came.
  */
@@ -111,15 +111,15 @@ export class UpstreamForwarder {
     if (this.outstanding >= this.maxInFlight) throw new PldnsError('UPSTREAM_FAILED', `over ${this.maxInFlight} forwarded queries in flight`);
     this.outstanding++;
     const key = joinKey(q.qname, q.qtype, q.qclass);
-    const run = this.tryServers(q, protocol);
+    // Registered before the query leaves: a looped copy of it must find it out.
     let flight = this.flights.get(key);
-    if (flight) {
-      flight.count++;
-      flight.run ??= run;
-    } else {
-      flight = { count: 1, run };
+    if (flight) flight.count++;
+    else {
+      flight = { count: 1, run: undefined };
       this.flights.set(key, flight);
     }
+    const run = this.tryServers(q, protocol);
+    flight.run ??= run;
     try {
       return await run;
     } finally {
