@@ -73,7 +73,9 @@ t.test('set from inside the process, the setting holds the new space down under 
   const without = newSpaceAfterChurn([]);
   const withSettings = newSpaceAfterChurn([path.join(DIST, 'heap-settings-apply.js')]);
   t.ok(without > 8 * MiB, `without: the new space grew (${without} bytes), so the churn exercises growth`);
-  t.ok(withSettings <= 2 * MiB, `with the daemon's settings: ${withSettings} bytes, the initial two 1 MiB semi-spaces`);
+  // Growth factor 1 keeps the initial 1 MiB semi-spaces (2 MiB); a run on a loaded machine once
+  // read 4 MiB. What matters is that V8's own growth (to 2 × 16 MiB) does not happen.
+  t.ok(withSettings <= 4 * MiB, `with the daemon's settings: ${withSettings} bytes, at most two 2 MiB semi-spaces (without: ${without})`);
 });
 
 t.test('cli.js applies the settings before loading anything else', async (t) => {
