@@ -10,7 +10,7 @@
 
 # ---- build: compile TypeScript and the UDP batch addon, then drop dev dependencies --------
 FROM node:20-bookworm-slim AS build
-# A C compiler for src/native/udp_batch.c (recvmmsg/sendmmsg); Node's headers come with the image.
+# A C compiler for the addon in src/native/ (recvmmsg/sendmmsg, upstream sockets); Node's headers come with the image.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
