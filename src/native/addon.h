@@ -2,6 +2,7 @@
 #ifndef PLDNS_ADDON_H
 #define PLDNS_ADDON_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 #include <node_api.h>
 
@@ -14,6 +15,8 @@ int buffer_arg(napi_env env, napi_value v, size_t min, void **data);
 int parse_address(int family, const char *host, int port, struct sockaddr_storage *ss, socklen_t *len);
 void set_fn(napi_env env, napi_value exports, const char *name, napi_callback cb);
 void set_int(napi_env env, napi_value exports, const char *name, int value);
+/* Calls the JavaScript function behind `cb` with one number, as an I/O callback of `resource`. */
+void call_js(napi_env env, napi_async_context ctx, napi_ref resource, napi_ref cb, int32_t number);
 
 /* upstream_udp.c: adds upOpen, upSend, upRelease, upClose and their constants to the exports. */
 void register_upstream(napi_env env, napi_value exports);

@@ -130,6 +130,25 @@ static socklen_t sockaddr_len(const void *sa) {
   return ((const struct sockaddr *)sa)->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
 }
 
+/* Calls `cb` (a reference) with one number, as an I/O callback of `resource`: napi_make_callback
+ * runs queued microtasks and ticks afterwards; an exception thrown goes to the process's
+ * uncaught-exception handling, as for any I/O callback. */
+void call_js(napi_env env, napi_async_context ctx, napi_ref resource, napi_ref cb, int32_t number) {
+  napi_handle_scope scope;
+  napi_value fn, recv, arg, result;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_get_reference_value(env, cb, &fn);
+  napi_get_reference_value(env, resource, &recv);
+  napi_create_int32(env, number, &arg);
+  napi_status status = napi_make_callback(env, ctx, recv, fn, 1, &arg, &result);
+  if (status == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
 /* ---- source address on wildcard sockets ----------------------------------------------------- */
 
 /* Copies the destination address of a received datagram from its control messages into its
@@ -195,21 +214,7 @@ static void address_reply(struct msghdr *hdr, unsigned char *record, ctrl_t *ctr
 /* ---- receive ------------------------------------------------------------------------------- */
 
 static void deliver(endpoint_t *ep, int count) {
-  napi_env env = ep->env;
-  napi_handle_scope scope;
-  napi_value cb, recv, arg, result;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_get_reference_value(env, ep->on_batch, &cb);
-  napi_get_reference_value(env, ep->resource, &recv);
-  napi_create_int32(env, count, &arg);
-  /* make_callback runs queued microtasks and ticks afterwards, as for any I/O callback. */
-  napi_status status = napi_make_callback(env, ep->async_ctx, recv, cb, 1, &arg, &result);
-  if (status == napi_pending_exception) {
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_fatal_exception(env, err);
-  }
-  napi_close_handle_scope(env, scope);
+  call_js(ep->env, ep->async_ctx, ep->resource, ep->on_batch, count);
 }
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
@@ -415,6 +420,13 @@ static napi_value js_local_port(napi_env env, napi_callback_info info) {
   return v;
 }
 
+/* Prepares message n of ep->smsg: `len` bytes at `data`, to the peer in `record` (see address_reply). */
+static void prepare_reply(endpoint_t *ep, int n, unsigned char *data, int32_t len, unsigned char *record) {
+  ep->siov[n].iov_base = data;
+  ep->siov[n].iov_len = (size_t)len;
+  address_reply(&ep->smsg[n].msg_hdr, record, &ep->sctrl[n]);
+}
+
 /* Sends the first n prepared messages of ep->smsg; returns how many could not be sent. */
 static int send_all(endpoint_t *ep, int n) {
   int sent = 0, failed = 0;
@@ -457,10 +469,7 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
       failed++;
       continue;
     }
-    ep->siov[n].iov_base = ep->out + (size_t)i * SLOT;
-    ep->siov[n].iov_len = (size_t)len;
-    address_reply(&ep->smsg[n].msg_hdr, ep->meta + index * META, &ep->sctrl[n]);
-    n++;
+    prepare_reply(ep, n++, ep->out + (size_t)i * SLOT, len, ep->meta + index * META);
   }
   failed += send_all(ep, n);
   napi_create_int32(env, failed, &v);
@@ -503,10 +512,7 @@ static napi_value js_send_many(napi_env env, napi_callback_info info) {
       failed++;
       continue;
     }
-    ep->siov[n].iov_base = (unsigned char *)data + (size_t)i * SLOT;
-    ep->siov[n].iov_len = (size_t)len;
-    address_reply(&ep->smsg[n].msg_hdr, (unsigned char *)peers + (size_t)i * META, &ep->sctrl[n]);
-    n++;
+    prepare_reply(ep, n++, (unsigned char *)data + (size_t)i * SLOT, len, (unsigned char *)peers + (size_t)i * META);
   }
   failed += send_all(ep, n);
   napi_create_int32(env, failed, &v);

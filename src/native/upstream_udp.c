@@ -72,20 +72,7 @@ static upstream_set_t *set_of(napi_env env, napi_value handle) {
 }
 
 static void deliver(upstream_set_t *set, int count) {
-  napi_env env = set->env;
-  napi_handle_scope scope;
-  napi_value cb, recv, arg, result;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_get_reference_value(env, set->on_replies, &cb);
-  napi_get_reference_value(env, set->resource, &recv);
-  napi_create_int32(env, count, &arg);
-  napi_status status = napi_make_callback(env, set->async_ctx, recv, cb, 1, &arg, &result);
-  if (status == napi_pending_exception) {
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_fatal_exception(env, err);
-  }
-  napi_close_handle_scope(env, scope);
+  call_js(set->env, set->async_ctx, set->resource, set->on_replies, count);
 }
 
 static void on_ready(uv_poll_t *handle, int status, int events) {
@@ -107,11 +94,10 @@ static void on_ready(uv_poll_t *handle, int status, int events) {
       }
       int fd = set->events[e].data.fd;
       ssize_t r;
-      do r = recv(fd, set->in + (size_t)count * UP_SLOT, UP_SLOT, MSG_DONTWAIT | MSG_TRUNC);
+      do r = recv(fd, set->in + (size_t)count * UP_SLOT, UP_SLOT, MSG_DONTWAIT);
       while (r < 0 && errno == EINTR);
       if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;
       set->meta[2 * count] = fd;
-      /* MSG_TRUNC: a datagram longer than the slot (none can be) would report its full length. */
       set->meta[2 * count + 1] = r < 0 ? -errno : (int32_t)r;
       count++;
     }

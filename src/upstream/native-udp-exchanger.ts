@@ -79,11 +79,6 @@ export class NativeUdpExchanger implements UdpExchanger {
         x.reject(new PldnsError('UPSTREAM_FAILED', `udp: ${ERRNO_NAMES.get(-len) ?? `errno ${-len}`}`));
         continue;
       }
-      // A slot holds any UDP datagram; a longer length cannot come, and would not be a reply.
-      if (len > UP_SLOT) {
-        x.mismatches++;
-        continue;
-      }
       const reply = Buffer.allocUnsafe(len);
       this.input.copy(reply, 0, i * UP_SLOT, i * UP_SLOT + len);
       if (!matchesQuery(reply, x.query, x.questionEnd)) {

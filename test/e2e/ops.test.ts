@@ -1,7 +1,7 @@
 import t from 'tap';
 import dgram from 'node:dgram';
 import { dig } from '../helpers/dig';
-import { startDaemon, type RunningDaemon } from '../helpers/daemon';
+import { STATIC_ONLY_CONFIG, startDaemon, type RunningDaemon } from '../helpers/daemon';
 import { metricValue } from '../helpers/metrics';
 import { startUnbound, type RunningUnbound } from '../helpers/unbound';
 import { startSimulator, parseFault, type RunningSimulator, type SimulatorData } from '../../src/simulator';
@@ -126,16 +126,7 @@ state_dir: false
 });
 
 t.test('readiness: a static-only config is ready at once', async (t) => {
-  const daemon = await startDaemon(`
-region: cn-hangzhou
-listen: { dns: ["127.0.0.1:0"], http: "127.0.0.1:0" }
-upstream: { servers: [] }
-records:
-  entries:
-    - names: ["ntp.internal.example"]
-      addresses: ["10.0.0.123"]
-state_dir: false
-`);
+  const daemon = await startDaemon(STATIC_ONLY_CONFIG);
   t.teardown(() => daemon.stop());
   const r = await get(daemon.httpPort as number, '/readyz');
   t.equal(r.status, 200, r.body);

@@ -2,7 +2,7 @@ import t from 'tap';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CLI, startDaemon } from '../helpers/daemon';
+import { CLI, STATIC_ONLY_CONFIG, startDaemon } from '../helpers/daemon';
 import { dig } from '../helpers/dig';
 
 /**
@@ -10,16 +10,6 @@ import { dig } from '../helpers/dig';
  * entries only (no privatelink, transfer or primaries section) answers without ever loading the
  * cloud SDK, node-cron, fleet mode, the simulator or prom-client's index (Pushgateway, Summary).
  */
-const STATIC = `
-region: cn-hangzhou
-listen: { dns: ["127.0.0.1:0"], http: "127.0.0.1:0" }
-upstream: { servers: [] }
-records:
-  entries:
-    - names: ["ntp.internal.example"]
-      addresses: ["10.0.0.123"]
-state_dir: false
-`;
 
 const NOT_BEFORE_ANSWER: [string, RegExp][] = [
   ['the Alibaba Cloud SDK', /node_modules\/(@alicloud|@darabonba)\//],
@@ -34,7 +24,7 @@ t.test('a static-entries daemon answers without loading the cloud SDK, node-cron
   const preload = resolve(__dirname, '..', 'helpers', 'module-list.cjs');
   const dir = mkdtempSync(join(tmpdir(), 'pldns-modules-'));
   const listPath = join(dir, 'modules.txt');
-  const daemon = await startDaemon(STATIC, {
+  const daemon = await startDaemon(STATIC_ONLY_CONFIG, {
     dir,
     command: (configPath) => [process.execPath, '-r', preload, CLI, 'serve', '--config', configPath],
     env: { PLDNS_MODULE_LIST: listPath },
