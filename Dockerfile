@@ -52,6 +52,6 @@ VOLUME ["/var/lib/privatelink-dns"]
 EXPOSE 53/udp 53/tcp 8053/tcp
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8053/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-# No node flags: the daemon sets its own V8 heap settings (src/heap-settings.ts).
+# No node flags: the daemon sets its own V8 heap settings (src/runtime/heap-settings.ts).
 ENTRYPOINT ["node", "/app/dist/cli.js"]
 CMD ["serve", "--config", "/etc/privatelink-dns/config.yaml"]

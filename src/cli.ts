@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-import './heap-settings-apply';
-import { parseArgs, type ParsedArgs } from './cli-args';
+import './runtime/heap-settings-apply';
+import { parseArgs, type ParsedArgs } from './cli/args';
 import { describeError, isPldnsError, PldnsError } from './errors';
 import { formatProblems, loadConfigFile } from './config/load';
 import { DEFAULTS } from './config/schema';
-import { VERSION } from './version';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from './exit-codes';
+import { VERSION } from './cli/version';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from './cli/exit-codes';
 // Commands are loaded when chosen: the long-running `serve` keeps the other commands' modules
 // out of its heap.
 
@@ -74,14 +74,14 @@ async function main(argv: string[]): Promise<number> {
           throw new PldnsError('USAGE', '--dns and --http go with --demo; with a config file use listen.dns and listen.http');
         }
         const configPath = demo ? null : (optionalFlag(args, 'config') ?? DEFAULTS.configPath);
-        return await (await import('./commands/serve')).runServe({ configPath, demo, demoListen });
+        return await (await import('./cli/commands/serve')).runServe({ configPath, demo, demoListen });
       }
       case 'sync':
-        return await (await import('./commands/sync')).runSync(requireFlag(args, 'config'), args.flags.json === true);
+        return await (await import('./cli/commands/sync')).runSync(requireFlag(args, 'config'), args.flags.json === true);
       case 'export':
-        return await (await import('./commands/export')).runExport(requireFlag(args, 'config'), requireFlag(args, 'format'), optionalFlag(args, 'out'));
+        return await (await import('./cli/commands/export')).runExport(requireFlag(args, 'config'), requireFlag(args, 'format'), optionalFlag(args, 'out'));
       case 'simulate':
-        return await (await import('./commands/simulate')).runSimulate({
+        return await (await import('./cli/commands/simulate')).runSimulate({
           listen: optionalFlag(args, 'listen'),
           data: optionalFlag(args, 'data'),
           accessKeyId: optionalFlag(args, 'access-key-id'),

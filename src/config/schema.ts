@@ -1,5 +1,5 @@
 import type { HostPort } from './units';
-import type { LogLevel } from '../log';
+import type { LogLevel } from '../runtime/log';
 
 /** The validated, frozen configuration. Durations carry `Ms`, sizes their unit. */
 export interface Config {

@@ -11,7 +11,7 @@ import { readCredentials } from './credentials';
 import { readPrimaries } from './primaries';
 import { readTransfer } from './transfer';
 import type { SecretFiles } from './tsig-key';
-import type { LogLevel } from '../log';
+import type { LogLevel } from '../runtime/log';
 
 // Older imports name validate.ts; the definitions live in names.ts.
 export { checkName, normalizeName };

@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { TableEntryInput } from '../resolve/table';
-import type { SerialRecord } from '../zone/serial';
+import type { SerialRecord } from '../fleet/zone/serial';
 
 /** Addresses of one managed name, de-duplicated, in table order. */
 export interface AddressSet {

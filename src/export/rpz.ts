@@ -1,7 +1,7 @@
 import type { TableEntryInput } from '../resolve/table';
-import { DEFAULT_TRANSFER_ZONE, buildPolicyZone, withSerial, zoneDigest } from '../zone/policy-zone';
-import { nextSerial } from '../zone/serial';
-import { renderZoneFile } from '../zone/zone-file';
+import { DEFAULT_TRANSFER_ZONE, buildPolicyZone, withSerial, zoneDigest } from '../fleet/zone/policy-zone';
+import { nextSerial } from '../fleet/zone/serial';
+import { renderZoneFile } from '../fleet/zone/zone-file';
 import { headerLines, type ExportModel, type ExportOptions } from './model';
 
 /**

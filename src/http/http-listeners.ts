@@ -1,5 +1,5 @@
 import { formatHostPort, type HostPort } from '../config/units';
-import type { Logger } from '../log';
+import type { Logger } from '../runtime/log';
 import type { HttpServer } from './http-server';
 import type { HttpSources } from './routes';
 

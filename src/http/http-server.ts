@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type net from 'node:net';
-import type { Logger } from '../log';
+import type { Logger } from '../runtime/log';
 import { PldnsError } from '../errors';
 import { formatHostPort, type HostPort } from '../config/units';
 import { ROUTES, jsonReply, rejectRequest, type HttpReply, type HttpSources, type Route } from './routes';

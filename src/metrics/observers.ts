@@ -1,22 +1,22 @@
 import type { AdmissionObserver } from '../resolve/admission';
 import type { Metrics } from './metrics';
-import type { ZoneServerObserver } from '../transfer/zone-server';
-import type { NotifierObserver } from '../transfer/notifier';
-import type { SecondaryObserver } from '../secondary/secondary';
-import type { EdgeCounters } from '../dns/edge';
+import type { ZoneServerObserver } from '../fleet/primary/zone-server';
+import type { NotifierObserver } from '../fleet/primary/notifier';
+import type { SecondaryObserver } from '../fleet/secondary/secondary';
+import type { PipelineCounters } from '../server/request';
 import type { ResolverObserver, AnswerSource } from '../resolve/resolver';
 import type { ForwarderObserver } from '../upstream/upstream-forwarder';
 import type { SyncObserver } from '../privatelink/sync';
 import type { SnapshotObserver } from '../privatelink/snapshot';
 import type { ProbeObserver } from '../probe/prober';
 import type { CounterSeries, HistogramSeries } from './fast-counters';
-import { RCODE_NAMES, typeLabel } from '../dns/constants';
+import { RCODE_NAMES, typeLabel } from '../wire/constants';
 
 /**
  * Binds component observations to metrics. Series are bound once per label set and cached, so
  * the per-query cost is a Map lookup and an addition.
  */
-export function edgeCounters(m: Metrics): EdgeCounters {
+export function pipelineCounters(m: Metrics): PipelineCounters {
   const reasons = new Map<string, CounterSeries>();
   const count = (reason: string): void => {
     let s = reasons.get(reason);

@@ -17,7 +17,7 @@
  *            address, where replies must leave from the address the query reached (IP_PKTINFO)
  *   out      BATCH slots of SLOT bytes: replies for flush()
  *   outMeta  BATCH pairs of host-endian int32: reply length, index of the datagram it answers
- * The JavaScript side (src/dns/udp-batch.ts) reads a batch only inside its onBatch callback and
+ * The JavaScript side (src/server/udp-batch.ts) reads a batch only inside its onBatch callback and
  * copies what it keeps; the next recvmmsg overwrites `in` and `meta`.
  */
 #define _GNU_SOURCE

@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema';
-import type { Logger } from '../log';
+import type { Logger } from '../runtime/log';
 import type { PrivateLinkClient } from './client';
 import type { CredentialProvider } from './credentials';
 import type { ApiProvider } from './sync';

@@ -11,7 +11,7 @@ import OpenApiClient, { $OpenApiUtil, OpenApiUtil } from '@alicloud/openapi-core
 import * as $dara from '@darabonba/typescript';
 import type Credential from '@alicloud/credentials';
 import type { PrivateLinkConfig } from '../config/schema';
-import type { Logger } from '../log';
+import type { Logger } from '../runtime/log';
 import type {
   ApiResponse,
   GetVpcEndpointAttributeRequest,

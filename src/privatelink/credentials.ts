@@ -11,7 +11,7 @@ import { isAbsolute, join } from 'node:path';
 import Credential, { Config as CredentialConfig } from '@alicloud/credentials';
 import { PldnsError, isPldnsError } from '../errors';
 import type { AccessKeyConfig, CredentialsConfig, StsConfig } from '../config/schema';
-import type { Logger } from '../log';
+import type { Logger } from '../runtime/log';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 

@@ -3,7 +3,7 @@ import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EntryConfig } from '../config/schema';
 import { PldnsError, describeError, isPldnsError } from '../errors';
-import type { Logger } from '../log';
+import type { Logger } from '../runtime/log';
 import { removeStaleTempFiles as removeStaleTempFilesOf, writeFileAtomic, type AtomicWriteFs } from '../state/atomic-write';
 import { alignToConfig, type EndpointInfo, type EntryState, type ErrorInfo, type SyncState, type ZoneState } from './model';
 

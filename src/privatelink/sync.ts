@@ -1,7 +1,7 @@
 import type nodeCron from 'node-cron';
 import type { Config } from '../config/schema';
 import { PldnsError, type ErrorCode } from '../errors';
-import type { Logger } from '../log';
+import type { Logger } from '../runtime/log';
 import type { TableEntryInput } from '../resolve/table';
 import type { PrivateLinkApi } from './api-types';
 import { toPldnsError } from './api-errors';

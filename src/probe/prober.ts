@@ -1,5 +1,5 @@
 import type { ProbeConfig, ProbeSettings } from '../config/schema';
-import type { Logger } from '../log';
+import type { Logger } from '../runtime/log';
 import type { AnswerTable, TableEntryInput, TableRecord } from '../resolve/table';
 import { IpHealth } from './ip-health';
 import { filterReachable } from './reachability-filter';

@@ -1,5 +1,5 @@
 import type { AccessConfig } from '../config/schema';
-import type { Admission, AdmissionCheck, ClientAddress, Protocol } from '../dns/edge';
+import type { Admission, AdmissionCheck, ClientAddress, Protocol } from '../server/request';
 import { AccessList, isLoopbackAddress } from './access';
 import { RateLimiter } from './rate-limiter';
 

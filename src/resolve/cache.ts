@@ -1,7 +1,7 @@
 import type { CacheConfig } from '../config/schema';
-import { MAX_MESSAGE_BYTES, OPCODE_MASK, RCode } from '../dns/constants';
-import { readTtl, scanResponse, type ResponseScan } from '../dns/message-scan';
-import { copyWithoutOpt } from '../dns/strip-opt';
+import { MAX_MESSAGE_BYTES, OPCODE_MASK, RCode } from '../wire/constants';
+import { readTtl, scanResponse, type ResponseScan } from '../wire/message-scan';
+import { copyWithoutOpt } from '../wire/strip-opt';
 import { RecencyList, type RecencyLinks } from './recency-list';
 import { SLAB_MAX_BYTES, SlabStore } from './slab-store';
 

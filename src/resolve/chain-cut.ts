@@ -1,9 +1,9 @@
-import { CLASS_IN, FLAG_RD, FLAG_CD, HEADER_BYTES, MAX_POINTER_OFFSET, NAME_POINTER, RCode, RRType } from '../dns/constants';
-import type { Query } from '../dns/query';
-import type { ResponseScan } from '../dns/message-scan';
-import { readTtl, skipName } from '../dns/message-scan';
-import { readName } from '../dns/name-codec';
-import { responseFlags, writeHeader } from '../dns/response';
+import { CLASS_IN, FLAG_RD, FLAG_CD, HEADER_BYTES, MAX_POINTER_OFFSET, NAME_POINTER, RCode, RRType } from '../wire/constants';
+import type { Query } from '../wire/query';
+import type { ResponseScan } from '../wire/message-scan';
+import { readTtl, skipName } from '../wire/message-scan';
+import { readName } from '../wire/name-codec';
+import { responseFlags, writeHeader } from '../wire/response';
 import type { AnswerTable, TableRecord } from './table';
 
 /** What cutting an upstream answer at a managed name gave. */

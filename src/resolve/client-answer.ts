@@ -1,8 +1,8 @@
-import type { Query } from '../dns/query';
-import { OPT_BYTES, writeOpt } from '../dns/response';
-import { HEADER_BYTES } from '../dns/constants';
-import { readTtl, type ResponseScan } from '../dns/message-scan';
-import { copyWithoutOpt, stripOpt } from '../dns/strip-opt';
+import type { Query } from '../wire/query';
+import { OPT_BYTES, writeOpt } from '../wire/response';
+import { HEADER_BYTES } from '../wire/constants';
+import { readTtl, type ResponseScan } from '../wire/message-scan';
+import { copyWithoutOpt, stripOpt } from '../wire/strip-opt';
 
 /** Adds our own OPT when the client used EDNS (carrying an extended rcode if there is one). */
 export function withClientOpt(bare: Buffer, q: Query, rcode = 0): Buffer {

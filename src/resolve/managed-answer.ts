@@ -1,6 +1,6 @@
-import { CLASS_IN, FLAG_AA, HEADER_BYTES, NAME_POINTER, POINTER_BITS, RCode, RRType } from '../dns/constants';
-import type { Query } from '../dns/query';
-import { OPT_BYTES, copyBytes, responseFlags, writeHeader, writeOpt } from '../dns/response';
+import { CLASS_IN, FLAG_AA, HEADER_BYTES, NAME_POINTER, POINTER_BITS, RCode, RRType } from '../wire/constants';
+import type { Query } from '../wire/query';
+import { OPT_BYTES, copyBytes, responseFlags, writeHeader, writeOpt } from '../wire/response';
 import type { TableMatch } from './table';
 
 const SOA_REFRESH_S = 3600;

@@ -1,5 +1,5 @@
 import type { RateLimitConfig } from '../config/schema';
-import { parseIpv6Groups } from '../ipv6-groups';
+import { parseIpv6Groups } from '../wire/ipv6-groups';
 import { RecencyList, type RecencyLinks } from './recency-list';
 
 export type RateLimitVerdict = 'ok' | 'drop' | 'slip';

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createServer as createTlsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo, Socket } from 'node:net';
-import type { Logger } from '../log';
+import type { Logger } from '../runtime/log';
 import { errorReply, handleApiCall, isSimulatedAction, newRequestId } from './api';
 import { handleControl } from './control';
 import { validateSimulatorData } from './data';

@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { PldnsError } from '../errors';
 import type { HostPort } from '../config/units';
-import { parseIpv6Groups } from '../ipv6-groups';
+import { parseIpv6Groups } from '../wire/ipv6-groups';
 import { matchesQuery } from './upstream-query';
 
 export interface ExchangeResult {

@@ -1,9 +1,9 @@
-import type { Logger } from '../log';
+import type { Logger } from '../runtime/log';
 import { PldnsError, isPldnsError } from '../errors';
-import { CLASS_IN, FLAG_RD, FLAG_TC, HEADER_BYTES, RCODE_MASK, RCode, RRType } from '../dns/constants';
-import { scanResponse, type ResponseScan } from '../dns/message-scan';
-import type { Protocol } from '../dns/edge';
-import type { Query } from '../dns/query';
+import { CLASS_IN, FLAG_RD, FLAG_TC, HEADER_BYTES, RCODE_MASK, RCode, RRType } from '../wire/constants';
+import { scanResponse, type ResponseScan } from '../wire/message-scan';
+import type { Protocol } from '../server/request';
+import type { Query } from '../wire/query';
 import { RandomIds } from './random-id';
 import { buildUpstreamQuery } from './upstream-query';
 import { dgramExchanger, type ExchangeResult, type UdpExchanger } from './udp-exchange';

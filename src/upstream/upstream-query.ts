@@ -1,6 +1,6 @@
-import { FLAG_CD, FLAG_QR, FLAG_RD, HEADER_BYTES, OPCODE_MASK } from '../dns/constants';
-import type { Query } from '../dns/query';
-import { OPT_BYTES, writeHeader, writeOpt } from '../dns/response';
+import { FLAG_CD, FLAG_QR, FLAG_RD, HEADER_BYTES, OPCODE_MASK } from '../wire/constants';
+import type { Query } from '../wire/query';
+import { OPT_BYTES, writeHeader, writeOpt } from '../wire/response';
 
 /** The query we send upstream: fresh ID, the client's RD/CD and question, our own OPT (per hop). */
 export function buildUpstreamQuery(q: Query, id: number): Buffer {

@@ -6,13 +6,13 @@ import { startDaemon, type RunningDaemon } from '../helpers/daemon';
 import { metrics, metric, rssKb, sleep, udpAsk, TcpDns } from '../helpers/hardening';
 import { startUpstream, WRONG_SECRET } from '../helpers/fleet';
 import { BULK_ZONE, FLEET_KEY, bulkAddresses, bulkAxfrRecords, bulkHubYaml, bulkName, collectTransfer, type CollectedTransfer } from '../helpers/bulk-zone';
-import { CLASS_ANY, CLASS_IN, OPCODE_NOTIFY, RCODE_NOTAUTH, RCode, RRType, TYPE_TSIG } from '../../src/dns/constants';
-import { encodeMessage, parseMessage, type DnsMessage, type WireRecord } from '../../src/dns/message';
-import { nameToWire } from '../../src/dns/name-codec';
-import { buildNotify, serialOnlySoa } from '../../src/dns/notify';
-import { readTsig, signRequest, TsigStreamVerifier, type TsigKey } from '../../src/dns/tsig';
-import { wireToZoneRecord } from '../../src/dns/zone-record-wire';
-import { transferZone } from '../../src/secondary/xfr-client';
+import { CLASS_ANY, CLASS_IN, OPCODE_NOTIFY, RCODE_NOTAUTH, RCode, RRType, TYPE_TSIG } from '../../src/wire/constants';
+import { encodeMessage, parseMessage, type DnsMessage, type WireRecord } from '../../src/fleet/codec/message';
+import { nameToWire } from '../../src/wire/name-codec';
+import { buildNotify, serialOnlySoa } from '../../src/fleet/codec/notify';
+import { readTsig, signRequest, TsigStreamVerifier, type TsigKey } from '../../src/fleet/codec/tsig';
+import { wireToZoneRecord } from '../../src/fleet/codec/zone-record-wire';
+import { transferZone } from '../../src/fleet/secondary/xfr-client';
 
 /**
  * The transfer path of a real hub under abuse and load: malformed TSIG, broken TCP framing,

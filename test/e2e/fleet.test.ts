@@ -9,8 +9,8 @@ import { metrics, metric, status, udpAsk, sleep } from '../helpers/hardening';
 import { requireTool } from '../helpers/tools';
 import { FLEET_SECRET, MANAGED, UPSTREAM_IP, WRONG_SECRET, edgeYaml, fleetData, hubYaml, startEdge, startUpstream, NO_CREDENTIALS } from '../helpers/fleet';
 import { startSimulatorProcess } from '../helpers/simulator-process';
-import { CLASS_IN, RRType } from '../../src/dns/constants';
-import { encodeMessage, parseMessage } from '../../src/dns/message';
+import { CLASS_IN, RRType } from '../../src/wire/constants';
+import { encodeMessage, parseMessage } from '../../src/fleet/codec/message';
 
 /**
  * Fleet mode end to end, every process the real CLI on 127.0.0.1: a hub syncing from the

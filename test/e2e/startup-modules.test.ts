@@ -15,7 +15,7 @@ const NOT_BEFORE_ANSWER: [string, RegExp][] = [
   ['the Alibaba Cloud SDK', /node_modules\/(@alicloud|@darabonba)\//],
   ['the PrivateLink client', /dist\/privatelink\/(client|credentials)\.js$/],
   ['node-cron', /node_modules\/node-cron\//],
-  ['fleet mode', /dist\/(secondary|transfer)\//],
+  ['fleet mode', /dist\/fleet\//],
   ['the simulator', /dist\/simulator\//],
   ["prom-client's index and Pushgateway", /node_modules\/prom-client\/(index|lib\/pushgateway)\.js$/],
 ];
@@ -36,7 +36,7 @@ t.test('a static-entries daemon answers without loading the cloud SDK, node-cron
   const deadline = Date.now() + 5000;
   while (!existsSync(listPath) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   const loaded = readFileSync(listPath, 'utf8').split('\n');
-  t.ok(loaded.some((p) => p.endsWith('dist/app.js')), 'the list is the daemon\'s');
+  t.ok(loaded.some((p) => p.endsWith('dist/daemon/app.js')), 'the list is the daemon\'s');
   for (const [what, pattern] of NOT_BEFORE_ANSWER) {
     t.same(loaded.filter((p) => pattern.test(p)), [], `${what} not loaded`);
   }

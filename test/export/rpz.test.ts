@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderExport } from '../../src/export';
-import { buildPolicyZone, zoneDigest } from '../../src/zone/policy-zone';
+import { buildPolicyZone, zoneDigest } from '../../src/fleet/zone/policy-zone';
 import { CS, EPSRV, EPSRV_API, INPUTS, OPTS, OSS, REGISTRY, TTL } from '../helpers/export-fixture';
 import { requireTool } from '../helpers/tools';
 

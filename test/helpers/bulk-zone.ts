@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import { FLEET_SECRET } from './fleet';
-import { RRType } from '../../src/dns/constants';
-import { parseMessage, type DnsMessage } from '../../src/dns/message';
-import { TcpFrameReader, frameMessage } from '../../src/dns/tcp-frames';
-import { TsigStreamVerifier, type TsigKey } from '../../src/dns/tsig';
-import { wireToZoneRecord } from '../../src/dns/zone-record-wire';
+import { RRType } from '../../src/wire/constants';
+import { parseMessage, type DnsMessage } from '../../src/fleet/codec/message';
+import { TcpFrameReader, frameMessage } from '../../src/wire/tcp-frames';
+import { TsigStreamVerifier, type TsigKey } from '../../src/fleet/codec/tsig';
+import { wireToZoneRecord } from '../../src/fleet/codec/zone-record-wire';
 
 /**
  * A hub that publishes a large zone with no simulator: `count` static entries

@@ -13,7 +13,7 @@ import type {
   VpcEndpointZone,
 } from '../../src/privatelink/api-types';
 import type { Clock, ScheduledJob, Scheduler } from '../../src/privatelink/sync';
-import type { Logger } from '../../src/log';
+import type { Logger } from '../../src/runtime/log';
 import type { PrivateLinkConfig } from '../../src/config/schema';
 
 /** Test doubles for the PrivateLink sync: an in-memory API, a manual clock, a manual scheduler. */

@@ -1,9 +1,9 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { CLASS_IN, FLAG_AA, FLAG_QR, FLAG_RD, RRType } from '../../src/dns/constants';
-import { encodeMessage, parseMessage, type DnsMessage } from '../../src/dns/message';
-import { frameMessage, TcpFrameReader } from '../../src/dns/tcp-frames';
-import { signResponse, tsigErrorResponse, verifyRequest, type TsigKey, type TsigOptions, type TsigRequestCheck } from '../../src/dns/tsig';
+import { CLASS_IN, FLAG_AA, FLAG_QR, FLAG_RD, RRType } from '../../src/wire/constants';
+import { encodeMessage, parseMessage, type DnsMessage } from '../../src/fleet/codec/message';
+import { frameMessage, TcpFrameReader } from '../../src/wire/tcp-frames';
+import { signResponse, tsigErrorResponse, verifyRequest, type TsigKey, type TsigOptions, type TsigRequestCheck } from '../../src/fleet/codec/tsig';
 
 export interface ResponderOptions {
   /** Keys requests are verified with. */

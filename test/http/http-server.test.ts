@@ -7,7 +7,7 @@ import { Gauge, Registry } from 'prom-client';
 import { HttpServer, type HttpSources, type Readiness } from '../../src/http/http-server';
 import { Metrics } from '../../src/metrics';
 import { isPldnsError } from '../../src/errors';
-import type { Logger } from '../../src/log';
+import type { Logger } from '../../src/runtime/log';
 
 const LOOPBACK = { host: '127.0.0.1', port: 0, family: 4 } as const;
 

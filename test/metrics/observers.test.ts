@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Metrics, edgeCounters, snapshotObserver, syncObserver } from '../../src/metrics';
+import { Metrics, pipelineCounters, snapshotObserver, syncObserver } from '../../src/metrics';
 import { metricValue } from '../helpers/metrics';
 
 async function text(m: Metrics): Promise<string> {
@@ -54,9 +54,9 @@ t.test('snapshotObserver counts writes by result', async (t) => {
   t.equal(metricValue(body, 'privatelink_dns_snapshot_writes_total', { result: 'error' }), 1);
 });
 
-t.test('edgeCounters: a client refused by access control is a REFUSED response too', async (t) => {
+t.test('pipelineCounters: a client refused by access control is a REFUSED response too', async (t) => {
   const m = new Metrics({ processMetrics: false });
-  const e = edgeCounters(m);
+  const e = pipelineCounters(m);
   e.rejected('refused', 'udp');
   e.rejected('refused', 'tcp');
   e.rejected('formerr', 'udp');

@@ -4,7 +4,7 @@ import { probeSettingsFor } from '../../src/probe/probe-settings';
 import { AnswerTable, type TableEntryInput } from '../../src/resolve/table';
 import type { ProbeConfig, RecordsConfig } from '../../src/config/schema';
 import type { ProbeResult, RunningProbe } from '../../src/probe/tcp-probe';
-import { createLogger } from '../../src/log';
+import { createLogger } from '../../src/runtime/log';
 
 const CONFIG: ProbeConfig = { port: 443, intervalMs: 1000, timeoutMs: 200, failAfter: 2, passAfter: 2, idleMs: 60_000, maxConcurrent: 64 };
 const flush = (): Promise<void> => new Promise((r) => setImmediate(() => setImmediate(r)));

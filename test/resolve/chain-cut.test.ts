@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Packet } from 'dns2';
-import { parseQuery, type Query } from '../../src/dns/query';
-import { scanResponse } from '../../src/dns/message-scan';
+import { parseQuery, type Query } from '../../src/wire/query';
+import { scanResponse } from '../../src/wire/message-scan';
 import { cutChainAtManaged } from '../../src/resolve/chain-cut';
 import { AnswerTable } from '../../src/resolve/table';
 import { decode, encodeQuery, encodeResponse, type ResponseRecord } from '../helpers/wire';

@@ -1,9 +1,9 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { parseQuery } from '../../src/dns/query';
+import { parseQuery } from '../../src/wire/query';
 import { buildManagedAnswer } from '../../src/resolve/managed-answer';
 import { AnswerTable } from '../../src/resolve/table';
-import { scanResponse } from '../../src/dns/message-scan';
+import { scanResponse } from '../../src/wire/message-scan';
 import { decode, encodeQuery } from '../helpers/wire';
 
 /**

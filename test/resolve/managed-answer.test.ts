@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Packet } from 'dns2';
-import { parseQuery, type Query } from '../../src/dns/query';
+import { parseQuery, type Query } from '../../src/wire/query';
 import { buildManagedAnswer } from '../../src/resolve/managed-answer';
 import { AnswerTable } from '../../src/resolve/table';
 import { encodeQuery, decode, type QueryOptions } from '../helpers/wire';

@@ -1,8 +1,8 @@
 import t, { type Test } from 'tap';
 import { UpstreamForwarder, type ForwarderObserver } from '../../src/upstream/upstream-forwarder';
-import { parseQuery, type Query } from '../../src/dns/query';
+import { parseQuery, type Query } from '../../src/wire/query';
 import type { UpstreamConfig } from '../../src/config/schema';
-import { createLogger } from '../../src/log';
+import { createLogger } from '../../src/runtime/log';
 import { answerFor, questionOf, startResponder, type Responder, type ResponderReply } from '../helpers/responder';
 import { waitUntil } from '../helpers/settle';
 import { decode, encodeQuery } from '../helpers/wire';

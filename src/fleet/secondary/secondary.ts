@@ -1,0 +1,307 @@
+import type { Logger } from '../../runtime/log';
+import { describeError, isPldnsError } from '../../errors';
+import { formatHostPort, type HostPort } from '../../config/units';
+import type { PrimariesConfig, TsigKeyConfig } from '../../config/schema';
+import type { ClientAddress } from '../../server/request';
+import type { ZoneRecord } from '../codec/zone-record';
+import { applyChanges } from '../zone/apply-changes';
+import { parseSoa, type PolicyZone } from '../zone/policy-zone';
+import { zoneFromTransfer } from '../zone/zone-from-transfer';
+import { serialGt } from '../codec/serial';
+import { policyZoneToTableInputs, type ZoneTableBuild } from '../zone/zone-to-table';
+
+/** The wire calls the secondary needs (secondary/xfr-client.ts implements them). */
+export interface XfrCalls {
+  querySoa(server: HostPort, zone: string, opts: { key?: TsigKeyConfig; timeoutMs: number }): Promise<{ serial: number; soa: ZoneRecord }>;
+  transferZone(server: HostPort, zone: string, opts: { key?: TsigKeyConfig; timeoutMs: number; currentSerial?: number }): Promise<XfrOutcome>;
+}
+
+export type XfrOutcome =
+  | { readonly kind: 'uptodate'; readonly serial: number }
+  | { readonly kind: 'axfr'; readonly serial: number; readonly records: readonly ZoneRecord[] }
+  | {
+      readonly kind: 'ixfr';
+      readonly fromSerial: number;
+      readonly serial: number;
+      readonly changes: readonly { fromSerial: number; toSerial: number; removed: readonly ZoneRecord[]; added: readonly ZoneRecord[] }[];
+    };
+
+/** Where the last zone is kept so the edge answers at boot with every primary down. */
+export interface ZoneStore {
+  load(origin: string): Promise<{ zone: PolicyZone; savedAtMs: number } | undefined>;
+  save(zone: PolicyZone): Promise<void>;
+}
+
+export type CheckResult = 'changed' | 'unchanged' | 'failed';
+
+export interface SecondaryObserver {
+  checked(result: CheckResult): void;
+  transferred(kind: 'axfr' | 'ixfr', result: 'ok' | 'failed'): void;
+  serial(serial: number): void;
+}
+
+export interface SecondaryOptions {
+  readonly config: PrimariesConfig;
+  readonly calls: XfrCalls;
+  readonly store: ZoneStore | undefined;
+  readonly observer: SecondaryObserver;
+  readonly logger: Logger;
+  /** A new zone to answer from (a transfer, or the saved zone at boot), with its table inputs and TTL. */
+  readonly onZone: (zone: PolicyZone, table: ZoneTableBuild) => void;
+  readonly nowMs?: () => number;
+}
+
+/** Without a refresh setting or an SOA yet. */
+const FALLBACK_REFRESH_MS = 60_000;
+/** ± this share of the interval, so a fleet does not poll its hubs in lockstep. */
+const JITTER_SHARE = 0.1;
+
+interface Attempt {
+  atMs: number;
+  result: CheckResult;
+  primary: string | null;
+  error: string | null;
+}
+
+interface TransferDone {
+  atMs: number;
+  kind: 'axfr' | 'ixfr';
+  serial: number;
+  primary: string;
+}
+
+/**
+ * The edge's table source in fleet mode (RFC 1996/1995/5936, the secondary side): check the
+ * primaries' SOA every refresh or on an accepted NOTIFY, transfer when their serial is newer
+ * (IXFR first, AXFR when IXFR cannot be applied), try the primaries in order, back off when all
+ * fail, and hand every new zone over whole. The last zone is kept in state_dir and answered at
+ * boot; it is never dropped for age (an expired RPZ would bring back the public 100.64/10 answers).
+ */
+export class Secondary {
+  private config: PrimariesConfig;
+  private zone: PolicyZone | undefined;
+  private zoneLoadedAtMs: number | undefined;
+  private lastSuccessMs: number | undefined;
+  private lastAttempt: Attempt | undefined;
+  private lastTransfer: TransferDone | undefined;
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+
+  constructor(private readonly options: SecondaryOptions) {
+    this.config = options.config;
+  }
+
+  private now(): number {
+    return (this.options.nowMs ?? Date.now)();
+  }
+
+  get origin(): string {
+    return this.config.zone;
+  }
+
+  /** Loads the saved zone (answered at once), then checks the primaries and keeps checking. */
+  async start(): Promise<void> {
+    const store = this.options.store;
+    if (store) {
+      try {
+        const saved = await store.load(this.origin);
+        if (saved) {
+          this.install(saved.zone, false);
+          this.zoneLoadedAtMs = saved.savedAtMs;
+          this.options.logger.info({ zone: this.origin, serial: saved.zone.serial, savedAt: new Date(saved.savedAtMs).toISOString() }, 'answering from the saved zone until a primary answers');
+        }
+      } catch (err) {
+        this.options.logger.warn({ err: describeError(err) }, 'ignoring the saved zone');
+      }
+    }
+    this.checkNow('start');
+  }
+
+  reconfigure(next: PrimariesConfig): void {
+    const zoneChanged = next.zone !== this.config.zone;
+    this.config = next;
+    if (zoneChanged) {
+      this.zone = undefined;
+      this.lastSuccessMs = undefined;
+      this.zoneLoadedAtMs = undefined;
+      void this.start();
+      return;
+    }
+    this.checkNow('reload');
+  }
+
+  /** Runs a check now, or right after the one in progress. */
+  checkNow(reason: string): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.options.logger.debug({ zone: this.origin, reason }, 'checking the primaries');
+    this.running = this.check().finally(() => {
+      this.running = undefined;
+      if (this.again) {
+        this.again = false;
+        this.checkNow('queued');
+      } else this.schedule();
+    });
+  }
+
+  /** A NOTIFY arrived: accepted only for our zone, from a configured primary, signed when we have a key. */
+  notified(zone: string, client: ClientAddress, keyName: string | undefined): 'accepted' | 'refused' | 'notauth' | 'unknown-zone' {
+    if (zone !== this.origin) return 'unknown-zone';
+    if (!this.config.servers.some((s) => sameAddress(s.host, client.address))) {
+      this.options.logger.warn({ zone, from: client.address }, 'NOTIFY from a host that is not one of our primaries: ignored');
+      return 'refused';
+    }
+    if (this.config.key && keyName !== this.config.key.name) {
+      this.options.logger.warn({ zone, from: client.address }, 'NOTIFY without our TSIG key: ignored');
+      return 'notauth';
+    }
+    this.checkNow('notify');
+    return 'accepted';
+  }
+
+  private refreshMs(): number {
+    if (this.config.refreshMs !== null) return this.config.refreshMs;
+    const soa = this.zone ? parseSoa(this.zone.records[0]?.data ?? '') : undefined;
+    return soa ? soa.refreshS * 1000 : FALLBACK_REFRESH_MS;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const refresh = this.refreshMs();
+    const base = this.failures === 0 ? refresh : Math.min(this.config.retryMs * 2 ** (this.failures - 1), refresh);
+    const delay = base * (1 - JITTER_SHARE + Math.random() * 2 * JITTER_SHARE);
+    this.timer = setTimeout(() => this.checkNow('refresh'), Math.max(delay, 100));
+    this.timer.unref?.();
+  }
+
+  private async check(): Promise<void> {
+    const errors: string[] = [];
+    for (const server of this.config.servers) {
+      const label = formatHostPort(server);
+      try {
+        const result = await this.checkOne(server);
+        this.failures = 0;
+        this.lastSuccessMs = this.now();
+        if (this.lastAttempt?.result === 'failed') this.options.logger.info({ zone: this.origin, primary: label, serial: this.zone?.serial }, 'primaries reachable again');
+        this.lastAttempt = { atMs: this.now(), result, primary: label, error: null };
+        this.options.observer.checked(result);
+        return;
+      } catch (err) {
+        errors.push(`${label}: ${describeError(err)}`);
+      }
+    }
+    this.failures++;
+    this.lastAttempt = { atMs: this.now(), result: 'failed', primary: null, error: errors.join('; ') };
+    this.options.observer.checked('failed');
+    const log = this.failures === 1 ? this.options.logger.warn.bind(this.options.logger) : this.options.logger.debug.bind(this.options.logger);
+    log({ zone: this.origin, failures: this.failures, errors, serial: this.zone?.serial ?? null }, 'no primary answered; keeping the zone we have');
+  }
+
+  private async checkOne(server: HostPort): Promise<CheckResult> {
+    const { calls } = this.options;
+    const key = this.config.key ?? undefined;
+    const timeoutMs = this.config.timeoutMs;
+    const soa = await calls.querySoa(server, this.origin, { ...(key ? { key } : {}), timeoutMs });
+    if (this.zone && !serialGt(soa.serial, this.zone.serial)) return 'unchanged';
+    const primary = formatHostPort(server);
+    if (this.zone) {
+      try {
+        const outcome = await calls.transferZone(server, this.origin, { ...(key ? { key } : {}), timeoutMs, currentSerial: this.zone.serial });
+        const applied = this.applyOutcome(outcome, primary);
+        if (applied !== undefined) return applied;
+      } catch (err) {
+        this.options.observer.transferred('ixfr', 'failed');
+        // Refused or badly signed: an AXFR from the same primary would be too. Anything else (a
+        // change that does not apply, a malformed answer) gets a fresh start with the whole zone.
+        if (isPldnsError(err, 'XFR_REFUSED') || isPldnsError(err, 'XFR_BAD_TSIG') || isPldnsError(err, 'XFR_TIMEOUT')) throw err;
+        this.options.logger.warn({ zone: this.origin, primary, err: describeError(err) }, 'IXFR failed; falling back to AXFR');
+      }
+    }
+    const full = await calls.transferZone(server, this.origin, { ...(key ? { key } : {}), timeoutMs });
+    return this.applyOutcome(full, primary) ?? 'unchanged';
+  }
+
+  /** Installs what a transfer brought; undefined when an IXFR answer needs an AXFR after all. */
+  private applyOutcome(outcome: XfrOutcome, primary: string): CheckResult | undefined {
+    if (outcome.kind === 'uptodate') return 'unchanged';
+    if (outcome.kind === 'ixfr') {
+      if (!this.zone) return undefined;
+      const next = applyChanges(this.zone, outcome.changes);
+      this.install(next, true);
+      this.options.observer.transferred('ixfr', 'ok');
+      this.lastTransfer = { atMs: this.now(), kind: 'ixfr', serial: next.serial, primary };
+      return 'changed';
+    }
+    const next = zoneFromTransfer(this.origin, outcome.records);
+    if (this.zone && !serialGt(next.serial, this.zone.serial) && next.serial !== this.zone.serial) {
+      // A primary behind the one we last used: keep the newer data.
+      this.options.logger.info({ zone: this.origin, primary, theirs: next.serial, ours: this.zone.serial }, 'primary serves an older serial; keeping ours');
+      return 'unchanged';
+    }
+    this.install(next, true);
+    this.options.observer.transferred('axfr', 'ok');
+    this.lastTransfer = { atMs: this.now(), kind: 'axfr', serial: next.serial, primary };
+    return 'changed';
+  }
+
+  private install(zone: PolicyZone, save: boolean): void {
+    const previous = this.zone;
+    const built = policyZoneToTableInputs(zone);
+    if (built.ignored > 0) this.options.logger.warn({ zone: zone.origin, ignored: built.ignored, samples: built.ignoredSamples }, 'zone records not used');
+    this.zone = zone;
+    this.options.observer.serial(zone.serial);
+    this.options.onZone(zone, built);
+    if (previous) this.options.logger.info({ zone: zone.origin, from: previous.serial, to: zone.serial, names: built.inputs.length }, 'zone updated from the primaries');
+    else if (save) this.options.logger.info({ zone: zone.origin, serial: zone.serial, names: built.inputs.length }, 'zone received from the primaries');
+    if (save && this.options.store) {
+      this.options.store.save(zone).catch((err) => this.options.logger.error({ err: describeError(err) }, 'could not save the zone; the previous copy is kept'));
+    }
+  }
+
+  /** Why the edge should not take traffic (empty: ready). */
+  notReadyReasons(nowMs: number): string[] {
+    if (!this.zone) return [`no zone ${this.origin} from any primary yet${this.lastAttempt?.error ? ` (last error: ${this.lastAttempt.error})` : ''}`];
+    const since = this.lastSuccessMs ?? this.zoneLoadedAtMs;
+    if (since === undefined || nowMs - since > this.config.maxStaleMs) {
+      const age = since === undefined ? 'never' : `${Math.round((nowMs - since) / 1000)}s ago`;
+      return [`zone ${this.origin}: last successful check ${age}, over primaries.max_stale (answering from serial ${this.zone.serial})`];
+    }
+    return [];
+  }
+
+  status(): Record<string, unknown> {
+    const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
+    return {
+      source: 'transfer',
+      zone: this.origin,
+      serial: this.zone?.serial ?? null,
+      records: this.zone?.records.length ?? 0,
+      primaries: this.config.servers.map(formatHostPort),
+      primary: this.lastTransfer?.primary ?? this.lastAttempt?.primary ?? null,
+      lastCheck: this.lastAttempt ? { time: iso(this.lastAttempt.atMs), result: this.lastAttempt.result, primary: this.lastAttempt.primary, error: this.lastAttempt.error } : null,
+      lastSuccessfulCheck: iso(this.lastSuccessMs),
+      lastTransfer: this.lastTransfer ? { time: iso(this.lastTransfer.atMs), kind: this.lastTransfer.kind, serial: this.lastTransfer.serial, primary: this.lastTransfer.primary } : null,
+      consecutiveFailures: this.failures,
+    };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running;
+  }
+}
+
+/** Compares an address as configured with one as a socket reports it (IPv4-mapped IPv6 included). */
+function sameAddress(configured: string, seen: string): boolean {
+  const strip = (a: string): string => a.replace(/^::ffff:/i, '').toLowerCase();
+  return strip(configured) === strip(seen);
+}

@@ -1,0 +1,166 @@
+import type { Logger } from '../runtime/log';
+import { parseQuery, transferQuestionEnd, type Query } from '../wire/query';
+import { buildRcodeResponse, buildRefusedFor, buildRejectResponse, truncateResponse, udpLimit } from '../wire/response';
+import { RCode } from '../wire/constants';
+import type { AdmissionCheck, ClientAddress, DnsHandler, PipelineCounters, Protocol, ZoneReply, ZoneService } from './request';
+
+/**
+ * Where a transport sends what the pipeline decided. `send` answers the message being served (only
+ * during `serve`); `hold` keeps the client for an answer that comes later and returns the function
+ * that delivers it (call it once; null sends nothing). `stream` writes several messages in order
+ * (zone transfers; TCP only).
+ */
+export interface PipelineOutput {
+  send(bytes: Buffer): void;
+  hold(): (bytes: Buffer | null) => void;
+  stream?(messages: Iterable<Buffer>): void;
+}
+
+export interface PipelineRoutes {
+  readonly handler: DnsHandler;
+  readonly admit: AdmissionCheck;
+  /** Whether a UDP REFUSED may be sent to this client now (refusals are rate-limited); absent: always. */
+  readonly mayRefuse?: (client: ClientAddress) => boolean;
+  readonly zone?: ZoneService;
+}
+
+/**
+ * The one path from bytes to answer, shared by every transport: guard and parse, admit (access,
+ * rate limit), then reject, answer at once, or hand to the handler; handler failures cost that
+ * query a SERVFAIL. Transports only move bytes. Routes are swapped whole on reload.
+ */
+export class QueryPipeline {
+  private routes: PipelineRoutes;
+
+  constructor(routes: PipelineRoutes, private readonly counters: PipelineCounters, private readonly logger: Logger) {
+    this.routes = routes;
+  }
+
+  reconfigure(routes: PipelineRoutes): void {
+    this.routes = routes;
+  }
+
+  get pipelineCounters(): PipelineCounters {
+    return this.counters;
+  }
+
+  /**
+   * Whether a TCP client may hold a connection at all (RFC 7766 §10): one whose every query would
+   * be refused is turned away at accept, so it cannot take the slots allowed clients need. With a
+   * zone service, transfer.allow (and TSIG-keyed requests from anywhere) count too.
+   */
+  admitsConnection(client: ClientAddress): boolean {
+    const { admit, zone } = this.routes;
+    if (admit(client, 'tcp') !== 'refuse') return true;
+    if (zone === undefined) return false;
+    return zone.acceptsConnection ? zone.acceptsConnection(client.address) : true;
+  }
+
+  serve(msg: Buffer, client: ClientAddress, protocol: Protocol, out: PipelineOutput): void {
+    const { handler, admit, zone } = this.routes;
+    const counters = this.counters;
+    const parsed = parseQuery(msg);
+    if (parsed.kind === 'drop') {
+      counters.dropped(parsed.reason);
+      return;
+    }
+    if (zone !== undefined && (parsed.kind === 'reject' ? parsed.reason !== 'badvers' : zone.claims(parsed))) {
+      // The zone service applies transfer.allow and TSIG itself; only the UDP rate limit applies first.
+      if (protocol === 'udp' && admit(client, protocol) === 'drop') {
+        counters.dropped('rate_limit');
+        return;
+      }
+      const reply = this.zoneReply(zone, msg, client, protocol);
+      if (reply !== undefined) {
+        this.deliverZone(reply, parsed.kind === 'query' ? parsed : null, protocol, out);
+        return;
+      }
+    }
+    const admission = admit(client, protocol);
+    if (admission === 'drop') {
+      counters.dropped('rate_limit');
+      return;
+    }
+    if (parsed.kind === 'reject') {
+      // Without a zone service, a transfer request the guard rejected (IXFR with its SOA) is
+      // refused like any other transfer, not answered FORMERR.
+      const transferEnd = zone === undefined && parsed.reason === 'formerr' ? transferQuestionEnd(msg) : -1;
+      counters.rejected(transferEnd > 0 ? 'refused' : parsed.reason, protocol);
+      if (admission === 'pass') out.send(transferEnd > 0 ? buildRefusedFor(msg, transferEnd) : buildRejectResponse(msg, parsed));
+      return;
+    }
+    if (admission === 'refuse') {
+      if (protocol === 'udp' && this.routes.mayRefuse && !this.routes.mayRefuse(client)) {
+        counters.dropped('refused_rate_limit');
+        return;
+      }
+      counters.rejected('refused', protocol);
+      out.send(buildRcodeResponse(parsed, RCode.REFUSED));
+      return;
+    }
+    if (admission === 'slip') {
+      out.send(truncateResponse(parsed, buildRcodeResponse(parsed, RCode.NOERROR)));
+      return;
+    }
+    let result: Buffer | null | Promise<Buffer | null>;
+    try {
+      result = handler({ query: parsed, client, protocol, receivedAt: process.hrtime.bigint() });
+    } catch (err) {
+      out.send(this.failed(parsed, err));
+      return;
+    }
+    if (result instanceof Promise) {
+      const deliver = out.hold();
+      result.then(
+        (bytes) => deliver(bytes && fit(parsed, protocol, bytes)),
+        (err) => deliver(this.failed(parsed, err)),
+      );
+    } else if (result) {
+      out.send(fit(parsed, protocol, result));
+    }
+  }
+
+  private zoneReply(zone: ZoneService, msg: Buffer, client: ClientAddress, protocol: Protocol): ZoneReply | Promise<ZoneReply> | undefined {
+    try {
+      return zone.handle(msg, client, protocol);
+    } catch (err) {
+      this.counters.dropped('handler_error');
+      this.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'zone service failed; message dropped');
+      return null;
+    }
+  }
+
+  private deliverZone(reply: ZoneReply | Promise<ZoneReply>, q: Query | null, protocol: Protocol, out: PipelineOutput): void {
+    const write = (r: ZoneReply, send: (bytes: Buffer | null) => void): void => {
+      if (r === null || Buffer.isBuffer(r)) send(r);
+      else if (protocol === 'tcp' && out.stream) {
+        send(null);
+        out.stream(r);
+      } else {
+        // Several messages never go over UDP: the service answers UDP with one message.
+        send(null);
+      }
+    };
+    if (reply instanceof Promise) {
+      const deliver = out.hold();
+      reply.then(
+        (r) => write(r, deliver),
+        (err) => deliver(q ? this.failed(q, err) : null),
+      );
+    } else {
+      write(reply, (bytes) => {
+        if (bytes) out.send(bytes);
+      });
+    }
+  }
+
+  private failed(q: Query, err: unknown): Buffer {
+    this.counters.dropped('handler_error');
+    this.logger.error({ err: err instanceof Error ? err.message : String(err), qname: q.qname }, 'query handler failed; answering SERVFAIL');
+    return buildRcodeResponse(q, RCode.SERVFAIL);
+  }
+}
+
+function fit(q: Query, protocol: Protocol, bytes: Buffer): Buffer {
+  return protocol === 'udp' && bytes.length > udpLimit(q.edns) ? truncateResponse(q, bytes) : bytes;
+}

@@ -1,0 +1,53 @@
+import type { Query } from '../wire/query';
+
+export type Protocol = 'udp' | 'tcp';
+
+export interface ClientAddress {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** What the servers hand to the answer pipeline: a query that passed the wire guards. */
+export interface DnsRequest {
+  readonly query: Query;
+  readonly client: ClientAddress;
+  readonly protocol: Protocol;
+  /** process.hrtime.bigint() at receipt, for the duration histogram. */
+  readonly receivedAt: bigint;
+}
+
+/**
+ * The contract between the wire and the resolver: answer bytes, or null to send nothing. The
+ * returned bytes already carry the client's ID; the server only truncates for UDP.
+ */
+export type DnsHandler = (request: DnsRequest) => Buffer | null | Promise<Buffer | null>;
+
+/**
+ * The zone side of the edge (zone transfer, NOTIFY, SOA of a published zone). It sees messages the
+ * query pipeline does not answer: queries it claims, and messages the hot-path guard rejected
+ * (NOTIFY, TSIG-signed or IXFR requests) which it may take over. It does its own access control.
+ */
+export interface ZoneService {
+  /** Cheap test on the per-query path: AXFR/IXFR, or a name inside a zone this instance serves. */
+  claims(query: Query): boolean;
+  /** The reply to a claimed query or a rejected message; undefined when the message is not its business. */
+  handle(msg: Buffer, client: ClientAddress, protocol: Protocol): ZoneReply | Promise<ZoneReply> | undefined;
+  /** Whether a TCP connection from `address` could carry a request this service would serve; absent: yes. */
+  acceptsConnection?(address: string): boolean;
+}
+
+/** One message, several (a zone transfer over TCP, written with backpressure), or nothing. */
+export type ZoneReply = Buffer | Iterable<Buffer> | null;
+
+/** Admission before any answer (access list and rate limit): decided per datagram or frame. */
+export type Admission = 'pass' | 'refuse' | 'drop' | 'slip';
+export type AdmissionCheck = (client: ClientAddress, protocol: Protocol) => Admission;
+
+/** Counters the servers report to; the app binds them to metrics. */
+export interface PipelineCounters {
+  dropped(reason: string): void;
+  rejected(reason: string, protocol: Protocol): void;
+  tcpConnections(delta: number): void;
+  /** Datagrams read by one recvmmsg (batch engine only). */
+  udpBatch(datagrams: number): void;
+}

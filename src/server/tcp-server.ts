@@ -1,0 +1,433 @@
+import net from 'node:net';
+import type { Logger } from '../runtime/log';
+import { PldnsError } from '../errors';
+import { formatHostPort, type HostPort } from '../config/units';
+import { MAX_QUERY_BYTES } from '../wire/constants';
+import type { PipelineCounters } from './request';
+import type { PipelineOutput, QueryPipeline } from './pipeline';
+import { StreamScheduler } from './stream-scheduler';
+
+export interface TcpLimits {
+  /** Open connections of every listener sharing one TcpSlots. */
+  readonly maxConnections: number;
+  readonly maxConnectionsPerClient: number;
+  /** A connection with nothing in flight and no complete message for this long is closed. */
+  readonly idleTimeoutMs: number;
+  /** A frame must be complete this long after its first byte; later bytes do not extend it. */
+  readonly frameTimeoutMs: number;
+  readonly maxInFlight: number;
+  readonly maxWriteBufferBytes: number;
+  /** Frames handled per read before yielding to the event loop. */
+  readonly framesPerTick: number;
+}
+
+export interface TcpServerOptions {
+  readonly address: HostPort;
+  readonly pipeline: QueryPipeline;
+  readonly logger: Logger;
+  readonly limits: TcpLimits;
+  /** Shared by every listener so the caps are totals; a server alone gets its own. */
+  readonly slots?: TcpSlots;
+}
+
+/** How often the deadlines of open connections are checked. */
+const SWEEP_INTERVAL_MS = 250;
+
+/**
+ * The open connections of all TCP listeners, by client address, and the deadline sweep. A timer
+ * per server would work too; one sweep over at most maxConnections entries is cheaper than
+ * re-arming a timer for every chunk read.
+ */
+export class TcpSlots {
+  readonly all = new Set<Connection>();
+  readonly byClient = new Map<string, Set<Connection>>();
+  private sweeper: NodeJS.Timeout | undefined;
+
+  add(conn: Connection): void {
+    this.all.add(conn);
+    let mine = this.byClient.get(conn.address);
+    if (!mine) {
+      mine = new Set();
+      this.byClient.set(conn.address, mine);
+    }
+    mine.add(conn);
+    if (!this.sweeper) {
+      this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+      this.sweeper.unref();
+    }
+  }
+
+  /** Idempotent: called when a connection is shed (at once) and again when its socket closes. */
+  remove(conn: Connection): boolean {
+    if (!this.all.delete(conn)) return false;
+    const mine = this.byClient.get(conn.address);
+    mine?.delete(conn);
+    if (mine?.size === 0) this.byClient.delete(conn.address);
+    if (this.all.size === 0 && this.sweeper) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+    return true;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const conn of this.all) conn.checkDeadlines(now);
+  }
+}
+
+/** The connection in `set` that has been idle longest (nothing in flight, nothing unwritten), if any. */
+function oldestIdle(set: Iterable<Connection>): Connection | undefined {
+  let victim: Connection | undefined;
+  for (const conn of set) {
+    if (!conn.busy && (victim === undefined || conn.idleSince < victim.idleSince)) victim = conn;
+  }
+  return victim;
+}
+
+/**
+ * RFC 7766 DNS over TCP: pipelined queries answered out of order, caps on connections (total and
+ * per client), queries in flight (reading pauses above it) and unread responses (a client that
+ * does not read is cut off). Against slowloris (§10): sources every query would refuse are
+ * refused at accept; a frame must be complete within frameTimeoutMs of its first byte and a
+ * connection is idle from its last complete message, so trickled bytes buy nothing; at a cap a
+ * new connection sheds the oldest idle one (of that client at the per-client cap) instead of being
+ * turned away.
+ */
+export class TcpServer {
+  private server: net.Server | undefined;
+  private readonly sockets = new Set<Connection>();
+  private readonly slots: TcpSlots;
+  private closing = false;
+
+  readonly counters: PipelineCounters;
+  /** Every transfer stream of this listener takes turns here. */
+  readonly streams = new StreamScheduler();
+
+  constructor(readonly options: TcpServerOptions) {
+    this.counters = options.pipeline.pipelineCounters;
+    this.slots = options.slots ?? new TcpSlots();
+  }
+
+  get label(): string {
+    return `tcp://${formatHostPort(this.options.address)}`;
+  }
+
+  async start(): Promise<number> {
+    // allowHalfOpen: a client that shuts down its sending side after its queries still gets every
+    // answer (RFC 1035 §4.2.2); the connection ends once nothing is outstanding.
+    const server = net.createServer({ noDelay: true, pauseOnConnect: false, allowHalfOpen: true }, (socket) => this.onConnection(socket));
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => reject(new PldnsError('LISTEN_FAILED', `cannot bind ${this.label}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
+      server.once('error', onError);
+      const { host, port, family } = this.options.address;
+      server.listen({ host, port, ipv6Only: family === 6, backlog: 511 }, () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.options.logger.error({ err: err.message, listener: this.label }, 'tcp server error'));
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  private refuse(socket: net.Socket, reason: string): void {
+    this.counters.dropped(reason);
+    socket.on('error', () => {});
+    socket.destroy();
+  }
+
+  private onConnection(socket: net.Socket): void {
+    const address = socket.remoteAddress ?? '';
+    if (this.closing) {
+      this.refuse(socket, 'shutting_down');
+      return;
+    }
+    if (!this.options.pipeline.admitsConnection({ address, port: socket.remotePort ?? 0 })) {
+      this.refuse(socket, 'tcp_refused');
+      return;
+    }
+    const { limits } = this.options;
+    const slots = this.slots;
+    const mine = slots.byClient.get(address);
+    if (mine && mine.size >= limits.maxConnectionsPerClient) {
+      const victim = oldestIdle(mine);
+      if (!victim) {
+        this.refuse(socket, 'tcp_client_cap');
+        return;
+      }
+      victim.shed('tcp_client_shed');
+    }
+    if (slots.all.size >= limits.maxConnections) {
+      const victim = oldestIdle(slots.all);
+      if (!victim) {
+        this.refuse(socket, 'tcp_connection_cap');
+        return;
+      }
+      victim.shed('tcp_idle_shed');
+    }
+    const conn = new Connection(socket, address, this);
+    this.sockets.add(conn);
+    slots.add(conn);
+    this.counters.tcpConnections(1);
+    socket.once('close', () => {
+      this.sockets.delete(conn);
+      this.release(conn);
+    });
+  }
+
+  /** Frees the connection's slot; the gauge moves once however often this is called. */
+  release(conn: Connection): void {
+    if (this.slots.remove(conn)) this.counters.tcpConnections(-1);
+  }
+
+  async close(graceMs = 0): Promise<void> {
+    this.closing = true;
+    const server = this.server;
+    this.server = undefined;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    // Let connections with answers pending finish, then cut everything.
+    const deadline = Date.now() + graceMs;
+    while (graceMs > 0 && Date.now() < deadline && [...this.sockets].some((c) => c.busy)) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const conn of this.sockets) conn.destroy();
+    await closed;
+  }
+}
+
+/** One client connection: frame reassembly, pipelining, backpressure, deadlines. */
+class Connection {
+  private buffered: Buffer = Buffer.alloc(0);
+  private inFlight = 0;
+  private paused = false;
+  private scheduled = false;
+  private readonly output: PipelineOutput;
+  /** Date.now() of the connect, the last complete frame or the last answer written. */
+  idleSince = Date.now();
+  /** Date.now() when the first byte of the incomplete frame at the head arrived; -1 without one. */
+  private frameStartedAt = -1;
+  /** The client sent FIN: answer what is outstanding, then end our side. */
+  private readEnded = false;
+
+  constructor(private readonly socket: net.Socket, readonly address: string, private readonly server: TcpServer) {
+    const { limits, logger } = server.options;
+    // No socket activity for the idle time: a reader that stopped reading what we write (a stalled
+    // transfer) is cut off; a query still waiting on an upstream is not idle (the sweep handles the rest).
+    socket.setTimeout(limits.idleTimeoutMs, () => {
+      if (this.inFlight === 0 || socket.writableLength > 0) socket.destroy();
+    });
+    socket.on('error', (err) => logger.debug({ err: err.message }, 'tcp client socket error'));
+    socket.on('data', (chunk) => this.onData(chunk));
+    socket.on('end', () => {
+      this.readEnded = true;
+      this.endIfDone();
+    });
+    this.output = {
+      send: (bytes) => this.write(bytes),
+      hold: () => {
+        this.inFlight++;
+        return (bytes) => {
+          if (bytes) this.write(bytes);
+          this.settle();
+        };
+      },
+      stream: (messages) => {
+        this.inFlight++;
+        this.writeStream(messages).finally(() => this.settle());
+      },
+    };
+  }
+
+  get busy(): boolean {
+    return this.inFlight > 0 || this.socket.writableLength > 0;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** Closed to make room for a new connection; its slot is free at once. */
+  shed(reason: string): void {
+    this.server.counters.dropped(reason);
+    this.server.release(this);
+    this.socket.destroy();
+  }
+
+  checkDeadlines(now: number): void {
+    const { limits } = this.server.options;
+    if (this.frameStartedAt >= 0 && now - this.frameStartedAt >= limits.frameTimeoutMs && this.waitingForBytes()) {
+      this.server.counters.dropped('tcp_frame_timeout');
+      this.socket.destroy();
+    } else if (!this.busy && now - this.idleSince >= limits.idleTimeoutMs) {
+      this.socket.destroy();
+    }
+  }
+
+  /** The client owes us bytes: we are reading and the frame at the head is incomplete. */
+  private waitingForBytes(): boolean {
+    const b = this.buffered;
+    return !this.paused && (b.length < 2 || b.length < 2 + b.readUInt16BE(0));
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.frameStartedAt < 0) this.frameStartedAt = Date.now();
+    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    // A frame header announcing more than a query can be is abuse: hang up before buffering it.
+    if (this.buffered.length >= 2 && this.buffered.readUInt16BE(0) > MAX_QUERY_BYTES) {
+      this.server.counters.dropped('tcp_frame_too_large');
+      this.socket.destroy();
+      return;
+    }
+    this.drain();
+  }
+
+  private drain(): void {
+    this.scheduled = false;
+    const { limits } = this.server.options;
+    let frames = 0;
+    while (!this.socket.destroyed && this.buffered.length >= 2) {
+      if (this.inFlight >= limits.maxInFlight) {
+        this.pause();
+        return;
+      }
+      const len = this.buffered.readUInt16BE(0);
+      if (len > MAX_QUERY_BYTES) {
+        this.server.counters.dropped('tcp_frame_too_large');
+        this.socket.destroy();
+        return;
+      }
+      if (this.buffered.length < 2 + len) break;
+      // Copy: the frame is a view into a buffer that later reads may replace.
+      const frame = Buffer.from(this.buffered.subarray(2, 2 + len));
+      this.buffered = this.buffered.subarray(2 + len);
+      // The bytes after a complete frame start the next one now.
+      this.idleSince = Date.now();
+      this.frameStartedAt = this.buffered.length > 0 ? this.idleSince : -1;
+      const client = { address: this.socket.remoteAddress ?? '', port: this.socket.remotePort ?? 0 };
+      this.server.options.pipeline.serve(frame, client, 'tcp', this.output);
+      if (++frames >= limits.framesPerTick && this.buffered.length >= 2) {
+        // Yield so one connection cannot monopolise the loop with a long pipeline.
+        this.pause();
+        if (!this.scheduled) {
+          this.scheduled = true;
+          setImmediate(() => this.drain());
+        }
+        return;
+      }
+    }
+    if (this.buffered.length === 0) this.buffered = Buffer.alloc(0);
+    this.resume();
+    this.endIfDone();
+  }
+
+  private settle(): void {
+    this.inFlight--;
+    if (this.paused && !this.scheduled) this.drain();
+    else this.endIfDone();
+  }
+
+  /** After the client's FIN: close our side once every answer is written and no frame is left to read (an incomplete frame never will be). */
+  private endIfDone(): void {
+    if (!this.readEnded || this.inFlight > 0 || this.scheduled || this.socket.destroyed || this.socket.writableEnded) return;
+    const b = this.buffered;
+    if (b.length >= 2 && b.length >= 2 + b.readUInt16BE(0)) return;
+    this.socket.end();
+  }
+
+  private pause(): void {
+    if (!this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private resume(): void {
+    if (this.paused && this.inFlight < this.server.options.limits.maxInFlight) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private write(bytes: Buffer): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    this.idleSince = Date.now();
+    socket.write(frameOf(bytes));
+    if (socket.writableLength > this.server.options.limits.maxWriteBufferBytes) {
+      // The client is not reading its answers; do not hold memory for it.
+      this.server.counters.dropped('tcp_slow_reader');
+      socket.destroy();
+    }
+  }
+
+  /**
+   * Several messages (a zone transfer), one per turn of the listener's stream scheduler, so
+   * transfers take turns with each other and with queries; a message is taken from `messages`
+   * only when it is its turn (a lazily built zone is built as it is sent). Writing waits while
+   * the socket holds more than half the write buffer, so a slow reader holds only its own
+   * connection and at most one buffer's worth of memory; the idle timer ends a reader that stops.
+   */
+  private writeStream(messages: Iterable<Buffer>): Promise<void> {
+    const socket = this.socket;
+    const { counters, options, streams } = this.server;
+    const roomBytes = options.limits.maxWriteBufferBytes / 2;
+    const it = messages[Symbol.iterator]();
+    return new Promise<void>((resolve) => {
+      let finished = false;
+      const finish = (): void => {
+        if (finished) return;
+        finished = true;
+        socket.off('drain', resume);
+        socket.off('close', resume);
+        // Stopped early (the connection went away): let the source know it was cut short.
+        try {
+          it.return?.();
+        } catch {
+          // nothing left to clean up
+        }
+        resolve();
+      };
+      const resume = (): void => {
+        socket.off('drain', resume);
+        socket.off('close', resume);
+        if (!finished) streams.add(step);
+      };
+      const step = (): boolean => {
+        if (socket.destroyed) {
+          finish();
+          return false;
+        }
+        let next: IteratorResult<Buffer>;
+        try {
+          next = it.next();
+        } catch (err) {
+          counters.dropped('handler_error');
+          options.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'zone transfer stream failed; connection closed');
+          socket.destroy();
+          finish();
+          return false;
+        }
+        if (next.done) {
+          finish();
+          return false;
+        }
+        socket.write(frameOf(next.value));
+        if (socket.writableLength > roomBytes && !socket.destroyed) {
+          socket.on('drain', resume);
+          socket.on('close', resume);
+          return false;
+        }
+        return true;
+      };
+      streams.add(step);
+    });
+  }
+}
+
+function frameOf(bytes: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(2 + bytes.length);
+  frame.writeUInt16BE(bytes.length, 0);
+  bytes.copy(frame, 2);
+  return frame;
+}

@@ -1,0 +1,172 @@
+import t from 'tap';
+import { PldnsError } from '../../../src/errors';
+import { createLogger } from '../../../src/runtime/log';
+import type { HostPort } from '../../../src/config/units';
+import type { PrimariesConfig } from '../../../src/config/schema';
+import type { ZoneRecord } from '../../../src/fleet/codec/zone-record';
+import { RRType } from '../../../src/wire/constants';
+import { Secondary, type XfrCalls, type XfrOutcome, type ZoneStore } from '../../../src/fleet/secondary/secondary';
+import type { PolicyZone } from '../../../src/fleet/zone/policy-zone';
+
+// The edge's refresh logic against scripted primaries: failover, IXFR with AXFR fallback, older
+// primaries ignored, NOTIFY rules, the saved zone at boot, readiness. No sockets.
+
+const ORIGIN = 'privatelink.rpz';
+const soa = (serial: number): ZoneRecord => ({ name: ORIGIN, type: RRType.SOA, ttl: 30, data: `localhost hostmaster.${ORIGIN} ${serial} 60 15 1209600 30` });
+const a = (name: string, ip: string): ZoneRecord => ({ name: `${name}.${ORIGIN}`, type: RRType.A, ttl: 30, data: ip });
+const zoneAt = (serial: number, ip: string): ZoneRecord[] => [soa(serial), { name: ORIGIN, type: RRType.NS, ttl: 30, data: 'localhost' }, a('svc.example.com', ip), soa(serial)];
+
+const server = (port: number): HostPort => ({ host: '127.0.0.1', port, family: 4 });
+const config = (over: Partial<PrimariesConfig> = {}): PrimariesConfig => ({
+  zone: ORIGIN, servers: [server(1), server(2)], key: null, refreshMs: 3_600_000, retryMs: 3_600_000, timeoutMs: 1000, maxStaleMs: 60_000, ...over,
+});
+
+interface Primary {
+  serial: number;
+  ip: string;
+  down?: boolean;
+  ixfr?: 'ok' | 'bad';
+}
+
+function scripted(primaries: Record<number, Primary>, log: string[]): XfrCalls {
+  const get = (s: HostPort): Primary => {
+    const p = primaries[s.port];
+    if (!p || p.down) throw new PldnsError('XFR_FAILED', `127.0.0.1:${s.port} down`);
+    return p;
+  };
+  return {
+    async querySoa(s) {
+      const p = get(s);
+      log.push(`soa ${s.port}`);
+      return { serial: p.serial, soa: soa(p.serial) };
+    },
+    async transferZone(s, _zone, opts): Promise<XfrOutcome> {
+      const p = get(s);
+      if (opts.currentSerial !== undefined) {
+        log.push(`ixfr ${s.port} from ${opts.currentSerial}`);
+        if (p.ixfr === 'bad') {
+          return { kind: 'ixfr', fromSerial: opts.currentSerial, serial: p.serial, changes: [{ fromSerial: opts.currentSerial + 999, toSerial: p.serial, removed: [], added: [] }] };
+        }
+        return { kind: 'axfr', serial: p.serial, records: zoneAt(p.serial, p.ip) };
+      }
+      log.push(`axfr ${s.port}`);
+      return { kind: 'axfr', serial: p.serial, records: zoneAt(p.serial, p.ip) };
+    },
+  };
+}
+
+function edge(primaries: Record<number, Primary>, over: Partial<PrimariesConfig> = {}, store?: ZoneStore) {
+  const log: string[] = [];
+  const zones: PolicyZone[] = [];
+  const answers: string[][] = [];
+  const counts = { changed: 0, unchanged: 0, failed: 0 };
+  const secondary = new Secondary({
+    config: config(over),
+    calls: scripted(primaries, log),
+    store,
+    observer: { checked: (r) => counts[r]++, transferred: () => {}, serial: () => {} },
+    logger: createLogger('silent'),
+    onZone: (zone, table) => {
+      zones.push(zone);
+      answers.push(table.inputs.flatMap((i) => i.ipv4));
+    },
+  });
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  };
+  return { secondary, log, zones, answers, counts, settle };
+}
+
+t.test('first check: SOA then AXFR from the first primary; the table follows the zone', async (t) => {
+  const e = edge({ 1: { serial: 100, ip: '10.0.0.1' } });
+  await e.secondary.start();
+  await e.settle();
+  t.same(e.log, ['soa 1', 'axfr 1']);
+  t.same(e.answers, [['10.0.0.1']]);
+  t.same(e.counts, { changed: 1, unchanged: 0, failed: 0 });
+  t.same(e.secondary.notReadyReasons(Date.now()), []);
+  await e.secondary.stop();
+});
+
+t.test('failover: a primary that is down is skipped; all down keeps the zone and says why', async (t) => {
+  const primaries: Record<number, Primary> = { 1: { serial: 100, ip: '10.0.0.1', down: true }, 2: { serial: 100, ip: '10.0.0.2' } };
+  const e = edge(primaries);
+  await e.secondary.start();
+  await e.settle();
+  t.same(e.log, ['soa 2', 'axfr 2'], 'the second primary served');
+  primaries[2].down = true;
+  e.secondary.checkNow('test');
+  await e.settle();
+  t.equal(e.counts.failed, 1);
+  t.same(e.answers.at(-1), ['10.0.0.2'], 'the zone is kept');
+  t.match(e.secondary.status(), { serial: 100, consecutiveFailures: 1, lastCheck: { result: 'failed' } });
+  t.same(e.secondary.notReadyReasons(Date.now()), [], 'not stale yet');
+  t.match(e.secondary.notReadyReasons(Date.now() + 120_000)[0], /over primaries.max_stale/);
+  await e.secondary.stop();
+});
+
+t.test('a newer serial brings an IXFR; one that does not apply falls back to AXFR', async (t) => {
+  const primaries: Record<number, Primary> = { 1: { serial: 100, ip: '10.0.0.1' } };
+  const e = edge(primaries);
+  await e.secondary.start();
+  await e.settle();
+  primaries[1] = { serial: 101, ip: '10.0.0.9', ixfr: 'bad' };
+  e.secondary.checkNow('test');
+  await e.settle();
+  t.same(e.log, ['soa 1', 'axfr 1', 'soa 1', 'ixfr 1 from 100', 'axfr 1']);
+  t.same(e.answers.at(-1), ['10.0.0.9']);
+  e.secondary.checkNow('again');
+  await e.settle();
+  t.same(e.log.slice(5), ['soa 1'], 'same serial: nothing transferred');
+  await e.secondary.stop();
+});
+
+t.test('a primary behind the zone we hold is not followed backwards', async (t) => {
+  const primaries: Record<number, Primary> = { 1: { serial: 200, ip: '10.0.0.1' }, 2: { serial: 150, ip: '10.0.0.2' } };
+  const e = edge(primaries);
+  await e.secondary.start();
+  await e.settle();
+  primaries[1].down = true;
+  e.secondary.checkNow('test');
+  await e.settle();
+  t.same(e.log, ['soa 1', 'axfr 1', 'soa 2'], 'hub 2 is older: no transfer');
+  t.same(e.answers, [['10.0.0.1']]);
+  t.equal(e.counts.unchanged, 1);
+  await e.secondary.stop();
+});
+
+t.test('NOTIFY: only for our zone, only from a primary, signed when we have a key', async (t) => {
+  const e = edge({ 1: { serial: 100, ip: '10.0.0.1' } }, { key: { name: 'fleet', algorithm: 'hmac-sha256', secret: Buffer.alloc(32) } });
+  await e.secondary.start();
+  await e.settle();
+  t.equal(e.secondary.notified('other.rpz', { address: '127.0.0.1', port: 1 }, 'fleet'), 'unknown-zone');
+  t.equal(e.secondary.notified(ORIGIN, { address: '127.0.0.9', port: 1 }, 'fleet'), 'refused');
+  t.equal(e.secondary.notified(ORIGIN, { address: '127.0.0.1', port: 1 }, undefined), 'notauth');
+  t.same(e.log, ['soa 1', 'axfr 1'], 'none of those triggered a check');
+  t.equal(e.secondary.notified(ORIGIN, { address: '::ffff:127.0.0.1', port: 1 }, 'fleet'), 'accepted');
+  await e.settle();
+  t.same(e.log, ['soa 1', 'axfr 1', 'soa 1'], 'an accepted NOTIFY checks at once');
+  await e.secondary.stop();
+});
+
+t.test('boot with every primary down: the saved zone is answered; it is saved after each transfer', async (t) => {
+  const saved: PolicyZone[] = [];
+  const store: ZoneStore = {
+    load: async () => ({ zone: { origin: ORIGIN, serial: 90, records: zoneAt(90, '10.0.0.5').slice(0, 3) }, savedAtMs: Date.now() - 1000 }),
+    save: async (z) => void saved.push(z),
+  };
+  const e = edge({ 1: { serial: 100, ip: '10.0.0.1', down: true } }, { servers: [server(1)] }, store);
+  await e.secondary.start();
+  t.same(e.answers, [['10.0.0.5']], 'answered before any check');
+  await e.settle();
+  t.equal(e.counts.failed, 1);
+  t.same(e.secondary.notReadyReasons(Date.now()), [], 'ready: the saved zone is younger than max_stale');
+  t.same(saved, [], 'a zone loaded from disk is not written back');
+  await e.secondary.stop();
+  const e2 = edge({ 1: { serial: 100, ip: '10.0.0.1' } }, { servers: [server(1)] }, store);
+  await e2.secondary.start();
+  await e2.settle();
+  t.equal(saved.length, 1);
+  t.equal(saved[0]?.serial, 100);
+  await e2.secondary.stop();
+});

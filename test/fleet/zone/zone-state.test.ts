@@ -1,0 +1,73 @@
+import t from 'tap';
+import * as fsp from 'node:fs/promises';
+import { join } from 'node:path';
+import { buildPolicyZone } from '../../../src/fleet/zone/policy-zone';
+import { ZONE_SERIALS_FILE, loadZoneSerials, loadZoneState, saveZoneSerials, saveZoneState, zoneStateFile } from '../../../src/fleet/zone/zone-state';
+
+const ORIGIN = 'cn-hangzhou-k.privatelink.rpz';
+const zone = buildPolicyZone(
+  [
+    { id: 'a', names: ['a.example.com', '*.a.example.com'], ipv4: ['10.0.0.1'], ipv6: ['fd00::1'] },
+    { id: 'd', names: ['d.example.com'], ipv4: [], ipv6: [] },
+  ],
+  { origin: ORIGIN, ttlS: 30, onUnavailable: 'servfail' },
+  4_000_000_000,
+).zone;
+
+t.test('edge: the last zone round-trips through state_dir', async (t) => {
+  const dir = t.testdir({});
+  t.equal(await loadZoneState(dir, ORIGIN), undefined, 'nothing saved yet');
+  await saveZoneState(dir, zone, { nowMs: 12345 });
+  t.same(await fsp.readdir(dir), [zoneStateFile(ORIGIN)], 'one file, no temp left');
+  t.same(await loadZoneState(dir, ORIGIN), { zone, savedAtMs: 12345 });
+  t.equal(await loadZoneState(dir, 'privatelink.rpz'), undefined, 'another view has its own file');
+});
+
+t.test('edge: a corrupt or foreign file is ZONE_STATE_INVALID', async (t) => {
+  const dir = t.testdir({});
+  await saveZoneState(dir, zone);
+  const file = join(dir, zoneStateFile(ORIGIN));
+  const good = await fsp.readFile(file, 'utf8');
+  const doc = JSON.parse(good) as { sha256: string; payload: { records: unknown[][]; serial: number; origin: string } };
+  const reseal = async (mutate: (p: typeof doc.payload) => void): Promise<void> => {
+    const copy = JSON.parse(good) as typeof doc;
+    mutate(copy.payload);
+    const { createHash } = await import('node:crypto');
+    copy.sha256 = createHash('sha256').update(JSON.stringify(copy.payload)).digest('hex');
+    await fsp.writeFile(file, JSON.stringify(copy));
+  };
+  const cases: [string, () => Promise<void>, RegExp][] = [
+    ['truncated', () => fsp.writeFile(file, good.slice(0, good.length / 2)), /not valid JSON/],
+    ['checksum', () => fsp.writeFile(file, good.replace('10.0.0.1', '10.0.0.2')), /checksum mismatch/],
+    ['other format', () => fsp.writeFile(file, JSON.stringify({ format: 'x' })), /not a privatelink-dns-zone file/],
+    ['version', () => fsp.writeFile(file, JSON.stringify({ ...doc, version: 9 })), /unsupported version 9/],
+    ['serial vs SOA', () => reseal((p) => (p.serial = 5)), /SOA serial does not match/],
+    ['record outside', () => reseal((p) => p.records.push(['x.example.org', 1, 30, '10.0.0.9'])), /outside/],
+    ['bad type', () => reseal((p) => p.records.push([`x.${ORIGIN}`, 99, 30, 'x'])), /unsupported type/],
+    ['no SOA', () => reseal((p) => (p.records = p.records.filter((r) => r[1] !== 6))), /exactly one SOA/],
+    ['origin', () => reseal((p) => (p.origin = 'privatelink.rpz')), /holds zone "privatelink.rpz"/],
+  ];
+  for (const [what, corrupt, message] of cases) {
+    await corrupt();
+    await t.rejects(loadZoneState(dir, ORIGIN), { code: 'ZONE_STATE_INVALID', message }, what);
+  }
+});
+
+t.test('edge: a failed write leaves the previous file (ZONE_STATE_WRITE)', async (t) => {
+  const dir = t.testdir({});
+  await saveZoneState(dir, zone, { nowMs: 1 });
+  const fs = { ...fsp, rename: async () => Promise.reject(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' })) };
+  await t.rejects(saveZoneState(dir, { ...zone, records: zone.records.slice(0, 2) }, { fs, nowMs: 2 }), { code: 'ZONE_STATE_WRITE', message: /EIO/ });
+  t.same(await loadZoneState(dir, ORIGIN), { zone, savedAtMs: 1 });
+  t.same(await fsp.readdir(dir), [zoneStateFile(ORIGIN)]);
+});
+
+t.test('hub: serials and digests per zone round-trip; corrupt is ZONE_STATE_INVALID', async (t) => {
+  const dir = t.testdir({});
+  t.same(await loadZoneSerials(dir), new Map());
+  const serials = new Map([[ORIGIN, { serial: 7, digest: 'abc' }], ['privatelink.rpz', { serial: 2 ** 32 - 1, digest: 'def' }]]);
+  await saveZoneSerials(dir, serials);
+  t.same(await loadZoneSerials(dir), serials);
+  await fsp.writeFile(join(dir, ZONE_SERIALS_FILE), '{"format":"privatelink-dns-zone-serials"');
+  await t.rejects(loadZoneSerials(dir), { code: 'ZONE_STATE_INVALID' });
+});

@@ -1,0 +1,107 @@
+import t, { type Test } from 'tap';
+import { TcpServer, type TcpLimits } from '../../src/server/tcp-server';
+import { QueryPipeline } from '../../src/server/pipeline';
+import type { DnsHandler, PipelineCounters, ZoneService } from '../../src/server/request';
+import { createLogger } from '../../src/runtime/log';
+import { TcpDns } from '../helpers/hardening';
+import { encodeQuery } from '../helpers/wire';
+
+// The RFC 7766 server through real loopback sockets, with an in-process pipeline: pipelining,
+// out-of-order answers, caps, slow readers, and multi-message streams.
+
+const LIMITS: TcpLimits = { maxConnections: 50, maxConnectionsPerClient: 4, idleTimeoutMs: 2000, frameTimeoutMs: 2000, maxInFlight: 8, maxWriteBufferBytes: 64 * 1024, framesPerTick: 32 };
+
+async function serve(t: Test, handler: DnsHandler, limits: Partial<TcpLimits> = {}, zone?: ZoneService): Promise<{ port: number; dropped: string[] }> {
+  const dropped: string[] = [];
+  const counters: PipelineCounters = { dropped: (r) => dropped.push(r), rejected: (r) => dropped.push(r), tcpConnections() {}, udpBatch() {} };
+  const pipeline = new QueryPipeline({ handler, admit: () => 'pass', ...(zone ? { zone } : {}) }, counters, createLogger('silent'));
+  const server = new TcpServer({ address: { host: '127.0.0.1', port: 0, family: 4 }, pipeline, logger: createLogger('silent'), limits: { ...LIMITS, ...limits } });
+  const port = await server.start();
+  t.teardown(() => server.close());
+  return { port, dropped };
+}
+
+const echo = (raw: Buffer): Buffer => {
+  const r = Buffer.from(raw);
+  r[2] |= 0x80;
+  return r;
+};
+const idOf = (b: Buffer): number => b.readUInt16BE(0);
+
+t.test('pipelined queries are all answered, out of order when the handler is', async (t) => {
+  const { port } = await serve(t, (req) => {
+    const delay = req.query.id === 1 ? 60 : 0;
+    return delay === 0 ? echo(req.query.raw) : new Promise((r) => setTimeout(() => r(echo(req.query.raw)), delay));
+  });
+  const c = await TcpDns.connect(port);
+  t.teardown(() => c.socket.destroy());
+  for (let id = 1; id <= 5; id++) c.send(encodeQuery('example.com', { id }));
+  await c.waitFrames(5, 3000);
+  const ids = c.frames.map(idOf);
+  t.same([...ids].sort(), [1, 2, 3, 4, 5], 'every query answered once');
+  t.equal(ids[ids.length - 1], 1, 'the slow answer came last: answers are not held in order');
+});
+
+t.test('a frame split across reads and frames merged in one read are both taken', async (t) => {
+  const { port } = await serve(t, (req) => echo(req.query.raw));
+  const c = await TcpDns.connect(port);
+  t.teardown(() => c.socket.destroy());
+  const one = encodeQuery('split.example', { id: 7 });
+  const two = encodeQuery('merged.example', { id: 8 });
+  const frame = (b: Buffer): Buffer => Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+  const f1 = frame(one);
+  c.socket.write(f1.subarray(0, 3));
+  await new Promise((r) => setTimeout(r, 30));
+  c.socket.write(Buffer.concat([f1.subarray(3), frame(two)]));
+  await c.waitFrames(2, 3000);
+  t.same(c.frames.map(idOf), [7, 8]);
+});
+
+t.test('per-client cap: a new connection sheds that client\'s oldest idle one (RFC 7766 §10)', async (t) => {
+  const { port, dropped } = await serve(t, (req) => echo(req.query.raw), { maxConnectionsPerClient: 2 });
+  const a = await TcpDns.connect(port);
+  await new Promise((r) => setTimeout(r, 20));
+  const b = await TcpDns.connect(port);
+  await new Promise((r) => setTimeout(r, 20));
+  const c = await TcpDns.connect(port);
+  t.teardown(() => {
+    for (const x of [a, b, c]) x.socket.destroy();
+  });
+  t.ok(await a.waitClosed(3000), 'the oldest idle connection of this client is closed');
+  t.ok(dropped.includes('tcp_client_shed'), `counted: ${dropped.join(', ')}`);
+  for (const [i, x] of [b, c].entries()) {
+    x.send(encodeQuery('still.example', { id: 10 + i }));
+    await x.waitFrames(1, 3000);
+    t.equal(idOf(x.frames[0] as Buffer), 10 + i, 'the others serve');
+  }
+});
+
+t.test('a frame header announcing more than a query can be: hang up', async (t) => {
+  const { port, dropped } = await serve(t, (req) => echo(req.query.raw));
+  const c = await TcpDns.connect(port);
+  c.socket.write(Buffer.from([0xff, 0xff, 0, 0]));
+  await Promise.race([c.closedAt, new Promise((r) => setTimeout(r, 3000))]);
+  t.ok(c.closed);
+  t.ok(dropped.includes('tcp_frame_too_large'));
+});
+
+t.test('a multi-message zone reply is written in order, whole, for a reader that reads', async (t) => {
+  const zone: ZoneService = {
+    claims: (q) => q.qname === 'zone.example',
+    handle: (msg) => {
+      const id = msg.readUInt16BE(0);
+      return Array.from({ length: 40 }, (_, i) => {
+        const m = Buffer.alloc(4000, i);
+        m.writeUInt16BE(id, 0);
+        return m;
+      });
+    },
+  };
+  const { port } = await serve(t, () => null, {}, zone);
+  const c = await TcpDns.connect(port);
+  t.teardown(() => c.socket.destroy());
+  c.send(encodeQuery('zone.example', { id: 99 }));
+  await c.waitFrames(40, 5000);
+  t.equal(c.frames.length, 40, '40 messages of 4,000 bytes: more than the 64 KiB write buffer, delivered with backpressure');
+  t.same(c.frames.map((f) => f[2]), Array.from({ length: 40 }, (_, i) => i), 'in order');
+});
