@@ -31,6 +31,7 @@ export interface AnswerCacheLike {
   getStale(key: string, nowMs: number, id: number, tailBytes?: number): Buffer | undefined;
   /** `scan`: scanResponse(response), when the caller has it already. */
   set(key: string, response: Buffer, nowMs: number, scan?: ResponseScan): unknown;
+  clear(): void;
 }
 
 export type AnswerSource = 'local' | 'cache' | 'stale' | 'forward' | 'error' | 'loop';
@@ -67,8 +68,17 @@ export class Resolver {
   private table: AnswerTable;
   private readonly loopLogged = new Map<string, number>();
 
-  constructor(table: AnswerTable, private readonly options: ResolverOptions) {
+  constructor(table: AnswerTable, private options: ResolverOptions) {
     this.table = table;
+  }
+
+  /** A reload (records, TTL, cache, logging): applies between two queries. */
+  reconfigure(options: ResolverOptions): void {
+    this.options = options;
+  }
+
+  clearCache(): void {
+    this.options.cache?.clear();
   }
 
   setTable(table: AnswerTable): void {

@@ -1,10 +1,11 @@
 import t from 'tap';
-import { computeReadiness, computeStatus, type StatusInputs } from '../../src/http/status';
+import { computeReadiness, computeStatus, type SourceView, type StatusInputs } from '../../src/http/status';
+import { syncNotReadyReasons, syncStatus } from '../../src/privatelink/sync-status';
 import { parseConfigText } from '../../src/config/load';
 import { AnswerTable } from '../../src/resolve/table';
 import type { EntryState, SyncState } from '../../src/privatelink/model';
 
-/** Readiness and the /status document as pure functions of what the app hands them. */
+/** Readiness and the /status document as pure functions of what the app hands them (the sync's part through its source view). */
 
 const NOW = Date.parse('2026-11-29T12:00:00Z');
 const parsed = parseConfigText(`
@@ -45,12 +46,24 @@ function tableFor(ep: EntryState): AnswerTable {
   ]);
 }
 
-function inputs(ep: EntryState, over: Partial<StatusInputs> = {}): StatusInputs {
+type Backoff = { attempts: number; untilMs: number };
+
+/** The PrivateLink source as readiness and /status see it, over a fixed sync state. */
+function syncSource(state: SyncState | undefined, backoff?: Backoff): SourceView {
+  return {
+    name: 'privatelink',
+    notReadyReasons: (nowMs, table) => (state ? syncNotReadyReasons(state, table, config, nowMs) : []),
+    status: (nowMs, table) => syncStatus({ state, table, config, nowMs, backoff, apiCalls: undefined }),
+  };
+}
+
+function inputs(ep: EntryState, over: Partial<StatusInputs> = {}, sync: { state?: SyncState | null; backoff?: Backoff } = {}): StatusInputs {
   const syncState: SyncState = { entries: [ep, staticEntry], lastAttempt: { startedAtMs: NOW - 60_000, durationMs: 120, result: 'success' }, lastSuccessMs: NOW - 60_000 };
   return {
-    lifecycle: 'running', listenersBound: true, syncState, table: tableFor(ep), config, nowMs: NOW,
+    lifecycle: 'running', listenersBound: true, table: tableFor(ep), config, nowMs: NOW,
+    source: syncSource(sync.state === null ? undefined : (sync.state ?? syncState), sync.backoff),
     version: '0.1.0', configPath: '/etc/privatelink-dns/config.yaml', startedAtMs: NOW - 3_600_000, upstreams: [], cacheEntries: 3,
-    backoff: undefined, listeners: [{ address: '127.0.0.1:53', udp: 53, tcp: 53, udpIo: 'dgram' }], extras: undefined, sourceReasons: [], fleet: {},
+    listeners: [{ address: '127.0.0.1:53', udp: 53, tcp: 53, udpIo: 'dgram' }], extras: undefined,
     ...over,
   };
 }
@@ -76,13 +89,13 @@ t.test('not ready: each reason named', async (t) => {
 t.test('static entries never go stale', async (t) => {
   const base = inputs(endpointEntry());
   const dayOld = { ...staticEntry, fetchedAtMs: NOW - 86_400_000 };
-  t.equal(computeReadiness({ ...base, syncState: { entries: [endpointEntry(), dayOld] } }).ready, true, 'a day-old static entry');
+  t.equal(computeReadiness({ ...base, source: syncSource({ entries: [endpointEntry(), dayOld] }) }).ready, true, 'a day-old static entry');
   const dayOldEndpoint = endpointEntry({ fetchedAtMs: NOW - 86_400_000 });
-  t.equal(computeReadiness({ ...base, syncState: { entries: [dayOldEndpoint, dayOld] } }).ready, false, 'a day-old endpoint is not');
+  t.equal(computeReadiness({ ...base, source: syncSource({ entries: [dayOldEndpoint, dayOld] }) }).ready, false, 'a day-old endpoint is not');
 });
 
 t.test('/status: what answers and why', async (t) => {
-  const s = computeStatus(inputs(endpointEntry(), { backoff: { attempts: 2, untilMs: NOW + 4000 }, extras: { fleet: { role: 'agent' } } })) as Record<string, any>;
+  const s = computeStatus(inputs(endpointEntry(), { extras: { fleet: { role: 'agent' } } }, { backoff: { attempts: 2, untilMs: NOW + 4000 } })) as Record<string, any>;
   t.equal(s.uptimeSeconds, 3600);
   t.equal(s.region, 'cn-hangzhou');
   t.equal(s.ready, true);
@@ -103,11 +116,11 @@ t.test('/status: what answers and why', async (t) => {
 
 t.test('/status: no backoff shown at zero attempts; errors with their time', async (t) => {
   const ep = endpointEntry({ stale: true, lastError: { code: 'PL_SERVER', message: 'InternalError', atMs: NOW - 5000 } });
-  const s = computeStatus(inputs(ep, { backoff: { attempts: 0, untilMs: NOW } })) as Record<string, any>;
+  const s = computeStatus(inputs(ep, {}, { backoff: { attempts: 0, untilMs: NOW } })) as Record<string, any>;
   t.equal(s.backoff, null);
   t.same(s.endpoints[0].lastError, { code: 'PL_SERVER', message: 'InternalError', at: '2026-11-29T11:59:55.000Z' });
   t.equal(s.endpoints[0].stale, true);
-  const none = computeStatus(inputs(ep, { syncState: undefined })) as Record<string, any>;
+  const none = computeStatus(inputs(ep, {}, { state: null })) as Record<string, any>;
   t.equal(none.lastSync, null);
   t.same(none.endpoints, []);
 });
