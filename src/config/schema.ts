@@ -175,6 +175,16 @@ export interface PrimariesConfig {
   readonly timeoutMs: number;
   /** With no successful check for this long, /readyz fails; the data is kept and still answered. */
   readonly maxStaleMs: number;
+  /**
+   * The names this edge takes from the zone, each covering itself and every name below it: answered
+   * from the zone, SERVFAIL while the zone lacks them, never forwarded. Zone names outside them are
+   * not taken. Normalized, "{region}" expanded.
+   */
+  readonly managed: readonly string[];
+  /** A zone (or one transfer) with more records than this is refused; the old zone is kept. */
+  readonly maxRecords: number;
+  /** A new zone that removes more than this share (0–1) of the names of the current one is refused (SIGUSR2 forces it). */
+  readonly maxDropShare: number;
 }
 
 export type EntryConfig = (
@@ -282,6 +292,8 @@ export const DEFAULTS = {
   soaMinimumS: 30,
   primariesRetryMs: 10_000,
   primariesTimeoutMs: 10_000,
+  primariesMaxRecords: 50_000,
+  primariesMaxDropShare: 0.5,
   primariesMaxStaleMs: 86_400_000,
   logLevel: 'info' as LogLevel,
 } as const;

@@ -104,7 +104,7 @@ export function validateConfig(
   if (edge && top.privatelink !== undefined) {
     r.report('primaries', 'cannot be combined with privatelink: a hub syncs from PrivateLink, an edge transfers from primaries (remove one)');
   }
-  const primaries = readPrimaries(r, top.primaries, files, dns);
+  const primaries = readPrimaries(r, top.primaries, files, dns, region);
   const transfer = readTransfer(r, top.transfer, files, edge);
   if (primaries && transfer && transfer.zone !== primaries.zone) {
     r.report('transfer.zone', `must be primaries.zone ("${primaries.zone}"): an edge re-publishes the zone it receives`);

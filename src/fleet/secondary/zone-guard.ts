@@ -1,0 +1,88 @@
+import ipaddr from 'ipaddr.js';
+import type { TableEntryInput } from '../../resolve/table';
+
+/**
+ * Addresses an edge never takes from a zone: the public answers these names have (100.64.0.0/10,
+ * which collides with data-center addresses), and addresses that cannot be a PrivateLink endpoint
+ * (unspecified, loopback, link-local, multicast, reserved, IPv4-mapped).
+ */
+export const REFUSED_ADDRESS_RANGES: readonly string[] = [
+  '100.64.0.0/10', '0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4',
+  '::/128', '::1/128', '::ffff:0:0/96', 'fe80::/10', 'ff00::/8',
+];
+const REFUSED = REFUSED_ADDRESS_RANGES.map((c) => ipaddr.parseCIDR(c));
+
+function refusedAddress(ip: string): boolean {
+  const a = ipaddr.parse(ip);
+  return REFUSED.some(([range, bits]) => range.kind() === a.kind() && a.match(range, bits));
+}
+
+export interface ZoneAcceptance {
+  /** primaries.managed: suffixes, each covering itself and every name below it. */
+  readonly managed: readonly string[];
+  readonly maxRecords: number;
+  readonly maxDropShare: number;
+}
+
+export type ZoneVerdict =
+  | { readonly ok: true; readonly inputs: TableEntryInput[]; readonly outside: number; readonly outsideSamples: readonly string[] }
+  | { readonly ok: false; readonly reason: string };
+
+const MAX_SAMPLES = 5;
+
+/** Whether `name` is `suffix` or below it. */
+function under(name: string, suffix: string): boolean {
+  return name === suffix || (name.length > suffix.length && name.endsWith(suffix) && name.charCodeAt(name.length - suffix.length - 1) === 46);
+}
+
+/**
+ * What an edge takes from a received zone (RFC 8945 only proves a key holder sent it; every edge
+ * holds the fleet key). Names outside primaries.managed are left out. The whole zone is refused
+ * (the old one stays) when it is over the record bound, carries an address an endpoint cannot
+ * have, has a wildcard at or above a managed suffix's parent that would cover names we do not
+ * manage, holds no managed name at all, or drops more than max_drop of the current names at once
+ * (unless `force`: an operator's SIGUSR2).
+ */
+export function judgeZone(
+  recordCount: number,
+  inputs: readonly TableEntryInput[],
+  current: ReadonlySet<string> | undefined,
+  acceptance: ZoneAcceptance,
+  force = false,
+): ZoneVerdict {
+  if (recordCount > acceptance.maxRecords) return { ok: false, reason: `${recordCount} records, over primaries.max_records (${acceptance.maxRecords})` };
+  const kept: TableEntryInput[] = [];
+  const samples: string[] = [];
+  let outside = 0;
+  for (const input of inputs) {
+    for (const ip of [...input.ipv4, ...input.ipv6]) {
+      if (refusedAddress(ip)) return { ok: false, reason: `${input.names[0]} has address ${ip}, in a range an endpoint never has` };
+    }
+    const name = input.names[0] ?? '';
+    const wildcard = name.startsWith('*.');
+    const base = wildcard ? name.slice(2) : name;
+    if (acceptance.managed.some((m) => under(base, m))) {
+      kept.push(input);
+      continue;
+    }
+    // *.com or *.aliyuncs.com: a wildcard above a managed suffix would answer names no one manages.
+    if (wildcard && acceptance.managed.some((m) => under(m, base))) return { ok: false, reason: `wildcard ${name} covers names above primaries.managed` };
+    outside++;
+    if (samples.length < MAX_SAMPLES) samples.push(name);
+  }
+  if (kept.length === 0) return { ok: false, reason: inputs.length === 0 ? 'the zone holds no names (SOA only)' : `none of its ${inputs.length} names is under primaries.managed` };
+  if (current && current.size > 0 && !force) {
+    const next = new Set(kept.map((i) => i.names[0]));
+    let removed = 0;
+    for (const n of current) if (!next.has(n)) removed++;
+    if (removed / current.size > acceptance.maxDropShare) {
+      return { ok: false, reason: `it would remove ${removed} of ${current.size} names, over primaries.max_drop (${Math.round(acceptance.maxDropShare * 100)}%); SIGUSR2 takes it anyway` };
+    }
+  }
+  return { ok: true, inputs: kept, outside, outsideSamples: samples };
+}
+
+/** The placeholders that keep managed names from being forwarded while no zone covers them. */
+export function managedPlaceholders(managed: readonly string[]): TableEntryInput[] {
+  return managed.map((m) => ({ id: `managed:${m}`, names: [m, `*.${m}`], ipv4: [], ipv6: [], unavailable: 'servfail' as const }));
+}
