@@ -17,7 +17,7 @@ import { YoungGenerationCap } from './heap-settings';
 import { MemoryTrimmer } from './memory-trimmer';
 import { NativeUdpExchanger } from './upstream/native-udp-exchanger';
 import { dgramExchanger } from './upstream/udp-exchange';
-import { loadUdpBatch } from './native/binding';
+import { loadNativeAddon } from './native/addon';
 import { Syncer, type ApiProvider } from './privatelink/sync';
 import { SnapshotStore } from './privatelink/snapshot';
 import { ApiClientProvider } from './privatelink/api-provider';
@@ -153,7 +153,7 @@ export class App {
     await this.http.open(this.config.listen);
     this.state = 'running';
     if (this.options.capYoungGeneration) this.youngGeneration = new YoungGenerationCap(() => this.forwarder.forwardsInFlight >= BUSY_FORWARDS);
-    const addon = loadUdpBatch();
+    const addon = loadNativeAddon();
     if (addon.ok) this.memoryTrimmer = new MemoryTrimmer({ trim: () => addon.binding.trimMemory(), busy: () => this.forwarder.forwardsInFlight >= BUSY_FORWARDS });
     if (this.fromSnapshot && this.syncer) {
       const syncer = this.syncer;
@@ -183,7 +183,7 @@ export class App {
 
   /** Upstream UDP goes through the addon when it loads, unless `listen.udp_io: dgram` (chosen at start; a reload keeps it). */
   private buildForwarder(config: Config): UpstreamForwarder {
-    const load = config.listen.udpIo === 'dgram' ? undefined : loadUdpBatch();
+    const load = config.listen.udpIo === 'dgram' ? undefined : loadNativeAddon();
     const udp = load?.ok ? new NativeUdpExchanger(load.binding) : dgramExchanger;
     return new UpstreamForwarder(config.upstream, forwarderObserver(this.metrics), this.logger.child({ component: 'upstream' }), config.limits.maxForwardsInFlight, udp);
   }

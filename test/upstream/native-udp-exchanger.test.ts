@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import t, { type Test } from 'tap';
 import { NativeUdpExchanger } from '../../src/upstream/native-udp-exchanger';
-import { loadUdpBatch } from '../../src/native/binding';
+import { loadNativeAddon } from '../../src/native/addon';
 import type { HostPort } from '../../src/config/units';
 import { answerFor, startResponder, type Responder, type ResponderReply } from '../helpers/responder';
 import { encodeQuery } from '../helpers/wire';
@@ -12,7 +12,7 @@ import { encodeQuery } from '../helpers/wire';
  * bookkeeping. The forwarder's behaviour over this exchanger is in upstream-forwarder.test.ts.
  */
 
-const addon = loadUdpBatch();
+const addon = loadNativeAddon();
 
 function exchanger(t: Test): NativeUdpExchanger {
   if (!addon.ok) throw new Error(`addon not loadable: ${addon.reason}`);
