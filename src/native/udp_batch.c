@@ -6,8 +6,9 @@
  * request object) per datagram; on loopback that machinery, not DNS work, was 64% of the daemon's
  * CPU (bench/RESULTS.md). libuv's own recvmmsg support is not switched on by Node.
  *
- * The module owns a non-blocking socket watched by a uv_poll_t on Node's loop, so it runs on the
- * main thread between other events, like a dgram socket. Memory shared with JavaScript:
+ * Each open() makes an endpoint: a non-blocking socket watched by a uv_poll_t on Node's loop, so
+ * it runs on the main thread between other events, like a dgram socket. Memory shared with
+ * JavaScript:
  *   in       BATCH slots of SLOT bytes: the datagrams of the current batch
  *   meta     BATCH records of META bytes, one per datagram (a "peer record"):
  *            [0,28)  the sender's sockaddr as the kernel wrote it
