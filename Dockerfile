@@ -8,9 +8,9 @@
 # Inside a container the mounted config should listen on 0.0.0.0:53 (or the pod/host
 # address) and expose HTTP on 0.0.0.0:8053; the bundled example only listens on loopback.
 
-# ---- build: compile TypeScript and the UDP batch addon, then drop dev dependencies --------
+# ---- build: compile TypeScript and the native addon, then drop dev dependencies ----------
 FROM node:20-bookworm-slim AS build
-# A C compiler for the addon in src/native/ (recvmmsg/sendmmsg, upstream sockets); Node's headers come with the image.
+# A C compiler for the addon in src/native/ (pldns_native.node: recvmmsg/sendmmsg, upstream sockets, sd_notify, malloc_trim); Node's headers come with the image.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*

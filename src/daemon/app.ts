@@ -15,7 +15,7 @@ import { AnswerCache } from '../resolve/cache';
 import { UpstreamForwarder } from '../upstream/upstream-forwarder';
 import { NativeUdpExchanger } from '../upstream/native-udp-exchanger';
 import { dgramExchanger } from '../upstream/udp-exchange';
-import { loadUdpBatch } from '../native/binding';
+import { loadNativeAddon } from '../native/addon';
 import { HttpListeners } from '../http/http-listeners';
 import { computeReadiness, computeStatus, type ReadinessInputs } from '../http/status';
 import { TableComposer } from './table-composer';
@@ -66,7 +66,7 @@ export class App {
     this.admission = new AdmissionPolicy(config.access, admissionObserver(this.metrics));
     this.cache = config.cache.size > 0 ? new AnswerCache(config.cache) : undefined;
     // Upstream UDP goes through the addon when it loads, unless `listen.udp_io: dgram` (chosen at start).
-    const addon = config.listen.udpIo === 'dgram' ? undefined : loadUdpBatch();
+    const addon = config.listen.udpIo === 'dgram' ? undefined : loadNativeAddon();
     const udp = addon?.ok ? new NativeUdpExchanger(addon.binding) : dgramExchanger;
     this.forwarder = new UpstreamForwarder(config.upstream, forwarderObserver(this.metrics), this.logger.child({ component: 'upstream' }), config.limits.maxForwardsInFlight, udp);
     this.resolver = new Resolver(AnswerTable.empty(), this.resolverOptions(config));

@@ -4,13 +4,10 @@
  * the flood, measured with gdb calling malloc_trim on the running daemon). Elsewhere a no-op.
  */
 #define _GNU_SOURCE
-#define NAPI_VERSION 8
-#include <node_api.h>
+#include "addon.h" /* first: its C headers define __GLIBC__ */
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
-
-#include "addon.h"
 
 /* trimMemory() -> true when memory was released */
 static napi_value js_trim_memory(napi_env env, napi_callback_info info) {
@@ -20,10 +17,10 @@ static napi_value js_trim_memory(napi_env env, napi_callback_info info) {
   released = malloc_trim(0);
 #endif
   napi_value v;
-  napi_get_boolean(env, released != 0, &v);
+  NAPI_CHECK(env, napi_get_boolean(env, released != 0, &v));
   return v;
 }
 
-void register_malloc_trim(napi_env env, napi_value exports) {
-  set_fn(env, exports, "trimMemory", js_trim_memory);
+bool register_malloc_trim(napi_env env, napi_value exports) {
+  return export_fn(env, exports, "trimMemory", js_trim_memory);
 }

@@ -1,13 +1,14 @@
 /*
- * Batched UDP I/O for privatelink-dns: one recvmmsg(2) reads up to BATCH datagrams, one call into
+ * Listeners' UDP I/O in batches: one recvmmsg(2) reads up to BATCH datagrams, one call into
  * JavaScript handles them all, one sendmmsg(2) sends the replies that were ready at once.
  *
  * Why: Node's dgram makes one syscall, one C++ -> JS callback and one JS -> C++ send (with its
  * request object) per datagram; on loopback that machinery, not DNS work, was 64% of the daemon's
  * CPU (bench/RESULTS.md). libuv's own recvmmsg support is not switched on by Node.
  *
- * The module owns a non-blocking socket watched by a uv_poll_t on Node's loop, so it runs on the
- * main thread between other events, like a dgram socket. Memory shared with JavaScript:
+ * Each open() makes an endpoint: a non-blocking socket watched by a uv_poll_t on Node's loop, so
+ * it runs on the main thread between other events, like a dgram socket. Memory shared with
+ * JavaScript:
  *   in       BATCH slots of SLOT bytes: the datagrams of the current batch
  *   meta     BATCH records of META bytes, one per datagram (a "peer record"):
  *            [0,28)  the sender's sockaddr as the kernel wrote it
@@ -21,20 +22,16 @@
  * copies what it keeps; the next recvmmsg overwrites `in` and `meta`.
  */
 #define _GNU_SOURCE
-#define NAPI_VERSION 8
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <node_api.h>
 #include <uv.h>
 
 #include "addon.h"
@@ -66,18 +63,19 @@ typedef struct {
 
 struct endpoint {
   napi_env env;
+  /* The socket this endpoint opened; -1 once closed. */
   int fd;
   int closing;
+  /* uv_poll_init succeeded: the handle must go through uv_close before the memory is freed. */
+  int polling;
   /* Bound to 0.0.0.0 or ::: packet info on, replies carry their source address. */
   int pktinfo;
   /* Set when the environment is being torn down: no N-API calls from then on. */
   int teardown;
   box_t *box;
   uv_poll_t poll;
-  napi_ref on_batch;
-  napi_ref resource;
-  napi_ref buffers[4];
-  napi_async_context async_ctx;
+  /* onBatch, and the four Buffers below kept alive while the endpoint uses them. */
+  js_callback_t on_batch;
   unsigned char *in;
   unsigned char *meta;
   unsigned char *out;
@@ -92,61 +90,19 @@ struct endpoint {
 
 /* ---- helpers -------------------------------------------------------------------------------- */
 
-napi_value throw_errno(napi_env env, int err, const char *what) {
-  char msg[160];
-  const char *code = uv_err_name(-err);
-  snprintf(msg, sizeof msg, "%s: %s (%s)", what, strerror(err), code);
-  napi_throw_error(env, code, msg);
-  return NULL;
-}
-
-napi_value undefined(napi_env env) {
-  napi_value v;
-  napi_get_undefined(env, &v);
-  return v;
-}
-
+/* The endpoint behind a handle: NULL once closed, or NULL with a TypeError pending for a value
+ * that is not a handle. */
 static endpoint_t *endpoint_of(napi_env env, napi_value handle) {
   box_t *box = NULL;
   if (napi_get_value_external(env, handle, (void **)&box) != napi_ok || box == NULL) {
-    napi_throw_type_error(env, NULL, "not a udp_batch handle");
+    (void)napi_throw_type_error(env, NULL, "not a udp_batch handle");
     return NULL;
   }
-  return box->ep; /* NULL once closed */
-}
-
-int buffer_arg(napi_env env, napi_value v, size_t min, void **data) {
-  size_t len = 0;
-  bool is_buffer = false;
-  napi_is_buffer(env, v, &is_buffer);
-  if (!is_buffer || napi_get_buffer_info(env, v, data, &len) != napi_ok || len < min) {
-    napi_throw_range_error(env, NULL, "udp_batch: shared buffer missing or too small");
-    return -1;
-  }
-  return 0;
+  return box->ep;
 }
 
 static socklen_t sockaddr_len(const void *sa) {
   return ((const struct sockaddr *)sa)->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-}
-
-/* Calls `cb` (a reference) with one number, as an I/O callback of `resource`: napi_make_callback
- * runs queued microtasks and ticks afterwards; an exception thrown goes to the process's
- * uncaught-exception handling, as for any I/O callback. */
-void call_js(napi_env env, napi_async_context ctx, napi_ref resource, napi_ref cb, int32_t number) {
-  napi_handle_scope scope;
-  napi_value fn, recv, arg, result;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_get_reference_value(env, cb, &fn);
-  napi_get_reference_value(env, resource, &recv);
-  napi_create_int32(env, number, &arg);
-  napi_status status = napi_make_callback(env, ctx, recv, fn, 1, &arg, &result);
-  if (status == napi_pending_exception) {
-    napi_value err;
-    napi_get_and_clear_last_exception(env, &err);
-    napi_fatal_exception(env, err);
-  }
-  napi_close_handle_scope(env, scope);
 }
 
 /* ---- source address on wildcard sockets ----------------------------------------------------- */
@@ -214,7 +170,7 @@ static void address_reply(struct msghdr *hdr, unsigned char *record, ctrl_t *ctr
 /* ---- receive ------------------------------------------------------------------------------- */
 
 static void deliver(endpoint_t *ep, int count) {
-  call_js(ep->env, ep->async_ctx, ep->resource, ep->on_batch, count);
+  js_callback_call(ep->env, &ep->on_batch, count);
 }
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
@@ -247,9 +203,7 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   }
 }
 
-/* ---- JavaScript API ------------------------------------------------------------------------ */
-
-static void env_cleanup(void *arg);
+/* ---- opening and closing ------------------------------------------------------------------- */
 
 static void box_finalize(napi_env env, void *data, void *hint) {
   (void)env;
@@ -259,72 +213,50 @@ static void box_finalize(napi_env env, void *data, void *hint) {
   free(box);
 }
 
-int parse_address(int family, const char *host, int port, struct sockaddr_storage *ss, socklen_t *len) {
-  memset(ss, 0, sizeof *ss);
-  if (family == 4) {
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &sin->sin_addr) != 1) return -1;
-    *len = sizeof *sin;
-    return 0;
-  }
-  struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-  char buf[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
-  snprintf(buf, sizeof buf, "%s", host);
-  char *scope = strchr(buf, '%');
-  if (scope) {
-    *scope++ = '\0';
-    unsigned idx = if_nametoindex(scope);
-    if (idx == 0) idx = (unsigned)strtoul(scope, NULL, 10);
-    sin6->sin6_scope_id = idx;
-  }
-  sin6->sin6_family = AF_INET6;
-  sin6->sin6_port = htons((uint16_t)port);
-  if (inet_pton(AF_INET6, buf, &sin6->sin6_addr) != 1) return -1;
-  *len = sizeof *sin6;
-  return 0;
+/* The memory, and the JavaScript references unless the environment is being torn down (it frees
+ * its own then, and N-API calls are no longer allowed). */
+static void free_endpoint(endpoint_t *ep) {
+  if (!ep->teardown) js_callback_release(ep->env, &ep->on_batch);
+  free(ep);
 }
 
-/* open(family 4|6, host, port, socketBufferBytes, in, meta, out, outMeta, onBatch) -> handle */
-static napi_value js_open(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 9) {
-    napi_throw_type_error(env, NULL, "udp_batch.open: 9 arguments expected");
-    return NULL;
-  }
-  int32_t family = 0, port = 0, buffer_bytes = 0;
-  char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
-  size_t host_len = 0;
-  napi_get_value_int32(env, argv[0], &family);
-  if (napi_get_value_string_utf8(env, argv[1], host, sizeof host, &host_len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "udp_batch.open: host must be a string");
-    return NULL;
-  }
-  napi_get_value_int32(env, argv[2], &port);
-  napi_get_value_int32(env, argv[3], &buffer_bytes);
-  void *in, *meta, *out, *out_meta;
-  if (buffer_arg(env, argv[4], (size_t)BATCH * SLOT, &in) || buffer_arg(env, argv[5], (size_t)BATCH * META, &meta) ||
-      buffer_arg(env, argv[6], (size_t)BATCH * SLOT, &out) || buffer_arg(env, argv[7], (size_t)BATCH * 8, &out_meta))
-    return NULL;
-  napi_valuetype cb_type;
-  napi_typeof(env, argv[8], &cb_type);
-  if (cb_type != napi_function) {
-    napi_throw_type_error(env, NULL, "udp_batch.open: onBatch must be a function");
-    return NULL;
-  }
-  if ((family != 4 && family != 6) || port < 0 || port > 65535) {
-    napi_throw_range_error(env, NULL, "udp_batch.open: bad family or port");
-    return NULL;
-  }
+static void on_closed(uv_handle_t *handle) {
+  free_endpoint(handle->data);
+}
 
-  struct sockaddr_storage ss;
-  socklen_t ss_len = 0;
-  if (parse_address(family, host, port, &ss, &ss_len) != 0) return throw_errno(env, EINVAL, "cannot parse the listen address");
+/* Releases what the endpoint holds, whichever stage open() reached: the handle stops pointing at
+ * it, the poll handle is closed (the memory then goes in its close callback, otherwise at once),
+ * and the socket it opened is closed. Idempotent. */
+static void close_endpoint(endpoint_t *ep) {
+  if (ep->closing) return;
+  ep->closing = 1;
+  if (ep->box) ep->box->ep = NULL;
+  ep->box = NULL;
+  int fd = ep->fd, polling = ep->polling;
+  ep->fd = -1;
+  if (polling) {
+    uv_poll_stop(&ep->poll);
+    uv_close((uv_handle_t *)&ep->poll, on_closed);
+  }
+  /* uv_close has already removed the descriptor from epoll, so it may be closed at once. */
+  if (fd >= 0) close(fd);
+  if (!polling) free_endpoint(ep);
+}
+
+/* The environment is going away (process exit, or a worker thread ends) with the socket still
+ * open: close the descriptor; the environment frees its own references. */
+static void env_cleanup(void *arg) {
+  endpoint_t *ep = arg;
+  ep->teardown = 1;
+  close_endpoint(ep);
+}
+
+/* A non-blocking UDP socket bound to `ss`, or -errno with `what` naming the failed call (nothing
+ * is left open then). On a wildcard address the socket reports each datagram's local address. */
+static int open_socket(int family, const struct sockaddr_storage *ss, socklen_t ss_len, int buffer_bytes, int wildcard, const char **what) {
+  *what = "socket";
   int fd = socket(family == 4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return throw_errno(env, errno, "socket");
+  if (fd < 0) return -errno;
   int one = 1;
   if (family == 6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   if (buffer_bytes > 0) {
@@ -332,38 +264,64 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buffer_bytes, sizeof buffer_bytes);
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_bytes, sizeof buffer_bytes);
   }
-  int wildcard = family == 4 ? ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY)
-                              : IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+  int rc = 0;
   if (wildcard) {
-    int rc = family == 4 ? setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one)
-                         : setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
-    if (rc != 0) {
-      int err = errno;
-      close(fd);
-      return throw_errno(env, err, "setsockopt(PKTINFO)");
-    }
+    *what = "setsockopt(PKTINFO)";
+    rc = family == 4 ? setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one)
+                     : setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
   }
-  if (bind(fd, (struct sockaddr *)&ss, ss_len) != 0) {
+  if (rc == 0) {
+    *what = "bind";
+    rc = bind(fd, (const struct sockaddr *)ss, ss_len);
+  }
+  if (rc != 0) {
     int err = errno;
-    close(fd);
-    return throw_errno(env, err, "bind");
+    close(fd); /* the socket opened above */
+    return -err;
   }
+  return fd;
+}
 
-  uv_loop_t *loop = NULL;
-  endpoint_t *ep = calloc(1, sizeof *ep);
-  box_t *box = calloc(1, sizeof *box);
-  if (!ep || !box || napi_get_uv_event_loop(env, &loop) != napi_ok) {
-    free(ep);
-    free(box);
-    close(fd);
-    napi_throw_error(env, "ENOMEM", "udp_batch.open: out of memory");
+/* ---- JavaScript API ------------------------------------------------------------------------ */
+
+/* open(family 4|6, host, port, socketBufferBytes, in, meta, out, outMeta, onBatch) -> handle */
+static napi_value js_open(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
+  if (!get_args(env, info, 9, argv, "udp_batch.open")) return NULL;
+  int32_t family = 0, port = 0, buffer_bytes = 0;
+  char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+  size_t host_len = 0;
+  NAPI_CHECK(env, napi_get_value_int32(env, argv[0], &family));
+  NAPI_CHECK(env, napi_get_value_string_utf8(env, argv[1], host, sizeof host, &host_len));
+  NAPI_CHECK(env, napi_get_value_int32(env, argv[2], &port));
+  NAPI_CHECK(env, napi_get_value_int32(env, argv[3], &buffer_bytes));
+  void *in, *meta, *out, *out_meta;
+  if (!buffer_arg(env, argv[4], (size_t)BATCH * SLOT, &in) || !buffer_arg(env, argv[5], (size_t)BATCH * META, &meta) ||
+      !buffer_arg(env, argv[6], (size_t)BATCH * SLOT, &out) || !buffer_arg(env, argv[7], (size_t)BATCH * 8, &out_meta) ||
+      !function_arg(env, argv[8], "udp_batch.open: onBatch"))
+    return NULL;
+  if ((family != 4 && family != 6) || port < 0 || port > 65535) {
+    (void)napi_throw_range_error(env, NULL, "udp_batch.open: bad family or port");
     return NULL;
   }
+  struct sockaddr_storage ss;
+  socklen_t ss_len = 0;
+  if (parse_address(family, host, port, &ss, &ss_len) != 0) return throw_errno(env, EINVAL, "cannot parse the listen address");
+  int wildcard = family == 4 ? ((struct sockaddr_in *)&ss)->sin_addr.s_addr == htonl(INADDR_ANY)
+                              : IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr);
+  const char *what = NULL;
+  int fd = open_socket(family, &ss, ss_len, buffer_bytes, wildcard, &what);
+  if (fd < 0) return throw_errno(env, -fd, what);
+
+  endpoint_t *ep = calloc(1, sizeof *ep);
+  if (!ep) {
+    close(fd); /* the socket opened above */
+    return throw_errno(env, ENOMEM, "udp_batch.open");
+  }
+  /* From here on a failure goes to `fail`: close_endpoint releases what was acquired so far. */
   ep->env = env;
   ep->fd = fd;
   ep->pktinfo = wildcard;
-  ep->box = box;
-  box->ep = ep;
   ep->in = in;
   ep->meta = meta;
   ep->out = out;
@@ -379,45 +337,54 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     ep->smsg[i].msg_hdr.msg_iov = &ep->siov[i];
     ep->smsg[i].msg_hdr.msg_iovlen = 1;
   }
-  for (int i = 0; i < 4; i++) napi_create_reference(env, argv[4 + i], 1, &ep->buffers[i]);
-  napi_create_reference(env, argv[8], 1, &ep->on_batch);
-  napi_value resource, name;
-  napi_create_object(env, &resource);
-  napi_create_reference(env, resource, 1, &ep->resource);
-  napi_create_string_utf8(env, "PldnsUdpBatch", NAPI_AUTO_LENGTH, &name);
-  napi_async_init(env, resource, name, &ep->async_ctx);
-
-  int rc = uv_poll_init(loop, &ep->poll, fd);
-  if (rc == 0) {
-    ep->poll.data = ep;
-    rc = uv_poll_start(&ep->poll, UV_READABLE, on_readable);
-  }
-  if (rc != 0) {
-    /* Not reachable with a fresh socket; clean up as close() would. */
-    box->ep = NULL;
-    close(fd);
-    return throw_errno(env, -rc, "uv_poll");
-  }
-  napi_add_env_cleanup_hook(env, env_cleanup, ep);
+  box_t *box = NULL;
   napi_value handle;
-  napi_create_external(env, box, box_finalize, NULL, &handle);
+  uv_loop_t *loop = NULL;
+  int rc;
+  if (!js_callback_init(env, &ep->on_batch, argv[8], "PldnsUdpBatch", argv + 4, 4)) goto fail;
+  box = calloc(1, sizeof *box);
+  if (!box) {
+    throw_errno(env, ENOMEM, "udp_batch.open");
+    goto fail;
+  }
+  if (call_failed(env, napi_create_external(env, box, box_finalize, NULL, &handle), "napi_create_external")) {
+    free(box); /* no handle holds it */
+    goto fail;
+  }
+  /* The handle's finalizer frees the box from here on. */
+  box->ep = ep;
+  ep->box = box;
+  NAPI_CHECK_GOTO(env, napi_get_uv_event_loop(env, &loop), fail);
+  rc = uv_poll_init(loop, &ep->poll, fd);
+  if (rc != 0) {
+    throw_errno(env, -rc, "uv_poll_init");
+    goto fail;
+  }
+  ep->polling = 1;
+  ep->poll.data = ep;
+  rc = uv_poll_start(&ep->poll, UV_READABLE, on_readable);
+  if (rc != 0) {
+    throw_errno(env, -rc, "uv_poll_start");
+    goto fail;
+  }
+  NAPI_CHECK_GOTO(env, napi_add_env_cleanup_hook(env, env_cleanup, ep), fail);
   return handle;
+fail:
+  close_endpoint(ep);
+  return NULL;
 }
 
 /* localPort(handle) -> number */
 static napi_value js_local_port(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (!get_args(env, info, 1, argv, "udp_batch.localPort")) return NULL;
   endpoint_t *ep = endpoint_of(env, argv[0]);
   if (!ep) return NULL;
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
   if (getsockname(ep->fd, (struct sockaddr *)&ss, &len) != 0) return throw_errno(env, errno, "getsockname");
   uint16_t port = ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port : ((struct sockaddr_in6 *)&ss)->sin6_port;
-  napi_value v;
-  napi_create_uint32(env, ntohs(port), &v);
-  return v;
+  return js_int32(env, ntohs(port));
 }
 
 /* Prepares message n of ep->smsg: `len` bytes at `data`, to the peer in `record` (see address_reply). */
@@ -447,19 +414,15 @@ static int send_all(endpoint_t *ep, int n) {
 
 /* flush(handle, count) -> number of replies that could not be sent */
 static napi_value js_flush(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (!get_args(env, info, 2, argv, "udp_batch.flush")) return NULL;
   int32_t count = 0;
-  napi_get_value_int32(env, argv[1], &count);
+  NAPI_CHECK(env, napi_get_value_int32(env, argv[1], &count));
   endpoint_t *ep = endpoint_of(env, argv[0]);
-  napi_value v;
-  if (!ep || ep->closing) {
-    napi_create_int32(env, count, &v);
-    return v;
-  }
+  if (!ep) return js_int32(env, count);
+  if (ep->closing) return js_int32(env, count);
   if (count < 0 || count > BATCH) {
-    napi_throw_range_error(env, NULL, "udp_batch.flush: bad count");
+    (void)napi_throw_range_error(env, NULL, "udp_batch.flush: bad count");
     return NULL;
   }
   int n = 0, failed = 0;
@@ -472,8 +435,7 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
     prepare_reply(ep, n++, ep->out + (size_t)i * SLOT, len, ep->meta + index * META);
   }
   failed += send_all(ep, n);
-  napi_create_int32(env, failed, &v);
-  return v;
+  return js_int32(env, failed);
 }
 
 /* sendMany(handle, peerRecords, data, lengths, count) -> number of replies that could not be sent.
@@ -481,28 +443,19 @@ static napi_value js_flush(napi_env env, napi_callback_info info) {
  * of the loop and sent with one sendmmsg: reply i is lengths[i] bytes at data + i * SLOT, to the
  * peer record at peerRecords + i * META (a copy taken while its query's batch was handled). */
 static napi_value js_send_many(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (!get_args(env, info, 5, argv, "udp_batch.sendMany")) return NULL;
   int32_t count = 0;
-  if (argc < 5) {
-    napi_throw_type_error(env, NULL, "udp_batch.sendMany: 5 arguments expected");
-    return NULL;
-  }
-  napi_get_value_int32(env, argv[4], &count);
+  NAPI_CHECK(env, napi_get_value_int32(env, argv[4], &count));
   endpoint_t *ep = endpoint_of(env, argv[0]);
-  napi_value v;
-  if (!ep || ep->closing) {
-    napi_create_int32(env, count, &v);
-    return v;
-  }
+  if (!ep || ep->closing) return js_int32(env, count);
   void *peers, *data, *lens;
   if (count < 0 || count > BATCH) {
-    napi_throw_range_error(env, NULL, "udp_batch.sendMany: bad count");
+    (void)napi_throw_range_error(env, NULL, "udp_batch.sendMany: bad count");
     return NULL;
   }
-  if (buffer_arg(env, argv[1], (size_t)count * META, &peers) || buffer_arg(env, argv[2], (size_t)count * SLOT, &data) ||
-      buffer_arg(env, argv[3], (size_t)count * 4, &lens))
+  if (!buffer_arg(env, argv[1], (size_t)count * META, &peers) || !buffer_arg(env, argv[2], (size_t)count * SLOT, &data) ||
+      !buffer_arg(env, argv[3], (size_t)count * 4, &lens))
     return NULL;
   int n = 0, failed = 0;
   for (int i = 0; i < count; i++) {
@@ -515,26 +468,21 @@ static napi_value js_send_many(napi_env env, napi_callback_info info) {
     prepare_reply(ep, n++, (unsigned char *)data + (size_t)i * SLOT, len, (unsigned char *)peers + (size_t)i * META);
   }
   failed += send_all(ep, n);
-  napi_create_int32(env, failed, &v);
-  return v;
+  return js_int32(env, failed);
 }
 
 /* sendTo(handle, peerRecord, bytes) -> undefined, or the error code (e.g. "EAGAIN").
  * peerRecord: a copy of a datagram's META-byte record, taken while its batch was handled. */
 static napi_value js_send_to(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (!get_args(env, info, 3, argv, "udp_batch.sendTo")) return NULL;
   endpoint_t *ep = endpoint_of(env, argv[0]);
   if (!ep) return NULL;
   void *peer, *data;
-  size_t peer_len = 0, data_len = 0;
-  if (napi_get_buffer_info(env, argv[1], &peer, &peer_len) != napi_ok || peer_len < META ||
-      napi_get_buffer_info(env, argv[2], &data, &data_len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "udp_batch.sendTo: a peer record and a buffer expected");
-    return NULL;
-  }
-  if (ep->closing) return undefined(env);
+  size_t data_len = 0;
+  if (!buffer_arg(env, argv[1], META, &peer)) return NULL;
+  NAPI_CHECK(env, napi_get_buffer_info(env, argv[2], &data, &data_len));
+  if (ep->closing) return js_undefined(env);
   ctrl_t ctrl;
   struct iovec iov = { .iov_base = data, .iov_len = data_len };
   struct msghdr hdr;
@@ -545,121 +493,27 @@ static napi_value js_send_to(napi_env env, napi_callback_info info) {
   ssize_t r;
   do r = sendmsg(ep->fd, &hdr, MSG_DONTWAIT);
   while (r < 0 && errno == EINTR);
-  if (r >= 0) return undefined(env);
-  napi_value code;
-  napi_create_string_utf8(env, uv_err_name(-errno), NAPI_AUTO_LENGTH, &code);
-  return code;
-}
-
-/* notify(socketPath, message): one sd_notify(3) datagram ("READY=1", "STOPPING=1", "WATCHDOG=1")
- * to systemd's $NOTIFY_SOCKET, a unix datagram socket that Node's dgram cannot address. A path
- * starting with '@' is in the abstract namespace. Returns undefined, or the errno name. */
-static napi_value js_notify(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  struct sockaddr_un addr;
-  memset(&addr, 0, sizeof addr);
-  addr.sun_family = AF_UNIX;
-  char message[256];
-  size_t path_len = 0, message_len = 0;
-  if (argc < 2 || napi_get_value_string_utf8(env, argv[0], addr.sun_path, sizeof addr.sun_path, &path_len) != napi_ok ||
-      napi_get_value_string_utf8(env, argv[1], message, sizeof message, &message_len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "udp_batch.notify: a socket path and a message expected");
-    return NULL;
-  }
-  napi_value code;
-  if (path_len == 0 || path_len >= sizeof addr.sun_path - 1) {
-    napi_create_string_utf8(env, "ENAMETOOLONG", NAPI_AUTO_LENGTH, &code);
-    return code;
-  }
-  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';
-  socklen_t addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + path_len + (addr.sun_path[0] == '\0' ? 0 : 1));
-  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ssize_t r = -1;
-  if (fd >= 0) {
-    do r = sendto(fd, message, message_len, MSG_NOSIGNAL, (struct sockaddr *)&addr, addr_len);
-    while (r < 0 && errno == EINTR);
-  }
-  int err = errno;
-  if (fd >= 0) close(fd);
-  if (r >= 0) return undefined(env);
-  napi_create_string_utf8(env, uv_err_name(-err), NAPI_AUTO_LENGTH, &code);
-  return code;
-}
-
-static void on_closed(uv_handle_t *handle) {
-  endpoint_t *ep = handle->data;
-  napi_env env = ep->env;
-  if (!ep->teardown) {
-    for (int i = 0; i < 4; i++) napi_delete_reference(env, ep->buffers[i]);
-    napi_delete_reference(env, ep->on_batch);
-    napi_delete_reference(env, ep->resource);
-    napi_async_destroy(env, ep->async_ctx);
-  }
-  free(ep);
-}
-
-static void close_endpoint(endpoint_t *ep) {
-  if (ep->closing) return;
-  if (ep->box) ep->box->ep = NULL;
-  ep->box = NULL;
-  ep->closing = 1;
-  uv_poll_stop(&ep->poll);
-  uv_close((uv_handle_t *)&ep->poll, on_closed);
-  /* uv_close has already removed the descriptor from epoll, so it may be closed at once. */
-  close(ep->fd);
-  ep->fd = -1;
-}
-
-/* The environment is going away (process exit, or a worker thread ends) with the socket still
- * open: close the descriptor; the environment frees its own references. */
-static void env_cleanup(void *arg) {
-  endpoint_t *ep = arg;
-  ep->teardown = 1;
-  close_endpoint(ep);
+  return r >= 0 ? js_undefined(env) : js_errno_name(env, errno);
 }
 
 /* close(handle): stops reading and closes the socket now (the port is free when it returns);
  * the memory goes in libuv's close callback. Idempotent. */
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (!get_args(env, info, 1, argv, "udp_batch.close")) return NULL;
   endpoint_t *ep = endpoint_of(env, argv[0]);
-  if (!ep) return undefined(env);
-  napi_remove_env_cleanup_hook(env, env_cleanup, ep);
+  if (!ep) return NULL; /* closed already (undefined), or not a handle (TypeError) */
+  /* First: a hook left registered would run on freed memory at teardown. */
+  NAPI_CHECK(env, napi_remove_env_cleanup_hook(env, env_cleanup, ep));
   close_endpoint(ep);
-  return undefined(env);
+  return js_undefined(env);
 }
 
-void set_fn(napi_env env, napi_value exports, const char *name, napi_callback cb) {
-  napi_value fn;
-  napi_create_function(env, name, NAPI_AUTO_LENGTH, cb, NULL, &fn);
-  napi_set_named_property(env, exports, name, fn);
-}
-
-void set_int(napi_env env, napi_value exports, const char *name, int value) {
-  napi_value v;
-  napi_create_int32(env, value, &v);
-  napi_set_named_property(env, exports, name, v);
-}
-
-NAPI_MODULE_INIT() {
-  set_fn(env, exports, "open", js_open);
-  set_fn(env, exports, "localPort", js_local_port);
-  set_fn(env, exports, "flush", js_flush);
-  set_fn(env, exports, "sendTo", js_send_to);
-  set_fn(env, exports, "sendMany", js_send_many);
-  set_fn(env, exports, "close", js_close);
-  set_fn(env, exports, "notify", js_notify);
-  set_int(env, exports, "BATCH", BATCH);
-  set_int(env, exports, "SLOT", SLOT);
-  set_int(env, exports, "META", META);
-  set_int(env, exports, "META_LENGTH_OFFSET", META_LENGTH_OFFSET);
-  set_int(env, exports, "AF_INET", AF_INET);
-  set_int(env, exports, "AF_INET6", AF_INET6);
-  register_upstream(env, exports);
-  register_malloc_trim(env, exports);
-  return exports;
+bool register_udp_batch(napi_env env, napi_value exports) {
+  return export_fn(env, exports, "open", js_open) && export_fn(env, exports, "localPort", js_local_port) &&
+         export_fn(env, exports, "flush", js_flush) && export_fn(env, exports, "sendTo", js_send_to) &&
+         export_fn(env, exports, "sendMany", js_send_many) && export_fn(env, exports, "close", js_close) &&
+         export_int(env, exports, "BATCH", BATCH) && export_int(env, exports, "SLOT", SLOT) && export_int(env, exports, "META", META) &&
+         export_int(env, exports, "META_LENGTH_OFFSET", META_LENGTH_OFFSET) && export_int(env, exports, "AF_INET", AF_INET) &&
+         export_int(env, exports, "AF_INET6", AF_INET6);
 }

@@ -1,6 +1,6 @@
 import { YoungGenerationCap } from './heap-settings';
 import { MemoryTrimmer } from './memory-trimmer';
-import { loadUdpBatch } from '../native/binding';
+import { loadNativeAddon } from '../native/addon';
 
 /**
  * Forwards in flight from which the daemon counts as busy forwarding: the young generation may
@@ -17,7 +17,7 @@ export class MemoryPolicy {
   constructor(forwardsInFlight: () => number, capYoungGeneration: boolean) {
     const busy = (): boolean => forwardsInFlight() >= BUSY_FORWARDS;
     if (capYoungGeneration) this.youngGeneration = new YoungGenerationCap(busy);
-    const addon = loadUdpBatch();
+    const addon = loadNativeAddon();
     if (addon.ok) this.trimmer = new MemoryTrimmer({ trim: () => addon.binding.trimMemory(), busy });
   }
 

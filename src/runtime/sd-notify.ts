@@ -1,6 +1,6 @@
 import { PldnsError } from '../errors';
 import type { Logger } from './log';
-import { loadUdpBatch, type BindingLoad } from '../native/binding';
+import { loadNativeAddon, type NativeAddonLoad } from '../native/addon';
 
 /** Sends one datagram to a unix socket; returns undefined or the errno name. */
 export type NotifySend = (socketPath: string, message: string) => string | undefined;
@@ -21,7 +21,7 @@ export interface ServiceNotifier {
  * Without the addon a Type=notify start cannot succeed, so that is an error at start (exit 2, no
  * restart loop) rather than a silent start timeout.
  */
-export function systemdNotifier(logger: Logger, env: NodeJS.ProcessEnv = process.env, loadAddon: () => BindingLoad = loadUdpBatch): ServiceNotifier {
+export function systemdNotifier(logger: Logger, env: NodeJS.ProcessEnv = process.env, loadAddon: () => NativeAddonLoad = loadNativeAddon): ServiceNotifier {
   const socketPath = env.NOTIFY_SOCKET;
   if (!socketPath) return { ready: () => undefined, stopping: () => undefined };
   const transport = nativeSend(loadAddon());
@@ -47,7 +47,7 @@ export function systemdNotifier(logger: Logger, env: NodeJS.ProcessEnv = process
   };
 }
 
-function nativeSend(load: BindingLoad): NotifySend {
+function nativeSend(load: NativeAddonLoad): NotifySend {
   if (!load.ok) {
     throw new PldnsError('SD_NOTIFY', `NOTIFY_SOCKET is set (systemd Type=notify) but the native addon that sends to it is missing: ${load.reason}`);
   }

@@ -1,11 +1,11 @@
 import ipaddr from 'ipaddr.js';
 import { PldnsError } from '../errors';
-import type { BatchHandle, UdpBatchBinding } from '../native/binding';
+import type { BatchHandle, NativeAddon } from '../native/addon';
 import type { ClientAddress } from './request';
 import type { DatagramSink, UdpTransport, UdpTransportOptions } from './udp-transport';
 
 /**
- * UDP through the udp_batch addon: one recvmmsg, one JS call and one sendmmsg per batch of up to
+ * UDP through the native addon's listener batches: one recvmmsg, one JS call and one sendmmsg per batch of up to
  * 64 datagrams (src/native/udp_batch.c). Replies produced while a batch is handled are copied
  * into the shared output slots and leave together when the batch ends; later replies (forwarded
  * queries) are gathered with a copy of the sender's peer record and leave together at the end of
@@ -39,7 +39,7 @@ export class BatchTransport implements UdpTransport {
   private readonly lastV6Bytes = Buffer.alloc(16);
   private lastV6 = '';
 
-  constructor(private readonly binding: UdpBatchBinding, private readonly options: UdpTransportOptions) {
+  constructor(private readonly binding: NativeAddon, private readonly options: UdpTransportOptions) {
     const { BATCH, SLOT, META } = binding;
     // Own ArrayBuffers (not the shared pool): the addon keeps raw pointers into them. The slot
     // areas are not zero-filled: each slot is written (by the kernel or by a reply) before it is

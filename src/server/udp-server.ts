@@ -1,7 +1,7 @@
 import type { Logger } from '../runtime/log';
 import { PldnsError } from '../errors';
 import { formatHostPort, type HostPort } from '../config/units';
-import { loadUdpBatch, type BindingLoad } from '../native/binding';
+import { loadNativeAddon, type NativeAddonLoad } from '../native/addon';
 import type { ClientAddress } from './request';
 import type { PipelineOutput, QueryPipeline } from './pipeline';
 import { BatchTransport } from './udp-batch';
@@ -18,7 +18,7 @@ export interface UdpServerOptions {
   readonly udpIo?: UdpIoSetting;
   readonly recvBufferBytes?: number;
   /** Where the addon comes from (tests replace it to see the fallback). */
-  readonly loadBatch?: () => BindingLoad;
+  readonly loadBatch?: () => NativeAddonLoad;
 }
 
 /**
@@ -69,7 +69,7 @@ export class UdpServer {
     const setting = this.options.udpIo ?? 'auto';
     const options: UdpTransportOptions = { address, label: this.label, socketBufferBytes: this.options.recvBufferBytes ?? 0, counters, logger };
     if (setting === 'dgram') return new DgramTransport(options);
-    const load = (this.options.loadBatch ?? loadUdpBatch)();
+    const load = (this.options.loadBatch ?? loadNativeAddon)();
     if (load.ok) return new BatchTransport(load.binding, options);
     if (setting === 'batch') throw new PldnsError('LISTEN_FAILED', `cannot open ${this.label} with listen.udp_io "batch": ${load.reason}`);
     logger.warn({ listener: this.label, reason: load.reason }, "UDP batch I/O unavailable; using Node's dgram");

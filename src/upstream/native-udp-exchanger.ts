@@ -1,7 +1,7 @@
 import { constants as osConstants } from 'node:os';
 import { PldnsError } from '../errors';
 import type { HostPort } from '../config/units';
-import type { UdpBatchBinding, UpstreamHandle } from '../native/binding';
+import type { NativeAddon, UpstreamHandle } from '../native/addon';
 import type { ExchangeResult, UdpExchanger } from './udp-exchange';
 import { matchesQuery } from './upstream-query';
 
@@ -38,7 +38,7 @@ export class NativeUdpExchanger implements UdpExchanger {
   private readonly meta: Buffer;
   private readonly metaWords: Int32Array;
 
-  constructor(private readonly binding: UdpBatchBinding) {
+  constructor(private readonly binding: NativeAddon) {
     // Own ArrayBuffers (not the shared pool): the addon keeps raw pointers into them. The input
     // (64 slots of 64 KiB) is left unfilled, so only pages that replies write become resident.
     this.input = Buffer.allocUnsafeSlow(binding.UP_BATCH * binding.UP_SLOT);
@@ -107,7 +107,7 @@ export class NativeUdpExchanger implements UdpExchanger {
     if (!handle) return;
     const left = [...this.out.entries()];
     this.out.clear();
-    this.binding.upClose(handle, left.map(([token]) => token));
+    this.binding.upClose(handle);
     for (const [, x] of left) {
       clearTimeout(x.timer);
       x.reject(new PldnsError('UPSTREAM_FAILED', 'udp: the forwarder was closed'));

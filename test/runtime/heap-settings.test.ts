@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { YoungGenerationCap, growthFactorFor, heapPlanFor } from '../../src/runtime/heap-settings';
 
-const DIST = path.resolve(__dirname, '..', 'dist');
+const DIST = path.resolve(__dirname, '..', '..', 'dist');
 
 t.test('the daemon sets its heap flags unless the operator chose them', async (t) => {
   const both = ['--semi-space-growth-factor=1', '--heap-growing-percent=50'];
@@ -71,7 +71,7 @@ function newSpaceAfterChurn(preload: string[]): number {
 t.test('set from inside the process, the setting holds the new space down under allocation churn', async (t) => {
   const MiB = 1024 * 1024;
   const without = newSpaceAfterChurn([]);
-  const withSettings = newSpaceAfterChurn([path.join(DIST, 'heap-settings-apply.js')]);
+  const withSettings = newSpaceAfterChurn([path.join(DIST, 'runtime', 'heap-settings-apply.js')]);
   t.ok(without > 8 * MiB, `without: the new space grew (${without} bytes), so the churn exercises growth`);
   // Growth factor 1 keeps the initial 1 MiB semi-spaces (2 MiB); a run on a loaded machine once
   // read 4 MiB. What matters is that V8's own growth (to 2 × 16 MiB) does not happen.
@@ -80,5 +80,5 @@ t.test('set from inside the process, the setting holds the new space down under 
 
 t.test('cli.js applies the settings before loading anything else', async (t) => {
   const firstRequire = /require\("([^"]+)"\)/.exec(readFileSync(path.join(DIST, 'cli.js'), 'utf8'))?.[1];
-  t.equal(firstRequire, './heap-settings-apply');
+  t.equal(firstRequire, './runtime/heap-settings-apply');
 });

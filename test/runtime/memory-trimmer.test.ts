@@ -1,6 +1,6 @@
 import t from 'tap';
 import { MemoryTrimmer } from '../../src/runtime/memory-trimmer';
-import { loadUdpBatch } from '../../src/native/binding';
+import { loadNativeAddon } from '../../src/native/addon';
 
 /** When the daemon gives freed heap memory back: after growth, never while busy, not again without new growth. */
 
@@ -29,7 +29,7 @@ t.test('trims after the process grew, not while busy, and not again until it gro
 });
 
 t.test('the addon trims (glibc malloc_trim)', async (t) => {
-  const addon = loadUdpBatch();
+  const addon = loadNativeAddon();
   t.ok(addon.ok, addon.ok ? 'loaded' : addon.reason);
   if (!addon.ok) return;
   // Free something sizeable first so there is memory to give back.

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { UdpServer, type UdpIoSetting } from '../../src/server/udp-server';
 import { QueryPipeline } from '../../src/server/pipeline';
 import type { DnsHandler, PipelineCounters } from '../../src/server/request';
-import { loadUdpBatch } from '../../src/native/binding';
+import { loadNativeAddon } from '../../src/native/addon';
 import { createLogger } from '../../src/runtime/log';
 import { isPldnsError } from '../../src/errors';
 import { encodeQuery } from '../helpers/wire';
@@ -12,7 +12,7 @@ import { encodeQuery } from '../helpers/wire';
 // The UDP listener with both engines: the recvmmsg/sendmmsg addon and Node's dgram. Each test
 // runs against both, through real sockets on loopback.
 
-const batchLoad = loadUdpBatch();
+const batchLoad = loadNativeAddon();
 t.test('the UDP batch addon is built and loads', async (t) => {
   // `npm run build` compiles it; without a C compiler the daemon falls back to dgram, but the
   // tests must exercise the addon, so its absence is a failure here (never a silent skip).
@@ -205,7 +205,7 @@ t.test('batch: a worker thread that exits with its socket open releases the port
     return;
   }
   const { Worker } = await import('node:worker_threads');
-  const addon = require.resolve('../../dist/native/udp_batch.node');
+  const addon = require.resolve('../../dist/native/pldns_native.node');
   // The worker opens a socket through the addon and exits without closing it: the addon's
   // environment cleanup hook must close the descriptor, or the port stays taken.
   const worker = new Worker(`

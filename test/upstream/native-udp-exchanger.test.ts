@@ -1,7 +1,10 @@
 import dgram from 'node:dgram';
+import { closeSync, fstatSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { NativeUdpExchanger } from '../../src/upstream/native-udp-exchanger';
-import { loadUdpBatch } from '../../src/native/binding';
+import { loadNativeAddon } from '../../src/native/addon';
 import type { HostPort } from '../../src/config/units';
 import { answerFor, startResponder, type Responder, type ResponderReply } from '../helpers/responder';
 import { encodeQuery } from '../helpers/wire';
@@ -12,7 +15,7 @@ import { encodeQuery } from '../helpers/wire';
  * bookkeeping. The forwarder's behaviour over this exchanger is in upstream-forwarder.test.ts.
  */
 
-const addon = loadUdpBatch();
+const addon = loadNativeAddon();
 
 function exchanger(t: Test): NativeUdpExchanger {
   if (!addon.ok) throw new Error(`addon not loadable: ${addon.reason}`);
@@ -171,4 +174,60 @@ t.test('close() ends the exchanges still out and frees their sockets', async (t)
   t.equal(x.openSockets, 0);
   await t.rejects(x.exchange(at(a.port), q.bytes, q.questionEnd, 60_000), { code: 'UPSTREAM_FAILED' }, 'no exchange after close');
   t.equal(a.seen, 1, 'nothing more was sent');
+});
+
+t.test('upRelease and upClose close only sockets the set opened and has not closed', async (t) => {
+  if (!addon.ok) throw new Error(addon.reason);
+  const b = addon.binding;
+  const dir = mkdtempSync(join(tmpdir(), 'pldns-upstream-fds-'));
+  const file = join(dir, 'not-a-socket');
+  writeFileSync(file, 'x');
+  const opened: number[] = [];
+  const openFile = (): number => {
+    const fd = openSync(file, 'r');
+    opened.push(fd);
+    return fd;
+  };
+  t.teardown(() => {
+    for (const fd of opened) {
+      try {
+        closeSync(fd);
+      } catch {
+        // closed by the code under test: the failure is reported by the assertions below
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const isOpen = (fd: number): boolean => {
+    try {
+      fstatSync(fd);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const a = await responder(t, () => {});
+  const handle = b.upOpen(Buffer.allocUnsafeSlow(b.UP_BATCH * b.UP_SLOT), Buffer.alloc(b.UP_BATCH * 8), () => {});
+
+  const foreign = openFile();
+  b.upRelease(handle, foreign);
+  t.ok(isOpen(foreign), 'a token the set never handed out: the descriptor is left alone');
+
+  const q = query('owned.example', 15);
+  const token = b.upSend(handle, 4, '127.0.0.1', a.port, q.bytes);
+  if (typeof token !== 'number') throw new Error(`upSend: ${token}`);
+  t.equal(b.upOpenSockets(handle), 1);
+  b.upRelease(handle, token);
+  t.equal(b.upOpenSockets(handle), 0, 'released');
+  // The lowest free descriptor is usually the one just released: a stale token then names it.
+  const reused = openFile();
+  b.upRelease(handle, token);
+  t.ok(isOpen(reused), `a stale token (${token}; the file got ${reused}) does not close what now has its number`);
+  t.equal(b.upOpenSockets(handle), 0, 'the count is not decremented twice');
+
+  const still = b.upSend(handle, 4, '127.0.0.1', a.port, q.bytes);
+  t.type(still, 'number', 'a socket still out at close');
+  b.upClose(handle);
+  t.ok(isOpen(foreign) && isOpen(reused), 'upClose closes the set\'s own sockets only');
+  t.ok(typeof still === 'number' && !opened.includes(still) && !isOpen(still), 'the socket still out was closed');
 });

@@ -8,7 +8,7 @@ import { waitUntil } from '../helpers/settle';
 import { decode, encodeQuery } from '../helpers/wire';
 import { dgramExchanger, type UdpExchanger } from '../../src/upstream/udp-exchange';
 import { NativeUdpExchanger } from '../../src/upstream/native-udp-exchanger';
-import { loadUdpBatch } from '../../src/native/binding';
+import { loadNativeAddon } from '../../src/native/addon';
 
 /**
  * The forwarder against in-process upstreams on 127.0.0.1 (test/helpers/responder): IDs,
@@ -44,7 +44,7 @@ function recorder(names: Map<number, string>): Recorded {
   return { observer, exchanges, health };
 }
 
-const addon = loadUdpBatch();
+const addon = loadNativeAddon();
 /** The exchanger the tests of the running engine use (set by the engine's parent test). */
 let makeUdp: () => UdpExchanger = () => dgramExchanger;
 const engines: Record<string, () => UdpExchanger> = {

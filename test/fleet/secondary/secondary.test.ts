@@ -18,7 +18,7 @@ const zoneAt = (serial: number, ip: string): ZoneRecord[] => [soa(serial), { nam
 
 const server = (port: number): HostPort => ({ host: '127.0.0.1', port, family: 4 });
 const config = (over: Partial<PrimariesConfig> = {}): PrimariesConfig => ({
-  zone: ORIGIN, servers: [server(1), server(2)], key: null, refreshMs: 3_600_000, retryMs: 3_600_000, timeoutMs: 1000, maxStaleMs: 60_000, ...over,
+  zone: ORIGIN, servers: [server(1), server(2)], key: null, refreshMs: 3_600_000, retryMs: 3_600_000, timeoutMs: 1000, maxStaleMs: 60_000, managed: ['example.com'], maxRecords: 50_000, maxDropShare: 0.5, ...over,
 });
 
 interface Primary {

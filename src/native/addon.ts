@@ -6,8 +6,15 @@ export type BatchHandle = { readonly __brand: 'udp_batch' };
 /** The set of upstream exchange sockets inside the addon (opaque). */
 export type UpstreamHandle = { readonly __brand: 'upstream_udp' };
 
-/** The addon built from udp_batch.c and upstream_udp.c (see those files for the shared-memory layouts). */
-export interface UdpBatchBinding {
+/** The built addon's file name (dist/native/, next to this file's compiled copy). */
+export const ADDON_FILE = 'pldns_native.node';
+
+/**
+ * The native addon: the daemon's system calls that Node does not offer (src/native/*.c; addon.h
+ * says which file holds which job; see those files for the shared-memory layouts).
+ */
+export interface NativeAddon {
+  // Listeners (udp_batch.c): recvmmsg/sendmmsg batches.
   readonly BATCH: number;
   readonly SLOT: number;
   readonly META: number;
@@ -31,36 +38,36 @@ export interface UdpBatchBinding {
   upOpen(input: Buffer, meta: Buffer, onReplies: (count: number) => void): UpstreamHandle;
   /** Opens a socket on a random port, connects it to host:port and sends; the token, or the errno name. */
   upSend(handle: UpstreamHandle, family: 4 | 6, host: string, port: number, query: Buffer): number | string;
-  /** Closes the exchange's socket. */
+  /** Closes the exchange's socket, if it is one the set opened and has not closed. */
   upRelease(handle: UpstreamHandle, token: number): void;
-  /** Closes the listed exchange sockets still open, then the set. */
-  upClose(handle: UpstreamHandle, openTokens: number[]): void;
+  /** Closes the exchange sockets still open, then the set. */
+  upClose(handle: UpstreamHandle): void;
   upOpenSockets(handle: UpstreamHandle): number;
-  /** malloc_trim(0): freed heap memory back to the kernel (glibc); true when some was released. */
+  /** malloc_trim.c: freed heap memory back to the kernel (glibc malloc_trim(0)); true when some was released. */
   trimMemory(): boolean;
-  /** One sd_notify datagram to a unix socket path ('@' = abstract); returns undefined or the errno name. */
+  /** sd_notify.c: one sd_notify datagram to a unix socket path ('@' = abstract); returns undefined or the errno name. */
   notify(socketPath: string, message: string): string | undefined;
 }
 
-export type BindingLoad = { readonly ok: true; readonly binding: UdpBatchBinding } | { readonly ok: false; readonly reason: string };
+export type NativeAddonLoad = { readonly ok: true; readonly binding: NativeAddon } | { readonly ok: false; readonly reason: string };
 
-let loaded: BindingLoad | undefined;
+let loaded: NativeAddonLoad | undefined;
 
-/** Loads dist/native/udp_batch.node once; the reason says why it is unavailable. */
-export function loadUdpBatch(): BindingLoad {
+/** Loads dist/native/pldns_native.node once; the reason says why it is unavailable. */
+export function loadNativeAddon(): NativeAddonLoad {
   if (loaded) return loaded;
   if (process.platform !== 'linux') {
-    loaded = { ok: false, reason: `recvmmsg/sendmmsg batching is Linux-only (platform ${process.platform})` };
+    loaded = { ok: false, reason: `the native addon is Linux-only (platform ${process.platform})` };
     return loaded;
   }
   // Next to this file in dist/native/; from src/native/ (tests run the TypeScript) the built copy.
-  const file = [join(__dirname, 'udp_batch.node'), join(__dirname, '..', '..', 'dist', 'native', 'udp_batch.node')].find((f) => existsSync(f));
+  const file = [join(__dirname, ADDON_FILE), join(__dirname, '..', '..', 'dist', 'native', ADDON_FILE)].find((f) => existsSync(f));
   if (!file) {
-    loaded = { ok: false, reason: `addon not found (${join(__dirname, 'udp_batch.node')}); \`npm run build\` builds it when a C compiler is present` };
+    loaded = { ok: false, reason: `addon not found (${join(__dirname, ADDON_FILE)}); \`npm run build\` builds it when a C compiler is present` };
     return loaded;
   }
   try {
-    loaded = { ok: true, binding: require(file) as UdpBatchBinding };
+    loaded = { ok: true, binding: require(file) as NativeAddon };
   } catch (err) {
     const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
     loaded = { ok: false, reason: `addon ${file} not loadable (${message})` };
