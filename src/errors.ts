@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   ZONE_STATE_INVALID: 'a policy zone or zone serial file in state_dir is corrupt or of an unknown version',
   ZONE_STATE_WRITE: 'a policy zone or zone serial file could not be written to state_dir',
   ZONE_DATA_INVALID: 'a received zone (AXFR) or change set (IXFR) is not a usable policy zone',
+  ZONE_REFUSED: 'an edge refused a received zone (primaries.managed, max_records, max_drop, or an address an endpoint never has) and kept its current one',
   XFR_REFUSED: 'a primary refused the SOA query, zone transfer or NOTIFY',
   XFR_BAD_TSIG: 'a TSIG-signed exchange with a primary or secondary failed verification',
   XFR_FAILED: 'a zone transfer, SOA query or NOTIFY failed',
@@ -62,6 +63,8 @@ export type TransferDetails = {
   readonly tsig?: string;
   /** The TSIG error the peer set (RFC 8945 §5.3). */
   readonly tsigError?: number;
+  /** ZONE_REFUSED: which check refused it (records, address, wildcard, empty, drop). */
+  readonly refusal?: string;
 };
 
 /**
@@ -97,6 +100,7 @@ export type ErrorDetailsByCode = {
   ZONE_STATE_WRITE: never;
   /** Transfer details when the zone or change set came from a primary. */
   ZONE_DATA_INVALID: TransferDetails;
+  ZONE_REFUSED: TransferDetails;
   XFR_REFUSED: TransferDetails;
   XFR_BAD_TSIG: TransferDetails;
   XFR_FAILED: TransferDetails;

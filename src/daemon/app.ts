@@ -199,6 +199,11 @@ export class App {
     this.warnAbout(config);
   }
 
+  /** SIGUSR2: the table source fetches now (a sync, or an edge's full transfer whatever the serial). */
+  refetch(): void {
+    this.source.refetch();
+  }
+
   /** Lameduck: /readyz turns 503 first so load balancers and probes move away, then we stop. */
   async stop(lameduckMs = 0): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return;

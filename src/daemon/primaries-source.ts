@@ -3,6 +3,9 @@ import type { Logger } from '../runtime/log';
 import { type Metrics, secondaryObserver } from '../metrics';
 import type { Secondary } from '../fleet/secondary/secondary';
 import type { NotifyReceiver } from '../fleet/primary/zone-server';
+import type { TableEntryInput } from '../resolve/table';
+import type { PolicyZone } from '../fleet/zone/policy-zone';
+import { managedPlaceholders } from '../fleet/secondary/zone-guard';
 import { fleet } from './fleet-modules';
 import type { SourceListener, TableSource } from './table-source';
 
@@ -17,12 +20,17 @@ export interface PrimariesSourceOptions {
 /**
  * The table from fleet primaries (an edge): the saved zone at start, then SOA checks and transfers
  * from the hubs. The edge answers with the TTL its hub published, so both give the same answers.
+ * Its own primaries.managed names are in the table from the start, answering SERVFAIL until a
+ * zone covers them: an edge without a zone never forwards them (the upstream would give 100.x).
  */
 export class PrimariesSource implements TableSource {
   readonly name = 'transfer';
   private readonly secondary: Secondary;
+  private managed: readonly string[];
+  private received: { inputs: readonly TableEntryInput[]; ttlS: number; zone: PolicyZone } | undefined;
 
-  constructor(options: PrimariesSourceOptions) {
+  constructor(private readonly options: PrimariesSourceOptions) {
+    this.managed = options.primaries.managed;
     const dir = options.config.stateDir;
     const f = fleet();
     this.secondary = new f.Secondary({
@@ -31,9 +39,19 @@ export class PrimariesSource implements TableSource {
       store: dir ? f.zoneStore(dir) : undefined,
       observer: secondaryObserver(options.metrics, options.primaries.zone),
       logger: options.logger.child({ component: 'secondary' }),
-      onZone: (zone, table) => options.onUpdate({ inputs: table.inputs, ttlS: table.ttlS, zone }),
+      onZone: (zone, table) => {
+        this.received = { inputs: table.inputs, ttlS: table.ttlS, zone };
+        this.emit();
+      },
     });
-    options.onUpdate({ inputs: [] });
+    this.emit();
+  }
+
+  /** The placeholders first: a zone's own name or wildcard for the same key replaces one (the table keeps the last). */
+  private emit(): void {
+    const placeholders = managedPlaceholders(this.managed);
+    const r = this.received;
+    this.options.onUpdate(r ? { inputs: [...placeholders, ...r.inputs], ttlS: r.ttlS, zone: r.zone } : { inputs: placeholders });
   }
 
   get notifyReceiver(): NotifyReceiver {
@@ -47,8 +65,15 @@ export class PrimariesSource implements TableSource {
 
   start(): void {}
 
+  refetch(): void {
+    this.secondary.retransfer();
+  }
+
   reconfigure(config: Config): void {
-    if (config.primaries) this.secondary.reconfigure(config.primaries);
+    if (!config.primaries) return;
+    this.managed = config.primaries.managed;
+    this.secondary.reconfigure(config.primaries);
+    this.emit();
   }
 
   notReadyReasons(nowMs: number): string[] {

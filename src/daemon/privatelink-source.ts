@@ -91,6 +91,12 @@ export class PrivateLinkSource implements TableSource {
     }, FIRST_SYNC_AFTER_SNAPSHOT_MS);
   }
 
+  refetch(): void {
+    if (!this.started || !this.syncer) return;
+    this.options.logger.info('SIGUSR2: syncing now');
+    this.syncer.syncOnce().catch(() => undefined);
+  }
+
   reconfigure(config: Config): void {
     this.config = config;
     this.apiClients.reconfigure(config);

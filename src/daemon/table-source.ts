@@ -32,6 +32,11 @@ export interface TableSource {
   /** Starts fetching (first sync or SOA check, then the schedule); called once the daemon answers. */
   start(): void;
   stop(): Promise<void>;
+  /**
+   * An operator's SIGUSR2: fetch now, past what would normally hold it back (PrivateLink: a sync
+   * now; primaries: the whole zone from the freshest primary whatever its serial).
+   */
+  refetch(): void;
   /** A reloaded config whose source kind is unchanged (a kind change needs a restart). */
   reconfigure(config: Config): void;
   /** Why the daemon should not take traffic because of this source (empty: ready). */

@@ -153,6 +153,7 @@ export function secondaryObserver(m: Metrics, zone: string): SecondaryObserver {
     checked: (result) => m.transferChecks.inc({ result }),
     transferred: (type, result) => m.transferReceived.inc({ type, result }),
     serial: (serial) => m.transferSerial.set({ zone, role: 'secondary' }, serial),
+    refused: (reason) => m.zoneRefused.inc({ reason }),
   };
 }
 

@@ -29,7 +29,7 @@ const FILES: SecretFiles = {
 };
 
 const REGION = 'region: cn-hangzhou\n';
-const EDGE = 'primaries: { servers: ["192.0.2.53"] }\n';
+const EDGE = 'primaries: { servers: ["192.0.2.53"], managed: ["svc.example.internal"] }\n';
 const STATIC = 'records: { entries: [ { names: ["ntp.internal.example"], addresses: ["10.0.0.123"] } ] }\n';
 const key = (extra: string): string => `${REGION}transfer:\n  allow: ["key:fleet"]\n  keys: [ { name: fleet, ${extra} } ]\n`;
 
@@ -96,18 +96,18 @@ const GOOD: [string, string, (c: Config) => unknown, unknown][] = [
     (c) => [c.source, c.region, c.transfer, c.primaries],
     [
       'primaries', '', null,
-      { zone: 'privatelink.rpz', servers: [{ host: '192.0.2.53', port: 53, family: 4 }], key: null, refreshMs: null, retryMs: 10_000, timeoutMs: 10_000, maxStaleMs: 86_400_000 },
+      { zone: 'privatelink.rpz', servers: [{ host: '192.0.2.53', port: 53, family: 4 }], key: null, refreshMs: null, retryMs: 10_000, timeoutMs: 10_000, maxStaleMs: 86_400_000, managed: ['svc.example.internal'], maxRecords: 50_000, maxDropShare: 0.5 },
     ],
   ],
   [
     'edge with every key',
     'primaries:\n  zone: Other.RPZ\n  servers: ["[2001:db8::53]:5353", "192.0.2.54"]\n  key: { name: fleet, secret_file: plain.key }\n' +
-      '  refresh: 30s\n  retry: 2s\n  timeout: 3s\n  max_stale: 1h\n',
+      '  refresh: 30s\n  retry: 2s\n  timeout: 3s\n  max_stale: 1h\n  managed: ["Svc.Example.Internal.", "{region}.privatelink.aliyuncs.com"]\n  max_records: 2000\n  max_drop: "25%"\nregion: cn-shanghai\n',
     (c) => {
       const p = c.primaries;
-      return [p?.zone, p?.servers.map((s) => `${s.host}/${s.port}`), p?.key?.name, p?.key?.secret.equals(SECRET32), p?.refreshMs, p?.retryMs, p?.timeoutMs, p?.maxStaleMs];
+      return [p?.zone, p?.servers.map((s) => `${s.host}/${s.port}`), p?.key?.name, p?.key?.secret.equals(SECRET32), p?.refreshMs, p?.retryMs, p?.timeoutMs, p?.maxStaleMs, p?.managed, p?.maxRecords, p?.maxDropShare];
     },
-    ['other.rpz', ['2001:db8::53/5353', '192.0.2.54/53'], 'fleet', true, 30_000, 2000, 3000, 3_600_000],
+    ['other.rpz', ['2001:db8::53/5353', '192.0.2.54/53'], 'fleet', true, 30_000, 2000, 3000, 3_600_000, ['svc.example.internal', 'cn-shanghai.privatelink.aliyuncs.com'], 2000, 0.25],
   ],
   [
     'edge with a static entry and {region}',
@@ -263,14 +263,14 @@ t.test('check through the CLI: exit 2 with one line per problem, 0 for the fleet
   const dir = mkdtempSync(join(tmpdir(), 'pldns-fleetcheck-'));
   writeFileSync(join(dir, 'fleet.key'), `${B64}\n`);
   const good = join(dir, 'edge.yaml');
-  writeFileSync(good, 'primaries: { servers: ["127.0.0.1:5300"], key: { name: fleet, secret_file: fleet.key } }\nstate_dir: false\n');
+  writeFileSync(good, 'primaries: { servers: ["127.0.0.1:5300"], key: { name: fleet, secret_file: fleet.key }, managed: ["svc.example.internal"] }\nstate_dir: false\n');
   const ok = check(good);
   t.equal(ok.status, 0, `a valid edge with a key file next to it: ${ok.out}`);
 
   const bad = join(dir, 'bad.yaml');
   writeFileSync(bad, [
     'privatelink: { endpoint: "127.0.0.1:8054", protocol: http }',
-    'primaries: { servers: ["0.0.0.0"], key: { name: fleet, secret_file: missing.key } }',
+    'primaries: { servers: ["0.0.0.0"], key: { name: fleet, secret_file: missing.key }, managed: ["*.com", "com"] }',
     'records: { entries: [ { names: ["a.example.com"], endpoint: ep-bp1abc } ] }',
     'transfer: { allow: ["key:nope"], notify: ["[::]:53"] }',
     '',
@@ -281,6 +281,8 @@ t.test('check through the CLI: exit 2 with one line per problem, 0 for the fleet
   t.same(lines.sort(), [
     'primaries.key.secret_file: cannot read ' + join(dir, 'missing.key') + ': ENOENT',
     'primaries.servers[0]: 0.0.0.0:53 is not a destination (0.0.0.0 and :: mean "any address")',
+    'primaries.managed[0]: is a suffix already (it covers every name below it): drop the "*."',
+    'primaries.managed[1]: must have at least two labels (a whole top-level domain cannot be managed)',
     'primaries: cannot be combined with privatelink: a hub syncs from PrivateLink, an edge transfers from primaries (remove one)',
     'records.entries[0].endpoint: needs PrivateLink, and with primaries there is none: the hub publishes cloud names; an edge entry may only have "addresses"',
     'transfer.allow[0]: key "nope" is not defined in transfer.keys',

@@ -19,7 +19,7 @@ records:
 const EDGE = `
 region: cn-hangzhou
 state_dir: false
-primaries: { servers: ["127.0.0.1:5300"], zone: privatelink.rpz }
+primaries: { servers: ["127.0.0.1:5300"], zone: privatelink.rpz, managed: ["svc.example.internal"] }
 records:
   entries:
     - { names: ["ntp.internal.example"], addresses: ["10.0.0.124"] }

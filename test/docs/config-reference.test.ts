@@ -167,7 +167,7 @@ t.test('documented fleet defaults are the validator defaults', async (t) => {
   const def = (key: string): string => /`([^`]+)`/.exec(rows.find((r) => r.key === key)?.def ?? '')?.[1] ?? '';
   const secret = Buffer.alloc(32, 7).toString('base64');
   const hub = validateConfig({ region: 'cn-hangzhou', transfer: { allow: ['key:fleet'], keys: [{ name: 'fleet', secret }] } });
-  const edge = validateConfig({ primaries: { servers: ['10.0.0.53'], key: { name: 'fleet', secret } } });
+  const edge = validateConfig({ primaries: { servers: ['10.0.0.53'], key: { name: 'fleet', secret }, managed: ['svc.example.internal'] } });
   if (!hub.config || !edge.config) throw new Error(JSON.stringify([hub.problems, edge.problems]));
   const transfer = hub.config.transfer;
   const primaries = edge.config.primaries;

@@ -6,7 +6,7 @@ import { dig, type DigResult } from '../helpers/dig';
 import { startDaemon } from '../helpers/daemon';
 import { sleep } from '../helpers/hardening';
 import { freePort } from '../helpers/ports';
-import { FLEET_SECRET, MANAGED, UPSTREAM_IP, hubYaml, startEdge, startUpstream } from '../helpers/fleet';
+import { EDGE_MANAGED, FLEET_SECRET, MANAGED, UPSTREAM_IP, hubYaml, startEdge, startUpstream } from '../helpers/fleet';
 import { endpoint, startSimulatorProcess, zone, type SimData } from '../helpers/simulator-process';
 import {
   bindOptions, bindZoneConfig, pdnsRpzLua, pdnsSettings, startBindRpz, startPdnsRecursor, startUnboundRpz, unboundRpzConfig,
@@ -127,7 +127,7 @@ t.test('data-center resolvers as RPZ secondaries of the hub', async (t) => {
     stoppable(onFreePort((port) => startBindRpz({ ...common, zone: 'cn-hangzhou-k.privatelink.rpz', port }))),
     stoppable(onFreePort((port) => startUnboundRpz({ ...common, zone: 'privatelink.rpz', port }))),
     stoppable(startPdnsRecursor({ ...common, zone: 'privatelink.rpz', refreshS: PDNS_REFRESH_S })),
-    stoppable(startEdge({ hubPorts: [hubPort], upstreamPort: upstream.port, refresh: '5m' })),
+    stoppable(startEdge({ hubPorts: [hubPort], upstreamPort: upstream.port, refresh: '5m', managed: [...EDGE_MANAGED, DROPPED] })),
   ] as const);
   writeFileSync(hub.configPath, hubYaml({ ...hubOptions, notify: [bind.port, bindView.port, unbound.port, edge.dnsPort] }));
   hub.proc.kill('SIGHUP');

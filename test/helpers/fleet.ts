@@ -16,6 +16,8 @@ export const FLEET_SECRET = Buffer.alloc(32, 0x5a).toString('base64');
 export const WRONG_SECRET = Buffer.alloc(32, 0x33).toString('base64');
 export const UPSTREAM_IP = '192.0.2.77';
 export const MANAGED = 'cs-anony-vpc.cn-hangzhou.aliyuncs.com';
+/** What the test edges manage (primaries.managed): the hub's names and its endpoints' domains. */
+export const EDGE_MANAGED: readonly string[] = ['cs-anony-vpc.{region}.aliyuncs.com', 'registry-{region}-vpc.ack.aliyuncs.com', '{region}.privatelink.aliyuncs.com'];
 
 export function fleetData(ipK = '10.10.0.2', ipJ = '10.10.0.1'): SimData {
   return {
@@ -80,10 +82,13 @@ export interface EdgeOptions {
   readonly refresh?: string;
   readonly secret?: string;
   readonly stateDir?: string;
+  /** primaries.managed; default EDGE_MANAGED. */
+  readonly managed?: readonly string[];
 }
 
 export function edgeYaml(o: EdgeOptions): string {
-  return `listen:
+  return `region: cn-hangzhou
+listen:
   dns: ["127.0.0.1:${o.dnsPort ?? 0}"]
   http: "127.0.0.1:0"
 access:
@@ -97,6 +102,7 @@ primaries:
   refresh: ${o.refresh ?? '30s'}
   retry: 200ms
   timeout: 3s
+  managed: ${JSON.stringify(o.managed ?? EDGE_MANAGED)}
 state_dir: ${o.stateDir ?? mkdtempSync(join(tmpdir(), 'pldns-edge-'))}
 log: { level: info }
 `;

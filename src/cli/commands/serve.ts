@@ -18,7 +18,7 @@ interface ServeOptions {
 
 /**
  * Runs the daemon until SIGTERM/SIGINT. SIGHUP re-reads the config file: an invalid file is
- * logged and the running config stays. A failure to start is one `level: fatal` JSON line with
+ * logged and the running config stays; SIGUSR2 makes the table source fetch now. A failure to start is one `level: fatal` JSON line with
  * the error's code, like every other line the daemon writes, and the exit code (2: a restart
  * will not help).
  */
@@ -71,6 +71,7 @@ async function serve(options: ServeOptions): Promise<number> {
   process.on('SIGHUP', () => {
     reloading = reloading.then(() => reload(app, options, logger));
   });
+  process.on('SIGUSR2', () => app.refetch());
 
   return new Promise<number>((resolve) => {
     let stopping = false;

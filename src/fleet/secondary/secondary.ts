@@ -1,5 +1,5 @@
 import type { Logger } from '../../runtime/log';
-import { describeError, isPldnsError } from '../../errors';
+import { PldnsError, describeError, isPldnsError, type PldnsErrorOf } from '../../errors';
 import { formatHostPort, type HostPort } from '../../config/units';
 import type { PrimariesConfig, TsigKeyConfig } from '../../config/schema';
 import type { ClientAddress } from '../../server/request';
@@ -9,11 +9,12 @@ import { parseSoa, type PolicyZone } from '../zone/policy-zone';
 import { zoneFromTransfer } from '../zone/zone-from-transfer';
 import { serialGt } from '../codec/serial';
 import { policyZoneToTableInputs, type ZoneTableBuild } from '../zone/zone-to-table';
+import { judgeZone, type RefusalCode } from './zone-guard';
 
 /** The wire calls the secondary needs (secondary/xfr-client.ts implements them). */
 export interface XfrCalls {
   querySoa(server: HostPort, zone: string, opts: { key?: TsigKeyConfig; timeoutMs: number }): Promise<{ serial: number; soa: ZoneRecord }>;
-  transferZone(server: HostPort, zone: string, opts: { key?: TsigKeyConfig; timeoutMs: number; currentSerial?: number }): Promise<XfrOutcome>;
+  transferZone(server: HostPort, zone: string, opts: { key?: TsigKeyConfig; timeoutMs: number; currentSerial?: number; maxRecords?: number }): Promise<XfrOutcome>;
 }
 
 export type XfrOutcome =
@@ -38,6 +39,8 @@ export interface SecondaryObserver {
   checked(result: CheckResult): void;
   transferred(kind: 'axfr' | 'ixfr', result: 'ok' | 'failed'): void;
   serial(serial: number): void;
+  /** A received zone was refused (zone-guard.ts) and not installed. */
+  refused(reason: RefusalCode): void;
 }
 
 export interface SecondaryOptions {
@@ -63,6 +66,13 @@ interface Attempt {
   error: string | null;
 }
 
+interface Refusal {
+  atMs: number;
+  primary: string | null;
+  serial: number;
+  reason: string;
+}
+
 interface TransferDone {
   atMs: number;
   kind: 'axfr' | 'ixfr';
@@ -85,6 +95,13 @@ export class Secondary {
   private lastAttempt: Attempt | undefined;
   private lastTransfer: TransferDone | undefined;
   private failures = 0;
+  /** The names of the installed zone, for primaries.max_drop. */
+  private names: Set<string> | undefined;
+  private lastRefusal: Refusal | undefined;
+  /** Per primary, the serial whose zone was refused. */
+  private readonly refusedSerials = new Map<string, number>();
+  /** SIGUSR2: the next check transfers the whole zone from the freshest primary, whatever its serial. */
+  private forceNext = false;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private again = false;
@@ -109,7 +126,7 @@ export class Secondary {
       try {
         const saved = await store.load(this.origin);
         if (saved) {
-          this.install(saved.zone, false);
+          this.install(saved.zone, false, 'state_dir');
           this.zoneLoadedAtMs = saved.savedAtMs;
           this.options.logger.info({ zone: this.origin, serial: saved.zone.serial, savedAt: new Date(saved.savedAtMs).toISOString() }, 'answering from the saved zone until a primary answers');
         }
@@ -125,12 +142,23 @@ export class Secondary {
     this.config = next;
     if (zoneChanged) {
       this.zone = undefined;
+      this.names = undefined;
       this.lastSuccessMs = undefined;
       this.zoneLoadedAtMs = undefined;
       void this.start();
       return;
     }
     this.checkNow('reload');
+  }
+
+  /**
+   * An operator's SIGUSR2: the next check takes the whole zone from the freshest primary whatever
+   * its serial (a primary that pushed the serial far ahead, or a large removal max_drop held back).
+   */
+  retransfer(): void {
+    this.forceNext = true;
+    this.options.logger.info({ zone: this.origin }, 'full transfer from the freshest primary requested');
+    this.checkNow('retransfer');
   }
 
   /** Runs a check now, or right after the one in progress. */
@@ -182,42 +210,84 @@ export class Secondary {
     this.timer.unref?.();
   }
 
+  /**
+   * Asks every primary's SOA at once and transfers from the freshest one that is newer than our
+   * zone, then the next freshest if that fails: one hub that is stale, empty or unreachable never
+   * decides what an edge holds while another has fresher data.
+   */
   private async check(): Promise<void> {
-    const errors: string[] = [];
-    for (const server of this.config.servers) {
-      const label = formatHostPort(server);
+    const force = this.forceNext;
+    this.forceNext = false;
+    const key = this.config.key ?? undefined;
+    const timeoutMs = this.config.timeoutMs;
+    const asked = await Promise.all(this.config.servers.map(async (server) => {
       try {
-        const result = await this.checkOne(server);
-        this.failures = 0;
-        this.lastSuccessMs = this.now();
-        if (this.lastAttempt?.result === 'failed') this.options.logger.info({ zone: this.origin, primary: label, serial: this.zone?.serial }, 'primaries reachable again');
-        this.lastAttempt = { atMs: this.now(), result, primary: label, error: null };
-        this.options.observer.checked(result);
-        return;
+        const soa = await this.options.calls.querySoa(server, this.origin, { ...(key ? { key } : {}), timeoutMs });
+        return { server, serial: soa.serial, error: undefined };
       } catch (err) {
-        errors.push(`${label}: ${describeError(err)}`);
+        return { server, serial: undefined, error: `${formatHostPort(server)}: ${describeError(err)}` };
       }
+    }));
+    const answered = asked.filter((a): a is { server: HostPort; serial: number; error: undefined } => a.serial !== undefined);
+    const errors = asked.flatMap((a) => (a.error ? [a.error] : []));
+    // Freshest first (serial arithmetic, RFC 1982); ties keep the configured order.
+    const freshest = [...answered].sort((x, y) => (serialGt(y.serial, x.serial) ? 1 : serialGt(x.serial, y.serial) ? -1 : 0));
+    // A serial refused from a primary is not transferred again from it (its zone would be refused again) unless forced.
+    const candidates = force
+      ? freshest.slice(0, 1)
+      : freshest.filter((a) => (!this.zone || serialGt(a.serial, this.zone.serial)) && this.refusedSerials.get(formatHostPort(a.server)) !== a.serial);
+    let result: CheckResult | undefined = answered.length > 0 && candidates.length === 0 ? 'unchanged' : undefined;
+    let primary = freshest[0] ? formatHostPort(freshest[0].server) : null;
+    let allRefused = candidates.length > 0;
+    for (const c of candidates) {
+      primary = formatHostPort(c.server);
+      try {
+        result = await this.transferFrom(c.server, force);
+        break;
+      } catch (err) {
+        if (isPldnsError(err, 'ZONE_REFUSED')) this.noteRefusal(primary, c.serial, err);
+        else allRefused = false;
+        errors.push(`${primary}: ${describeError(err)}`);
+      }
+    }
+    // Every newer zone was refused: the primaries answered, and ours is still the best we can take.
+    if (result === undefined && allRefused && this.zone) result = 'unchanged';
+    if (result !== undefined) {
+      this.failures = 0;
+      this.lastSuccessMs = this.now();
+      if (this.lastAttempt?.result === 'failed') this.options.logger.info({ zone: this.origin, primary, serial: this.zone?.serial }, 'primaries reachable again');
+      this.lastAttempt = { atMs: this.now(), result, primary, error: errors.length > 0 ? errors.join('; ') : null };
+      this.options.observer.checked(result);
+      return;
     }
     this.failures++;
     this.lastAttempt = { atMs: this.now(), result: 'failed', primary: null, error: errors.join('; ') };
     this.options.observer.checked('failed');
     const log = this.failures === 1 ? this.options.logger.warn.bind(this.options.logger) : this.options.logger.debug.bind(this.options.logger);
-    log({ zone: this.origin, failures: this.failures, errors, serial: this.zone?.serial ?? null }, 'no primary answered; keeping the zone we have');
+    log({ zone: this.origin, failures: this.failures, errors, serial: this.zone?.serial ?? null }, 'no primary gave a newer zone we could take; keeping the zone we have');
   }
 
-  private async checkOne(server: HostPort): Promise<CheckResult> {
+  private noteRefusal(primary: string, serial: number, err: PldnsErrorOf<'ZONE_REFUSED'>): void {
+    const reason = err.message.replace(/^\S+ zone "[^"]*": /, '');
+    this.refusedSerials.set(primary, serial);
+    this.lastRefusal = { atMs: this.now(), primary, serial, reason };
+    this.options.observer.refused((err.details?.refusal ?? 'records') as RefusalCode);
+    this.options.logger.warn({ zone: this.origin, serial, primary, reason, keeping: this.zone?.serial ?? null }, 'zone refused; keeping the current one');
+  }
+
+  /** IXFR from our serial (AXFR when that cannot be applied), or AXFR alone when forced or without a zone. */
+  private async transferFrom(server: HostPort, force: boolean): Promise<CheckResult> {
     const { calls } = this.options;
     const key = this.config.key ?? undefined;
-    const timeoutMs = this.config.timeoutMs;
-    const soa = await calls.querySoa(server, this.origin, { ...(key ? { key } : {}), timeoutMs });
-    if (this.zone && !serialGt(soa.serial, this.zone.serial)) return 'unchanged';
+    const opts = { ...(key ? { key } : {}), timeoutMs: this.config.timeoutMs, maxRecords: this.config.maxRecords };
     const primary = formatHostPort(server);
-    if (this.zone) {
+    if (this.zone && !force) {
       try {
-        const outcome = await calls.transferZone(server, this.origin, { ...(key ? { key } : {}), timeoutMs, currentSerial: this.zone.serial });
-        const applied = this.applyOutcome(outcome, primary);
+        const outcome = await calls.transferZone(server, this.origin, { ...opts, currentSerial: this.zone.serial });
+        const applied = this.applyOutcome(outcome, primary, false);
         if (applied !== undefined) return applied;
       } catch (err) {
+        if (isPldnsError(err, 'ZONE_REFUSED')) throw err;
         this.options.observer.transferred('ixfr', 'failed');
         // Refused or badly signed: an AXFR from the same primary would be too. Anything else (a
         // change that does not apply, a malformed answer) gets a fresh start with the whole zone.
@@ -225,40 +295,45 @@ export class Secondary {
         this.options.logger.warn({ zone: this.origin, primary, err: describeError(err) }, 'IXFR failed; falling back to AXFR');
       }
     }
-    const full = await calls.transferZone(server, this.origin, { ...(key ? { key } : {}), timeoutMs });
-    return this.applyOutcome(full, primary) ?? 'unchanged';
+    const full = await calls.transferZone(server, this.origin, opts);
+    return this.applyOutcome(full, primary, force) ?? 'unchanged';
   }
 
   /** Installs what a transfer brought; undefined when an IXFR answer needs an AXFR after all. */
-  private applyOutcome(outcome: XfrOutcome, primary: string): CheckResult | undefined {
+  private applyOutcome(outcome: XfrOutcome, primary: string, force: boolean): CheckResult | undefined {
     if (outcome.kind === 'uptodate') return 'unchanged';
     if (outcome.kind === 'ixfr') {
       if (!this.zone) return undefined;
       const next = applyChanges(this.zone, outcome.changes);
-      this.install(next, true);
+      this.install(next, true, primary);
       this.options.observer.transferred('ixfr', 'ok');
       this.lastTransfer = { atMs: this.now(), kind: 'ixfr', serial: next.serial, primary };
       return 'changed';
     }
     const next = zoneFromTransfer(this.origin, outcome.records);
-    if (this.zone && !serialGt(next.serial, this.zone.serial) && next.serial !== this.zone.serial) {
+    if (this.zone && !force && !serialGt(next.serial, this.zone.serial) && next.serial !== this.zone.serial) {
       // A primary behind the one we last used: keep the newer data.
       this.options.logger.info({ zone: this.origin, primary, theirs: next.serial, ours: this.zone.serial }, 'primary serves an older serial; keeping ours');
       return 'unchanged';
     }
-    this.install(next, true);
+    this.install(next, true, primary, force);
     this.options.observer.transferred('axfr', 'ok');
     this.lastTransfer = { atMs: this.now(), kind: 'axfr', serial: next.serial, primary };
     return 'changed';
   }
 
-  private install(zone: PolicyZone, save: boolean): void {
+  /** Judges a zone (zone-guard.ts) and answers from it; throws ZONE_REFUSED (the current zone stays) otherwise. */
+  private install(zone: PolicyZone, save: boolean, primary: string, force = false): void {
     const previous = this.zone;
     const built = policyZoneToTableInputs(zone);
+    const verdict = judgeZone(zone.records.length, built.inputs, this.names, this.config, force);
+    if (!verdict.ok) throw new PldnsError('ZONE_REFUSED', verdict.reason, { details: { server: primary, zone: zone.origin, refusal: verdict.code } });
     if (built.ignored > 0) this.options.logger.warn({ zone: zone.origin, ignored: built.ignored, samples: built.ignoredSamples }, 'zone records not used');
+    if (verdict.outside > 0) this.options.logger.warn({ zone: zone.origin, primary, names: verdict.outside, samples: verdict.outsideSamples }, 'zone names outside primaries.managed not taken');
     this.zone = zone;
+    this.names = new Set(verdict.inputs.map((i) => i.names[0] as string));
     this.options.observer.serial(zone.serial);
-    this.options.onZone(zone, built);
+    this.options.onZone(zone, { ...built, inputs: verdict.inputs });
     if (previous) this.options.logger.info({ zone: zone.origin, from: previous.serial, to: zone.serial, names: built.inputs.length }, 'zone updated from the primaries');
     else if (save) this.options.logger.info({ zone: zone.origin, serial: zone.serial, names: built.inputs.length }, 'zone received from the primaries');
     if (save && this.options.store) {
@@ -290,6 +365,8 @@ export class Secondary {
       lastSuccessfulCheck: iso(this.lastSuccessMs),
       lastTransfer: this.lastTransfer ? { time: iso(this.lastTransfer.atMs), kind: this.lastTransfer.kind, serial: this.lastTransfer.serial, primary: this.lastTransfer.primary } : null,
       consecutiveFailures: this.failures,
+      names: this.names?.size ?? 0,
+      lastRefusal: this.lastRefusal ? { time: iso(this.lastRefusal.atMs), primary: this.lastRefusal.primary, serial: this.lastRefusal.serial, reason: this.lastRefusal.reason } : null,
     };
   }
 

@@ -40,8 +40,10 @@ export class TransferAssembler {
 
   private readonly zone: string;
 
-  /** `currentSerial` set: the request was IXFR from that serial. */
-  constructor(zone: string, private readonly currentSerial?: number) {
+  private kept = 0;
+
+  /** `currentSerial` set: the request was IXFR from that serial. More than `maxRecords` records kept throws ZONE_REFUSED. */
+  constructor(zone: string, private readonly currentSerial?: number, private readonly maxRecords = Number.POSITIVE_INFINITY) {
     this.zone = canonicalName(zone);
   }
 
@@ -144,7 +146,11 @@ export class TransferAssembler {
   }
 
   private keep(list: ZoneRecord[], record: ZoneRecord | undefined): void {
-    if (record !== undefined) list.push(record);
+    if (record === undefined) return;
+    if (++this.kept > this.maxRecords) {
+      throw new PldnsError('ZONE_REFUSED', `more than ${this.maxRecords} records, over primaries.max_records`, { details: { server: '', zone: this.zone, refusal: 'records' } });
+    }
+    list.push(record);
   }
 
   private finish(lastInMessage: boolean): void {

@@ -35,6 +35,8 @@ export interface TransferOptions extends XfrOptions {
   readonly currentSerial?: number;
   /** Cap on the bytes read from the primary; default DEFAULT_TRANSFER_MAX_BYTES. */
   readonly maxBytes?: number;
+  /** Cap on the records kept (the transfer stops at the first one over it). */
+  readonly maxRecords?: number;
 }
 
 /**
@@ -138,17 +140,17 @@ export async function transferZone(server: HostPort, zone: string, opts: Transfe
   return transferOnce(server, name, undefined, { ...opts, timeoutMs, maxBytes });
 }
 
-type ExchangeOptions = XfrOptions & { readonly maxBytes: number };
+type ExchangeOptions = XfrOptions & { readonly maxBytes: number; readonly maxRecords?: number };
 
 async function transferOnce(server: HostPort, zone: string, currentSerial: number | undefined, opts: ExchangeOptions): Promise<TransferResult> {
   const ixfr = currentSerial !== undefined;
   const question: DnsQuestion = { name: zone, type: ixfr ? RRType.IXFR : RRType.AXFR, class: CLASS_IN };
-  const assembler = new TransferAssembler(zone, currentSerial);
+  const assembler = new TransferAssembler(zone, currentSerial, opts.maxRecords);
   await exchange(server, question, ixfr ? serialOnlySoa(zone, currentSerial) : undefined, opts, (msg) => {
     try {
       return assembler.push(msg.answers);
     } catch (err) {
-      throw err instanceof PldnsError ? xfrError(err.code, server, zone, err.message) : err;
+      throw err instanceof PldnsError ? xfrError(err.code, server, zone, err.message, err.details) : err;
     }
   });
   return assembler.result();

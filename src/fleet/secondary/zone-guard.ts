@@ -26,7 +26,10 @@ export interface ZoneAcceptance {
 
 export type ZoneVerdict =
   | { readonly ok: true; readonly inputs: TableEntryInput[]; readonly outside: number; readonly outsideSamples: readonly string[] }
-  | { readonly ok: false; readonly reason: string };
+  | { readonly ok: false; readonly code: RefusalCode; readonly reason: string };
+
+/** Why a zone was refused, as the metric's label says it. */
+export type RefusalCode = 'records' | 'address' | 'wildcard' | 'empty' | 'drop';
 
 const MAX_SAMPLES = 5;
 
@@ -50,13 +53,13 @@ export function judgeZone(
   acceptance: ZoneAcceptance,
   force = false,
 ): ZoneVerdict {
-  if (recordCount > acceptance.maxRecords) return { ok: false, reason: `${recordCount} records, over primaries.max_records (${acceptance.maxRecords})` };
+  if (recordCount > acceptance.maxRecords) return { ok: false, code: 'records', reason: `${recordCount} records, over primaries.max_records (${acceptance.maxRecords})` };
   const kept: TableEntryInput[] = [];
   const samples: string[] = [];
   let outside = 0;
   for (const input of inputs) {
     for (const ip of [...input.ipv4, ...input.ipv6]) {
-      if (refusedAddress(ip)) return { ok: false, reason: `${input.names[0]} has address ${ip}, in a range an endpoint never has` };
+      if (refusedAddress(ip)) return { ok: false, code: 'address', reason: `${input.names[0]} has address ${ip}, in a range an endpoint never has` };
     }
     const name = input.names[0] ?? '';
     const wildcard = name.startsWith('*.');
@@ -66,17 +69,17 @@ export function judgeZone(
       continue;
     }
     // *.com or *.aliyuncs.com: a wildcard above a managed suffix would answer names no one manages.
-    if (wildcard && acceptance.managed.some((m) => under(m, base))) return { ok: false, reason: `wildcard ${name} covers names above primaries.managed` };
+    if (wildcard && acceptance.managed.some((m) => under(m, base))) return { ok: false, code: 'wildcard', reason: `wildcard ${name} covers names above primaries.managed` };
     outside++;
     if (samples.length < MAX_SAMPLES) samples.push(name);
   }
-  if (kept.length === 0) return { ok: false, reason: inputs.length === 0 ? 'the zone holds no names (SOA only)' : `none of its ${inputs.length} names is under primaries.managed` };
+  if (kept.length === 0) return { ok: false, code: 'empty', reason: inputs.length === 0 ? 'the zone holds no names (SOA only)' : `none of its ${inputs.length} names is under primaries.managed` };
   if (current && current.size > 0 && !force) {
     const next = new Set(kept.map((i) => i.names[0]));
     let removed = 0;
     for (const n of current) if (!next.has(n)) removed++;
     if (removed / current.size > acceptance.maxDropShare) {
-      return { ok: false, reason: `it would remove ${removed} of ${current.size} names, over primaries.max_drop (${Math.round(acceptance.maxDropShare * 100)}%); SIGUSR2 takes it anyway` };
+      return { ok: false, code: 'drop', reason: `it would remove ${removed} of ${current.size} names, over primaries.max_drop (${Math.round(acceptance.maxDropShare * 100)}%); SIGUSR2 takes it anyway` };
     }
   }
   return { ok: true, inputs: kept, outside, outsideSamples: samples };

@@ -26,7 +26,11 @@ interface Primary {
   ip: string;
   down?: boolean;
   ixfr?: 'ok' | 'bad';
+  /** The zone's records between the SOAs, instead of one A record svc.example.com → ip. */
+  body?: ZoneRecord[];
 }
+
+const records = (p: Primary): ZoneRecord[] => (p.body ? [soa(p.serial), ...p.body, soa(p.serial)] : zoneAt(p.serial, p.ip));
 
 function scripted(primaries: Record<number, Primary>, log: string[]): XfrCalls {
   const get = (s: HostPort): Primary => {
@@ -47,10 +51,10 @@ function scripted(primaries: Record<number, Primary>, log: string[]): XfrCalls {
         if (p.ixfr === 'bad') {
           return { kind: 'ixfr', fromSerial: opts.currentSerial, serial: p.serial, changes: [{ fromSerial: opts.currentSerial + 999, toSerial: p.serial, removed: [], added: [] }] };
         }
-        return { kind: 'axfr', serial: p.serial, records: zoneAt(p.serial, p.ip) };
+        return { kind: 'axfr', serial: p.serial, records: records(p) };
       }
       log.push(`axfr ${s.port}`);
-      return { kind: 'axfr', serial: p.serial, records: zoneAt(p.serial, p.ip) };
+      return { kind: 'axfr', serial: p.serial, records: records(p) };
     },
   };
 }
@@ -60,11 +64,12 @@ function edge(primaries: Record<number, Primary>, over: Partial<PrimariesConfig>
   const zones: PolicyZone[] = [];
   const answers: string[][] = [];
   const counts = { changed: 0, unchanged: 0, failed: 0 };
+  const refused: string[] = [];
   const secondary = new Secondary({
     config: config(over),
     calls: scripted(primaries, log),
     store,
-    observer: { checked: (r) => counts[r]++, transferred: () => {}, serial: () => {} },
+    observer: { checked: (r) => counts[r]++, transferred: () => {}, serial: () => {}, refused: (r) => refused.push(r) },
     logger: createLogger('silent'),
     onZone: (zone, table) => {
       zones.push(zone);
@@ -74,7 +79,7 @@ function edge(primaries: Record<number, Primary>, over: Partial<PrimariesConfig>
   const settle = async (): Promise<void> => {
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
   };
-  return { secondary, log, zones, answers, counts, settle };
+  return { secondary, log, zones, answers, counts, refused, settle };
 }
 
 t.test('first check: SOA then AXFR from the first primary; the table follows the zone', async (t) => {
@@ -129,7 +134,7 @@ t.test('a primary behind the zone we hold is not followed backwards', async (t) 
   primaries[1].down = true;
   e.secondary.checkNow('test');
   await e.settle();
-  t.same(e.log, ['soa 1', 'axfr 1', 'soa 2'], 'hub 2 is older: no transfer');
+  t.same(e.log, ['soa 1', 'soa 2', 'axfr 1', 'soa 2'], 'every primary is asked; hub 2 is older: no transfer');
   t.same(e.answers, [['10.0.0.1']]);
   t.equal(e.counts.unchanged, 1);
   await e.secondary.stop();
@@ -169,4 +174,91 @@ t.test('boot with every primary down: the saved zone is answered; it is saved af
   t.equal(saved.length, 1);
   t.equal(saved[0]?.serial, 100);
   await e2.secondary.stop();
+});
+
+t.test('the freshest primary wins, whatever order they are listed in', async (t) => {
+  const primaries: Record<number, Primary> = { 1: { serial: 100, ip: '10.0.0.1' }, 2: { serial: 300, ip: '10.0.0.2' }, 3: { serial: 200, ip: '10.0.0.3' } };
+  const e = edge(primaries, { servers: [server(1), server(2), server(3)] });
+  await e.secondary.start();
+  await e.settle();
+  t.same(e.log, ['soa 1', 'soa 2', 'soa 3', 'axfr 2'], 'every SOA asked, the highest serial transferred');
+  t.same(e.answers, [['10.0.0.2']]);
+  // The first-listed primary catches up past the others: it is taken next, by IXFR from ours.
+  primaries[1] = { serial: 400, ip: '10.0.0.4' };
+  e.secondary.checkNow('test');
+  await e.settle();
+  t.same(e.log.slice(4), ['soa 1', 'soa 2', 'soa 3', 'ixfr 1 from 300']);
+  t.same(e.answers.at(-1), ['10.0.0.4']);
+  await e.secondary.stop();
+});
+
+const A = (name: string, ip: string): ZoneRecord => ({ name: `${name}.${ORIGIN}`, type: RRType.A, ttl: 30, data: ip });
+
+t.test('a zone a key holder sends is judged before it is answered; the old zone stays', async (t) => {
+  const primaries: Record<number, Primary> = { 1: { serial: 100, ip: '10.0.0.1' } };
+  const e = edge(primaries, { servers: [server(1)] });
+  await e.secondary.start();
+  await e.settle();
+  t.same(e.answers, [['10.0.0.1']]);
+  const refusals: string[] = [];
+  const attempt = async (body: ZoneRecord[], serial: number): Promise<string> => {
+    primaries[1] = { serial, ip: '', body };
+    e.secondary.checkNow('test');
+    await e.settle();
+    const status = e.secondary.status() as { serial: number; lastRefusal: { reason: string } | null };
+    refusals.push(status.lastRefusal?.reason ?? '');
+    return `${status.serial}`;
+  };
+  t.equal(await attempt([], 101), '100', 'SOA only: refused');
+  t.match(refusals.at(-1), /no names/);
+  t.equal(await attempt([A('svc.example.com', '100.100.9.9')], 102), '100', 'an address in 100.64.0.0/10: refused');
+  t.match(refusals.at(-1), /100\.100\.9\.9/);
+  t.equal(await attempt([A('*.com', '10.9.9.9'), A('svc.example.com', '10.0.0.1')], 103), '100', 'a wildcard above a managed name: refused');
+  t.match(refusals.at(-1), /wildcard \*\.com/);
+  t.equal(await attempt([A('www.google.com', '6.6.6.6')], 104), '100', 'nothing under primaries.managed: refused');
+  t.same(e.answers, [['10.0.0.1']], 'none of those was ever answered');
+  t.same(e.refused, ['empty', 'address', 'wildcard', 'empty'], 'each refusal counted with its reason');
+  t.equal(e.counts.failed, 0, 'not failed checks: the primary answered, and the zone we hold is still the best');
+  e.secondary.checkNow('again');
+  await e.settle();
+  const transfers = e.log.filter((l) => /^(axfr|ixfr)/.test(l)).length;
+  e.secondary.checkNow('once more');
+  await e.settle();
+  t.equal(e.log.filter((l) => /^(axfr|ixfr)/.test(l)).length, transfers, 'a refused serial is not transferred again from the same primary');
+  // Out-of-suffix names beside managed ones: the managed ones are taken, the others left out.
+  t.equal(await attempt([A('svc.example.com', '10.0.0.5'), A('www.google.com', '6.6.6.6')], 105), '105');
+  t.same(e.answers.at(-1), ['10.0.0.5'], 'only the managed name is in the table');
+  await e.secondary.stop();
+});
+
+t.test('max_records and max_drop; SIGUSR2 (retransfer) takes a large removal and any serial', async (t) => {
+  const many = (n: number): ZoneRecord[] => Array.from({ length: n }, (_, i) => A(`n${i}.example.com`, `10.1.0.${i + 1}`));
+  const primaries: Record<number, Primary> = { 1: { serial: 100, ip: '', body: many(10) } };
+  const e = edge(primaries, { servers: [server(1)], maxRecords: 20 });
+  await e.secondary.start();
+  await e.settle();
+  t.equal(e.answers.at(-1)?.length, 10);
+  primaries[1] = { serial: 101, ip: '', body: many(30) };
+  e.secondary.checkNow('test');
+  await e.settle();
+  t.match((e.secondary.status() as { lastRefusal: { reason: string } }).lastRefusal.reason, /over primaries.max_records/);
+  t.equal(e.answers.length, 1, 'over max_records: not installed');
+  primaries[1] = { serial: 102, ip: '', body: many(4) };
+  e.secondary.checkNow('test');
+  await e.settle();
+  t.match((e.secondary.status() as { lastRefusal: { reason: string } }).lastRefusal.reason, /remove 6 of 10 names/);
+  t.equal(e.answers.length, 1, 'removing 60% at once: not installed');
+  e.secondary.retransfer();
+  await e.settle();
+  t.equal(e.answers.at(-1)?.length, 4, 'forced: taken');
+  t.equal(e.log.at(-1), 'axfr 1', 'a forced check transfers the whole zone');
+  // A serial far below ours (a primary restored after another pushed it up) is taken only when forced.
+  primaries[1] = { serial: 50, ip: '', body: many(5) };
+  e.secondary.checkNow('test');
+  await e.settle();
+  t.equal(e.answers.at(-1)?.length, 4, 'a lower serial is not followed');
+  e.secondary.retransfer();
+  await e.settle();
+  t.equal((e.secondary.status() as { serial: number }).serial, 50, 'forced: the freshest primary\'s zone, whatever its serial');
+  await e.secondary.stop();
 });
