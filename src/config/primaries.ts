@@ -47,16 +47,22 @@ function readManaged(r: ConfigReader, raw: unknown, region: string): string[] {
   }
   const out: string[] = [];
   raw.forEach((item, i) => {
-    const path = `primaries.managed[${i}]`;
-    if (typeof item !== 'string') return r.report(path, 'must be a DNS name');
-    if (item.includes('{region}') && region === '') return r.report(path, 'uses "{region}" but region is not set');
-    const name = normalizeName(item.replaceAll('{region}', region));
-    if (name.startsWith('*.')) return r.report(path, 'is a suffix already (it covers every name below it): drop the "*."');
-    const problem = checkDnsName(name) ?? (name.split('.').length < 2 ? 'must have at least two labels (a whole top-level domain cannot be managed)' : undefined);
-    if (problem) return r.report(path, problem);
-    if (!out.includes(name)) out.push(name);
+    const problem = managedProblem(item, region);
+    if (problem) r.report(`primaries.managed[${i}]`, problem);
+    else {
+      const name = normalizeName((item as string).replaceAll('{region}', region));
+      if (!out.includes(name)) out.push(name);
+    }
   });
   return out;
+}
+
+function managedProblem(item: unknown, region: string): string | undefined {
+  if (typeof item !== 'string') return 'must be a DNS name';
+  if (item.includes('{region}') && region === '') return 'uses "{region}" but region is not set';
+  const name = normalizeName(item.replaceAll('{region}', region));
+  if (name.startsWith('*.')) return 'is a suffix already (it covers every name below it): drop the "*."';
+  return checkDnsName(name) ?? (name.split('.').length < 2 ? 'must have at least two labels (a whole top-level domain cannot be managed)' : undefined);
 }
 
 /** A share as "50%" or 0.5. */
