@@ -10,6 +10,7 @@
 # --no-build  use the dist/ already built (the packaging test builds once)
 # --compress  the .deb's compression (default xz; the test uses none to stay quick)
 # --no-tar    build the .deb only
+# --lint      run lintian on the .deb and fail on any error (npm run package does)
 #
 # Needs dpkg-deb (dpkg), gzip, strip (binutils), and lintian to check the result (not run here).
 # Architecture: that of the Node.js binary and the addon built here (amd64 on x86_64); see
@@ -22,6 +23,7 @@ version=""
 out="$repo/package-out"
 build=yes
 tarball=yes
+lint=no
 compress=xz
 maintainer="${PLDNS_PKG_MAINTAINER:-privatelink-dns maintainers <privatelink-dns@users.noreply.github.com>}"
 while [ $# -gt 0 ]; do
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --no-build) build=no; shift ;;
     --no-tar) tarball=no; shift ;;
+    --lint) lint=yes; shift ;;
     --compress) compress="$2"; shift 2 ;;
     *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -74,7 +77,6 @@ chmod 0755 "$lib/node"
 # The build: dist/ without source maps, the addon stripped of symbols the loader does not need.
 cp -R dist "$lib/dist"
 find "$lib/dist" -name '*.map' -delete
-chmod 0755 "$lib/dist/cli.js"
 for f in "$lib"/dist/native/*.node; do strip --strip-unneeded "$f"; chmod 0644 "$f"; done
 cp package.json package-lock.json "$lib/"
 # Production dependencies only, exactly as locked (from npm's cache when it has them).
@@ -83,11 +85,12 @@ rm -f "$lib/package-lock.json" "$lib/node_modules/.package-lock.json"
 # `privatelink-dns --version` reports the package's version.
 PKG_VERSION="$version" node -e 'const f=process.argv[1], p=JSON.parse(require("fs").readFileSync(f,"utf8")); p.version=process.env.PKG_VERSION; require("fs").writeFileSync(f, JSON.stringify(p,null,2)+"\n")' "$lib/package.json"
 # What the modules ship for their own development or web documentation is not needed to run.
-find "$lib/node_modules" -depth -type d \( -name test -o -name tests -o -name .github -o -name .husky -o -name docs \) -exec rm -rf {} +
+find "$lib/node_modules" -depth -type d \( -name test -o -name tests -o -name .github -o -name .husky -o -name docs -o -name @types \) -exec rm -rf {} +
 find "$lib/node_modules" -type f \( -name '*.map' -o -name '.npmignore' -o -name '.gitattributes' -o -name '.eslintrc*' \
   -o -name '.editorconfig' -o -name '.travis.yml' -o -name '*.html' -o -name 'inc-version.sh' \) -delete
-# Every script that keeps its execute bit has a #! line (lintian: script-not-executable, in reverse).
-chmod 0755 "$lib/node_modules/yaml/bin.mjs" "$lib/node_modules/pino/bin.js" 2>/dev/null || true
+# Nothing in here is run by its #! line (there is no node on PATH): the launcher runs dist/cli.js
+# with the bundled node, and the modules' own CLIs are not used.
+grep -rlZ --include='*.js' --include='*.mjs' --include='*.cjs' -m1 '^#!.*node' "$lib/dist" "$lib/node_modules" | xargs -0 -r chmod 0644
 
 install -m 0755 "$here/launcher.sh" "$root/usr/bin/privatelink-dns"
 # The unit from systemd/, running the bundled runtime instead of /usr/bin/node.
@@ -156,4 +159,9 @@ if [ "$tarball" = yes ]; then
   gzip_level=-6; [ "$compress" = xz ] || gzip_level=-1
   tar --owner=0 --group=0 --numeric-owner -C "$stage" -cf - "$name" | gzip -n "$gzip_level" > "$tgz"
   echo "$tgz"
+fi
+if [ "$lint" = yes ]; then
+  report="$(lintian --tag-display-limit 0 "$deb" 2>&1 | grep -E '^[EW]: ' || true)"
+  printf '%s\n' "$report" | grep -E '^[EW]: ' >&2 || true
+  if printf '%s\n' "$report" | grep -q '^E: '; then echo "build.sh: lintian reports errors" >&2; exit 1; fi
 fi

@@ -66,19 +66,22 @@ records:
       addresses: ["10.0.0.123"]
 state_dir: false
 YAML
-in_root privatelink-dns serve --config /tmp/serve.yaml > "$work/serve.log" 2>&1 &
+# Not through in_root: $! must be the daemon itself (chroot and env exec), not a subshell.
+chroot "$m" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin privatelink-dns serve --config /tmp/serve.yaml > "$work/serve.log" 2>&1 &
 serve_pid=$!
+trap 'kill -KILL "$serve_pid" 2>/dev/null || true' EXIT
 answer=""
 for _ in $(seq 1 100); do
-  answer="$(dig +short +time=1 +tries=1 -p "$port" @127.0.0.1 ntp.internal.example A 2>/dev/null || true)"
+  answer="$(dig +short +time=1 +tries=1 -p "$port" @127.0.0.1 ntp.internal.example A 2>/dev/null | grep -E '^[0-9.]+$' || true)"
   [ -n "$answer" ] && break
   kill -0 "$serve_pid" 2>/dev/null || break
   sleep 0.2
 done
 say served_answer "${answer:-none}"
-say serve_udp_io "$(grep -o '"udpIo":"[a-z]*"' "$work/serve.log" | head -1 || true)"
 kill -TERM "$serve_pid" 2>/dev/null || true
 wait "$serve_pid" && say serve_exit 0 || say serve_exit $?
+say serve_udp_io "$(grep -o '"udpIo":"[a-z]*"' "$work/serve.log" | head -1 || true)"
+trap - EXIT
 
 # The operator edits the config; the daemon ran and left state behind; the unit is running.
 echo "# edited by the operator" >> "$m/etc/privatelink-dns/config.yaml"

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,9 +19,31 @@ const LIFECYCLE = join(ROOT, 'test', 'helpers', 'package-lifecycle.sh');
 const OLD = '0.1.0+test.1';
 const NEW = '0.1.0+test.2';
 
-function build(out: string, version: string, extra: string[]): void {
+interface Ran {
+  readonly status: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a command to its end (bounded by a kill after 300 s). */
+function run(file: string, args: string[]): Promise<Ran> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.once('close', (status) => {
+      clearTimeout(timer);
+      resolvePromise({ status, stdout, stderr });
+    });
+  });
+}
+
+async function build(out: string, version: string, extra: string[]): Promise<void> {
   // dist/ is built by `npm test` before the suite; --compress none keeps the test quick.
-  const r = spawnSync(BUILD, ['--no-build', '--compress', 'none', '--version', version, '--out', out, ...extra], { encoding: 'utf8', timeout: 240_000 });
+  const r = await run(BUILD, ['--no-build', '--compress', 'none', '--version', version, '--out', out, ...extra]);
   if (r.status !== 0) throw new Error(`build.sh ${version} failed (${r.status}): ${r.stderr}`);
 }
 
@@ -33,11 +55,12 @@ t.test('the .deb installs, upgrades, removes and purges on a root without Node.j
     rmSync(out, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
   });
-  build(out, OLD, ['--no-tar']);
-  build(out, NEW, []);
+  // Two builds side by side (separate staging dirs and file names), then lintian and the
+  // lifecycle at the same time: the machine has two cores.
+  await Promise.all([build(out, OLD, ['--no-tar']), build(out, NEW, [])]);
   const port = await freePort();
-
-  const r = spawnSync('unshare', ['--mount', '--fork', LIFECYCLE, work, out, OLD, NEW, String(port)], { encoding: 'utf8', timeout: 240_000 });
+  const linted = run('lintian', ['--tag-display-limit', '0', join(out, `privatelink-dns_${NEW}_amd64.deb`)]);
+  const r = await run('unshare', ['--mount', '--fork', LIFECYCLE, work, out, OLD, NEW, String(port)]);
   t.equal(r.status, 0, `the lifecycle script ran to the end: ${r.stderr}`);
   const got = new Map(r.stdout.split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)] as [string, string]));
   const v = (k: string): string => got.get(k) ?? `(no ${k})`;
@@ -91,8 +114,10 @@ t.test('the .deb installs, upgrades, removes and purges on a root without Node.j
   t.equal(v('tgz_purge_rc'), '0');
   t.equal(v('tgz_purge_left').trim(), '', 'install.sh --purge leaves nothing behind');
 
-  // lintian: no errors (warnings are listed in docs/deployment.md)
-  const lint = spawnSync('lintian', ['--tag-display-limit', '0', join(out, `privatelink-dns_${NEW}_amd64.deb`)], { encoding: 'utf8', timeout: 240_000 });
-  const errors = `${lint.stdout}`.split('\n').filter((l) => l.startsWith('E: '));
+  // lintian: no errors (warnings are listed in docs/deployment.md). The test's build is not
+  // compressed (npm run package uses xz), which is the one error lintian has about it.
+  const lint = await linted;
+  const errors = lint.stdout.split('\n').filter((l) => l.startsWith('E: ') && !/uses-no-compression-for-(control|data)-tarball/.test(l));
   t.same(errors, [], 'lintian reports no errors');
+  t.match(lint.stdout, /no-manual-page/, 'lintian ran on the package (its one known warning is there)');
 });
