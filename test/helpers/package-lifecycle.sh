@@ -78,6 +78,10 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 say served_answer "${answer:-none}"
+# The other documented commands, from the package (static entries: no cloud needed).
+say export_hosts "$(in_root privatelink-dns export --config /tmp/serve.yaml --format hosts 2>&1 | grep -c '^10.0.0.123[[:space:]]*ntp.internal.example' || true)"
+in_root privatelink-dns export --config /tmp/serve.yaml --format bind --out /tmp/bind > /dev/null 2>&1 && say export_bind_rc 0 || say export_bind_rc $?
+say export_bind_checkconf "$(in_root named-checkconf -z /tmp/bind/named.conf > /dev/null 2>&1 && echo ok || echo failed)"
 kill -TERM "$serve_pid" 2>/dev/null || true
 wait "$serve_pid" && say serve_exit 0 || say serve_exit $?
 say serve_udp_io "$(grep -o '"udpIo":"[a-z]*"' "$work/serve.log" | head -1 || true)"

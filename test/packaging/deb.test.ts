@@ -78,6 +78,9 @@ t.test('the .deb installs, upgrades, removes and purges on a root without Node.j
   t.equal(v('check_rc'), '0', 'privatelink-dns check accepts the shipped config');
   t.equal(v('unit_execstart'), 'ExecStart=/usr/lib/privatelink-dns/node /usr/lib/privatelink-dns/dist/cli.js serve --config /etc/privatelink-dns/config.yaml', 'the unit runs the bundled node');
   t.equal(v('served_answer'), '10.0.0.123', 'the installed daemon answers a managed name (dig)');
+  t.equal(v('export_hosts'), '1', 'privatelink-dns export --format hosts prints the entry');
+  t.equal(v('export_bind_rc'), '0', 'privatelink-dns export --format bind --out DIR');
+  t.equal(v('export_bind_checkconf'), 'ok', 'named-checkconf -z accepts what it wrote');
   t.equal(v('serve_udp_io'), '"udpIo":"batch"', 'the bundled addon is loaded (batch UDP engine)');
   t.equal(v('serve_exit'), '0', 'SIGTERM: exit 0');
 
