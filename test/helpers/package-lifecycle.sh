@@ -54,6 +54,7 @@ say version_cmd "$(in_root privatelink-dns --version 2>&1)"
 say conffiles "$(in_root dpkg-query -W -f='${Conffiles}' privatelink-dns | awk '{print $1}' | tr '\n' ' ')"
 in_root privatelink-dns check --config /etc/privatelink-dns/config.yaml > "$work/check.log" 2>&1 && say check_rc 0 || say check_rc $?
 say unit_execstart "$(grep '^ExecStart=' "$m/lib/systemd/system/privatelink-dns.service")"
+say unit_verify "$(in_root systemd-analyze verify /lib/systemd/system/privatelink-dns.service 2>&1 | tr '\n' ' '; echo "rc=${PIPESTATUS[0]}")"
 
 # The installed daemon answers: a static name on a free port, no state written.
 cat > "$m/tmp/serve.yaml" <<YAML

@@ -48,7 +48,7 @@ async function build(out: string, version: string, extra: string[]): Promise<voi
 }
 
 t.test('the .deb installs, upgrades, removes and purges on a root without Node.js; the .tar.gz installs', async (t) => {
-  for (const tool of ['dpkg-deb', 'dpkg', 'unshare', 'chroot', 'strip', 'dig', 'lintian']) requireTool(tool);
+  for (const tool of ['dpkg-deb', 'dpkg', 'unshare', 'chroot', 'strip', 'dig', 'lintian', 'systemd-analyze', 'named-checkconf']) requireTool(tool);
   const out = mkdtempSync(join(tmpdir(), 'pldns-pkg-'));
   const work = mkdtempSync(join(tmpdir(), 'pldns-pkgroot-'));
   t.teardown(() => {
@@ -77,6 +77,7 @@ t.test('the .deb installs, upgrades, removes and purges on a root without Node.j
   t.equal(v('conffiles').trim(), '/etc/privatelink-dns/config.yaml', 'the config is a conffile');
   t.equal(v('check_rc'), '0', 'privatelink-dns check accepts the shipped config');
   t.equal(v('unit_execstart'), 'ExecStart=/usr/lib/privatelink-dns/node /usr/lib/privatelink-dns/dist/cli.js serve --config /etc/privatelink-dns/config.yaml', 'the unit runs the bundled node');
+  t.equal(v('unit_verify'), 'rc=0', 'systemd-analyze verify accepts the installed unit, no warnings');
   t.equal(v('served_answer'), '10.0.0.123', 'the installed daemon answers a managed name (dig)');
   t.equal(v('export_hosts'), '1', 'privatelink-dns export --format hosts prints the entry');
   t.equal(v('export_bind_rc'), '0', 'privatelink-dns export --format bind --out DIR');
