@@ -15,7 +15,7 @@ const TEXT_FILES = [
   'README.md',
   ...readdirSync(join(ROOT, 'docs'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`),
   ...readdirSync(join(ROOT, 'config')).filter((f) => f.endsWith('.yaml')).map((f) => `config/${f}`),
-  ...readdirSync(join(ROOT, 'deploy')).map((f) => `deploy/${f}`),
+  ...readdirSync(join(ROOT, 'deploy'), { recursive: true, encoding: 'utf8' }).filter((f) => /\.(ya?ml|md|sh)$/.test(f)).map((f) => `deploy/${f}`),
   'systemd/privatelink-dns.service',
 ];
 

@@ -32,6 +32,13 @@ const DEBIAN_PACKAGE: Record<string, string> = {
   setpriv: 'util-linux',
   nsupdate: 'bind9-dnsutils',
   pdns_recursor: 'pdns-recursor',
+  prometheus: 'prometheus',
+  promtool: 'prometheus',
+  lintian: 'lintian',
+  'dpkg-deb': 'dpkg',
+  strip: 'binutils',
+  unshare: 'util-linux',
+  chroot: 'coreutils',
 };
 
 export function toolVersion(cmd: string, args: string[]): string {
