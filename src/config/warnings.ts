@@ -117,3 +117,8 @@ function parseCidrs(list: readonly string[]): [Ip, number][] {
 function inCidr(ip: Ip, [net, bits]: [Ip, number]): boolean {
   return ip.kind() === net.kind() && ip.match(net as never, bits);
 }
+
+/** Each warning as one warn line (at start and after every reload). */
+export function logConfigWarnings(logger: { warn(fields: Record<string, unknown>, msg: string): void }, config: Config): void {
+  for (const w of configWarnings(config)) logger.warn({ setting: w.setting }, `config: ${w.setting} ${w.message}`);
+}

@@ -1,6 +1,6 @@
 import type { Config } from '../config/schema';
 import { planReload } from '../config/restart-keys';
-import { configWarnings } from '../config/warnings';
+import { logConfigWarnings } from '../config/warnings';
 import { formatHostPort } from '../config/units';
 import type { Logger } from '../runtime/log';
 import { MemoryPolicy } from '../runtime/memory-policy';
@@ -12,10 +12,8 @@ import { Resolver, type ResolverOptions } from '../resolve/resolver';
 import { AnswerTable } from '../resolve/table';
 import { AdmissionPolicy } from '../resolve/admission';
 import { AnswerCache } from '../resolve/cache';
-import { UpstreamForwarder } from '../upstream/upstream-forwarder';
-import { NativeUdpExchanger } from '../upstream/native-udp-exchanger';
-import { dgramExchanger } from '../upstream/udp-exchange';
-import { loadNativeAddon } from '../native/addon';
+import type { UpstreamForwarder } from '../upstream/upstream-forwarder';
+import { forwarderForConfig } from '../upstream/forwarder-for-config';
 import { HttpListeners } from '../http/http-listeners';
 import { computeReadiness, computeStatus, type ReadinessInputs } from '../http/status';
 import { TableComposer } from './table-composer';
@@ -64,11 +62,8 @@ export class App {
     this.logger = options.logger;
     this.metrics = new Metrics({ version: options.version, deferProcessMetrics: true });
     this.admission = new AdmissionPolicy(config.access, admissionObserver(this.metrics));
-    this.cache = config.cache.size > 0 ? new AnswerCache(config.cache) : undefined;
-    // Upstream UDP goes through the addon when it loads, unless `listen.udp_io: dgram` (chosen at start).
-    const addon = config.listen.udpIo === 'dgram' ? undefined : loadNativeAddon();
-    const udp = addon?.ok ? new NativeUdpExchanger(addon.binding) : dgramExchanger;
-    this.forwarder = new UpstreamForwarder(config.upstream, forwarderObserver(this.metrics), this.logger.child({ component: 'upstream' }), config.limits.maxForwardsInFlight, udp);
+    this.cache = AnswerCache.follow(undefined, config.cache);
+    this.forwarder = forwarderForConfig(config, forwarderObserver(this.metrics), this.logger.child({ component: 'upstream' }));
     this.resolver = new Resolver(AnswerTable.empty(), this.resolverOptions(config));
     this.composer = new TableComposer({ config, resolver: this.resolver, resolverOptions: (c) => this.resolverOptions(c), metrics: this.metrics, logger: this.logger });
     this.source = createTableSource(config, this.metrics, this.logger, this.composer.sourceUpdated);
@@ -78,7 +73,7 @@ export class App {
       registry: this.metrics.registry,
       readiness: () => computeReadiness(this.readinessInputs()),
       status: () => computeStatus(this.statusInputs()),
-      beforeMetrics: () => this.metrics.cacheEntries.set(this.cache?.size ?? 0),
+      beforeMetrics: () => this.refreshGauges(),
     }, this.logger.child({ component: 'http' }));
   }
 
@@ -119,18 +114,13 @@ export class App {
     this.composer.startProbes();
     this.logger.info({
       dns: this.dnsPorts,
-      http: this.http.ports.http === undefined ? undefined : { port: this.http.ports.http },
-      metrics: this.http.ports.metrics === undefined ? undefined : { port: this.http.ports.metrics },
+      ...this.http.logFields(),
       upstreams: this.config.upstream.servers.map(formatHostPort),
       upstreamUdp: this.forwarder.udpEngine,
       names: this.table.size,
       version: this.options.version,
     }, 'privatelink-dns started');
-    this.warnAbout(this.config);
-  }
-
-  private warnAbout(config: Config): void {
-    for (const w of configWarnings(config)) this.logger.warn({ setting: w.setting }, `config: ${w.setting} ${w.message}`);
+    logConfigWarnings(this.logger, this.config);
   }
 
   private resolverOptions(config: Config): ResolverOptions {
@@ -150,13 +140,20 @@ export class App {
     return { handler: this.resolver.handle, admit: this.admission.check, mayRefuse: this.admission.mayRefuse, ...(server ? { zone: server } : {}) };
   }
 
+  /** Gauges computed at scrape time, so they are as true as /status. */
+  private refreshGauges(): void {
+    const now = Date.now();
+    this.metrics.cacheEntries.set(this.cache?.size ?? 0);
+    this.metrics.tableAgeSeconds.set(this.source.dataAgeS(now));
+    this.metrics.ready.set(computeReadiness(this.readinessInputs()).ready ? 1 : 0);
+  }
+
   private readinessInputs(): ReadinessInputs {
     const listenersBound = this.listeners.size === this.config.listen.dns.length && this.listeners.size > 0;
     return { lifecycle: this.state, listenersBound, table: this.table, nowMs: Date.now(), source: this.source };
   }
 
   private statusInputs(): Parameters<typeof computeStatus>[0] {
-    const published = this.zones?.status();
     return {
       ...this.readinessInputs(),
       config: this.config,
@@ -167,7 +164,7 @@ export class App {
       cacheEntries: this.cache?.size ?? 0,
       listeners: this.dnsPorts,
       extras: this.options.statusExtras?.(),
-      ...(published ? { published } : {}),
+      published: this.zones?.status(),
       probes: this.composer.probeStatus(),
     };
   }
@@ -184,9 +181,7 @@ export class App {
     await this.http.reconfigure(config.listen);
     this.logger.level = config.log.level;
     this.admission.reconfigure(config.access);
-    if (config.cache.size === 0) this.cache = undefined;
-    else if (this.cache) this.cache.reconfigure(config.cache);
-    else this.cache = new AnswerCache(config.cache);
+    this.cache = AnswerCache.follow(this.cache, config.cache);
     this.forwarder.reconfigure(config.upstream, config.limits.maxForwardsInFlight);
     this.zones?.reconfigure(config);
     this.composer.reconfigure(config);
@@ -195,8 +190,8 @@ export class App {
     this.config = config;
     this.metrics.reloads.inc({ result: 'ok' });
     if (plan.needRestart.length > 0) this.logger.warn({ keys: plan.needRestart }, `configuration reloaded; ${plan.needRestart.join(', ')} keep their running values until a restart`);
-    this.logger.info({ names: this.table.size, dns: this.dnsPorts }, 'configuration reloaded');
-    this.warnAbout(config);
+    this.logger.info({ changed: plan.changed, names: this.table.size, dns: this.dnsPorts }, 'configuration reloaded');
+    logConfigWarnings(this.logger, config);
   }
 
   /** SIGUSR2: the table source fetches now (a sync, or an edge's full transfer whatever the serial). */

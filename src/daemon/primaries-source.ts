@@ -80,6 +80,11 @@ export class PrimariesSource implements TableSource {
     return this.secondary.notReadyReasons(nowMs);
   }
 
+  dataAgeS(nowMs: number): number {
+    const since = this.secondary.confirmedAtMs;
+    return since === undefined ? 0 : Math.max(0, (nowMs - since) / 1000);
+  }
+
   /** An edge has no sync: the sync fields are empty, its transfer state is under `transfer`. */
   status(): Record<string, unknown> {
     return { lastSync: null, lastSuccessfulSync: null, backoff: null, endpoints: [], transfer: this.secondary.status() };

@@ -116,6 +116,11 @@ export class PrivateLinkSource implements TableSource {
     return this.state ? syncNotReadyReasons(this.state, table, this.config, nowMs) : [];
   }
 
+  dataAgeS(nowMs: number): number {
+    const times = (this.state?.entries ?? []).flatMap((e) => (e.kind !== 'static' && e.fetchedAtMs !== undefined ? [e.fetchedAtMs] : []));
+    return times.length === 0 ? 0 : Math.max(0, (nowMs - Math.min(...times)) / 1000);
+  }
+
   status(nowMs: number, table: AnswerTable): Record<string, unknown> {
     const syncer = this.started ? this.syncer : undefined;
     return syncStatus({ state: this.state, table, config: this.config, nowMs, backoff: syncer?.backoff(), apiCalls: syncer?.apiCalls() });

@@ -41,6 +41,8 @@ export interface TableSource {
   reconfigure(config: Config): void;
   /** Why the daemon should not take traffic because of this source (empty: ready). */
   notReadyReasons(nowMs: number, table: AnswerTable): string[];
+  /** Seconds since the oldest data answered was known current (0 without data), for the age metric. */
+  dataAgeS(nowMs: number): number;
   /** This source's fields of the /status document. */
   status(nowMs: number, table: AnswerTable): Record<string, unknown>;
   /** The per-entry API data, for the prober's availability zones (PrivateLink only). */

@@ -34,6 +34,12 @@ export class HttpListeners {
     return { http: this.main?.port, metrics: this.metricsOnly?.port };
   }
 
+  /** The bound ports as the start log line shows them. */
+  logFields(): { http?: { port: number }; metrics?: { port: number } } {
+    const { http, metrics } = this.ports;
+    return { ...(http === undefined ? {} : { http: { port: http } }), ...(metrics === undefined ? {} : { metrics: { port: metrics } }) };
+  }
+
   async open(addresses: HttpAddresses): Promise<void> {
     await this.reconfigure(addresses);
   }

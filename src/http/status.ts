@@ -44,7 +44,7 @@ export interface StatusInputs extends ReadinessInputs {
   readonly listeners: readonly { address: string; udp: number; tcp: number; udpIo: string }[];
   readonly extras: Record<string, unknown> | undefined;
   /** Fleet mode, hub side: the zones this instance publishes. */
-  readonly published?: Record<string, unknown>;
+  readonly published?: Record<string, unknown> | undefined;
   /** Reachability probes (absent when records.probe is false): per IP, and the names answered fail-open. */
   readonly probes?: ProbeStatus;
 }

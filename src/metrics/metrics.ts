@@ -41,7 +41,8 @@ export class Metrics {
   readonly apiCalls = new Counter({ name: 'privatelink_dns_api_calls_total', help: 'PrivateLink API calls, by action and result code', labelNames: ['action', 'result'] as const, registers: [this.registry] });
   readonly usableIps = new Gauge({ name: 'privatelink_dns_endpoint_usable_ips', help: 'Usable IPs per configured entry (endpoint id, service or static)', labelNames: ['entry'] as const, registers: [this.registry] });
   readonly staleEntries = new Gauge({ name: 'privatelink_dns_stale_entries', help: 'Configured entries currently answered from data older than the last sync attempt', registers: [this.registry] });
-  readonly tableAgeSeconds = new Gauge({ name: 'privatelink_dns_table_age_seconds', help: 'Age of the oldest data in the answer table', registers: [this.registry] });
+  readonly tableAgeSeconds = new Gauge({ name: 'privatelink_dns_table_age_seconds', help: 'Age of the oldest data in the answer table at scrape time (an edge: since its zone was last confirmed current by a primary)', registers: [this.registry] });
+  readonly ready = new Gauge({ name: 'privatelink_dns_ready', help: '1 when /readyz would answer 200, else 0 (at scrape time)', registers: [this.registry] });
   readonly loops = new Counter({ name: 'privatelink_dns_loops_detected_total', help: 'Queries recognised as our own forwarded queries coming back', registers: [this.registry] });
   readonly staleAnswers = new Counter({ name: 'privatelink_dns_stale_answers_total', help: 'Answers served from expired cache entries because upstreams failed (RFC 8767)', registers: [this.registry] });
   readonly cnameRewrites = new Counter({ name: 'privatelink_dns_cname_rewrites_total', help: 'Forwarded answers whose CNAME chain reached a managed name and was answered from the table', registers: [this.registry] });
@@ -56,6 +57,7 @@ export class Metrics {
   readonly transferChecks = new Counter({ name: 'privatelink_dns_transfer_checks_total', help: 'SOA checks of the primaries by an edge, by result (changed, unchanged, failed)', labelNames: ['result'] as const, registers: [this.registry] });
   readonly transferReceived = new Counter({ name: 'privatelink_dns_transfer_received_total', help: 'Zone transfers received by an edge, by type (axfr, ixfr) and result', labelNames: ['type', 'result'] as const, registers: [this.registry] });
   readonly zoneRefused = new Counter({ name: 'privatelink_dns_zone_refused_total', help: 'Zones an edge refused and did not install (the current zone kept), by reason (records, address, wildcard, empty, drop)', labelNames: ['reason'] as const, registers: [this.registry] });
+  readonly transferLastSuccess = new Gauge({ name: 'privatelink_dns_transfer_last_success_timestamp_seconds', help: 'An edge: when a primary last answered a check (the zone confirmed current or updated), Unix seconds', registers: [this.registry] });
   readonly transferSerial = new Gauge({ name: 'privatelink_dns_transfer_zone_serial', help: 'SOA serial of each policy zone held (published by a hub, received by an edge)', labelNames: ['zone', 'role'] as const, registers: [this.registry] });
 
   readonly probes = new Counter({ name: 'privatelink_dns_probe_attempts_total', help: 'Reachability probes (TCP connect) of endpoint IPs, by result (ok, timeout, refused, unreachable, error)', labelNames: ['result'] as const, registers: [this.registry] });

@@ -150,7 +150,10 @@ export function notifierObserver(m: Metrics): NotifierObserver {
 
 export function secondaryObserver(m: Metrics, zone: string): SecondaryObserver {
   return {
-    checked: (result) => m.transferChecks.inc({ result }),
+    checked: (result) => {
+      m.transferChecks.inc({ result });
+      if (result !== 'failed') m.transferLastSuccess.set(Date.now() / 1000);
+    },
     transferred: (type, result) => m.transferReceived.inc({ type, result }),
     serial: (serial) => m.transferSerial.set({ zone, role: 'secondary' }, serial),
     refused: (reason) => m.zoneRefused.inc({ reason }),

@@ -146,6 +146,14 @@ export class AnswerCache {
     return this.evictionCount;
   }
 
+  /** The cache a reloaded config asks for: none (size 0), this one reconfigured, or a new one. */
+  static follow(current: AnswerCache | undefined, config: CacheConfig): AnswerCache | undefined {
+    if (config.size === 0) return undefined;
+    if (!current) return new AnswerCache(config);
+    current.reconfigure(config);
+    return current;
+  }
+
   clear(): void {
     this.entries.clear();
     this.recency.clear();

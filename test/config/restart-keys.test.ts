@@ -59,3 +59,13 @@ transfer: { allow: ["127.0.0.1/32"] }
   t.equal(plan.config.stateDir, null);
   t.same(plan.config.listen, next.listen, 'listen applies whole (the listeners reopen with the new engine)');
 });
+
+t.test('a reload names the keys it changes, two levels deep', async (t) => {
+  const running = config(STANDALONE);
+  const next = config(`${STANDALONE.replace('10.0.0.123', '10.0.0.9')}\nupstream: { servers: ["127.0.0.1:5301"] }\ncache: { size: 10 }\n`);
+  const plan = planReload(running, next);
+  t.same([...plan.changed].sort(), ['cache.size', 'records.entries', 'upstream.servers']);
+  t.same(planReload(running, running).changed, [], 'nothing changed: nothing named');
+  const switched = planReload(running, config(EDGE));
+  t.notOk(switched.changed.includes('primaries'), 'a restart-only key that keeps its value is not among the changed ones');
+});

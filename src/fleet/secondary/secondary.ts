@@ -341,6 +341,11 @@ export class Secondary {
     }
   }
 
+  /** When the zone was last known current: the last successful check, else when the saved zone was loaded. */
+  get confirmedAtMs(): number | undefined {
+    return this.zone ? (this.lastSuccessMs ?? this.zoneLoadedAtMs) : undefined;
+  }
+
   /** Why the edge should not take traffic (empty: ready). */
   notReadyReasons(nowMs: number): string[] {
     if (!this.zone) return [`no zone ${this.origin} from any primary yet${this.lastAttempt?.error ? ` (last error: ${this.lastAttempt.error})` : ''}`];
