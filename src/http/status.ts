@@ -3,6 +3,7 @@ import type { AnswerTable } from '../resolve/table';
 import type { SyncState, EntryState } from '../privatelink/model';
 import type { UpstreamServer } from '../upstream/upstream-pool';
 import { usableZones } from '../privatelink/table-builder';
+import { stsHostFor } from '../privatelink/sts-host';
 import type { Readiness } from './routes';
 import type { ProbeStatus } from '../probe/prober';
 
@@ -56,6 +57,8 @@ export interface StatusInputs extends ReadinessInputs {
   readonly fleet: { published?: Record<string, unknown>; transfer?: Record<string, unknown> };
   /** Reachability probes (absent when records.probe is false): per IP, and the names answered fail-open. */
   readonly probes?: ProbeStatus;
+  /** The environment the credential chain reads (STS variables); default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
@@ -78,6 +81,7 @@ export function computeStatus(s: StatusInputs): Record<string, unknown> {
     lastSuccessfulSync: iso(s.syncState?.lastSuccessMs),
     backoff: s.backoff && s.backoff.attempts > 0 ? { attempts: s.backoff.attempts, until: iso(s.backoff.untilMs), reason: s.backoff.reason ?? null } : null,
     ...(s.apiCalls ? { apiCalls: s.apiCalls } : {}),
+    ...(s.config.source === 'privatelink' ? { credentials: credentialStatus(s) } : {}),
     table: { version: s.table.version, names: s.table.size, builtAt: iso(s.table.builtAt) },
     source: s.config.source === 'primaries' ? 'transfer' : 'privatelink',
     endpoints: (s.syncState?.entries ?? []).map((e) => entryStatus(e, s)),
@@ -90,6 +94,13 @@ export function computeStatus(s: StatusInputs): Record<string, unknown> {
     cache: { entries: s.cacheEntries, size: s.config.cache.size },
     ...(s.extras ?? {}),
   };
+}
+
+/** The credential kind and, for kinds that call STS, the STS host in use and where that choice came from. */
+function credentialStatus(s: StatusInputs): Record<string, unknown> {
+  const { credentials } = s.config.privatelink;
+  const sts = stsHostFor(credentials, s.env ?? process.env);
+  return { type: credentials.type, stsHost: sts?.host ?? null, stsHostSource: sts?.source ?? null };
 }
 
 function entryStatus(e: EntryState, s: StatusInputs): Record<string, unknown> {

@@ -8,13 +8,13 @@
  *   then signed with the temporary key and its security token, which the simulator checks.
  */
 import t from 'tap';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../src/config/schema';
 import { parseConfigText } from '../../src/config/load';
 import { ApiClientProvider } from '../../src/privatelink/api-provider';
-import { buildCredential, stsOptions } from '../../src/privatelink/credentials';
+import { buildCredential, credentialFiles } from '../../src/privatelink/credentials';
 import { Syncer, noSyncObserver } from '../../src/privatelink/sync';
 import { DEMO_SIMULATOR_DATA, startSimulator } from '../../src/simulator';
 import { captureLogger } from '../helpers/privatelink-fake';
@@ -68,7 +68,7 @@ t.test('systemd LoadCredential: key files relative to $CREDENTIALS_DIRECTORY', a
 
   const without = await sync(c);
   t.equal(without.errors[0]?.code, 'PL_CREDENTIALS', 'outside the unit there is no $CREDENTIALS_DIRECTORY');
-  t.match(without.errors[0]?.message, /\$CREDENTIALS_DIRECTORY is not set \(LoadCredential= in the unit\)/);
+  t.match(without.errors[0]?.message, /"alibaba-cloud-access-key-id" is a systemd credential name \(no "\/"\) but \$CREDENTIALS_DIRECTORY is not set \(LoadCredential= in the unit/);
 
   process.env.CREDENTIALS_DIRECTORY = credDir;
   const out = await sync(c);
@@ -135,12 +135,35 @@ t.test('ram_role_arn: AssumeRole signed with the AccessKey, at sts_endpoint', as
   t.match(badKey.errors[0]?.message, /the access key secret is invalid/, 'the AssumeRole signature is verified');
 });
 
-t.test('STS host settings: config first, then the webhook variables', async (t) => {
-  t.same(stsOptions({ stsRegion: 'cn-hangzhou', stsVpc: true }, {}), { stsRegionId: 'cn-hangzhou', enableVpc: true }, 'sts-vpc.cn-hangzhou.aliyuncs.com');
-  t.same(stsOptions({}, { ALIBABA_CLOUD_STS_REGION: 'cn-beijing', ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED: 'true' }), { stsRegionId: 'cn-beijing', enableVpc: true });
-  t.same(stsOptions({ stsEndpoint: 'sts-vpc.cn-shanghai.aliyuncs.com' }, { ALIBABA_CLOUD_STS_ENDPOINT: 'https://sts.example' }), { stsEndpoint: 'sts-vpc.cn-shanghai.aliyuncs.com' });
-  t.same(stsOptions({}, { ALIBABA_CLOUD_STS_ENDPOINT: 'https://sts-vpc.cn-hangzhou.aliyuncs.com' }), { stsEndpoint: 'sts-vpc.cn-hangzhou.aliyuncs.com' }, 'a scheme is dropped');
-  t.same(stsOptions({}, {}), {}, 'nothing: the library default');
+t.test('a relative path with a "/" is relative to the config file, with or without $CREDENTIALS_DIRECTORY', async (t) => {
+  cleanEnv(t);
+  const sim = await startSimulator({ port: 0, data: DEMO_SIMULATOR_DATA });
+  t.teardown(() => sim.close());
+  const configDir = mkdtempSync(join(tmpdir(), 'pldns-conf-'));
+  const credDir = mkdtempSync(join(tmpdir(), 'pldns-creds-'));
+  t.teardown(() => { rmSync(configDir, { recursive: true }); rmSync(credDir, { recursive: true }); });
+  mkdirSync(join(configDir, 'keys'));
+  writeFileSync(join(configDir, 'keys', 'id'), 'simulator\n');
+  writeFileSync(join(configDir, 'keys', 'secret'), 'simulator\n');
+  // A decoy of the same relative name under $CREDENTIALS_DIRECTORY must not be the one read.
+  mkdirSync(join(credDir, 'keys'));
+  writeFileSync(join(credDir, 'keys', 'id'), 'simulator\n');
+  writeFileSync(join(credDir, 'keys', 'secret'), 'not-the-secret\n');
+  const c = config(`  endpoint: "${sim.endpoint}"\n  protocol: http\n  credentials: { type: access_key, access_key_id_file: keys/id, access_key_secret_file: ./keys/secret }`, configDir);
+  t.same(c.privatelink.credentials, {
+    type: 'access_key', accessKeyId: '', accessKeySecret: '', accessKeyIdFile: join(configDir, 'keys', 'id'), accessKeySecretFile: join(configDir, 'keys', 'secret'),
+  }, 'made absolute against the config file directory at validation');
+  t.same(credentialFiles(c.privatelink.credentials, {}).map((f) => f.path), [join(configDir, 'keys', 'id'), join(configDir, 'keys', 'secret')], 'the paths check prints');
+
+  const without = await sync(c);
+  t.equal(without.result, 'success', `no $CREDENTIALS_DIRECTORY needed: ${JSON.stringify(without.errors)}`);
+  process.env.CREDENTIALS_DIRECTORY = credDir;
+  const withDir = await sync(c);
+  t.equal(withDir.result, 'success', `$CREDENTIALS_DIRECTORY set: still the config-relative file (the decoy secret would be refused): ${JSON.stringify(withDir.errors)}`);
+
+  const bare = config(`  endpoint: "${sim.endpoint}"\n  protocol: http\n  credentials: { type: access_key, access_key_id_file: id, access_key_secret_file: secret }`, configDir);
+  t.same(credentialFiles(bare.privatelink.credentials, { CREDENTIALS_DIRECTORY: credDir }).map((f) => f.path), [join(credDir, 'id'), join(credDir, 'secret')], 'a bare name: $CREDENTIALS_DIRECTORY');
+  t.match(credentialFiles(bare.privatelink.credentials, {})[0]?.problem, /is a systemd credential name \(no "\/"\) but \$CREDENTIALS_DIRECTORY is not set/);
 });
 
 t.test('credential config problems', async (t) => {

@@ -28,6 +28,7 @@ function config(list: EntryConfig[] = entries, pl: Partial<PrivateLinkConfig> = 
       timeoutMs: 1000,
       maxStaleMs: 86_400_000,
       maxBackoffMs: 8000,
+      quotaPerMinute: 1000,
       ...pl,
     },
     records: { ttl: 30, preferZones: [], onUnavailable: 'servfail', entries: list },
