@@ -48,7 +48,8 @@ export interface StatusInputs extends ReadinessInputs {
   readonly startedAtMs: number;
   readonly upstreams: readonly UpstreamServer[];
   readonly cacheEntries: number;
-  readonly backoff: { attempts: number; untilMs: number; reason?: { code: string; message: string } } | undefined;
+  /** `nextAttemptMs`: the retry after throttling; `reason.accessDenied`: the policy that denied a call. */
+  readonly backoff: { attempts: number; untilMs: number; reason?: { code: string; message: string; accessDenied?: Record<string, unknown> }; nextAttemptMs?: number } | undefined;
   /** PrivateLink API calls `{ total, <Action>: n }` in the last 60 s and in the last sync; undefined without a sync loop. */
   readonly apiCalls?: { lastMinute: Record<string, number>; lastSync: Record<string, number> } | undefined;
   readonly listeners: readonly { address: string; udp: number; tcp: number; udpIo: string }[];
@@ -79,7 +80,9 @@ export function computeStatus(s: StatusInputs): Record<string, unknown> {
       ? { time: iso(attempt.startedAtMs), durationMs: attempt.durationMs, result: attempt.result, error: attempt.error ?? null }
       : null,
     lastSuccessfulSync: iso(s.syncState?.lastSuccessMs),
-    backoff: s.backoff && s.backoff.attempts > 0 ? { attempts: s.backoff.attempts, until: iso(s.backoff.untilMs), reason: s.backoff.reason ?? null } : null,
+    backoff: s.backoff && s.backoff.attempts > 0
+      ? { attempts: s.backoff.attempts, until: iso(s.backoff.untilMs), nextAttempt: iso(s.backoff.nextAttemptMs), reason: s.backoff.reason ?? null }
+      : null,
     ...(s.apiCalls ? { apiCalls: s.apiCalls } : {}),
     ...(s.config.source === 'privatelink' ? { credentials: credentialStatus(s) } : {}),
     table: { version: s.table.version, names: s.table.size, builtAt: iso(s.table.builtAt) },
