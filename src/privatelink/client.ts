@@ -6,7 +6,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import { createSecureContext, type SecureContext } from 'node:tls';
 import OpenApiClient, { $OpenApiUtil, OpenApiUtil } from '@alicloud/openapi-core';
 import * as $dara from '@darabonba/typescript';
 import type Credential from '@alicloud/credentials';
@@ -28,6 +27,7 @@ import { createBootstrapLookup } from './bootstrap-lookup';
 import { createPinnedLookup } from './pinned-lookup';
 import { CredentialProvider } from './credentials';
 import { stsHostFor } from './sts-host';
+import { trustStoreWith } from './trust-store';
 import { toGetVpcEndpointAttributeBody, toListVpcEndpointZonesBody, toListVpcEndpointsBody } from './wire-models';
 
 export const PRIVATELINK_API_VERSION = '2020-04-15';
@@ -145,19 +145,6 @@ export class PrivateLinkClient implements PrivateLinkApi {
     }
     return this.api;
   }
-}
-
-/**
- * The trust store this process would use anyway, plus `pem`. Giving TLS a `ca` option replaces
- * the store (Node's bundled roots, NODE_EXTRA_CA_CERTS, the system store under
- * --use-openssl-ca/--use-system-ca); a default context already holds it, and adding to it copies
- * the shared store first, so other connections of the process are unaffected.
- */
-export function trustStoreWith(pem: string): SecureContext {
-  const context = createSecureContext();
-  const native = (context as unknown as { context: { addCACert(cert: string): void } }).context;
-  native.addCACert(pem);
-  return context;
 }
 
 function definedOnly(query: Query): Record<string, string | number> {

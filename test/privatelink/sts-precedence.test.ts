@@ -12,7 +12,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { parseConfigText } from '../../src/config/load';
 import { runWithAgents } from '../../src/privatelink/agent-scope';
-import { trustStoreWith } from '../../src/privatelink/client';
+import { trustStoreWith } from '../../src/privatelink/trust-store';
 import { buildCredential } from '../../src/privatelink/credentials';
 import { resolveStsHost, type Env } from '../../src/privatelink/sts-host';
 import { computeStatus } from '../../src/http/status';
