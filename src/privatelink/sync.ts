@@ -441,10 +441,11 @@ export class Syncer {
     this.backoffUntilMs = this.clock.now() + waitMs;
     if (forbidden) {
       const fields = { attempts: this.backoffAttempts, waitMs, ramAction: forbidden.details?.ramAction, accessDenied, err: forbidden.message };
-      this.log.error(fields, 'a policy does not allow a PrivateLink call; backing off (the credential is kept)');
+      this.log.error(fields, 'the RAM policy does not allow a PrivateLink call; backing off (the credential is kept)');
     } else if (throttled) {
       this.scheduleRetry(waitMs);
-      this.log.warn({ attempts: this.backoffAttempts, waitMs, retryAfterMs, capMs, nextAttempt: new Date(this.backoffUntilMs).toISOString() }, 'PrivateLink API throttled; retrying at a random time within the backoff window');
+      const fields = { attempts: this.backoffAttempts, waitMs, code: throttled.code, retryAfterMs, capMs, nextAttempt: new Date(this.backoffUntilMs).toISOString() };
+      this.log.info(fields, 'PrivateLink API errors; backing off');
     } else {
       this.log.info({ attempts: this.backoffAttempts, waitMs }, 'PrivateLink API errors; backing off');
     }

@@ -86,7 +86,7 @@ t.test('a denial carrying AccessDeniedDetail names the policy that denied it, in
   });
   const out = await syncer.syncOnce();
   t.equal(out.errors[0]?.code, 'PL_FORBIDDEN');
-  const line = lines.find((l) => l.msg === 'a policy does not allow a PrivateLink call; backing off (the credential is kept)');
+  const line = lines.find((l) => l.msg === 'the RAM policy does not allow a PrivateLink call; backing off (the credential is kept)');
   t.match(line, { level: 50, accessDenied: { policyType: 'ControlPolicy', policyName: 'deny-privatelink-reads', noPermissionType: 'ExplicitDeny' } }, 'the log line names the policy');
   t.match(syncer.backoff().reason, { code: 'PL_FORBIDDEN', accessDenied: { policyType: 'ControlPolicy', policyName: 'deny-privatelink-reads', authAction: 'privatelink:ListVpcEndpoints' } }, '/status backoff.reason carries it');
   await syncer.stop();

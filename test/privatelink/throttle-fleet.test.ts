@@ -107,5 +107,5 @@ t.test('a throttled fleet of 20 spreads its retries after x-acs-retry-after', as
   t.ok(spanMs >= 60_000, `the retries spread over minutes on a 5-minute schedule (span ${Math.round(spanMs / 1000)} s)`);
   t.equal(sim.calls().ListVpcEndpoints, CLIENTS * 2);
   t.ok(syncers.every((s) => s.backoff().attempts === 0), 'every loop recovered');
-  t.ok(lines.some((l) => l.msg === 'PrivateLink API throttled; retrying at a random time within the backoff window' && l.retryAfterMs === RETRY_AFTER_MS), 'the retry-after is logged');
+  t.ok(lines.some((l) => l.msg === 'PrivateLink API errors; backing off' && l.code === 'PL_THROTTLED' && l.retryAfterMs === RETRY_AFTER_MS), 'the retry-after is logged');
 });
