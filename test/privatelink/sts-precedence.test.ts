@@ -13,10 +13,12 @@ import type { Duplex } from 'node:stream';
 import { parseConfigText } from '../../src/config/load';
 import { runWithAgents } from '../../src/privatelink/agent-scope';
 import { trustStoreWith } from '../../src/privatelink/trust-store';
+import { createPrivateLinkClient } from '../../src/privatelink/client';
 import { buildCredential } from '../../src/privatelink/credentials';
 import { resolveStsHost, type Env } from '../../src/privatelink/sts-host';
 import { computeStatus } from '../../src/http/status';
 import { startSimulator } from '../../src/simulator';
+import { captureLogger } from '../helpers/privatelink-fake';
 import { makeTestCa } from '../helpers/test-ca';
 
 const ROLE_ARN = 'acs:ram::1234567890123456:role/privatelink-dns-reader';
@@ -110,3 +112,17 @@ function statusInputs(config: NonNullable<ReturnType<typeof parseConfigText>['co
     version: 'test', configPath: null, startedAtMs: 0, upstreams: [], cacheEntries: 0, backoff: undefined, listeners: [], extras: undefined, fleet: {}, env,
   };
 }
+
+t.test('the client logs the STS host in use and where it came from', async (t) => {
+  const saved = { ...process.env };
+  t.teardown(() => { process.env = saved; });
+  process.env.ALIBABA_CLOUD_STS_ENDPOINT = 'sts-env.example';
+  const { config } = parseConfigText(`region: cn-hangzhou\nprivatelink:\n  endpoint: privatelink-vpc.cn-hangzhou.aliyuncs.com\n  credentials: { type: ram_role_arn, access_key_id: a, access_key_secret: b, role_arn: "${ROLE_ARN}", sts_region: cn-hangzhou, sts_vpc: true }\n`);
+  if (!config) throw new Error('config');
+  const { logger, lines } = captureLogger();
+  const client = createPrivateLinkClient({ config: config.privatelink, region: 'cn-hangzhou', logger });
+  client.close();
+  t.match(lines.find((l) => l.msg === 'privatelink client created'), {
+    level: 30, endpoint: 'privatelink-vpc.cn-hangzhou.aliyuncs.com', credentials: 'ram_role_arn', stsHost: 'sts-vpc.cn-hangzhou.aliyuncs.com', stsHostSource: 'config sts_region + config sts_vpc: true',
+  });
+});
