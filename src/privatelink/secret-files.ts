@@ -22,7 +22,7 @@ export function secretFilePath(file: string, env: Env, what: string): string {
   return join(dir, file);
 }
 
-/** The `*_file` settings of a config and the path each is read from now (or why it cannot be), for `check`. */
+/** One `*_file` setting: the path it is read from now, or why it cannot be. */
 export interface CredentialFile {
   readonly setting: string;
   readonly file: string;
@@ -30,6 +30,7 @@ export interface CredentialFile {
   readonly problem?: string;
 }
 
+/** The `*_file` settings of a config and where each is read from, for `check`. */
 export function credentialFiles(config: CredentialsConfig, env: Env): CredentialFile[] {
   const files: [string, string | undefined][] = config.type === 'access_key' || config.type === 'ram_role_arn'
     ? [['access_key_id_file', config.accessKeyIdFile], ['access_key_secret_file', config.accessKeySecretFile]]
