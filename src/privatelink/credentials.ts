@@ -14,7 +14,6 @@ import type { Logger } from '../log';
 import { resolveStsHost, rrsaFromEnv, type Env } from './sts-host';
 import { secretFilePath } from './secret-files';
 
-
 /** An inline value, or a file read now (see secretFilePath for where). */
 export function readSecret(value: string, file: string | undefined, env: Env, what: string): string {
   if (file === undefined) return value;
