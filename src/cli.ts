@@ -134,6 +134,7 @@ async function runCheck(path: string): Promise<number> {
     const report = (await import('./privatelink/quota')).quotaReport(config);
     if (report) process.stdout.write(`${report.info}\n`);
     if (report?.warning) process.stderr.write(`warning: ${report.warning}\n`);
+    for (const line of (await import('./privatelink/secret-files')).credentialsReport(config.privatelink.credentials, process.env)) process.stdout.write(`${line}\n`);
   }
   return EXIT_OK;
 }

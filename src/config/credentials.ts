@@ -1,12 +1,17 @@
+import { isAbsolute, resolve } from 'node:path';
 import { isObject, join, type ConfigReader } from './reader';
-import type { AccessKeyConfig, CredentialsConfig, StsConfig } from './schema';
+import type { AccessKeyConfig, CredentialsConfig, SessionConfig, StsConfig } from './schema';
 
 const PATH = 'privatelink.credentials';
-const TYPES = ['default', 'access_key', 'ram_role_arn', 'oidc_role_arn', 'ecs_ram_role'] as const;
+const TYPES = ['default', 'access_key', 'ram_role_arn', 'oidc_role_arn', 'ecs_ram_role', 'credentials_uri'] as const;
 const STS_HOST_RE = /^[a-z0-9.-]+(:\d{1,5})?$/i;
 
-/** `privatelink.credentials`: "default" or a mapping with a `type` (docs/configuration.md). */
-export function readCredentials(r: ConfigReader, raw: unknown): CredentialsConfig {
+/**
+ * `privatelink.credentials`: "default" or a mapping with a `type` (docs/configuration.md). A
+ * relative `*_file` path with a "/" is made absolute against `baseDir` (the config file's
+ * directory, as for ca_file); a bare name stays a systemd credential name ($CREDENTIALS_DIRECTORY).
+ */
+export function readCredentials(r: ConfigReader, raw: unknown, baseDir: string = process.cwd()): CredentialsConfig {
   if (raw === undefined || raw === null || raw === 'default') return { type: 'default' };
   if (!isObject(raw)) {
     r.report(PATH, 'must be "default" or a mapping with a "type"');
@@ -15,6 +20,7 @@ export function readCredentials(r: ConfigReader, raw: unknown): CredentialsConfi
   const c = r.section(raw, PATH, [
     'type', 'access_key_id', 'access_key_id_file', 'access_key_secret', 'access_key_secret_file', 'security_token', 'security_token_file',
     'role_arn', 'role_session_name', 'role_name', 'oidc_provider_arn', 'oidc_token_file', 'sts_endpoint', 'sts_region', 'sts_vpc',
+    'external_id', 'session_duration', 'policy', 'credentials_uri',
   ]);
   const type = r.oneOf(c, 'type', PATH, 'default', TYPES);
   if (c.type === undefined) r.report(join(PATH, 'type'), 'is required');
@@ -23,16 +29,19 @@ export function readCredentials(r: ConfigReader, raw: unknown): CredentialsConfi
     access_key: ['access_key_id', 'access_key_id_file', 'access_key_secret', 'access_key_secret_file', 'security_token', 'security_token_file'],
     ram_role_arn: [
       'access_key_id', 'access_key_id_file', 'access_key_secret', 'access_key_secret_file', 'role_arn', 'role_session_name', 'sts_endpoint', 'sts_region', 'sts_vpc',
+      'external_id', 'session_duration', 'policy',
     ],
-    oidc_role_arn: ['role_arn', 'oidc_provider_arn', 'oidc_token_file', 'role_session_name', 'sts_endpoint', 'sts_region', 'sts_vpc'],
+    oidc_role_arn: ['role_arn', 'oidc_provider_arn', 'oidc_token_file', 'role_session_name', 'sts_endpoint', 'sts_region', 'sts_vpc', 'session_duration', 'policy'],
     ecs_ram_role: ['role_name'],
+    credentials_uri: ['credentials_uri'],
   };
   for (const key of Object.keys(c)) {
     if (key !== 'type' && !allowed[type].includes(key)) r.report(join(PATH, key), `does not apply to type ${type}`);
   }
   const secret = (key: string, required: boolean): { value?: string; file?: string } => {
     const value = r.optionalString(c, key, PATH);
-    const file = r.optionalString(c, `${key}_file`, PATH);
+    const named = r.optionalString(c, `${key}_file`, PATH);
+    const file = named !== undefined && !isAbsolute(named) && named.includes('/') ? resolve(baseDir, named) : named;
     if (value !== undefined && file !== undefined) r.report(join(PATH, key), `give ${key} or ${key}_file, not both`);
     if (required && value === undefined && file === undefined) r.report(join(PATH, key), `is required for type ${type} (or ${key}_file)`);
     return { ...(value !== undefined ? { value } : {}), ...(file !== undefined ? { file } : {}) };
@@ -52,6 +61,10 @@ export function readCredentials(r: ConfigReader, raw: unknown): CredentialsConfi
     if (v === undefined) r.report(join(PATH, key), `is required for type ${type}`);
     return v ?? '';
   };
+  const externalId = (): { externalId?: string } => {
+    const v = r.optionalString(c, 'external_id', PATH);
+    return v === undefined ? {} : { externalId: v };
+  };
   const sts = (): StsConfig => {
     const stsEndpoint = r.optionalString(c, 'sts_endpoint', PATH);
     if (stsEndpoint !== undefined && !STS_HOST_RE.test(stsEndpoint)) r.report(join(PATH, 'sts_endpoint'), 'must be host[:port] without a scheme');
@@ -63,6 +76,22 @@ export function readCredentials(r: ConfigReader, raw: unknown): CredentialsConfi
     return out;
   };
   const sessionName = (): string => r.optionalString(c, 'role_session_name', PATH) ?? 'privatelink-dns';
+  const session = (): SessionConfig => {
+    const out: { sessionDurationS?: number; policy?: string } = {};
+    // STS accepts 15 minutes up to the role's maximum session duration (at most 12 hours).
+    if (c.session_duration !== undefined) out.sessionDurationS = Math.round(r.durationMs(c, 'session_duration', PATH, 3_600_000, 900_000, 43_200_000) / 1000);
+    const policy = r.optionalString(c, 'policy', PATH);
+    if (policy !== undefined) {
+      try {
+        const doc: unknown = JSON.parse(policy);
+        if (!isObject(doc) || !Array.isArray(doc.Statement)) r.report(join(PATH, 'policy'), 'must be a RAM policy document (JSON with "Statement")');
+      } catch {
+        r.report(join(PATH, 'policy'), 'must be JSON text (a RAM policy document)');
+      }
+      out.policy = policy;
+    }
+    return out;
+  };
   switch (type) {
     case 'access_key': {
       const token = secret('security_token', false);
@@ -78,6 +107,8 @@ export function readCredentials(r: ConfigReader, raw: unknown): CredentialsConfi
         ...accessKey(),
         roleArn: need('role_arn'),
         roleSessionName: sessionName(),
+        ...externalId(),
+        ...session(),
         ...sts(),
       };
     case 'oidc_role_arn': {
@@ -88,7 +119,12 @@ export function readCredentials(r: ConfigReader, raw: unknown): CredentialsConfi
       if (roleArn) out.roleArn = roleArn;
       if (oidcProviderArn) out.oidcProviderArn = oidcProviderArn;
       if (oidcTokenFile) out.oidcTokenFile = oidcTokenFile;
-      return { type, ...out, roleSessionName: sessionName(), ...sts() };
+      return { type, ...out, roleSessionName: sessionName(), ...session(), ...sts() };
+    }
+    case 'credentials_uri': {
+      const uri = r.optionalString(c, 'credentials_uri', PATH);
+      if (uri !== undefined && !/^https?:\/\/[^/\s]+/i.test(uri)) r.report(join(PATH, 'credentials_uri'), 'must be an http:// or https:// URL');
+      return uri ? { type, credentialsUri: uri } : { type };
     }
     case 'ecs_ram_role': {
       const roleName = r.optionalString(c, 'role_name', PATH);

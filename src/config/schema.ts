@@ -64,22 +64,32 @@ export interface CacheConfig {
 }
 
 /**
- * Where STS (AssumeRole, AssumeRoleWithOIDC) is asked. Unset fields fall back to the variables the
+ * Where STS (AssumeRole, AssumeRoleWithOIDC) is asked. What is set here wins over the variables the
  * ACK pod-identity webhook injects (ALIBABA_CLOUD_STS_ENDPOINT, ALIBABA_CLOUD_STS_REGION,
- * ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED); with none, the library's public sts.aliyuncs.com.
+ * ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED), which fill only what is left out; with none of them, the
+ * library's public sts.aliyuncs.com (src/privatelink/sts-host.ts).
  */
 export interface StsConfig {
   /** host[:port]; wins over stsRegion/stsVpc. */
   readonly stsEndpoint?: string;
   readonly stsRegion?: string;
-  /** With stsRegion: sts-vpc.{region}.aliyuncs.com instead of sts.{region}.aliyuncs.com. */
+  /** With a region: sts-vpc.{region}.aliyuncs.com instead of sts.{region}.aliyuncs.com. */
   readonly stsVpc?: boolean;
+}
+
+/** The session an assumed role gets. */
+export interface SessionConfig {
+  /** DurationSeconds of AssumeRole(WithOIDC); unset: the library's 3600. */
+  readonly sessionDurationS?: number;
+  /** An inline RAM policy (JSON text) narrowing the session below the role's own policies. */
+  readonly policy?: string;
 }
 
 /**
  * AccessKey fields given inline or as files (`*File`, which win; the inline field is then ''). A
- * relative file name is looked up in $CREDENTIALS_DIRECTORY (systemd LoadCredential=) when the
- * credential is built, so a rotated file is read again.
+ * file name without "/" is looked up in $CREDENTIALS_DIRECTORY (systemd LoadCredential=) when the
+ * credential is built, so a rotated file is read again; other paths are absolute (validation
+ * resolves a relative one against the config file's directory).
  */
 export interface AccessKeyConfig {
   readonly accessKeyId: string;
@@ -91,7 +101,13 @@ export interface AccessKeyConfig {
 export type CredentialsConfig =
   | { readonly type: 'default' }
   | ({ readonly type: 'access_key'; readonly securityToken?: string; readonly securityTokenFile?: string } & AccessKeyConfig)
-  | ({ readonly type: 'ram_role_arn'; readonly roleArn: string; readonly roleSessionName: string } & AccessKeyConfig & StsConfig)
+  | ({
+      readonly type: 'ram_role_arn';
+      readonly roleArn: string;
+      readonly roleSessionName: string;
+      /** ExternalId the role's trust policy asks of this caller (a role shared across accounts). */
+      readonly externalId?: string;
+    } & AccessKeyConfig & StsConfig & SessionConfig)
   | ({
       readonly type: 'oidc_role_arn';
       /** Each unset: ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN, ALIBABA_CLOUD_OIDC_TOKEN_FILE (RRSA). */
@@ -99,8 +115,10 @@ export type CredentialsConfig =
       readonly oidcProviderArn?: string;
       readonly oidcTokenFile?: string;
       readonly roleSessionName: string;
-    } & StsConfig)
-  | { readonly type: 'ecs_ram_role'; readonly roleName?: string };
+    } & StsConfig & SessionConfig)
+  | { readonly type: 'ecs_ram_role'; readonly roleName?: string }
+  /** A local HTTP service that hands out temporary keys; unset: ALIBABA_CLOUD_CREDENTIALS_URI. */
+  | { readonly type: 'credentials_uri'; readonly credentialsUri?: string };
 
 export interface PrivateLinkConfig {
   /** API host[:port], no scheme. */
@@ -121,6 +139,11 @@ export interface PrivateLinkConfig {
   readonly maxStaleMs: number;
   /** Upper bound of the exponential backoff after throttling or server errors. */
   readonly maxBackoffMs: number;
+  /**
+   * The account's API rate limit per action, per minute, for `check`'s estimate; the real figure is
+   * in the console's Quota Center (API rate limits), 1,000 is an assumption.
+   */
+  readonly quotaPerMinute: number;
 }
 
 export type TsigAlgorithm = 'hmac-sha256' | 'hmac-sha512';
@@ -265,6 +288,7 @@ export const DEFAULTS = {
   privatelinkTimeoutMs: 5000,
   maxStaleMs: 86_400_000,
   maxBackoffMs: 300_000,
+  quotaPerMinute: 1000,
   recordsTtlS: 30,
   probePort: 443,
   probeIntervalMs: 5000,

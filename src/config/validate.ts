@@ -117,7 +117,7 @@ export function validateConfig(
     serveStaleMs: r.durationMs(cacheRaw, 'serve_stale', 'cache', DEFAULTS.cacheServeStaleMs),
   };
 
-  const plRaw = r.section(top.privatelink, 'privatelink', ['endpoint', 'protocol', 'connect_to', 'ca_file', 'credentials', 'bootstrap', 'refresh', 'jitter', 'timeout', 'max_stale', 'max_backoff']);
+  const plRaw = r.section(top.privatelink, 'privatelink', ['endpoint', 'protocol', 'connect_to', 'ca_file', 'credentials', 'bootstrap', 'refresh', 'jitter', 'timeout', 'max_stale', 'max_backoff', 'quota_per_minute']);
   const endpoint = r.string(plRaw, 'endpoint', 'privatelink', `privatelink.${region || 'cn-hangzhou'}.aliyuncs.com`, (s) =>
     /^[a-z]+:\/\//i.test(s) ? 'must be host[:port] without a scheme (set protocol separately)' : typeof parseHostPort(s, 443) === 'string' ? 'must be host[:port]' : undefined,
   );
@@ -145,13 +145,14 @@ export function validateConfig(
     protocol: r.oneOf(plRaw, 'protocol', 'privatelink', DEFAULTS.privatelinkProtocol, ['http', 'https'] as const),
     connectTo,
     caPem,
-    credentials: readCredentials(r, plRaw.credentials),
+    credentials: readCredentials(r, plRaw.credentials, files.baseDir),
     bootstrap,
     refresh,
     jitterMs: r.durationMs(plRaw, 'jitter', 'privatelink', DEFAULTS.jitterMs, 0, 3_600_000),
     timeoutMs: r.durationMs(plRaw, 'timeout', 'privatelink', DEFAULTS.privatelinkTimeoutMs, 100, 120_000),
     maxStaleMs: r.durationMs(plRaw, 'max_stale', 'privatelink', DEFAULTS.maxStaleMs, 1000),
     maxBackoffMs: r.durationMs(plRaw, 'max_backoff', 'privatelink', DEFAULTS.maxBackoffMs, 1000, 86_400_000),
+    quotaPerMinute: r.integer(plRaw, 'quota_per_minute', 'privatelink', DEFAULTS.quotaPerMinute, 1, 1_000_000),
   };
 
   const recRaw = r.section(top.records, 'records', ['ttl', 'prefer_zones', 'on_unavailable', 'entries', 'probe']);

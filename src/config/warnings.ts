@@ -61,11 +61,32 @@ export function configWarnings(config: Config, env: WarningEnvironment = hostEnv
     }
   });
   out.push(...upstreamWarnings(config, env));
+  const leased = leasedLineWarning(config);
+  if (leased) out.push(leased);
   if (config.stateDir !== null) {
     const problem = env.stateDirProblem(config.stateDir);
     if (problem) out.push({ setting: 'state_dir', message: `${config.stateDir} ${problem}` });
   }
   return out;
+}
+
+/**
+ * STS over the VPC says "this node reaches the cloud over the leased line"; the API on its public
+ * host without `connect_to` then fails every sync with PL_NETWORK on such a node.
+ */
+function leasedLineWarning(config: Config): ConfigWarning | undefined {
+  if (config.source !== 'privatelink') return undefined;
+  const c = config.privatelink.credentials;
+  if (c.type !== 'ram_role_arn' && c.type !== 'oidc_role_arn') return undefined;
+  const stsOverVpc = c.stsEndpoint !== undefined ? c.stsEndpoint.startsWith('sts-vpc.') : c.stsVpc === true;
+  if (!stsOverVpc || config.privatelink.connectTo !== null) return undefined;
+  const host = config.privatelink.endpoint.replace(/:\d+$/, '').toLowerCase();
+  if (!/^privatelink\.[a-z0-9-]+\.aliyuncs\.com$/.test(host)) return undefined;
+  return {
+    setting: 'privatelink.endpoint',
+    message: `${host} is the API's public host while STS goes over the VPC (sts-vpc): a node with only the leased line reaches STS but not the API. ` +
+      `Use the API's VPC host (privatelink-vpc.${config.region}.aliyuncs.com) or connect_to an endpoint of the API (docs/deployment.md#reaching-the-api-over-the-leased-line)`,
+  };
 }
 
 function upstreamWarnings(config: Config, env: WarningEnvironment): ConfigWarning[] {

@@ -17,15 +17,17 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Agent as HttpAgent } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { createRequire } from 'node:module';
+import type { SecureContext } from 'node:tls';
 
 export interface ScopedAgents {
   readonly http: HttpAgent;
   readonly https: HttpsAgent;
   /**
-   * Trusted CAs for HTTPS. Passed per request too: httpx sets `ca: ''` on every request, which
-   * would otherwise override the agent's own `ca`.
+   * The TLS context for HTTPS (the process's trust store plus privatelink.ca_file), set on every
+   * request: a request's TLS options (httpx always sends `ca: ''`) would otherwise build a context
+   * without it. A given context makes Node ignore `ca`.
    */
-  readonly ca?: readonly string[];
+  readonly secureContext?: SecureContext;
 }
 
 type HttpxRequest = (url: unknown, opts?: Record<string, unknown>) => Promise<unknown>;
@@ -51,8 +53,13 @@ function wrapHttpxOnce(): void {
     const agents = scope.getStore();
     if (agents === undefined || opts.agent !== undefined) return original.call(this, url, opts);
     const https = urlIsHttps(url);
-    const ca = https && agents.ca && !opts.ca ? { ca: agents.ca } : {};
-    return original.call(this, url, { ...opts, ...ca, agent: https ? agents.https : agents.http });
+    const { secureContext } = agents;
+    if (!https || secureContext === undefined) return original.call(this, url, { ...opts, agent: https ? agents.https : agents.http });
+    // httpx copies only a fixed list of TLS fields into the request (not secureContext); its
+    // beforeRequest hook sees the final options.
+    const before = opts.beforeRequest as ((o: Record<string, unknown>) => Record<string, unknown>) | undefined;
+    const beforeRequest = (o: Record<string, unknown>) => ({ ...(before ? before(o) : o), secureContext });
+    return original.call(this, url, { ...opts, beforeRequest, agent: agents.https });
   };
   wrapped = true;
 }

@@ -18,6 +18,24 @@ interface ErrorLike {
   statusCode?: unknown;
   requestId?: unknown;
   retryAfter?: unknown;
+  /** openapi-core copies the error body's AccessDeniedDetail here (which policy denied what). */
+  accessDeniedDetail?: unknown;
+  data?: unknown;
+}
+
+/** What a RAM denial's AccessDeniedDetail says, in our field names; only the fields present. */
+export interface AccessDenied {
+  /** e.g. AccountLevelIdentityBasedPolicy, ResourceGroupLevelIdentityBasedPolicy, ControlPolicy, a VPC endpoint policy. */
+  readonly policyType?: string;
+  readonly policyName?: string;
+  /** ImplicitDeny (no policy allows it) or ExplicitDeny (a Deny statement matched). */
+  readonly noPermissionType?: string;
+  /** The denied action, e.g. privatelink:ListVpcEndpoints. */
+  readonly authAction?: string;
+  /** Who was denied: "<AuthPrincipalType> <AuthPrincipalDisplayName>". */
+  readonly principal?: string;
+  /** For RAM's diagnostic decoder; long, so only in details, not in the message. */
+  readonly encodedDiagnosticMessage?: string;
 }
 
 const NETWORK_CODES = new Set([
@@ -42,6 +60,44 @@ function isErrorLike(err: unknown): err is ErrorLike {
 
 function str(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' && value !== 'undefined' ? value : undefined;
+}
+
+/** The AccessDeniedDetail openapi-core put on the error (or left in its body), or undefined. */
+export function accessDeniedOf(err: ErrorLike): AccessDenied | undefined {
+  const data = typeof err.data === 'object' && err.data !== null ? (err.data as Record<string, unknown>) : {};
+  const raw = err.accessDeniedDetail ?? data.AccessDeniedDetail ?? data.accessDeniedDetail;
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const d = raw as Record<string, unknown>;
+  const principal = [str(d.AuthPrincipalType), str(d.AuthPrincipalDisplayName)].filter((x) => x !== undefined).join(' ');
+  const out: Record<string, string> = {};
+  const put = (key: keyof AccessDenied, value: string | undefined) => {
+    if (value !== undefined && value !== '') out[key] = value;
+  };
+  put('policyType', str(d.PolicyType));
+  put('policyName', str(d.PolicyName));
+  put('noPermissionType', str(d.NoPermissionType));
+  put('authAction', str(d.AuthAction));
+  put('principal', principal);
+  put('encodedDiagnosticMessage', str(d.EncodedDiagnosticMessage));
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/**
+ * Why the call was denied, for the message: the real cause when AccessDeniedDetail names it (an
+ * explicit Deny or a control policy is not fixed by attaching our policy), else the likely one.
+ */
+function denialCause(ramAction: string, denied: AccessDenied | undefined): string {
+  if (!denied) return `the RAM identity lacks ${ramAction} (policy: ${RAM_POLICY_DOC}), or a Deny statement, control policy or endpoint policy refuses it`;
+  const what = denied.authAction ?? ramAction;
+  const policy = denied.policyType === undefined ? 'a policy' : `a ${denied.policyType}${denied.policyName ? ` "${denied.policyName}"` : ''}`;
+  const who = denied.principal ? ` for ${denied.principal}` : '';
+  if (denied.noPermissionType === 'ExplicitDeny') {
+    return `an explicit Deny in ${policy} refuses ${what}${who}: an Allow cannot override it; change that policy`;
+  }
+  if (denied.policyType !== undefined && !/IdentityBased/i.test(denied.policyType)) {
+    return `${policy} does not allow ${what}${who}${denied.noPermissionType ? ` (${denied.noPermissionType})` : ''}: the identity's own RAM policy cannot fix this`;
+  }
+  return `the RAM identity lacks ${what}${who}${denied.policyType ? ` (${denied.policyType}${denied.noPermissionType ? `, ${denied.noPermissionType}` : ''})` : ''} (policy: ${RAM_POLICY_DOC})`;
 }
 
 function classifyApiCode(apiCode: string, statusCode: number | undefined): ErrorCode | undefined {
@@ -99,8 +155,10 @@ export function toPldnsError(err: unknown, action?: string, call: CallTarget = {
     if (mapped === 'PL_FORBIDDEN' && action !== undefined) {
       const ramAction = ramActionFor(action);
       details.ramAction = ramAction;
+      const denied = accessDeniedOf(err);
+      if (denied) details.accessDenied = denied;
       const id = requestId ? ` request ${requestId}` : '';
-      const message = `${action} denied: ${code} (HTTP ${statusCode})${id}: the RAM identity lacks ${ramAction} (policy: ${RAM_POLICY_DOC})`;
+      const message = `${action} denied: ${code} (HTTP ${statusCode})${id}: ${denialCause(ramAction, denied)}`;
       return new PldnsError(mapped, message, { cause: err, details });
     }
     return new PldnsError(mapped, `${failed}${code} (HTTP ${statusCode})${requestId ? ` request ${requestId}` : ''}`, { cause: err, details });

@@ -6,7 +6,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
-import { rootCertificates } from 'node:tls';
 import OpenApiClient, { $OpenApiUtil, OpenApiUtil } from '@alicloud/openapi-core';
 import * as $dara from '@darabonba/typescript';
 import type Credential from '@alicloud/credentials';
@@ -27,6 +26,8 @@ import { toPldnsError } from './api-errors';
 import { createBootstrapLookup } from './bootstrap-lookup';
 import { createPinnedLookup } from './pinned-lookup';
 import { CredentialProvider } from './credentials';
+import { stsHostFor } from './sts-host';
+import { trustStoreWith } from './trust-store';
 import { toGetVpcEndpointAttributeBody, toListVpcEndpointZonesBody, toListVpcEndpointsBody } from './wire-models';
 
 export const PRIVATELINK_API_VERSION = '2020-04-15';
@@ -40,7 +41,7 @@ export interface PrivateLinkClientOptions {
   timeoutMs: number;
   /** Resolves the API host (and STS hosts while signing); undefined: the system resolver. */
   lookup?: LookupFunction;
-  /** Extra trusted CA certificates (PEM) for HTTPS to the API and STS hosts, besides the system ones. */
+  /** Extra trusted CA certificates (PEM) for HTTPS to the API and STS hosts, added to the process's own. */
   caPem?: string;
   logger?: Logger;
 }
@@ -58,8 +59,8 @@ export class PrivateLinkClient implements PrivateLinkApi {
     this.target = endpointWithPort(opts.endpoint, opts.protocol);
     // Our own keep-alive agents: they carry the bootstrap lookup, and close() can free their sockets.
     const agentOptions = { keepAlive: true, ...(opts.lookup ? { lookup: opts.lookup } : {}) };
-    const ca = opts.caPem ? { ca: [...rootCertificates, opts.caPem] } : {};
-    this.agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent({ ...agentOptions, ...ca }), ...ca };
+    const tls = opts.caPem ? { secureContext: trustStoreWith(opts.caPem) } : {};
+    this.agents = { http: new HttpAgent(agentOptions), https: new HttpsAgent({ ...agentOptions, ...tls }), ...tls };
   }
 
   async listVpcEndpoints(request: ListVpcEndpointsRequest): Promise<ApiResponse<ListVpcEndpointsResponseBody>> {
@@ -191,7 +192,11 @@ export function createPrivateLinkClient(opts: CreatePrivateLinkClientOptions): P
     ? createBootstrapLookup(config.bootstrap, { timeoutMs: Math.min(config.timeoutMs, 2000) })
     : undefined);
   const lookup = config.connectTo !== null && !hostIsIp ? createPinnedLookup(host, config.connectTo, resolver) : resolver;
-  logger?.debug({ endpoint: config.endpoint, connectTo: config.connectTo, region: opts.region, bootstrap: resolver !== undefined }, 'privatelink client created');
+  const sts = stsHostFor(config.credentials, process.env);
+  logger?.info({
+    endpoint: config.endpoint, connectTo: config.connectTo, region: opts.region, bootstrap: resolver !== undefined, credentials: config.credentials.type,
+    ...(sts ? { stsHost: sts.host, stsHostSource: sts.source } : {}),
+  }, 'privatelink client created');
   return new PrivateLinkClient({
     endpoint: config.endpoint,
     protocol: config.protocol,

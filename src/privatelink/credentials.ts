@@ -7,27 +7,17 @@
  * the Credential object and the next sync starts from a fresh one.
  */
 import { readFileSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
 import Credential, { Config as CredentialConfig } from '@alicloud/credentials';
 import { PldnsError, isPldnsError } from '../errors';
-import type { AccessKeyConfig, CredentialsConfig, StsConfig } from '../config/schema';
+import type { AccessKeyConfig, CredentialsConfig, SessionConfig, StsConfig } from '../config/schema';
 import type { Logger } from '../runtime/log';
+import { resolveStsHost, rrsaFromEnv, type Env } from './sts-host';
+import { secretFilePath } from './secret-files';
 
-export type Env = Readonly<Record<string, string | undefined>>;
-
-/**
- * An inline value, or a file read now. A relative name is a systemd credential: the unit's
- * `LoadCredential=NAME:/path` places it in $CREDENTIALS_DIRECTORY, readable by the service's
- * dynamic user only, and gone when the service stops.
- */
+/** An inline value, or a file read now (see secretFilePath for where). */
 export function readSecret(value: string, file: string | undefined, env: Env, what: string): string {
   if (file === undefined) return value;
-  let path = file;
-  if (!isAbsolute(path)) {
-    const dir = env.CREDENTIALS_DIRECTORY;
-    if (!dir) throw new Error(`${what}: "${path}" is a systemd credential name but $CREDENTIALS_DIRECTORY is not set (LoadCredential= in the unit)`);
-    path = join(dir, path);
-  }
+  const path = secretFilePath(file, env, what);
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -46,24 +36,20 @@ function accessKeyOf(config: AccessKeyConfig, env: Env): { accessKeyId: string; 
   };
 }
 
-/** STS host settings: the config's, else the variables the ACK pod-identity webhook injects. */
-export function stsOptions(config: StsConfig, env: Env): { stsEndpoint?: string; stsRegionId?: string; enableVpc?: boolean } {
-  const out: { stsEndpoint?: string; stsRegionId?: string; enableVpc?: boolean } = {};
-  const endpoint = config.stsEndpoint ?? env.ALIBABA_CLOUD_STS_ENDPOINT;
-  const region = config.stsRegion ?? env.ALIBABA_CLOUD_STS_REGION;
-  const vpc = config.stsVpc ?? env.ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED?.toLowerCase() === 'true';
-  if (endpoint) out.stsEndpoint = endpoint.replace(/^https?:\/\//, '');
-  if (region) out.stsRegionId = region;
-  if (vpc) out.enableVpc = true;
-  return out;
+/** The library options that pin the STS host (resolveStsHost decides it; the library then reads no variable). */
+export function stsOptions(config: StsConfig, env: Env): { stsEndpoint: string } {
+  return { stsEndpoint: resolveStsHost(config, env).host };
 }
 
-/** The RRSA variables are all there and no AccessKey variable comes before them in the chain. */
-function rrsaFromEnv(env: Env): boolean {
-  return !env.ALIBABA_CLOUD_ACCESS_KEY_ID && !!env.ALIBABA_CLOUD_ROLE_ARN && !!env.ALIBABA_CLOUD_OIDC_PROVIDER_ARN && !!env.ALIBABA_CLOUD_OIDC_TOKEN_FILE;
+/** The assumed-role session: its lifetime and an inline policy narrowing it (both optional). */
+function sessionOptions(config: SessionConfig): { roleSessionExpiration?: number; policy?: string } {
+  return {
+    ...(config.sessionDurationS !== undefined ? { roleSessionExpiration: config.sessionDurationS } : {}),
+    ...(config.policy !== undefined ? { policy: config.policy } : {}),
+  };
 }
 
-function oidcCredential(config: { roleArn?: string; oidcProviderArn?: string; oidcTokenFile?: string; roleSessionName: string } & StsConfig, env: Env): Credential {
+function oidcCredential(config: { roleArn?: string; oidcProviderArn?: string; oidcTokenFile?: string; roleSessionName: string } & StsConfig & SessionConfig, env: Env): Credential {
   const roleArn = config.roleArn ?? env.ALIBABA_CLOUD_ROLE_ARN;
   const oidcProviderArn = config.oidcProviderArn ?? env.ALIBABA_CLOUD_OIDC_PROVIDER_ARN;
   const oidcTokenFilePath = config.oidcTokenFile ?? env.ALIBABA_CLOUD_OIDC_TOKEN_FILE;
@@ -72,7 +58,9 @@ function oidcCredential(config: { roleArn?: string; oidcProviderArn?: string; oi
       + '(or ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN, ALIBABA_CLOUD_OIDC_TOKEN_FILE)');
   }
   const { roleSessionName } = config;
-  return new Credential(new CredentialConfig({ type: 'oidc_role_arn', roleArn, oidcProviderArn, oidcTokenFilePath, roleSessionName, ...stsOptions(config, env) }));
+  return new Credential(new CredentialConfig({
+    type: 'oidc_role_arn', roleArn, oidcProviderArn, oidcTokenFilePath, roleSessionName, ...sessionOptions(config), ...stsOptions(config, env),
+  }));
 }
 
 /** Builds the @alicloud/credentials object for one config; throws PL_CREDENTIALS if it cannot. */
@@ -82,7 +70,9 @@ export function buildCredential(config: CredentialsConfig, env: Env = process.en
       case 'default':
         // The chain's own OIDC step ignores ALIBABA_CLOUD_STS_ENDPOINT: take RRSA variables ourselves.
         if (rrsaFromEnv(env)) return oidcCredential({ roleSessionName: env.ALIBABA_CLOUD_ROLE_SESSION_NAME ?? 'privatelink-dns' }, env);
-        // No config: the library's default chain (env, OIDC, CLI profile, INI file, ECS RAM role, URI).
+        // No config: the library's default chain, in its order: environment, OIDC (RRSA), CLI
+        // profile (~/.aliyun/config.json), credentials file (~/.alibabacloud/credentials), ECS RAM
+        // role, credentials URI.
         return new Credential();
       case 'access_key': {
         const hasToken = config.securityToken !== undefined || config.securityTokenFile !== undefined;
@@ -95,12 +85,19 @@ export function buildCredential(config: CredentialsConfig, env: Env = process.en
           ...accessKeyOf(config, env),
           roleArn: config.roleArn,
           roleSessionName: config.roleSessionName,
+          ...(config.externalId !== undefined ? { externalId: config.externalId } : {}),
+          ...sessionOptions(config),
           ...stsOptions(config, env),
         }));
       case 'oidc_role_arn':
         return oidcCredential(config, env);
       case 'ecs_ram_role':
         return new Credential(new CredentialConfig({ type: 'ecs_ram_role', roleName: config.roleName }));
+      case 'credentials_uri': {
+        const credentialsURI = config.credentialsUri ?? env.ALIBABA_CLOUD_CREDENTIALS_URI;
+        if (!credentialsURI) throw new Error('credentials_uri is needed (or ALIBABA_CLOUD_CREDENTIALS_URI)');
+        return new Credential(new CredentialConfig({ type: 'credentials_uri', credentialsURI }));
+      }
     }
   } catch (err) {
     throw new PldnsError('PL_CREDENTIALS', `credentials (${config.type}): ${(err as Error).message}`, { cause: err, details: { type: config.type } });

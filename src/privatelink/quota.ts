@@ -4,15 +4,15 @@
  * quota. `check` prints it; docs/deployment.md#api-quota explains the arithmetic.
  */
 import cron from 'node-cron';
-import type { Config, EntryConfig } from '../config/schema';
+import { DEFAULTS, type Config, type EntryConfig } from '../config/schema';
 import { planListings, type PlannedEntry } from './fetch';
 
 /**
- * Alibaba Cloud's published PrivateLink quota: ListVpcEndpoints 1,000 calls per 60 s per region and
- * account, shared with the console and every other tool of the account. ListVpcEndpointZones is
- * assumed to have the same limit of its own.
+ * The default of privatelink.quota_per_minute: 1,000 calls per 60 s per action, region and account,
+ * shared with the console and every other tool of the account. No stored document states it; the
+ * account's real figure is in Quota Center → API rate limits, and the setting takes it.
  */
-export const API_QUOTA_PER_MINUTE = 1000;
+export const API_QUOTA_PER_MINUTE = DEFAULTS.quotaPerMinute;
 /** Above this share of the quota for one instance alone (under 100 such instances reach it), `check` warns. */
 export const WARN_SHARE_PER_INSTANCE = 0.01;
 
@@ -39,6 +39,11 @@ export function cronRate(expression: string): { perHour: number; busiestMinute: 
   return { perHour: fields.second.length * fields.minute.length, busiestMinute: fields.second.length };
 }
 
+/** privatelink.quota_per_minute. */
+function quotaOf(config: Pick<Config, 'privatelink'>): number {
+  return config.privatelink.quotaPerMinute;
+}
+
 export function estimateApiCalls(config: Pick<Config, 'privatelink' | 'records'>): QuotaEstimate | undefined {
   const cloud = config.records.entries.filter((e): e is Extract<EntryConfig, { kind: 'endpoint' | 'service' }> => e.kind !== 'static');
   if (cloud.length === 0) return undefined;
@@ -55,7 +60,7 @@ export function estimateApiCalls(config: Pick<Config, 'privatelink' | 'records'>
     listVpcEndpointZonesPerSync: endpoints.size,
     syncsPerHour: perHour,
     peakCallsPerMinute: Math.round(peak * 10) / 10,
-    instancesToQuota: Math.max(1, Math.floor(API_QUOTA_PER_MINUTE / peak)),
+    instancesToQuota: Math.max(1, Math.floor(quotaOf(config) / peak)),
   };
 }
 
@@ -63,11 +68,12 @@ export function estimateApiCalls(config: Pick<Config, 'privatelink' | 'records'>
 export function quotaReport(config: Pick<Config, 'privatelink' | 'records'>): { info: string; warning?: string } | undefined {
   const e = estimateApiCalls(config);
   if (!e) return undefined;
+  const quota = quotaOf(config);
   const info =
     `privatelink: up to ${e.listVpcEndpointsPerSync} ListVpcEndpoints + ${e.listVpcEndpointZonesPerSync} ListVpcEndpointZones calls per sync, ` +
     `${e.syncsPerHour} syncs per hour: about ${e.peakCallsPerMinute} calls per minute per instance; ` +
-    `the account's quota (${API_QUOTA_PER_MINUTE} per minute per action, shared) is reached by about ${e.instancesToQuota} instances like this one`;
-  if (e.peakCallsPerMinute <= API_QUOTA_PER_MINUTE * WARN_SHARE_PER_INSTANCE) return { info };
+    `the account's quota (${quota} per minute per action, shared; privatelink.quota_per_minute, the real figure is in Quota Center → API rate limits) is reached by about ${e.instancesToQuota} instances like this one`;
+  if (e.peakCallsPerMinute <= quota * WARN_SHARE_PER_INSTANCE) return { info };
   return {
     info,
     warning:

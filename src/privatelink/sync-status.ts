@@ -2,6 +2,7 @@ import type { Config } from '../config/schema';
 import type { AnswerTable } from '../resolve/table';
 import type { EntryState, SyncState } from './model';
 import { usableZones } from './table-builder';
+import { stsHostFor } from './sts-host';
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 
@@ -31,9 +32,12 @@ export interface SyncStatusInputs {
   readonly table: AnswerTable;
   readonly config: Config;
   readonly nowMs: number;
-  readonly backoff: { attempts: number; untilMs: number; reason?: { code: string; message: string } } | undefined;
+  /** `nextAttemptMs`: the retry after throttling; `reason.accessDenied`: the policy that denied a call. */
+  readonly backoff: { attempts: number; untilMs: number; reason?: { code: string; message: string; accessDenied?: Record<string, unknown> }; nextAttemptMs?: number } | undefined;
   /** PrivateLink API calls `{ total, <Action>: n }` in the last 60 s and in the last sync; undefined without a sync loop. */
   readonly apiCalls: { lastMinute: Record<string, number>; lastSync: Record<string, number> } | undefined;
+  /** The environment the credential chain reads (STS variables); default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** The sync's part of /status: the last attempt, the back-off, API calls and every entry's data. */
@@ -44,10 +48,20 @@ export function syncStatus(s: SyncStatusInputs): Record<string, unknown> {
       ? { time: iso(attempt.startedAtMs), durationMs: attempt.durationMs, result: attempt.result, error: attempt.error ?? null }
       : null,
     lastSuccessfulSync: iso(s.state?.lastSuccessMs),
-    backoff: s.backoff && s.backoff.attempts > 0 ? { attempts: s.backoff.attempts, until: iso(s.backoff.untilMs), reason: s.backoff.reason ?? null } : null,
+    backoff: s.backoff && s.backoff.attempts > 0
+      ? { attempts: s.backoff.attempts, until: iso(s.backoff.untilMs), nextAttempt: iso(s.backoff.nextAttemptMs), reason: s.backoff.reason ?? null }
+      : null,
     ...(s.apiCalls ? { apiCalls: s.apiCalls } : {}),
+    credentials: credentialStatus(s),
     endpoints: (s.state?.entries ?? []).map((e) => entryStatus(e, s)),
   };
+}
+
+/** The credential kind and, for kinds that call STS, the STS host in use and where that choice came from. */
+function credentialStatus(s: SyncStatusInputs): Record<string, unknown> {
+  const { credentials } = s.config.privatelink;
+  const sts = stsHostFor(credentials, s.env ?? process.env);
+  return { type: credentials.type, stsHost: sts?.host ?? null, stsHostSource: sts?.source ?? null };
 }
 
 function entryStatus(e: EntryState, s: SyncStatusInputs): Record<string, unknown> {

@@ -141,7 +141,10 @@ export class Syncer {
   private backoffUntilMs = 0;
   private lastInputsJson = '';
   private lastProblems = new Set<string>();
-  private backoffReason: { code: string; message: string } | undefined;
+  private backoffReason: BackoffReason | undefined;
+  /** After throttling: the one retry, at a random time on the scale of the schedule. */
+  private retryTimer: unknown;
+  private nextAttemptMs: number | undefined;
   private readonly callWindow = new CallWindow();
   private runningSyncCalls: Record<string, number> = {};
   private lastSyncCalls: Record<string, number> = {};
@@ -182,9 +185,17 @@ export class Syncer {
     return { state: this.state, ...this.build() };
   }
 
-  /** For /status and tests: consecutive backoff-worthy failures, when scheduled syncs resume, and why. */
-  backoff(): { attempts: number; untilMs: number; reason?: { code: string; message: string } } {
-    return { attempts: this.backoffAttempts, untilMs: this.backoffUntilMs, ...(this.backoffReason ? { reason: this.backoffReason } : {}) };
+  /**
+   * For /status and tests: consecutive backoff-worthy failures, when scheduled syncs resume, why
+   * (a denial with the policy that denied it), and after throttling when the retry runs.
+   */
+  backoff(): { attempts: number; untilMs: number; reason?: BackoffReason; nextAttemptMs?: number } {
+    return {
+      attempts: this.backoffAttempts,
+      untilMs: this.backoffUntilMs,
+      ...(this.backoffReason ? { reason: this.backoffReason } : {}),
+      ...(this.nextAttemptMs !== undefined ? { nextAttemptMs: this.nextAttemptMs } : {}),
+    };
   }
 
   /** For /status: API calls in the last 60 s and in the last finished sync, `{ total, <Action>: n }`. */
@@ -226,6 +237,7 @@ export class Syncer {
     this.job = undefined;
     if (this.pendingRun !== undefined) this.clock.clearTimeout(this.pendingRun);
     this.pendingRun = undefined;
+    this.cancelRetry();
     await this.running?.catch(() => undefined);
   }
 
@@ -394,8 +406,14 @@ export class Syncer {
     }
   }
 
-  /** Full jitter: a random wait in [0, cap), cap doubling per failure; at least Retry-After. */
+  /**
+   * Full jitter: a random wait in [0, cap), cap doubling per failure. Throttling is the account's
+   * quota speaking to every instance at once, so its cap starts at the schedule's interval (not a
+   * second) and the wait comes on top of x-acs-retry-after: a throttled fleet spreads its retries
+   * over minutes instead of retrying in step. Other errors start at backoffBaseMs.
+   */
   private updateBackoff(errors: SyncOutcome['errors']): void {
+    this.cancelRetry();
     const relevant = errors.filter((e) => BACKOFF_CODES.has(e.code));
     if (relevant.length === 0) {
       this.backoffAttempts = 0;
@@ -406,24 +424,49 @@ export class Syncer {
     this.backoffAttempts = Math.min(this.backoffAttempts + 1, 40);
     const maxMs = this.config.privatelink.maxBackoffMs;
     const doubling = 2 ** (this.backoffAttempts - 1);
-    const capMs = Math.min(maxMs, this.backoffBaseMs * doubling);
-    const retryAfterMs = Math.min(maxMs, Math.max(0, ...relevant.map((e) => retryAfterOf(e))));
-    let waitMs = Math.max(Math.floor(this.random() * capMs), retryAfterMs);
     const forbidden = relevant.find((e) => e.code === 'PL_FORBIDDEN');
+    const throttled = forbidden ? undefined : relevant.find((e) => e.code === 'PL_THROTTLED');
+    const baseMs = throttled ? scheduleIntervalMs(this.config.privatelink.refresh) : this.backoffBaseMs;
+    const capMs = Math.min(maxMs, baseMs * doubling);
+    const retryAfterMs = Math.min(maxMs, Math.max(0, ...relevant.map((e) => retryAfterOf(e))));
+    let waitMs = throttled ? retryAfterMs + Math.floor(this.random() * capMs) : Math.max(Math.floor(this.random() * capMs), retryAfterMs);
     if (forbidden) {
       // Half fixed, half random: long enough to spare the quota, spread so a fleet does not retry in step.
       const floorMs = Math.min(maxMs, FORBIDDEN_BACKOFF_BASE_MS * doubling);
       waitMs = Math.max(waitMs, Math.floor(floorMs / 2 + this.random() * (floorMs / 2)));
     }
-    const reason = forbidden ?? relevant[0];
-    this.backoffReason = reason ? { code: reason.code, message: reason.message } : undefined;
+    const reason = forbidden ?? throttled ?? relevant[0];
+    const accessDenied = reason?.details?.accessDenied;
+    this.backoffReason = reason ? { code: reason.code, message: reason.message, ...(accessDenied ? { accessDenied: accessDenied as Record<string, unknown> } : {}) } : undefined;
     this.backoffUntilMs = this.clock.now() + waitMs;
     if (forbidden) {
-      const fields = { attempts: this.backoffAttempts, waitMs, ramAction: forbidden.details?.ramAction, err: forbidden.message };
+      const fields = { attempts: this.backoffAttempts, waitMs, ramAction: forbidden.details?.ramAction, accessDenied, err: forbidden.message };
       this.log.error(fields, 'the RAM policy does not allow a PrivateLink call; backing off (the credential is kept)');
+    } else if (throttled) {
+      this.scheduleRetry(waitMs);
+      const fields = { attempts: this.backoffAttempts, waitMs, code: throttled.code, retryAfterMs, capMs, nextAttempt: new Date(this.backoffUntilMs).toISOString() };
+      this.log.info(fields, 'PrivateLink API errors; backing off');
     } else {
       this.log.info({ attempts: this.backoffAttempts, waitMs }, 'PrivateLink API errors; backing off');
     }
+  }
+
+  /** One sync at the end of a throttling wait (the scheduled ticks before it are skipped). */
+  private scheduleRetry(waitMs: number): void {
+    if (!this.started) return;
+    this.nextAttemptMs = this.clock.now() + waitMs;
+    this.retryTimer = this.clock.setTimeout(() => {
+      this.retryTimer = undefined;
+      this.nextAttemptMs = undefined;
+      if (!this.started) return;
+      this.syncOnce().catch((err) => this.log.error({ err }, 'sync crashed'));
+    }, waitMs);
+  }
+
+  private cancelRetry(): void {
+    if (this.retryTimer !== undefined) this.clock.clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.nextAttemptMs = undefined;
   }
 
   private build(): { inputs: TableEntryInput[]; problems: TableProblem[] } {
@@ -460,6 +503,25 @@ export class Syncer {
     const times = this.state.entries.flatMap((e) => (e.kind !== 'static' && e.fetchedAtMs !== undefined ? [e.fetchedAtMs] : []));
     const oldest = times.length > 0 ? Math.min(...times) : undefined;
     this.observer.tableAge(oldest === undefined ? 0 : Math.max(0, (this.clock.now() - oldest) / 1000));
+  }
+}
+
+/** Why syncs are backing off; a denial carries the AccessDeniedDetail (policy type and name, action). */
+export interface BackoffReason {
+  code: string;
+  message: string;
+  accessDenied?: Record<string, unknown>;
+}
+
+/** The average time between scheduled syncs (at least a second): the scale of a throttling back-off. */
+export function scheduleIntervalMs(expression: string): number {
+  try {
+    // Required here: quota.ts loads node-cron, which the daemon loads only once it answers.
+    const { cronRate } = require('./quota') as typeof import('./quota');
+    const { perHour } = cronRate(expression);
+    return Math.max(1000, Math.round(3_600_000 / Math.max(1, perHour)));
+  } catch {
+    return 60_000;
   }
 }
 

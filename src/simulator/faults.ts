@@ -3,6 +3,7 @@
  *   {"action": "ListVpcEndpointZones" | "*", "status": 400, "code": "Throttling.User", "times": 3}
  *   {"action": "*", "delay": "3s"}
  *   {"action": "*", "status": 502, "body": "<html>bad gateway</html>"}   (a non-JSON body, as from a proxy)
+ *   {"action": "*", "status": 403, "code": "Forbidden.RAM", "accessDeniedDetail": {"PolicyType": "ControlPolicy", ...}}
  * `times` counts matching calls and defaults to "until DELETE /_simulator/faults"; `after: N` lets
  * the next N matching calls through first (e.g. page 1 of a listing succeeds, page 2 fails).
  */
@@ -19,6 +20,8 @@ export interface Fault {
   readonly delayMs?: number;
   /** Sent as `x-acs-retry-after` with throttling errors. */
   readonly retryAfterMs?: number;
+  /** Sent as the error body's AccessDeniedDetail (which policy denied what), as RAM denials carry it. */
+  readonly accessDeniedDetail?: Record<string, unknown>;
   /** Calls left; undefined: unlimited. */
   remaining?: number;
   /** Matching calls still to let through before the fault applies. */
@@ -46,13 +49,14 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const KNOWN_KEYS = new Set(['action', 'status', 'code', 'message', 'body', 'delay', 'retryAfterMs', 'times', 'after']);
+const KNOWN_KEYS = new Set(['action', 'status', 'code', 'message', 'body', 'delay', 'retryAfterMs', 'accessDeniedDetail', 'times', 'after']);
 
 /** Checks a fault request; throws an Error whose message is fit for a 400 reply. */
 export function parseFault(value: unknown): FaultSpec {
   if (!isObject(value)) throw new Error('a fault must be a JSON object');
   for (const key of Object.keys(value)) if (!KNOWN_KEYS.has(key)) throw new Error(`unknown fault field "${key}"`);
-  const { action, status, code, message, body, delay, retryAfterMs, times, after } = value;
+  const { action, status, code, message, body, delay, retryAfterMs, accessDeniedDetail, times, after } = value;
+  if (accessDeniedDetail !== undefined && !isObject(accessDeniedDetail)) throw new Error('"accessDeniedDetail" must be an object');
   if (typeof action !== 'string' || action === '') throw new Error('"action" must be an action name or "*"');
   if (status !== undefined && (typeof status !== 'number' || !Number.isInteger(status) || status < 400 || status > 599)) {
     throw new Error('"status" must be an HTTP status from 400 to 599');
@@ -83,6 +87,7 @@ export function parseFault(value: unknown): FaultSpec {
     body: body as string | undefined,
     delayMs,
     retryAfterMs: retryAfterMs as number | undefined,
+    ...(accessDeniedDetail !== undefined ? { accessDeniedDetail: accessDeniedDetail as Record<string, unknown> } : {}),
     remaining: times as number | undefined,
     skip: after as number | undefined,
   };

@@ -14,7 +14,7 @@ import { validateSimulatorData } from './data';
 import type { Fault, FaultSpec } from './faults';
 import { verifyV2, verifyV3, type SignatureFailure, type VerifyOptions } from './signature';
 import { SimulatorStore } from './store';
-import { StsIssuer, STS_API_VERSION, type SimulatorStsOptions } from './sts';
+import { StsIssuer, STS_API_VERSION, stsFieldsOf, type SimulatorStsOptions, type StsRequestFields } from './sts';
 import type { ApiReply, SimulatorData } from './types';
 
 export const SIMULATOR_DEFAULT_HOST = '127.0.0.1';
@@ -44,6 +44,8 @@ export interface SeenRequest {
   host: string;
   servername: string | null;
   action: string;
+  /** STS calls: the session fields asked for (ExternalId, DurationSeconds, Policy...). */
+  sts?: StsRequestFields;
 }
 
 export interface RunningSimulator {
@@ -142,7 +144,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
     const action = (req.headers['x-acs-action'] as string | undefined) ?? paramMap.get('Action') ?? '';
     if (action === '') return reply(errorReply(400, 'MissingAction', 'Action is mandatory for this request.', requestId, hostId));
     store.countCall(action);
-    seen.push({ host: req.headers.host ?? '', servername: ((req.socket as TLSSocket).servername as string | false | undefined) || null, action });
+    const isSts = (action === 'AssumeRole' || action === 'AssumeRoleWithOIDC') && paramMap.get('Version') === STS_API_VERSION;
+    seen.push({
+      host: req.headers.host ?? '', servername: ((req.socket as TLSSocket).servername as string | false | undefined) || null, action,
+      ...(isSts ? { sts: stsFieldsOf(paramMap) } : {}),
+    });
     if (seen.length > 100) seen.shift();
 
     // STS is anonymous (the caller has no key yet): answered before any signature check.
@@ -173,6 +179,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Runni
         return send(res, fault.status, fault.body, 'text/html;charset=utf-8');
       }
       const r = errorReply(fault.status, fault.code ?? 'InternalError', fault.message ?? `Injected fault ${fault.id}.`, requestId, hostId);
+      if (fault.accessDeniedDetail !== undefined) r.body.AccessDeniedDetail = fault.accessDeniedDetail;
       if (fault.retryAfterMs !== undefined) r.headers = { 'x-acs-retry-after': String(fault.retryAfterMs) };
       return reply(r);
     }

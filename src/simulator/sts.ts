@@ -4,8 +4,9 @@
  * body), and AssumeRole as `ram_role_arn` calls it (the same, signed with an AccessKey, HMAC-SHA1;
  * the server checks that signature first). Both answer with temporary credentials, which the
  * PrivateLink API then accepts only together with their security token (`x-acs-security-token`),
- * as the real gateway does. Only what the daemon needs: no policies, no token signature check
- * (the OIDC token must equal the configured one).
+ * as the real gateway does. Only what the daemon needs: no policy evaluation, no token signature
+ * check (the OIDC token must equal the configured one); an ExternalId the role requires is checked,
+ * and the session fields each call asked for are recorded (SeenRequest.sts).
  */
 import { randomBytes } from 'node:crypto';
 import type { ApiReply } from './types';
@@ -20,8 +21,30 @@ export interface SimulatorStsOptions {
   oidcProviderArn?: string;
   /** The exact token the pod presents (the projected service account token). */
   oidcToken?: string;
-  /** Lifetime of issued credentials. Default 1 h. */
+  /** Lifetime of issued credentials when the caller asks none (DurationSeconds). Default 1 h. */
   durationMs?: number;
+  /** The ExternalId the role's trust policy requires of AssumeRole callers; unset: none asked. */
+  externalId?: string;
+}
+
+/** The session fields an assume call asked for, as the stand-in received them. */
+export interface StsRequestFields {
+  roleArn: string | null;
+  roleSessionName: string | null;
+  externalId: string | null;
+  durationSeconds: number | null;
+  policy: string | null;
+}
+
+export function stsFieldsOf(params: URLSearchParams): StsRequestFields {
+  const duration = params.get('DurationSeconds');
+  return {
+    roleArn: params.get('RoleArn'),
+    roleSessionName: params.get('RoleSessionName'),
+    externalId: params.get('ExternalId'),
+    durationSeconds: duration === null ? null : Number(duration),
+    policy: params.get('Policy'),
+  };
 }
 
 interface Issued {
@@ -57,12 +80,16 @@ export class StsIssuer {
     if (!o) return fail(404, 'InvalidApi.NotFound', 'Specified api "AssumeRole" is not found (the simulator was started without STS).');
     if (!params.get('RoleArn')) return fail(400, 'MissingParameter.RoleArn', 'RoleArn is mandatory for this action.');
     if (params.get('RoleArn') !== o.roleArn) return fail(404, 'EntityNotExist.Role', 'The specified Role does not exist.');
+    if (o.externalId !== undefined && params.get('ExternalId') !== o.externalId) {
+      return fail(403, 'NoPermission', 'You are not authorized to do this action: the role\'s trust policy requires another ExternalId.');
+    }
     return this.issue(o, params, ctx);
   }
 
   private issue(o: SimulatorStsOptions, params: URLSearchParams, ctx: { requestId: string; nowMs: number }): ApiReply {
     const id = `STS.${randomBytes(12).toString('hex')}`;
-    const expiresMs = ctx.nowMs + (o.durationMs ?? 3_600_000);
+    const asked = Number(params.get('DurationSeconds'));
+    const expiresMs = ctx.nowMs + (Number.isFinite(asked) && asked > 0 ? asked * 1000 : o.durationMs ?? 3_600_000);
     const issued: Issued = { secret: randomBytes(20).toString('base64url'), token: randomBytes(48).toString('base64'), expiresMs };
     this.issued.set(id, issued);
     return {

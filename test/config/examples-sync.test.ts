@@ -6,7 +6,8 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import YAML from 'yaml';
 import { formatProblems, parseConfigText } from '../../src/config/load';
@@ -129,6 +130,13 @@ t.test('check passes for every example, without a quota warning', async (t) => {
     // Whether /var/lib/privatelink-dns can be created depends on the user running the test (check.test.ts tests it).
     t.equal(r.stderr.replace(/^.*: warning: state_dir: \/var\/lib\/privatelink-dns .*\n/m, ''), '', `${f}: no warning`);
   }
+  // The DaemonSet's config too: its API and STS hosts are reached the same way (no leased-line warning).
+  const dir = mkdtempSync(join(tmpdir(), 'pldns-ds-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'config.yaml'), daemonsetConfig);
+  const r = spawnSync(process.execPath, [CLI, 'check', '--config', join(dir, 'config.yaml')], { encoding: 'utf8', timeout: 20_000 });
+  t.equal(r.status, 0, `deploy/daemonset.yaml: ${r.stderr}`);
+  t.equal(r.stderr.replace(/^.*: warning: state_dir: \/var\/lib\/privatelink-dns .*\n/m, ''), '', 'deploy/daemonset.yaml: no warning');
 });
 
 t.test('asm.yaml answers the EndpointDomain by service, with no name typed by hand', async (t) => {

@@ -57,3 +57,16 @@ t.test('check prints the estimate, and the warning on stderr with exit 0', async
   // Whether /var/lib/privatelink-dns can be created depends on the user running the test (check.test.ts tests it).
   t.equal(quiet.stderr.replace(/^.*: warning: state_dir: \/var\/lib\/privatelink-dns .*\n/m, ''), '', 'the shipped edge-node example does not warn');
 });
+
+t.test('privatelink.quota_per_minute is the figure the estimate and the warning use (issue 25 item 8)', async (t) => {
+  const defaults = config('', endpoints(10, 'vpc-1'));
+  t.equal(defaults.privatelink.quotaPerMinute, 1000, 'default 1,000');
+  t.equal(estimateApiCalls(defaults)?.instancesToQuota, 500);
+  const small = config('quota_per_minute: 100', endpoints(10, 'vpc-1'));
+  t.equal(estimateApiCalls(small)?.instancesToQuota, 50, 'a tenth of the quota: a tenth of the instances');
+  const report = quotaReport(small);
+  t.match(report?.info, /the account's quota \(100 per minute per action, shared; privatelink\.quota_per_minute, the real figure is in Quota Center → API rate limits\) is reached by about 50 instances/);
+  t.match(report?.warning, /2 API calls per minute is over 1% of the account's quota/, '2 calls a minute is over 1% of 100');
+  t.equal(quotaReport(config('quota_per_minute: 5000', endpoints(10, 'vpc-1')))?.warning, undefined);
+  t.same(parseConfigText('region: cn-hangzhou\nprivatelink: { quota_per_minute: 0 }\n').problems.map((p) => p.path), ['privatelink.quota_per_minute']);
+});

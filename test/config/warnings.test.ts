@@ -39,3 +39,16 @@ t.test('the daemon logs the warning at start', async (t) => {
   const line = await d.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('config: access.allow'), 5000);
   t.equal(line.level, 'warn', 'at warn level');
 });
+
+t.test('check warns when STS goes over the VPC but the API endpoint is its public host (issue 25 item 1)', async (t) => {
+  const rrsa = (endpoint: string, extra = '') => `region: cn-hangzhou\nprivatelink:\n  endpoint: ${endpoint}\n${extra}  credentials: { type: oidc_role_arn, sts_region: cn-hangzhou, sts_vpc: true }\n` +
+    'records: { entries: [ { names: ["cs-anony-vpc.{region}.aliyuncs.com"], endpoint: ep-bp1aaaaaaaaaaaaaaaaa, vpc: vpc-bp1ddddddddddddddddd } ] }\nstate_dir: false\n';
+  const mixed = check(rrsa('privatelink.cn-hangzhou.aliyuncs.com'));
+  t.equal(mixed.code, 0, 'exit 0');
+  t.match(mixed.stderr, /warning: privatelink\.endpoint: privatelink\.cn-hangzhou\.aliyuncs\.com is the API's public host while STS goes over the VPC/);
+  t.match(mixed.stderr, /privatelink-vpc\.cn-hangzhou\.aliyuncs\.com/, 'names the VPC host to use');
+  t.equal(check(rrsa('privatelink-vpc.cn-hangzhou.aliyuncs.com')).stderr, '', 'the API over the VPC too: no warning');
+  t.equal(check(rrsa('privatelink.cn-hangzhou.aliyuncs.com', '  connect_to: 192.168.10.30\n')).stderr, '', 'connect_to an endpoint of the API: no warning');
+  const publicSts = check(rrsa('privatelink.cn-hangzhou.aliyuncs.com').replace('sts_vpc: true', 'sts_vpc: false'));
+  t.equal(publicSts.stderr, '', 'both public: no warning');
+});

@@ -213,6 +213,7 @@ export function simulatorApiConfig(endpoint: string, overrides: Partial<PrivateL
     timeoutMs: 2000,
     maxStaleMs: 86_400_000,
     maxBackoffMs: 300_000,
+    quotaPerMinute: 1000,
     ...overrides,
   };
 }

@@ -101,7 +101,7 @@ t.test('/status: what answers and why', async (t) => {
   t.equal(s.ready, true);
   t.same(s.lastSync, { time: '2026-11-29T11:59:00.000Z', durationMs: 120, result: 'success', error: null });
   t.equal(s.lastSuccessfulSync, '2026-11-29T11:59:00.000Z');
-  t.same(s.backoff, { attempts: 2, until: '2026-11-29T12:00:04.000Z', reason: null });
+  t.same(s.backoff, { attempts: 2, until: '2026-11-29T12:00:04.000Z', nextAttempt: null, reason: null });
   t.same(s.table.names, 2);
   t.same(s.cache, { entries: 3, size: config.cache.size });
   t.same(s.fleet, { role: 'agent' }, 'extras are merged in');

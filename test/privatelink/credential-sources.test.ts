@@ -8,13 +8,16 @@
  *   then signed with the temporary key and its security token, which the simulator checks.
  */
 import t from 'tap';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Config } from '../../src/config/schema';
 import { parseConfigText } from '../../src/config/load';
 import { ApiClientProvider } from '../../src/privatelink/api-provider';
-import { buildCredential, stsOptions } from '../../src/privatelink/credentials';
+import { buildCredential } from '../../src/privatelink/credentials';
+import { credentialFiles } from '../../src/privatelink/secret-files';
 import { Syncer, noSyncObserver } from '../../src/privatelink/sync';
 import { DEMO_SIMULATOR_DATA, startSimulator } from '../../src/simulator';
 import { captureLogger } from '../helpers/privatelink-fake';
@@ -68,7 +71,7 @@ t.test('systemd LoadCredential: key files relative to $CREDENTIALS_DIRECTORY', a
 
   const without = await sync(c);
   t.equal(without.errors[0]?.code, 'PL_CREDENTIALS', 'outside the unit there is no $CREDENTIALS_DIRECTORY');
-  t.match(without.errors[0]?.message, /\$CREDENTIALS_DIRECTORY is not set \(LoadCredential= in the unit\)/);
+  t.match(without.errors[0]?.message, /"alibaba-cloud-access-key-id" is a systemd credential name \(no "\/"\) but \$CREDENTIALS_DIRECTORY is not set \(LoadCredential= in the unit/);
 
   process.env.CREDENTIALS_DIRECTORY = credDir;
   const out = await sync(c);
@@ -135,12 +138,35 @@ t.test('ram_role_arn: AssumeRole signed with the AccessKey, at sts_endpoint', as
   t.match(badKey.errors[0]?.message, /the access key secret is invalid/, 'the AssumeRole signature is verified');
 });
 
-t.test('STS host settings: config first, then the webhook variables', async (t) => {
-  t.same(stsOptions({ stsRegion: 'cn-hangzhou', stsVpc: true }, {}), { stsRegionId: 'cn-hangzhou', enableVpc: true }, 'sts-vpc.cn-hangzhou.aliyuncs.com');
-  t.same(stsOptions({}, { ALIBABA_CLOUD_STS_REGION: 'cn-beijing', ALIBABA_CLOUD_VPC_ENDPOINT_ENABLED: 'true' }), { stsRegionId: 'cn-beijing', enableVpc: true });
-  t.same(stsOptions({ stsEndpoint: 'sts-vpc.cn-shanghai.aliyuncs.com' }, { ALIBABA_CLOUD_STS_ENDPOINT: 'https://sts.example' }), { stsEndpoint: 'sts-vpc.cn-shanghai.aliyuncs.com' });
-  t.same(stsOptions({}, { ALIBABA_CLOUD_STS_ENDPOINT: 'https://sts-vpc.cn-hangzhou.aliyuncs.com' }), { stsEndpoint: 'sts-vpc.cn-hangzhou.aliyuncs.com' }, 'a scheme is dropped');
-  t.same(stsOptions({}, {}), {}, 'nothing: the library default');
+t.test('a relative path with a "/" is relative to the config file, with or without $CREDENTIALS_DIRECTORY', async (t) => {
+  cleanEnv(t);
+  const sim = await startSimulator({ port: 0, data: DEMO_SIMULATOR_DATA });
+  t.teardown(() => sim.close());
+  const configDir = mkdtempSync(join(tmpdir(), 'pldns-conf-'));
+  const credDir = mkdtempSync(join(tmpdir(), 'pldns-creds-'));
+  t.teardown(() => { rmSync(configDir, { recursive: true }); rmSync(credDir, { recursive: true }); });
+  mkdirSync(join(configDir, 'keys'));
+  writeFileSync(join(configDir, 'keys', 'id'), 'simulator\n');
+  writeFileSync(join(configDir, 'keys', 'secret'), 'simulator\n');
+  // A decoy of the same relative name under $CREDENTIALS_DIRECTORY must not be the one read.
+  mkdirSync(join(credDir, 'keys'));
+  writeFileSync(join(credDir, 'keys', 'id'), 'simulator\n');
+  writeFileSync(join(credDir, 'keys', 'secret'), 'not-the-secret\n');
+  const c = config(`  endpoint: "${sim.endpoint}"\n  protocol: http\n  credentials: { type: access_key, access_key_id_file: keys/id, access_key_secret_file: ./keys/secret }`, configDir);
+  t.same(c.privatelink.credentials, {
+    type: 'access_key', accessKeyId: '', accessKeySecret: '', accessKeyIdFile: join(configDir, 'keys', 'id'), accessKeySecretFile: join(configDir, 'keys', 'secret'),
+  }, 'made absolute against the config file directory at validation');
+  t.same(credentialFiles(c.privatelink.credentials, {}).map((f) => f.path), [join(configDir, 'keys', 'id'), join(configDir, 'keys', 'secret')], 'the paths check prints');
+
+  const without = await sync(c);
+  t.equal(without.result, 'success', `no $CREDENTIALS_DIRECTORY needed: ${JSON.stringify(without.errors)}`);
+  process.env.CREDENTIALS_DIRECTORY = credDir;
+  const withDir = await sync(c);
+  t.equal(withDir.result, 'success', `$CREDENTIALS_DIRECTORY set: still the config-relative file (the decoy secret would be refused): ${JSON.stringify(withDir.errors)}`);
+
+  const bare = config(`  endpoint: "${sim.endpoint}"\n  protocol: http\n  credentials: { type: access_key, access_key_id_file: id, access_key_secret_file: secret }`, configDir);
+  t.same(credentialFiles(bare.privatelink.credentials, { CREDENTIALS_DIRECTORY: credDir }).map((f) => f.path), [join(credDir, 'id'), join(credDir, 'secret')], 'a bare name: $CREDENTIALS_DIRECTORY');
+  t.match(credentialFiles(bare.privatelink.credentials, {})[0]?.problem, /is a systemd credential name \(no "\/"\) but \$CREDENTIALS_DIRECTORY is not set/);
 });
 
 t.test('credential config problems', async (t) => {
@@ -149,4 +175,68 @@ t.test('credential config problems', async (t) => {
   t.same(lines('{ type: oidc_role_arn, access_key_id: a }'), ['privatelink.credentials.access_key_id: does not apply to type oidc_role_arn']);
   t.same(lines('{ type: ram_role_arn, access_key_id: a, access_key_secret: b, role_arn: r, sts_endpoint: "https://sts.example" }'), ['privatelink.credentials.sts_endpoint: must be host[:port] without a scheme']);
   t.same(lines('{ type: oidc_role_arn }'), [], 'every oidc key may come from the webhook variables');
+});
+
+t.test('ram_role_arn with external_id, session_duration and policy: what the stand-in received (issue 25 item 5)', async (t) => {
+  cleanEnv(t);
+  const ca = makeTestCa([API_HOST, '127.0.0.1']);
+  t.teardown(() => rmSync(ca.dir, { recursive: true, force: true }));
+  const sim = await startSimulator({ port: 0, data: DEMO_SIMULATOR_DATA, tls: { key: ca.key, cert: ca.cert }, sts: { roleArn: ROLE_ARN, externalId: 'pldns-ext-7f3a' } });
+  t.teardown(() => sim.close());
+  const policy = '{"Version":"1","Statement":[{"Effect":"Allow","Action":["privatelink:ListVpcEndpoints","privatelink:ListVpcEndpointZones"],"Resource":"*"}]}';
+  const pl = (extra: string): string =>
+    `  endpoint: "${API_HOST}:${sim.port}"\n  connect_to: 127.0.0.1\n  ca_file: ca.pem\n` +
+    `  credentials: { type: ram_role_arn, access_key_id: simulator, access_key_secret: simulator, role_arn: "${ROLE_ARN}", sts_endpoint: "127.0.0.1:${sim.port}"${extra} }`;
+
+  const c = config(pl(`, external_id: pldns-ext-7f3a, session_duration: 2h, policy: '${policy}'`), ca.dir);
+  t.match(c.privatelink.credentials, { externalId: 'pldns-ext-7f3a', sessionDurationS: 7200, policy });
+  const out = await sync(c);
+  t.equal(out.result, 'success', JSON.stringify(out.errors));
+  const assumed = sim.requests().filter((r) => r.action === 'AssumeRole');
+  t.equal(assumed.length, 1);
+  t.same(assumed[0]?.sts, { roleArn: ROLE_ARN, roleSessionName: 'privatelink-dns', externalId: 'pldns-ext-7f3a', durationSeconds: 7200, policy }, 'ExternalId, DurationSeconds and Policy reached STS');
+
+  const without = await sync(config(pl(''), ca.dir));
+  t.equal(without.errors[0]?.code, 'PL_CREDENTIALS', 'a role that requires an ExternalId refuses a call without it');
+  t.match(without.errors[0]?.message, /NoPermission/);
+  t.equal(sim.requests().filter((r) => r.action === 'AssumeRole').at(-1)?.sts?.externalId, null);
+});
+
+t.test('credentials_uri: temporary keys from a local HTTP service sign the calls', async (t) => {
+  cleanEnv(t);
+  const sim = await startSimulator({ port: 0, data: DEMO_SIMULATOR_DATA });
+  t.teardown(() => sim.close());
+  let secret = 'simulator';
+  let asked = 0;
+  const uri = createServer((_req, res) => {
+    asked++;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ Code: 'Success', AccessKeyId: 'simulator', AccessKeySecret: secret, SecurityToken: 'token-from-uri', Expiration: new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z') }));
+  });
+  await new Promise<void>((resolve) => uri.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => uri.close(() => resolve())));
+  const url = `http://127.0.0.1:${(uri.address() as AddressInfo).port}/credentials`;
+
+  const c = config(`  endpoint: "${sim.endpoint}"\n  protocol: http\n  credentials: { type: credentials_uri, credentials_uri: "${url}" }`, tmpdir());
+  t.same(c.privatelink.credentials, { type: 'credentials_uri', credentialsUri: url });
+  const out = await sync(c);
+  t.equal(out.result, 'success', JSON.stringify(out.errors));
+  t.ok(asked >= 1, 'the URI was asked');
+
+  secret = 'not-the-secret';
+  process.env.ALIBABA_CLOUD_CREDENTIALS_URI = url;
+  const fromEnv = await sync(config(`  endpoint: "${sim.endpoint}"\n  protocol: http\n  credentials: { type: credentials_uri }`, tmpdir()));
+  t.equal(fromEnv.errors[0]?.code, 'PL_AUTH', 'the URI from ALIBABA_CLOUD_CREDENTIALS_URI: its (now wrong) key was the one used');
+  t.same(parseConfigText('region: cn-hangzhou\nprivatelink: { credentials: { type: credentials_uri, credentials_uri: "ftp://x" } }\n').problems.map((p) => p.path), ['privatelink.credentials.credentials_uri']);
+});
+
+t.test('new credential settings: problems', async (t) => {
+  const lines = (cred: string): string[] => parseConfigText(`region: cn-hangzhou\nprivatelink: { credentials: ${cred} }\n`).problems.map((p) => `${p.path}: ${p.problem}`);
+  const rra = 'type: ram_role_arn, access_key_id: a, access_key_secret: b, role_arn: r';
+  t.match(lines(`{ ${rra}, session_duration: 5m }`), [/^privatelink\.credentials\.session_duration: must be between/], 'under 15 minutes');
+  t.match(lines(`{ ${rra}, policy: "not json" }`), ['privatelink.credentials.policy: must be JSON text (a RAM policy document)']);
+  t.match(lines(`{ ${rra}, policy: '{"Version":"1"}' }`), ['privatelink.credentials.policy: must be a RAM policy document (JSON with "Statement")']);
+  t.same(lines('{ type: oidc_role_arn, external_id: x }'), ['privatelink.credentials.external_id: does not apply to type oidc_role_arn']);
+  t.same(lines('{ type: credentials_uri, role_arn: r }'), ['privatelink.credentials.role_arn: does not apply to type credentials_uri']);
+  t.same(lines(`{ ${rra}, external_id: x, session_duration: 1h, policy: '{"Version":"1","Statement":[]}' }`), []);
 });

@@ -50,7 +50,7 @@ t.test('the client recovers once credentials appear', async (t) => {
   const client = createPrivateLinkClient({
     config: {
       endpoint: sim.endpoint, protocol: 'http', connectTo: null, caPem: null, credentials: { type: 'default' }, bootstrap: [],
-      refresh: '*/30 * * * * *', jitterMs: 0, timeoutMs: 2000, maxStaleMs: 1, maxBackoffMs: 1,
+      refresh: '*/30 * * * * *', jitterMs: 0, timeoutMs: 2000, maxStaleMs: 1, maxBackoffMs: 1, quotaPerMinute: 1000,
     },
     region: 'cn-hangzhou',
   });
@@ -75,7 +75,7 @@ t.test('a PL_AUTH rejection rebuilds the credential (a rotated key is re-read)',
   const client = createPrivateLinkClient({
     config: {
       endpoint: sim.endpoint, protocol: 'http', connectTo: null, caPem: null, credentials: { type: 'default' }, bootstrap: [],
-      refresh: '*/30 * * * * *', jitterMs: 0, timeoutMs: 2000, maxStaleMs: 1, maxBackoffMs: 1,
+      refresh: '*/30 * * * * *', jitterMs: 0, timeoutMs: 2000, maxStaleMs: 1, maxBackoffMs: 1, quotaPerMinute: 1000,
     },
     region: 'cn-hangzhou',
     credentials,

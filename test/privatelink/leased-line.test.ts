@@ -4,12 +4,18 @@
  * privatelink.ca_file. The simulator serves HTTPS with a certificate for that name only.
  */
 import t from 'tap';
+import { execFile } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { Config } from '../../src/config/schema';
 import { parseConfigText } from '../../src/config/load';
 import { ApiClientProvider } from '../../src/privatelink/api-provider';
 import { Syncer, noSyncObserver } from '../../src/privatelink/sync';
 import { DEMO_SIMULATOR_DATA, startSimulator } from '../../src/simulator';
 import { captureLogger } from '../helpers/privatelink-fake';
+import { CLI } from '../helpers/daemon';
 import { makeTestCa } from '../helpers/test-ca';
 
 const API_HOST = 'privatelink-vpc.cn-hangzhou.aliyuncs.com';
@@ -71,4 +77,54 @@ t.test('HTTPS to an IP with the real host name in SNI and Host, trusting ca_file
 t.test('connect_to must be an IP; ca_file must hold a certificate', async (t) => {
   const bad = parseConfigText('region: cn-hangzhou\nprivatelink: { connect_to: api.example.com, ca_file: /nonexistent/ca.pem }\n');
   t.same(bad.problems.map((p) => p.path).sort(), ['privatelink.ca_file', 'privatelink.connect_to']);
+});
+
+t.test('ca_file adds to the trust store: NODE_EXTRA_CA_CERTS stays trusted alongside it (issue 25 item 6)', async (t) => {
+  // CA "api" signs the API's certificate and is given as ca_file; CA "proxy" signs the credentials
+  // service's and is given only as NODE_EXTRA_CA_CERTS, as a data center's inspecting proxy would be.
+  const apiCa = makeTestCa([API_HOST]);
+  const proxyCa = makeTestCa(['127.0.0.1']);
+  t.teardown(() => {
+    rmSync(apiCa.dir, { recursive: true, force: true });
+    rmSync(proxyCa.dir, { recursive: true, force: true });
+  });
+  const sim = await startSimulator({ port: 0, data: DEMO_SIMULATOR_DATA, tls: { key: apiCa.key, cert: apiCa.cert } });
+  t.teardown(() => sim.close());
+  let asked = 0;
+  const uri = createHttpsServer({ key: proxyCa.key, cert: proxyCa.cert }, (_req, res) => {
+    asked++;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ AccessKeyId: 'simulator', AccessKeySecret: 'simulator', SecurityToken: 'from-uri', Expiration: new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z') }));
+  });
+  await new Promise<void>((resolve) => uri.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => uri.close(() => resolve())));
+  const configFile = join(apiCa.dir, 'config.yaml');
+  writeFileSync(configFile, `region: cn-hangzhou
+privatelink:
+  endpoint: "${API_HOST}:${sim.port}"
+  connect_to: 127.0.0.1
+  ca_file: ca.pem
+  credentials: { type: credentials_uri, credentials_uri: "https://127.0.0.1:${(uri.address() as AddressInfo).port}/credentials" }
+  timeout: 5s
+records:
+  entries:
+    - { names: ["cs-anony-vpc.cn-hangzhou.aliyuncs.com"], endpoint: ep-bp1g7k2m9x4q8w3z5 }
+state_dir: false
+`);
+  const run = (env: Record<string, string>) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = execFile(process.execPath, [CLI, 'sync', '--config', configFile], { env: { PATH: process.env.PATH ?? '', HOME: apiCa.dir, ...env }, timeout: 30_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+      });
+      child.stdin?.end();
+    });
+
+  const both = await run({ NODE_EXTRA_CA_CERTS: proxyCa.caFile });
+  t.equal(both.code, 0, `both trusted in one process: ${both.stderr}`);
+  t.match(both.stdout, /192\.168\.10\.21/, 'the API answered (ca_file trusted)');
+  t.ok(asked >= 1, 'the credentials service answered (NODE_EXTRA_CA_CERTS still trusted)');
+
+  const noExtra = await run({});
+  t.equal(noExtra.code, 1, 'without NODE_EXTRA_CA_CERTS the credentials service is not trusted');
+  t.match(noExtra.stderr, /PL_CREDENTIALS/);
 });

@@ -28,6 +28,7 @@ function config(list: EntryConfig[] = entries, pl: Partial<PrivateLinkConfig> = 
       timeoutMs: 1000,
       maxStaleMs: 86_400_000,
       maxBackoffMs: 8000,
+      quotaPerMinute: 1000,
       ...pl,
     },
     records: { ttl: 30, preferZones: [], onUnavailable: 'servfail', entries: list },
@@ -210,36 +211,29 @@ t.test('start: immediate first sync, then cron ticks with jitter', async (t) => 
   t.equal(h.updates.length, 2, 'no sync after stop');
 });
 
-t.test('backoff grows after throttling, skips ticks, resets after success', async (t) => {
-  const h = harness({ random: () => 0.999 });
-  h.syncer.start();
+t.test('after throttling: one retry at a random time on the scale of the schedule, doubling, ticks skipped, reset after success', async (t) => {
+  // refresh every 30 s: the cap starts at 30 s (not a second) and doubles up to max_backoff.
+  const h = harness({ random: () => 0.999, config: config(entries, { maxBackoffMs: 600_000 }) });
   const waits: number[] = [];
+  h.api.failNext('listVpcEndpoints', throttled());
+  h.syncer.start();
+  await h.clock.advance(0);
   for (let i = 0; i < 5; i++) {
-    h.api.failNext('listVpcEndpoints', throttled());
-    if (i === 0) await h.clock.advance(0);
-    else {
-      const before = h.api.count('listVpcEndpoints');
-      h.sched.tick(); // inside the backoff: skipped
-      await h.clock.advance(1000);
-      t.equal(h.api.count('listVpcEndpoints'), before, `tick ${i} skipped while backing off`);
-      await h.clock.advance(h.syncer.backoff().untilMs - h.clock.now());
-      h.sched.tick();
-      await h.clock.advance(1000);
-    }
     const b = h.syncer.backoff();
     t.equal(b.attempts, i + 1);
+    t.equal(b.nextAttemptMs, b.untilMs, 'the retry is scheduled at the end of the wait (shown in /status)');
     waits.push(b.untilMs - (h.updates.at(-1)?.state.lastAttempt?.startedAtMs ?? NaN));
+    if (i < 4) h.api.failNext('listVpcEndpoints', throttled());
+    const before = h.api.count('listVpcEndpoints');
+    h.sched.tick(); // inside the backoff: skipped
+    await h.clock.advance(1000);
+    t.equal(h.api.count('listVpcEndpoints'), before, `tick ${i} skipped while backing off`);
+    await h.clock.advance(b.untilMs - h.clock.now());
+    t.ok(h.api.count('listVpcEndpoints') > before, `retry ${i} ran at the end of the wait, without a tick`);
   }
-  // cap = 1s, 2s, 4s, 8s, 8s (maxBackoffMs); full jitter with random 0.999 lands just under the cap
-  t.same(waits, [999, 1998, 3996, 7992, 7992]);
-  t.equal(h.syncer.current().state.entries[0]?.lastError?.code, 'PL_THROTTLED');
-  t.equal(h.api.count('listVpcEndpoints'), 10, 'one sync per backoff window, none in between');
-
-  await h.clock.advance(8000);
-  h.sched.tick();
-  await h.clock.advance(1000);
-  t.same(h.syncer.backoff(), { attempts: 0, untilMs: 0 }, 'reset after success');
+  t.same(waits, [29_970, 59_940, 119_880, 239_760, 479_520], 'full jitter (random 0.999) under a cap of 30 s doubling');
   t.equal(h.updates.at(-1)?.state.lastAttempt?.result, 'success');
+  t.same(h.syncer.backoff(), { attempts: 0, untilMs: 0 }, 'reset after success, no retry pending');
   await h.syncer.stop();
 });
 

@@ -12,7 +12,7 @@ t.test('control API: state, faults, calls', async (t) => {
   const sim = await startSimulator({ port: 0, data: DEMO_SIMULATOR_DATA });
   const client = createPrivateLinkClient({
     config: {
-      endpoint: sim.endpoint, protocol: 'http', connectTo: null, caPem: null, bootstrap: [], refresh: '* * * * *', jitterMs: 0, timeoutMs: 2000, maxStaleMs: 1, maxBackoffMs: 1,
+      endpoint: sim.endpoint, protocol: 'http', connectTo: null, caPem: null, bootstrap: [], refresh: '* * * * *', jitterMs: 0, timeoutMs: 2000, maxStaleMs: 1, maxBackoffMs: 1, quotaPerMinute: 1000,
       credentials: { type: 'access_key', accessKeyId: 'simulator', accessKeySecret: 'simulator' },
     },
     region: 'cn-hangzhou',
