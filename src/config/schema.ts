@@ -284,7 +284,6 @@ export const DEFAULTS = {
   stateDir: '/var/lib/privatelink-dns',
   fleetZone: 'privatelink.rpz',
   transferKeyAlgorithm: 'hmac-sha256' as const,
-  tsigMinSecretBytes: 16,
   transferJournalMaxChanges: 100,
   soaRefreshS: 60,
   soaRetryS: 10,
