@@ -91,6 +91,12 @@ const GOOD: [string, string, (c: Config) => unknown, unknown][] = [
     [{ host: '10.0.0.2', port: 53, family: 4 }, { host: '::1', port: 5300, family: 6 }],
   ],
   [
+    'a notify target with its own key (one key per group of secondaries)',
+    `${REGION}transfer:\n  allow: ["key:a", "key:b"]\n  keys: [ { name: a, secret: "${B64}" }, { name: b, algorithm: hmac-sha512, secret: "${B64_64}" } ]\n  notify: ["10.0.0.2", "10.0.0.4:5300  key:B."]\n`,
+    (c) => c.transfer?.notify.map((n) => [n.host, n.port, n.key?.name, n.key?.algorithm]),
+    [['10.0.0.2', 53, undefined, undefined], ['10.0.0.4', 5300, 'b', 'hmac-sha512']],
+  ],
+  [
     'soa timers',
     `${REGION}transfer: { allow: ["10.0.0.0/8"], journal: 0, soa: { refresh: 5m, retry: 1m, expire: 7d, minimum: 0 } }\n`,
     (c) => [c.transfer?.journalMaxChanges, c.transfer?.soa],
@@ -224,6 +230,8 @@ const BAD: [string, string, string][] = [
     `${REGION}transfer: { allow: ["10.0.0.0/8"], notify: ["ns1.example:53"] }\n`,
     'transfer.notify[0]: must be an IP address, not a hostname',
   ],
+  ['notify with an unknown key', `${REGION}transfer: { allow: ["10.0.0.0/8"], notify: ["10.0.0.2 key:nope"] }\n`, 'transfer.notify[0]: key "nope" is not defined in transfer.keys'],
+  ['notify with a word after the address', `${REGION}transfer: { allow: ["10.0.0.0/8"], notify: ["10.0.0.2 fleet"] }\n`, 'transfer.notify[0]: "10.0.0.2 fleet" is neither "ADDRESS" nor "ADDRESS key:NAME"'],
   ['notify bad port', `${REGION}transfer: { allow: ["10.0.0.0/8"], notify: ["10.0.0.2:99999"] }\n`, 'transfer.notify[0]: port 99999 is out of range'],
   [
     'notify IPv6 without brackets and port',
