@@ -317,7 +317,7 @@ t.test('check through the CLI: exit 2 with one line per problem, 0 for the fleet
   for (const example of ['hub.yaml', 'edge-fleet.yaml']) {
     const shipped = check(join(examples, example));
     t.equal(shipped.status, 2, `${example} as shipped: ${shipped.out}`);
-    t.match(shipped.out, /^(transfer\.keys\[0\]|primaries\.key)\.secret_file: is the placeholder shipped in config\/fleet\.key, not a key/);
+    t.match(shipped.out, /^(transfer\.keys\[0\]|primaries\.key)\.secret_file: is the placeholder shipped in config\/fleet\.key, not a key/m);
     writeFileSync(join(dir, example), readFileSync(join(examples, example)));
     const withKey = check(join(dir, example));
     t.equal(withKey.status, 0, `${example} next to a real key: ${withKey.out}`);

@@ -16,7 +16,7 @@ import { requireTool } from '../helpers/tools';
 const OLD_PLACEHOLDER_FILE = 'key "fleet" {\n\talgorithm hmac-sha256;\n\tsecret "UkVQTEFDRSBNRTogbWFrZSBhIHJlYWwga2V5IHdpdGggdHNpZy1rZXlnZW4=";\n};\n';
 const EDGE = (algorithm: string) =>
   `listen: { dns: ["127.0.0.1:0"], http: "127.0.0.1:0" }\nupstream: { servers: [] }\nstate_dir: false\n` +
-  `primaries: { servers: ["127.0.0.1:9"], key: { name: fleet, algorithm: ${algorithm}, secret_file: fleet.key } }\n`;
+  `primaries: { servers: ["127.0.0.1:9"], managed: ["cs-anony-vpc.cn-hangzhou.aliyuncs.com"], key: { name: fleet, algorithm: ${algorithm}, secret_file: fleet.key } }\n`;
 
 function run(args: string[]): { status: number | null; out: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 20_000 });

@@ -50,6 +50,7 @@ access: { allow: ["127.0.0.0/8"] }
 upstream: { servers: ["127.0.0.1:${o.upstream}"] }
 primaries:
   servers: ${JSON.stringify(o.hubPorts.map((p) => `127.0.0.1:${p}`))}
+  managed: ["${MANAGED}"]
   key: { name: ${o.keyName}, algorithm: hmac-sha256, secret: "${o.secret}" }
   refresh: 1h
   retry: 200ms
