@@ -99,3 +99,46 @@ t.test('config/hub.yaml: a change at the API reaches the hub within its interval
   t.ok(tookMs <= promiseMs + SLACK_MS, `took ${tookMs} ms; promised ${promiseMs} ms (30 s + ${jitterS} s jitter) + ${SLACK_MS} ms for the sync and the dig loop`);
   t.comment(`change at the API → answered by the hub: ${tookMs} ms`);
 });
+
+t.test('SIGHUP to a shorter schedule applies at once, not after the pending jittered run', async (t) => {
+  const hub = YAML.parse(readFileSync(join(CONFIG_DIR, 'hub.yaml'), 'utf8')) as HubFile;
+  const sim = await startSimulatorProcess(data(hub, 1));
+  t.teardown(() => sim.stop());
+  const dir = mkdtempSync(join(tmpdir(), 'pldns-hubsighup-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'fleet.key'), generatedKeyFile(), { mode: 0o600 });
+  const { bootstrap: _bootstrap, ...privatelink } = hub.privatelink;
+  const yamlWith = (refresh: string, jitter: string) =>
+    YAML.stringify({
+      ...hub,
+      listen: { dns: ['127.0.0.1:0'], http: '127.0.0.1:0' },
+      upstream: { servers: [] },
+      privatelink: { ...privatelink, refresh, jitter, endpoint: sim.endpoint, protocol: 'http', credentials: { type: 'access_key', access_key_id: 'simulator', access_key_secret: 'simulator' } },
+      transfer: { ...hub.transfer, notify: [] },
+      state_dir: false,
+    });
+  // Every minute with 2 m of jitter (capped at 30 s): just after a tick a run waits up to 30 s, which
+  // before the fix also made the new schedule's ticks skip until it had run (the unit test pins this exactly).
+  const daemon = await startDaemon(yamlWith('0 * * * * *', '2m'), { dir });
+  t.teardown(() => daemon.stop());
+  const ips = async (): Promise<string[]> => (await dig(daemon.dnsPort, MANAGED)).answers.filter((a) => a.type === 'A').map((a) => a.data).sort();
+  for (let i = 0; i < 50 && !(await ips()).includes('10.20.0.1'); i++) await sleep(200);
+  t.same(await ips(), ['10.20.0.1', '10.21.0.1'], 'the first sync at start');
+  await sleep(60_000 - (Date.now() % 60_000) + 300); // just past the next tick
+
+  await sim.setState(data(hub, 2));
+  writeFileSync(daemon.configPath, yamlWith('* * * * * *', '0s'));
+  const seen = daemon.logs().length;
+  const reloadedAt = Date.now();
+  daemon.proc.kill('SIGHUP');
+  await daemon.waitForLog((l) => l.msg === 'configuration reloaded' && daemon.logs().indexOf(l) >= seen, 10_000);
+  let now: string[] = [];
+  for (let i = 0; i < 100 && !now.includes('10.20.0.2'); i++) {
+    await sleep(100);
+    now = await ips();
+  }
+  const tookMs = Date.now() - reloadedAt;
+  t.same(now, ['10.20.0.2', '10.21.0.2'], 'the change arrived');
+  t.ok(tookMs <= 1000 + SLACK_MS, `took ${tookMs} ms after SIGHUP; the new schedule promises 1 s (every second, no jitter) + ${SLACK_MS} ms`);
+  t.comment(`SIGHUP to "* * * * * *" → answered by the hub: ${tookMs} ms`);
+});
