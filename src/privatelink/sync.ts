@@ -301,7 +301,11 @@ export class Syncer {
   private jitterCapMs(): number {
     if (this.scheduleFor?.config !== this.config) {
       const { refresh, jitterMs } = this.config.privatelink;
-      this.scheduleFor = { config: this.config, jitterMs: syncSchedule(refresh, jitterMs).jitterMs };
+      const schedule = syncSchedule(refresh, jitterMs);
+      if (schedule.jitterMs < jitterMs) {
+        this.log.info({ refresh, jitterMs, effectiveJitterMs: schedule.jitterMs }, 'privatelink.jitter is capped at half the interval, so no tick is skipped');
+      }
+      this.scheduleFor = { config: this.config, jitterMs: schedule.jitterMs };
     }
     return this.scheduleFor.jitterMs;
   }

@@ -54,12 +54,13 @@ function harness(pl: Partial<PrivateLinkConfig>, random: () => number) {
   const clock = new FakeClock(Date.UTC(2026, 0, 1, 0, 0, 0));
   const cron = cronOn(clock);
   const syncs: number[] = [];
+  const { logger, lines } = captureLogger();
   let ips: string[] = [];
   const syncer = new Syncer({
     api: () => api,
     config: config(pl),
     observer: noSyncObserver,
-    logger: captureLogger().logger,
+    logger,
     onState: (_state, inputs: TableEntryInput[], info) => {
       if (info.reason === 'sync') syncs.push(clock.now());
       ips = [...(inputs[0]?.ipv4 ?? [])];
@@ -68,7 +69,7 @@ function harness(pl: Partial<PrivateLinkConfig>, random: () => number) {
     random,
     scheduler: cron.scheduler,
   });
-  return { api, clock, cron, syncs, syncer, ips: () => ips };
+  return { api, clock, cron, syncs, syncer, lines, ips: () => ips };
 }
 
 t.test('the effective schedule: jitter capped at half the shortest interval, syncs per hour from the expression', async (t) => {
@@ -107,6 +108,7 @@ t.test('a 30 s schedule with the default 2 m jitter syncs as often as check says
   t.equal(scheduled, promised, 'one sync per tick: what check prints is what happens');
   const lateness = h.syncs.slice(1).map((at) => at % 30_000);
   t.ok(lateness.every((ms) => ms < 15_000), `every sync within the capped jitter of its tick (max ${Math.max(...lateness)}ms)`);
+  t.match(h.lines.filter((l) => /capped/.test(String(l.msg))), [{ level: 30, jitterMs: 120_000, effectiveJitterMs: 15_000 }], 'the cap is logged once, at info');
   await h.syncer.stop();
 });
 
