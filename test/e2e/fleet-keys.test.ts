@@ -121,7 +121,7 @@ t.test('one key per edge group: transfers and NOTIFY per group, a leaked key sig
       await edge.waitForLog((l) => l.msg === 'configuration reloaded' && edge.logs().indexOf(l) >= seen, 10_000);
     };
     await reloadTo(edgeB, edgeYaml({ dnsPort: edgeBPort, hubPorts: [rogue.dnsPort], upstream: upstream.port, keyName: 'edges-b', secret: KEY_B, stateDir: stateB }));
-    const refused = await edgeB.waitForLog((l) => l.msg === 'no primary answered; keeping the zone we have', 10_000);
+    const refused = await edgeB.waitForLog((l) => /keeping the zone we have/.test(String(l.msg)), 10_000);
     t.match(JSON.stringify(refused.errors), /TSIG|NOTAUTH|BADKEY/, `the rogue cannot answer group B's signed check: ${JSON.stringify(refused.errors)}`);
     for (let i = 0; i < 5; i++) {
       t.same(await answers(edgeB), ['10.10.0.1', '10.10.0.3'], `edge B keeps the hub's data (${i + 1})`);
