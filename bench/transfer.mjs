@@ -5,6 +5,7 @@
 // Then SOA checks at --soa-rate a second for 10 s (each a fresh TCP connection, TSIG-signed).
 // Usage: node bench/transfer.mjs [--names 10000] [--concurrent 100] [--rounds 5] [--soa-rate 50] [--settle 15] [--no-write] [--hub-cli PATH (another build's dist/cli.js, for an A/B)]
 import { spawn, execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { createServer, connect } from 'node:net';
 import fs from 'node:fs';
@@ -36,7 +37,7 @@ for (let i = 2; i < process.argv.length; i++) {
 }
 
 const ZONE = 'privatelink.rpz';
-const SECRET = Buffer.alloc(32, 0x5a).toString('base64');
+const SECRET = randomBytes(32).toString('base64'); // refused unless random and 32 bytes (hmac-sha256)
 const KEY = { name: 'fleet', algorithm: 'hmac-sha256', secret: Buffer.from(SECRET, 'base64') };
 const children = new Set();
 const killAll = () => { for (const c of children) try { c.kill('SIGKILL'); } catch { /* gone */ } };

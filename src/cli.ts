@@ -131,6 +131,8 @@ async function runCheck(path: string): Promise<number> {
   if (config.source === 'privatelink') {
     const runs = (await import('./config/cron-schedule')).nextCronRuns(config.privatelink.refresh, 3).map((d) => d.toISOString());
     process.stdout.write(`privatelink.refresh "${config.privatelink.refresh}": next syncs ${runs.join(', ')} (before jitter)\n`);
+    const schedule = await import('./config/cron-schedule');
+    process.stdout.write(`${schedule.describeSchedule(schedule.syncSchedule(config.privatelink.refresh, config.privatelink.jitterMs))}\n`);
     const report = (await import('./privatelink/quota')).quotaReport(config);
     if (report) process.stdout.write(`${report.info}\n`);
     if (report?.warning) process.stderr.write(`warning: ${report.warning}\n`);

@@ -171,13 +171,18 @@ export interface SoaTimersConfig {
   readonly minimumS: number;
 }
 
+/** A `transfer.notify` target; `key` signs its NOTIFYs instead of the first of `transfer.keys` ("ADDRESS key:NAME"). */
+export interface NotifyTarget extends HostPort {
+  readonly key?: TsigKeyConfig;
+}
+
 export interface TransferConfig {
   /** The published policy zone: lower case, no trailing dot. */
   readonly zone: string;
   readonly allow: TransferAllowConfig;
   readonly keys: readonly TsigKeyConfig[];
   /** Told of every new serial (RFC 1996). IP literals, never an unspecified address. */
-  readonly notify: readonly HostPort[];
+  readonly notify: readonly NotifyTarget[];
   /** Changes kept for IXFR; older serials get an AXFR-style answer. 0 keeps none. */
   readonly journalMaxChanges: number;
   /** null on an edge that re-publishes: the primaries' SOA is passed on unchanged. */
@@ -308,7 +313,6 @@ export const DEFAULTS = {
   stateDir: '/var/lib/privatelink-dns',
   fleetZone: 'privatelink.rpz',
   transferKeyAlgorithm: 'hmac-sha256' as const,
-  tsigMinSecretBytes: 16,
   transferJournalMaxChanges: 100,
   soaRefreshS: 60,
   soaRetryS: 10,

@@ -1,9 +1,9 @@
 import ipaddr from 'ipaddr.js';
 import { join, type ConfigReader, type Obj } from './reader';
 import { checkDnsName, normalizeName } from './names';
-import { checkPeerAddress } from './units';
+import { checkPeerAddress, parseHostPort } from './units';
 import { readTsigKey, type SecretFiles } from './tsig-key';
-import { DEFAULTS, type SoaTimersConfig, type TransferConfig, type TsigKeyConfig } from './schema';
+import { DEFAULTS, type NotifyTarget, type SoaTimersConfig, type TransferConfig, type TsigKeyConfig } from './schema';
 
 const KEY_PREFIX = 'key:';
 
@@ -51,11 +51,7 @@ export function readTransfer(r: ConfigReader, raw: unknown, files: SecretFiles, 
     else networks.push(cidr);
   });
 
-  const notify = r.hostPortList(t, 'notify', 'transfer', [], 53, true);
-  notify.forEach((hp, i) => {
-    const problem = checkPeerAddress(hp);
-    if (problem) r.report(`transfer.notify[${i}]`, problem);
-  });
+  const notify = readNotify(r, t, keys, keyNames);
 
   const journalMaxChanges = r.integer(t, 'journal', 'transfer', DEFAULTS.transferJournalMaxChanges, 0, 100_000);
   let soa: SoaTimersConfig | null = null;
@@ -63,6 +59,37 @@ export function readTransfer(r: ConfigReader, raw: unknown, files: SecretFiles, 
     if (t.soa !== undefined) r.report('transfer.soa', "is not used with primaries: the primaries' SOA is passed on unchanged");
   } else soa = readSoa(r, t.soa);
   return { zone, allow: { networks, keys: allowKeys }, keys, notify, journalMaxChanges, soa };
+}
+
+/**
+ * `transfer.notify`: "ADDRESS" or "ADDRESS key:NAME". A target with a key gets its NOTIFYs signed
+ * with that key of `transfer.keys` (one key per group of secondaries); others with the first key.
+ */
+function readNotify(r: ConfigReader, t: Obj, keys: readonly TsigKeyConfig[], keyNames: ReadonlySet<string>): NotifyTarget[] {
+  const out: NotifyTarget[] = [];
+  r.stringList(t, 'notify', 'transfer', [], true).forEach((entry, i) => {
+    const p = `transfer.notify[${i}]`;
+    const [address = '', keyPart, ...rest] = entry.trim().split(/\s+/);
+    if (rest.length > 0 || (keyPart !== undefined && !keyPart.startsWith(KEY_PREFIX))) {
+      r.report(p, `"${entry}" is neither "ADDRESS" nor "ADDRESS key:NAME"`);
+      return;
+    }
+    const hp = parseHostPort(address, 53);
+    const problem = typeof hp === 'string' ? hp : checkPeerAddress(hp);
+    if (problem !== undefined || typeof hp === 'string') {
+      r.report(p, problem ?? 'is not an address');
+      return;
+    }
+    if (keyPart === undefined) {
+      out.push(hp);
+      return;
+    }
+    const name = normalizeName(keyPart.slice(KEY_PREFIX.length));
+    const key = keys.find((k) => k.name === name);
+    if (key) out.push({ ...hp, key });
+    else if (!keyNames.has(name)) r.report(p, `key "${name}" is not defined in transfer.keys`);
+  });
+  return out;
 }
 
 /** `zone`: a DNS name, lower case, no trailing dot. */

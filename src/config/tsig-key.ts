@@ -6,6 +6,20 @@ import { DEFAULTS, type TsigAlgorithm, type TsigKeyConfig } from './schema';
 export const TSIG_ALGORITHMS: readonly TsigAlgorithm[] = ['hmac-sha256', 'hmac-sha512'];
 /** The keys of a key mapping (docs/configuration.md lists them under each place a key is read). */
 export const TSIG_KEY_KEYS: readonly string[] = ['name', 'algorithm', 'secret', 'secret_file'];
+/**
+ * The shortest secret per algorithm: its HMAC output (RFC 8945 §6, "the secret should be at least as
+ * long as the hash output"). Shorter secrets are refused, never padded.
+ */
+export const TSIG_MIN_SECRET_BYTES: Readonly<Record<TsigAlgorithm, number>> = { 'hmac-sha256': 32, 'hmac-sha512': 64 };
+/**
+ * Secrets that were shipped as examples and are public: config/fleet.key's placeholder, today's and the one
+ * releases up to 0.1 carried (a copy of that file may still sit on a host). Refused wherever they appear.
+ */
+export const PLACEHOLDER_SECRETS: readonly string[] = [
+  'REPLACE-WITH-tsig-keygen-OUTPUT',
+  'UkVQTEFDRSBNRTogbWFrZSBhIHJlYWwga2V5IHdpdGggdHNpZy1rZXlnZW4=',
+];
+const HOW_TO_MAKE_A_KEY = 'make one with "tsig-keygen -a ALGORITHM NAME" or "openssl rand -base64 BYTES"';
 
 /** How key files are found and read: relative paths are taken from the config file's directory. */
 export interface SecretFiles {
@@ -56,16 +70,30 @@ export function readTsigKey(r: ConfigReader, raw: unknown, path: string, files: 
   let secret: Buffer | undefined;
   if (text !== undefined) {
     const compact = text.replace(/\s+/g, '');
-    if (!BASE64_RE.test(compact)) r.report(textPath, 'is not valid base64');
-    else {
-      secret = Buffer.from(compact, 'base64');
-      if (secret.length < DEFAULTS.tsigMinSecretBytes) {
-        r.report(textPath, `decodes to ${secret.length} bytes; a TSIG secret needs at least ${DEFAULTS.tsigMinSecretBytes} (tsig-keygen makes 32)`);
-      }
-    }
+    const problem = secretProblem(compact, algorithm);
+    if (problem) r.report(textPath, problem);
+    else secret = Buffer.from(compact, 'base64');
   }
   if (r.problems.length > before || secret === undefined) return null;
   return { name, algorithm, secret };
+}
+
+/** Why a base64 secret cannot sign for `algorithm`, or undefined. Never quotes the secret. */
+function secretProblem(compact: string, algorithm: TsigAlgorithm): string | undefined {
+  const minBytes = TSIG_MIN_SECRET_BYTES[algorithm];
+  if (PLACEHOLDER_SECRETS.includes(compact)) {
+    return `is the placeholder shipped in config/fleet.key, not a key: ${HOW_TO_MAKE_A_KEY.replace('ALGORITHM', algorithm).replace('BYTES', String(minBytes))}`;
+  }
+  if (!BASE64_RE.test(compact)) return 'is not valid base64';
+  const secret = Buffer.from(compact, 'base64');
+  if (secret.length < minBytes) {
+    return `decodes to ${secret.length} bytes; ${algorithm} needs at least ${minBytes} (RFC 8945 §6: as long as its output; tsig-keygen -a ${algorithm} makes ${minBytes})`;
+  }
+  // Random bytes are almost never all printable (32 of them: about 1 in 10^13); a base64'd passphrase or placeholder is.
+  if (secret.every((b) => b >= 0x20 && b <= 0x7e)) {
+    return `decodes to printable text, not random bytes: a passphrase or placeholder is not a key; ${HOW_TO_MAKE_A_KEY.replace('ALGORITHM', algorithm).replace('BYTES', String(minBytes))}`;
+  }
+  return undefined;
 }
 
 function readSecretFile(file: string, files: SecretFiles): { secret: string; algorithm?: string } | { problem: string } {

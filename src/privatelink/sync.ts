@@ -1,4 +1,5 @@
 import type nodeCron from 'node-cron';
+import { syncSchedule } from '../config/cron-schedule';
 import type { Config } from '../config/schema';
 import { PldnsError, type ErrorCode } from '../errors';
 import type { Logger } from '../runtime/log';
@@ -135,6 +136,10 @@ export class Syncer {
   private running: Promise<SyncOutcome> | undefined;
   private job: ScheduledJob | undefined;
   private pendingRun: unknown;
+  /** When the pending jittered run fires (clock ms). */
+  private pendingDueMs = 0;
+  /** The jitter cap of `scheduleFor`'s config: computed at the first tick, not at start (no node-cron before the first answer). */
+  private scheduleFor: { config: SyncerConfig; jitterMs: number } | undefined;
   private started = false;
   private rebuildApi = false;
   private backoffAttempts = 0;
@@ -249,6 +254,7 @@ export class Syncer {
   reconfigure(config: SyncerConfig, options: { api?: ApiProvider } = {}): void {
     const regionChanged = config.region !== this.config.region;
     const scheduleChanged = config.privatelink.refresh !== this.config.privatelink.refresh;
+    const jitterChanged = config.privatelink.jitterMs !== this.config.privatelink.jitterMs;
     const known = new Set(this.state.entries.map((e) => e.id));
     this.config = config;
     if (options.api) this.apiProvider = options.api;
@@ -257,6 +263,15 @@ export class Syncer {
     if (this.started && scheduleChanged) {
       this.job?.stop();
       this.job = this.scheduler(config.privatelink.refresh, () => this.tick(false), this.log);
+    }
+    // The new schedule applies at once: a run still waiting out the old jitter waits no longer than the new one allows.
+    if (this.started && this.pendingRun !== undefined && (scheduleChanged || jitterChanged)) {
+      const capMs = this.jitterCapMs();
+      if (this.pendingDueMs - this.clock.now() > capMs) {
+        this.clock.clearTimeout(this.pendingRun);
+        this.pendingRun = undefined;
+        this.armRun(Math.floor(this.random() * capMs));
+      }
     }
     this.publish('reconfigure');
     const added = this.state.entries.some((e) => e.kind !== 'static' && !known.has(e.id));
@@ -280,13 +295,31 @@ export class Syncer {
       this.log.debug({ resumeInMs: this.backoffUntilMs - now, attempts: this.backoffAttempts }, 'backing off; tick skipped');
       return;
     }
-    // A fresh draw per run (not a fixed offset) so replicas never fall into step by chance.
-    const delayMs = immediate ? 0 : Math.floor(this.random() * this.config.privatelink.jitterMs);
+    // A fresh draw per run (not a fixed offset) so replicas never fall into step by chance; capped
+    // below the interval so the run is over before the next tick and never makes it skip.
+    this.armRun(immediate ? 0 : Math.floor(this.random() * this.jitterCapMs()));
+  }
+
+  private armRun(delayMs: number): void {
+    this.pendingDueMs = this.clock.now() + delayMs;
     this.pendingRun = this.clock.setTimeout(() => {
       this.pendingRun = undefined;
       if (!this.started) return;
       this.syncOnce().catch((err) => this.log.error({ err }, 'sync crashed'));
     }, delayMs);
+  }
+
+  /** The most a scheduled sync waits after its tick: privatelink.jitter, capped at a share of the interval. */
+  private jitterCapMs(): number {
+    if (this.scheduleFor?.config !== this.config) {
+      const { refresh, jitterMs } = this.config.privatelink;
+      const schedule = syncSchedule(refresh, jitterMs);
+      if (schedule.jitterMs < jitterMs) {
+        this.log.info({ refresh, jitterMs, effectiveJitterMs: schedule.jitterMs }, 'privatelink.jitter is capped at half the interval, so no tick is skipped');
+      }
+      this.scheduleFor = { config: this.config, jitterMs: schedule.jitterMs };
+    }
+    return this.scheduleFor.jitterMs;
   }
 
   private withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { formatProblems, parseConfigText } from '../../src/config/load';
@@ -9,15 +10,20 @@ import type { SecretFiles } from '../../src/config/tsig-key';
 
 /** Fleet mode config: raw YAML text → the expected value, or the expected `path: problem` line. */
 
-const SECRET32 = Buffer.from('0123456789abcdef0123456789abcdef');
+const SECRET32 = randomBytes(32);
 const B64 = SECRET32.toString('base64');
-const B64_64 = Buffer.alloc(64, 0xa5).toString('base64');
+const B64_64 = randomBytes(64).toString('base64');
+// 32 bytes of base64'd text: long enough for hmac-sha256, but a passphrase, not a key.
+const TEXT32 = Buffer.from('0123456789abcdef0123456789abcdef').toString('base64');
+// What config/fleet.key shipped before it held no secret at all: public, so refused.
+const OLD_PLACEHOLDER = 'UkVQTEFDRSBNRTogbWFrZSBhIHJlYWwga2V5IHdpdGggdHNpZy1rZXlnZW4=';
 
 // Key files without touching the disk: a missing path fails as fs does.
 const KEY_FILES: Record<string, string> = {
   '/keys/plain.key': `${B64}\n`,
   '/keys/bind.key': `key "fleet" {\n\talgorithm hmac-sha512;\n\tsecret "${B64_64}";\n};\n`,
   '/keys/empty.key': '\n',
+  '/keys/placeholder.key': readFileSync(resolve(__dirname, '..', '..', 'config', 'fleet.key'), 'utf8'),
 };
 const FILES: SecretFiles = {
   baseDir: '/keys',
@@ -83,6 +89,12 @@ const GOOD: [string, string, (c: Config) => unknown, unknown][] = [
     `${REGION}transfer: { allow: ["10.0.0.0/8"], notify: ["10.0.0.2", "[::1]:5300"] }\n`,
     (c) => c.transfer?.notify,
     [{ host: '10.0.0.2', port: 53, family: 4 }, { host: '::1', port: 5300, family: 6 }],
+  ],
+  [
+    'a notify target with its own key (one key per group of secondaries)',
+    `${REGION}transfer:\n  allow: ["key:a", "key:b"]\n  keys: [ { name: a, secret: "${B64}" }, { name: b, algorithm: hmac-sha512, secret: "${B64_64}" } ]\n  notify: ["10.0.0.2", "10.0.0.4:5300  key:B."]\n`,
+    (c) => c.transfer?.notify.map((n) => [n.host, n.port, n.key?.name, n.key?.algorithm]),
+    [['10.0.0.2', 53, undefined, undefined], ['10.0.0.4', 5300, 'b', 'hmac-sha512']],
   ],
   [
     'soa timers',
@@ -183,7 +195,14 @@ const BAD: [string, string, string][] = [
   ['key with no secret', key('algorithm: hmac-sha256'), 'transfer.keys[0]: needs exactly one of "secret" or "secret_file"'],
   ['key secret not base64', key('secret: "not base64!"'), 'transfer.keys[0].secret: is not valid base64'],
   ['key secret badly padded', key('secret: "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"'), 'transfer.keys[0].secret: is not valid base64'],
-  ['key secret too short', key('secret: "MDEyMzQ1Njc="'), 'transfer.keys[0].secret: decodes to 8 bytes; a TSIG secret needs at least 16'],
+  ['key secret too short', key('secret: "MDEyMzQ1Njc="'), 'transfer.keys[0].secret: decodes to 8 bytes; hmac-sha256 needs at least 32'],
+  ['hmac-sha256 secret of 31 bytes', key(`secret: "${randomBytes(31).toString('base64')}"`), 'transfer.keys[0].secret: decodes to 31 bytes; hmac-sha256 needs at least 32 (RFC 8945'],
+  ['hmac-sha512 secret of 32 bytes', key(`algorithm: hmac-sha512, secret: "${B64}"`), 'transfer.keys[0].secret: decodes to 32 bytes; hmac-sha512 needs at least 64'],
+  ['primaries hmac-sha512 secret of 63 bytes', `primaries: { servers: ["192.0.2.53"], key: { name: fleet, algorithm: hmac-sha512, secret: "${randomBytes(63).toString('base64')}" } }\n`, 'primaries.key.secret: decodes to 63 bytes; hmac-sha512 needs at least 64'],
+  ['the old shipped placeholder', key(`secret: "${OLD_PLACEHOLDER}"`), 'transfer.keys[0].secret: is the placeholder shipped in config/fleet.key, not a key'],
+  ['the shipped placeholder', key('secret: "REPLACE-WITH-tsig-keygen-OUTPUT"'), 'transfer.keys[0].secret: is the placeholder shipped in config/fleet.key, not a key'],
+  ['the shipped placeholder on an edge', 'primaries: { servers: ["192.0.2.53"], key: { name: fleet, secret_file: placeholder.key } }\n', 'primaries.key.secret_file: is the placeholder shipped in config/fleet.key'],
+  ['a base64 passphrase', key(`secret: "${TEXT32}"`), 'transfer.keys[0].secret: decodes to printable text, not random bytes'],
   ['key algorithm unsupported', key(`algorithm: hmac-md5, secret: "${B64}"`), 'transfer.keys[0].algorithm: must be one of: hmac-sha256, hmac-sha512'],
   ['key without a name', `${REGION}transfer: { allow: ["10.0.0.0/8"], keys: [ { secret: "${B64}" } ] }\n`, 'transfer.keys[0].name: is required'],
   [
@@ -211,6 +230,8 @@ const BAD: [string, string, string][] = [
     `${REGION}transfer: { allow: ["10.0.0.0/8"], notify: ["ns1.example:53"] }\n`,
     'transfer.notify[0]: must be an IP address, not a hostname',
   ],
+  ['notify with an unknown key', `${REGION}transfer: { allow: ["10.0.0.0/8"], notify: ["10.0.0.2 key:nope"] }\n`, 'transfer.notify[0]: key "nope" is not defined in transfer.keys'],
+  ['notify with a word after the address', `${REGION}transfer: { allow: ["10.0.0.0/8"], notify: ["10.0.0.2 fleet"] }\n`, 'transfer.notify[0]: "10.0.0.2 fleet" is neither "ADDRESS" nor "ADDRESS key:NAME"'],
   ['notify bad port', `${REGION}transfer: { allow: ["10.0.0.0/8"], notify: ["10.0.0.2:99999"] }\n`, 'transfer.notify[0]: port 99999 is out of range'],
   [
     'notify IPv6 without brackets and port',
@@ -250,7 +271,7 @@ t.test('a key that is not a mapping is one problem line', async (t) => {
 });
 
 t.test('a key with a bad secret is reported once, not again as an unknown key in allow', async (t) => {
-  t.same(parse(key('secret: "MDEyMzQ1Njc="')).lines, ['transfer.keys[0].secret: decodes to 8 bytes; a TSIG secret needs at least 16 (tsig-keygen makes 32)']);
+  t.same(parse(key('secret: "MDEyMzQ1Njc="')).lines, ['transfer.keys[0].secret: decodes to 8 bytes; hmac-sha256 needs at least 32 (RFC 8945 §6: as long as its output; tsig-keygen -a hmac-sha256 makes 32)']);
 });
 
 const CLI = resolve(__dirname, '..', '..', 'dist', 'cli.js');
@@ -261,6 +282,7 @@ const check = (path: string): { status: number | null; out: string } => {
 
 t.test('check through the CLI: exit 2 with one line per problem, 0 for the fleet examples', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pldns-fleetcheck-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'fleet.key'), `${B64}\n`);
   const good = join(dir, 'edge.yaml');
   writeFileSync(good, 'primaries: { servers: ["127.0.0.1:5300"], key: { name: fleet, secret_file: fleet.key }, managed: ["svc.example.internal"] }\nstate_dir: false\n');
@@ -289,8 +311,15 @@ t.test('check through the CLI: exit 2 with one line per problem, 0 for the fleet
     'transfer.notify[0]: [::]:53 is not a destination (0.0.0.0 and :: mean "any address")',
   ].sort(), 'every problem, one line each, nothing else');
 
+  // The examples as shipped name config/fleet.key, a placeholder: refused until a real key is put there.
+  const examples = resolve(__dirname, '..', '..', 'config');
+  writeFileSync(join(dir, 'fleet.key'), `key "fleet" {\n\talgorithm hmac-sha256;\n\tsecret "${B64}";\n};\n`);
   for (const example of ['hub.yaml', 'edge-fleet.yaml']) {
-    const e = check(resolve(__dirname, '..', '..', 'config', example));
-    t.equal(e.status, 0, `${example}: ${e.out}`);
+    const shipped = check(join(examples, example));
+    t.equal(shipped.status, 2, `${example} as shipped: ${shipped.out}`);
+    t.match(shipped.out, /^(transfer\.keys\[0\]|primaries\.key)\.secret_file: is the placeholder shipped in config\/fleet\.key, not a key/m);
+    writeFileSync(join(dir, example), readFileSync(join(examples, example)));
+    const withKey = check(join(dir, example));
+    t.equal(withKey.status, 0, `${example} next to a real key: ${withKey.out}`);
   }
 });

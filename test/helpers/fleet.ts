@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,9 +12,10 @@ import { endpoint, startSimulatorProcess, zone, type SimData, type SimulatorProc
  * and no credentials that take the zone from the hub. Every process is the real CLI.
  */
 
-/** The key the fleet signs with (32 bytes, base64). */
-export const FLEET_SECRET = Buffer.alloc(32, 0x5a).toString('base64');
-export const WRONG_SECRET = Buffer.alloc(32, 0x33).toString('base64');
+/** The key the fleet signs with: 32 random bytes (hmac-sha256's output size, as tsig-keygen makes), base64. */
+export const FLEET_SECRET = randomBytes(32).toString('base64');
+/** Another valid key of the same shape, for "wrong key" cases. */
+export const WRONG_SECRET = randomBytes(32).toString('base64');
 export const UPSTREAM_IP = '192.0.2.77';
 export const MANAGED = 'cs-anony-vpc.cn-hangzhou.aliyuncs.com';
 /** What the test edges manage (primaries.managed): the hub's names and its endpoints' domains. */

@@ -1,16 +1,17 @@
 import type { Logger } from '../../runtime/log';
 import { describeError } from '../../errors';
-import { formatHostPort, type HostPort } from '../../config/units';
+import type { NotifyTarget } from '../../config/schema';
+import { formatHostPort } from '../../config/units';
 
 /** Sends one NOTIFY and resolves with the secondary's answer; rejects on timeout or a bad reply. */
-export type NotifySender = (target: HostPort, zone: string, serial: number) => Promise<'ack' | 'declined'>;
+export type NotifySender = (target: NotifyTarget, zone: string, serial: number) => Promise<'ack' | 'declined'>;
 
 export interface NotifierObserver {
   sent(result: 'ack' | 'declined' | 'failed'): void;
 }
 
 export interface NotifierOptions {
-  readonly targets: readonly HostPort[];
+  readonly targets: readonly NotifyTarget[];
   readonly send: NotifySender;
   readonly observer: NotifierObserver;
   readonly logger: Logger;
@@ -60,7 +61,7 @@ export class Notifier {
     }
   }
 
-  private async attempt(key: string, target: HostPort, zone: string, job: Job): Promise<void> {
+  private async attempt(key: string, target: NotifyTarget, zone: string, job: Job): Promise<void> {
     if (this.stopped || this.jobs.get(key) !== job) return;
     job.timer = undefined;
     job.attempts++;

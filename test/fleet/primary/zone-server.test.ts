@@ -1,4 +1,5 @@
 import t from 'tap';
+import { randomBytes } from 'node:crypto';
 import { CLASS_IN, RCODE_NOTAUTH, RRType } from '../../../src/wire/constants';
 import { encodeMessage, parseMessage } from '../../../src/fleet/codec/message';
 import { signRequest, TsigStreamVerifier, type TsigKey } from '../../../src/fleet/codec/tsig';
@@ -14,8 +15,8 @@ import { tsigAuthenticator } from '../../../src/fleet/primary/tsig-auth';
 // The hub's zone side without sockets: requests built with our codec (and signed with our TSIG),
 // answers decoded record by record.
 
-const key: TsigKey = { name: 'fleet', algorithm: 'hmac-sha256', secret: Buffer.alloc(32, 7) };
-const wrongKey: TsigKey = { ...key, secret: Buffer.alloc(32, 8) };
+const key: TsigKey = { name: 'fleet', algorithm: 'hmac-sha256', secret: randomBytes(32) };
+const wrongKey: TsigKey = { ...key, secret: randomBytes(32) };
 
 function state(id: string, zones: [string, string][]): EntryState {
   return {

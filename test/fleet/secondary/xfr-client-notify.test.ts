@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import { randomBytes } from 'node:crypto';
 import { FLAG_QR, FLAG_RA, RCode } from '../../../src/wire/constants';
 import { encodeMessage, parseMessage, type DnsMessage } from '../../../src/fleet/codec/message';
 import { notifyResponse } from '../../../src/fleet/codec/notify';
@@ -12,7 +13,7 @@ import { startResponder, type Responder } from '../../helpers/hardening';
  * sends back, opcode QUERY, for any request carrying a TSIG) goes again unsigned, once.
  */
 
-const KEY: TsigKey = { name: 'fleet', algorithm: 'hmac-sha256', secret: Buffer.alloc(32, 0x5a) };
+const KEY: TsigKey = { name: 'fleet', algorithm: 'hmac-sha256', secret: randomBytes(32) };
 const ZONE = 'privatelink.rpz';
 
 /** Unbound's answer to a request it cannot parse: same ID and question, opcode QUERY, FORMERR. */

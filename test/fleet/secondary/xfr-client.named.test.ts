@@ -1,5 +1,6 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { RRType } from '../../../src/wire/constants';
 import { parseMessage } from '../../../src/fleet/codec/message';
@@ -14,7 +15,8 @@ import { requireTool } from '../../helpers/tools';
 /** The transfer client against a real BIND 9 primary: SOA, AXFR, IXFR (journal), errors, NOTIFY. */
 
 const Z = 'privatelink.rpz';
-const KEY: TsigKey = { name: 'fleet', algorithm: 'hmac-sha256', secret: Buffer.from('fleet-secret-0123456789abcdefghij') };
+// A generated key of hmac-sha256's output size, as tsig-keygen makes (RFC 8945 §6).
+const KEY: TsigKey = { name: 'fleet', algorithm: 'hmac-sha256', secret: randomBytes(32) };
 const ZONE_FILE = `$TTL 60
 @ SOA ns.privatelink.rpz. hostmaster.privatelink.rpz. 1 30 10 600 60
 @ NS ns.privatelink.rpz.
@@ -111,7 +113,7 @@ t.test('querySoa, AXFR, then IXFR after dynamic updates', async (t) => {
 });
 
 t.test('errors are typed', async (t) => {
-  const wrong: TsigKey = { ...KEY, secret: Buffer.from('wrong-secret-wrong-secret-wrong!') };
+  const wrong: TsigKey = { ...KEY, secret: randomBytes(32) };
   await t.rejects(transferZone(server(), Z, { key: wrong, timeoutMs: TIMEOUT_MS }), { code: 'XFR_BAD_TSIG' }, 'wrong secret');
   await t.rejects(transferZone(server(), Z, { key: { ...KEY, name: 'stranger' }, timeoutMs: TIMEOUT_MS }), { code: 'XFR_BAD_TSIG' }, 'unknown key');
   await t.rejects(querySoa(server(), Z, { key: wrong, timeoutMs: TIMEOUT_MS }), { code: 'XFR_BAD_TSIG' }, 'SOA query, wrong secret');

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { CLASS_IN, FLAG_AA, FLAG_QR, OPCODE_NOTIFY, RCode, RRType } from '../../../src/wire/constants';
@@ -13,8 +14,8 @@ import { querySoa, sendNotify, transferZone } from '../../../src/fleet/secondary
 /** The transfer client against scripted primaries: framing, chains, and every way a primary can misbehave. */
 
 const Z = 'privatelink.rpz';
-const KEY: TsigKey = { name: 'fleet', algorithm: 'hmac-sha256', secret: Buffer.from('0123456789abcdef0123456789abcdef') };
-const OTHER: TsigKey = { ...KEY, secret: Buffer.from('another secret') };
+const KEY: TsigKey = { name: 'fleet', algorithm: 'hmac-sha256', secret: randomBytes(32) };
+const OTHER: TsigKey = { ...KEY, secret: randomBytes(32) };
 const soa = (serial: number): ZoneRecord => ({ name: Z, type: RRType.SOA, ttl: 60, data: `ns.${Z} hostmaster.${Z} ${serial} 30 10 600 60` });
 const host = (i: number): ZoneRecord => ({ name: `h${i}.example.com.${Z}`, type: RRType.A, ttl: 30, data: `10.0.${i >> 8}.${i & 255}` });
 
