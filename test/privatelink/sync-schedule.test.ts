@@ -20,7 +20,7 @@ function config(pl: Partial<PrivateLinkConfig>): SyncerConfig {
     region: 'cn-hangzhou',
     privatelink: {
       endpoint: '127.0.0.1:1', protocol: 'http', connectTo: null, caPem: null, credentials: { type: 'default' }, bootstrap: [],
-      refresh: '*/30 * * * * *', jitterMs: 120_000, timeoutMs: 1000, maxStaleMs: 86_400_000, maxBackoffMs: 8000, ...pl,
+      refresh: '*/30 * * * * *', jitterMs: 120_000, timeoutMs: 1000, maxStaleMs: 86_400_000, maxBackoffMs: 8000, quotaPerMinute: 1000, ...pl,
     },
     records: { ttl: 30, preferZones: [], onUnavailable: 'servfail', entries },
   };
