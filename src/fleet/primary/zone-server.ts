@@ -1,6 +1,6 @@
 import type { Logger } from '../../runtime/log';
 import { isPldnsError } from '../../errors';
-import { FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, OPCODE_NOTIFY, RCODE_MASK, RCODE_NOTAUTH, RCode, RRType, TYPE_TSIG } from '../../wire/constants';
+import { FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, OPCODE_MASK, OPCODE_NOTIFY, RCODE_MASK, RCODE_NOTAUTH, RCode, RRType, TYPE_TSIG } from '../../wire/constants';
 import { appendOpt, optBytes, udpLimit } from '../../wire/response';
 import { parseMessage, encodeMessage, type DnsMessage, type DnsQuestion } from '../codec/message';
 import type { ClientAddress, Protocol, ZoneReply, ZoneService } from '../../server/request';
@@ -96,9 +96,8 @@ export class ZoneServer implements ZoneService {
     if (!zone) {
       // Not a zone of ours: transfers are refused; anything else takes the normal path.
       if (!transfer && !signed) return undefined;
-      const auth = this.auth(msg, m);
-      const r = this.request(m, question, edns, auth, protocol);
-      return typeof r === 'string' ? this.ednsError(m, question, edns, auth, protocol) : this.reply(r, RCode.REFUSED, []);
+      const r = this.request(m, question, edns, this.auth(msg, m), protocol);
+      return Buffer.isBuffer(r) ? r : this.reply(r, RCode.REFUSED, []);
     }
     const kind: TransferKind = question.type === RRType.AXFR ? 'axfr' : question.type === RRType.IXFR ? 'ixfr' : question.type === RRType.SOA ? 'soa' : 'query';
     const auth = this.auth(msg, m);
@@ -108,9 +107,9 @@ export class ZoneServer implements ZoneService {
       return auth.response;
     }
     const r = this.request(m, question, edns, auth, protocol);
-    if (typeof r === 'string') {
+    if (Buffer.isBuffer(r)) {
       this.options.observer.served(kind, 'formerr');
-      return this.ednsError(m, question, edns, auth, protocol);
+      return r;
     }
     const keyName = auth.kind === 'signed' ? auth.keyName : undefined;
     if (!this.options.acl?.allows(client.address, keyName)) {
@@ -135,21 +134,14 @@ export class ZoneServer implements ZoneService {
     return this.answer(r, zone);
   }
 
-  /** The request's reply context, or 'badvers' / 'formerr' when its EDNS rules out any other answer. */
-  private request(m: DnsMessage, question: DnsQuestion, edns: RequestEdns | null | 'formerr', auth: RequestAuth, protocol: Protocol): Reply | 'badvers' | 'formerr' {
-    if (edns === 'formerr') return 'formerr';
-    if (edns !== null && edns.version > 0) return 'badvers';
-    return { m, question, edns, auth, protocol };
-  }
-
   /**
-   * BADVERS for an EDNS version above 0 (RFC 6891 §6.1.3: with our OPT, version 0), FORMERR for a
-   * malformed OPT (without one). Not authoritative data: no AA, as BIND.
+   * The request's reply context, or the answer its EDNS forces instead of any other: FORMERR (no
+   * OPT) for a malformed OPT, BADVERS (our OPT, version 0: RFC 6891 §6.1.3) for a version above 0.
    */
-  private ednsError(m: DnsMessage, question: DnsQuestion, edns: RequestEdns | null | 'formerr', auth: RequestAuth, protocol: Protocol): Buffer {
-    const usable = edns === 'formerr' ? null : edns;
-    const rcode = usable === null ? RCode.FORMERR : RCode.BADVERS;
-    return this.reply({ m, question, edns: usable, auth, protocol }, rcode, []);
+  private request(m: DnsMessage, question: DnsQuestion, edns: RequestEdns | null | 'formerr', auth: RequestAuth, protocol: Protocol): Reply | Buffer {
+    if (edns === 'formerr') return this.reply({ m, question, edns: null, auth, protocol }, RCode.FORMERR, []);
+    const r: Reply = { m, question, edns, auth, protocol };
+    return edns !== null && edns.version > 0 ? this.reply(r, RCode.BADVERS, []) : r;
   }
 
   private auth(msg: Buffer, m: DnsMessage): RequestAuth {
@@ -237,7 +229,7 @@ export class ZoneServer implements ZoneService {
   }
 
   /**
-   * One answer message: RD and CD echoed (RFC 1035, 6840), AA only on data of ours (NOERROR,
+   * One answer message: the opcode, RD and CD echoed (RFC 1035, 6840), AA only on data of ours (NOERROR,
    * NXDOMAIN; not on refusals and errors, as BIND), our OPT when the request had one (RFC 6891:
    * payload 1232, DO copied, version 0, the extended bits of `rcode`), signed when it was. Over UDP
    * an answer larger than the client takes becomes TC=1 with no records.
@@ -253,7 +245,7 @@ export class ZoneServer implements ZoneService {
     }
     const aa = rcode === RCode.NOERROR || rcode === RCode.NXDOMAIN ? FLAG_AA : 0;
     body.writeUInt16BE(m.id, 0);
-    body.writeUInt16BE(((body.readUInt16BE(2) & ~FLAG_AA) | aa | extra | (m.flags & (FLAG_RD | FLAG_CD))) & 0xffff, 2);
+    body.writeUInt16BE(((body.readUInt16BE(2) & ~FLAG_AA) | aa | extra | (m.flags & (OPCODE_MASK | FLAG_RD | FLAG_CD))) & 0xffff, 2);
     body = this.withOpt(body, r.edns, rcode);
     return auth.kind === 'signed' ? auth.sign(body) : body;
   }
@@ -276,17 +268,15 @@ export class ZoneServer implements ZoneService {
       this.options.observer.served('notify', 'notauth');
       return auth.response;
     }
-    if (edns === 'formerr' || (edns !== null && edns.version > 0)) {
+    const r = this.request(m, question, edns, auth, protocol);
+    if (Buffer.isBuffer(r)) {
       this.options.observer.served('notify', 'formerr');
-      const reply = this.ednsError(m, question, edns, auth, protocol);
-      // The header's opcode stays NOTIFY.
-      reply.writeUInt16BE((reply.readUInt16BE(2) & ~(0xf << 11)) | (OPCODE_NOTIFY << 11), 2);
-      return reply;
+      return r;
     }
     const verdict = receiver.notified(question.name, client, auth.kind === 'signed' ? auth.keyName : undefined);
     const rcode = verdict === 'accepted' ? RCode.NOERROR : verdict === 'notauth' ? RCODE_NOTAUTH : verdict === 'unknown-zone' ? RCODE_NOTAUTH : RCode.REFUSED;
     this.options.observer.served('notify', verdict === 'accepted' ? 'ok' : verdict === 'refused' ? 'refused' : 'notauth');
-    const body = this.withOpt(encodeMessage({ id: m.id, flags: FLAG_QR | FLAG_AA | (OPCODE_NOTIFY << 11) | rcode, question }), edns, 0);
+    const body = this.withOpt(encodeMessage({ id: m.id, flags: FLAG_QR | FLAG_AA | (OPCODE_NOTIFY << 11) | rcode, question }), r.edns, 0);
     return auth.kind === 'signed' ? auth.sign(body) : body;
   }
 }
