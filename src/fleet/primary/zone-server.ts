@@ -204,22 +204,20 @@ export class ZoneServer implements ZoneService {
   }
 
   /**
-   * The messages with the client's ID (and `qtype` in the question when given), the first with our
-   * OPT when the request had one, each signed in turn; counted when the last one is handed over, or
-   * as aborted when the reader goes away.
+   * The messages with the client's ID (and `qtype` in the question when given), each with our OPT
+   * when the request had one (as BIND: every message, before its TSIG), each signed in turn; counted
+   * when the last one is handed over, or as aborted when the reader goes away.
    */
   private *stream(r: Reply, kind: TransferKind, messages: Iterable<Buffer>, qtype?: number): Generator<Buffer> {
     const { m, auth } = r;
     let result: TransferResult = 'aborted';
-    let first = true;
     try {
       for (const body of messages) {
         let copy: Buffer = Buffer.from(body);
         copy.writeUInt16BE(m.id, 0);
         copy.writeUInt16BE(copy.readUInt16BE(2) | (m.flags & (FLAG_RD | FLAG_CD)), 2);
         if (qtype !== undefined) setQuestionType(copy, qtype);
-        if (first) copy = this.withOpt(copy, r.edns, 0);
-        first = false;
+        copy = this.withOpt(copy, r.edns, 0);
         yield auth.kind === 'signed' ? auth.sign(copy) : copy;
       }
       result = 'ok';
