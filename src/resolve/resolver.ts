@@ -54,8 +54,8 @@ export interface ResolverOptions {
   readonly logQueries: boolean;
   /** cache.max_ttl: no forwarded record is relayed with a longer TTL (default: RFC 2181's 2^31−1). */
   readonly maxTtlS?: number;
-  /** This instance's identity for EDNS NSID (RFC 5001), at most MAX_NSID_BYTES; absent: NSID is not answered. */
-  readonly nsid?: Buffer;
+  /** This instance's identity for EDNS NSID (RFC 5001): config.nsid; null or absent: NSID is not answered. */
+  readonly nsid?: string | null;
 }
 
 /** Apex NS when records.nameservers is not given (hand-built configs; the validator fills it in). */
@@ -74,10 +74,12 @@ export class Resolver {
   private readonly loopLogged = new Map<string, number>();
   /** records.nameservers in wire form: the NS records of every managed apex. */
   private readonly nameservers: readonly Buffer[];
+  private readonly nsid: Buffer | undefined;
 
   constructor(table: AnswerTable, private readonly options: ResolverOptions) {
     this.table = table;
     this.nameservers = (options.records.nameservers ?? DEFAULT_NAMESERVERS).map((n) => nameToWire(n));
+    this.nsid = options.nsid ? Buffer.from(options.nsid, 'latin1') : undefined;
   }
 
   setTable(table: AnswerTable): void {
@@ -235,7 +237,7 @@ export class Resolver {
 
   private done(req: DnsRequest, bytes: Buffer, source: AnswerSource): Buffer {
     // Rare: only queries that ask for NSID pay for the copy that adds it.
-    if (req.query.edns?.nsid && this.options.nsid) bytes = withNsid(bytes, this.options.nsid);
+    if (req.query.edns?.nsid && this.nsid) bytes = withNsid(bytes, this.nsid);
     const rcode = bytes[3] & RCODE_MASK;
     this.options.observer.answered(req.protocol, req.query.qtype, source, rcode, req.receivedAt);
     if (this.options.logQueries) {

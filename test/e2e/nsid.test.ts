@@ -18,7 +18,7 @@ import { requireTool } from '../helpers/tools';
  * Issue 23 item 8 with the real tools: `dig +nsid` and `kdig +nsid` show this instance's identity
  * on managed, apex, forwarded, cached and zone-service answers, over UDP and TCP, and nothing
  * without the option. The listeners, pipeline, resolver and zone service are the daemon's own,
- * wired in process with the identity `config.nsid` holds (daemon/app.ts passes it the same way).
+ * wired in process with `nsid` set as daemon/app.ts passes config.nsid (`nsid: config.nsid`).
  */
 
 const IDENTITY = 'edge-7.cn-hangzhou';
@@ -33,7 +33,7 @@ t.before(async () => {
   const logger = createLogger('silent');
   upstream = await startResponder((q, send) => send(answerFor(q, '6.6.6.6')), 0, { tcp: true });
   forwarder = new UpstreamForwarder({ servers: [{ host: '127.0.0.1', port: upstream.port, family: 4 }], timeoutMs: 1000, policy: 'sequential', maxFails: 1000, healthCheckIntervalMs: 60_000 }, { exchange: () => {}, health: () => {} }, logger);
-  const nsid = Buffer.from(IDENTITY);
+  const nsid = IDENTITY;
   const records = { ttl: 30, preferZones: [], onUnavailable: 'servfail' as const, entries: [] };
   const resolver = new Resolver(AnswerTable.build([{ id: 'ep-1', names: [MANAGED], ipv4: ['192.168.1.10'], ipv6: [] }]), {
     records: { ...records, nameservers: ['ns1.example.net'] },

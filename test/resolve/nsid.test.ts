@@ -34,7 +34,7 @@ async function harness(t: Test, nsid: Buffer | undefined) {
     logger,
     logQueries: false,
     observer: { answered: (_p, _t, source) => sources.push(source), loop: () => {}, staleAnswer: () => {}, cnameRewrite: () => {} },
-    ...(nsid ? { nsid } : {}),
+    ...(nsid ? { nsid: nsid.toString('latin1') } : {}),
   });
   return { resolver, sources };
 }

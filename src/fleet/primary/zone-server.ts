@@ -38,8 +38,8 @@ export interface ZoneServerOptions {
   readonly authenticate: Authenticate;
   readonly observer: ZoneServerObserver;
   readonly logger: Logger;
-  /** This instance's identity for EDNS NSID (RFC 5001), at most MAX_NSID_BYTES; absent: NSID is not answered. */
-  readonly nsid?: Buffer;
+  /** This instance's identity for EDNS NSID (RFC 5001): config.nsid; null or absent: NSID is not answered. */
+  readonly nsid?: string | null;
 }
 
 /** What every answer to one request shares: its ID, header bits, EDNS and TSIG. */
@@ -63,8 +63,11 @@ export class ZoneServer implements ZoneService {
   private readonly axfrCache = new WeakMap<PublishedZone, SharedMessages>();
   /** Records by owner name, per published zone: answers inside the zone without scanning it. */
   private readonly byName = new WeakMap<PublishedZone, Map<string, ZoneRecord[]>>();
+  private readonly nsid: Buffer | undefined;
 
-  constructor(private readonly options: ZoneServerOptions) {}
+  constructor(private readonly options: ZoneServerOptions) {
+    this.nsid = options.nsid ? Buffer.from(options.nsid, 'latin1') : undefined;
+  }
 
   claims(query: Query): boolean {
     if (query.qtype === RRType.AXFR || query.qtype === RRType.IXFR) return true;
@@ -255,7 +258,7 @@ export class ZoneServer implements ZoneService {
   }
 
   private nsidFor(edns: RequestEdns): Buffer | undefined {
-    return edns.nsid ? this.options.nsid : undefined;
+    return edns.nsid ? this.nsid : undefined;
   }
 
   private notify(msg: Buffer, m: DnsMessage, question: DnsQuestion, client: ClientAddress, edns: RequestEdns | null | 'formerr', protocol: Protocol): ZoneReply | undefined {

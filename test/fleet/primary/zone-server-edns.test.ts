@@ -47,7 +47,7 @@ function setup(options: { nsid?: Buffer; notifyReceiver?: NotifyReceiver; zones?
     authenticate: tsigAuthenticator([key]),
     observer: { served: (k, r) => served.push(`${k} ${r}`) },
     logger: createLogger('silent'),
-    ...(options.nsid ? { nsid: options.nsid } : {}),
+    ...(options.nsid ? { nsid: options.nsid.toString('latin1') } : {}),
     ...(options.notifyReceiver ? { notifyReceiver: options.notifyReceiver } : {}),
   });
   return { server, served };
