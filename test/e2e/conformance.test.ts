@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, startDaemon, type RunningDaemon } from '../helpers/daemon';
@@ -130,6 +130,8 @@ let dir: string;
 let daemon: RunningDaemon;
 let zoneNamed: NamedInstance | undefined;
 let exportNamed: NamedInstance | undefined;
+let edge: RunningDaemon | undefined;
+let secondaryNamed: NamedInstance | undefined;
 
 t.before(async () => {
   requireTool('named');
@@ -158,6 +160,8 @@ t.teardown(async () => {
   await daemon?.stop();
   await zoneNamed?.stop();
   await exportNamed?.stop();
+  await edge?.stop();
+  await secondaryNamed?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -204,4 +208,30 @@ t.test('the apex SOA is the SOA of the negative answers; NS names records.namese
   t.equal(below.status, 'REFUSED', 'a name below an exact managed name is not an apex of ours');
   const exported = readFileSync(join(dir, 'bind', `${EXACT}.zone`), 'utf8');
   t.match(exported, /^@\tIN\tSOA\t/m, 'the export declares the same apex');
+});
+
+t.test('NOTIFY to an edge is answered as a BIND secondary of the same hub answers it', async (t) => {
+  const edgeDir = join(dir, 'edge');
+  mkdirSync(edgeDir);
+  edge = await startDaemon(
+    `listen: { dns: ["127.0.0.1:0"], http: "127.0.0.1:0" }
+access: { allow: ["127.0.0.0/8"] }
+upstream: { servers: [] }
+primaries: { zone: ${ZONE}, servers: ["127.0.0.1:${daemon.dnsPort}"], retry: 200ms, timeout: 3s }
+state_dir: ${edgeDir}
+log: { level: info }
+`,
+    { dir: edgeDir },
+  );
+  secondaryNamed = await startNamed({ config: `zone "${ZONE}" { type secondary; primaries { 127.0.0.1 port ${daemon.dnsPort}; }; file "secondary.db"; };\n` });
+  await secondaryNamed.waitForLog(/transfer of '[^']*privatelink\.rpz[^']*' from [^:]+: Transfer completed/i, 20_000);
+  const cases: readonly (readonly string[])[] = [['+noedns'], ['+edns=0'], ['+edns=0', '+dnssec'], ['+edns=0', '+ednsopt=100:'], ['+edns=1'], ['+tcp', '+edns=0'], ['+tcp', '+noedns']];
+  for (const args of cases) {
+    const all = ['+opcode=notify', '+norec', ...args];
+    const [mine, theirs] = await Promise.all([probe(edge.dnsPort, ZONE, 'SOA', all), probe(secondaryNamed.port, ZONE, 'SOA', all)]);
+    const what = `NOTIFY ${args.join(' ')}`;
+    t.equal(mine.opcode, 'NOTIFY', `${what}: a NOTIFY answer`);
+    t.same([mine.status, mine.flags, mine.opt, mine.ednsVersion, mine.dnssecOk], [theirs.status, theirs.flags, theirs.opt, theirs.ednsVersion, theirs.dnssecOk], `${what}: rcode, flags, OPT, version and DO as BIND (${theirs.status} ${theirs.flags})`);
+    t.equal(mine.opt, !args.includes('+noedns'), `${what}: OPT exactly when the NOTIFY had one`);
+  }
 });
