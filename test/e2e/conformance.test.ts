@@ -12,7 +12,8 @@ import { requireTool } from '../helpers/tools';
  * Issue 23 items 1 and 2: an EDNS/protocol compliance battery (the kind DNS Flag Day measured)
  * against the real CLI and against BIND serving the same names, side by side in one test: the
  * hub's policy zone (BIND serves the zone the hub transfers), and the apex of a managed name and
- * of a wildcard's parent (BIND serves `export --format bind` of the same config). For every case
+ * of a wildcard's parent (BIND serves `export --format bind` of the same config), and NOTIFY to
+ * an edge (BIND as a secondary of the same hub). For every case
  * both must give the same rcode, the same header flags and the same OPT presence (and OPT
  * version and DO); our own answers are also checked against what RFC 6891 asks, so a case cannot
  * pass by both servers failing it alike.
