@@ -22,6 +22,8 @@ export interface Config {
   readonly limits: LimitsConfig;
   readonly stateDir: string | null;
   readonly log: LogConfig;
+  /** EDNS NSID (RFC 5001) answered to queries that ask: this instance's identity; null: none. */
+  readonly nsid: string | null;
 }
 
 export interface ListenConfig {
@@ -250,6 +252,8 @@ export interface RecordsConfig {
   readonly entries: readonly EntryConfig[];
   /** Reachability probes; null or absent (hand-built configs): off. */
   readonly probe?: ProbeConfig | null;
+  /** NS records at the apex of every managed name (lower case, no trailing dot); absent (hand-built configs): localhost. */
+  readonly nameservers?: readonly string[];
 }
 
 export interface LimitsConfig {

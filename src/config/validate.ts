@@ -10,13 +10,14 @@ import { checkName, normalizeName } from './names';
 import { readCredentials } from './credentials';
 import { readPrimaries } from './primaries';
 import { readTransfer } from './transfer';
+import { readNameservers, readNsid } from './identity';
 import type { SecretFiles } from './tsig-key';
 import type { LogLevel } from '../runtime/log';
 
 // Older imports name validate.ts; the definitions live in names.ts.
 export { checkName, normalizeName };
 
-const TOP_KEYS = ['region', 'listen', 'access', 'upstream', 'cache', 'privatelink', 'transfer', 'primaries', 'records', 'limits', 'state_dir', 'log'];
+const TOP_KEYS = ['region', 'listen', 'access', 'upstream', 'cache', 'privatelink', 'transfer', 'primaries', 'records', 'limits', 'state_dir', 'log', 'nsid'];
 const REGION_RE = /^[a-z]{2,}(-[a-z0-9]+)+$/;
 
 export interface ValidateOptions {
@@ -155,7 +156,7 @@ export function validateConfig(
     quotaPerMinute: r.integer(plRaw, 'quota_per_minute', 'privatelink', DEFAULTS.quotaPerMinute, 1, 1_000_000),
   };
 
-  const recRaw = r.section(top.records, 'records', ['ttl', 'prefer_zones', 'on_unavailable', 'entries', 'probe']);
+  const recRaw = r.section(top.records, 'records', ['ttl', 'prefer_zones', 'on_unavailable', 'entries', 'probe', 'nameservers']);
   const probe = readProbeConfig(r, recRaw.probe);
   const records = {
     ttl: r.seconds(recRaw, 'ttl', 'records', DEFAULTS.recordsTtlS, 0, 86_400),
@@ -163,6 +164,7 @@ export function validateConfig(
     onUnavailable: r.oneOf(recRaw, 'on_unavailable', 'records', 'servfail', ['servfail', 'forward'] as const),
     entries: readEntries(r, recRaw.entries, region, edge, probe),
     probe,
+    nameservers: readNameservers(r, recRaw),
   };
   if (edge && records.preferZones.length > 0) r.report('records.prefer_zones', 'has no effect with primaries: the hub applies its own prefer_zones');
 
@@ -191,10 +193,12 @@ export function validateConfig(
     queries: r.boolean(logRaw, 'queries', 'log', false),
   };
 
+  const nsid = readNsid(r, top.nsid);
+
   if (r.problems.length > 0) return { config: undefined, problems: r.problems.slice() };
   const source = primaries ? 'primaries' : 'privatelink';
   const config: Config = {
-    region, listen: { dns, http, metrics, udpIo }, access: { allow, rateLimit }, upstream, cache, source, privatelink, transfer, primaries, records, limits, stateDir, log,
+    region, listen: { dns, http, metrics, udpIo }, access: { allow, rateLimit }, upstream, cache, source, privatelink, transfer, primaries, records, limits, stateDir, log, nsid,
   };
   return { config: deepFreeze(config), problems: [] };
 }

@@ -132,6 +132,7 @@ export class App {
       logger: this.logger.child({ component: 'resolver' }),
       logQueries: config.log.queries,
       maxTtlS: config.cache.maxTtlS,
+      nsid: config.nsid,
     };
   }
 

@@ -84,6 +84,7 @@ export class ZoneService {
       ...(this.hub ? { publisher: this.hub.publisher, acl: this.hub.acl } : {}),
       ...(this.notifyReceiver ? { notifyReceiver: this.notifyReceiver } : {}),
       authenticate: fleet().tsigAuthenticator(keys),
+      nsid: config.nsid,
       observer: zoneServerObserver(this.options.metrics),
       logger: this.options.logger.child({ component: 'transfer' }),
     });

@@ -70,19 +70,28 @@ export function buildManagedAnswer(q: Query, match: TableMatch, ttl: number, ser
 export function buildNoData(q: Query, match: TableMatch, ttl: number, serial: number, rcode: number): Buffer {
   const qLen = q.questionEnd - HEADER_BYTES;
   const apex = apexOffset(q.raw, match.labelsAboveApex);
-  // owner ptr(2) type class ttl rdlen(10) | mname ptr(2) rname label+ptr(11+2) 5×u32(20)
-  const rdlen = 2 + HOSTMASTER.length + 2 + 20;
-  const soaBytes = 12 + rdlen;
-  const buf = Buffer.allocUnsafe(HEADER_BYTES + qLen + soaBytes + (q.edns ? OPT_BYTES : 0));
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + qLen + 12 + SOA_RDATA_BYTES + (q.edns ? OPT_BYTES : 0));
   writeHeader(buf, q.id, responseFlags(q.raw.readUInt16BE(2), rcode, FLAG_AA), 1, 0, 1, q.edns ? 1 : 0);
   q.raw.copy(buf, HEADER_BYTES, HEADER_BYTES, q.questionEnd);
-  let off = HEADER_BYTES + qLen;
+  const off = writeSoa(buf, HEADER_BYTES + qLen, apex, ttl, serial);
+  if (q.edns) writeOpt(buf, off, q.edns.dnssecOk);
+  return buf;
+}
+
+/** SOA rdata as written here: mname ptr(2) | rname label + ptr (11 + 2) | 5 × u32 (20). */
+const SOA_RDATA_BYTES = 2 + HOSTMASTER.length + 2 + 20;
+
+/**
+ * Writes `<apex> SOA <apex> hostmaster.<apex> serial 3600 600 86400 ttl` at `off`, the apex being
+ * the (uncompressed) name at offset `apex` of the question; returns the offset past it.
+ */
+function writeSoa(buf: Buffer, off: number, apex: number, ttl: number, serial: number): number {
   const ptr = NAME_POINTER | apex;
   buf.writeUInt16BE(ptr, off);
   buf.writeUInt16BE(RRType.SOA, off + 2);
   buf.writeUInt16BE(CLASS_IN, off + 4);
   buf.writeUInt32BE(ttl, off + 6);
-  buf.writeUInt16BE(rdlen, off + 10);
+  buf.writeUInt16BE(SOA_RDATA_BYTES, off + 10);
   off += 12;
   buf.writeUInt16BE(ptr, off); // MNAME: the apex itself
   off += 2;
@@ -95,7 +104,35 @@ export function buildNoData(q: Query, match: TableMatch, ttl: number, serial: nu
   buf.writeUInt32BE(SOA_RETRY_S, off + 8);
   buf.writeUInt32BE(SOA_EXPIRE_S, off + 12);
   buf.writeUInt32BE(ttl, off + 16);
-  off += 20;
+  return off + 20;
+}
+
+/**
+ * The apex of a managed name (or of a wildcard's parent) is a zone of ours, as the SOA of every
+ * negative answer says: SOA gets that same SOA record, NS one record per name server (uncompressed
+ * wire names), both authoritative. Written into one buffer like the other managed answers.
+ */
+export function buildApexAnswer(q: Query, ttl: number, serial: number, nameservers: readonly Buffer[]): Buffer {
+  const qLen = q.questionEnd - HEADER_BYTES;
+  const soa = q.qtype === RRType.SOA;
+  const rdlens = soa ? [SOA_RDATA_BYTES] : nameservers.map((n) => n.length);
+  const size = HEADER_BYTES + qLen + rdlens.reduce((sum, r) => sum + 12 + r, 0) + (q.edns ? OPT_BYTES : 0);
+  const buf = Buffer.allocUnsafe(size);
+  writeHeader(buf, q.id, responseFlags(q.raw.readUInt16BE(2), RCode.NOERROR, FLAG_AA), 1, rdlens.length, 0, q.edns ? 1 : 0);
+  q.raw.copy(buf, HEADER_BYTES, HEADER_BYTES, q.questionEnd);
+  let off = HEADER_BYTES + qLen;
+  if (soa) off = writeSoa(buf, off, HEADER_BYTES, ttl, serial);
+  else {
+    for (const ns of nameservers) {
+      buf.writeUInt16BE(NAME_POINTER | HEADER_BYTES, off);
+      buf.writeUInt16BE(RRType.NS, off + 2);
+      buf.writeUInt16BE(CLASS_IN, off + 4);
+      buf.writeUInt32BE(ttl, off + 6);
+      buf.writeUInt16BE(ns.length, off + 10);
+      ns.copy(buf, off + 12);
+      off += 12 + ns.length;
+    }
+  }
   if (q.edns) writeOpt(buf, off, q.edns.dnssecOk);
   return buf;
 }

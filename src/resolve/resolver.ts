@@ -4,15 +4,16 @@ import type { Config } from '../config/schema';
 import { CLASS_ANY, CLASS_CHAOS, CLASS_IN, MAX_TTL, RCODE_MASK, RCode, RRType, typeLabel, RCODE_NAMES } from '../wire/constants';
 import type { DnsRequest, Protocol } from '../server/request';
 import type { Query } from '../wire/query';
-import { buildRcodeResponse } from '../wire/response';
+import { buildRcodeResponse, withNsid } from '../wire/response';
+import { nameToWire } from '../wire/name-codec';
 import { scanResponse, type ResponseScan } from '../wire/message-scan';
-import { buildManagedAnswer } from './managed-answer';
+import { buildApexAnswer, buildManagedAnswer } from './managed-answer';
 import { cutChainAtManaged } from './chain-cut';
 import { capTtls, echoQuestion, fillOptTail, relayWithClientOpt, withClientOpt } from './client-answer';
 import { OPT_BYTES } from '../wire/response';
 import { cacheKey } from './cache';
 import { isLoopbackAddress } from './access';
-import type { AnswerTable } from './table';
+import type { AnswerTable, TableMatch } from './table';
 
 /** What the resolver needs from the forwarding layer (implemented in upstream/). */
 export interface ForwardPort {
@@ -54,7 +55,12 @@ export interface ResolverOptions {
   readonly logQueries: boolean;
   /** cache.max_ttl: no forwarded record is relayed with a longer TTL (default: RFC 2181's 2^31−1). */
   readonly maxTtlS?: number;
+  /** This instance's identity for EDNS NSID (RFC 5001): config.nsid; null or absent: NSID is not answered. */
+  readonly nsid?: string | null;
 }
+
+/** Apex NS when records.nameservers is not given (hand-built configs; the validator fills it in). */
+const DEFAULT_NAMESERVERS = ['localhost'];
 
 const LOOP_LOG_INTERVAL_MS = 60_000;
 const LOOP_LOG_MEMORY = 1000;
@@ -67,14 +73,21 @@ const LOOP_LOG_MEMORY = 1000;
 export class Resolver {
   private table: AnswerTable;
   private readonly loopLogged = new Map<string, number>();
+  /** records.nameservers in wire form: the NS records of every managed apex. */
+  private nameservers: readonly Buffer[] = [];
+  private nsid: Buffer | undefined;
+  private options!: ResolverOptions;
 
-  constructor(table: AnswerTable, private options: ResolverOptions) {
+  constructor(table: AnswerTable, options: ResolverOptions) {
     this.table = table;
+    this.reconfigure(options);
   }
 
-  /** A reload (records, TTL, cache, logging): applies between two queries. */
+  /** A reload (records, TTL, cache, logging, identity): applies between two queries. */
   reconfigure(options: ResolverOptions): void {
     this.options = options;
+    this.nameservers = (options.records.nameservers ?? DEFAULT_NAMESERVERS).map((n) => nameToWire(n));
+    this.nsid = options.nsid ? Buffer.from(options.nsid, 'latin1') : undefined;
   }
 
   clearCache(): void {
@@ -95,6 +108,10 @@ export class Resolver {
     // Zone transfers are the zone service's (fleet mode, policy zone only); the table is no zone.
     if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'local');
     const match = this.table.lookup(q.qname);
+    if (q.qtype === RRType.SOA || q.qtype === RRType.NS) {
+      const apex = this.apexAnswer(q, match);
+      if (apex) return this.done(req, apex, 'local');
+    }
     if (match) {
       // A managed name is never asked upstream in another class: class ANY (255) would bring the
       // public address back, and CH/HS/NONE data for it is not ours to give.
@@ -119,6 +136,18 @@ export class Resolver {
     }
     return this.forward(req, key);
   };
+
+  /**
+   * SOA or NS at the apex of a managed name (an exact match) or of a wildcard's parent, when that
+   * name is answered from the table (it has addresses): its SOA is the one of its negative answers.
+   * Other classes, and names below an apex, take the usual path.
+   */
+  private apexAnswer(q: Query, match: TableMatch | undefined): Buffer | undefined {
+    if (q.qclass !== CLASS_IN && q.qclass !== CLASS_ANY) return undefined;
+    const record = match ? (match.labelsAboveApex === 0 ? match.record : undefined) : this.table.wildcardParent(q.qname);
+    if (!record || (record.aRdata.length === 0 && record.aaaaRdata.length === 0)) return undefined;
+    return buildApexAnswer(q, this.options.records.ttl, this.table.version, this.nameservers);
+  }
 
   private isLoop(req: DnsRequest): boolean {
     const { forwarder } = this.options;
@@ -219,6 +248,8 @@ export class Resolver {
   }
 
   private done(req: DnsRequest, bytes: Buffer, source: AnswerSource): Buffer {
+    // Rare: only queries that ask for NSID pay for the copy that adds it.
+    if (req.query.edns?.nsid && this.nsid) bytes = withNsid(bytes, this.nsid);
     const rcode = bytes[3] & RCODE_MASK;
     this.options.observer.answered(req.protocol, req.query.qtype, source, rcode, req.receivedAt);
     if (this.options.logQueries) {

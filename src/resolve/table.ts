@@ -106,6 +106,11 @@ export class AnswerTable {
     return undefined;
   }
 
+  /** The record of the wildcard `*.<name>` (the name is its parent: an apex of ours), if any. */
+  wildcardParent(name: string): TableRecord | undefined {
+    return this.wildcards.get(name);
+  }
+
   /** Whether this table manages a name (or wildcard) that `previous` did not. */
   addsNamesTo(previous: AnswerTable): boolean {
     for (const name of this.exact.keys()) if (!previous.exact.has(name)) return true;

@@ -64,7 +64,9 @@ export class QueryPipeline {
       counters.dropped(parsed.reason);
       return;
     }
-    if (zone !== undefined && (parsed.kind === 'reject' ? parsed.reason !== 'badvers' : zone.claims(parsed))) {
+    // Rejected messages go to the zone service too: NOTIFY, signed or IXFR requests, and EDNS
+    // versions it answers BADVERS itself for names of its zones.
+    if (zone !== undefined && (parsed.kind === 'reject' || zone.claims(parsed))) {
       // The zone service applies transfer.allow and TSIG itself; only the UDP rate limit applies first.
       if (protocol === 'udp' && admit(client, protocol) === 'drop') {
         counters.dropped('rate_limit');

@@ -40,6 +40,10 @@ export const OPCODE_MASK = 0x7800;
 export const RCODE_MASK = 0x000f;
 /** DO, the high bit of the OPT flags' first byte (RFC 3225). */
 export const OPT_DO_BIT = 0x80;
+/** EDNS option code of the name server identifier (RFC 5001). */
+export const EDNS_OPTION_NSID = 3;
+/** The longest NSID we send: room for it is kept free in every transfer message (beside TSIG). */
+export const MAX_NSID_BYTES = 128;
 /** A length byte with both top bits set starts a compression pointer (RFC 1035 §4.1.4). */
 export const POINTER_BITS = 0xc0;
 /** A whole compression pointer: `NAME_POINTER | offset`. */

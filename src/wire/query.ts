@@ -1,5 +1,5 @@
 import {
-  FLAG_CD, FLAG_QR, FLAG_RD, HEADER_BYTES, MAX_NAME_BYTES, MAX_QUERY_BYTES, OPCODE_MASK, OPCODE_QUERY, OPT_DO_BIT, RRType,
+  EDNS_OPTION_NSID, FLAG_CD, FLAG_QR, FLAG_RD, HEADER_BYTES, MAX_NAME_BYTES, MAX_QUERY_BYTES, OPCODE_MASK, OPCODE_QUERY, OPT_DO_BIT, RRType,
 } from './constants';
 
 /** EDNS(0) as the client sent it. */
@@ -7,6 +7,8 @@ export interface ClientEdns {
   readonly udpSize: number;
   readonly dnssecOk: boolean;
   readonly version: number;
+  /** The query carries an NSID option (RFC 5001): the answer's OPT names this server. */
+  readonly nsid: boolean;
 }
 
 /** A query that passed every guard: safe to answer or forward. */
@@ -50,7 +52,8 @@ export function parseQuery(buf: Buffer, maxBytes = MAX_QUERY_BYTES): Query | Que
   const an = buf.readUInt16BE(6);
   const ns = buf.readUInt16BE(8);
   const ar = buf.readUInt16BE(10);
-  if (((flags & OPCODE_MASK) >> 11) !== OPCODE_QUERY) return reject('notimp', id, flags, HEADER_BYTES, null);
+  // NOTIMP leaves the question out (its meaning depends on the opcode) but keeps EDNS (RFC 6891 §7).
+  if (((flags & OPCODE_MASK) >> 11) !== OPCODE_QUERY) return reject('notimp', id, flags, HEADER_BYTES, ednsOfOtherOpcode(buf, qd, an, ns, ar));
   if (qd !== 1 || an !== 0 || ns !== 0 || ar > 1) return reject('formerr', id, flags, HEADER_BYTES, null);
 
   // Question name: labels only (a pointer in a query is never legitimate).
@@ -98,18 +101,40 @@ export function parseQuery(buf: Buffer, maxBytes = MAX_QUERY_BYTES): Query | Que
     const dnssecOk = (buf[off + 7] & OPT_DO_BIT) !== 0;
     const rdlen = buf.readUInt16BE(off + 9);
     if (off + 11 + rdlen > len) return reject('formerr', id, flags, questionEnd, null);
-    // Options must tile the RDATA exactly.
+    // Options must tile the RDATA exactly; unknown ones are ignored (RFC 6891 §6.1.2).
     let o = off + 11;
     const end = o + rdlen;
+    let nsid = false;
     while (o < end) {
       if (o + 4 > end) return reject('formerr', id, flags, questionEnd, null);
+      if (((buf[o] << 8) | buf[o + 1]) === EDNS_OPTION_NSID) nsid = true;
       o += 4 + buf.readUInt16BE(o + 2);
     }
     if (o !== end) return reject('formerr', id, flags, questionEnd, null);
-    edns = { udpSize, dnssecOk, version };
+    edns = { udpSize, dnssecOk, version, nsid };
     if (version !== 0) return reject('badvers', id, flags, questionEnd, edns);
   }
   return { kind: 'query', id, rd: (flags & FLAG_RD) !== 0, cd: (flags & FLAG_CD) !== 0, qname, qtype, qclass, questionEnd, edns, raw: buf };
+}
+
+/**
+ * The OPT of a message with another opcode when it is laid out like a query (at most one question,
+ * then only the OPT), else null: enough to answer NOTIMP with EDNS as the client used it.
+ */
+function ednsOfOtherOpcode(buf: Buffer, qd: number, an: number, ns: number, ar: number): ClientEdns | null {
+  if (qd > 1 || an !== 0 || ns !== 0 || ar !== 1) return null;
+  const len = buf.length;
+  let off = HEADER_BYTES;
+  if (qd === 1) {
+    for (let labels = 0; ; labels++) {
+      if (labels > 127 || off >= len || buf[off] > 63) return null;
+      if (buf[off] === 0) break;
+      off += 1 + buf[off];
+    }
+    off += 5;
+  }
+  if (off + 11 > len || buf[off] !== 0 || buf.readUInt16BE(off + 1) !== RRType.OPT) return null;
+  return { udpSize: buf.readUInt16BE(off + 3), version: buf[off + 6], dnssecOk: (buf[off + 7] & OPT_DO_BIT) !== 0, nsid: false };
 }
 
 function reject(reason: 'formerr' | 'notimp' | 'badvers', id: number, flags: number, questionEnd: number, edns: ClientEdns | null): QueryProblem {

@@ -1,4 +1,5 @@
-import { EDNS_UDP_PAYLOAD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_BYTES, MIN_UDP_PAYLOAD, OPCODE_MASK, OPT_DO_BIT, RCODE_MASK, RCode, RRType } from './constants';
+import { EDNS_OPTION_NSID, EDNS_UDP_PAYLOAD, FLAG_CD, FLAG_QR, FLAG_RA, FLAG_RD, FLAG_TC, HEADER_BYTES, MIN_UDP_PAYLOAD, OPCODE_MASK, OPT_DO_BIT, RCODE_MASK, RCode, RRType } from './constants';
+import { scanResponse } from './message-scan';
 import type { ClientEdns, Query, QueryProblem } from './query';
 
 export const OPT_BYTES = 11;
@@ -24,6 +25,51 @@ export function writeOpt(buf: Buffer, off: number, dnssecOk: boolean, rcode = 0)
   return off + OPT_BYTES;
 }
 
+/** Bytes of the OPT record `appendOpt` writes: with an NSID option when `nsid` is given. */
+export function optBytes(nsid?: Buffer): number {
+  return OPT_BYTES + (nsid ? 4 + nsid.length : 0);
+}
+
+/**
+ * `msg` (a whole message, nothing after its last record) followed by our OPT: payload 1232, DO as
+ * given, the extended rcode bits, and the NSID option when `nsid` is given; ARCOUNT one more.
+ */
+export function appendOpt(msg: Buffer, dnssecOk: boolean, rcode = 0, nsid?: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(msg.length + optBytes(nsid));
+  msg.copy(out, 0);
+  writeOpt(out, msg.length, dnssecOk, rcode);
+  if (nsid) writeNsidOption(out, msg.length, nsid);
+  out.writeUInt16BE(msg.readUInt16BE(10) + 1, 10);
+  return out;
+}
+
+/**
+ * `msg` with an NSID option (RFC 5001) carrying `nsid` added to its OPT record; `msg` itself when
+ * it has no OPT (the client did not use EDNS) or does not scan. A copy: only for queries that ask.
+ */
+export function withNsid(msg: Buffer, nsid: Buffer): Buffer {
+  const scan = scanResponse(msg);
+  if (!scan?.hasOpt) return msg;
+  const optEnd = scan.optOffset + scan.optLength;
+  const added = 4 + nsid.length;
+  const out = Buffer.allocUnsafe(msg.length + added);
+  msg.copy(out, 0, 0, optEnd);
+  out.writeUInt16BE(EDNS_OPTION_NSID, optEnd);
+  out.writeUInt16BE(nsid.length, optEnd + 2);
+  nsid.copy(out, optEnd + 4);
+  msg.copy(out, optEnd + added, optEnd);
+  out.writeUInt16BE(scan.optLength - OPT_BYTES + added, scan.optOffset + 9);
+  return out;
+}
+
+/** Writes the NSID option as the only option of the OPT written by writeOpt at `optAt`. */
+function writeNsidOption(buf: Buffer, optAt: number, nsid: Buffer): void {
+  buf.writeUInt16BE(4 + nsid.length, optAt + 9);
+  buf.writeUInt16BE(EDNS_OPTION_NSID, optAt + OPT_BYTES);
+  buf.writeUInt16BE(nsid.length, optAt + OPT_BYTES + 2);
+  nsid.copy(buf, optAt + OPT_BYTES + 4);
+}
+
 /** Header + question (+ OPT) with the given rcode and no records. */
 export function buildRcodeResponse(q: Query, rcode: number, extraFlags = 0): Buffer {
   const qLen = q.questionEnd - HEADER_BYTES;
@@ -41,7 +87,13 @@ export function buildRejectResponse(raw: Buffer, p: Extract<QueryProblem, { kind
   const qLen = hasQuestion ? p.questionEnd - HEADER_BYTES : 0;
   const withOpt = p.edns !== null;
   const buf = Buffer.allocUnsafe(HEADER_BYTES + qLen + (withOpt ? OPT_BYTES : 0));
-  writeHeader(buf, p.id, responseFlags(p.flags, rcode), hasQuestion ? 1 : 0, 0, 0, withOpt ? 1 : 0);
+  // An opcode we do not implement gives its header bits no meaning to echo: QR and the opcode only.
+  // BADVERS answers no question, so it offers no recursion either (RA clear). Both as BIND.
+  const flags =
+    p.reason === 'notimp' ? FLAG_QR | (p.flags & OPCODE_MASK) | rcode
+    : p.reason === 'badvers' ? responseFlags(p.flags, rcode) & ~FLAG_RA
+    : responseFlags(p.flags, rcode);
+  writeHeader(buf, p.id, flags, hasQuestion ? 1 : 0, 0, 0, withOpt ? 1 : 0);
   if (hasQuestion) raw.copy(buf, HEADER_BYTES, HEADER_BYTES, p.questionEnd);
   if (p.edns) writeOpt(buf, HEADER_BYTES + qLen, p.edns.dnssecOk, rcode);
   return buf;

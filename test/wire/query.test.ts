@@ -10,7 +10,7 @@ t.test('parses a plain query with EDNS', async (t) => {
   t.equal(q.qtype, 28);
   t.equal(q.qclass, 1);
   t.ok(q.rd);
-  t.same(q.edns, { udpSize: 4096, dnssecOk: true, version: 0 });
+  t.same(q.edns, { udpSize: 4096, dnssecOk: true, version: 0, nsid: false });
 });
 
 t.test('query without EDNS', async (t) => {

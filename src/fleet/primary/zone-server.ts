@@ -1,6 +1,7 @@
 import type { Logger } from '../../runtime/log';
 import { isPldnsError } from '../../errors';
-import { FLAG_AA, FLAG_QR, OPCODE_NOTIFY, RCODE_NOTAUTH, RCode, RRType, TYPE_TSIG } from '../../wire/constants';
+import { FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, OPCODE_MASK, OPCODE_NOTIFY, RCODE_MASK, RCODE_NOTAUTH, RCode, RRType, TYPE_TSIG } from '../../wire/constants';
+import { appendOpt, optBytes, udpLimit } from '../../wire/response';
 import { parseMessage, encodeMessage, type DnsMessage, type DnsQuestion } from '../codec/message';
 import type { ClientAddress, Protocol, ZoneReply, ZoneService } from '../../server/request';
 import type { Query } from '../../wire/query';
@@ -13,6 +14,7 @@ import type { TransferAcl } from './transfer-acl';
 import type { PublishedZone, ZonePublisher } from './zone-publisher';
 import { axfrRecords, ixfrRecords, packMessages, setQuestionType, singleMessage } from './xfr-messages';
 import { SharedMessages } from './shared-messages';
+import { requestEdns, type RequestEdns } from './zone-edns';
 
 export type TransferKind = 'axfr' | 'ixfr' | 'soa' | 'query' | 'notify';
 export type TransferResult = 'ok' | 'refused' | 'notauth' | 'formerr' | 'aborted';
@@ -36,6 +38,17 @@ export interface ZoneServerOptions {
   readonly authenticate: Authenticate;
   readonly observer: ZoneServerObserver;
   readonly logger: Logger;
+  /** This instance's identity for EDNS NSID (RFC 5001): config.nsid; null or absent: NSID is not answered. */
+  readonly nsid?: string | null;
+}
+
+/** What every answer to one request shares: its ID, header bits, EDNS and TSIG. */
+interface Reply {
+  readonly m: DnsMessage;
+  readonly question: DnsQuestion;
+  readonly edns: RequestEdns | null;
+  readonly auth: RequestAuth;
+  readonly protocol: Protocol;
 }
 
 /**
@@ -50,8 +63,11 @@ export class ZoneServer implements ZoneService {
   private readonly axfrCache = new WeakMap<PublishedZone, SharedMessages>();
   /** Records by owner name, per published zone: answers inside the zone without scanning it. */
   private readonly byName = new WeakMap<PublishedZone, Map<string, ZoneRecord[]>>();
+  private readonly nsid: Buffer | undefined;
 
-  constructor(private readonly options: ZoneServerOptions) {}
+  constructor(private readonly options: ZoneServerOptions) {
+    this.nsid = options.nsid ? Buffer.from(options.nsid, 'latin1') : undefined;
+  }
 
   claims(query: Query): boolean {
     if (query.qtype === RRType.AXFR || query.qtype === RRType.IXFR) return true;
@@ -74,14 +90,17 @@ export class ZoneServer implements ZoneService {
     }
     if ((m.flags & FLAG_QR) !== 0 || m.questions.length !== 1) return undefined;
     const question = m.questions[0] as DnsQuestion;
-    if (m.opcode === OPCODE_NOTIFY) return this.notify(msg, m, question, client);
+    const edns = requestEdns(m);
+    if (m.opcode === OPCODE_NOTIFY) return this.notify(msg, m, question, client, edns, protocol);
     if (m.opcode !== 0) return undefined;
     const zone = this.options.publisher?.zoneOf(question.name);
     const transfer = question.type === RRType.AXFR || question.type === RRType.IXFR;
     const signed = m.additionals.some((r) => r.type === TYPE_TSIG);
     if (!zone) {
       // Not a zone of ours: transfers are refused; anything else takes the normal path.
-      return transfer || signed ? this.reply(m, question, RCode.REFUSED, [], this.auth(msg, m)) : undefined;
+      if (!transfer && !signed) return undefined;
+      const r = this.request(m, question, edns, this.auth(msg, m), protocol);
+      return Buffer.isBuffer(r) ? r : this.reply(r, RCode.REFUSED, []);
     }
     const kind: TransferKind = question.type === RRType.AXFR ? 'axfr' : question.type === RRType.IXFR ? 'ixfr' : question.type === RRType.SOA ? 'soa' : 'query';
     const auth = this.auth(msg, m);
@@ -90,60 +109,77 @@ export class ZoneServer implements ZoneService {
       this.options.logger.warn({ client: client.address, zone: question.name, reason: auth.reason }, 'zone request with a bad TSIG signature: NOTAUTH');
       return auth.response;
     }
+    const r = this.request(m, question, edns, auth, protocol);
+    if (Buffer.isBuffer(r)) {
+      this.options.observer.served(kind, 'formerr');
+      return r;
+    }
     const keyName = auth.kind === 'signed' ? auth.keyName : undefined;
     if (!this.options.acl?.allows(client.address, keyName)) {
       this.options.observer.served(kind, 'refused');
       if (transfer) this.options.logger.info({ client: client.address, zone: question.name, key: keyName ?? null, type: kind }, 'zone transfer refused: not in transfer.allow');
-      return this.reply(m, question, RCode.REFUSED, [], auth);
+      return this.reply(r, RCode.REFUSED, []);
     }
     if (transfer && question.name !== zone.origin) {
       // Transfers are of whole zones: a name inside one is not a zone of ours.
       this.options.observer.served(kind, 'refused');
-      return this.reply(m, question, RCode.REFUSED, [], auth);
+      return this.reply(r, RCode.REFUSED, []);
     }
     if (question.type === RRType.AXFR) {
       if (protocol === 'udp') {
         this.options.observer.served(kind, 'refused');
-        return this.reply(m, question, RCode.REFUSED, [], auth);
+        return this.reply(r, RCode.REFUSED, []);
       }
-      return this.stream(m, auth, kind, this.axfrMessages(zone));
+      return this.stream(r, kind, this.axfrMessages(zone));
     }
-    if (question.type === RRType.IXFR) return this.ixfr(m, question, zone, auth, protocol);
+    if (question.type === RRType.IXFR) return this.ixfr(r, zone);
     this.options.observer.served(kind, 'ok');
-    return this.answer(m, question, zone, auth);
+    return this.answer(r, zone);
+  }
+
+  /**
+   * The request's reply context, or the answer its EDNS forces instead of any other: FORMERR (no
+   * OPT) for a malformed OPT, BADVERS (our OPT, version 0: RFC 6891 §6.1.3) for a version above 0.
+   */
+  private request(m: DnsMessage, question: DnsQuestion, edns: RequestEdns | null | 'formerr', auth: RequestAuth, protocol: Protocol): Reply | Buffer {
+    if (edns === 'formerr') return this.reply({ m, question, edns: null, auth, protocol }, RCode.FORMERR, []);
+    const r: Reply = { m, question, edns, auth, protocol };
+    return edns !== null && edns.version > 0 ? this.reply(r, RCode.BADVERS, []) : r;
   }
 
   private auth(msg: Buffer, m: DnsMessage): RequestAuth {
     return this.options.authenticate(msg, m);
   }
 
-  private ixfr(m: DnsMessage, question: DnsQuestion, zone: PublishedZone, auth: RequestAuth, protocol: Protocol): ZoneReply {
+  private ixfr(r: Reply, zone: PublishedZone): ZoneReply {
+    const { m, question } = r;
     const theirs = m.authorities.find((r) => r.type === RRType.SOA);
     const theirSoa = theirs ? wireToZoneRecord(theirs) : undefined;
     const theirSerial = theirSoa ? Number(theirSoa.data.split(' ')[2]) : NaN;
     if (!Number.isInteger(theirSerial)) {
       this.options.observer.served('ixfr', 'formerr');
-      return this.reply(m, question, RCode.FORMERR, [], auth);
+      return this.reply(r, RCode.FORMERR, []);
     }
     const current = zoneSoa(zone.zone);
     // Up to date (or ahead of us: another hub was newer): our SOA alone says "nothing to send".
     // Over UDP the SOA alone also tells the client to come back over TCP (RFC 1995 §2).
-    if (!serialGt(zone.zone.serial, theirSerial) || protocol === 'udp') {
+    if (!serialGt(zone.zone.serial, theirSerial) || r.protocol === 'udp') {
       this.options.observer.served('ixfr', 'ok');
-      return this.reply(m, question, RCode.NOERROR, [current], auth);
+      return this.reply(r, RCode.NOERROR, [current]);
     }
     const changes = zone.journal.changesSince(theirSerial);
-    if (changes) return this.stream(m, auth, 'ixfr', packMessages(question, ixfrRecords(zone.zone, changes)));
+    if (changes) return this.stream(r, 'ixfr', packMessages(question, ixfrRecords(zone.zone, changes)));
     // No history back to their serial: the whole zone, under their IXFR question (RFC 1995 §4).
-    return this.stream(m, auth, 'ixfr', this.axfrMessages(zone), RRType.IXFR);
+    return this.stream(r, 'ixfr', this.axfrMessages(zone), RRType.IXFR);
   }
 
   /** Authoritative data for a name inside the zone: the records, NODATA or NXDOMAIN with the SOA. */
-  private answer(m: DnsMessage, question: DnsQuestion, zone: PublishedZone, auth: RequestAuth): Buffer {
+  private answer(r: Reply, zone: PublishedZone): Buffer {
+    const { question } = r;
     const owned = this.recordsOf(zone).get(question.name) ?? [];
-    const matching = owned.filter((r) => r.type === question.type || question.type === RRType.ANY);
-    if (matching.length > 0) return this.reply(m, question, RCode.NOERROR, matching, auth);
-    return this.reply(m, question, owned.length > 0 ? RCode.NOERROR : RCode.NXDOMAIN, [], auth, [zoneSoa(zone.zone)]);
+    const matching = owned.filter((rec) => rec.type === question.type || question.type === RRType.ANY);
+    if (matching.length > 0) return this.reply(r, RCode.NOERROR, matching);
+    return this.reply(r, owned.length > 0 ? RCode.NOERROR : RCode.NXDOMAIN, [], [zoneSoa(zone.zone)]);
   }
 
   private recordsOf(zone: PublishedZone): Map<string, ZoneRecord[]> {
@@ -171,16 +207,20 @@ export class ZoneServer implements ZoneService {
   }
 
   /**
-   * The messages with the client's ID (and `qtype` in the question when given), each signed in
-   * turn; counted when the last one is handed over, or as aborted when the reader goes away.
+   * The messages with the client's ID (and `qtype` in the question when given), each with our OPT
+   * when the request had one (as BIND: every message, before its TSIG), each signed in turn; counted
+   * when the last one is handed over, or as aborted when the reader goes away.
    */
-  private *stream(m: DnsMessage, auth: RequestAuth, kind: TransferKind, messages: Iterable<Buffer>, qtype?: number): Generator<Buffer> {
+  private *stream(r: Reply, kind: TransferKind, messages: Iterable<Buffer>, qtype?: number): Generator<Buffer> {
+    const { m, auth } = r;
     let result: TransferResult = 'aborted';
     try {
       for (const body of messages) {
-        const copy = Buffer.from(body);
+        let copy: Buffer = Buffer.from(body);
         copy.writeUInt16BE(m.id, 0);
+        copy.writeUInt16BE(copy.readUInt16BE(2) | (m.flags & (FLAG_RD | FLAG_CD)), 2);
         if (qtype !== undefined) setQuestionType(copy, qtype);
+        copy = this.withOpt(copy, r.edns, 0);
         yield auth.kind === 'signed' ? auth.sign(copy) : copy;
       }
       result = 'ok';
@@ -189,15 +229,39 @@ export class ZoneServer implements ZoneService {
     }
   }
 
-  private reply(m: DnsMessage, question: DnsQuestion, rcode: number, answers: readonly ZoneRecord[], auth: RequestAuth, authority: readonly ZoneRecord[] = []): Buffer {
-    const body = singleMessage(question, answers, authority, rcode);
+  /**
+   * One answer message: the opcode, RD and CD echoed (RFC 1035, 6840), AA only on data of ours (NOERROR,
+   * NXDOMAIN; not on refusals and errors, as BIND), our OPT when the request had one (RFC 6891:
+   * payload 1232, DO copied, version 0, the extended bits of `rcode`), signed when it was. Over UDP
+   * an answer larger than the client takes becomes TC=1 with no records.
+   */
+  private reply(r: Reply, rcode: number, answers: readonly ZoneRecord[], authority: readonly ZoneRecord[] = []): Buffer {
+    const { m, question, auth } = r;
+    let body = singleMessage(question, answers, authority, rcode & RCODE_MASK);
+    const room = udpLimit(r.edns) - (r.edns ? optBytes(this.nsidFor(r.edns)) : 0);
+    let extra = 0;
+    if (r.protocol === 'udp' && body.length > room) {
+      body = singleMessage(question, [], [], rcode & RCODE_MASK);
+      extra = FLAG_TC;
+    }
+    const aa = rcode === RCode.NOERROR || rcode === RCode.NXDOMAIN ? FLAG_AA : 0;
     body.writeUInt16BE(m.id, 0);
-    // Echo RD from the request (RFC 1035); AA stays set: we are the zone's authority.
-    body.writeUInt16BE(body.readUInt16BE(2) | (m.flags & 0x0100), 2);
+    body.writeUInt16BE(((body.readUInt16BE(2) & ~FLAG_AA) | aa | extra | (m.flags & (OPCODE_MASK | FLAG_RD | FLAG_CD))) & 0xffff, 2);
+    body = this.withOpt(body, r.edns, rcode);
     return auth.kind === 'signed' ? auth.sign(body) : body;
   }
 
-  private notify(msg: Buffer, m: DnsMessage, question: DnsQuestion, client: ClientAddress): ZoneReply | undefined {
+  /** `body` with our OPT appended when the request had EDNS (and NSID when it asked and we have one). */
+  private withOpt(body: Buffer, edns: RequestEdns | null, rcode: number): Buffer {
+    if (edns === null) return body;
+    return appendOpt(body, edns.dnssecOk, rcode, this.nsidFor(edns));
+  }
+
+  private nsidFor(edns: RequestEdns): Buffer | undefined {
+    return edns.nsid ? this.nsid : undefined;
+  }
+
+  private notify(msg: Buffer, m: DnsMessage, question: DnsQuestion, client: ClientAddress, edns: RequestEdns | null | 'formerr', protocol: Protocol): ZoneReply | undefined {
     const receiver = this.options.notifyReceiver;
     if (!receiver) return undefined;
     const auth = this.auth(msg, m);
@@ -205,10 +269,15 @@ export class ZoneServer implements ZoneService {
       this.options.observer.served('notify', 'notauth');
       return auth.response;
     }
+    const r = this.request(m, question, edns, auth, protocol);
+    if (Buffer.isBuffer(r)) {
+      this.options.observer.served('notify', 'formerr');
+      return r;
+    }
     const verdict = receiver.notified(question.name, client, auth.kind === 'signed' ? auth.keyName : undefined);
     const rcode = verdict === 'accepted' ? RCode.NOERROR : verdict === 'notauth' ? RCODE_NOTAUTH : verdict === 'unknown-zone' ? RCODE_NOTAUTH : RCode.REFUSED;
     this.options.observer.served('notify', verdict === 'accepted' ? 'ok' : verdict === 'refused' ? 'refused' : 'notauth');
-    const body = encodeMessage({ id: m.id, flags: FLAG_QR | FLAG_AA | (OPCODE_NOTIFY << 11) | rcode, question });
+    const body = this.withOpt(encodeMessage({ id: m.id, flags: FLAG_QR | FLAG_AA | (OPCODE_NOTIFY << 11) | rcode, question }), r.edns, 0);
     return auth.kind === 'signed' ? auth.sign(body) : body;
   }
 }
