@@ -218,7 +218,7 @@ t.test('NOTIFY to an edge is answered as a BIND secondary of the same hub answer
     `listen: { dns: ["127.0.0.1:0"], http: "127.0.0.1:0" }
 access: { allow: ["127.0.0.0/8"] }
 upstream: { servers: [] }
-primaries: { zone: ${ZONE}, servers: ["127.0.0.1:${daemon.dnsPort}"], retry: 200ms, timeout: 3s }
+primaries: { zone: ${ZONE}, servers: ["127.0.0.1:${daemon.dnsPort}"], retry: 200ms, timeout: 3s, managed: ["cn-hangzhou.aliyuncs.com"] }
 state_dir: ${edgeDir}
 log: { level: info }
 `,

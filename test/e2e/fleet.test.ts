@@ -210,7 +210,13 @@ t.test('two hubs behind one edge list: failover, and the serials of both only mo
   }
   const first = await until(() => dig(edge.dnsPort, MANAGED), (r) => ips(r).length === 2, 10_000);
   t.same(ips(first.value), ['10.10.0.1', '10.10.0.2']);
-  t.equal((await status(edge.httpPort as number)).transfer.primary, `127.0.0.1:${portA}`, 'the first listed hub serves while it is up');
+  // Both hubs are asked; the one with the higher serial serves (the first listed on a tie).
+  const serialOf = async (port: number): Promise<number> =>
+    Number((await digRaw(['@127.0.0.1', '-p', String(port), 'privatelink.rpz', 'SOA', '+short', '-y', `hmac-sha256:fleet:${FLEET_SECRET}`])).trim().split(/\s+/)[2]);
+  const [serialA, serialB] = [await serialOf(portA), await serialOf(portB)];
+  const fresher = serialB > serialA ? portB : portA;
+  const held = await status(edge.httpPort as number);
+  t.equal(held.transfer.primary, `127.0.0.1:${fresher}`, `the fresher hub serves (A ${serialA}, B ${serialB})`);
 
   await hubA.stop();
   await sim.setState(fleetData('10.10.0.42'));

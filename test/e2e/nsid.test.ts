@@ -107,3 +107,15 @@ t.test('without +nsid no NSID is shown', async (t) => {
     t.notMatch(out, /NSID/);
   }
 });
+
+t.test('through the real CLI: nsid from the config file, and the host name by default', async (t) => {
+  const { startDaemon, STATIC_ONLY_CONFIG } = await import('../helpers/daemon');
+  const { dig } = await import('../helpers/dig');
+  const { hostname } = await import('node:os');
+  const named = await startDaemon(`${STATIC_ONLY_CONFIG}nsid: ${IDENTITY}\n`);
+  t.teardown(() => named.stop());
+  t.match((await dig(named.dnsPort, 'ntp.internal.example', 'A', ['+nsid'])).raw, new RegExp(`NSID: .*\\("${IDENTITY.replaceAll('.', '\\.')}"\\)`), 'the configured identity');
+  const plain = await startDaemon(STATIC_ONLY_CONFIG);
+  t.teardown(() => plain.stop());
+  t.match((await dig(plain.dnsPort, 'ntp.internal.example', 'A', ['+nsid'])).raw, new RegExp(`NSID: .*\\("${hostname().replaceAll('.', '\\.')}"\\)`), 'default: the host name');
+});
