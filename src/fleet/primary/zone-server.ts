@@ -5,7 +5,7 @@ import { parseMessage, encodeMessage, type DnsMessage, type DnsQuestion } from '
 import type { ClientAddress, Protocol, ZoneReply, ZoneService } from '../../server/request';
 import type { Query } from '../../wire/query';
 import type { ZoneRecord } from '../codec/zone-record';
-import { wireToZoneRecord } from '../codec/zone-record-wire';
+import { wireToSoa } from '../codec/zone-record-wire';
 import { zoneSoa } from '../zone/policy-zone';
 import { serialGt } from '../codec/serial';
 import type { Authenticate, RequestAuth } from './request-auth';
@@ -15,11 +15,12 @@ import { axfrRecords, ixfrRecords, packMessages, setQuestionType, singleMessage 
 import { SharedMessages } from './shared-messages';
 
 export type TransferKind = 'axfr' | 'ixfr' | 'soa' | 'query' | 'notify';
-export type TransferResult = 'ok' | 'refused' | 'notauth' | 'formerr' | 'aborted';
+/** How a request to the zone side ended (a transfer's outcome on the pulling side is TransferResult). */
+export type ServedResult = 'ok' | 'refused' | 'notauth' | 'formerr' | 'aborted';
 
 /** What the zone side reports (the app binds it to privatelink_dns_transfer_* metrics). */
 export interface ZoneServerObserver {
-  served(kind: TransferKind, result: TransferResult): void;
+  served(kind: TransferKind, result: ServedResult): void;
 }
 
 /** The edge side: a NOTIFY for `zone` arrived; accepted only from a configured primary. */
@@ -119,9 +120,8 @@ export class ZoneServer implements ZoneService {
 
   private ixfr(m: DnsMessage, question: DnsQuestion, zone: PublishedZone, auth: RequestAuth, protocol: Protocol): ZoneReply {
     const theirs = m.authorities.find((r) => r.type === RRType.SOA);
-    const theirSoa = theirs ? wireToZoneRecord(theirs) : undefined;
-    const theirSerial = theirSoa ? Number(theirSoa.data.split(' ')[2]) : NaN;
-    if (!Number.isInteger(theirSerial)) {
+    const theirSerial = theirs ? wireToSoa(theirs)?.soa.serial : undefined;
+    if (theirSerial === undefined) {
       this.options.observer.served('ixfr', 'formerr');
       return this.reply(m, question, RCode.FORMERR, [], auth);
     }
@@ -175,7 +175,7 @@ export class ZoneServer implements ZoneService {
    * turn; counted when the last one is handed over, or as aborted when the reader goes away.
    */
   private *stream(m: DnsMessage, auth: RequestAuth, kind: TransferKind, messages: Iterable<Buffer>, qtype?: number): Generator<Buffer> {
-    let result: TransferResult = 'aborted';
+    let result: ServedResult = 'aborted';
     try {
       for (const body of messages) {
         const copy = Buffer.from(body);

@@ -1,6 +1,7 @@
 import { RRType } from '../../wire/constants';
 import type { ZoneRecord } from '../codec/zone-record';
-import { parseSoa, zoneSoa, type PolicyZone } from './policy-zone';
+import { parseSoa } from '../codec/soa';
+import { zoneSoa, type PolicyZone } from './policy-zone';
 
 /**
  * A zone as an RFC 1035 master file: $ORIGIN and $TTL, then one record per line with an

@@ -7,7 +7,7 @@ import type { ZoneRecord } from '../../../src/fleet/codec/zone-record';
 import { createLogger } from '../../../src/runtime/log';
 import type { EntryState } from '../../../src/privatelink/model';
 import { ZonePublisher } from '../../../src/fleet/primary/zone-publisher';
-import { ZoneServer, type TransferKind, type TransferResult } from '../../../src/fleet/primary/zone-server';
+import { ZoneServer, type TransferKind, type ServedResult } from '../../../src/fleet/primary/zone-server';
 import { TransferAcl } from '../../../src/fleet/primary/transfer-acl';
 import { tsigAuthenticator } from '../../../src/fleet/primary/tsig-auth';
 
@@ -30,7 +30,7 @@ function state(id: string, zones: [string, string][]): EntryState {
 }
 
 function setup(nowSec = 1_800_000_000) {
-  const served: [TransferKind, TransferResult][] = [];
+  const served: [TransferKind, ServedResult][] = [];
   const serials: [string, number][] = [];
   let clock = nowSec * 1000;
   const publisher = new ZonePublisher({

@@ -2,7 +2,8 @@ import t from 'tap';
 import { RRType } from '../../../src/wire/constants';
 import { applyChanges } from '../../../src/fleet/zone/apply-changes';
 import { ZoneJournal, diffZones } from '../../../src/fleet/zone/journal';
-import { buildPolicyZone, type PolicyZone } from '../../../src/fleet/zone/policy-zone';
+import { buildPolicyZone, zoneSoa, type PolicyZone } from '../../../src/fleet/zone/policy-zone';
+import { parseSoa } from '../../../src/fleet/codec/soa';
 import { zoneFromTransfer } from '../../../src/fleet/zone/zone-from-transfer';
 import type { ZoneRecord } from '../../../src/fleet/codec/zone-record';
 
@@ -81,8 +82,11 @@ t.test('applyChanges: the journal chain turns the old zone into the new one exac
   const applied = applyChanges(vs[0] as PolicyZone, j.changesSince(1001) ?? []);
   t.same(applied, vs[2]);
   t.same(applyChanges(vs[0] as PolicyZone, []), vs[0], 'no changes: the same zone');
-  const bare = (j.changesSince(1001) ?? []).map(({ fromSerial, toSerial, removed, added }) => ({ fromSerial, toSerial, removed, added }));
-  t.same(applyChanges(vs[0] as PolicyZone, bare), vs[2], 'without the SOAs, the serial still moves');
+  // A change that also moves the SOA timers: the zone takes the new SOA whole, not only its serial.
+  const retimed = buildPolicyZone([{ id: 'e0', names: ['n0.example.com'], ipv4: ['10.0.9.9'], ipv6: [] }], { ...OPTS, timers: { refreshS: 7 } }, 1009).zone;
+  const moved = applyChanges(vs[0] as PolicyZone, [diffZones(vs[0] as PolicyZone, retimed)]);
+  t.same(moved, retimed, 'the new SOA (refresh 7) comes with the change');
+  t.equal(parseSoa(zoneSoa(moved).data)?.refreshS, 7);
 });
 
 t.test('applyChanges refuses what does not fit (ZONE_DATA_INVALID)', async (t) => {
