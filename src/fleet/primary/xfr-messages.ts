@@ -1,4 +1,5 @@
-import { FLAG_AA, FLAG_QR, RRType } from '../../wire/constants';
+import { FLAG_AA, FLAG_QR, HEADER_BYTES, RRType } from '../../wire/constants';
+import { uncompressedNameEnd } from '../../wire/name-codec';
 import { MessageBuilder, type DnsQuestion, type WireRecord } from '../codec/message';
 import type { ZoneRecord } from '../codec/zone-record';
 import { zoneRecordToWire } from '../codec/zone-record-wire';
@@ -70,8 +71,7 @@ export function singleMessage(question: DnsQuestion, records: readonly ZoneRecor
 /** Rewrites the type of the (first, never compressed) question of `msg` in place. */
 export function setQuestionType(msg: Buffer, type: number): void {
   if (msg.readUInt16BE(4) === 0) return;
-  let off = 12;
-  while (off < msg.length && msg[off] !== 0) off += 1 + msg[off];
-  if (off + 3 > msg.length) throw new RangeError('message too short for its question');
-  msg.writeUInt16BE(type, off + 1);
+  const nameEnd = uncompressedNameEnd(msg, HEADER_BYTES);
+  if (nameEnd < 0 || nameEnd + 2 > msg.length) throw new RangeError('message too short for its question');
+  msg.writeUInt16BE(type, nameEnd);
 }
