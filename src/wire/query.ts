@@ -36,9 +36,10 @@ const LOWER = new Uint8Array(256).map((_, i) => (i >= 65 && i <= 90 ? i + 32 : i
 const NAME_SCRATCH = Buffer.alloc(2 * MAX_NAME_BYTES);
 
 /**
- * The hot-path guard and question parser (dns-wire.md "Guards"): header present, QR=0, opcode
- * QUERY, one question, no answers or authority, at most one additional (an OPT), no compression
- * in the question. Never throws; bounds are checked before every read.
+ * The hot-path guard and question parser: header present, QR=0, opcode QUERY, one question, no
+ * answers or authority, at most one additional (an OPT), no compression in the question (a
+ * pointer in a query is never legitimate, and anything else is refused before it costs work).
+ * Never throws; bounds are checked before every read.
  */
 export function parseQuery(buf: Buffer, maxBytes = MAX_QUERY_BYTES): Query | QueryProblem {
   const len = buf.length;
