@@ -22,7 +22,7 @@ import { TransferAssembler, type TransferResult } from './transfer-assembler';
 export type { TransferResult } from './transfer-assembler';
 
 /** A transfer larger than this is refused, whatever the primary says (a policy zone is far smaller). */
-export const DEFAULT_TRANSFER_MAX_BYTES = 64 * 1024 * 1024;
+const DEFAULT_TRANSFER_MAX_BYTES = 64 * 1024 * 1024;
 
 export interface XfrOptions {
   readonly key?: TsigKey;

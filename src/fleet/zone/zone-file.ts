@@ -43,7 +43,7 @@ function rdata(r: ZoneRecord): string {
   }
 }
 
-export function renderZoneRecord(r: ZoneRecord): string {
+function renderZoneRecord(r: ZoneRecord): string {
   const type = TYPE_NAMES[r.type];
   if (type === undefined) throw new RangeError(`record type ${r.type} cannot be written to a zone file`);
   return `${absolute(r.name)}\t${r.ttl}\tIN\t${type}\t${rdata(r)}`;

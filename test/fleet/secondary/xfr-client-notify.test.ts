@@ -1,8 +1,9 @@
 import t, { type Test } from 'tap';
 import { FLAG_QR, FLAG_RA, RCode } from '../../../src/wire/constants';
 import { encodeMessage, parseMessage, type DnsMessage } from '../../../src/fleet/codec/message';
-import { notifyResponse } from '../../../src/fleet/codec/notify';
-import { readTsig, signResponse, verifyRequest, type TsigKey } from '../../../src/fleet/codec/tsig';
+import { notifyResponse } from '../../helpers/notify';
+import { readTsig, verifyRequest, type TsigKey } from '../../../src/fleet/codec/tsig';
+import { signResponse } from '../../helpers/tsig';
 import { isPldnsError } from '../../../src/errors';
 import { sendNotify } from '../../../src/fleet/secondary/xfr-client';
 import { startResponder, type Responder } from '../../helpers/hardening';

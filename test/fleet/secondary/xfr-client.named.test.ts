@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import { RRType } from '../../../src/wire/constants';
 import { parseMessage } from '../../../src/fleet/codec/message';
-import { parseNotify } from '../../../src/fleet/codec/notify';
+import { parseNotify } from '../../helpers/notify';
 import { verifyRequest, type TsigKey } from '../../../src/fleet/codec/tsig';
 import { zoneRecordKey, type ZoneRecord } from '../../../src/fleet/codec/zone-record';
 import { formatSoa, parseSoa } from '../../../src/fleet/codec/soa';
