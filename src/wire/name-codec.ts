@@ -15,7 +15,7 @@ const BACKSLASH = 0x5c;
  * Per byte: the text it contributes to a name. ASCII letters lower-cased (DNS compares names
  * ASCII-case-insensitively), "." and "\\" escaped, every other byte as the same code unit.
  */
-export const NAME_CHARS: readonly string[] = Array.from({ length: 256 }, (_, b) =>
+const NAME_CHARS: readonly string[] = Array.from({ length: 256 }, (_, b) =>
   b >= 0x41 && b <= 0x5a ? String.fromCharCode(b + 32) : b === DOT ? '\\.' : b === BACKSLASH ? '\\\\' : String.fromCharCode(b));
 
 export function malformed(what: string, offset?: number): PldnsError {
