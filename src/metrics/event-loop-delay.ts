@@ -2,10 +2,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Gauge, type Registry } from './prom';
 
 /** How often the loop is sampled. Sparse on purpose: each sample wakes an idle daemon. */
-export const EVENT_LOOP_SAMPLE_MS = 100;
-
-/** prom-client's event-loop gauges that this class replaces (theirs include the sampling interval). */
-export const REPLACED_NODEJS_LAG_METRICS = ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'].map((s) => `nodejs_eventloop_lag_${s}_seconds`);
+const EVENT_LOOP_SAMPLE_MS = 100;
 
 /**
  * Event-loop delay: how late a timer due now runs, which is what a query arriving now waits

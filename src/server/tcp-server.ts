@@ -3,6 +3,7 @@ import type { Logger } from '../runtime/log';
 import { PldnsError } from '../errors';
 import { formatHostPort, type HostPort } from '../config/units';
 import { MAX_QUERY_BYTES } from '../wire/constants';
+import { frameMessage, TcpFrameReader } from '../wire/tcp-frames';
 import type { PipelineCounters } from './request';
 import type { PipelineOutput, QueryPipeline } from './pipeline';
 import { StreamScheduler } from './stream-scheduler';
@@ -198,7 +199,7 @@ export class TcpServer {
 
 /** One client connection: frame reassembly, pipelining, backpressure, deadlines. */
 class Connection {
-  private buffered: Buffer = Buffer.alloc(0);
+  private readonly frames = new TcpFrameReader();
   private inFlight = 0;
   private paused = false;
   private scheduled = false;
@@ -266,15 +267,14 @@ class Connection {
 
   /** The client owes us bytes: we are reading and the frame at the head is incomplete. */
   private waitingForBytes(): boolean {
-    const b = this.buffered;
-    return !this.paused && (b.length < 2 || b.length < 2 + b.readUInt16BE(0));
+    return !this.paused && !this.frames.hasMessage;
   }
 
   private onData(chunk: Buffer): void {
     if (this.frameStartedAt < 0) this.frameStartedAt = Date.now();
-    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    this.frames.append(chunk);
     // A frame header announcing more than a query can be is abuse: hang up before buffering it.
-    if (this.buffered.length >= 2 && this.buffered.readUInt16BE(0) > MAX_QUERY_BYTES) {
+    if (this.frames.nextLength > MAX_QUERY_BYTES) {
       this.server.counters.dropped('tcp_frame_too_large');
       this.socket.destroy();
       return;
@@ -286,27 +286,24 @@ class Connection {
     this.scheduled = false;
     const { limits } = this.server.options;
     let frames = 0;
-    while (!this.socket.destroyed && this.buffered.length >= 2) {
+    while (!this.socket.destroyed && this.frames.nextLength >= 0) {
       if (this.inFlight >= limits.maxInFlight) {
         this.pause();
         return;
       }
-      const len = this.buffered.readUInt16BE(0);
-      if (len > MAX_QUERY_BYTES) {
+      if (this.frames.nextLength > MAX_QUERY_BYTES) {
         this.server.counters.dropped('tcp_frame_too_large');
         this.socket.destroy();
         return;
       }
-      if (this.buffered.length < 2 + len) break;
-      // Copy: the frame is a view into a buffer that later reads may replace.
-      const frame = Buffer.from(this.buffered.subarray(2, 2 + len));
-      this.buffered = this.buffered.subarray(2 + len);
+      const frame = this.frames.take();
+      if (frame === undefined) break;
       // The bytes after a complete frame start the next one now.
       this.idleSince = Date.now();
-      this.frameStartedAt = this.buffered.length > 0 ? this.idleSince : -1;
+      this.frameStartedAt = this.frames.bufferedBytes > 0 ? this.idleSince : -1;
       const client = { address: this.socket.remoteAddress ?? '', port: this.socket.remotePort ?? 0 };
       this.server.options.pipeline.serve(frame, client, 'tcp', this.output);
-      if (++frames >= limits.framesPerTick && this.buffered.length >= 2) {
+      if (++frames >= limits.framesPerTick && this.frames.nextLength >= 0) {
         // Yield so one connection cannot monopolise the loop with a long pipeline.
         this.pause();
         if (!this.scheduled) {
@@ -316,7 +313,6 @@ class Connection {
         return;
       }
     }
-    if (this.buffered.length === 0) this.buffered = Buffer.alloc(0);
     this.resume();
     this.endIfDone();
   }
@@ -330,8 +326,7 @@ class Connection {
   /** After the client's FIN: close our side once every answer is written and no frame is left to read (an incomplete frame never will be). */
   private endIfDone(): void {
     if (!this.readEnded || this.inFlight > 0 || this.scheduled || this.socket.destroyed || this.socket.writableEnded) return;
-    const b = this.buffered;
-    if (b.length >= 2 && b.length >= 2 + b.readUInt16BE(0)) return;
+    if (this.frames.hasMessage) return;
     this.socket.end();
   }
 
@@ -353,7 +348,7 @@ class Connection {
     const socket = this.socket;
     if (socket.destroyed) return;
     this.idleSince = Date.now();
-    socket.write(frameOf(bytes));
+    socket.write(frameMessage(bytes));
     if (socket.writableLength > this.server.options.limits.maxWriteBufferBytes) {
       // The client is not reading its answers; do not hold memory for it.
       this.server.counters.dropped('tcp_slow_reader');
@@ -412,7 +407,7 @@ class Connection {
           finish();
           return false;
         }
-        socket.write(frameOf(next.value));
+        socket.write(frameMessage(next.value));
         if (socket.writableLength > roomBytes && !socket.destroyed) {
           socket.on('drain', resume);
           socket.on('close', resume);
@@ -423,11 +418,4 @@ class Connection {
       streams.add(step);
     });
   }
-}
-
-function frameOf(bytes: Buffer): Buffer {
-  const frame = Buffer.allocUnsafe(2 + bytes.length);
-  frame.writeUInt16BE(bytes.length, 0);
-  bytes.copy(frame, 2);
-  return frame;
 }

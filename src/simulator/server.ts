@@ -1,6 +1,6 @@
 /**
  * The PrivateLink API simulator: a node:http server that answers the way the real service does
- * (see notes/privatelink-api.md), so the real client, its signing and its error handling run end
+ * (its actions, paging, errors and request signing), so the real client, its signing and its error handling run end
  * to end without a cloud account. `privatelink-dns simulate` listens on 127.0.0.1:8054 by default.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';

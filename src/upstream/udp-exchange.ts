@@ -27,7 +27,7 @@ export const dgramExchanger: UdpExchanger = { engine: 'dgram', exchange: udpExch
  * (RFC 5452 §9.2). Replies from another address or port, or that do not match the ID and
  * question, are ignored and counted; the first matching reply wins.
  */
-export function udpExchange(server: HostPort, query: Buffer, questionEnd: number, timeoutMs: number): Promise<ExchangeResult> {
+function udpExchange(server: HostPort, query: Buffer, questionEnd: number, timeoutMs: number): Promise<ExchangeResult> {
   return new Promise((resolve, reject) => {
     const socket = dgram.createSocket(server.family === 6 ? 'udp6' : 'udp4');
     let mismatches = 0;

@@ -29,7 +29,7 @@ const ALL_DOWN_TIMEOUT_MS = 500;
 const PROBE_QUESTION = Buffer.from([0, 0, RRType.NS, 0, CLASS_IN]);
 
 /**
- * Forwards a query to the upstreams (dns-wire.md "Forwarding"): a fresh ID and socket (random
+ * Forwards a query to the upstreams: a fresh ID and socket (random
  * port) per exchange, replies checked per RFC 5452, TC over UDP retried over TCP, TCP clients
  * forwarded over TCP, a timeout or failure moves on to the next server. Returns the upstream's reply bytes
  * with the client's ID restored, and their scan; SERVFAIL/REFUSED replies count as failures but

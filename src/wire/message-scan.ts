@@ -5,7 +5,7 @@
  * message length first, and anything that does not parse returns `undefined`.
  */
 import { FLAG_QR, FLAG_TC, HEADER_BYTES, LABEL_LENGTH_MASK, MAX_NAME_BYTES, MAX_TTL, OPT_DO_BIT, POINTER_BITS, RCODE_MASK, RRType } from './constants';
-import { NAME_CHARS } from './name-codec';
+import { wireToName } from './name-codec';
 
 /**
  * Compression hops followed in one name. Each hop must point strictly before the previous
@@ -118,7 +118,7 @@ export function scanResponse(buf: Buffer): ResponseScan | undefined {
   // The question name sits right after the header, so it can hold no (backward) pointer.
   const qnameEnd = skipName(buf, HEADER_BYTES);
   if (qnameEnd < 0 || qnameEnd + 4 > len) return undefined;
-  const qname = readUncompressedName(buf, HEADER_BYTES);
+  const qname = wireToName(buf, HEADER_BYTES);
   const qtype = (buf[qnameEnd] << 8) | buf[qnameEnd + 1];
   const qclass = (buf[qnameEnd + 2] << 8) | buf[qnameEnd + 3];
   const questionEnd = qnameEnd + 4;
@@ -211,17 +211,4 @@ export function scanResponse(buf: Buffer): ResponseScan | undefined {
 export function readTtl(buf: Buffer, offset: number): number {
   const ttl = buf[offset] * 0x1000000 + ((buf[offset + 1] << 16) | (buf[offset + 2] << 8) | buf[offset + 3]);
   return ttl > MAX_TTL ? 0 : ttl;
-}
-
-/** Presentation text of a name already validated by skipName and known to hold no pointer. */
-function readUncompressedName(buf: Buffer, offset: number): string {
-  let name = '';
-  let pos = offset;
-  for (let labelLen = buf[pos]; labelLen !== 0; labelLen = buf[pos]) {
-    if (pos !== offset) name += '.';
-    const end = pos + 1 + labelLen;
-    for (let i = pos + 1; i < end; i++) name += NAME_CHARS[buf[i]];
-    pos = end;
-  }
-  return name;
 }

@@ -15,7 +15,7 @@ const BACKSLASH = 0x5c;
  * Per byte: the text it contributes to a name. ASCII letters lower-cased (DNS compares names
  * ASCII-case-insensitively), "." and "\\" escaped, every other byte as the same code unit.
  */
-export const NAME_CHARS: readonly string[] = Array.from({ length: 256 }, (_, b) =>
+const NAME_CHARS: readonly string[] = Array.from({ length: 256 }, (_, b) =>
   b >= 0x41 && b <= 0x5a ? String.fromCharCode(b + 32) : b === DOT ? '\\.' : b === BACKSLASH ? '\\\\' : String.fromCharCode(b));
 
 export function malformed(what: string, offset?: number): PldnsError {
@@ -56,17 +56,32 @@ export function nameToWire(name: string): Buffer {
   return Buffer.from(out);
 }
 
-/** Presentation text of an uncompressed wire name (as nameToWire or readName produce). */
-export function wireToName(wire: Buffer): string {
+/** Presentation text of the uncompressed wire name at `offset` (as nameToWire, readName or uncompressedNameEnd vouch for). */
+export function wireToName(wire: Buffer, offset = 0): string {
   let name = '';
-  let pos = 0;
+  let pos = offset;
   while (pos < wire.length && wire[pos] !== 0) {
-    if (pos !== 0) name += '.';
+    if (pos !== offset) name += '.';
     const end = pos + 1 + wire[pos];
     for (let i = pos + 1; i < end && i < wire.length; i++) name += NAME_CHARS[wire[i]];
     pos = end;
   }
   return name;
+}
+
+/**
+ * Offset just past the uncompressed name at `offset` of `buf`, or -1 when there is none: a label
+ * over 63 bytes (or a compression pointer), a name over 255 bytes, or bytes ending before the root
+ * label. The one walk over plain labels (rdata names, a question written without compression).
+ */
+export function uncompressedNameEnd(buf: Buffer, offset: number): number {
+  let pos = offset;
+  while (pos < buf.length && buf[pos] !== 0) {
+    if (buf[pos] > 63) return -1;
+    pos += 1 + buf[pos];
+  }
+  if (pos >= buf.length || pos + 1 - offset > MAX_NAME_BYTES) return -1;
+  return pos + 1;
 }
 
 export interface ReadName {

@@ -1,6 +1,7 @@
 import {
   EDNS_OPTION_NSID, FLAG_CD, FLAG_QR, FLAG_RD, HEADER_BYTES, MAX_NAME_BYTES, MAX_QUERY_BYTES, OPCODE_MASK, OPCODE_QUERY, OPT_DO_BIT, RRType,
 } from './constants';
+import { uncompressedNameEnd } from './name-codec';
 
 /** EDNS(0) as the client sent it. */
 export interface ClientEdns {
@@ -37,9 +38,10 @@ const LOWER = new Uint8Array(256).map((_, i) => (i >= 65 && i <= 90 ? i + 32 : i
 const NAME_SCRATCH = Buffer.alloc(2 * MAX_NAME_BYTES);
 
 /**
- * The hot-path guard and question parser (dns-wire.md "Guards"): header present, QR=0, opcode
- * QUERY, one question, no answers or authority, at most one additional (an OPT), no compression
- * in the question. Never throws; bounds are checked before every read.
+ * The hot-path guard and question parser: header present, QR=0, opcode QUERY, one question, no
+ * answers or authority, at most one additional (an OPT), no compression in the question (a
+ * pointer in a query is never legitimate, and anything else is refused before it costs work).
+ * Never throws; bounds are checked before every read.
  */
 export function parseQuery(buf: Buffer, maxBytes = MAX_QUERY_BYTES): Query | QueryProblem {
   const len = buf.length;
@@ -152,15 +154,8 @@ export function transferQuestionEnd(buf: Buffer): number {
   if (len < HEADER_BYTES) return -1;
   const flags = buf.readUInt16BE(2);
   if ((flags & FLAG_QR) !== 0 || (flags & OPCODE_MASK) !== 0 || buf.readUInt16BE(4) !== 1) return -1;
-  let off = HEADER_BYTES;
-  for (let labels = 0; labels < 128; labels++) {
-    if (off >= len || buf[off] > 63) return -1;
-    if (buf[off] === 0) {
-      if (off + 5 > len) return -1;
-      const qtype = buf.readUInt16BE(off + 1);
-      return qtype === RRType.AXFR || qtype === RRType.IXFR ? off + 5 : -1;
-    }
-    off += 1 + buf[off];
-  }
-  return -1;
+  const nameEnd = uncompressedNameEnd(buf, HEADER_BYTES);
+  if (nameEnd < 0 || nameEnd + 4 > len) return -1;
+  const qtype = buf.readUInt16BE(nameEnd);
+  return qtype === RRType.AXFR || qtype === RRType.IXFR ? nameEnd + 4 : -1;
 }

@@ -11,38 +11,56 @@ export function frameMessage(msg: Buffer): Buffer {
 
 /**
  * Cuts a TCP byte stream into messages, whatever the reads: a message split over many chunks,
- * or many messages (and a part of the next) in one chunk.
+ * or many messages (and a part of the next) in one chunk. Chunks are joined only once a whole
+ * message is there, so a big message in small reads stays linear. A reader that takes messages
+ * one at a time (to pause between them) uses append and take; push does both.
  */
 export class TcpFrameReader {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
 
-  /** Bytes held that do not yet form a whole message. */
+  /** Bytes held that are not yet taken (a partial message, or whole ones not taken yet). */
   get bufferedBytes(): number {
     return this.pendingBytes;
   }
 
-  /** Takes a chunk; returns the messages it completes, in order. */
-  push(chunk: Buffer): Buffer[] {
-    if (chunk.length === 0) return [];
+  /** The length the message at the head announces; -1 while its 2-byte prefix is incomplete. */
+  get nextLength(): number {
+    if (this.pendingBytes < 2) return -1;
+    const head = this.pending[0];
+    return head.length >= 2 ? head.readUInt16BE(0) : (head[0] << 8) | (this.pending[1] as Buffer)[0];
+  }
+
+  /** A whole message is buffered and can be taken. */
+  get hasMessage(): boolean {
+    const len = this.nextLength;
+    return len >= 0 && this.pendingBytes >= 2 + len;
+  }
+
+  append(chunk: Buffer): void {
+    if (chunk.length === 0) return;
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    // Join the chunks only once a whole message is there, so a big message in small reads stays linear.
-    if (this.pendingBytes < 2) return [];
-    if (this.pending[0].length < 2) this.pending = [Buffer.concat(this.pending, this.pendingBytes)];
-    if (this.pendingBytes < 2 + this.pending[0].readUInt16BE(0)) return [];
+  }
+
+  /** The message at the head, as its own copy; undefined while it is incomplete. */
+  take(): Buffer | undefined {
+    if (!this.hasMessage) return undefined;
+    const total = 2 + this.nextLength;
+    if (this.pending[0].length < total) this.pending = [Buffer.concat(this.pending, this.pendingBytes)];
+    const head = this.pending[0];
+    const msg = Buffer.from(head.subarray(2, total));
+    if (head.length === total) this.pending.shift();
+    else this.pending[0] = head.subarray(total);
+    this.pendingBytes -= total;
+    return msg;
+  }
+
+  /** Takes a chunk; returns the messages it completes, in order. */
+  push(chunk: Buffer): Buffer[] {
+    this.append(chunk);
     const out: Buffer[] = [];
-    let buf = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingBytes);
-    let off = 0;
-    while (buf.length - off >= 2) {
-      const len = buf.readUInt16BE(off);
-      if (buf.length - off - 2 < len) break;
-      out.push(Buffer.from(buf.subarray(off + 2, off + 2 + len)));
-      off += 2 + len;
-    }
-    buf = buf.subarray(off);
-    this.pending = buf.length === 0 ? [] : [buf];
-    this.pendingBytes = buf.length;
+    for (let msg = this.take(); msg !== undefined; msg = this.take()) out.push(msg);
     return out;
   }
 }

@@ -4,12 +4,13 @@ import { chmodSync, chownSync, mkdirSync, mkdtempSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from '../helpers/daemon';
+import { STATIC_BASE_YAML, STATIC_RECORDS_YAML } from '../helpers/configs';
 import { parseConfigText } from '../../src/config/load';
 import { nextCronRuns } from '../../src/config/cron-schedule';
 import { configWarnings, type WarningEnvironment } from '../../src/config/warnings';
 
 /**
- * Issue 15 item 2: `check` pinpoints. YAML errors carry line and column, cron errors say why and a
+ * `check` pinpoints. YAML errors carry line and column, cron errors say why and a
  * valid schedule shows its next runs, records.ttl takes a duration, the config path defaults like
  * `serve`, and valid-but-wrong settings are warned about (exit 0).
  */
@@ -37,8 +38,8 @@ function check(yaml: string | null, opts: { uid?: number; dir?: string } = {}): 
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const STATIC = 'region: cn-hangzhou\nrecords: { entries: [ { names: ["ntp.internal.example"], addresses: ["10.0.0.123"] } ] }\n';
-const BASE = `${STATIC}state_dir: false\n`;
+const STATIC = `region: cn-hangzhou\n${STATIC_RECORDS_YAML}`;
+const BASE = STATIC_BASE_YAML;
 const CLOUD = 'region: cn-hangzhou\nstate_dir: false\nrecords: { entries: [ { names: ["oss.internal.example"], endpoint: ep-bp1abc } ] }\n';
 
 t.test('a YAML syntax error names its line and column', async (t) => {

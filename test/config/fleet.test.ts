@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { formatProblems, parseConfigText } from '../../src/config/load';
 import type { Config } from '../../src/config/schema';
 import type { SecretFiles } from '../../src/config/tsig-key';
+import { STATIC_RECORDS_YAML } from '../helpers/configs';
 
 /** Fleet mode config: raw YAML text → the expected value, or the expected `path: problem` line. */
 
@@ -36,7 +37,7 @@ const FILES: SecretFiles = {
 
 const REGION = 'region: cn-hangzhou\n';
 const EDGE = 'primaries: { servers: ["192.0.2.53"], managed: ["svc.example.internal"] }\n';
-const STATIC = 'records: { entries: [ { names: ["ntp.internal.example"], addresses: ["10.0.0.123"] } ] }\n';
+const STATIC = STATIC_RECORDS_YAML;
 const key = (extra: string): string => `${REGION}transfer:\n  allow: ["key:fleet"]\n  keys: [ { name: fleet, ${extra} } ]\n`;
 
 function parse(text: string): { config?: Config; lines: string[] } {

@@ -4,9 +4,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, startDaemon } from '../helpers/daemon';
+import { STATIC_BASE_YAML } from '../helpers/configs';
 
 /**
- * Issue 13 item 11: settings that are valid but refuse or miss clients are warned about by `check`
+ * Settings that are valid but refuse or miss clients are warned about by `check`
  * (which still exits 0) and by the daemon at start: `access.allow: []` refuses everyone, loopback
  * included; `[::]` alone listens on IPv6 only.
  */
@@ -18,7 +19,7 @@ function check(yaml: string): { code: number | null; stdout: string; stderr: str
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-const BASE = 'region: cn-hangzhou\nrecords: { entries: [ { names: ["ntp.internal.example"], addresses: ["10.0.0.123"] } ] }\nstate_dir: false\n';
+const BASE = STATIC_BASE_YAML;
 
 t.test('check warns about an empty access.allow and [::] alone, and still passes', async (t) => {
   const empty = check(`${BASE}access: { allow: [] }\n`);

@@ -5,7 +5,7 @@ import { parseConfigText } from '../../src/config/load';
 import { SIMULATOR_DEFAULT_PORT } from '../../src/simulator/server';
 
 /**
- * Issue 15 item 6: docs/deployment.md and the examples tell the truth about the export flags, the
+ * docs/deployment.md and the examples tell the truth about the export flags, the
  * systemd unit, Prometheus scraping, the simulator's port and lameduck vs shutdown_grace.
  */
 const ROOT = resolve(__dirname, '..', '..');

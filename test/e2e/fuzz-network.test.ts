@@ -8,7 +8,7 @@ import { settle, waitUntil } from '../helpers/settle';
 import { answerFor, metric, metrics, questionOf, sleep, startResponder, TcpDns, udpAsk, type Responder } from '../helpers/hardening';
 
 /**
- * Issue 6 item 7, whole process: a bounded fuzz run of the live daemon over UDP and TCP with
+ * Whole process: a bounded fuzz run of the live daemon over UDP and TCP with
  * hostile inputs (random bytes, structured headers/names/OPTs, mutated queries), 64 KB
  * chained-compression-pointer messages over TCP and UDP, and upstream replies built as pointer
  * bombs. After each phase the daemon must still answer correctly, and the event-loop delay it

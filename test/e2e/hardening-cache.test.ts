@@ -5,7 +5,7 @@ import { startUnbound, type RunningUnbound } from '../helpers/unbound';
 import { metric, metrics, sleep } from '../helpers/hardening';
 
 /**
- * Issue 6 item 1, whole process: forwarded answers come from the cache with decreasing TTLs,
+ * Whole process: forwarded answers come from the cache with decreasing TTLs,
  * NXDOMAIN is cached (RFC 2308, via the SOA), and with the upstream Unbound stopped an expired
  * entry is served stale with TTL 30 (RFC 8767) while an uncached name gets SERVFAIL.
  */

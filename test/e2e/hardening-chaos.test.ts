@@ -4,7 +4,7 @@ import { dig } from '../helpers/dig';
 import { startResponder, type Responder } from '../helpers/hardening';
 
 /**
- * Issue 13 item 8: CHAOS-class identity names must be answered here, never forwarded: an upstream
+ * CHAOS-class identity names must be answered here, never forwarded: an upstream
  * that would tell its version and host name is never asked.
  */
 let daemon: RunningDaemon;

@@ -5,7 +5,7 @@ import { encodeQuery, decode } from '../helpers/wire';
 import { encodeName, metric, metrics, startResponder, udpAsk, TcpDns, type Responder } from '../helpers/hardening';
 
 /**
- * Issue 13 item 1, as an ordinary recursive upstream would do it: a corporate alias whose CNAME
+ * As an ordinary recursive upstream would do it: a corporate alias whose CNAME
  * chain ends in a managed name, followed by the upstream's public 100.64/10 address for that
  * name. The client must get our private address, never the upstream's; class ANY/CH questions for
  * a managed name must not be forwarded at all.

@@ -10,7 +10,7 @@ import { dig } from '../helpers/dig';
 import { answerFor, metric, metrics, sleep, startResponder, status, type Responder } from '../helpers/hardening';
 
 /**
- * Issue 6 item 6 (cloud side), whole process against the PrivateLink simulator: the API down at
+ * Cloud side, whole process against the PrivateLink simulator: the API down at
  * boot, throttling for a while, 500s, a deleted endpoint, a read-only snapshot directory. Through
  * all of it the daemon keeps answering, never loses the last good IPs, and says so in /status,
  * /metrics and its logs.

@@ -6,7 +6,7 @@ import { encodeQuery } from '../helpers/wire';
 import { sleep, udpBurst } from '../helpers/hardening';
 
 /**
- * Issue 13, "seen and fine, keep it that way": a flood of cache misses towards an upstream that
+ * Seen and fine, keep it that way: a flood of cache misses towards an upstream that
  * never answers opens a socket per exchange; once the exchanges time out, the daemon's open file
  * descriptors are back where they started (no leak per query).
  */

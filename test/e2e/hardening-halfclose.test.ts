@@ -5,7 +5,7 @@ import { encodeQuery, decode } from '../helpers/wire';
 import { answerFor, startResponder, type Responder } from '../helpers/hardening';
 
 /**
- * Issue 13 item 5: a TCP client that sends its queries and then shuts down its sending side
+ * A TCP client that sends its queries and then shuts down its sending side
  * (shutdown(SHUT_WR), as `nc -N` or a one-shot script does) must still get every answer,
  * forwarded ones included (RFC 1035 §4.2.2). (Unbound 1.17 beside us was not a stable reference:
  * with the same client it answered all five in one run and two in the next, so it is not compared.)

@@ -5,7 +5,7 @@ import { startDaemon, type RunningDaemon } from '../helpers/daemon';
 import { sleep } from '../helpers/hardening';
 
 /**
- * Issue 13 item 3: HTTP slowloris against the admin port. Hundreds of connections trickling their
+ * HTTP slowloris against the admin port. Hundreds of connections trickling their
  * headers must not make /healthz fail (kubelet's liveness probe: 1 s timeout), and a connection
  * whose headers never finish is closed after a short deadline even while bytes keep coming.
  */

@@ -4,7 +4,7 @@ import { encodeQuery } from '../helpers/wire';
 import { questionOf, startResponder, udpAsk, type Responder } from '../helpers/hardening';
 
 /**
- * Issue 13 item 4: clients that use 0x20 letter case (RFC 5452 §9.1) or another class must get
+ * Clients that use 0x20 letter case (RFC 5452 §9.1) or another class must get
  * their own question back, whether their query shared an upstream exchange with another client's
  * (concurrent identical queries from a host that is also the upstream's) or was answered from the
  * cache. A query in another class (HS) must never get an IN question or answer.

@@ -13,7 +13,7 @@ import { encodeQuery, decode } from '../helpers/wire';
 import dgram from 'node:dgram';
 
 /**
- * Issue 6 item 4, whole process: privatelink-dns forwards everything to a real Unbound, which
+ * Whole process: privatelink-dns forwards everything to a real Unbound, which
  * forwards the zone loop.corp (not under test., which Unbound answers itself) back to privatelink-dns. A query in that zone must end in SERVFAIL
  * within the upstream timeout, counted and logged, without spinning; other names keep working.
  * (Everything here is on loopback, where a query from the upstream's address may also be a local

@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { CLI } from '../helpers/daemon';
 import { requireTool } from '../helpers/tools';
 import { sh, TestNetns } from '../helpers/netns';
+import { STATIC_RECORDS_YAML } from '../helpers/configs';
 
 /**
- * Issue 6 item 3, whole process: a UDP burst above access.rate_limit from one client prefix gets
+ * Whole process: a UDP burst above access.rate_limit from one client prefix gets
  * drops and TC=1 slips; an address in the same /24 shares the bucket, another /24 is unaffected;
  * TCP (not spoofable) is not limited; privatelink_dns_rate_limited_total moves.
  *
@@ -95,8 +96,7 @@ access:
   allow: ["198.18.0.0/15", "127.0.0.0/8"]
   rate_limit: { responses_per_second: ${RPS}, burst: ${BURST}, slip: 2 }
 upstream: { servers: [] }
-records: { entries: [ { names: ["ntp.internal.example"], addresses: ["10.0.0.123"] } ] }
-state_dir: false
+${STATIC_RECORDS_YAML}state_dir: false
 `);
   const daemon = spawn('ip', ['netns', 'exec', NS, process.execPath, CLI, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   netns.track(daemon);

@@ -7,7 +7,7 @@ import { CLI } from '../helpers/daemon';
 import { sh, TestNetns } from '../helpers/netns';
 
 /**
- * Issue 13 item 7: REFUSED must not be a 1:1 reflector. A source outside access.allow on another
+ * REFUSED must not be a 1:1 reflector. A source outside access.allow on another
  * host (198.18.7.1, in a network namespace: loopback sources are never limited) floods the daemon;
  * only a trickle of REFUSED comes back (BIND's errors-per-second), while allowed clients are served.
  */

@@ -5,7 +5,7 @@ import { encodeQuery, decode } from '../helpers/wire';
 import { metric, metrics, sleep, TcpDns } from '../helpers/hardening';
 
 /**
- * Issue 13 item 2: TCP slowloris (RFC 7766 §10), from an attacker's side. Bytes trickled into an
+ * TCP slowloris (RFC 7766 §10), from an attacker's side. Bytes trickled into an
  * unfinished frame must not keep a connection open; clients outside access.allow must not hold
  * slots; at the caps a new connection sheds the oldest idle one, so a legitimate client gets in.
  */

@@ -6,7 +6,7 @@ import { startDaemon, type RunningDaemon } from '../helpers/daemon';
 import { freePort } from '../helpers/ports';
 
 /**
- * Issue 13 item 10: a huge snapshot.json (300 MB here, a sparse file) must be refused by its size
+ * A huge snapshot.json (300 MB here, a sparse file) must be refused by its size
  * before it is read: the daemon starts with a clear log line and its peak memory stays small,
  * instead of reading it whole (683 MiB RSS, an OOM loop under the DaemonSet's 256 MiB limit).
  */

@@ -5,7 +5,7 @@ import { encodeQuery, decode } from '../helpers/wire';
 import { metric, metrics, rssKb, sleep, startResponder, TcpDns, type Responder } from '../helpers/hardening';
 
 /**
- * Issue 6 item 5, whole process: per-client connection cap, idle timeout, a client that pipelines
+ * Whole process: per-client connection cap, idle timeout, a client that pipelines
  * and never reads is cut off without the daemon's RSS growing, oversized frames close the
  * connection, and pipelined queries all get answers matched by ID (out of order allowed).
  */

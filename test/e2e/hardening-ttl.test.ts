@@ -4,7 +4,7 @@ import { encodeQuery } from '../helpers/wire';
 import { answerFor, encodeName, questionOf, startResponder, udpAsk, type Responder } from '../helpers/hardening';
 
 /**
- * Issue 13 item 6: what an upstream sends is capped and checked before the first relay, not only
+ * What an upstream sends is capped and checked before the first relay, not only
  * when it is cached. TTL 2^31 is 0 (RFC 2181 §8), 2^31−1 is cache.max_ttl on the first answer as
  * on later ones, and a compression loop inside CNAME RDATA is SERVFAIL, never relayed or cached.
  * No managed names here: the checks do not depend on the table.

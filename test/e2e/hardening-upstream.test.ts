@@ -6,7 +6,7 @@ import { encodeQuery, decode } from '../helpers/wire';
 import { answerFor, encodeName, metric, metrics, questionOf, sleep, startResponder, status, udpAsk, type Responder } from '../helpers/hardening';
 
 /**
- * Issue 6 items 2 and 6 (upstream side), whole process: a dead first upstream is marked down after
+ * Upstream side, whole process: a dead first upstream is marked down after
  * max_fails and skipped, a probe brings it back when something answers on its port again; and
  * upstreams that answer garbage, with the wrong ID, the wrong question or from the wrong port are
  * ignored and counted while the query goes on to the genuine reply or the next upstream.

@@ -4,7 +4,7 @@ import { encodeQuery } from '../helpers/wire';
 import { TcpDns, udpAsk } from '../helpers/hardening';
 
 /**
- * Issue 13 item 9: AXFR/IXFR of a managed name must be REFUSED like every other name (the managed
+ * AXFR/IXFR of a managed name must be REFUSED like every other name (the managed
  * table is no zone; fleet mode's zone service alone serves transfers, of the policy zone), not
  * NOERROR with a lone SOA. No zone service configured here.
  */

@@ -109,7 +109,8 @@ t.test('without +nsid no NSID is shown', async (t) => {
 });
 
 t.test('through the real CLI: nsid from the config file, and the host name by default', async (t) => {
-  const { startDaemon, STATIC_ONLY_CONFIG } = await import('../helpers/daemon');
+  const { startDaemon } = await import('../helpers/daemon');
+  const { STATIC_ONLY_CONFIG } = await import('../helpers/configs');
   const { dig } = await import('../helpers/dig');
   const { hostname } = await import('node:os');
   const named = await startDaemon(`${STATIC_ONLY_CONFIG}nsid: ${IDENTITY}\n`);

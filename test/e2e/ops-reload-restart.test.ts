@@ -1,6 +1,7 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
-import { STATIC_ONLY_CONFIG, startDaemon } from '../helpers/daemon';
+import { startDaemon } from '../helpers/daemon';
+import { STATIC_ONLY_CONFIG } from '../helpers/configs';
 import { dig } from '../helpers/dig';
 import { metricValue } from '../helpers/metrics';
 

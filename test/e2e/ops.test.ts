@@ -1,7 +1,8 @@
 import t from 'tap';
 import dgram from 'node:dgram';
 import { dig } from '../helpers/dig';
-import { STATIC_ONLY_CONFIG, startDaemon, type RunningDaemon } from '../helpers/daemon';
+import { startDaemon, type RunningDaemon } from '../helpers/daemon';
+import { STATIC_ONLY_CONFIG } from '../helpers/configs';
 import { metricValue } from '../helpers/metrics';
 import { startUnbound, type RunningUnbound } from '../helpers/unbound';
 import { startSimulator, parseFault, type RunningSimulator, type SimulatorData } from '../../src/simulator';

@@ -2,11 +2,12 @@ import t from 'tap';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CLI, STATIC_ONLY_CONFIG, startDaemon } from '../helpers/daemon';
+import { CLI, startDaemon } from '../helpers/daemon';
+import { STATIC_ONLY_CONFIG } from '../helpers/configs';
 import { dig } from '../helpers/dig';
 
 /**
- * Issue 16: `serve` answers before it loads what answering does not need. A daemon with static
+ * `serve` answers before it loads what answering does not need. A daemon with static
  * entries only (no privatelink, transfer or primaries section) answers without ever loading the
  * cloud SDK, node-cron, fleet mode, the simulator or prom-client's index (Pushgateway, Summary).
  */

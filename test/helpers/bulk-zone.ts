@@ -2,12 +2,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
-import { FLEET_SECRET } from './fleet';
-import { RRType } from '../../src/wire/constants';
+import { FLEET_SECRET, hubYaml } from './fleet';
 import { parseMessage, type DnsMessage } from '../../src/fleet/codec/message';
 import { TcpFrameReader, frameMessage } from '../../src/wire/tcp-frames';
 import { TsigStreamVerifier, type TsigKey } from '../../src/fleet/codec/tsig';
-import { wireToZoneRecord } from '../../src/fleet/codec/zone-record-wire';
+import { wireToSoa } from '../../src/fleet/codec/zone-record-wire';
 
 /**
  * A hub that publishes a large zone with no simulator: `count` static entries
@@ -43,28 +42,13 @@ export interface BulkHubOptions {
 export function bulkHubYaml(o: BulkHubOptions): string {
   const entries: string[] = [];
   for (let i = 1; i <= o.count; i++) entries.push(`    - { names: ["${bulkName(i)}"], addresses: ${JSON.stringify(bulkAddresses(i))} }`);
-  const limits = o.limits && o.limits.length > 0 ? `limits:\n${o.limits.map((l) => `  ${l}`).join('\n')}\n` : '';
-  return `region: cn-hangzhou
-listen:
-  dns: ["127.0.0.1:0"]
-  http: "127.0.0.1:0"
-access:
-  allow: ["127.0.0.0/8"]
-  rate_limit: null
-upstream:
-  servers: ["127.0.0.1:${o.upstreamPort}"]
-records:
-  ttl: 30
-  entries:
-${entries.join('\n')}
-transfer:
-  zone: ${BULK_ZONE}
-  allow: ["key:fleet", "127.0.0.1/32"]
-  keys:
-    - { name: fleet, algorithm: hmac-sha256, secret: "${FLEET_SECRET}" }
-${limits}state_dir: ${o.stateDir ?? mkdtempSync(join(tmpdir(), 'pldns-bulk-'))}
-log: { level: info }
-`;
+  return hubYaml({
+    upstreamPort: o.upstreamPort,
+    staticEntries: entries,
+    zone: BULK_ZONE,
+    ...(o.limits ? { limits: o.limits } : {}),
+    stateDir: o.stateDir ?? mkdtempSync(join(tmpdir(), 'pldns-bulk-')),
+  });
 }
 
 export interface CollectedTransfer {
@@ -86,8 +70,7 @@ export interface CollectedTransfer {
 
 const serialOf = (msg: DnsMessage, index: number): number | undefined => {
   const r = msg.answers[index];
-  const z = r && r.type === RRType.SOA ? wireToZoneRecord(r) : undefined;
-  return z ? Number(z.data.split(' ')[2]) : undefined;
+  return r ? wireToSoa(r)?.soa.serial : undefined;
 };
 
 /**

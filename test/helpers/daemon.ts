@@ -5,17 +5,6 @@ import { join, resolve } from 'node:path';
 
 export const CLI = resolve(__dirname, '..', '..', 'dist', 'cli.js');
 
-/** A config with one static entry and nothing else (no upstreams, no sync, no state), DNS and HTTP on port 0. */
-export const STATIC_ONLY_CONFIG = `
-region: cn-hangzhou
-listen: { dns: ["127.0.0.1:0"], http: "127.0.0.1:0" }
-upstream: { servers: [] }
-records:
-  entries:
-    - names: ["ntp.internal.example"]
-      addresses: ["10.0.0.123"]
-state_dir: false
-`;
 
 export interface RunningDaemon {
   readonly proc: ChildProcess;

@@ -33,7 +33,8 @@ export function startUpstream(): Promise<Responder> {
 }
 
 export interface HubOptions {
-  readonly sim: SimulatorProcess;
+  /** Where the hub syncs from; without it the hub publishes only `staticEntries` (no privatelink section). */
+  readonly sim?: SimulatorProcess;
   readonly upstreamPort: number;
   readonly dnsPort?: number;
   readonly notify?: readonly number[];
@@ -42,9 +43,28 @@ export interface HubOptions {
   readonly stateDir?: string;
   /** records.entries; default MANAGED for ep-bp1fleet000000000001. */
   readonly entries?: readonly { readonly names: readonly string[]; readonly endpoint: string }[];
+  /** records.entries lines (4-space indented YAML items) in place of `entries`. */
+  readonly staticEntries?: readonly string[];
+  /** transfer.zone; default privatelink.rpz. */
+  readonly zone?: string;
+  /** Extra lines under `limits:` (two-space indented keys). */
+  readonly limits?: readonly string[];
 }
 
+/** The one hub config of the fleet tests: syncing from the simulator, or publishing static entries. */
 export function hubYaml(o: HubOptions): string {
+  const privatelink = o.sim
+    ? `privatelink:
+  endpoint: ${o.sim.endpoint}
+  protocol: http
+  credentials: { type: access_key, access_key_id: simulator, access_key_secret: simulator }
+  refresh: "${o.refresh ?? '*/1 * * * * *'}"
+  jitter: 0s
+  timeout: 3s
+`
+    : '';
+  const entries = o.staticEntries ?? (o.entries ?? [{ names: [MANAGED], endpoint: 'ep-bp1fleet000000000001' }]).map((e) => `    - { names: ${JSON.stringify(e.names)}, endpoint: ${e.endpoint} }`);
+  const limits = o.limits && o.limits.length > 0 ? `limits:\n${o.limits.map((l) => `  ${l}`).join('\n')}\n` : '';
   return `region: cn-hangzhou
 listen:
   dns: ["127.0.0.1:${o.dnsPort ?? 0}"]
@@ -54,24 +74,17 @@ access:
   rate_limit: null
 upstream:
   servers: ["127.0.0.1:${o.upstreamPort}"]
-privatelink:
-  endpoint: ${o.sim.endpoint}
-  protocol: http
-  credentials: { type: access_key, access_key_id: simulator, access_key_secret: simulator }
-  refresh: "${o.refresh ?? '*/1 * * * * *'}"
-  jitter: 0s
-  timeout: 3s
-records:
+${privatelink}records:
   ttl: 30
   entries:
-${(o.entries ?? [{ names: [MANAGED], endpoint: 'ep-bp1fleet000000000001' }]).map((e) => `    - { names: ${JSON.stringify(e.names)}, endpoint: ${e.endpoint} }`).join('\n')}
+${entries.join('\n')}
 transfer:
-  zone: privatelink.rpz
+  zone: ${o.zone ?? 'privatelink.rpz'}
   allow: ${JSON.stringify(o.allow ?? ['key:fleet', '127.0.0.1/32'])}
   keys:
     - { name: fleet, algorithm: hmac-sha256, secret: "${FLEET_SECRET}" }
   notify: ${JSON.stringify((o.notify ?? []).map((p) => `127.0.0.1:${p}`))}
-state_dir: ${o.stateDir ?? mkdtempSync(join(tmpdir(), 'pldns-hub-'))}
+${limits}state_dir: ${o.stateDir ?? mkdtempSync(join(tmpdir(), 'pldns-hub-'))}
 log: { level: info }
 `;
 }

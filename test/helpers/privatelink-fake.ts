@@ -1,5 +1,3 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import type {
   ApiResponse,
   GetVpcEndpointAttributeRequest,
@@ -13,7 +11,6 @@ import type {
   VpcEndpointZone,
 } from '../../src/privatelink/api-types';
 import type { Clock, ScheduledJob, Scheduler } from '../../src/privatelink/sync';
-import type { Logger } from '../../src/runtime/log';
 import type { PrivateLinkConfig } from '../../src/config/schema';
 
 /** Test doubles for the PrivateLink sync: an in-memory API, a manual clock, a manual scheduler. */
@@ -179,17 +176,8 @@ export class ManualScheduler {
   }
 }
 
-/** A logger whose JSON lines land in `lines`, for asserting on what was logged. */
-export function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of String(chunk).split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
+/** Kept here too for the tests that import it with the other fakes; defined in log-capture.ts. */
+export { captureLogger } from './log-capture';
 
 export function deferred(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;

@@ -3,7 +3,8 @@ import net from 'node:net';
 import { CLASS_IN, FLAG_AA, FLAG_QR, FLAG_RD, RRType } from '../../src/wire/constants';
 import { encodeMessage, parseMessage, type DnsMessage } from '../../src/fleet/codec/message';
 import { frameMessage, TcpFrameReader } from '../../src/wire/tcp-frames';
-import { signResponse, tsigErrorResponse, verifyRequest, type TsigKey, type TsigOptions, type TsigRequestCheck } from '../../src/fleet/codec/tsig';
+import { tsigErrorResponse, verifyRequest, type TsigKey, type TsigOptions, type TsigRequestCheck } from '../../src/fleet/codec/tsig';
+import { signResponse } from './tsig';
 
 export interface ResponderOptions {
   /** Keys requests are verified with. */

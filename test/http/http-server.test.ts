@@ -1,13 +1,11 @@
 import t, { type Test } from 'tap';
 import http from 'node:http';
 import net from 'node:net';
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { Gauge, Registry } from 'prom-client';
 import { HttpServer, type HttpSources, type Readiness } from '../../src/http/http-server';
 import { Metrics } from '../../src/metrics';
 import { isPldnsError } from '../../src/errors';
-import type { Logger } from '../../src/runtime/log';
+import { captureLogger } from '../helpers/log-capture';
 
 const LOOPBACK = { host: '127.0.0.1', port: 0, family: 4 } as const;
 
@@ -32,16 +30,6 @@ function request(port: number, method: string, path: string, options: { agent?: 
   });
 }
 
-function captureLogger(): { logger: Logger; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      for (const l of String(chunk).split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'debug' }, stream), lines };
-}
 
 function sources(overrides: Partial<HttpSources> = {}): HttpSources {
   return {

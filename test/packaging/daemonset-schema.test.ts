@@ -7,7 +7,7 @@ import { ConfigMap, ServiceAccount } from 'kubernetes-models/v1';
 import { parseConfigText } from '../../src/config/load';
 
 /**
- * Issue 15 item 5: both DaemonSets validate against the Kubernetes OpenAPI schemas (offline, with
+ * Both DaemonSets validate against the Kubernetes OpenAPI schemas (offline, with
  * kubernetes-models), keep off NodeLocal DNSCache's 169.254.20.10, request the memory the daemon
  * measurably uses, run under the runtime's default seccomp profile, and drain with `lameduck`.
  */

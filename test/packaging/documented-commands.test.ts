@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CLI, STATIC_ONLY_CONFIG } from '../helpers/daemon';
+import { CLI } from '../helpers/daemon';
+import { STATIC_ONLY_CONFIG } from '../helpers/configs';
 
 /**
  * Issue 24 item 2: every `privatelink-dns check|sync|export` line in a code block of README.md and

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { dig } from '../helpers/dig';
 import { startDaemon } from '../helpers/daemon';
+import { STATIC_ONLY_CONFIG } from '../helpers/configs';
 import { startNotifySocket } from '../helpers/notify-socket';
 
 /**
@@ -20,23 +21,13 @@ function unitExecStart(configPath: string): string[] {
   return line.split(' ').map((arg) => arg.replace('/usr/lib/privatelink-dns', ROOT).replace('/etc/privatelink-dns/config.yaml', configPath));
 }
 
-const STATIC = `
-region: cn-hangzhou
-listen: { dns: ["127.0.0.1:0"] }
-upstream: { servers: [] }
-records:
-  entries:
-    - names: ["ntp.internal.example"]
-      addresses: ["10.0.0.123"]
-state_dir: false
-`;
 
 t.test('READY=1 once listeners answer, WATCHDOG=1 on schedule, STOPPING=1 on SIGTERM, all from the main pid', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pldns-notify-'));
   const sock = await startNotifySocket(dir);
   t.teardown(() => sock.close());
   // The unit's own command line (node flags included), as systemd would start it.
-  const daemon = await startDaemon(STATIC, { dir, env: { NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '200000', NODE_OPTIONS: '' }, command: unitExecStart });
+  const daemon = await startDaemon(STATIC_ONLY_CONFIG, { dir, env: { NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '200000', NODE_OPTIONS: '' }, command: unitExecStart });
   t.match(daemon.proc.spawnargs.join(' '), /^\S*node \S*dist\/cli\.js serve --config /, 'ran the unit\'s ExecStart: node with no flags (the daemon sets its own heap settings)');
   t.teardown(() => daemon.stop());
   const ready = await sock.waitFor((m) => m.text.split('\n').includes('READY=1'));
@@ -57,7 +48,7 @@ t.test('a watchdog meant for another pid is not pinged', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pldns-notify-'));
   const sock = await startNotifySocket(dir);
   t.teardown(() => sock.close());
-  const daemon = await startDaemon(STATIC, { dir, env: { NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '100000', WATCHDOG_PID: '1' } });
+  const daemon = await startDaemon(STATIC_ONLY_CONFIG, { dir, env: { NOTIFY_SOCKET: sock.path, WATCHDOG_USEC: '100000', WATCHDOG_PID: '1' } });
   t.teardown(() => daemon.stop());
   await sock.waitFor((m) => m.text.includes('READY=1'));
   await new Promise((r) => setTimeout(r, 400));
@@ -65,7 +56,7 @@ t.test('a watchdog meant for another pid is not pinged', async (t) => {
 });
 
 t.test('without NOTIFY_SOCKET nothing is sent and the daemon runs', async (t) => {
-  const daemon = await startDaemon(STATIC, { env: { NOTIFY_SOCKET: '' } });
+  const daemon = await startDaemon(STATIC_ONLY_CONFIG, { env: { NOTIFY_SOCKET: '' } });
   t.teardown(() => daemon.stop());
   t.same((await dig(daemon.dnsPort, 'ntp.internal.example')).answers.map((a) => a.data), ['10.0.0.123']);
 });

@@ -311,7 +311,7 @@ t.test('the default credential chain signs with environment keys', async (t) => 
 });
 
 /**
- * Issue 15 item 1: an error names its target (action, host:port) and carries no SDK noise such as
+ * An error names its target (action, host:port) and carries no SDK noise such as
  * `undefinedGET https://undefined/`, whatever way the call failed.
  */
 t.test('errors name the action and host:port, and nothing from the SDK', async (t) => {

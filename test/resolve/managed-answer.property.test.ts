@@ -7,7 +7,7 @@ import { scanResponse } from '../../src/wire/message-scan';
 import { decode, encodeQuery } from '../helpers/wire';
 
 /**
- * Issue 6 item 7: buildManagedAnswer for any managed name, query type, EDNS and IP set gives a
+ * BuildManagedAnswer for any managed name, query type, EDNS and IP set gives a
  * reply another codec decodes, with the right ID, AA, TTL and exactly the table's addresses.
  */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);

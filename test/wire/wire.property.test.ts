@@ -7,7 +7,7 @@ import { decode } from '../helpers/wire';
 import { input } from '../helpers/fuzz-inputs';
 
 /**
- * Issue 6 item 7: any input to the query parser gives a query, a reject (with a reply that
+ * Any input to the query parser gives a query, a reject (with a reply that
  * decodes) or a drop, never an exception; every reply builder turns any parsed query into a
  * message that another codec (dns2) and our own response scanner accept.
  */

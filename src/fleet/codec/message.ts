@@ -5,7 +5,7 @@ import { compressiblePieces, readRdata } from './rdata';
 /**
  * The full DNS message codec (zone transfer, NOTIFY, TSIG): a strict parser that decodes every
  * record, and a size-bounded builder that compresses names. The hot query path does not use it
- * (dns/query.ts, dns/message-scan.ts stay allocation-light).
+ * (wire/query.ts, wire/message-scan.ts stay allocation-light).
  */
 
 export interface DnsQuestion {

@@ -1,13 +1,12 @@
-import { CLASS_IN, FLAG_AA, FLAG_QR, OPCODE_MASK, OPCODE_NOTIFY, RRType } from '../../wire/constants';
-import { encodeMessage, type DnsMessage, type WireRecord } from './message';
+import { CLASS_IN, FLAG_AA, OPCODE_NOTIFY, RRType } from '../../wire/constants';
+import { encodeMessage, type WireRecord } from './message';
+import { encodeSoa } from './soa';
 
-/** NOTIFY (RFC 1996) messages: the hub sends them, the edge reads and acknowledges them. */
+/** NOTIFY (RFC 1996) messages as the hub sends them (the edge answers them in its zone server). */
 
 /** An SOA carrying only a serial: the receiver of a NOTIFY or IXFR request reads nothing else. */
 export function serialOnlySoa(zone: string, serial: number): WireRecord {
-  const rdata = Buffer.alloc(2 + 20);
-  // mname and rname are the root (one zero byte each); serial, then refresh/retry/expire/minimum 0.
-  rdata.writeUInt32BE(serial >>> 0, 2);
+  const rdata = encodeSoa({ mname: '', rname: '', serial: serial >>> 0, refreshS: 0, retryS: 0, expireS: 0, minimumS: 0 });
   return { name: zone, type: RRType.SOA, class: CLASS_IN, ttl: 0, rdata };
 }
 
@@ -18,35 +17,4 @@ export function buildNotify(id: number, zone: string, serial: number): Buffer {
     question: { name: zone, type: RRType.SOA, class: CLASS_IN },
     answers: [serialOnlySoa(zone, serial)],
   });
-}
-
-export interface NotifyRequest {
-  /** Presentation form, as parseMessage spells names. */
-  readonly zone: string;
-  /** The serial of an answer SOA owned by the zone, when the sender included one. */
-  readonly serial: number | undefined;
-}
-
-/** The zone (and serial) of a NOTIFY request; undefined when the message is not one. */
-export function parseNotify(msg: DnsMessage): NotifyRequest | undefined {
-  if (msg.opcode !== OPCODE_NOTIFY || (msg.flags & FLAG_QR) !== 0 || msg.questions.length !== 1) return undefined;
-  const q = msg.questions[0];
-  if (q.type !== RRType.SOA || q.class !== CLASS_IN) return undefined;
-  const soa = msg.answers.find((r) => r.type === RRType.SOA && r.name === q.name);
-  let serial: number | undefined;
-  if (soa !== undefined) {
-    // Skip mname and rname (uncompressed after parsing) to the serial.
-    let pos = 0;
-    for (let n = 0; n < 2 && pos < soa.rdata.length; n++) {
-      while (pos < soa.rdata.length && soa.rdata[pos] !== 0) pos += 1 + soa.rdata[pos];
-      pos++;
-    }
-    if (pos + 4 <= soa.rdata.length) serial = soa.rdata.readUInt32BE(pos);
-  }
-  return { zone: q.name, serial };
-}
-
-/** The acknowledgement of a NOTIFY: same ID, opcode and question, QR and AA set, NOERROR (sign it if the request was). */
-export function notifyResponse(request: DnsMessage): Buffer {
-  return encodeMessage({ id: request.id, flags: FLAG_QR | FLAG_AA | (request.flags & OPCODE_MASK), question: request.questions[0] ?? null });
 }

@@ -1,5 +1,5 @@
 import { RRType } from '../../wire/constants';
-import { malformed, readName } from '../../wire/name-codec';
+import { malformed, readName, uncompressedNameEnd } from '../../wire/name-codec';
 
 /**
  * Where names sit inside the rdata of the types that embed them: a name, or a run of fixed bytes.
@@ -66,15 +66,10 @@ export function compressiblePieces(type: number, rdata: Buffer): RdataPiece[] | 
   let pos = 0;
   for (const part of layout.parts) {
     if (part === 'name') {
-      const start = pos;
-      for (;;) {
-        if (pos >= rdata.length) return undefined;
-        const b = rdata[pos];
-        if (b > 63) return undefined;
-        pos += 1 + b;
-        if (b === 0) break;
-      }
-      pieces.push({ kind: 'name', data: rdata.subarray(start, pos) });
+      const end = uncompressedNameEnd(rdata, pos);
+      if (end < 0) return undefined;
+      pieces.push({ kind: 'name', data: rdata.subarray(pos, end) });
+      pos = end;
     } else {
       if (pos + part > rdata.length) return undefined;
       pieces.push({ kind: 'bytes', data: rdata.subarray(pos, pos + part) });

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { CLASS_ANY, FLAG_QR, FLAG_RD, OPCODE_MASK, RCode, RCODE_NOTAUTH, TYPE_TSIG } from '../../wire/constants';
-import { encodeMessage, parseMessage, type DnsMessage } from './message';
+import { encodeMessage, type DnsMessage } from './message';
 import { malformed, nameToWire, wireToName } from '../../wire/name-codec';
 
 /**
@@ -55,12 +55,6 @@ export interface TsigRecord {
 export interface Signed {
   readonly message: Buffer;
   readonly mac: Buffer;
-}
-
-/** Bytes a TSIG record of this key adds to a message (a builder's limit must leave room). */
-export function tsigRecordBytes(key: TsigKey): number {
-  // owner, type/class/ttl/rdlength, algorithm, time 6, fudge 2, mac size 2, mac, orig id 2, error 2, other len 2, other data ≤ 6
-  return nameToWire(key.name).length + 10 + nameToWire(key.algorithm).length + 10 + HASHES[key.algorithm].macBytes + 6 + 6;
 }
 
 /**
@@ -186,13 +180,6 @@ function variables(key: TsigKey, opts?: TsigOptions, error = 0, otherData: Buffe
 export function signRequest(msg: Buffer, key: TsigKey, opts?: TsigOptions): Signed {
   const v = variables(key, opts);
   const mac = hmac(key, [msg, fullVariables(v)]);
-  return { message: appendTsig(msg, v, mac), mac };
-}
-
-/** Signs a single response to a request that carried `requestMac`. */
-export function signResponse(msg: Buffer, key: TsigKey, requestMac: Buffer, opts?: TsigOptions): Signed {
-  const v = variables(key, opts);
-  const mac = hmac(key, [prefixedMac(requestMac), msg, fullVariables(v)]);
   return { message: appendTsig(msg, v, mac), mac };
 }
 
@@ -351,19 +338,6 @@ export class TsigStreamVerifier {
     if (this.unsigned.length > 0) return { ok: false, reason: `the last ${this.unsigned.length} messages are not signed` };
     return { ok: true, signed: true };
   }
-}
-
-/** Verifies a single response (a query's or NOTIFY's answer). */
-export function verifyResponse(msg: Buffer, key: TsigKey, requestMac: Buffer, opts?: TsigOptions): TsigCheck {
-  let parsed: DnsMessage;
-  try {
-    parsed = parseMessage(msg);
-  } catch (err) {
-    return { ok: false, reason: (err as Error).message };
-  }
-  const v = new TsigStreamVerifier(key, requestMac, opts);
-  const check = v.verify(msg, parsed);
-  return check.ok ? v.finish() : check;
 }
 
 export function tsigErrorName(error: number): string {

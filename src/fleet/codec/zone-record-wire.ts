@@ -1,12 +1,11 @@
 import ipaddr from 'ipaddr.js';
 import { CLASS_IN, RRType } from '../../wire/constants';
 import type { WireRecord } from './message';
-import { malformed, nameToWire, wireToName } from '../../wire/name-codec';
+import { malformed, nameToWire, uncompressedNameEnd, wireToName } from '../../wire/name-codec';
+import { decodeSoa, encodeSoa, formatSoa, parseSoa, type Soa } from './soa';
 import type { ZoneRecord } from './zone-record';
 
 /** ZoneRecord (presentation) ↔ wire record, for the types a policy zone holds. */
-
-const SOA_FIXED_BYTES = 20;
 
 /**
  * The wire form (class IN, uncompressed rdata) of a zone record. Throws WIRE_MALFORMED for data
@@ -28,16 +27,9 @@ function rdataOf(r: ZoneRecord): Buffer {
     case RRType.CNAME:
       return nameToWire(r.data);
     case RRType.SOA: {
-      const f = r.data.split(' ');
-      const numbers = f.slice(2).map(Number);
-      if (f.length !== 7 || !numbers.every((n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff)) {
-        throw malformed(`SOA data "${r.data}" is not "mname rname serial refresh retry expire minimum"`);
-      }
-      const fixed = Buffer.alloc(SOA_FIXED_BYTES);
-      numbers.forEach((n, i) => {
-        fixed.writeUInt32BE(n, i * 4);
-      });
-      return Buffer.concat([nameToWire(f[0]), nameToWire(f[1]), fixed]);
+      const soa = parseSoa(r.data);
+      if (soa === undefined) throw malformed(`SOA data "${r.data}" is not "mname rname serial refresh retry expire minimum"`);
+      return encodeSoa(soa);
     }
     case RRType.TXT: {
       const text = Buffer.from(r.data, 'utf8');
@@ -56,6 +48,7 @@ function rdataOf(r: ZoneRecord): Buffer {
  */
 export function wireToZoneRecord(w: WireRecord): ZoneRecord | undefined {
   if (w.class !== CLASS_IN) return undefined;
+  if (w.type === RRType.SOA) return wireToSoa(w)?.record;
   const data = dataOf(w.type, w.rdata);
   return data === undefined ? undefined : { name: w.name, type: w.type, ttl: w.ttl, data };
 }
@@ -71,14 +64,6 @@ function dataOf(type: number, rdata: Buffer): string | undefined {
       const n = wholeName(rdata, 0);
       return n !== undefined && n.end === rdata.length ? n.name : undefined;
     }
-    case RRType.SOA: {
-      const m = wholeName(rdata, 0);
-      const r = m === undefined ? undefined : wholeName(rdata, m.end);
-      if (m === undefined || r === undefined || r.end + SOA_FIXED_BYTES !== rdata.length) return undefined;
-      if (m.name.includes(' ') || r.name.includes(' ')) return undefined;
-      const numbers = [0, 1, 2, 3, 4].map((i) => rdata.readUInt32BE(r.end + i * 4));
-      return [m.name, r.name, ...numbers].join(' ');
-    }
     case RRType.TXT: {
       if (rdata.length === 0 || rdata[0] !== rdata.length - 1) return undefined;
       const text = rdata.toString('utf8', 1);
@@ -89,13 +74,16 @@ function dataOf(type: number, rdata: Buffer): string | undefined {
   }
 }
 
+/** A wire SOA (class IN) decoded once: typed, and as the zone record wireToZoneRecord makes of it. */
+export function wireToSoa(w: WireRecord): { readonly soa: Soa; readonly record: ZoneRecord } | undefined {
+  if (w.class !== CLASS_IN || w.type !== RRType.SOA) return undefined;
+  const soa = decodeSoa(w.rdata);
+  if (soa === undefined || soa.mname.includes(' ') || soa.rname.includes(' ')) return undefined;
+  return { soa, record: { name: w.name, type: w.type, ttl: w.ttl, data: formatSoa(soa) } };
+}
+
 /** The uncompressed name at `at` of `rdata` (the parser already decompressed it), or undefined. */
 function wholeName(rdata: Buffer, at: number): { name: string; end: number } | undefined {
-  let pos = at;
-  while (pos < rdata.length && rdata[pos] !== 0) {
-    if (rdata[pos] > 63) return undefined;
-    pos += 1 + rdata[pos];
-  }
-  if (pos >= rdata.length || pos - at + 1 > 255) return undefined;
-  return { name: wireToName(rdata.subarray(at, pos + 1)), end: pos + 1 };
+  const end = uncompressedNameEnd(rdata, at);
+  return end < 0 ? undefined : { name: wireToName(rdata, at), end };
 }

@@ -6,7 +6,7 @@
 export interface ZoneRecord {
   /** Absolute owner name: lower case, no trailing dot, "\\." escapes as in parseQuery. */
   readonly name: string;
-  /** RRType number (dns/constants.ts). */
+  /** RRType number (wire/constants.ts). */
   readonly type: number;
   readonly ttl: number;
   /**

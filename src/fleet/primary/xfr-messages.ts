@@ -1,8 +1,9 @@
-import { FLAG_AA, FLAG_QR, RRType } from '../../wire/constants';
+import { FLAG_AA, FLAG_QR, HEADER_BYTES, RRType } from '../../wire/constants';
+import { uncompressedNameEnd } from '../../wire/name-codec';
 import { MessageBuilder, type DnsQuestion, type WireRecord } from '../codec/message';
 import type { ZoneRecord } from '../codec/zone-record';
 import { zoneRecordToWire } from '../codec/zone-record-wire';
-import type { ZoneChange } from '../zone/journal';
+import type { ZoneChange } from '../zone/zone-change';
 import { zoneSoa, type PolicyZone } from '../zone/policy-zone';
 
 /**
@@ -32,7 +33,6 @@ export function ixfrRecords(zone: PolicyZone, changes: readonly ZoneChange[]): Z
   const current = zoneSoa(zone);
   const out: ZoneRecord[] = [current];
   for (const c of changes) {
-    if (!c.fromSoa || !c.toSoa) throw new RangeError(`journal change ${c.fromSerial} → ${c.toSerial} lacks its SOA records`);
     out.push(c.fromSoa, ...c.removed, c.toSoa, ...c.added);
   }
   out.push(current);
@@ -71,8 +71,7 @@ export function singleMessage(question: DnsQuestion, records: readonly ZoneRecor
 /** Rewrites the type of the (first, never compressed) question of `msg` in place. */
 export function setQuestionType(msg: Buffer, type: number): void {
   if (msg.readUInt16BE(4) === 0) return;
-  let off = 12;
-  while (off < msg.length && msg[off] !== 0) off += 1 + msg[off];
-  if (off + 3 > msg.length) throw new RangeError('message too short for its question');
-  msg.writeUInt16BE(type, off + 1);
+  const nameEnd = uncompressedNameEnd(msg, HEADER_BYTES);
+  if (nameEnd < 0 || nameEnd + 2 > msg.length) throw new RangeError('message too short for its question');
+  msg.writeUInt16BE(type, nameEnd);
 }

@@ -6,7 +6,7 @@ import { parseMessage, encodeMessage, type DnsMessage, type DnsQuestion } from '
 import type { ClientAddress, Protocol, ZoneReply, ZoneService } from '../../server/request';
 import type { Query } from '../../wire/query';
 import type { ZoneRecord } from '../codec/zone-record';
-import { wireToZoneRecord } from '../codec/zone-record-wire';
+import { wireToSoa } from '../codec/zone-record-wire';
 import { zoneSoa } from '../zone/policy-zone';
 import { serialGt } from '../codec/serial';
 import type { Authenticate, RequestAuth } from './request-auth';
@@ -17,11 +17,12 @@ import { SharedMessages } from './shared-messages';
 import { requestEdns, type RequestEdns } from './zone-edns';
 
 export type TransferKind = 'axfr' | 'ixfr' | 'soa' | 'query' | 'notify';
-export type TransferResult = 'ok' | 'refused' | 'notauth' | 'formerr' | 'aborted';
+/** How a request to the zone side ended (a transfer's outcome on the pulling side is TransferResult). */
+export type ServedResult = 'ok' | 'refused' | 'notauth' | 'formerr' | 'aborted';
 
 /** What the zone side reports (the app binds it to privatelink_dns_transfer_* metrics). */
 export interface ZoneServerObserver {
-  served(kind: TransferKind, result: TransferResult): void;
+  served(kind: TransferKind, result: ServedResult): void;
 }
 
 /** The edge side: a NOTIFY for `zone` arrived; accepted only from a configured primary. */
@@ -154,9 +155,8 @@ export class ZoneServer implements ZoneService {
   private ixfr(r: Reply, zone: PublishedZone): ZoneReply {
     const { m, question } = r;
     const theirs = m.authorities.find((r) => r.type === RRType.SOA);
-    const theirSoa = theirs ? wireToZoneRecord(theirs) : undefined;
-    const theirSerial = theirSoa ? Number(theirSoa.data.split(' ')[2]) : NaN;
-    if (!Number.isInteger(theirSerial)) {
+    const theirSerial = theirs ? wireToSoa(theirs)?.soa.serial : undefined;
+    if (theirSerial === undefined) {
       this.options.observer.served('ixfr', 'formerr');
       return this.reply(r, RCode.FORMERR, []);
     }
@@ -213,7 +213,7 @@ export class ZoneServer implements ZoneService {
    */
   private *stream(r: Reply, kind: TransferKind, messages: Iterable<Buffer>, qtype?: number): Generator<Buffer> {
     const { m, auth } = r;
-    let result: TransferResult = 'aborted';
+    let result: ServedResult = 'aborted';
     try {
       for (const body of messages) {
         let copy: Buffer = Buffer.from(body);

@@ -3,29 +3,20 @@ import { PldnsError, describeError, isPldnsError, type PldnsErrorOf } from '../.
 import { formatHostPort, type HostPort } from '../../config/units';
 import type { PrimariesConfig, TsigKeyConfig } from '../../config/schema';
 import type { ClientAddress } from '../../server/request';
-import type { ZoneRecord } from '../codec/zone-record';
+import type { Soa } from '../codec/soa';
 import { applyChanges } from '../zone/apply-changes';
-import { parseSoa, type PolicyZone } from '../zone/policy-zone';
+import { zoneSoaFields, type PolicyZone } from '../zone/policy-zone';
 import { zoneFromTransfer } from '../zone/zone-from-transfer';
 import { serialGt } from '../codec/serial';
 import { policyZoneToTableInputs, type ZoneTableBuild } from '../zone/zone-to-table';
 import { judgeZone, type RefusalCode } from './zone-guard';
+import type { TransferResult } from './transfer-assembler';
 
 /** The wire calls the secondary needs (secondary/xfr-client.ts implements them). */
 export interface XfrCalls {
-  querySoa(server: HostPort, zone: string, opts: { key?: TsigKeyConfig; timeoutMs: number }): Promise<{ serial: number; soa: ZoneRecord }>;
-  transferZone(server: HostPort, zone: string, opts: { key?: TsigKeyConfig; timeoutMs: number; currentSerial?: number; maxRecords?: number }): Promise<XfrOutcome>;
+  querySoa(server: HostPort, zone: string, opts: { key?: TsigKeyConfig; timeoutMs: number }): Promise<Soa>;
+  transferZone(server: HostPort, zone: string, opts: { key?: TsigKeyConfig; timeoutMs: number; currentSerial?: number; maxRecords?: number }): Promise<TransferResult>;
 }
-
-export type XfrOutcome =
-  | { readonly kind: 'uptodate'; readonly serial: number }
-  | { readonly kind: 'axfr'; readonly serial: number; readonly records: readonly ZoneRecord[] }
-  | {
-      readonly kind: 'ixfr';
-      readonly fromSerial: number;
-      readonly serial: number;
-      readonly changes: readonly { fromSerial: number; toSerial: number; removed: readonly ZoneRecord[]; added: readonly ZoneRecord[] }[];
-    };
 
 /** Where the last zone is kept so the edge answers at boot with every primary down. */
 export interface ZoneStore {
@@ -197,8 +188,7 @@ export class Secondary {
 
   private refreshMs(): number {
     if (this.config.refreshMs !== null) return this.config.refreshMs;
-    const soa = this.zone ? parseSoa(this.zone.records[0]?.data ?? '') : undefined;
-    return soa ? soa.refreshS * 1000 : FALLBACK_REFRESH_MS;
+    return this.zone ? zoneSoaFields(this.zone).refreshS * 1000 : FALLBACK_REFRESH_MS;
   }
 
   private schedule(): void {
@@ -300,7 +290,7 @@ export class Secondary {
   }
 
   /** Installs what a transfer brought; undefined when an IXFR answer needs an AXFR after all. */
-  private applyOutcome(outcome: XfrOutcome, primary: string, force: boolean): CheckResult | undefined {
+  private applyOutcome(outcome: TransferResult, primary: string, force: boolean): CheckResult | undefined {
     if (outcome.kind === 'uptodate') return 'unchanged';
     if (outcome.kind === 'ixfr') {
       if (!this.zone) return undefined;

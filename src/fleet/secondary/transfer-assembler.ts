@@ -3,23 +3,31 @@ import type { WireRecord } from '../codec/message';
 import { canonicalName, isInZone } from '../../wire/name-codec';
 import { serialGt } from '../codec/serial';
 import type { ZoneRecord } from '../codec/zone-record';
-import { wireToZoneRecord } from '../codec/zone-record-wire';
+import { wireToSoa, wireToZoneRecord } from '../codec/zone-record-wire';
+import type { ZoneChange } from '../zone/zone-change';
 import { PldnsError } from '../../errors';
 
-/** One step of an incremental transfer: the zone at `fromSerial` becomes the zone at `toSerial`. */
-export interface ZoneChange {
+/** What a zone transfer brought: nothing new, the whole zone, or the changes from our serial. */
+export type TransferResult =
+  | { readonly kind: 'uptodate'; readonly serial: number }
+  | { readonly kind: 'axfr'; readonly serial: number; readonly records: readonly ZoneRecord[] }
+  | { readonly kind: 'ixfr'; readonly fromSerial: number; readonly serial: number; readonly changes: readonly ZoneChange[] };
+
+/** A change while it is being read: its SOAs and records arrive one by one. */
+interface OpenChange {
   readonly fromSerial: number;
-  readonly toSerial: number;
-  /** Records to delete, the old SOA first (as RFC 1995 sends them). */
+  toSerial: number;
+  readonly fromSoa: ZoneRecord;
+  toSoa: ZoneRecord | undefined;
   readonly removed: ZoneRecord[];
-  /** Records to add, the new SOA first. */
   readonly added: ZoneRecord[];
 }
 
-export type TransferResult =
-  | { readonly kind: 'uptodate'; readonly serial: number }
-  | { readonly kind: 'axfr'; readonly serial: number; readonly records: ZoneRecord[] }
-  | { readonly kind: 'ixfr'; readonly fromSerial: number; readonly serial: number; readonly changes: ZoneChange[] };
+/** An SOA at the zone apex, as a record and typed. */
+interface ApexSoa {
+  readonly record: ZoneRecord;
+  readonly serial: number;
+}
 
 type Phase = 'first' | 'second' | 'axfr' | 'removing' | 'adding' | 'done';
 
@@ -34,8 +42,8 @@ export class TransferAssembler {
   private phase: Phase = 'first';
   private serial = 0;
   private readonly records: ZoneRecord[] = [];
-  private readonly changes: ZoneChange[] = [];
-  private current: ZoneChange | undefined;
+  private readonly changes: OpenChange[] = [];
+  private current: OpenChange | undefined;
   private upToDate = false;
 
   private readonly zone: string;
@@ -63,15 +71,22 @@ export class TransferAssembler {
   result(): TransferResult {
     if (this.phase !== 'done') throw fail('the transfer is not complete');
     if (this.upToDate) return { kind: 'uptodate', serial: this.serial };
-    if (this.changes.length > 0) return { kind: 'ixfr', fromSerial: this.changes[0].fromSerial, serial: this.serial, changes: this.changes };
+    if (this.changes.length > 0) {
+      const changes = this.changes.map(({ fromSerial, toSerial, fromSoa, toSoa, removed, added }): ZoneChange => {
+        if (toSoa === undefined) throw fail(`change from serial ${fromSerial} has no closing SOA`);
+        return { fromSerial, toSerial, removed, added, fromSoa, toSoa };
+      });
+      return { kind: 'ixfr', fromSerial: this.changes[0].fromSerial, serial: this.serial, changes };
+    }
     return { kind: 'axfr', serial: this.serial, records: this.records };
   }
 
   private take(w: WireRecord, lastInMessage: boolean): void {
     if (!isInZone(w.name, this.zone)) throw fail(`record "${w.name}" is outside zone "${this.zone}"`);
-    const soa = w.type === RRType.SOA ? this.apexSoa(w) : undefined;
+    const apex = w.type === RRType.SOA ? this.apexSoa(w) : undefined;
+    const soa = apex?.record;
     // Read only where soa is set (a serial of -1 never matches one).
-    const soaSerial = soa === undefined ? -1 : Number(soa.data.split(' ')[2]);
+    const soaSerial = apex === undefined ? -1 : apex.serial;
     const record = soa ?? wireToZoneRecord(w);
     switch (this.phase) {
       case 'first':
@@ -110,9 +125,8 @@ export class TransferAssembler {
           return;
         }
         if (!serialGt(soaSerial, change.fromSerial)) throw fail(`change from serial ${change.fromSerial} to older serial ${soaSerial}`);
-        this.current = { ...change, toSerial: soaSerial };
-        this.current.added.push(soa);
-        this.changes[this.changes.length - 1] = this.current;
+        change.toSerial = soaSerial;
+        change.toSoa = soa;
         this.phase = 'adding';
         return;
       }
@@ -134,13 +148,13 @@ export class TransferAssembler {
     }
   }
 
-  private currentChange(): ZoneChange {
+  private currentChange(): OpenChange {
     if (!this.current) throw fail('a change record before the change started');
     return this.current;
   }
 
   private startChange(fromSerial: number, oldSoa: ZoneRecord): void {
-    this.current = { fromSerial, toSerial: fromSerial, removed: [oldSoa], added: [] };
+    this.current = { fromSerial, toSerial: fromSerial, fromSoa: oldSoa, toSoa: undefined, removed: [], added: [] };
     this.changes.push(this.current);
     this.phase = 'removing';
   }
@@ -159,10 +173,10 @@ export class TransferAssembler {
   }
 
   /** An SOA owned by the zone apex; any other SOA is out of place. */
-  private apexSoa(w: WireRecord): ZoneRecord {
-    const r = wireToZoneRecord(w);
-    if (r === undefined || w.name !== this.zone) throw fail(`malformed or misplaced SOA at "${w.name}"`);
-    return r;
+  private apexSoa(w: WireRecord): ApexSoa {
+    const decoded = wireToSoa(w);
+    if (decoded === undefined || w.name !== this.zone) throw fail(`malformed or misplaced SOA at "${w.name}"`);
+    return { record: decoded.record, serial: decoded.soa.serial };
   }
 }
 

@@ -8,8 +8,8 @@ import { canonicalName } from '../../wire/name-codec';
 import { buildNotify, serialOnlySoa } from '../codec/notify';
 import { frameMessage, TcpFrameReader } from '../../wire/tcp-frames';
 import { readTsig, signRequest, tsigErrorName, TsigStreamVerifier, type TsigCheck, type TsigKey } from '../codec/tsig';
-import type { ZoneRecord } from '../codec/zone-record';
-import { wireToZoneRecord } from '../codec/zone-record-wire';
+import type { Soa } from '../codec/soa';
+import { wireToSoa } from '../codec/zone-record-wire';
 import { PldnsError, type ErrorCode } from '../../errors';
 import { TransferAssembler, type TransferResult } from './transfer-assembler';
 
@@ -19,10 +19,10 @@ import { TransferAssembler, type TransferResult } from './transfer-assembler';
  * all of it under one deadline and a byte cap; and NOTIFY over UDP (RFC 1996) for the hub.
  */
 
-export type { TransferResult, ZoneChange } from './transfer-assembler';
+export type { TransferResult } from './transfer-assembler';
 
 /** A transfer larger than this is refused, whatever the primary says (a policy zone is far smaller). */
-export const DEFAULT_TRANSFER_MAX_BYTES = 64 * 1024 * 1024;
+const DEFAULT_TRANSFER_MAX_BYTES = 64 * 1024 * 1024;
 
 export interface XfrOptions {
   readonly key?: TsigKey;
@@ -43,7 +43,7 @@ export interface TransferOptions extends XfrOptions {
  * The primary's SOA for `zone`: over UDP first (a datagram each way, so a fleet of edges polling
  * costs the hub no TCP connections), over TCP when the UDP answer is truncated or does not come.
  */
-export async function querySoa(server: HostPort, zone: string, opts: XfrOptions): Promise<{ serial: number; soa: ZoneRecord }> {
+export async function querySoa(server: HostPort, zone: string, opts: XfrOptions): Promise<Soa> {
   const name = canonicalName(zone);
   const question: DnsQuestion = { name, type: RRType.SOA, class: CLASS_IN };
   const started = Date.now();
@@ -51,9 +51,9 @@ export async function querySoa(server: HostPort, zone: string, opts: XfrOptions)
   const viaUdp = await udpSoaAnswer(server, question, { ...opts, timeoutMs: udpTimeoutMs });
   const msg = viaUdp ?? (await tcpSoaAnswer(server, question, { ...opts, timeoutMs: Math.max(1, opts.timeoutMs - (Date.now() - started)) }));
   const r = msg.answers.find((a) => a.type === RRType.SOA && a.name === name);
-  const soa = r === undefined ? undefined : wireToZoneRecord(r);
+  const soa = r === undefined ? undefined : wireToSoa(r)?.soa;
   if (soa === undefined) throw xfrError('XFR_FAILED', server, zone, `the answer holds no SOA for "${name}"`);
-  return { serial: Number(soa.data.split(' ')[2]), soa };
+  return soa;
 }
 
 /** How long an SOA query waits for its UDP answer before asking over TCP. */

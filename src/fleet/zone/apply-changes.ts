@@ -1,7 +1,9 @@
 import { RRType } from '../../wire/constants';
-import { zoneRecordKey, type ZoneRecord } from '../codec/zone-record';
+import { zoneRecordKey } from '../codec/zone-record';
 import { PldnsError } from '../../errors';
-import { formatSoa, parseSoa, sortZoneRecords, zoneSoa, type PolicyZone } from './policy-zone';
+import { formatSoa, parseSoa } from '../codec/soa';
+import { sortZoneRecords, zoneSoa, type PolicyZone } from './policy-zone';
+import type { ZoneChange } from './zone-change';
 
 /**
  * The edge side of IXFR: a received chain of changes applied to the zone we hold. Anything that
@@ -12,10 +14,7 @@ import { formatSoa, parseSoa, sortZoneRecords, zoneSoa, type PolicyZone } from '
 
 const invalid = (origin: string, why: string): PldnsError => new PldnsError('ZONE_DATA_INVALID', `IXFR for ${origin}: ${why}`);
 
-export function applyChanges(
-  zone: PolicyZone,
-  changes: readonly { fromSerial: number; toSerial: number; removed: readonly ZoneRecord[]; added: readonly ZoneRecord[]; toSoa?: ZoneRecord }[],
-): PolicyZone {
+export function applyChanges(zone: PolicyZone, changes: readonly ZoneChange[]): PolicyZone {
   if (changes.length === 0) return zone;
   let serial = zone.serial;
   let soa = zoneSoa(zone);
@@ -31,10 +30,8 @@ export function applyChanges(
       if (r.name !== zone.origin && !r.name.endsWith(`.${zone.origin}`)) throw invalid(zone.origin, `change ${i} adds ${r.name}, outside the zone`);
       held.set(zoneRecordKey(r), r); // RRsets are sets: adding what is held changes nothing
     }
-    if (c.toSoa !== undefined) {
-      if (c.toSoa.type !== RRType.SOA || c.toSoa.name !== zone.origin) throw invalid(zone.origin, `change ${i} carries a SOA of ${c.toSoa.name}`);
-      soa = c.toSoa;
-    }
+    if (c.toSoa.type !== RRType.SOA || c.toSoa.name !== zone.origin) throw invalid(zone.origin, `change ${i} carries a SOA of ${c.toSoa.name}`);
+    soa = c.toSoa;
     serial = c.toSerial;
   }
   const fields = parseSoa(soa.data);

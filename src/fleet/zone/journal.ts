@@ -1,22 +1,13 @@
 import { RRType } from '../../wire/constants';
 import { zoneRecordKey, type ZoneRecord } from '../codec/zone-record';
 import { zoneSoa, type PolicyZone } from './policy-zone';
+import type { ZoneChange } from './zone-change';
 
 /**
  * IXFR history (RFC 1995): a bounded list of changes, each the records removed and added between
  * two consecutive serials. SOAs are not in removed/added - the transfer framing puts the old and
  * new SOA around each change; they ride along as fromSoa/toSoa so that framing has them exactly.
  */
-
-export interface ZoneChange {
-  readonly fromSerial: number;
-  readonly toSerial: number;
-  readonly removed: readonly ZoneRecord[];
-  readonly added: readonly ZoneRecord[];
-  /** The SOA records of the two versions, when known (a journal always fills them). */
-  readonly fromSoa?: ZoneRecord;
-  readonly toSoa?: ZoneRecord;
-}
 
 /** What changed from `from` to `to`, by record (owner, type, TTL and data), SOA left out. */
 export function diffZones(from: PolicyZone, to: PolicyZone): ZoneChange {

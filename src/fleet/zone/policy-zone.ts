@@ -5,6 +5,7 @@ import { RRType } from '../../wire/constants';
 import { zoneRecordKey, type ZoneRecord } from '../codec/zone-record';
 import type { TableEntryInput } from '../../resolve/table';
 import { toSerial } from '../codec/serial';
+import { formatSoa, parseSoa, type Soa } from '../codec/soa';
 
 /**
  * The managed-name table as a DNS response policy zone (RPZ): what a hub publishes by zone
@@ -28,20 +29,8 @@ export const RPZ_NS = 'localhost';
  * polling the SOA (a cheap query). Expire is long: a secondary that expires an RPZ drops the
  * policy and starts handing out the public 100.64/10 answers, which is worse than old IPs.
  */
-export interface SoaTimers {
-  readonly refreshS: number;
-  readonly retryS: number;
-  readonly expireS: number;
-}
-export const DEFAULT_SOA_TIMERS: SoaTimers = { refreshS: 60, retryS: 15, expireS: 14 * 86_400 };
-
-export interface SoaFields extends SoaTimers {
-  readonly mname: string;
-  readonly rname: string;
-  readonly serial: number;
-  /** Negative-caching TTL (RFC 2308): records.ttl, like the NODATA answers of the table. */
-  readonly minimumS: number;
-}
+export type SoaTimers = Pick<Soa, 'refreshS' | 'retryS' | 'expireS'>;
+const DEFAULT_SOA_TIMERS: SoaTimers = { refreshS: 60, retryS: 15, expireS: 14 * 86_400 };
 
 /** A zone with its content and serial. records[0] is the SOA, whose data carries `serial`. */
 export interface PolicyZone {
@@ -74,21 +63,6 @@ export function checkZoneName(name: string): string | undefined {
   if (name.length === 0 || name.length > MAX_NAME_CHARS) return `must be 1 to ${MAX_NAME_CHARS} characters`;
   for (const l of name.split('.')) if (!LABEL_RE.test(l)) return `label "${l}" is not valid in a DNS name`;
   return undefined;
-}
-
-export function formatSoa(f: SoaFields): string {
-  return `${f.mname} ${f.rname} ${toSerial(f.serial)} ${f.refreshS} ${f.retryS} ${f.expireS} ${f.minimumS}`;
-}
-
-/** The fields of SOA presentation data as ZoneRecord keeps it; undefined when malformed. */
-export function parseSoa(data: string): SoaFields | undefined {
-  const p = data.split(' ');
-  if (p.length !== 7) return undefined;
-  const [mname, rname, ...nums] = p as [string, string, ...string[]];
-  const n = nums.map((x) => (/^\d{1,10}$/.test(x) ? Number(x) : NaN));
-  if (n.some((x) => !(x >= 0 && x < 2 ** 32))) return undefined;
-  const [serial, refreshS, retryS, expireS, minimumS] = n as [number, number, number, number, number];
-  return { mname, rname, serial, refreshS, retryS, expireS, minimumS };
 }
 
 function compareRecords(a: ZoneRecord, b: ZoneRecord): number {
@@ -152,7 +126,8 @@ export function buildPolicyZone(inputs: readonly TableEntryInput[], options: Pol
     }
   }
 
-  const soa: SoaFields = { mname: RPZ_NS, rname: `hostmaster.${origin}`, serial: toSerial(serial), ...timers, minimumS: ttl };
+  // The SOA minimum (negative-caching TTL) is records.ttl, like the NODATA answers of the table.
+  const soa: Soa = { mname: RPZ_NS, rname: `hostmaster.${origin}`, serial: toSerial(serial), ...timers, minimumS: ttl };
   const head: ZoneRecord[] = [
     { name: origin, type: RRType.SOA, ttl, data: formatSoa(soa) },
     { name: origin, type: RRType.NS, ttl, data: RPZ_NS },
@@ -170,14 +145,20 @@ export function zoneSoa(zone: PolicyZone): ZoneRecord {
   return found;
 }
 
+/** The zone's SOA, typed; throws RangeError when its data is malformed. */
+export function zoneSoaFields(zone: PolicyZone): Soa {
+  const record = zoneSoa(zone);
+  const soa = parseSoa(record.data);
+  if (!soa) throw new RangeError(`zone ${zone.origin} has a malformed SOA "${record.data}"`);
+  return soa;
+}
+
 /** The same zone under another serial. */
 export function withSerial(zone: PolicyZone, serial: number): PolicyZone {
-  const soa = zoneSoa(zone);
-  const fields = parseSoa(soa.data);
-  if (!fields) throw new RangeError(`zone ${zone.origin} has a malformed SOA "${soa.data}"`);
+  const record = zoneSoa(zone);
   const s = toSerial(serial);
-  const newSoa: ZoneRecord = { ...soa, data: formatSoa({ ...fields, serial: s }) };
-  return { origin: zone.origin, serial: s, records: zone.records.map((r) => (r === soa ? newSoa : r)) };
+  const newSoa: ZoneRecord = { ...record, data: formatSoa({ ...zoneSoaFields(zone), serial: s }) };
+  return { origin: zone.origin, serial: s, records: zone.records.map((r) => (r === record ? newSoa : r)) };
 }
 
 /**
@@ -185,7 +166,10 @@ export function withSerial(zone: PolicyZone, serial: number): PolicyZone {
  * build is a change that needs a new serial.
  */
 export function zoneDigest(zone: PolicyZone): string {
-  const soa = zoneSoa(zone);
-  const keys = zone.records.map((r) => zoneRecordKey(r === soa ? { ...r, data: r.data.replace(/^(\S+ \S+ )\d+/, '$1-') } : r)).sort();
+  const record = zoneSoa(zone);
+  const f = zoneSoaFields(zone);
+  // The SOA's key spells the serial "-" (digests are persisted: keep this spelling).
+  const soaKey = zoneRecordKey({ ...record, data: [f.mname, f.rname, '-', f.refreshS, f.retryS, f.expireS, f.minimumS].join(' ') });
+  const keys = zone.records.map((r) => (r === record ? soaKey : zoneRecordKey(r))).sort();
   return createHash('sha256').update(zone.origin).update('\u0001').update(keys.join('\u0001')).digest('hex');
 }

@@ -4,7 +4,7 @@ export { serialAdd, serialCompare, serialGt, toSerial, SERIAL_MODULO } from '../
 
 /**
  * SOA serial numbers of published zones: the rule for the next one (RFC 1982 arithmetic is in
- * dns/serial.ts). A serial is the unix time, in seconds, of the last content change, so it never goes
+ * fleet/codec/serial.ts). A serial is the unix time, in seconds, of the last content change, so it never goes
  * back across restarts and two hubs that publish the same data give comparable serials.
  */
 

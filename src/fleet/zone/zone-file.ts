@@ -1,6 +1,7 @@
 import { RRType } from '../../wire/constants';
 import type { ZoneRecord } from '../codec/zone-record';
-import { parseSoa, zoneSoa, type PolicyZone } from './policy-zone';
+import { parseSoa } from '../codec/soa';
+import { zoneSoa, type PolicyZone } from './policy-zone';
 
 /**
  * A zone as an RFC 1035 master file: $ORIGIN and $TTL, then one record per line with an
@@ -42,7 +43,7 @@ function rdata(r: ZoneRecord): string {
   }
 }
 
-export function renderZoneRecord(r: ZoneRecord): string {
+function renderZoneRecord(r: ZoneRecord): string {
   const type = TYPE_NAMES[r.type];
   if (type === undefined) throw new RangeError(`record type ${r.type} cannot be written to a zone file`);
   return `${absolute(r.name)}\t${r.ttl}\tIN\t${type}\t${rdata(r)}`;

@@ -1,7 +1,8 @@
 import { RRType } from '../../wire/constants';
 import { zoneRecordKey, type ZoneRecord } from '../codec/zone-record';
 import { PldnsError } from '../../errors';
-import { parseSoa, sortZoneRecords, type PolicyZone } from './policy-zone';
+import { parseSoa } from '../codec/soa';
+import { sortZoneRecords, type PolicyZone } from './policy-zone';
 
 /**
  * The records of an AXFR (RFC 5936: SOA, the rest, SOA again) as a PolicyZone. Duplicates

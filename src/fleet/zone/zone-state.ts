@@ -5,7 +5,8 @@ import { RRType } from '../../wire/constants';
 import type { ZoneRecord } from '../codec/zone-record';
 import { PldnsError } from '../../errors';
 import { removeStaleTempFiles, writeFileAtomic, type AtomicWriteFs } from '../../state/atomic-write';
-import { checkZoneName, parseSoa, sortZoneRecords, type PolicyZone } from './policy-zone';
+import { parseSoa } from '../codec/soa';
+import { checkZoneName, sortZoneRecords, type PolicyZone } from './policy-zone';
 import type { SerialRecord } from './serial';
 
 /**

@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { RRType } from '../../wire/constants';
 import type { TableEntryInput } from '../../resolve/table';
-import { RPZ_DROP, RPZ_PASSTHRU, parseSoa, zoneSoa, type PolicyZone } from './policy-zone';
+import { RPZ_DROP, RPZ_PASSTHRU, zoneSoaFields, type PolicyZone } from './policy-zone';
 
 /**
  * The edge side: a received policy zone back into answer-table inputs, so an edge answers
@@ -91,5 +91,5 @@ export function policyZoneToTableInputs(zone: PolicyZone): ZoneTableBuild {
     if (ipv4.length > 0 || ipv6.length > 0) inputs.push(base);
     else inputs.push({ ...base, unavailable: o.drop ? 'servfail' : 'forward' });
   }
-  return { inputs, ttlS: ttlS ?? parseSoa(zoneSoa(zone).data)?.minimumS ?? 0, ignored, ignoredSamples };
+  return { inputs, ttlS: ttlS ?? zoneSoaFields(zone).minimumS, ignored, ignoredSamples };
 }

@@ -5,10 +5,11 @@ import { encodeMessage, parseMessage } from '../../../src/fleet/codec/message';
 import { signRequest, TsigStreamVerifier, type TsigKey } from '../../../src/fleet/codec/tsig';
 import { zoneRecordToWire, wireToZoneRecord } from '../../../src/fleet/codec/zone-record-wire';
 import type { ZoneRecord } from '../../../src/fleet/codec/zone-record';
+import { parseSoa } from '../../../src/fleet/codec/soa';
 import { createLogger } from '../../../src/runtime/log';
 import type { EntryState } from '../../../src/privatelink/model';
 import { ZonePublisher } from '../../../src/fleet/primary/zone-publisher';
-import { ZoneServer, type TransferKind, type TransferResult } from '../../../src/fleet/primary/zone-server';
+import { ZoneServer, type TransferKind, type ServedResult } from '../../../src/fleet/primary/zone-server';
 import { TransferAcl } from '../../../src/fleet/primary/transfer-acl';
 import { tsigAuthenticator } from '../../../src/fleet/primary/tsig-auth';
 
@@ -31,7 +32,7 @@ function state(id: string, zones: [string, string][]): EntryState {
 }
 
 function setup(nowSec = 1_800_000_000) {
-  const served: [TransferKind, TransferResult][] = [];
+  const served: [TransferKind, ServedResult][] = [];
   const serials: [string, number][] = [];
   let clock = nowSec * 1000;
   const publisher = new ZonePublisher({
@@ -110,7 +111,7 @@ t.test('IXFR: incremental from the journal, SOA only when up to date, AXFR-style
   const second = publisher.get('privatelink.rpz')!.zone.serial;
   t.ok(second > first, `serial moved ${first} → ${second}`);
   const inc = records(messages(server.handle(request('privatelink.rpz', RRType.IXFR, { soaSerial: first }), inside, 'tcp')));
-  t.same(inc.map((r) => (r.type === RRType.SOA ? `SOA ${r.data.split(' ')[2]}` : `${r.type} ${r.data}`)), [
+  t.same(inc.map((r) => (r.type === RRType.SOA ? `SOA ${parseSoa(r.data)?.serial}` : `${r.type} ${r.data}`)), [
     `SOA ${second}`, `SOA ${first}`, `1 10.0.0.1`, `SOA ${second}`, `1 10.0.0.9`, `SOA ${second}`,
   ], 'new SOA, old SOA, removed, new SOA, added, new SOA');
   const upToDate = records(messages(server.handle(request('privatelink.rpz', RRType.IXFR, { soaSerial: second }), inside, 'tcp')));

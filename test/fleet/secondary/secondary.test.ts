@@ -5,7 +5,9 @@ import type { HostPort } from '../../../src/config/units';
 import type { PrimariesConfig } from '../../../src/config/schema';
 import type { ZoneRecord } from '../../../src/fleet/codec/zone-record';
 import { RRType } from '../../../src/wire/constants';
-import { Secondary, type XfrCalls, type XfrOutcome, type ZoneStore } from '../../../src/fleet/secondary/secondary';
+import { Secondary, type XfrCalls, type ZoneStore } from '../../../src/fleet/secondary/secondary';
+import type { TransferResult } from '../../../src/fleet/secondary/transfer-assembler';
+import { parseSoa } from '../../../src/fleet/codec/soa';
 import type { PolicyZone } from '../../../src/fleet/zone/policy-zone';
 
 // The edge's refresh logic against scripted primaries: failover, IXFR with AXFR fallback, older
@@ -42,14 +44,14 @@ function scripted(primaries: Record<number, Primary>, log: string[]): XfrCalls {
     async querySoa(s) {
       const p = get(s);
       log.push(`soa ${s.port}`);
-      return { serial: p.serial, soa: soa(p.serial) };
+      return { ...parseSoa(soa(p.serial).data)!, serial: p.serial };
     },
-    async transferZone(s, _zone, opts): Promise<XfrOutcome> {
+    async transferZone(s, _zone, opts): Promise<TransferResult> {
       const p = get(s);
       if (opts.currentSerial !== undefined) {
         log.push(`ixfr ${s.port} from ${opts.currentSerial}`);
         if (p.ixfr === 'bad') {
-          return { kind: 'ixfr', fromSerial: opts.currentSerial, serial: p.serial, changes: [{ fromSerial: opts.currentSerial + 999, toSerial: p.serial, removed: [], added: [] }] };
+          return { kind: 'ixfr', fromSerial: opts.currentSerial, serial: p.serial, changes: [{ fromSerial: opts.currentSerial + 999, toSerial: p.serial, removed: [], added: [], fromSoa: soa(opts.currentSerial + 999), toSoa: soa(p.serial) }] };
         }
         return { kind: 'axfr', serial: p.serial, records: records(p) };
       }

@@ -37,8 +37,8 @@ t.test('IXFR: up to date, incremental, AXFR-style', async (t) => {
   t.ok(inc.push(w([soa(7)])));
   t.same(inc.result(), {
     kind: 'ixfr', fromSerial: 5, serial: 7, changes: [
-      { fromSerial: 5, toSerial: 6, removed: [soa(5), a('x', '10.0.0.1')], added: [soa(6), a('y', '10.0.0.2')] },
-      { fromSerial: 6, toSerial: 7, removed: [soa(6)], added: [soa(7), a('z', '10.0.0.3')] },
+      { fromSerial: 5, toSerial: 6, removed: [a('x', '10.0.0.1')], added: [a('y', '10.0.0.2')], fromSoa: soa(5), toSoa: soa(6) },
+      { fromSerial: 6, toSerial: 7, removed: [], added: [a('z', '10.0.0.3')], fromSoa: soa(6), toSoa: soa(7) },
     ],
   });
 

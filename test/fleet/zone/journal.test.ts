@@ -2,7 +2,8 @@ import t from 'tap';
 import { RRType } from '../../../src/wire/constants';
 import { applyChanges } from '../../../src/fleet/zone/apply-changes';
 import { ZoneJournal, diffZones } from '../../../src/fleet/zone/journal';
-import { buildPolicyZone, type PolicyZone } from '../../../src/fleet/zone/policy-zone';
+import { buildPolicyZone, zoneSoa, type PolicyZone } from '../../../src/fleet/zone/policy-zone';
+import { formatSoa, parseSoa, type Soa } from '../../../src/fleet/codec/soa';
 import { zoneFromTransfer } from '../../../src/fleet/zone/zone-from-transfer';
 import type { ZoneRecord } from '../../../src/fleet/codec/zone-record';
 
@@ -24,8 +25,8 @@ t.test('diffZones: removed and added records, SOA out of both, SOAs carried', as
   t.same(d.removed.map((r) => `${r.name} ${r.data}`).sort(), ['n1.example.com.privatelink.rpz 10.0.1.1', 'n2.example.com.privatelink.rpz 10.0.1.2']);
   t.same(d.added.map((r) => `${r.name} ${r.data}`), ['n9.example.com.privatelink.rpz rpz-drop']);
   t.notOk([...d.removed, ...d.added].some((r) => r.type === RRType.SOA));
-  t.equal(d.fromSoa?.data.split(' ')[2], '1001');
-  t.equal(d.toSoa?.data.split(' ')[2], '1002');
+  t.equal(parseSoa(d.fromSoa.data)?.serial, 1001);
+  t.equal(parseSoa(d.toSoa.data)?.serial, 1002);
 });
 
 t.test('changesSince: the chain from a serial to the newest, [] when current, undefined without history', async (t) => {
@@ -81,8 +82,11 @@ t.test('applyChanges: the journal chain turns the old zone into the new one exac
   const applied = applyChanges(vs[0] as PolicyZone, j.changesSince(1001) ?? []);
   t.same(applied, vs[2]);
   t.same(applyChanges(vs[0] as PolicyZone, []), vs[0], 'no changes: the same zone');
-  const bare = (j.changesSince(1001) ?? []).map(({ fromSerial, toSerial, removed, added }) => ({ fromSerial, toSerial, removed, added }));
-  t.same(applyChanges(vs[0] as PolicyZone, bare), vs[2], 'without the SOAs, the serial still moves');
+  // A change that also moves the SOA timers: the zone takes the new SOA whole, not only its serial.
+  const retimed = buildPolicyZone([{ id: 'e0', names: ['n0.example.com'], ipv4: ['10.0.9.9'], ipv6: [] }], { ...OPTS, timers: { refreshS: 7 } }, 1009).zone;
+  const moved = applyChanges(vs[0] as PolicyZone, [diffZones(vs[0] as PolicyZone, retimed)]);
+  t.same(moved, retimed, 'the new SOA (refresh 7) comes with the change');
+  t.equal(parseSoa(zoneSoa(moved).data)?.refreshS, 7);
 });
 
 t.test('applyChanges refuses what does not fit (ZONE_DATA_INVALID)', async (t) => {
@@ -104,7 +108,7 @@ t.test('zoneFromTransfer: AXFR records (SOA first and last) back into the zone; 
   const [soa, ...rest] = v.records;
   const axfr = [soa, ...[...rest].reverse(), soa] as ZoneRecord[];
   t.same(zoneFromTransfer('PrivateLink.rpz.', axfr), v);
-  const other = { ...soa, data: (soa as ZoneRecord).data.replace(' 1001 ', ' 1002 ') } as ZoneRecord;
+  const other: ZoneRecord = { ...(soa as ZoneRecord), data: formatSoa({ ...(parseSoa((soa as ZoneRecord).data) as Soa), serial: 1002 }) };
   t.throws(() => zoneFromTransfer('privatelink.rpz', [...axfr, other]), { code: 'ZONE_DATA_INVALID', message: /2 different SOA/ });
   t.throws(() => zoneFromTransfer('privatelink.rpz', rest), { code: 'ZONE_DATA_INVALID', message: /0 different SOA/ });
   t.throws(() => zoneFromTransfer('privatelink.rpz', [...axfr, { name: 'x.example.org', type: 1, ttl: 30, data: '10.0.0.1' }]), {

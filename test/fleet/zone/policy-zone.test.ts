@@ -2,7 +2,8 @@ import t from 'tap';
 import { RRType } from '../../../src/wire/constants';
 import type { ZoneRecord } from '../../../src/fleet/codec/zone-record';
 import type { TableEntryInput } from '../../../src/resolve/table';
-import { buildPolicyZone, parseSoa, withSerial, zoneDigest, zoneSoa } from '../../../src/fleet/zone/policy-zone';
+import { buildPolicyZone, withSerial, zoneDigest, zoneSoa } from '../../../src/fleet/zone/policy-zone';
+import { parseSoa } from '../../../src/fleet/codec/soa';
 
 const ORIGIN = 'privatelink.rpz';
 const OPTS = { origin: ORIGIN, ttlS: 30, onUnavailable: 'servfail' as const };
