@@ -28,7 +28,7 @@ import type { Secondary } from '../fleet/secondary/secondary';
 import type { ZoneHub, ZoneHubOptions } from '../fleet/primary/zone-hub';
 import type { ZoneServer } from '../fleet/primary/zone-server';
 import { buildTableInputs } from '../privatelink/table-builder';
-import { staticEntryState } from '../privatelink/model';
+import { dataFetchedAtMs, staticEntryState } from '../privatelink/model';
 import { configWarnings } from '../config/warnings';
 import { computeReadiness, computeStatus } from '../http/status';
 import { Prober } from '../probe/prober';
@@ -232,7 +232,7 @@ export class App {
       transfer: config.transfer,
       records: config.records,
       stateDir: config.stateDir,
-      sendNotify: fleet().notifySender(config.transfer.keys[0]),
+      sendNotify: fleet().notifySender(config.transfer.keys),
       notifyObserver: notifierObserver(this.metrics),
       onSerial: publishedSerialObserver(this.metrics),
       logger: this.logger.child({ component: 'transfer' }),
@@ -251,7 +251,7 @@ export class App {
     if (!this.hub && !this.secondary) return undefined;
     const keys = [...(config.transfer?.keys ?? []), ...(config.primaries?.key ? [config.primaries.key] : [])];
     return new (fleet().ZoneServer)({
-      ...(this.hub ? { publisher: this.hub.publisher, acl: this.hub.acl } : {}),
+      ...(this.hub ? { publisher: this.hub.publisher, acl: this.hub.acl, secondaries: this.hub.secondaries } : {}),
       ...(this.secondary ? { notifyReceiver: this.secondary } : {}),
       authenticate: fleet().tsigAuthenticator(keys),
       observer: zoneServerObserver(this.metrics),
@@ -336,7 +336,7 @@ export class App {
   private onSyncState(state: SyncState, inputs: TableEntryInput[]): void {
     this.syncState = state;
     this.swapTable(inputs);
-    this.hub?.publishStates(state.entries);
+    this.hub?.publishStates(state.entries, { fetchedAtMs: dataFetchedAtMs(state.entries, Date.now()) });
     if (this.snapshots) {
       // The store logs the first failure and the recovery; later failures only count.
       this.snapshots.save(state).catch(() => undefined);
@@ -389,7 +389,7 @@ export class App {
   }
 
   private readinessInputs(): Parameters<typeof computeReadiness>[0] {
-    return { lifecycle: this.state, listenersBound: this.listeners.size === this.config.listen.dns.length && this.listeners.size > 0, syncState: this.syncState, table: this.table, config: this.config, nowMs: Date.now(), sourceReasons: this.secondary?.notReadyReasons(Date.now()) ?? [] };
+    return { lifecycle: this.state, listenersBound: this.listeners.size === this.config.listen.dns.length && this.listeners.size > 0, syncState: this.syncState, table: this.table, config: this.config, nowMs: Date.now(), sourceReasons: [...(this.secondary?.notReadyReasons(Date.now()) ?? []), ...(this.hub?.notReadyReasons(Date.now()) ?? [])] };
   }
 
   private statusInputs(): Parameters<typeof computeStatus>[0] {
@@ -470,7 +470,7 @@ export class App {
       }
     }
     if (this.hub || this.secondary) this.zoneServer = this.buildZoneServer(next);
-    if (this.hub && this.syncState) this.hub.publishStates(this.syncState.entries);
+    if (this.hub && this.syncState) this.hub.publishStates(this.syncState.entries, { fetchedAtMs: dataFetchedAtMs(this.syncState.entries, Date.now()) });
   }
 
   /** Lameduck: /readyz turns 503 first so load balancers and probes move away, then we stop. */

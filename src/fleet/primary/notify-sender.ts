@@ -6,9 +6,14 @@ import type { NotifySender } from './notifier';
 /** One NOTIFY attempt's deadline; the notifier retries with backoff. */
 const NOTIFY_TIMEOUT_MS = 2000;
 
-/** NOTIFY over UDP, signed with `key` when the hub has one; REFUSED/NOTAUTH means "not carried there". */
-export function notifySender(key: TsigKey | undefined): NotifySender {
-  return async (target, zone, serial) => {
+/**
+ * NOTIFY over UDP, signed with the key the target uses (by name: the key a learned secondary
+ * signed its requests with) or else the hub's first key; REFUSED/NOTAUTH means "not carried there".
+ */
+export function notifySender(keys: TsigKey | readonly TsigKey[] | undefined): NotifySender {
+  const list: readonly TsigKey[] = keys === undefined ? [] : Array.isArray(keys) ? keys : [keys as TsigKey];
+  return async (target, zone, serial, keyName) => {
+    const key = (keyName === undefined ? undefined : list.find((k) => k.name === keyName)) ?? list[0];
     try {
       await sendNotify(target, zone, serial, { ...(key ? { key } : {}), timeoutMs: NOTIFY_TIMEOUT_MS });
       return 'ack';

@@ -9,13 +9,14 @@ import { wireToZoneRecord } from '../codec/zone-record-wire';
 import { zoneSoa } from '../zone/policy-zone';
 import { serialGt } from '../codec/serial';
 import type { Authenticate, RequestAuth } from './request-auth';
+import type { Sighting } from './secondary-registry';
 import type { TransferAcl } from './transfer-acl';
 import type { PublishedZone, ZonePublisher } from './zone-publisher';
 import { axfrRecords, ixfrRecords, packMessages, setQuestionType, singleMessage } from './xfr-messages';
 import { SharedMessages } from './shared-messages';
 
 export type TransferKind = 'axfr' | 'ixfr' | 'soa' | 'query' | 'notify';
-export type TransferResult = 'ok' | 'refused' | 'notauth' | 'formerr' | 'aborted';
+export type TransferResult = 'ok' | 'refused' | 'notauth' | 'formerr' | 'aborted' | 'servfail';
 
 /** What the zone side reports (the app binds it to privatelink_dns_transfer_* metrics). */
 export interface ZoneServerObserver {
@@ -31,6 +32,8 @@ export interface ZoneServerOptions {
   /** Hub: the published zones, and who may read them. */
   readonly publisher?: ZonePublisher;
   readonly acl?: TransferAcl;
+  /** Hub: told of every signed SOA check and transfer served (learned NOTIFY, the fleet in /status). */
+  readonly secondaries?: { saw(s: Sighting): void };
   /** Edge: where NOTIFY goes. */
   readonly notifyReceiver?: NotifyReceiver;
   readonly authenticate: Authenticate;
@@ -55,7 +58,8 @@ export class ZoneServer implements ZoneService {
 
   claims(query: Query): boolean {
     if (query.qtype === RRType.AXFR || query.qtype === RRType.IXFR) return true;
-    return this.options.publisher?.zoneOf(query.qname) !== undefined;
+    // The whole zone name, published or not (before the first data its requests get SERVFAIL).
+    return this.options.publisher?.covers(query.qname) ?? false;
   }
 
   /** An edge takes NOTIFY from its primaries (checked per message); a hub serves transfer.allow. */
@@ -79,6 +83,8 @@ export class ZoneServer implements ZoneService {
     const zone = this.options.publisher?.zoneOf(question.name);
     const transfer = question.type === RRType.AXFR || question.type === RRType.IXFR;
     const signed = m.additionals.some((r) => r.type === TYPE_TSIG);
+    // Our zone, not published yet (no data): SERVFAIL, so secondaries keep what they hold.
+    if (!zone && this.options.publisher?.covers(question.name)) return this.unpublished(msg, m, question, client);
     if (!zone) {
       // Not a zone of ours: transfers are refused; anything else takes the normal path.
       return transfer || signed ? this.reply(m, question, RCode.REFUSED, [], this.auth(msg, m)) : undefined;
@@ -96,6 +102,9 @@ export class ZoneServer implements ZoneService {
       if (transfer) this.options.logger.info({ client: client.address, zone: question.name, key: keyName ?? null, type: kind }, 'zone transfer refused: not in transfer.allow');
       return this.reply(m, question, RCode.REFUSED, [], auth);
     }
+    if (keyName !== undefined && (kind === 'soa' || kind === 'axfr') && question.name === zone.origin) {
+      this.options.secondaries?.saw({ address: client.address, keyName, zone: zone.origin, kind, ourSerial: zone.zone.serial });
+    }
     if (transfer && question.name !== zone.origin) {
       // Transfers are of whole zones: a name inside one is not a zone of ours.
       this.options.observer.served(kind, 'refused');
@@ -108,22 +117,39 @@ export class ZoneServer implements ZoneService {
       }
       return this.stream(m, auth, kind, this.axfrMessages(zone));
     }
-    if (question.type === RRType.IXFR) return this.ixfr(m, question, zone, auth, protocol);
+    if (question.type === RRType.IXFR) return this.ixfr(m, question, zone, auth, protocol, client);
     this.options.observer.served(kind, 'ok');
     return this.answer(m, question, zone, auth);
+  }
+
+  /** A request for our zone before it is published: SERVFAIL (bad signatures and the ACL first). */
+  private unpublished(msg: Buffer, m: DnsMessage, question: DnsQuestion, client: ClientAddress): Buffer {
+    const kind: TransferKind = question.type === RRType.AXFR ? 'axfr' : question.type === RRType.IXFR ? 'ixfr' : question.type === RRType.SOA ? 'soa' : 'query';
+    const auth = this.auth(msg, m);
+    if (auth.kind === 'failed') {
+      this.options.observer.served(kind, 'notauth');
+      return auth.response;
+    }
+    const keyName = auth.kind === 'signed' ? auth.keyName : undefined;
+    const allowed = this.options.acl?.allows(client.address, keyName) ?? false;
+    this.options.observer.served(kind, allowed ? 'servfail' : 'refused');
+    return this.reply(m, question, allowed ? RCode.SERVFAIL : RCode.REFUSED, [], auth);
   }
 
   private auth(msg: Buffer, m: DnsMessage): RequestAuth {
     return this.options.authenticate(msg, m);
   }
 
-  private ixfr(m: DnsMessage, question: DnsQuestion, zone: PublishedZone, auth: RequestAuth, protocol: Protocol): ZoneReply {
+  private ixfr(m: DnsMessage, question: DnsQuestion, zone: PublishedZone, auth: RequestAuth, protocol: Protocol, client: ClientAddress): ZoneReply {
     const theirs = m.authorities.find((r) => r.type === RRType.SOA);
     const theirSoa = theirs ? wireToZoneRecord(theirs) : undefined;
     const theirSerial = theirSoa ? Number(theirSoa.data.split(' ')[2]) : NaN;
     if (!Number.isInteger(theirSerial)) {
       this.options.observer.served('ixfr', 'formerr');
       return this.reply(m, question, RCode.FORMERR, [], auth);
+    }
+    if (auth.kind === 'signed') {
+      this.options.secondaries?.saw({ address: client.address, keyName: auth.keyName, zone: zone.origin, kind: 'ixfr', theirSerial, ourSerial: zone.zone.serial });
     }
     const current = zoneSoa(zone.zone);
     // Up to date (or ahead of us: another hub was newer): our SOA alone says "nothing to send".
