@@ -32,6 +32,7 @@ const DEBIAN_PACKAGE: Record<string, string> = {
   setpriv: 'util-linux',
   nsupdate: 'bind9-dnsutils',
   pdns_recursor: 'pdns-recursor',
+  faketime: 'faketime',
 };
 
 export function toolVersion(cmd: string, args: string[]): string {
