@@ -21,6 +21,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds } from './lib/proc-stats.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -267,11 +268,16 @@ async function main() {
   const probe = startProbe(hub.port);
   const windows = { quiet: [], burst: [] };
   const rounds = [];
+  const cpu = { quietS: 0, quietCpuS: 0, burstS: 0, burstCpuS: 0 };
   await sleep(1000);
   for (let r = 0; r < opts.rounds; r++) {
     const quietStart = performance.now();
+    const quietCpu = cpuSeconds(hub.proc.pid);
     await sleep(opts.quietS * 1000);
     windows.quiet.push([quietStart, performance.now()]);
+    cpu.quietS += (performance.now() - quietStart) / 1000;
+    cpu.quietCpuS += cpuSeconds(hub.proc.pid) - quietCpu;
+    const burstCpu = cpuSeconds(hub.proc.pid);
     round = { notified: new Set(), done: new Set(), firstAt: 0, lastNotifyAt: 0, lastDoneAt: 0 };
     const before = hub.lines.length;
     await sim.setIp(`10.99.0.${r + 1}`);
@@ -281,6 +287,9 @@ async function main() {
     const windowEnd = published.seenAt + opts.burstS * 1000;
     for (let i = 0; i < 3000 && (round.done.size < opts.secondaries || performance.now() < windowEnd); i++) await sleep(10);
     windows.burst.push([published.seenAt, windowEnd]);
+    // Hub CPU from the change until every secondary is done (or the window ends): the burst's cost.
+    cpu.burstS += (performance.now() - (published.seenAt - 1000)) / 1000;
+    cpu.burstCpuS += cpuSeconds(hub.proc.pid) - burstCpu;
     const res = {
       round: r + 1,
       serial: published.serial,
@@ -305,9 +314,15 @@ async function main() {
     transferErrors: stats.failed,
     quiet: summary(inside(windows.quiet)),
     burst: summary(inside(windows.burst)),
+    hubCpu: {
+      quietPerSecond: Math.round((cpu.quietCpuS / cpu.quietS) * 1000) / 1000,
+      perBurst: Math.round((cpu.burstCpuS / opts.rounds) * 1000) / 1000,
+      perBurstAboveQuiet: Math.round(((cpu.burstCpuS - (cpu.quietCpuS / cpu.quietS) * cpu.burstS) / opts.rounds) * 1000) / 1000,
+    },
   };
   console.log(`probe every ${opts.intervalMs} ms — quiet: ${JSON.stringify(result.quiet)}`);
   console.log(`probe every ${opts.intervalMs} ms — burst: ${JSON.stringify(result.burst)}`);
+  console.log(`hub CPU s: ${JSON.stringify(result.hubCpu)}`);
   if (opts.write) fs.writeFileSync(opts.out ?? path.join(HERE, `results-notify-${opts.secondaries}.json`), `${JSON.stringify(result, null, 2)}\n`);
   for (const s of sims) s.sock.close();
   hub.proc.kill('SIGTERM');
