@@ -90,7 +90,10 @@ export class Notifier {
     if (this.stopped) return;
     const { targets, learned, keyOf } = this.options;
     const all = new Map<string, { target: HostPort; keyName: string | undefined; maxAttempts: number }>();
+    // A listed host is told at its listed port only (with the key it was seen using).
+    const listedHosts = new Set(targets.map((t) => t.host));
     for (const l of learned?.(zone) ?? []) {
+      if (listedHosts.has(l.target.host)) continue;
       all.set(formatHostPort(l.target), { target: l.target, keyName: l.keyName, maxAttempts: this.options.learnedMaxAttempts ?? DEFAULT_LEARNED_MAX_ATTEMPTS });
     }
     for (const target of targets) {

@@ -136,7 +136,8 @@ export class ZoneHub {
         publishedAt: new Date(z.publishedAtMs).toISOString(),
         journal: { changes: z.journal.length, oldestSerial: z.journal.oldestSerial ?? null },
       })),
-      notify: { targets: this.options.transfer.notify.length, learned: this.secondaries.size, pending: this.notifier.pending },
+      // The pending list is cut short: with a thousand learned secondaries it would be the page.
+      notify: { targets: this.options.transfer.notify.length, learned: this.secondaries.size, pendingCount: this.notifier.pending.length, pending: this.notifier.pending.slice(0, 20) },
       fleet: this.fleetStatus().secondaries,
     };
   }

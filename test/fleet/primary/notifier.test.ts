@@ -72,6 +72,25 @@ t.test('the rate bound: a burst starts at most one second\'s worth at once; a ne
   for (const g of gates) g();
 });
 
+t.test('a listed host that is also learned is told once, at its listed port, with its learned key', async (t) => {
+  const calls: string[] = [];
+  const n = new Notifier({
+    targets: [hp('10.6.0.1', 5300)],
+    learned: () => [{ target: hp('10.6.0.1'), keyName: 'k1' }, { target: hp('10.6.0.2'), keyName: 'k2' }],
+    keyOf: (a) => (a === '10.6.0.1' ? 'k1' : undefined),
+    send: async (target, _z, _s, keyName) => {
+      calls.push(`${target.host}:${target.port} ${keyName}`);
+      return 'ack';
+    },
+    observer: { sent: () => {} },
+    logger: createLogger('silent'),
+  });
+  n.announce('privatelink.rpz', 3);
+  await new Promise((r) => setImmediate(r));
+  t.same(calls.sort(), ['10.6.0.1:5300 k1', '10.6.0.2:53 k2']);
+  n.stop();
+});
+
 t.test('learned targets that never answer are given up after a few attempts', async (t) => {
   let attempts = 0;
   const n = new Notifier({
