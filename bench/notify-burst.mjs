@@ -323,7 +323,7 @@ async function main() {
   console.log(`probe every ${opts.intervalMs} ms — quiet: ${JSON.stringify(result.quiet)}`);
   console.log(`probe every ${opts.intervalMs} ms — burst: ${JSON.stringify(result.burst)}`);
   console.log(`hub CPU s: ${JSON.stringify(result.hubCpu)}`);
-  if (opts.write) fs.writeFileSync(opts.out ?? path.join(HERE, `results-notify-${opts.secondaries}.json`), `${JSON.stringify(result, null, 2)}\n`);
+  if (opts.write) fs.writeFileSync(opts.out ?? path.join(HERE, `results-notify-${opts.secondaries}-${opts.follow}.json`), `${JSON.stringify(result, null, 2)}\n`);
   for (const s of sims) s.sock.close();
   hub.proc.kill('SIGTERM');
   await sleep(300);

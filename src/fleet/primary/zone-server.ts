@@ -51,6 +51,7 @@ export interface ZoneServerOptions {
  */
 export class ZoneServer implements ZoneService {
   private readonly axfrCache = new WeakMap<PublishedZone, SharedMessages>();
+  private readonly ixfrCache = new WeakMap<PublishedZone, Map<number, SharedMessages>>();
   /** Records by owner name, per published zone: answers inside the zone without scanning it. */
   private readonly byName = new WeakMap<PublishedZone, Map<string, ZoneRecord[]>>();
 
@@ -158,8 +159,8 @@ export class ZoneServer implements ZoneService {
       this.options.observer.served('ixfr', 'ok');
       return this.reply(m, question, RCode.NOERROR, [current], auth);
     }
-    const changes = zone.journal.changesSince(theirSerial);
-    if (changes) return this.stream(m, auth, 'ixfr', packMessages(question, ixfrRecords(zone.zone, changes)));
+    const incremental = this.ixfrMessages(zone, theirSerial);
+    if (incremental) return this.stream(m, auth, 'ixfr', incremental);
     // No history back to their serial: the whole zone, under their IXFR question (RFC 1995 §4).
     return this.stream(m, auth, 'ixfr', this.axfrMessages(zone), RRType.IXFR);
   }
@@ -184,6 +185,27 @@ export class ZoneServer implements ZoneService {
       this.byName.set(zone, index);
     }
     return index;
+  }
+
+  /**
+   * The incremental answer from `from`, built once per serial pair and shared: after a NOTIFY every
+   * secondary asks for the same change.
+   */
+  private ixfrMessages(zone: PublishedZone, from: number): SharedMessages | undefined {
+    let byFrom = this.ixfrCache.get(zone);
+    const cached = byFrom?.get(from);
+    if (cached) return cached;
+    const changes = zone.journal.changesSince(from);
+    if (!changes) return undefined;
+    const question = { name: zone.origin, type: RRType.IXFR, class: 1 };
+    const messages = new SharedMessages(packMessages(question, ixfrRecords(zone.zone, changes)));
+    if (!byFrom) {
+      byFrom = new Map();
+      this.ixfrCache.set(zone, byFrom);
+    }
+    // Bounded by the journal: one entry per serial it can start from.
+    if (byFrom.size <= zone.journal.length) byFrom.set(from, messages);
+    return messages;
   }
 
   private axfrMessages(zone: PublishedZone): SharedMessages {
