@@ -1,6 +1,6 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dig, type DigResult } from '../helpers/dig';
@@ -12,6 +12,17 @@ import { startSimulatorProcess, type SimulatorProcess } from '../helpers/simulat
 import { saveSnapshot } from '../../src/privatelink/snapshot';
 import { serialGt } from '../../src/fleet/codec/serial';
 
+
+/** This file's temporary directories, removed when its tests end. */
+const made: string[] = [];
+t.teardown(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
 /**
  * Fleet failover with hubs that hold different data, every process the real CLI on 127.0.0.1:
  * a hub without data publishes nothing (SERVFAIL, not ready) and so never outranks one with data;
@@ -53,7 +64,7 @@ async function readyz(httpPort: number): Promise<{ code: number; body: { ready: 
 const neverSyncs = (yaml: string): string => yaml.replace('access_key_secret: simulator', 'access_key_secret: not-the-secret');
 
 async function hub(sim: SimulatorProcess, upstreamPort: number, o: { stateDir?: string; dnsPort?: number; yaml?: (y: string) => string; env?: Record<string, string>; refresh?: string } = {}): Promise<RunningDaemon> {
-  const dir = o.stateDir ?? mkdtempSync(join(tmpdir(), 'pldns-hub-'));
+  const dir = o.stateDir ?? tempDir('pldns-hub-');
   const yaml = hubYaml({ sim, upstreamPort, stateDir: dir, ...(o.dnsPort ? { dnsPort: o.dnsPort } : {}), ...(o.refresh ? { refresh: o.refresh } : {}) });
   return startDaemon((o.yaml ?? ((y) => y))(yaml), { dir, ...(o.env ? { env: o.env } : {}) });
 }
@@ -76,7 +87,7 @@ t.test('two hubs, B never syncs and starts after A\'s last change: the edge keep
   t.teardown(() => sim.stop());
   const upstream = await startUpstream();
   t.teardown(() => upstream.close());
-  const dirA = mkdtempSync(join(tmpdir(), 'pldns-hub-a-'));
+  const dirA = tempDir('pldns-hub-a-');
   let hubA = await hub(sim, upstream.port, { stateDir: dirA });
   t.teardown(() => hubA.stop());
   const portA = hubA.dnsPort;
@@ -146,7 +157,7 @@ t.test('an hour-old snapshot with a corrupt serial file publishes under the snap
   t.teardown(() => sim.stop());
   const upstream = await startUpstream();
   t.teardown(() => upstream.close());
-  const oldDir = mkdtempSync(join(tmpdir(), 'pldns-hub-old-'));
+  const oldDir = tempDir('pldns-hub-old-');
   const hourAgo = Date.now() - 3_600_000;
   await saveSnapshot(oldDir, {
     entries: [

@@ -1,6 +1,6 @@
 import t from 'tap';
 import type { Test } from 'tap';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, startDaemon, type RunningDaemon } from '../helpers/daemon';
@@ -8,6 +8,17 @@ import { FLEET_SECRET, MANAGED, fleetData } from '../helpers/fleet';
 import { TestNetns, sh } from '../helpers/netns';
 import { requireTool } from '../helpers/tools';
 
+
+/** This file's temporary directories, removed when its tests end. */
+const made: string[] = [];
+t.teardown(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
 /**
  * Learned NOTIFY, end to end: a hub whose transfer.notify lists nothing, and ten edges it has
  * never been told about, each in its own network namespace with its own address (as in a data
@@ -59,13 +70,13 @@ t.test('ten edges listed nowhere on the hub get a change within 2 s of the hub p
   }
 
   // The simulator runs beside the hub, in its namespace.
-  const simDir = mkdtempSync(join(tmpdir(), 'pldns-sim-'));
+  const simDir = tempDir('pldns-sim-');
   writeFileSync(join(simDir, 'data.json'), JSON.stringify(fleetData()));
   const sim = await nets.startIn(hubNs, [process.execPath, CLI, 'simulate', '--listen', '127.0.0.1:0', '--data', join(simDir, 'data.json')], (out) => /"simulator listening"/.test(out), 'simulator');
   const simLine = JSON.parse(/^(\{.*"simulator listening".*\})$/m.exec(sim.output())?.[1] ?? '{}') as { endpoint: string; url: string };
 
   const inNs = (ns: string) => (configPath: string): string[] => ['ip', 'netns', 'exec', ns, process.execPath, CLI, 'serve', '--config', configPath];
-  const hubDir = mkdtempSync(join(tmpdir(), 'pldns-hub-'));
+  const hubDir = tempDir('pldns-hub-');
   const hub: RunningDaemon = await startDaemon(
     `region: cn-hangzhou
 listen:
@@ -101,7 +112,7 @@ log: { level: info }
 
   const edges: RunningDaemon[] = await Promise.all(
     Array.from({ length: EDGES }, (_, i) => {
-      const dir = mkdtempSync(join(tmpdir(), 'pldns-edge-'));
+      const dir = tempDir('pldns-edge-');
       const k = keyOf(i);
       return startDaemon(
         `listen:
