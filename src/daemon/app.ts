@@ -143,15 +143,15 @@ export class App {
 
   /** Gauges computed at scrape time, so they are as true as /status. */
   private refreshGauges(): void {
-    const now = Date.now();
     this.metrics.cacheEntries.set(this.cache?.size ?? 0);
-    this.metrics.tableAgeSeconds.set(this.source.dataAgeS(now));
+    this.metrics.tableAgeSeconds.set(this.source.dataAgeS(Date.now()));
     this.metrics.ready.set(computeReadiness(this.readinessInputs()).ready ? 1 : 0);
   }
 
   private readinessInputs(): ReadinessInputs {
+    const nowMs = Date.now();
     const listenersBound = this.listeners.size === this.config.listen.dns.length && this.listeners.size > 0;
-    return { lifecycle: this.state, listenersBound, table: this.table, nowMs: Date.now(), source: this.source };
+    return { lifecycle: this.state, listenersBound, table: this.table, nowMs, source: this.source, otherReasons: this.zones?.notReadyReasons(nowMs) };
   }
 
   private statusInputs(): Parameters<typeof computeStatus>[0] {

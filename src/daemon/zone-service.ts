@@ -3,6 +3,7 @@ import type { Logger } from '../runtime/log';
 import { type Metrics, notifierObserver, publishedSerialObserver, zoneServerObserver } from '../metrics';
 import type { ZoneHub, ZoneHubOptions } from '../fleet/primary/zone-hub';
 import type { NotifyReceiver, ZoneServer } from '../fleet/primary/zone-server';
+import { dataFetchedAtMs } from '../privatelink/model';
 import { fleet } from './fleet-modules';
 import type { SourceUpdate } from './table-source';
 
@@ -46,7 +47,11 @@ export class ZoneService {
     this.last = update;
     if (!this.hub) return;
     if (update.zone) this.hub.publishReceived(update.zone);
-    else if (update.syncState) this.hub.publishStates(update.syncState.entries);
+    else if (update.syncState) {
+      // Published only once there is data (a sync or the snapshot); the serial is when it was fetched.
+      const entries = update.syncState.entries;
+      this.hub.publishStates(entries, { fetchedAtMs: dataFetchedAtMs(entries, Date.now()) });
+    }
   };
 
   /** Adding or removing `transfer` needs a restart (reload keeps the old value); keys, ACL, NOTIFY targets and SOA timers apply now. */
@@ -55,6 +60,11 @@ export class ZoneService {
     if (this.hub && hubOptions) this.hub.reconfigure(hubOptions);
     this.serverValue = this.buildServer(config);
     if (this.last) this.sourceUpdated(this.last);
+  }
+
+  /** A hub with nothing to publish yet is not ready (its transfers get SERVFAIL). */
+  notReadyReasons(nowMs: number): string[] {
+    return this.hub?.notReadyReasons(nowMs) ?? [];
   }
 
   status(): Record<string, unknown> | undefined {
@@ -71,7 +81,7 @@ export class ZoneService {
       transfer: config.transfer,
       records: config.records,
       stateDir: config.stateDir,
-      sendNotify: fleet().notifySender(config.transfer.keys[0]),
+      sendNotify: fleet().notifySender(config.transfer.keys),
       notifyObserver: notifierObserver(this.options.metrics),
       onSerial: publishedSerialObserver(this.options.metrics),
       logger: this.options.logger.child({ component: 'transfer' }),
@@ -81,7 +91,7 @@ export class ZoneService {
   private buildServer(config: Config): ZoneServer {
     const keys = [...(config.transfer?.keys ?? []), ...(config.primaries?.key ? [config.primaries.key] : [])];
     return new (fleet().ZoneServer)({
-      ...(this.hub ? { publisher: this.hub.publisher, acl: this.hub.acl } : {}),
+      ...(this.hub ? { publisher: this.hub.publisher, acl: this.hub.acl, secondaries: this.hub.secondaries } : {}),
       ...(this.notifyReceiver ? { notifyReceiver: this.notifyReceiver } : {}),
       authenticate: fleet().tsigAuthenticator(keys),
       nsid: config.nsid,

@@ -18,7 +18,7 @@ export interface ReadinessInputs {
   readonly nowMs: number;
   readonly source: SourceView;
   /** Other components' reasons (a hub without data to publish). */
-  readonly otherReasons?: readonly string[];
+  readonly otherReasons?: readonly string[] | undefined;
 }
 
 /**

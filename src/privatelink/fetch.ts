@@ -24,6 +24,15 @@ export interface FetchContext {
   regionId: string;
   observer?: FetchObserver;
   now?: () => number;
+  /** Told the API's own time (its HTTP `Date` header) of every answer that carries one. */
+  apiDate?: (ms: number) => void;
+}
+
+/** The time an HTTP `Date` header names, or undefined when there is none or it does not parse. */
+export function headerDateMs(headers: Record<string, string> | undefined): number | undefined {
+  const raw = headers?.date ?? headers?.Date;
+  const ms = raw === undefined ? Number.NaN : Date.parse(raw);
+  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
 }
 
 /** Both documented limits (1–50 and 1–1000) accept 50. */
@@ -43,6 +52,8 @@ async function call<B>(ctx: FetchContext, action: string, fn: () => Promise<ApiR
       throw new PldnsError('PL_BAD_RESPONSE', `${action}: response has no body`);
     }
     ctx.observer?.apiCall(action, 'ok');
+    const dateMs = headerDateMs(response.headers);
+    if (dateMs !== undefined) ctx.apiDate?.(dateMs);
     return response.body;
   } catch (err) {
     const typed = toPldnsError(err, action);
@@ -224,7 +235,16 @@ const STOP_CODES: ReadonlySet<string> = new Set(['PL_THROTTLED', 'PL_FORBIDDEN']
  * listed for Active endpoints (other statuses answer nothing whatever their zones say), once per
  * endpoint even when several entries name it.
  */
-export async function fetchEntries(ctx: FetchContext, planned: readonly PlannedEntry[], opts: FetchEntriesOptions): Promise<(EntryState | PldnsError)[]> {
+export async function fetchEntries(outer: FetchContext, planned: readonly PlannedEntry[], opts: FetchEntriesOptions): Promise<(EntryState | PldnsError)[]> {
+  // The earliest API time of this fetch: the data is at least that fresh, by the API's clock.
+  let apiFetchedAtMs: number | undefined;
+  const ctx: FetchContext = {
+    ...outer,
+    apiDate: (ms) => {
+      apiFetchedAtMs = apiFetchedAtMs === undefined ? ms : Math.min(apiFetchedAtMs, ms);
+      outer.apiDate?.(ms);
+    },
+  };
   const guard: CallGuard = opts.guard ?? ((work) => work);
   let stopped: PldnsError | undefined;
   const attempt = async <T>(what: string, work: () => Promise<T>): Promise<T | PldnsError> => {
@@ -268,7 +288,7 @@ export async function fetchEntries(ctx: FetchContext, planned: readonly PlannedE
     const endpoint = toEndpointInfo(ep);
     const zones = endpoint.endpointStatus === 'Active' ? zonesById.get(endpoint.endpointId) ?? [] : [];
     if (zones instanceof PldnsError) return zones;
-    return { id: entryId(entry), kind: entry.kind, names: [...entry.names], endpoint, zones, source: 'sync', fetchedAtMs, stale: false };
+    return { id: entryId(entry), kind: entry.kind, names: [...entry.names], endpoint, zones, source: 'sync', fetchedAtMs, ...(apiFetchedAtMs !== undefined ? { apiFetchedAtMs } : {}), stale: false };
   });
 }
 

@@ -52,6 +52,12 @@ export interface EntryState {
   source: EntrySource;
   /** When this entry's data was last fetched successfully; absent if never. */
   fetchedAtMs?: number;
+  /**
+   * The same fetch by the API's own clock (the HTTP Date of its answers, the earliest of the sync):
+   * what a hub's zone serial is derived from, comparable between hubs whatever their own clocks
+   * say. Absent when the API sent no Date, and in snapshots written before it existed.
+   */
+  apiFetchedAtMs?: number;
   /** True while the latest attempt for this entry failed and we answer from older data (or none). */
   stale: boolean;
   lastError?: ErrorInfo;
@@ -118,4 +124,22 @@ export function alignToConfig(state: SyncState | undefined, entries: readonly En
   if (state?.lastAttempt) out.lastAttempt = state.lastAttempt;
   if (state?.lastSuccessMs !== undefined) out.lastSuccessMs = state.lastSuccessMs;
   return out;
+}
+
+/**
+ * When the data a hub would publish was fetched: the oldest fetch over the cloud entries (by the
+ * API's clock when known, else ours), so the zone is at least that fresh. Undefined while any
+ * cloud entry has never been fetched (no successful sync and no snapshot yet): such a state must
+ * not be published. Static entries come from the config: a state with no cloud entry is data at
+ * `nowMs`.
+ */
+export function dataFetchedAtMs(entries: readonly EntryState[], nowMs: number): number | undefined {
+  let oldest: number | undefined;
+  for (const e of entries) {
+    if (e.kind === 'static') continue;
+    const at = e.apiFetchedAtMs ?? e.fetchedAtMs;
+    if (at === undefined) return undefined;
+    oldest = oldest === undefined ? at : Math.min(oldest, at);
+  }
+  return oldest ?? nowMs;
 }

@@ -78,6 +78,7 @@ function readEntry(v: unknown, i: number): EntryState {
   if (!Array.isArray(v.names) || !v.names.every((n) => typeof n === 'string')) throw new Error(`${what}.names is not a list of strings`);
   if (!Array.isArray(v.zones)) throw new Error(`${what}.zones is not a list`);
   if (v.fetchedAtMs !== undefined && !isTime(v.fetchedAtMs)) throw new Error(`${what}.fetchedAtMs is not a time`);
+  if (v.apiFetchedAtMs !== undefined && !isTime(v.apiFetchedAtMs)) throw new Error(`${what}.apiFetchedAtMs is not a time`);
   if (typeof v.stale !== 'boolean') throw new Error(`${what}.stale is not a boolean`);
   const entry: EntryState = {
     id: v.id,
@@ -93,6 +94,8 @@ function readEntry(v: unknown, i: number): EntryState {
     if (typeof vpcId === 'string' && vpcId !== '') entry.endpoint.vpcId = vpcId;
   }
   if (v.fetchedAtMs !== undefined) entry.fetchedAtMs = v.fetchedAtMs as number;
+  // Absent in snapshots written before it existed: the local fetch time stands in.
+  if (v.apiFetchedAtMs !== undefined) entry.apiFetchedAtMs = v.apiFetchedAtMs as number;
   if (v.lastError !== undefined) {
     const e = v.lastError;
     if (!isObj(e) || typeof e.code !== 'string' || typeof e.message !== 'string' || !isTime(e.atMs)) throw new Error(`${what}.lastError is malformed`);

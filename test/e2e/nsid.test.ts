@@ -45,7 +45,7 @@ t.before(async () => {
     nsid,
   });
   const publisher = new ZonePublisher({ origin: 'privatelink.rpz', records, journal: { maxChanges: 10, maxRecords: 1000 }, serials: undefined, logger, onNewSerial: () => {} });
-  publisher.update([]);
+  publisher.update([], { fetchedAtMs: Date.now() });
   const zone = new ZoneServer({ publisher, acl: new TransferAcl({ networks: ['127.0.0.1/32'], keys: [] }), authenticate: tsigAuthenticator([]), observer: { served: () => {} }, logger, nsid });
   const counters = { dropped: () => {}, rejected: () => {}, tcpConnections: () => {}, udpBatch: () => {} };
   const pipeline = new QueryPipeline({ handler: resolver.handle, admit: () => 'pass', zone }, counters, logger);

@@ -39,6 +39,7 @@ const DEBIAN_PACKAGE: Record<string, string> = {
   strip: 'binutils',
   unshare: 'util-linux',
   chroot: 'coreutils',
+  faketime: 'faketime',
 };
 
 export function toolVersion(cmd: string, args: string[]): string {

@@ -10,6 +10,7 @@ import { wireToSoa } from '../codec/zone-record-wire';
 import { zoneSoa } from '../zone/policy-zone';
 import { serialGt } from '../codec/serial';
 import type { Authenticate, RequestAuth } from './request-auth';
+import type { Sighting } from './secondary-registry';
 import type { TransferAcl } from './transfer-acl';
 import type { PublishedZone, ZonePublisher } from './zone-publisher';
 import { axfrRecords, ixfrRecords, packMessages, setQuestionType, singleMessage } from './xfr-messages';
@@ -18,7 +19,7 @@ import { requestEdns, type RequestEdns } from './zone-edns';
 
 export type TransferKind = 'axfr' | 'ixfr' | 'soa' | 'query' | 'notify';
 /** How a request to the zone side ended (a transfer's outcome on the pulling side is TransferResult). */
-export type ServedResult = 'ok' | 'refused' | 'notauth' | 'formerr' | 'aborted';
+export type ServedResult = 'ok' | 'refused' | 'notauth' | 'formerr' | 'aborted' | 'servfail';
 
 /** What the zone side reports (the app binds it to privatelink_dns_transfer_* metrics). */
 export interface ZoneServerObserver {
@@ -34,6 +35,8 @@ export interface ZoneServerOptions {
   /** Hub: the published zones, and who may read them. */
   readonly publisher?: ZonePublisher;
   readonly acl?: TransferAcl;
+  /** Hub: told of every signed SOA check and transfer served (learned NOTIFY, the fleet in /status). */
+  readonly secondaries?: { saw(s: Sighting): void };
   /** Edge: where NOTIFY goes. */
   readonly notifyReceiver?: NotifyReceiver;
   readonly authenticate: Authenticate;
@@ -62,6 +65,7 @@ interface Reply {
  */
 export class ZoneServer implements ZoneService {
   private readonly axfrCache = new WeakMap<PublishedZone, SharedMessages>();
+  private readonly ixfrCache = new WeakMap<PublishedZone, Map<number, SharedMessages>>();
   /** Records by owner name, per published zone: answers inside the zone without scanning it. */
   private readonly byName = new WeakMap<PublishedZone, Map<string, ZoneRecord[]>>();
   private readonly nsid: Buffer | undefined;
@@ -72,7 +76,8 @@ export class ZoneServer implements ZoneService {
 
   claims(query: Query): boolean {
     if (query.qtype === RRType.AXFR || query.qtype === RRType.IXFR) return true;
-    return this.options.publisher?.zoneOf(query.qname) !== undefined;
+    // The whole zone name, published or not (before the first data its requests get SERVFAIL).
+    return this.options.publisher?.covers(query.qname) ?? false;
   }
 
   /** An edge takes NOTIFY from its primaries (checked per message); a hub serves transfer.allow. */
@@ -97,6 +102,8 @@ export class ZoneServer implements ZoneService {
     const zone = this.options.publisher?.zoneOf(question.name);
     const transfer = question.type === RRType.AXFR || question.type === RRType.IXFR;
     const signed = m.additionals.some((r) => r.type === TYPE_TSIG);
+    // Our zone, not published yet (no data): SERVFAIL, so secondaries keep what they hold.
+    if (!zone && this.options.publisher?.covers(question.name)) return this.unpublished(msg, m, question, client, edns, protocol);
     if (!zone) {
       // Not a zone of ours: transfers are refused; anything else takes the normal path.
       if (!transfer && !signed) return undefined;
@@ -121,6 +128,9 @@ export class ZoneServer implements ZoneService {
       if (transfer) this.options.logger.info({ client: client.address, zone: question.name, key: keyName ?? null, type: kind }, 'zone transfer refused: not in transfer.allow');
       return this.reply(r, RCode.REFUSED, []);
     }
+    if (keyName !== undefined && (kind === 'soa' || kind === 'axfr') && question.name === zone.origin) {
+      this.options.secondaries?.saw({ address: client.address, keyName, zone: zone.origin, kind, ourSerial: zone.zone.serial });
+    }
     if (transfer && question.name !== zone.origin) {
       // Transfers are of whole zones: a name inside one is not a zone of ours.
       this.options.observer.served(kind, 'refused');
@@ -133,7 +143,7 @@ export class ZoneServer implements ZoneService {
       }
       return this.stream(r, kind, this.axfrMessages(zone));
     }
-    if (question.type === RRType.IXFR) return this.ixfr(r, zone);
+    if (question.type === RRType.IXFR) return this.ixfr(r, zone, client);
     this.options.observer.served(kind, 'ok');
     return this.answer(r, zone);
   }
@@ -148,17 +158,39 @@ export class ZoneServer implements ZoneService {
     return edns !== null && edns.version > 0 ? this.reply(r, RCode.BADVERS, []) : r;
   }
 
+  /** A request for our zone before it is published: SERVFAIL (bad signatures and the ACL first). */
+  private unpublished(msg: Buffer, m: DnsMessage, question: DnsQuestion, client: ClientAddress, edns: RequestEdns | null | 'formerr', protocol: Protocol): Buffer {
+    const kind: TransferKind = question.type === RRType.AXFR ? 'axfr' : question.type === RRType.IXFR ? 'ixfr' : question.type === RRType.SOA ? 'soa' : 'query';
+    const auth = this.auth(msg, m);
+    if (auth.kind === 'failed') {
+      this.options.observer.served(kind, 'notauth');
+      return auth.response;
+    }
+    const keyName = auth.kind === 'signed' ? auth.keyName : undefined;
+    const r = this.request(m, question, edns, auth, protocol);
+    if (Buffer.isBuffer(r)) {
+      this.options.observer.served(kind, 'formerr');
+      return r;
+    }
+    const allowed = this.options.acl?.allows(client.address, keyName) ?? false;
+    this.options.observer.served(kind, allowed ? 'servfail' : 'refused');
+    return this.reply(r, allowed ? RCode.SERVFAIL : RCode.REFUSED, []);
+  }
+
   private auth(msg: Buffer, m: DnsMessage): RequestAuth {
     return this.options.authenticate(msg, m);
   }
 
-  private ixfr(r: Reply, zone: PublishedZone): ZoneReply {
-    const { m, question } = r;
+  private ixfr(r: Reply, zone: PublishedZone, client: ClientAddress): ZoneReply {
+    const { m, auth } = r;
     const theirs = m.authorities.find((r) => r.type === RRType.SOA);
     const theirSerial = theirs ? wireToSoa(theirs)?.soa.serial : undefined;
     if (theirSerial === undefined) {
       this.options.observer.served('ixfr', 'formerr');
       return this.reply(r, RCode.FORMERR, []);
+    }
+    if (auth.kind === 'signed') {
+      this.options.secondaries?.saw({ address: client.address, keyName: auth.keyName, zone: zone.origin, kind: 'ixfr', theirSerial, ourSerial: zone.zone.serial });
     }
     const current = zoneSoa(zone.zone);
     // Up to date (or ahead of us: another hub was newer): our SOA alone says "nothing to send".
@@ -167,8 +199,8 @@ export class ZoneServer implements ZoneService {
       this.options.observer.served('ixfr', 'ok');
       return this.reply(r, RCode.NOERROR, [current]);
     }
-    const changes = zone.journal.changesSince(theirSerial);
-    if (changes) return this.stream(r, 'ixfr', packMessages(question, ixfrRecords(zone.zone, changes)));
+    const incremental = this.ixfrMessages(zone, theirSerial);
+    if (incremental) return this.stream(r, 'ixfr', incremental);
     // No history back to their serial: the whole zone, under their IXFR question (RFC 1995 §4).
     return this.stream(r, 'ixfr', this.axfrMessages(zone), RRType.IXFR);
   }
@@ -194,6 +226,27 @@ export class ZoneServer implements ZoneService {
       this.byName.set(zone, index);
     }
     return index;
+  }
+
+  /**
+   * The incremental answer from `from`, built once per serial pair and shared: after a NOTIFY every
+   * secondary asks for the same change.
+   */
+  private ixfrMessages(zone: PublishedZone, from: number): SharedMessages | undefined {
+    let byFrom = this.ixfrCache.get(zone);
+    const cached = byFrom?.get(from);
+    if (cached) return cached;
+    const changes = zone.journal.changesSince(from);
+    if (!changes) return undefined;
+    const question = { name: zone.origin, type: RRType.IXFR, class: 1 };
+    const messages = new SharedMessages(packMessages(question, ixfrRecords(zone.zone, changes)));
+    if (!byFrom) {
+      byFrom = new Map();
+      this.ixfrCache.set(zone, byFrom);
+    }
+    // Bounded by the journal: one entry per serial it can start from.
+    if (byFrom.size <= zone.journal.length) byFrom.set(from, messages);
+    return messages;
   }
 
   private axfrMessages(zone: PublishedZone): SharedMessages {

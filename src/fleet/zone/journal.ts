@@ -30,7 +30,10 @@ export const DEFAULT_JOURNAL_LIMITS: JournalLimits = { maxChanges: 100, maxRecor
 
 const changeSize = (c: ZoneChange): number => c.removed.length + c.added.length;
 
-/** One zone's history. In memory only: after a restart, transfers are AXFR-style until it refills. */
+/**
+ * One zone's history. A hub with a state_dir saves it beside the zone it leads to
+ * (zone-state.ts, "zone-history"), so after a restart secondaries still get IXFRs.
+ */
 export class ZoneJournal {
   private changes: ZoneChange[] = [];
   private records = 0;
@@ -47,6 +50,11 @@ export class ZoneJournal {
   /** Records held over all changes. */
   get recordCount(): number {
     return this.records;
+  }
+
+  /** The changes held, oldest first (for saving). */
+  get all(): readonly ZoneChange[] {
+    return this.changes;
   }
 
   /** The oldest serial an IXFR can start from, or undefined when the journal is empty. */

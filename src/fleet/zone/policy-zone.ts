@@ -30,7 +30,7 @@ export const RPZ_NS = 'localhost';
  * policy and starts handing out the public 100.64/10 answers, which is worse than old IPs.
  */
 export type SoaTimers = Pick<Soa, 'refreshS' | 'retryS' | 'expireS'>;
-const DEFAULT_SOA_TIMERS: SoaTimers = { refreshS: 60, retryS: 15, expireS: 14 * 86_400 };
+export const DEFAULT_SOA_TIMERS: SoaTimers = { refreshS: 60, retryS: 15, expireS: 14 * 86_400 };
 
 /** A zone with its content and serial. records[0] is the SOA, whose data carries `serial`. */
 export interface PolicyZone {

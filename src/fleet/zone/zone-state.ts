@@ -6,16 +6,19 @@ import type { ZoneRecord } from '../codec/zone-record';
 import { PldnsError } from '../../errors';
 import { removeStaleTempFiles, writeFileAtomic, type AtomicWriteFs } from '../../state/atomic-write';
 import { parseSoa } from '../codec/soa';
-import { checkZoneName, sortZoneRecords, type PolicyZone } from './policy-zone';
+import { checkZoneName, sortZoneRecords, zoneDigest, type PolicyZone } from './policy-zone';
 import type { SerialRecord } from './serial';
+import type { ZoneChange } from './zone-change';
 
 /**
  * What fleet mode keeps in state_dir, each file written atomically (state/atomic-write) as
  * `{format, version, sha256, payload}` with sha256 over JSON.stringify(payload):
  * - an edge: `zone.<origin>.json`, the last policy zone received, so it answers at boot with
  *   every hub down (one file per zone name: switching to another view never loads the old one);
- * - a hub: `zone-serials.json`, the serial and digest of each published zone, so serials never
- *   go back across restarts and unchanged content keeps its serial.
+ * - a hub: `zone-serials.json`, the serial and digest of each published zone, so unchanged content
+ *   keeps its serial across restarts; and `zone-history.<origin>.json` per published zone, the
+ *   last published zone and its IXFR journal (bounded by the journal limits), so after a restart
+ *   a secondary still gets an IXFR and the first change is journalled against what it holds.
  * Anything unreadable is ZONE_STATE_INVALID; the caller logs it and goes on without the file.
  */
 
@@ -23,6 +26,8 @@ export const ZONE_STATE_FORMAT = 'privatelink-dns-zone';
 export const ZONE_SERIALS_FORMAT = 'privatelink-dns-zone-serials';
 export const ZONE_STATE_VERSION = 1;
 export const ZONE_SERIALS_FILE = 'zone-serials.json';
+export const ZONE_HISTORY_FORMAT = 'privatelink-dns-zone-history';
+const HISTORY_PREFIX = 'zone-history.';
 
 export function zoneStateFile(origin: string): string {
   return `zone.${origin}.json`;
@@ -130,4 +135,105 @@ export async function loadZoneSerials(dir: string): Promise<Map<string, SerialRe
     out.set(origin, { serial: v.serial, digest: v.digest });
   }
   return out;
+}
+
+export function zoneHistoryFile(origin: string): string {
+  return `${HISTORY_PREFIX}${origin}.json`;
+}
+
+/** A published zone as a hub last saved it: the zone, its digest and the journal leading to it. */
+export interface SavedHistory {
+  readonly zone: PolicyZone;
+  readonly digest: string;
+  readonly changes: readonly ZoneChange[];
+}
+
+type RecordTuple = [string, number, number, string];
+const tuple = (r: ZoneRecord): RecordTuple => [r.name, r.type, r.ttl, r.data];
+
+export async function saveZoneHistory(dir: string, history: SavedHistory, options: { fs?: AtomicWriteFs } = {}): Promise<void> {
+  const { zone } = history;
+  const payload = {
+    origin: zone.origin,
+    serial: zone.serial,
+    digest: history.digest,
+    records: zone.records.map(tuple),
+    changes: history.changes.map((c) => ({
+      fromSerial: c.fromSerial,
+      toSerial: c.toSerial,
+      fromSoa: c.fromSoa ? tuple(c.fromSoa) : null,
+      toSoa: c.toSoa ? tuple(c.toSoa) : null,
+      removed: c.removed.map(tuple),
+      added: c.added.map(tuple),
+    })),
+  };
+  await writeFileAtomic(join(dir, zoneHistoryFile(zone.origin)), envelope(ZONE_HISTORY_FORMAT, payload), {
+    errorCode: 'ZONE_STATE_WRITE',
+    ...(options.fs ? { fs: options.fs } : {}),
+  });
+}
+
+function readChange(v: unknown, i: number, origin: string): ZoneChange {
+  if (!isObj(v) || !isUint32(v.fromSerial) || !isUint32(v.toSerial)) throw new Error(`changes[${i}] has no valid serials`);
+  if (!Array.isArray(v.removed) || !Array.isArray(v.added)) throw new Error(`changes[${i}] has no removed/added lists`);
+  const fromSoa = readRecord(v.fromSoa, i, origin);
+  const toSoa = readRecord(v.toSoa, i, origin);
+  if (fromSoa.type !== RRType.SOA || toSoa.type !== RRType.SOA) throw new Error(`changes[${i}] lacks its SOA records`);
+  if (parseSoa(fromSoa.data)?.serial !== v.fromSerial || parseSoa(toSoa.data)?.serial !== v.toSerial) throw new Error(`changes[${i}] SOA serials do not match`);
+  return {
+    fromSerial: v.fromSerial,
+    toSerial: v.toSerial,
+    fromSoa,
+    toSoa,
+    removed: v.removed.map((r, j) => readRecord(r, j, origin)),
+    added: v.added.map((r, j) => readRecord(r, j, origin)),
+  };
+}
+
+/**
+ * Every zone history in `dir`, by origin. A file that cannot be used is left out and reported in
+ * `problems` (the zone then starts without history: AXFR-style answers until the journal refills).
+ */
+export async function loadZoneHistories(dir: string): Promise<{ histories: Map<string, SavedHistory>; problems: string[] }> {
+  const histories = new Map<string, SavedHistory>();
+  const problems: string[] = [];
+  let names: string[];
+  try {
+    names = await fsp.readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { histories, problems };
+    throw new PldnsError('ZONE_STATE_INVALID', `cannot list ${dir}: ${(err as Error).message}`, { cause: err });
+  }
+  for (const name of names) {
+    if (!name.startsWith(HISTORY_PREFIX) || !name.endsWith('.json')) continue;
+    const origin = name.slice(HISTORY_PREFIX.length, -'.json'.length);
+    const file = join(dir, name);
+    try {
+      await removeStaleTempFiles(dir, name);
+      const payload = await readEnvelope(file, ZONE_HISTORY_FORMAT);
+      if (payload === undefined) continue;
+      if (payload.origin !== origin || checkZoneName(origin) !== undefined) throw invalid(file, `holds zone ${JSON.stringify(payload.origin)}, not ${origin}`);
+      if (!isUint32(payload.serial) || typeof payload.digest !== 'string') throw invalid(file, 'no valid serial and digest');
+      if (!Array.isArray(payload.records) || !Array.isArray(payload.changes)) throw invalid(file, 'records or changes is not a list');
+      let records: ZoneRecord[];
+      let changes: ZoneChange[];
+      try {
+        records = payload.records.map((r, i) => readRecord(r, i, origin));
+        changes = payload.changes.map((c, i) => readChange(c, i, origin));
+      } catch (err) {
+        throw invalid(file, (err as Error).message);
+      }
+      const soas = records.filter((r) => r.type === RRType.SOA);
+      if (soas.length !== 1 || parseSoa(soas[0]?.data ?? '')?.serial !== payload.serial) throw invalid(file, 'does not hold exactly one SOA with the saved serial');
+      const last = changes[changes.length - 1];
+      const chained = changes.every((c, i) => i === 0 || changes[i - 1]?.toSerial === c.fromSerial);
+      if (!chained || (last && last.toSerial !== payload.serial)) throw invalid(file, 'the journal does not lead to the saved zone');
+      const zone: PolicyZone = { origin, serial: payload.serial, records: sortZoneRecords(records, origin) };
+      if (zoneDigest(zone) !== payload.digest) throw invalid(file, 'the saved digest does not match the zone');
+      histories.set(origin, { zone, digest: payload.digest, changes });
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
+  return { histories, problems };
 }

@@ -39,7 +39,7 @@ function setup(options: { nsid?: Buffer; notifyReceiver?: NotifyReceiver; zones?
     onNewSerial: () => {},
     nowMs: () => 1_800_000_000_000,
   });
-  publisher.update([state('ep-a', options.zones ?? 2)]);
+  publisher.update([state('ep-a', options.zones ?? 2)], { fetchedAtMs: 1_800_000_000_000 });
   const served: string[] = [];
   const server = new ZoneServer({
     publisher,

@@ -25,7 +25,7 @@ function setup(count: number) {
     logger: createLogger('silent'),
     onNewSerial: () => {},
   });
-  publisher.update(states(count));
+  publisher.update(states(count), { fetchedAtMs: Date.now() });
   const server = new ZoneServer({
     publisher,
     acl: new TransferAcl({ networks: ['127.0.0.0/8'], keys: [] }),

@@ -31,10 +31,14 @@ function state(id: string, zones: [string, string][]): EntryState {
   };
 }
 
+// The hub's clock; the data of every update is fetched "now" by it.
+let clock = 0;
+const fetchedNow = () => ({ fetchedAtMs: clock });
+
 function setup(nowSec = 1_800_000_000) {
   const served: [TransferKind, ServedResult][] = [];
   const serials: [string, number][] = [];
-  let clock = nowSec * 1000;
+  clock = nowSec * 1000;
   const publisher = new ZonePublisher({
     origin: 'privatelink.rpz',
     records: { ttl: 30, preferZones: [], onUnavailable: 'servfail' },
@@ -72,7 +76,7 @@ const outside = { address: '192.0.2.9', port: 5353 };
 
 t.test('AXFR over TCP: SOA, the data, SOA; the client ID on every message; counted once', async (t) => {
   const { publisher, server, served, serials } = setup();
-  publisher.update([state('ep-a', [['cn-hangzhou-j', '10.0.0.1'], ['cn-hangzhou-k', '10.0.0.2']])]);
+  publisher.update([state('ep-a', [['cn-hangzhou-j', '10.0.0.1'], ['cn-hangzhou-k', '10.0.0.2']])], fetchedNow());
   t.same(serials.map(([o]) => o), ['privatelink.rpz', 'cn-hangzhou-j.privatelink.rpz', 'cn-hangzhou-k.privatelink.rpz'], 'the main zone and one view per availability zone');
   const ms = messages(server.handle(request('privatelink.rpz', RRType.AXFR), inside, 'tcp'));
   t.ok(ms.length >= 1);
@@ -88,7 +92,7 @@ t.test('AXFR over TCP: SOA, the data, SOA; the client ID on every message; count
 
 t.test('who may transfer: transfer.allow by address or by key; UDP AXFR refused; bad key NOTAUTH', async (t) => {
   const { publisher, server, served } = setup();
-  publisher.update([state('ep-a', [['z1', '10.0.0.1']])]);
+  publisher.update([state('ep-a', [['z1', '10.0.0.1']])], fetchedNow());
   const rcode = (r: unknown): number => parseMessage(messages(r)[0] as Buffer).rcode;
   t.equal(rcode(server.handle(request('privatelink.rpz', RRType.AXFR), outside, 'tcp')), 5, 'unsigned from outside allow: REFUSED');
   const req = signRequest(encodeMessage({ id: 77, flags: 0, question: { name: 'privatelink.rpz', type: RRType.AXFR, class: CLASS_IN } }), key);
@@ -104,10 +108,10 @@ t.test('who may transfer: transfer.allow by address or by key; UDP AXFR refused;
 
 t.test('IXFR: incremental from the journal, SOA only when up to date, AXFR-style without history', async (t) => {
   const { publisher, server, tick } = setup();
-  publisher.update([state('ep-a', [['z1', '10.0.0.1']])]);
+  publisher.update([state('ep-a', [['z1', '10.0.0.1']])], fetchedNow());
   const first = publisher.get('privatelink.rpz')!.zone.serial;
   tick(5);
-  publisher.update([state('ep-a', [['z1', '10.0.0.9']])]);
+  publisher.update([state('ep-a', [['z1', '10.0.0.9']])], fetchedNow());
   const second = publisher.get('privatelink.rpz')!.zone.serial;
   t.ok(second > first, `serial moved ${first} → ${second}`);
   const inc = records(messages(server.handle(request('privatelink.rpz', RRType.IXFR, { soaSerial: first }), inside, 'tcp')));
@@ -130,10 +134,10 @@ t.test('IXFR: incremental from the journal, SOA only when up to date, AXFR-style
 
 t.test('the serial does not move when the content does not; queries inside the zone are answered', async (t) => {
   const { publisher, server, serials, tick } = setup();
-  publisher.update([state('ep-a', [['z1', '10.0.0.1']])]);
+  publisher.update([state('ep-a', [['z1', '10.0.0.1']])], fetchedNow());
   const n = serials.length;
   tick(60);
-  publisher.update([state('ep-a', [['z1', '10.0.0.1']])]);
+  publisher.update([state('ep-a', [['z1', '10.0.0.1']])], fetchedNow());
   t.equal(serials.length, n, 'no new serial, no NOTIFY');
   const soa = parseMessage(messages(server.handle(request('privatelink.rpz', RRType.SOA), inside, 'udp'))[0] as Buffer);
   t.equal(soa.answers.length, 1);
@@ -145,7 +149,7 @@ t.test('the serial does not move when the content does not; queries inside the z
 
 t.test('malformed messages are left to the normal path; the claim is cheap and exact', async (t) => {
   const { publisher, server } = setup();
-  publisher.update([state('ep-a', [['z1', '10.0.0.1']])]);
+  publisher.update([state('ep-a', [['z1', '10.0.0.1']])], fetchedNow());
   t.equal(server.handle(Buffer.from([0, 1, 0, 0, 0, 1]), inside, 'tcp'), undefined);
   const q = (qname: string, qtype: number) => ({ kind: 'query' as const, id: 1, rd: false, cd: false, qname, qtype, qclass: 1, questionEnd: 12, edns: null, raw: Buffer.alloc(12) });
   t.ok(server.claims(q('privatelink.rpz', RRType.SOA)));

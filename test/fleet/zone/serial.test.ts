@@ -1,6 +1,6 @@
 import t from 'tap';
 import fc from 'fast-check';
-import { nextSerial, serialAdd, serialCompare, serialGt, toSerial } from '../../../src/fleet/zone/serial';
+import { nextSerial, serialAdd, serialCompare, serialForData, serialGt, toSerial } from '../../../src/fleet/zone/serial';
 
 const MAX = 2 ** 32 - 1;
 
@@ -40,7 +40,7 @@ t.test('a + n follows a for every n in 1..2^31-1 (property)', async (t) => {
   t.pass('held for 2000 pairs');
 });
 
-t.test('nextSerial: unchanged content keeps its serial, a change takes the clock and never goes back', async (t) => {
+t.test('nextSerial (export): unchanged content keeps its serial, a change takes the clock and never goes back', async (t) => {
   const now = 1_800_000_000;
   t.equal(nextSerial(undefined, 'd1', now), now, 'first publication: the time');
   t.equal(nextSerial({ serial: 1234, digest: 'd1' }, 'd1', now), 1234, 'same digest: same serial, whatever the clock');
@@ -68,4 +68,37 @@ t.test('a chain of changes under any clock only moves forward (property)', async
     { numRuns: 1000, seed: 7 },
   );
   t.pass('serials strictly increase');
+});
+
+t.test('serialForData: the data time, never the clock; unchanged content keeps its serial', async (t) => {
+  const data = 1_800_000_000;
+  t.equal(serialForData(undefined, 'd1', data), data, 'nothing remembered (first start, lost or corrupt store): the data time itself');
+  t.equal(serialForData({ serial: data - 3600, digest: 'd1' }, 'd1', data), data - 3600, 'same content: same serial, however fresh the fetch');
+  t.equal(serialForData({ serial: data - 100, digest: 'd1' }, 'd2', data), data, 'newer data: its fetch time');
+  t.equal(serialForData({ serial: data, digest: 'd1' }, 'd2', data), data + 1, 'two changes fetched in one second: +1 so secondaries see the second');
+  t.equal(serialForData({ serial: data + 500, digest: 'd1' }, 'd2', data), data, 'older data than the last serial (restored backup): its own, lower time');
+});
+
+t.test('across hubs: older data never gets a higher serial than newer data, whatever each remembers (property)', async (t) => {
+  // Hub X last fetched its content at x (seconds), hub Y fetched different, newer content at y > x + 1.
+  // Whatever serial memory X holds for its own content (none, or a serial its older data got), its
+  // serial for that content is at most x + 1; Y's for new content is at least y.
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1_000_000_000, max: 2_000_000_000 }),
+      fc.integer({ min: 2, max: 10_000_000 }),
+      fc.option(fc.integer({ min: 0, max: 10_000_000 }), { nil: undefined }),
+      fc.option(fc.integer({ min: 0, max: 10_000_000 }), { nil: undefined }),
+      (x, gap, xMemoryAge, yMemoryAge) => {
+        const y = x + gap;
+        // X's memory: a serial it gave this same content at or before x (or none).
+        const xs = serialForData(xMemoryAge === undefined ? undefined : { serial: x - xMemoryAge, digest: 'old' }, 'old', x);
+        // Y's memory: the serial of some earlier content, no later than its data (or none).
+        const ys = serialForData(yMemoryAge === undefined ? undefined : { serial: y - 1 - Math.min(yMemoryAge, gap - 1), digest: 'older' }, 'new', y);
+        return serialGt(ys, xs);
+      },
+    ),
+    { numRuns: 2000, seed: 22 },
+  );
+  t.pass('held');
 });

@@ -1,8 +1,9 @@
 import t from 'tap';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
-import { buildPolicyZone } from '../../../src/fleet/zone/policy-zone';
-import { ZONE_SERIALS_FILE, loadZoneSerials, loadZoneState, saveZoneSerials, saveZoneState, zoneStateFile } from '../../../src/fleet/zone/zone-state';
+import { buildPolicyZone, withSerial, zoneDigest } from '../../../src/fleet/zone/policy-zone';
+import { diffZones } from '../../../src/fleet/zone/journal';
+import { ZONE_SERIALS_FILE, loadZoneHistories, loadZoneSerials, loadZoneState, saveZoneHistory, saveZoneSerials, saveZoneState, zoneHistoryFile, zoneStateFile } from '../../../src/fleet/zone/zone-state';
 
 const ORIGIN = 'cn-hangzhou-k.privatelink.rpz';
 const zone = buildPolicyZone(
@@ -70,4 +71,35 @@ t.test('hub: serials and digests per zone round-trip; corrupt is ZONE_STATE_INVA
   t.same(await loadZoneSerials(dir), serials);
   await fsp.writeFile(join(dir, ZONE_SERIALS_FILE), '{"format":"privatelink-dns-zone-serials"');
   await t.rejects(loadZoneSerials(dir), { code: 'ZONE_STATE_INVALID' });
+});
+
+t.test('hub: a zone and its journal round-trip; a history that does not hold together is left out, with the reason', async (t) => {
+  const dir = t.testdir({});
+  t.same(await loadZoneHistories(join(dir, 'missing')), { histories: new Map(), problems: [] }, 'no directory: nothing');
+  const v1 = withSerial(zone, 100);
+  const v2 = withSerial({ ...zone, records: zone.records.filter((r) => r.name !== `d.example.com.${ORIGIN}`) }, 200);
+  const v3 = withSerial({ ...v2, records: v2.records.filter((r) => r.data !== 'fd00::1') }, 300);
+  const changes = [diffZones(v1, v2), diffZones(v2, v3)];
+  await saveZoneHistory(dir, { zone: v3, digest: zoneDigest(v3), changes });
+  const loaded = await loadZoneHistories(dir);
+  t.same(loaded.problems, []);
+  const h = loaded.histories.get(ORIGIN);
+  t.equal(h?.zone.serial, 300);
+  t.same(h?.zone.records, v3.records, 'the zone as published');
+  t.same(h?.changes, changes, 'the journal, SOAs included');
+
+  // A journal that does not lead to the zone (a crash between two writes, an edit by hand).
+  await saveZoneHistory(dir, { zone: v3, digest: zoneDigest(v3), changes: [changes[0] as (typeof changes)[0]] });
+  const broken = await loadZoneHistories(dir);
+  t.equal(broken.histories.size, 0);
+  t.match(broken.problems[0], /journal does not lead to the saved zone/);
+  // A digest that does not match the records.
+  await saveZoneHistory(dir, { zone: v3, digest: 'not-the-digest', changes });
+  t.match((await loadZoneHistories(dir)).problems[0], /digest does not match/);
+  // Truncated.
+  await saveZoneHistory(dir, { zone: v3, digest: zoneDigest(v3), changes });
+  await fsp.writeFile(join(dir, zoneHistoryFile('privatelink.rpz')), '{"format":"privatelink-dns-zone-history","ver');
+  const partly = await loadZoneHistories(dir);
+  t.same([...partly.histories.keys()], [ORIGIN], 'the good file is used');
+  t.match(partly.problems[0], /not valid JSON/, 'the truncated one is reported');
 });
