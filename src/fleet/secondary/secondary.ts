@@ -12,8 +12,8 @@ import { policyZoneToTableInputs, type ZoneTableBuild } from '../zone/zone-to-ta
 
 /** The wire calls the secondary needs (secondary/xfr-client.ts implements them). */
 export interface XfrCalls {
-  querySoa(server: HostPort, zone: string, opts: { key?: TsigKeyConfig; timeoutMs: number }): Promise<{ serial: number; soa: ZoneRecord }>;
-  transferZone(server: HostPort, zone: string, opts: { key?: TsigKeyConfig; timeoutMs: number; currentSerial?: number }): Promise<XfrOutcome>;
+  querySoa(server: HostPort, zone: string, opts: { key?: TsigKeyConfig; timeoutMs: number; signal?: AbortSignal }): Promise<{ serial: number; soa: ZoneRecord }>;
+  transferZone(server: HostPort, zone: string, opts: { key?: TsigKeyConfig; timeoutMs: number; currentSerial?: number; signal?: AbortSignal }): Promise<XfrOutcome>;
 }
 
 export type XfrOutcome =
@@ -49,7 +49,17 @@ export interface SecondaryOptions {
   /** A new zone to answer from (a transfer, or the saved zone at boot), with its table inputs and TTL. */
   readonly onZone: (zone: PolicyZone, table: ZoneTableBuild) => void;
   readonly nowMs?: () => number;
+  /** NOTIFY-started checks are at least this far apart; default NOTIFY_CHECK_INTERVAL_MS. */
+  readonly notifyCheckIntervalMs?: number;
 }
+
+/**
+ * An accepted NOTIFY starts an SOA check at most this often (RFC 1996 §4.4 leaves the rate to the
+ * secondary): NOTIFYs within the interval after a check started (replayed, or a burst of serials)
+ * are counted and folded into one check at the end of it, so a flood of valid NOTIFYs costs the
+ * primaries at most one SOA query per interval.
+ */
+export const NOTIFY_CHECK_INTERVAL_MS = 2000;
 
 /** Without a refresh setting or an SOA yet. */
 const FALLBACK_REFRESH_MS = 60_000;
@@ -89,6 +99,12 @@ export class Secondary {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  /** When the last check started (-Infinity: none yet). */
+  private lastCheckStartMs = -Infinity;
+  /** A NOTIFY-started check is waiting for the interval to pass (its timer is `timer`). */
+  private notifyDeferred = false;
+  /** Aborts the check in flight at shutdown: its sockets close at once, whatever they wait on. */
+  private readonly abort = new AbortController();
 
   constructor(private readonly options: SecondaryOptions) {
     this.config = options.config;
@@ -142,14 +158,42 @@ export class Secondary {
     }
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.notifyDeferred = false;
+    this.lastCheckStartMs = this.now();
     this.options.logger.debug({ zone: this.origin, reason }, 'checking the primaries');
     this.running = this.check().finally(() => {
       this.running = undefined;
       if (this.again) {
         this.again = false;
-        this.checkNow('queued');
+        this.checkAfterInterval();
       } else this.schedule();
     });
+  }
+
+  /**
+   * A NOTIFY's check: now when none ran within the interval; otherwise one check when the interval
+   * ends (or after the check in flight), however many NOTIFYs come meanwhile.
+   */
+  private checkAfterInterval(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    const waitMs = this.lastCheckStartMs + this.notifyIntervalMs() - this.now();
+    if (waitMs <= 0) {
+      this.checkNow('notify');
+      return;
+    }
+    if (this.notifyDeferred) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.notifyDeferred = true;
+    this.timer = setTimeout(() => this.checkNow('notify'), waitMs);
+    this.timer.unref?.();
+  }
+
+  private notifyIntervalMs(): number {
+    return this.options.notifyCheckIntervalMs ?? NOTIFY_CHECK_INTERVAL_MS;
   }
 
   /** A NOTIFY arrived: accepted only for our zone, from a configured primary, signed when we have a key. */
@@ -163,7 +207,7 @@ export class Secondary {
       this.options.logger.warn({ zone, from: client.address }, 'NOTIFY without our TSIG key: ignored');
       return 'notauth';
     }
-    this.checkNow('notify');
+    this.checkAfterInterval();
     return 'accepted';
   }
 
@@ -185,6 +229,7 @@ export class Secondary {
   private async check(): Promise<void> {
     const errors: string[] = [];
     for (const server of this.config.servers) {
+      if (this.stopped) return;
       const label = formatHostPort(server);
       try {
         const result = await this.checkOne(server);
@@ -195,6 +240,7 @@ export class Secondary {
         this.options.observer.checked(result);
         return;
       } catch (err) {
+        if (this.stopped) return; // abandoned at shutdown: not a failure of the primaries
         errors.push(`${label}: ${describeError(err)}`);
       }
     }
@@ -209,15 +255,17 @@ export class Secondary {
     const { calls } = this.options;
     const key = this.config.key ?? undefined;
     const timeoutMs = this.config.timeoutMs;
-    const soa = await calls.querySoa(server, this.origin, { ...(key ? { key } : {}), timeoutMs });
+    const signal = this.abort.signal;
+    const soa = await calls.querySoa(server, this.origin, { ...(key ? { key } : {}), timeoutMs, signal });
     if (this.zone && !serialGt(soa.serial, this.zone.serial)) return 'unchanged';
     const primary = formatHostPort(server);
     if (this.zone) {
       try {
-        const outcome = await calls.transferZone(server, this.origin, { ...(key ? { key } : {}), timeoutMs, currentSerial: this.zone.serial });
+        const outcome = await calls.transferZone(server, this.origin, { ...(key ? { key } : {}), timeoutMs, currentSerial: this.zone.serial, signal });
         const applied = this.applyOutcome(outcome, primary);
         if (applied !== undefined) return applied;
       } catch (err) {
+        if (this.stopped) throw err;
         this.options.observer.transferred('ixfr', 'failed');
         // Refused or badly signed: an AXFR from the same primary would be too. Anything else (a
         // change that does not apply, a malformed answer) gets a fresh start with the whole zone.
@@ -225,7 +273,7 @@ export class Secondary {
         this.options.logger.warn({ zone: this.origin, primary, err: describeError(err) }, 'IXFR failed; falling back to AXFR');
       }
     }
-    const full = await calls.transferZone(server, this.origin, { ...(key ? { key } : {}), timeoutMs });
+    const full = await calls.transferZone(server, this.origin, { ...(key ? { key } : {}), timeoutMs, signal });
     return this.applyOutcome(full, primary) ?? 'unchanged';
   }
 
@@ -293,9 +341,11 @@ export class Secondary {
     };
   }
 
+  /** Abandons the check or transfer in flight (its connection closes now) and stops checking. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.abort.abort();
     await this.running;
   }
 }
