@@ -1,4 +1,5 @@
 import type { Logger } from '../../runtime/log';
+import { LogBudget } from '../../runtime/log-budget';
 import { isPldnsError } from '../../errors';
 import { FLAG_AA, FLAG_QR, OPCODE_NOTIFY, RCODE_NOTAUTH, RCode, RRType, TYPE_TSIG } from '../../wire/constants';
 import { parseMessage, encodeMessage, type DnsMessage, type DnsQuestion } from '../codec/message';
@@ -25,6 +26,8 @@ export interface ZoneServerObserver {
 /** The edge side: a NOTIFY for `zone` arrived; accepted only from a configured primary. */
 export interface NotifyReceiver {
   notified(zone: string, client: ClientAddress, keyName: string | undefined): 'accepted' | 'refused' | 'notauth' | 'unknown-zone';
+  /** Whether `address` is one of the configured primaries (the only sources a NOTIFY is taken from). */
+  isPrimary(address: string): boolean;
 }
 
 export interface ZoneServerOptions {
@@ -50,18 +53,27 @@ export class ZoneServer implements ZoneService {
   private readonly axfrCache = new WeakMap<PublishedZone, SharedMessages>();
   /** Records by owner name, per published zone: answers inside the zone without scanning it. */
   private readonly byName = new WeakMap<PublishedZone, Map<string, ZoneRecord[]>>();
+  /** Rejections are logged within a budget: anyone can send them (they are all counted by the observer). */
+  private readonly rejections: LogBudget;
 
-  constructor(private readonly options: ZoneServerOptions) {}
+  constructor(private readonly options: ZoneServerOptions) {
+    this.rejections = new LogBudget(options.logger);
+  }
 
   claims(query: Query): boolean {
     if (query.qtype === RRType.AXFR || query.qtype === RRType.IXFR) return true;
     return this.options.publisher?.zoneOf(query.qname) !== undefined;
   }
 
-  /** An edge takes NOTIFY from its primaries (checked per message); a hub serves transfer.allow. */
+  /** An edge takes NOTIFY from its primaries; a hub serves transfer.allow. */
   acceptsConnection(address: string): boolean {
-    if (this.options.notifyReceiver) return true;
+    if (this.options.notifyReceiver?.isPrimary(address)) return true;
     return this.options.acl?.mayConnect(address) ?? false;
+  }
+
+  /** Sources named by address (a transfer.allow network, a primary): not held to the REFUSED rate. */
+  trusts(address: string): boolean {
+    return (this.options.notifyReceiver?.isPrimary(address) ?? false) || (this.options.acl?.allowsAddress(address) ?? false);
   }
 
   handle(msg: Buffer, client: ClientAddress, protocol: Protocol): ZoneReply | undefined {
@@ -87,13 +99,13 @@ export class ZoneServer implements ZoneService {
     const auth = this.auth(msg, m);
     if (auth.kind === 'failed') {
       this.options.observer.served(kind, 'notauth');
-      this.options.logger.warn({ client: client.address, zone: question.name, reason: auth.reason }, 'zone request with a bad TSIG signature: NOTAUTH');
+      this.rejections.write('warn', { client: client.address, zone: question.name, reason: auth.reason }, 'zone request with a bad TSIG signature: NOTAUTH');
       return auth.response;
     }
     const keyName = auth.kind === 'signed' ? auth.keyName : undefined;
     if (!this.options.acl?.allows(client.address, keyName)) {
       this.options.observer.served(kind, 'refused');
-      if (transfer) this.options.logger.info({ client: client.address, zone: question.name, key: keyName ?? null, type: kind }, 'zone transfer refused: not in transfer.allow');
+      if (transfer) this.rejections.write('info', { client: client.address, zone: question.name, key: keyName ?? null, type: kind }, 'zone transfer refused: not in transfer.allow');
       return this.reply(m, question, RCode.REFUSED, [], auth);
     }
     if (transfer && question.name !== zone.origin) {

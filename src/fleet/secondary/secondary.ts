@@ -1,4 +1,5 @@
 import type { Logger } from '../../runtime/log';
+import { LogBudget } from '../../runtime/log-budget';
 import { describeError, isPldnsError } from '../../errors';
 import { formatHostPort, type HostPort } from '../../config/units';
 import type { PrimariesConfig, TsigKeyConfig } from '../../config/schema';
@@ -105,9 +106,12 @@ export class Secondary {
   private notifyDeferred = false;
   /** Aborts the check in flight at shutdown: its sockets close at once, whatever they wait on. */
   private readonly abort = new AbortController();
+  /** NOTIFYs we ignore are logged within a budget: anyone can send them. */
+  private readonly ignoredNotifies: LogBudget;
 
   constructor(private readonly options: SecondaryOptions) {
     this.config = options.config;
+    this.ignoredNotifies = new LogBudget(options.logger);
   }
 
   private now(): number {
@@ -199,16 +203,20 @@ export class Secondary {
   /** A NOTIFY arrived: accepted only for our zone, from a configured primary, signed when we have a key. */
   notified(zone: string, client: ClientAddress, keyName: string | undefined): 'accepted' | 'refused' | 'notauth' | 'unknown-zone' {
     if (zone !== this.origin) return 'unknown-zone';
-    if (!this.config.servers.some((s) => sameAddress(s.host, client.address))) {
-      this.options.logger.warn({ zone, from: client.address }, 'NOTIFY from a host that is not one of our primaries: ignored');
+    if (!this.isPrimary(client.address)) {
+      this.ignoredNotifies.write('warn', { zone, from: client.address }, 'NOTIFY from a host that is not one of our primaries: ignored');
       return 'refused';
     }
     if (this.config.key && keyName !== this.config.key.name) {
-      this.options.logger.warn({ zone, from: client.address }, 'NOTIFY without our TSIG key: ignored');
+      this.ignoredNotifies.write('warn', { zone, from: client.address }, 'NOTIFY without our TSIG key: ignored');
       return 'notauth';
     }
     this.checkAfterInterval();
     return 'accepted';
+  }
+
+  isPrimary(address: string): boolean {
+    return this.config.servers.some((s) => sameAddress(s.host, address));
   }
 
   private refreshMs(): number {
