@@ -1,4 +1,5 @@
 import t, { type Test } from 'tap';
+import { readFileSync } from 'node:fs';
 import { TcpServer, type TcpLimits } from '../../src/server/tcp-server';
 import { QueryPipeline } from '../../src/server/pipeline';
 import type { DnsHandler, PipelineCounters, ZoneService } from '../../src/server/request';
@@ -104,4 +105,80 @@ t.test('a multi-message zone reply is written in order, whole, for a reader that
   await c.waitFrames(40, 5000);
   t.equal(c.frames.length, 40, '40 messages of 4,000 bytes: more than the 64 KiB write buffer, delivered with backpressure');
   t.same(c.frames.map((f) => f[2]), Array.from({ length: 40 }, (_, i) => i), 'in order');
+});
+
+/** Sockets on `port` in the kernel's TCP table in state FIN-WAIT-1 (closed by us, FIN stuck behind unread data). */
+function finWait1(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).filter((l) => {
+    const f = l.trim().split(/\s+/);
+    return f[1]?.endsWith(`:${hexPort}`) && f[3] === '04';
+  }).length;
+}
+
+/** An endless zone stream of 4,000-byte messages (a zone far larger than any socket buffer). */
+function endlessZone(made: { count: number }): ZoneService {
+  return {
+    claims: (q) => q.qname === 'zone.example',
+    handle: (msg) => {
+      const id = msg.readUInt16BE(0);
+      return (function* () {
+        for (let i = 0; i < 1_000_000; i++) {
+          made.count++;
+          const m = Buffer.alloc(4000, i & 0xff);
+          m.writeUInt16BE(id, 0);
+          yield m;
+        }
+      })();
+    },
+  };
+}
+
+async function serveCounting(t: Test, limits: Partial<TcpLimits>, zone: ZoneService): Promise<{ port: number; dropped: string[]; open: () => number }> {
+  const dropped: string[] = [];
+  let open = 0;
+  const counters: PipelineCounters = { dropped: (r) => dropped.push(r), rejected: (r) => dropped.push(r), tcpConnections: (d) => (open += d), udpBatch() {} };
+  const pipeline = new QueryPipeline({ handler: () => null, admit: () => 'pass', zone }, counters, createLogger('silent'));
+  const server = new TcpServer({ address: { host: '127.0.0.1', port: 0, family: 4 }, pipeline, logger: createLogger('silent'), limits: { ...LIMITS, ...limits } });
+  const port = await server.start();
+  t.teardown(() => server.close());
+  return { port, dropped, open: () => open };
+}
+
+t.test('a stalled transfer reader is reset after the idle time: no connection, no FIN stuck behind unread data', async (t) => {
+  const made = { count: 0 };
+  const { port, dropped, open } = await serveCounting(t, { idleTimeoutMs: 500 }, endlessZone(made));
+  const c = await TcpDns.connect(port);
+  t.teardown(() => c.destroy());
+  c.send(encodeQuery('zone.example', { id: 5 }));
+  for (let i = 0; i < 100 && c.frames.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  c.socket.pause(); // reads nothing more: the kernel buffers fill, then the server waits on drain
+  const startedAt = Date.now();
+  for (let i = 0; i < 100 && open() > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  t.equal(open(), 0, `the server let go of the connection (${Date.now() - startedAt} ms; idle time 500 ms)`);
+  t.ok(made.count < 2000, `the stream stopped (${made.count} messages built, not a million)`);
+  t.ok(dropped.includes('tcp_transfer_timeout'), 'counted as tcp_transfer_timeout');
+  t.equal(finWait1(port), 0, 'reset, not closed behind the unread data (no FIN-WAIT-1 socket lingers)');
+  c.socket.resume();
+  t.ok(await c.waitClosed(5000), 'the client sees the connection end');
+});
+
+t.test('a slow transfer reader (it takes a little now and then) is reset at the whole-transfer deadline', async (t) => {
+  const made = { count: 0 };
+  const { port, dropped, open } = await serveCounting(t, { idleTimeoutMs: 1000, transferTimeoutMs: 1500 }, endlessZone(made));
+  const c = await TcpDns.connect(port);
+  t.teardown(() => c.destroy());
+  c.send(encodeQuery('zone.example', { id: 6 }));
+  // Read in short bursts: never idle for the idle time, always far behind.
+  const drip = setInterval(() => {
+    c.socket.resume();
+    setTimeout(() => c.socket.pause(), 5);
+  }, 200);
+  t.teardown(() => clearInterval(drip));
+  for (let i = 0; i < 200 && open() > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  clearInterval(drip);
+  t.equal(open(), 0, 'the server let go of the connection');
+  t.ok(c.frames.length > 10, `the reader did make progress (${c.frames.length} messages)`);
+  t.ok(dropped.includes('tcp_transfer_timeout'), 'counted as tcp_transfer_timeout');
+  t.equal(finWait1(port), 0, 'nothing lingers');
 });
