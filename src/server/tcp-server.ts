@@ -221,8 +221,8 @@ class Connection {
   private frameStartedAt = -1;
   /** The client sent FIN: answer what is outstanding, then end our side. */
   private readEnded = false;
-  /** Transfer streams being written: when each started, and since when it waits for the reader to drain (-1: not waiting). */
-  private readonly streams = new Set<{ readonly startedAt: number; waitingSince: number }>();
+  /** Transfer streams being written: when each started, and since when it has been waiting on a reader that took nothing (-1: not waiting). */
+  private readonly streams = new Set<StreamProgress>();
   /** A transfer was written on this connection (unread bytes may sit in the kernel). */
   private streamed = false;
 
@@ -284,13 +284,22 @@ class Connection {
     }
   }
 
-  /** A stream of this connection past its whole-transfer deadline, or waiting on the reader for the idle time. */
+  /**
+   * A stream of this connection past its whole-transfer deadline, or whose reader has taken nothing
+   * for the idle time: while a stream waits for room, any byte the kernel takes from our buffer
+   * is progress (a reader slowed by its own load is not stalled).
+   */
   private transferOverdue(now: number): boolean {
     const { limits } = this.server.options;
     const wholeMs = limits.transferTimeoutMs ?? DEFAULT_TRANSFER_TIMEOUT_MS;
+    const pending = this.socket.writableLength;
     for (const stream of this.streams) {
       if (now - stream.startedAt >= wholeMs) return true;
-      if (stream.waitingSince >= 0 && now - stream.waitingSince >= limits.idleTimeoutMs) return true;
+      if (stream.waitingSince < 0) continue;
+      if (pending < stream.pendingBytes) {
+        stream.pendingBytes = pending;
+        stream.waitingSince = now;
+      } else if (now - stream.waitingSince >= limits.idleTimeoutMs) return true;
     }
     return false;
   }
@@ -422,7 +431,7 @@ class Connection {
     const { counters, options, streams } = this.server;
     const roomBytes = options.limits.maxWriteBufferBytes / 2;
     const it = messages[Symbol.iterator]();
-    const progress = { startedAt: Date.now(), waitingSince: -1 };
+    const progress: StreamProgress = { startedAt: Date.now(), waitingSince: -1, pendingBytes: 0 };
     this.streams.add(progress);
     this.streamed = true;
     return new Promise<void>((resolve) => {
@@ -469,6 +478,7 @@ class Connection {
         socket.write(frameOf(next.value));
         if (socket.writableLength > roomBytes && !socket.destroyed) {
           progress.waitingSince = Date.now();
+          progress.pendingBytes = socket.writableLength;
           socket.on('drain', resume);
           socket.on('close', resume);
           return false;
@@ -478,6 +488,14 @@ class Connection {
       streams.add(step);
     });
   }
+}
+
+interface StreamProgress {
+  readonly startedAt: number;
+  /** Date.now() of the last progress while waiting for room; -1 when not waiting. */
+  waitingSince: number;
+  /** Our unsent bytes at the last progress. */
+  pendingBytes: number;
 }
 
 function frameOf(bytes: Buffer): Buffer {

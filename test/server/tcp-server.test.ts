@@ -1,10 +1,9 @@
 import t, { type Test } from 'tap';
-import { readFileSync } from 'node:fs';
 import { TcpServer, type TcpLimits } from '../../src/server/tcp-server';
 import { QueryPipeline } from '../../src/server/pipeline';
 import type { DnsHandler, PipelineCounters, ZoneService } from '../../src/server/request';
 import { createLogger } from '../../src/runtime/log';
-import { TcpDns } from '../helpers/hardening';
+import { finWait1, TcpDns } from '../helpers/hardening';
 import { encodeQuery } from '../helpers/wire';
 
 // The RFC 7766 server through real loopback sockets, with an in-process pipeline: pipelining,
@@ -106,15 +105,6 @@ t.test('a multi-message zone reply is written in order, whole, for a reader that
   t.equal(c.frames.length, 40, '40 messages of 4,000 bytes: more than the 64 KiB write buffer, delivered with backpressure');
   t.same(c.frames.map((f) => f[2]), Array.from({ length: 40 }, (_, i) => i), 'in order');
 });
-
-/** Sockets on `port` in the kernel's TCP table in state FIN-WAIT-1 (closed by us, FIN stuck behind unread data). */
-function finWait1(port: number): number {
-  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
-  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).filter((l) => {
-    const f = l.trim().split(/\s+/);
-    return f[1]?.endsWith(`:${hexPort}`) && f[3] === '04';
-  }).length;
-}
 
 /** An endless zone stream of 4,000-byte messages (a zone far larger than any socket buffer). */
 function endlessZone(made: { count: number }): ZoneService {
