@@ -225,6 +225,8 @@ class Connection {
   private readonly streams = new Set<StreamProgress>();
   /** A transfer was written on this connection (unread bytes may sit in the kernel). */
   private streamed = false;
+  /** Date.now() when `cut` ended the connection after a transfer; -1 while it has not. */
+  private endedAt = -1;
 
   constructor(private readonly socket: net.Socket, readonly address: string, private readonly server: TcpServer) {
     const { limits, logger } = server.options;
@@ -259,9 +261,10 @@ class Connection {
     return this.inFlight > 0 || this.socket.writableLength > 0;
   }
 
-  /** Shutdown: a connection that carried a transfer is reset (see `cut`). */
+  /** Shutdown: a connection that carried a transfer is reset (see `cut`): there is no time left to deliver it. */
   destroy(): void {
-    this.cut();
+    if (this.streamed) this.reset();
+    else this.socket.destroy();
   }
 
   /** Closed to make room for a new connection; its slot is free at once. */
@@ -279,6 +282,12 @@ class Connection {
     } else if (this.streams.size > 0 && this.transferOverdue(now)) {
       this.server.counters.dropped('tcp_transfer_timeout');
       this.reset();
+    } else if (this.endedAt >= 0) {
+      // Ended after a transfer and the reader has still not taken it to our FIN: it is not reading.
+      if (now - this.endedAt >= limits.idleTimeoutMs) {
+        this.server.counters.dropped('tcp_transfer_timeout');
+        this.reset();
+      }
     } else if (!this.busy && now - this.idleSince >= limits.idleTimeoutMs) {
       this.cut();
     }
@@ -305,14 +314,23 @@ class Connection {
   }
 
   /**
-   * Closes a connection the client is not keeping up with. After a transfer, what we wrote may
-   * still sit unread in the kernel: a FIN would queue behind it and the socket would linger
-   * (FIN-WAIT-1, the client never sees the end) for as long as the client keeps its window shut.
-   * A reset drops it at once; a connection that only carried queries closes politely.
+   * Closes an idle connection. After a transfer, what we wrote may still sit unread in the kernel
+   * (a slow reader is still taking it): the connection is ended (our FIN queues behind the data)
+   * and, if the reader has not taken it all within another idle time, reset. A FIN alone would let
+   * the socket linger (FIN-WAIT-1, the client never sees the end) for as long as a stalled reader
+   * keeps its window shut. A connection that only carried queries closes at once.
    */
   private cut(): void {
-    if (this.streamed) this.reset();
-    else this.socket.destroy();
+    if (!this.streamed) {
+      this.socket.destroy();
+    } else if (this.socket.writableLength > 0 || this.streams.size > 0) {
+      // An unfinished transfer cannot be delivered whole any more.
+      this.server.counters.dropped('tcp_transfer_timeout');
+      this.reset();
+    } else if (this.endedAt < 0 && !this.socket.destroyed) {
+      this.endedAt = Date.now();
+      this.socket.end();
+    }
   }
 
   private reset(): void {
@@ -440,6 +458,8 @@ class Connection {
         if (finished) return;
         finished = true;
         this.streams.delete(progress);
+        // Handed over whole: the connection idles from here, not from the request.
+        this.idleSince = Date.now();
         socket.off('drain', resume);
         socket.off('close', resume);
         // Stopped early (the connection went away): let the source know it was cut short.

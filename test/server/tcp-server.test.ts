@@ -172,3 +172,40 @@ t.test('a slow transfer reader (it takes a little now and then) is reset at the 
   t.ok(dropped.includes('tcp_transfer_timeout'), 'counted as tcp_transfer_timeout');
   t.equal(finWait1(port), 0, 'nothing lingers');
 });
+
+/** A finite zone of `count` 4,000-byte messages: small enough to sit whole in the kernel's buffers. */
+function smallZone(count: number): ZoneService {
+  return {
+    claims: (q) => q.qname === 'zone.example',
+    handle: (msg) => Array.from({ length: count }, (_, i) => {
+      const m = Buffer.alloc(4000, i & 0xff);
+      m.writeUInt16BE(msg.readUInt16BE(0), 0);
+      return m;
+    }),
+  };
+}
+
+t.test('a transfer handed whole to the kernel: a reader that comes back late still gets all of it; one that never does is reset', async (t) => {
+  const IDLE_MS = 2000;
+  const { port, dropped, open } = await serveCounting(t, { idleTimeoutMs: IDLE_MS }, smallZone(40));
+  const late = await TcpDns.connect(port);
+  const never = await TcpDns.connect(port);
+  t.teardown(() => {
+    late.destroy();
+    never.destroy();
+  });
+  for (const c of [late, never]) {
+    c.socket.pause();
+    c.send(encodeQuery('zone.example', { id: 3 }));
+  }
+  // Past the idle time the server ends both (its FIN queued behind the zone); the late reader then reads.
+  await new Promise((r) => setTimeout(r, IDLE_MS + 500));
+  late.socket.resume();
+  await late.waitFrames(40, 10_000);
+  t.equal(late.frames.length, 40, 'the late reader got every message');
+  t.ok(await late.waitClosed(5000), 'and then the end of the connection');
+  for (let i = 0; i < 200 && open() > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  t.equal(open(), 0, 'the reader that never reads is let go too');
+  t.equal(finWait1(port), 0, 'reset: nothing lingers behind its unread zone');
+  t.ok(dropped.includes('tcp_transfer_timeout'), 'counted as tcp_transfer_timeout');
+});
