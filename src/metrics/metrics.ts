@@ -55,6 +55,7 @@ export class Metrics {
   readonly transferNotifies = new Counter({ name: 'privatelink_dns_transfer_notifies_sent_total', help: 'NOTIFY messages sent by a hub, by result (ack, declined, failed)', labelNames: ['result'] as const, registers: [this.registry] });
   readonly transferChecks = new Counter({ name: 'privatelink_dns_transfer_checks_total', help: 'SOA checks of the primaries by an edge, by result (changed, unchanged, failed)', labelNames: ['result'] as const, registers: [this.registry] });
   readonly transferReceived = new Counter({ name: 'privatelink_dns_transfer_received_total', help: 'Zone transfers received by an edge, by type (axfr, ixfr) and result', labelNames: ['type', 'result'] as const, registers: [this.registry] });
+  readonly logSuppressed = new Counter({ name: 'privatelink_dns_log_lines_suppressed_total', help: 'Log lines about rejected zone traffic left out over the log budget (10 a minute per message), by component (transfer, secondary)', labelNames: ['component'] as const, registers: [this.registry] });
   readonly transferSerial = new Gauge({ name: 'privatelink_dns_transfer_zone_serial', help: 'SOA serial of each policy zone held (published by a hub, received by an edge)', labelNames: ['zone', 'role'] as const, registers: [this.registry] });
 
   readonly probes = new Counter({ name: 'privatelink_dns_probe_attempts_total', help: 'Reachability probes (TCP connect) of endpoint IPs, by result (ok, timeout, refused, unreachable, error)', labelNames: ['result'] as const, registers: [this.registry] });

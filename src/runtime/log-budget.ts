@@ -18,6 +18,8 @@ export class LogBudget {
 
   constructor(
     private readonly logger: Logger,
+    /** Told of each line dropped (a metric counts them). */
+    private readonly onSuppressed: () => void = () => {},
     private readonly lines = LOG_BUDGET_LINES,
     private readonly windowMs = LOG_BUDGET_WINDOW_MS,
     private readonly nowMs: () => number = Date.now,
@@ -43,6 +45,7 @@ export class LogBudget {
     if (w.written >= this.lines) {
       w.suppressed++;
       this.suppressedTotal++;
+      this.onSuppressed();
       return false;
     }
     w.written++;

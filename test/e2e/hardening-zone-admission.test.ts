@@ -128,6 +128,7 @@ state_dir: ${join(dir, 'edge')}
 
   // From inside access.allow, the hub answers every bad signature (NOTAUTH) but logs a few.
   const before = await metric(HUB, 'privatelink_dns_transfer_served_total', 'type="soa",result="notauth"');
+  const suppressedBefore = await metric(HUB, 'privatelink_dns_log_lines_suppressed_total', 'component="transfer"');
   const inside = flood(INSIDE, HUB, 2000, [signedSoa(WRONG)]);
   t.ok(inside.counts['9'] !== undefined && inside.counts['9'] >= 1000, `the hub answers bad-TSIG SOAs from an allowed source NOTAUTH (${JSON.stringify(inside.counts)})`);
   const after = await metric(HUB, 'privatelink_dns_transfer_served_total', 'type="soa",result="notauth"');
@@ -135,11 +136,15 @@ state_dir: ${join(dir, 'edge')}
   const badTsigLines = await linesWith(hub.output, 'bad TSIG signature');
   t.ok(badTsigLines.length <= LOG_BUDGET_LINES, `${badTsigLines.length} log lines for ${after} bad-TSIG requests (at most ${LOG_BUDGET_LINES} a minute)`);
   t.ok(badTsigLines.length >= 1, 'but they are logged');
+  const suppressed = (await metric(HUB, 'privatelink_dns_log_lines_suppressed_total', 'component="transfer"')) - suppressedBefore;
+  t.ok(suppressed >= (inside.counts['9'] ?? 0) - LOG_BUDGET_LINES, `the lines left out are counted (${suppressed} in privatelink_dns_log_lines_suppressed_total)`);
 
   // NOTIFYs from an allowed host that is not a primary: answered REFUSED, logged within the budget.
-  flood(INSIDE, EDGE, 2000, [buildNotify(1, ZONE, 1)]);
+  const stranger = flood(INSIDE, EDGE, 2000, [buildNotify(1, ZONE, 1)]);
   const strangerLines = await linesWith(edge.output, 'not one of our primaries');
   t.ok(strangerLines.length >= 1 && strangerLines.length <= LOG_BUDGET_LINES, `${strangerLines.length} log lines for 2,000 NOTIFYs from a stranger`);
+  const edgeSuppressed = await metric(EDGE, 'privatelink_dns_log_lines_suppressed_total', 'component="secondary"');
+  t.ok(edgeSuppressed >= (stranger.counts['5'] ?? 0) - LOG_BUDGET_LINES, `and the lines left out are counted (${edgeSuppressed}; ${stranger.counts['5'] ?? 0} REFUSED)`);
 
   // Item 5: the same signed NOTIFY replayed from the hub's address (a primary) for about 4 s.
   const checksBefore = await metric(EDGE, 'privatelink_dns_transfer_checks_total', 'result="unchanged"');

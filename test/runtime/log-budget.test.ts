@@ -19,11 +19,13 @@ function capture(): { lines: Record<string, unknown>[]; logger: ReturnType<typeo
 t.test('at most N lines per window and message; the next window says how many were left out', async (t) => {
   const { lines, logger } = capture();
   let now = 1_000_000;
-  const budget = new LogBudget(logger, 3, 60_000, () => now);
+  let counted = 0;
+  const budget = new LogBudget(logger, () => counted++, 3, 60_000, () => now);
   const written = Array.from({ length: 1000 }, (_, i) => budget.write('warn', { i }, 'bad TSIG')).filter(Boolean).length;
   t.equal(written, 3, '3 of 1,000 written');
   t.equal(budget.write('info', {}, 'another message'), true, 'each message has its own budget');
   t.equal(budget.suppressed, 997);
+  t.equal(counted, 997, 'each dropped line is reported (for the metric)');
   now += 59_999;
   t.equal(budget.write('warn', {}, 'bad TSIG'), false, 'still the same window');
   now += 1;

@@ -21,6 +21,8 @@ export type TransferResult = 'ok' | 'refused' | 'notauth' | 'formerr' | 'aborted
 /** What the zone side reports (the app binds it to privatelink_dns_transfer_* metrics). */
 export interface ZoneServerObserver {
   served(kind: TransferKind, result: TransferResult): void;
+  /** A log line about a rejected request was dropped (over the log budget). */
+  logSuppressed?(): void;
 }
 
 /** The edge side: a NOTIFY for `zone` arrived; accepted only from a configured primary. */
@@ -57,7 +59,7 @@ export class ZoneServer implements ZoneService {
   private readonly rejections: LogBudget;
 
   constructor(private readonly options: ZoneServerOptions) {
-    this.rejections = new LogBudget(options.logger);
+    this.rejections = new LogBudget(options.logger, () => options.observer.logSuppressed?.());
   }
 
   claims(query: Query): boolean {

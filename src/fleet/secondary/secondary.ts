@@ -39,6 +39,8 @@ export interface SecondaryObserver {
   checked(result: CheckResult): void;
   transferred(kind: 'axfr' | 'ixfr', result: 'ok' | 'failed'): void;
   serial(serial: number): void;
+  /** A log line about an ignored NOTIFY was dropped (over the log budget). */
+  logSuppressed?(): void;
 }
 
 export interface SecondaryOptions {
@@ -111,7 +113,7 @@ export class Secondary {
 
   constructor(private readonly options: SecondaryOptions) {
     this.config = options.config;
-    this.ignoredNotifies = new LogBudget(options.logger);
+    this.ignoredNotifies = new LogBudget(options.logger, () => options.observer.logSuppressed?.());
   }
 
   private now(): number {
