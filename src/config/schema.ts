@@ -31,6 +31,11 @@ export interface ListenConfig {
   readonly http: HostPort | null;
   /** A second HTTP address serving only /metrics (for scrapers on the node IP); null: none. */
   readonly metrics: HostPort | null;
+  /**
+   * The HTTP listeners' limits (the `limits.http_*` keys), carried with the addresses they are
+   * opened with: every HTTP listener takes its settings from here.
+   */
+  readonly httpLimits: HttpLimitsConfig;
   /** UDP socket engine: recvmmsg/sendmmsg batches (addon), Node's dgram, or batch when available. */
   readonly udpIo: 'auto' | 'batch' | 'dgram';
 }
@@ -39,6 +44,26 @@ export interface AccessConfig {
   /** CIDR strings, validated; "0.0.0.0/0" and "::/0" allow everyone. */
   readonly allow: readonly string[];
   readonly rateLimit: RateLimitConfig | null;
+  /** UDP REFUSED answers (and zone answers) to a client prefix outside `allow`; always on. */
+  readonly refusedRateLimit: RefusedRateLimitConfig;
+}
+
+export interface RefusedRateLimitConfig {
+  readonly responsesPerSecond: number;
+  readonly burst: number;
+}
+
+/** Limits of the admin HTTP listeners (probes and scrapers only). */
+export interface HttpLimitsConfig {
+  readonly maxConnections: number;
+  readonly maxConnectionsPerClient: number;
+  /** A whole request, first byte to last. */
+  readonly requestTimeoutMs: number;
+  /** The request's headers, complete (slowloris). */
+  readonly headersTimeoutMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly maxHeaderBytes: number;
+  readonly maxHeaders: number;
 }
 
 export interface RateLimitConfig {
@@ -283,6 +308,15 @@ export const DEFAULTS = {
   rateLimitResponsesPerSecond: 1000,
   rateLimitBurst: 2000,
   rateLimitSlip: 2,
+  refusedPerSecond: 5,
+  refusedBurst: 10,
+  httpMaxConnections: 256,
+  httpMaxConnectionsPerClient: 16,
+  httpRequestTimeoutMs: 5000,
+  httpHeadersTimeoutMs: 2000,
+  httpKeepAliveTimeoutMs: 2000,
+  httpMaxHeaderBytes: 8 * 1024,
+  httpMaxHeaders: 50,
   upstreamTimeoutMs: 2000,
   upstreamMaxFails: 2,
   upstreamHealthCheckIntervalMs: 500,

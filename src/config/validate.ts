@@ -67,7 +67,7 @@ export function validateConfig(
   }
   const udpIo = r.oneOf(listenRaw, 'udp_io', 'listen', DEFAULTS.listenUdpIo, ['auto', 'batch', 'dgram'] as const);
 
-  const accessRaw = r.section(top.access, 'access', ['allow', 'rate_limit']);
+  const accessRaw = r.section(top.access, 'access', ['allow', 'rate_limit', 'refused_rate_limit']);
   const allow = r.stringList(accessRaw, 'allow', 'access', DEFAULTS.allow);
   allow.forEach((cidr, i) => {
     try {
@@ -84,6 +84,11 @@ export function validateConfig(
     const slip = r.integer(rl, 'slip', 'access.rate_limit', DEFAULTS.rateLimitSlip, 0, 100);
     rateLimit = rps === 0 ? null : { responsesPerSecond: rps, burst, slip };
   }
+  const refusedRaw = r.section(accessRaw.refused_rate_limit, 'access.refused_rate_limit', ['responses_per_second', 'burst']);
+  const refusedRateLimit = {
+    responsesPerSecond: r.integer(refusedRaw, 'responses_per_second', 'access.refused_rate_limit', DEFAULTS.refusedPerSecond, 0, 1_000_000),
+    burst: r.integer(refusedRaw, 'burst', 'access.refused_rate_limit', DEFAULTS.refusedBurst, 1, 1_000_000),
+  };
 
   const upRaw = r.section(top.upstream, 'upstream', ['servers', 'timeout', 'policy', 'max_fails', 'health_check']);
   const servers = r.hostPortList(upRaw, 'servers', 'upstream', [], 53, true);
@@ -168,7 +173,10 @@ export function validateConfig(
   };
   if (edge && records.preferZones.length > 0) r.report('records.prefer_zones', 'has no effect with primaries: the hub applies its own prefer_zones');
 
-  const limRaw = r.section(top.limits, 'limits', ['tcp_max_connections', 'tcp_max_connections_per_client', 'tcp_idle_timeout', 'tcp_max_in_flight', 'tcp_max_write_buffer', 'max_forwards_in_flight', 'shutdown_grace', 'lameduck']);
+  const limRaw = r.section(top.limits, 'limits', [
+    'tcp_max_connections', 'tcp_max_connections_per_client', 'tcp_idle_timeout', 'tcp_max_in_flight', 'tcp_max_write_buffer', 'max_forwards_in_flight', 'shutdown_grace', 'lameduck',
+    'http_max_connections', 'http_max_connections_per_client', 'http_request_timeout', 'http_headers_timeout', 'http_keep_alive_timeout', 'http_max_header_bytes', 'http_max_headers',
+  ]);
   const limits = {
     tcpMaxConnections: r.integer(limRaw, 'tcp_max_connections', 'limits', DEFAULTS.tcpMaxConnections, 1, 1_000_000),
     tcpMaxConnectionsPerClient: r.integer(limRaw, 'tcp_max_connections_per_client', 'limits', DEFAULTS.tcpMaxConnectionsPerClient, 1, 1_000_000),
@@ -179,6 +187,18 @@ export function validateConfig(
     shutdownGraceMs: r.durationMs(limRaw, 'shutdown_grace', 'limits', DEFAULTS.shutdownGraceMs, 0, 60_000),
     lameduckMs: r.durationMs(limRaw, 'lameduck', 'limits', DEFAULTS.lameduckMs, 0, 60_000),
   };
+  const httpLimits = {
+    maxConnections: r.integer(limRaw, 'http_max_connections', 'limits', DEFAULTS.httpMaxConnections, 1, 100_000),
+    maxConnectionsPerClient: r.integer(limRaw, 'http_max_connections_per_client', 'limits', DEFAULTS.httpMaxConnectionsPerClient, 1, 100_000),
+    requestTimeoutMs: r.durationMs(limRaw, 'http_request_timeout', 'limits', DEFAULTS.httpRequestTimeoutMs, 100, 300_000),
+    headersTimeoutMs: r.durationMs(limRaw, 'http_headers_timeout', 'limits', DEFAULTS.httpHeadersTimeoutMs, 100, 300_000),
+    keepAliveTimeoutMs: r.durationMs(limRaw, 'http_keep_alive_timeout', 'limits', DEFAULTS.httpKeepAliveTimeoutMs, 0, 300_000),
+    maxHeaderBytes: r.integer(limRaw, 'http_max_header_bytes', 'limits', DEFAULTS.httpMaxHeaderBytes, 1024, 1024 * 1024),
+    maxHeaders: r.integer(limRaw, 'http_max_headers', 'limits', DEFAULTS.httpMaxHeaders, 1, 10_000),
+  };
+  if (httpLimits.headersTimeoutMs > httpLimits.requestTimeoutMs) {
+    r.report('limits.http_headers_timeout', `must not exceed limits.http_request_timeout (${httpLimits.requestTimeoutMs} ms): the headers are part of the request`);
+  }
 
   let stateDir: string | null = DEFAULTS.stateDir;
   if (top.state_dir === false || top.state_dir === '') stateDir = null;
@@ -198,7 +218,7 @@ export function validateConfig(
   if (r.problems.length > 0) return { config: undefined, problems: r.problems.slice() };
   const source = primaries ? 'primaries' : 'privatelink';
   const config: Config = {
-    region, listen: { dns, http, metrics, udpIo }, access: { allow, rateLimit }, upstream, cache, source, privatelink, transfer, primaries, records, limits, stateDir, log, nsid,
+    region, listen: { dns, http, metrics, udpIo, httpLimits }, access: { allow, rateLimit, refusedRateLimit }, upstream, cache, source, privatelink, transfer, primaries, records, limits, stateDir, log, nsid,
   };
   return { config: deepFreeze(config), problems: [] };
 }

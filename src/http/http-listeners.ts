@@ -1,4 +1,5 @@
 import { formatHostPort, type HostPort } from '../config/units';
+import type { HttpLimitsConfig } from '../config/schema';
 import type { Logger } from '../runtime/log';
 import type { HttpServer } from './http-server';
 import type { HttpSources } from './routes';
@@ -8,10 +9,11 @@ function serverModules(): { server: typeof import('./http-server'); routes: type
   return { server: require('./http-server'), routes: require('./routes') };
 }
 
-/** `listen.http` (every endpoint) and the optional `listen.metrics` (only /metrics). */
+/** `listen.http` (every endpoint) and the optional `listen.metrics` (only /metrics), with their limits (default: today's). */
 export interface HttpAddresses {
   readonly http: HostPort | null;
   readonly metrics: HostPort | null;
+  readonly httpLimits?: HttpLimitsConfig;
 }
 
 interface Open {
@@ -44,9 +46,10 @@ export class HttpListeners {
     await this.reconfigure(addresses);
   }
 
+  /** A listener whose address and limits are unchanged is kept; one whose limits changed is reopened with them. */
   async reconfigure(addresses: HttpAddresses): Promise<void> {
-    this.main = await this.replace(this.main, addresses.http, false);
-    this.metricsOnly = await this.replace(this.metricsOnly, addresses.metrics, true);
+    this.main = await this.replace(this.main, addresses.http, false, addresses.httpLimits);
+    this.metricsOnly = await this.replace(this.metricsOnly, addresses.metrics, true, addresses.httpLimits);
   }
 
   async close(): Promise<void> {
@@ -55,13 +58,15 @@ export class HttpListeners {
     this.metricsOnly = undefined;
   }
 
-  private async replace(current: Open | undefined, address: HostPort | null, metricsOnly: boolean): Promise<Open | undefined> {
-    const key = address ? formatHostPort(address) : '';
+  private async replace(current: Open | undefined, address: HostPort | null, metricsOnly: boolean, limits: HttpLimitsConfig | undefined): Promise<Open | undefined> {
+    const key = address ? `${formatHostPort(address)} ${JSON.stringify(limits ?? null)}` : '';
     if ((current?.key ?? '') === key) return current;
     await current?.server.close();
     if (!address) return undefined;
     const modules = serverModules();
-    const server = new modules.server.HttpServer({ address, logger: this.logger, sources: this.sources, ...(metricsOnly ? { routes: modules.routes.METRICS_ROUTES } : {}) });
+    const server = new modules.server.HttpServer({
+      address, logger: this.logger, sources: this.sources, ...(limits ? { limits } : {}), ...(metricsOnly ? { routes: modules.routes.METRICS_ROUTES } : {}),
+    });
     return { key, server, port: await server.start() };
   }
 }

@@ -3,6 +3,7 @@ import type net from 'node:net';
 import type { Logger } from '../runtime/log';
 import { PldnsError } from '../errors';
 import { formatHostPort, type HostPort } from '../config/units';
+import { DEFAULTS, type HttpLimitsConfig } from '../config/schema';
 import { ROUTES, jsonReply, rejectRequest, type HttpReply, type HttpSources, type Route } from './routes';
 
 export type { HttpSources, Readiness } from './routes';
@@ -13,21 +14,25 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   /** Default: every route (ROUTES); a metrics-only listener passes METRICS_ROUTES. */
   readonly routes?: ReadonlyMap<string, Route>;
+  /** The `limits.http_*` settings; default DEFAULT_HTTP_LIMITS. */
+  readonly limits?: HttpLimitsConfig;
 }
 
 /**
- * Limits for an admin port that only probes and scrapers should talk to. A probe sends its request
- * in one segment: headers still incomplete after 2 s are slowloris, and node checks the deadline
- * only every connectionsCheckingInterval (30 s by default), so it is checked often here.
+ * Limits for an admin port that only probes and scrapers should talk to (limits.http_*). A probe
+ * sends its request in one segment: headers still incomplete after 2 s are slowloris.
  */
-const REQUEST_TIMEOUT_MS = 5_000;
-const HEADERS_TIMEOUT_MS = 2_000;
+export const DEFAULT_HTTP_LIMITS: HttpLimitsConfig = {
+  maxConnections: DEFAULTS.httpMaxConnections,
+  maxConnectionsPerClient: DEFAULTS.httpMaxConnectionsPerClient,
+  requestTimeoutMs: DEFAULTS.httpRequestTimeoutMs,
+  headersTimeoutMs: DEFAULTS.httpHeadersTimeoutMs,
+  keepAliveTimeoutMs: DEFAULTS.httpKeepAliveTimeoutMs,
+  maxHeaderBytes: DEFAULTS.httpMaxHeaderBytes,
+  maxHeaders: DEFAULTS.httpMaxHeaders,
+};
+/** Node checks the request deadlines only every connectionsCheckingInterval (30 s by default): checked often here. */
 const CHECK_INTERVAL_MS = 250;
-const KEEP_ALIVE_TIMEOUT_MS = 2_000;
-const MAX_HEADER_BYTES = 8 * 1024;
-const MAX_HEADERS_COUNT = 50;
-const MAX_CONNECTIONS = 256;
-const MAX_CONNECTIONS_PER_CLIENT = 16;
 
 /** An open connection: when it last started or finished a request, and whether one is running. */
 interface Peer {
@@ -51,10 +56,12 @@ export class HttpServer {
   private closing = false;
   private readonly peers = new Map<net.Socket, Peer>();
   private readonly perClient = new Map<string, Set<net.Socket>>();
+  private readonly limits: HttpLimitsConfig;
 
   constructor(private readonly options: HttpServerOptions) {
     this.sources = options.sources;
     this.logger = options.logger;
+    this.limits = options.limits ?? DEFAULT_HTTP_LIMITS;
   }
 
   get label(): string {
@@ -65,15 +72,15 @@ export class HttpServer {
   async start(): Promise<number> {
     const server = http.createServer(
       {
-        maxHeaderSize: MAX_HEADER_BYTES,
-        requestTimeout: REQUEST_TIMEOUT_MS,
-        headersTimeout: HEADERS_TIMEOUT_MS,
-        keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+        maxHeaderSize: this.limits.maxHeaderBytes,
+        requestTimeout: this.limits.requestTimeoutMs,
+        headersTimeout: this.limits.headersTimeoutMs,
+        keepAliveTimeout: this.limits.keepAliveTimeoutMs,
         connectionsCheckingInterval: CHECK_INTERVAL_MS,
       },
       (req, res) => void this.onRequest(req, res),
     );
-    server.maxHeadersCount = MAX_HEADERS_COUNT;
+    server.maxHeadersCount = this.limits.maxHeaders;
     server.on('connection', (socket: net.Socket) => this.onConnection(socket));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(new PldnsError('LISTEN_FAILED', `cannot bind ${this.label}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
@@ -97,8 +104,9 @@ export class HttpServer {
   private onConnection(socket: net.Socket): void {
     const address = socket.remoteAddress ?? '';
     let mine = this.perClient.get(address);
-    const full = (mine !== undefined && mine.size >= MAX_CONNECTIONS_PER_CLIENT && !this.shedOldestIdle(mine))
-      || (this.peers.size >= MAX_CONNECTIONS && !this.shedOldestIdle(this.peers.keys()));
+    const { maxConnections, maxConnectionsPerClient } = this.limits;
+    const full = (mine !== undefined && mine.size >= maxConnectionsPerClient && !this.shedOldestIdle(mine))
+      || (this.peers.size >= maxConnections && !this.shedOldestIdle(this.peers.keys()));
     if (full) {
       this.refuse(socket, address);
       return;

@@ -136,7 +136,7 @@ export function snapshotObserver(m: Metrics): SnapshotObserver {
 }
 
 export function zoneServerObserver(m: Metrics): ZoneServerObserver {
-  return { served: (type, result) => m.transferServed.inc({ type, result }) };
+  return { served: (type, result) => m.transferServed.inc({ type, result }), logSuppressed: () => m.logSuppressed.inc({ component: 'transfer' }) };
 }
 
 /** A hub's published serials, per zone (the main zone and every view). */
@@ -157,6 +157,7 @@ export function secondaryObserver(m: Metrics, zone: string): SecondaryObserver {
     transferred: (type, result) => m.transferReceived.inc({ type, result }),
     serial: (serial) => m.transferSerial.set({ zone, role: 'secondary' }, serial),
     refused: (reason) => m.zoneRefused.inc({ reason }),
+    logSuppressed: () => m.logSuppressed.inc({ component: 'secondary' }),
   };
 }
 

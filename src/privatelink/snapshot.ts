@@ -45,6 +45,11 @@ export async function saveSnapshot(dir: string, state: SyncState, options: { fs?
   };
   const body = JSON.stringify(payload);
   const text = `${JSON.stringify({ format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, sha256: sha256(body), payload })}\n`;
+  // A file the next start would refuse unread is no snapshot: keep the previous one instead.
+  const bytes = Buffer.byteLength(text);
+  if (bytes > MAX_SNAPSHOT_BYTES) {
+    throw new PldnsError('SNAPSHOT_WRITE', `a table of ${bytes} bytes is over the ${MAX_SNAPSHOT_BYTES} a start reads; not written (the previous snapshot is kept)`);
+  }
   await writeFileAtomic(join(dir, SNAPSHOT_FILE), text, { errorCode: 'SNAPSHOT_WRITE', ...(options.fs ? { fs: options.fs } : {}) });
 }
 

@@ -3,14 +3,6 @@ import type { Admission, AdmissionCheck, ClientAddress, Protocol } from '../serv
 import { AccessList, isLoopbackAddress } from './access';
 import { RateLimiter } from './rate-limiter';
 
-/**
- * REFUSED answers per second (and burst) per client prefix outside access.allow, over UDP: a refusal
- * is as big as the query, so without a limit the daemon reflects whatever a spoofed source sends
- * (BIND's errors-per-second). Fixed, and applied whether or not access.rate_limit is on.
- */
-const REFUSALS_PER_SECOND = 5;
-const REFUSAL_BURST = 10;
-
 /** Where admission reports the clients it limited. */
 export interface AdmissionObserver {
   limited(action: 'drop' | 'slip'): void;
@@ -26,18 +18,28 @@ export class AdmissionPolicy {
   private access: AccessList;
   private limiter: RateLimiter | undefined;
   private config: AccessConfig;
-  private readonly refusals = new RateLimiter({ responsesPerSecond: REFUSALS_PER_SECOND, burst: REFUSAL_BURST, slip: 0 });
+  /**
+   * UDP REFUSED answers (and zone answers) per client prefix outside access.allow
+   * (access.refused_rate_limit): a refusal is as big as the query, so without a limit the daemon
+   * reflects whatever a spoofed source sends (BIND's errors-per-second). Always on, whether or not
+   * access.rate_limit is.
+   */
+  private refusals: RateLimiter;
 
   constructor(config: AccessConfig, private readonly observer: AdmissionObserver) {
     this.config = config;
     this.access = new AccessList(config.allow);
     this.limiter = config.rateLimit ? new RateLimiter(config.rateLimit) : undefined;
+    this.refusals = refusalLimiter(config);
   }
 
-  /** Keeps the limiter's buckets when its settings did not change. */
+  /** Keeps the limiters' buckets when their settings did not change. */
   reconfigure(next: AccessConfig): void {
     this.access = new AccessList(next.allow);
     if (!sameRateLimit(this.config.rateLimit, next.rateLimit)) this.limiter = next.rateLimit ? new RateLimiter(next.rateLimit) : undefined;
+    const { refusedRateLimit: was } = this.config;
+    const { refusedRateLimit: now } = next;
+    if (was.responsesPerSecond !== now.responsesPerSecond || was.burst !== now.burst) this.refusals = refusalLimiter(next);
     this.config = next;
   }
 
@@ -61,6 +63,10 @@ export class AdmissionPolicy {
 
 /** Kept apart from `check`: zone requests from outside access.allow are not refusals. */
 export type RefusalLimit = (client: ClientAddress) => boolean;
+
+function refusalLimiter(config: AccessConfig): RateLimiter {
+  return new RateLimiter({ ...config.refusedRateLimit, slip: 0 });
+}
 
 function sameRateLimit(a: AccessConfig['rateLimit'], b: AccessConfig['rateLimit']): boolean {
   if (a === null || b === null) return a === b;

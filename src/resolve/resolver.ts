@@ -9,6 +9,7 @@ import { nameToWire } from '../wire/name-codec';
 import { scanResponse, type ResponseScan } from '../wire/message-scan';
 import { buildApexAnswer, buildManagedAnswer } from './managed-answer';
 import { cutChainAtManaged } from './chain-cut';
+import { stripManagedRecords } from './strip-managed-records';
 import { capTtls, echoQuestion, fillOptTail, relayWithClientOpt, withClientOpt } from './client-answer';
 import { OPT_BYTES } from '../wire/response';
 import { cacheKey } from './cache';
@@ -181,8 +182,11 @@ export class Resolver {
         if (scan) {
           capTtls(reply, scan.ttlOffsets, this.options.maxTtlS ?? MAX_TTL);
           const ours = this.cutChain(req, reply, scan);
-          if (ours) return ours === 'malformed' ? this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'error') : ours;
-          return this.done(req, relayWithClientOpt(reply, scan, q, scan.rcode), 'forward');
+          const clean = ours ? undefined : stripManagedRecords(reply, scan, this.table);
+          if (ours === 'malformed' || clean === 'malformed') return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'error');
+          if (ours) return ours;
+          const relayed = clean ?? { reply, scan };
+          return this.done(req, relayWithClientOpt(relayed.reply, relayed.scan, q, relayed.scan.rcode), 'forward');
         }
       } catch (err) {
         if (!isPldnsError(err, 'UPSTREAM_FAILED')) throw err;
@@ -217,6 +221,9 @@ export class Resolver {
     }
     const ours = this.cutChain(req, reply, scan);
     if (ours) return ours === 'malformed' ? this.failed(req, key, Date.now()) : ours;
+    const clean = stripManagedRecords(reply, scan, this.table);
+    if (clean === 'malformed') return this.failed(req, key, Date.now());
+    if (clean) ({ reply, scan } = clean);
     if (cache) cache.set(key, reply, Date.now(), scan);
     return this.done(req, relayWithClientOpt(reply, scan, q, rcode), 'forward');
   }

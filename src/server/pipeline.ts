@@ -64,24 +64,32 @@ export class QueryPipeline {
       counters.dropped(parsed.reason);
       return;
     }
+    const admission = admit(client, protocol);
+    if (admission === 'drop') {
+      counters.dropped('rate_limit');
+      return;
+    }
+    let refusalCharged = false;
     // Rejected messages go to the zone service too: NOTIFY, signed or IXFR requests, and EDNS
     // versions it answers BADVERS itself for names of its zones.
     if (zone !== undefined && (parsed.kind === 'reject' || zone.claims(parsed))) {
-      // The zone service applies transfer.allow and TSIG itself; only the UDP rate limit applies first.
-      if (protocol === 'udp' && admit(client, protocol) === 'drop') {
-        counters.dropped('rate_limit');
-        return;
+      // Admission comes first whatever the opcode (the rate limit above, then access.allow). A source outside
+      // it that the zone service does not name (transfer.allow network, primary) gets at most the
+      // REFUSED rate of answers over UDP, whatever they would be (NOTAUTH, REFUSED, NOTIFY acks),
+      // so zone traffic is no better a reflector than a query. TSIG-keyed requests from anywhere
+      // (transfer.allow key:NAME) still get through, within that rate over UDP and freely over TCP.
+      if (admission === 'refuse' && protocol === 'udp' && !zone.trusts?.(client.address) && this.routes.mayRefuse) {
+        if (!this.routes.mayRefuse(client)) {
+          counters.dropped('refused_rate_limit');
+          return;
+        }
+        refusalCharged = true;
       }
       const reply = this.zoneReply(zone, msg, client, protocol);
       if (reply !== undefined) {
         this.deliverZone(reply, parsed.kind === 'query' ? parsed : null, protocol, out);
         return;
       }
-    }
-    const admission = admit(client, protocol);
-    if (admission === 'drop') {
-      counters.dropped('rate_limit');
-      return;
     }
     if (parsed.kind === 'reject') {
       // Without a zone service, a transfer request the guard rejected (IXFR with its SOA) is
@@ -92,7 +100,7 @@ export class QueryPipeline {
       return;
     }
     if (admission === 'refuse') {
-      if (protocol === 'udp' && this.routes.mayRefuse && !this.routes.mayRefuse(client)) {
+      if (protocol === 'udp' && !refusalCharged && this.routes.mayRefuse && !this.routes.mayRefuse(client)) {
         counters.dropped('refused_rate_limit');
         return;
       }

@@ -25,7 +25,8 @@ export type DnsHandler = (request: DnsRequest) => Buffer | null | Promise<Buffer
 /**
  * The zone side of the edge (zone transfer, NOTIFY, SOA of a published zone). It sees messages the
  * query pipeline does not answer: queries it claims, and messages the hot-path guard rejected
- * (NOTIFY, TSIG-signed or IXFR requests) which it may take over. It does its own access control.
+ * (NOTIFY, TSIG-signed or IXFR requests) which it may take over. Admission (access.allow, the rate
+ * limits) comes first; the service then applies transfer.allow, TSIG and its primaries itself.
  */
 export interface ZoneService {
   /** Cheap test on the per-query path: AXFR/IXFR, or a name inside a zone this instance serves. */
@@ -34,6 +35,12 @@ export interface ZoneService {
   handle(msg: Buffer, client: ClientAddress, protocol: Protocol): ZoneReply | Promise<ZoneReply> | undefined;
   /** Whether a TCP connection from `address` could carry a request this service would serve; absent: yes. */
   acceptsConnection?(address: string): boolean;
+  /**
+   * Whether the service names `address` itself (a transfer.allow network, a configured primary):
+   * such a source outside access.allow is served as usual; any other one outside it is held to the
+   * REFUSED rate limit over UDP whatever it sends. Absent: no source is.
+   */
+  trusts?(address: string): boolean;
 }
 
 /** One message, several (a zone transfer over TCP, written with backpressure), or nothing. */

@@ -20,7 +20,19 @@ export interface TcpLimits {
   readonly maxWriteBufferBytes: number;
   /** Frames handled per read before yielding to the event loop. */
   readonly framesPerTick: number;
+  /**
+   * A zone transfer stream must be written whole within this long of its start; absent:
+   * DEFAULT_TRANSFER_TIMEOUT_MS. (Each wait for the reader is also bounded by idleTimeoutMs.)
+   */
+  readonly transferTimeoutMs?: number;
 }
+
+/**
+ * A whole transfer of the largest zone the hub publishes (a 16 MiB table) takes seconds on a
+ * data-center network; an edge gives up on one after primaries.timeout (10 s by default). A reader
+ * slower than this holds a connection and a stream slot for nothing.
+ */
+export const DEFAULT_TRANSFER_TIMEOUT_MS = 60_000;
 
 export interface TcpServerOptions {
   readonly address: HostPort;
@@ -210,13 +222,19 @@ class Connection {
   private frameStartedAt = -1;
   /** The client sent FIN: answer what is outstanding, then end our side. */
   private readEnded = false;
+  /** Transfer streams being written: when each started, and since when it has been waiting on a reader that took nothing (-1: not waiting). */
+  private readonly streams = new Set<StreamProgress>();
+  /** A transfer was written on this connection (unread bytes may sit in the kernel). */
+  private streamed = false;
+  /** Date.now() when `cut` ended the connection after a transfer; -1 while it has not. */
+  private endedAt = -1;
 
   constructor(private readonly socket: net.Socket, readonly address: string, private readonly server: TcpServer) {
     const { limits, logger } = server.options;
     // No socket activity for the idle time: a reader that stopped reading what we write (a stalled
     // transfer) is cut off; a query still waiting on an upstream is not idle (the sweep handles the rest).
     socket.setTimeout(limits.idleTimeoutMs, () => {
-      if (this.inFlight === 0 || socket.writableLength > 0) socket.destroy();
+      if (this.inFlight === 0 || socket.writableLength > 0) this.cut();
     });
     socket.on('error', (err) => logger.debug({ err: err.message }, 'tcp client socket error'));
     socket.on('data', (chunk) => this.onData(chunk));
@@ -244,8 +262,10 @@ class Connection {
     return this.inFlight > 0 || this.socket.writableLength > 0;
   }
 
+  /** Shutdown: a connection that carried a transfer is reset (see `cut`): there is no time left to deliver it. */
   destroy(): void {
-    this.socket.destroy();
+    if (this.streamed) this.reset();
+    else this.socket.destroy();
   }
 
   /** Closed to make room for a new connection; its slot is free at once. */
@@ -260,9 +280,63 @@ class Connection {
     if (this.frameStartedAt >= 0 && now - this.frameStartedAt >= limits.frameTimeoutMs && this.waitingForBytes()) {
       this.server.counters.dropped('tcp_frame_timeout');
       this.socket.destroy();
+    } else if (this.streams.size > 0 && this.transferOverdue(now)) {
+      this.server.counters.dropped('tcp_transfer_timeout');
+      this.reset();
+    } else if (this.endedAt >= 0) {
+      // Ended after a transfer and the reader has still not taken it to our FIN: it is not reading.
+      if (now - this.endedAt >= limits.idleTimeoutMs) {
+        this.server.counters.dropped('tcp_transfer_timeout');
+        this.reset();
+      }
     } else if (!this.busy && now - this.idleSince >= limits.idleTimeoutMs) {
-      this.socket.destroy();
+      this.cut();
     }
+  }
+
+  /**
+   * A stream of this connection past its whole-transfer deadline, or whose reader has taken nothing
+   * for the idle time: while a stream waits for room, any byte the kernel takes from our buffer
+   * is progress (a reader slowed by its own load is not stalled).
+   */
+  private transferOverdue(now: number): boolean {
+    const { limits } = this.server.options;
+    const wholeMs = limits.transferTimeoutMs ?? DEFAULT_TRANSFER_TIMEOUT_MS;
+    const pending = this.socket.writableLength;
+    for (const stream of this.streams) {
+      if (now - stream.startedAt >= wholeMs) return true;
+      if (stream.waitingSince < 0) continue;
+      if (pending < stream.pendingBytes) {
+        stream.pendingBytes = pending;
+        stream.waitingSince = now;
+      } else if (now - stream.waitingSince >= limits.idleTimeoutMs) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Closes an idle connection. After a transfer, what we wrote may still sit unread in the kernel
+   * (a slow reader is still taking it): the connection is ended (our FIN queues behind the data)
+   * and, if the reader has not taken it all within another idle time, reset. A FIN alone would let
+   * the socket linger (FIN-WAIT-1, the client never sees the end) for as long as a stalled reader
+   * keeps its window shut. A connection that only carried queries closes at once.
+   */
+  private cut(): void {
+    if (!this.streamed) {
+      this.socket.destroy();
+    } else if (this.socket.writableLength > 0 || this.streams.size > 0) {
+      // An unfinished transfer cannot be delivered whole any more.
+      this.server.counters.dropped('tcp_transfer_timeout');
+      this.reset();
+    } else if (this.endedAt < 0 && !this.socket.destroyed) {
+      this.endedAt = Date.now();
+      this.socket.end();
+    }
+  }
+
+  private reset(): void {
+    if (this.socket.destroyed) return;
+    this.socket.resetAndDestroy();
   }
 
   /** The client owes us bytes: we are reading and the frame at the head is incomplete. */
@@ -352,7 +426,7 @@ class Connection {
     if (socket.writableLength > this.server.options.limits.maxWriteBufferBytes) {
       // The client is not reading its answers; do not hold memory for it.
       this.server.counters.dropped('tcp_slow_reader');
-      socket.destroy();
+      this.reset();
     }
   }
 
@@ -361,18 +435,26 @@ class Connection {
    * transfers take turns with each other and with queries; a message is taken from `messages`
    * only when it is its turn (a lazily built zone is built as it is sent). Writing waits while
    * the socket holds more than half the write buffer, so a slow reader holds only its own
-   * connection and at most one buffer's worth of memory; the idle timer ends a reader that stops.
+   * connection and at most one buffer's worth of memory. Progress deadlines (checked by the sweep):
+   * a reader that takes nothing for the idle time, or a stream not written whole within
+   * transferTimeoutMs, gets the connection reset.
    */
   private writeStream(messages: Iterable<Buffer>): Promise<void> {
     const socket = this.socket;
     const { counters, options, streams } = this.server;
     const roomBytes = options.limits.maxWriteBufferBytes / 2;
     const it = messages[Symbol.iterator]();
+    const progress: StreamProgress = { startedAt: Date.now(), waitingSince: -1, pendingBytes: 0 };
+    this.streams.add(progress);
+    this.streamed = true;
     return new Promise<void>((resolve) => {
       let finished = false;
       const finish = (): void => {
         if (finished) return;
         finished = true;
+        this.streams.delete(progress);
+        // Handed over whole: the connection idles from here, not from the request.
+        this.idleSince = Date.now();
         socket.off('drain', resume);
         socket.off('close', resume);
         // Stopped early (the connection went away): let the source know it was cut short.
@@ -386,6 +468,7 @@ class Connection {
       const resume = (): void => {
         socket.off('drain', resume);
         socket.off('close', resume);
+        progress.waitingSince = -1;
         if (!finished) streams.add(step);
       };
       const step = (): boolean => {
@@ -409,6 +492,8 @@ class Connection {
         }
         socket.write(frameMessage(next.value));
         if (socket.writableLength > roomBytes && !socket.destroyed) {
+          progress.waitingSince = Date.now();
+          progress.pendingBytes = socket.writableLength;
           socket.on('drain', resume);
           socket.on('close', resume);
           return false;
@@ -418,4 +503,12 @@ class Connection {
       streams.add(step);
     });
   }
+}
+
+interface StreamProgress {
+  readonly startedAt: number;
+  /** Date.now() of the last progress while waiting for room; -1 when not waiting. */
+  waitingSince: number;
+  /** Our unsent bytes at the last progress. */
+  pendingBytes: number;
 }

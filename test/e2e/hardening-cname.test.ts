@@ -18,6 +18,8 @@ interface Rr {
   type: number;
   data: Buffer;
   ttl?: number;
+  /** Default: answer. */
+  section?: 'authority' | 'additional';
 }
 
 /** Header + the query's own question + uncompressed records (what a recursive upstream would send). */
@@ -30,9 +32,12 @@ function reply(query: Buffer, records: Rr[]): Buffer {
   query.copy(header, 0, 0, 2);
   header.writeUInt16BE(0x8180, 2);
   header.writeUInt16BE(1, 4);
-  header.writeUInt16BE(records.length, 6);
+  const inSection = (s: Rr['section']): Rr[] => records.filter((r) => r.section === s);
+  header.writeUInt16BE(inSection(undefined).length, 6);
+  header.writeUInt16BE(inSection('authority').length, 8);
+  header.writeUInt16BE(inSection('additional').length, 10);
   const parts = [header, question];
-  for (const r of records) {
+  for (const r of [...inSection(undefined), ...inSection('authority'), ...inSection('additional')]) {
     const fixed = Buffer.alloc(10);
     fixed.writeUInt16BE(r.type, 0);
     fixed.writeUInt16BE(qclass === 255 ? 1 : qclass, 2);
@@ -59,6 +64,15 @@ const CHAINS: Record<string, (q: Buffer, qtype: number) => Rr[]> = {
     a('registry.internal.example'), cname('mid.corp.example', 'registry.internal.example'), cname('shuffled.corp.example', 'mid.corp.example'),
   ],
   'public.corp.example': () => [cname('public.corp.example', 'www.public.example'), a('www.public.example', [192, 0, 2, 80])],
+  // No chain into a managed name, but managed names' public data in authority and additional.
+  'glue.corp.example': () => [
+    a('glue.corp.example', [192, 0, 2, 81]),
+    { owner: 'corp.example', type: 2, data: encodeName('ns.corp.example'), section: 'authority' },
+    { owner: 'registry.internal.example', type: 2, data: encodeName('ns.corp.example'), section: 'authority' },
+    { ...a('ns.corp.example', [192, 0, 2, 53]), section: 'additional' },
+    { ...a('registry.internal.example'), section: 'additional' },
+    { ...aaaa('my-bucket.oss.internal.example'), section: 'additional' },
+  ],
   'registry.internal.example': () => [a('registry.internal.example')],
   'late.corp.example': () => [cname('late.corp.example', 'later.internal.example'), a('later.internal.example')],
 };
@@ -154,6 +168,20 @@ t.test('chains that never reach a managed name are relayed as they came', async 
   const p = await ask('public.corp.example');
   t.same(addresses(p), ['192.0.2.80']);
   t.equal(p.answers.filter((r) => r.type === 5).length, 1);
+});
+
+t.test('records of managed names in authority and additional of a relayed answer are stripped', async (t) => {
+  for (const round of ['first', 'second (from the cache)']) {
+    const p = await ask('glue.corp.example');
+    t.same(addresses(p), ['192.0.2.81', '192.0.2.53'], `${round}: the answer and the glue of a name we do not manage, no 100.x / 2001:db8`);
+    t.same(p.authorities.map((r) => r.name), ['corp.example'], `${round}: the NS of a managed name is gone from authority`);
+    t.equal(p.header.rcode, 0);
+  }
+  const c = await TcpDns.connect(daemon.dnsPort);
+  c.send(encodeQuery('glue.corp.example', { id: 10 }));
+  const [frame] = await c.waitFrames(1);
+  c.destroy();
+  t.same(frame ? addresses(decode(frame)) : [], ['192.0.2.81', '192.0.2.53'], 'the same over TCP');
 });
 
 t.test('a managed name in class ANY, CH, HS or NONE is never forwarded', async (t) => {

@@ -157,3 +157,12 @@ export function encodeName(name: string): Buffer {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Sockets on local `port` in the kernel's TCP table in state FIN-WAIT-1 (/proc/net/tcp: st 04): closed by us, the FIN stuck behind unread data. */
+export function finWait1(port: number): number {
+  const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1).filter((l) => {
+    const f = l.trim().split(/\s+/);
+    return f[1]?.endsWith(`:${hexPort}`) && f[3] === '04';
+  }).length;
+}

@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import http from 'node:http';
 import net from 'node:net';
 import { Gauge, Registry } from 'prom-client';
-import { HttpServer, type HttpSources, type Readiness } from '../../src/http/http-server';
+import { DEFAULT_HTTP_LIMITS, HttpServer, type HttpSources, type Readiness } from '../../src/http/http-server';
 import { Metrics } from '../../src/metrics';
 import { isPldnsError } from '../../src/errors';
 import { captureLogger } from '../helpers/log-capture';
@@ -278,4 +278,35 @@ t.test('close() lets a scrape already in progress finish', async (t) => {
   t.equal(r.status, 200);
   t.match(r.body, /^slow_gauge 7$/m);
   t.ok(Date.now() - began < 1500, 'and close() still finished promptly');
+});
+
+t.test('limits are settings: header size and per-client connections follow limits.http_*', async (t) => {
+  const { logger } = captureLogger();
+  const limits = { ...DEFAULT_HTTP_LIMITS, maxHeaderBytes: 1024, maxConnectionsPerClient: 2 };
+  const server = new HttpServer({ address: LOOPBACK, sources: sources(), logger, limits });
+  const port = await server.start();
+  t.teardown(() => server.close());
+  const big = (bytes: number): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/healthz', headers: { 'x-pad': 'a'.repeat(bytes) }, agent: false }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  t.equal(await big(200), 200, 'headers under the setting: served');
+  t.equal(await big(2000), 431, 'headers over http_max_header_bytes (1024): 431');
+  // Two idle connections held by one client, then a third: the oldest idle one is closed.
+  const held = await Promise.all([0, 1].map(() => new Promise<net.Socket>((r) => {
+    const s = net.connect(port, '127.0.0.1', () => r(s));
+    s.on('error', () => undefined);
+  })));
+  const closed = held.map((s) => new Promise<boolean>((r) => s.once('close', () => r(true))));
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal((await request(port, 'GET', '/healthz')).status, 200, 'a third connection from the client is served');
+  t.ok(await Promise.race([closed[0], new Promise<boolean>((r) => setTimeout(() => r(false), 3000))]), 'the longest-idle of the two was shed (cap 2 per client)');
+  for (const s of held) s.destroy();
+  // The defaults are today's values.
+  t.same(DEFAULT_HTTP_LIMITS, { maxConnections: 256, maxConnectionsPerClient: 16, requestTimeoutMs: 5000, headersTimeoutMs: 2000, keepAliveTimeoutMs: 2000, maxHeaderBytes: 8192, maxHeaders: 50 });
 });

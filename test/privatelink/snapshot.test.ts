@@ -235,3 +235,21 @@ t.test('kill -9 during saves leaves the old or the new snapshot, never a torn on
   }
   t.comment(`states seen after kills: ${[...seen].join(', ')}`);
 });
+
+t.test('a table larger than a start reads (16 MiB) is not written: SNAPSHOT_WRITE, the previous snapshot kept', async (t) => {
+  const dir = await tmpdir(t);
+  await saveSnapshot(dir, state());
+  const before = await fsp.readFile(join(dir, SNAPSHOT_FILE), 'utf8');
+  const huge = bigState('A', 150_000); // ~22 MB of JSON
+  await t.rejects(saveSnapshot(dir, huge), { code: 'SNAPSHOT_WRITE', message: /over the 16777216 a start reads/ });
+  t.equal(await fsp.readFile(join(dir, SNAPSHOT_FILE), 'utf8'), before, 'the previous snapshot is untouched');
+  t.same(await fsp.readdir(dir), [SNAPSHOT_FILE], 'no temp file left behind');
+  t.equal((await loadSnapshot(dir, config))?.entries[0]?.endpoint?.endpointId, epA().endpoint?.endpointId, 'and a start still reads it');
+  // Just under the cap: written, and read back whole.
+  const under = bigState('B', 100_000);
+  await saveSnapshot(dir, under);
+  const { size } = await fsp.stat(join(dir, SNAPSHOT_FILE));
+  t.ok(size > 12 * 1024 * 1024 && size <= 16 * 1024 * 1024, `${size} bytes: under the cap, written`);
+  const loaded = await loadSnapshot(dir, [{ kind: 'endpoint', names: ['cs-anony-vpc.cn-hangzhou.aliyuncs.com'], endpointId: 'ep-a' }]);
+  t.equal(loaded?.entries[0]?.zones.length, 100_000, 'a start reads everything the writer wrote');
+});

@@ -5,6 +5,7 @@ import type { AccessConfig } from '../../src/config/schema';
 const config = (over: Partial<AccessConfig> = {}): AccessConfig => ({
   allow: ['10.0.0.0/8', '127.0.0.0/8', '::1/128'],
   rateLimit: { responsesPerSecond: 1, burst: 2, slip: 0 },
+  refusedRateLimit: { responsesPerSecond: 5, burst: 10 },
   ...over,
 });
 
@@ -57,4 +58,17 @@ t.test('reconfigure: a new allow list applies at once; unchanged limits keep the
   p.reconfigure(config({ allow: ['10.0.0.0/8'], rateLimit: { responsesPerSecond: 1, burst: 5, slip: 0 } }));
   t.equal(p.check(c, 'udp'), 'pass', 'changed limits start fresh buckets');
   t.equal(p.check({ address: '192.0.2.7', port: 1 }, 'udp'), 'refuse', 'removed from allow');
+});
+
+t.test('the REFUSED limit is a setting (access.refused_rate_limit); a reload with new values applies them', async (t) => {
+  const outside = { address: '192.0.2.7', port: 1 };
+  const count = (p: AdmissionPolicy, n: number): number => Array.from({ length: n }, () => p.mayRefuse(outside)).filter(Boolean).length;
+  const { p } = policy(config({ refusedRateLimit: { responsesPerSecond: 0, burst: 3 } }));
+  t.equal(count(p, 50), 3, 'burst 3, no refill: 3 of 50');
+  p.reconfigure(config({ refusedRateLimit: { responsesPerSecond: 0, burst: 3 } }));
+  t.equal(count(p, 50), 0, 'unchanged settings keep the buckets');
+  p.reconfigure(config({ refusedRateLimit: { responsesPerSecond: 0, burst: 20 } }));
+  t.equal(count(p, 50), 20, 'new settings apply at once');
+  t.equal(count(p, 5), 0);
+  t.equal(policy(config()).p.mayRefuse({ address: '127.0.0.1', port: 1 }), true, 'loopback is never limited');
 });

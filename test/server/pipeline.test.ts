@@ -13,10 +13,12 @@ interface Sent {
   counted: string[];
 }
 
-function harness(handler: DnsHandler, admission: Admission = 'pass', zone?: ZoneService): { serve: (msg: Buffer, protocol?: Protocol) => Sent; pipeline: QueryPipeline } {
+function harness(
+  handler: DnsHandler, admission: Admission = 'pass', zone?: ZoneService, mayRefuse?: () => boolean,
+): { serve: (msg: Buffer, protocol?: Protocol) => Sent; pipeline: QueryPipeline } {
   const counted: string[] = [];
   const counters: PipelineCounters = { dropped: (r) => counted.push(`drop:${r}`), rejected: (r, p) => counted.push(`reject:${r}:${p}`), tcpConnections() {}, udpBatch() {} };
-  const pipeline = new QueryPipeline({ handler, admit: () => admission, zone }, counters, createLogger('silent'));
+  const pipeline = new QueryPipeline({ handler, admit: () => admission, zone, ...(mayRefuse ? { mayRefuse } : {}) }, counters, createLogger('silent'));
   return {
     pipeline,
     serve(msg, protocol = 'udp') {
@@ -121,4 +123,47 @@ t.test('the zone service takes claimed queries and guard-rejected messages, and 
   t.equal(handled, 0);
   const other = h.serve(encodeQuery('example.com'));
   t.equal(other.now[0][3] & 0x0f, 5, 'names outside the zone still go through admission');
+});
+
+t.test('zone traffic from outside access.allow: admission first, held to the REFUSED rate over UDP unless the zone service names the source', async (t) => {
+  const notify = encodeQuery('privatelink.rpz');
+  notify[2] = (notify[2] & 0x87) | (4 << 3);
+  const soa = encodeQuery('privatelink.rpz', { type: 6 });
+  let trusted = false;
+  let handled = 0;
+  const zone: ZoneService = {
+    claims: (q) => q.qname.endsWith('privatelink.rpz'),
+    handle: (msg) => {
+      handled++;
+      // A name the service turns down after all takes the normal path.
+      return msg.readUInt16BE(2) >> 11 === 0 && msg.includes(Buffer.from('pass')) ? undefined : Buffer.from('zone answer');
+    },
+    trusts: () => trusted,
+  };
+  let budget = 3;
+  let charged = 0;
+  const mayRefuse = (): boolean => {
+    charged++;
+    return budget-- > 0;
+  };
+  const h = harness(() => null, 'refuse', zone, mayRefuse);
+  const answered = [notify, soa, notify, soa, notify, soa].map((m) => h.serve(m, 'udp').now.length).reduce((a, b) => a + b, 0);
+  t.equal(answered, 3, 'a NOTIFY/SOA flood gets the REFUSED budget of answers, no more');
+  t.equal(handled, 3, 'over the budget the zone service is not even asked (no TSIG work, no log line)');
+  t.equal(h.serve(notify, 'udp').counted.filter((c) => c === 'drop:refused_rate_limit').length, 4, 'each withheld answer is counted');
+  const tcp = h.serve(soa, 'tcp');
+  t.equal(tcp.now.length, 1, 'over TCP (not spoofable, admitted at accept) the zone service answers');
+  trusted = true;
+  const before = charged;
+  t.equal(h.serve(notify, 'udp').now.length, 1, 'a source the zone service names (a primary, a transfer.allow network) is not limited');
+  t.equal(charged, before, 'and does not spend the budget');
+  trusted = false;
+  budget = 1;
+  charged = 0;
+  const fallthrough = h.serve(encodeQuery('pass.privatelink.rpz'), 'udp');
+  t.equal((fallthrough.now[0]?.[3] ?? -1) & 0x0f, 5, 'a message the zone service leaves gets the REFUSED of the normal path');
+  t.equal(charged, 1, 'charged once, not twice');
+
+  const dropped = harness(() => null, 'drop', zone).serve(notify, 'udp');
+  t.same([dropped.now.length, dropped.counted.at(-1)], [0, 'drop:rate_limit'], 'the rate limit applies to zone traffic too');
 });

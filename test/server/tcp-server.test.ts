@@ -3,7 +3,7 @@ import { TcpServer, type TcpLimits } from '../../src/server/tcp-server';
 import { QueryPipeline } from '../../src/server/pipeline';
 import type { DnsHandler, PipelineCounters, ZoneService } from '../../src/server/request';
 import { createLogger } from '../../src/runtime/log';
-import { TcpDns } from '../helpers/hardening';
+import { finWait1, TcpDns } from '../helpers/hardening';
 import { encodeQuery } from '../helpers/wire';
 
 // The RFC 7766 server through real loopback sockets, with an in-process pipeline: pipelining,
@@ -104,4 +104,108 @@ t.test('a multi-message zone reply is written in order, whole, for a reader that
   await c.waitFrames(40, 5000);
   t.equal(c.frames.length, 40, '40 messages of 4,000 bytes: more than the 64 KiB write buffer, delivered with backpressure');
   t.same(c.frames.map((f) => f[2]), Array.from({ length: 40 }, (_, i) => i), 'in order');
+});
+
+/** An endless zone stream of 4,000-byte messages (a zone far larger than any socket buffer). */
+function endlessZone(made: { count: number }): ZoneService {
+  return {
+    claims: (q) => q.qname === 'zone.example',
+    handle: (msg) => {
+      const id = msg.readUInt16BE(0);
+      return (function* () {
+        for (let i = 0; i < 1_000_000; i++) {
+          made.count++;
+          const m = Buffer.alloc(4000, i & 0xff);
+          m.writeUInt16BE(id, 0);
+          yield m;
+        }
+      })();
+    },
+  };
+}
+
+async function serveCounting(t: Test, limits: Partial<TcpLimits>, zone: ZoneService): Promise<{ port: number; dropped: string[]; open: () => number }> {
+  const dropped: string[] = [];
+  let open = 0;
+  const counters: PipelineCounters = { dropped: (r) => dropped.push(r), rejected: (r) => dropped.push(r), tcpConnections: (d) => (open += d), udpBatch() {} };
+  const pipeline = new QueryPipeline({ handler: () => null, admit: () => 'pass', zone }, counters, createLogger('silent'));
+  const server = new TcpServer({ address: { host: '127.0.0.1', port: 0, family: 4 }, pipeline, logger: createLogger('silent'), limits: { ...LIMITS, ...limits } });
+  const port = await server.start();
+  t.teardown(() => server.close());
+  return { port, dropped, open: () => open };
+}
+
+t.test('a stalled transfer reader is reset after the idle time: no connection, no FIN stuck behind unread data', async (t) => {
+  const made = { count: 0 };
+  const { port, dropped, open } = await serveCounting(t, { idleTimeoutMs: 500 }, endlessZone(made));
+  const c = await TcpDns.connect(port);
+  t.teardown(() => c.destroy());
+  c.send(encodeQuery('zone.example', { id: 5 }));
+  for (let i = 0; i < 100 && c.frames.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  c.socket.pause(); // reads nothing more: the kernel buffers fill, then the server waits on drain
+  const startedAt = Date.now();
+  for (let i = 0; i < 100 && open() > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  t.equal(open(), 0, `the server let go of the connection (${Date.now() - startedAt} ms; idle time 500 ms)`);
+  t.ok(made.count < 2000, `the stream stopped (${made.count} messages built, not a million)`);
+  t.ok(dropped.includes('tcp_transfer_timeout'), 'counted as tcp_transfer_timeout');
+  t.equal(finWait1(port), 0, 'reset, not closed behind the unread data (no FIN-WAIT-1 socket lingers)');
+  c.socket.resume();
+  t.ok(await c.waitClosed(5000), 'the client sees the connection end');
+});
+
+t.test('a slow transfer reader (it takes a little now and then) is reset at the whole-transfer deadline', async (t) => {
+  const made = { count: 0 };
+  const { port, dropped, open } = await serveCounting(t, { idleTimeoutMs: 1000, transferTimeoutMs: 1500 }, endlessZone(made));
+  const c = await TcpDns.connect(port);
+  t.teardown(() => c.destroy());
+  c.send(encodeQuery('zone.example', { id: 6 }));
+  // Read in short bursts: never idle for the idle time, always far behind.
+  const drip = setInterval(() => {
+    c.socket.resume();
+    setTimeout(() => c.socket.pause(), 5);
+  }, 200);
+  t.teardown(() => clearInterval(drip));
+  for (let i = 0; i < 200 && open() > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  clearInterval(drip);
+  t.equal(open(), 0, 'the server let go of the connection');
+  t.ok(c.frames.length > 10, `the reader did make progress (${c.frames.length} messages)`);
+  t.ok(dropped.includes('tcp_transfer_timeout'), 'counted as tcp_transfer_timeout');
+  t.equal(finWait1(port), 0, 'nothing lingers');
+});
+
+/** A finite zone of `count` 4,000-byte messages: small enough to sit whole in the kernel's buffers. */
+function smallZone(count: number): ZoneService {
+  return {
+    claims: (q) => q.qname === 'zone.example',
+    handle: (msg) => Array.from({ length: count }, (_, i) => {
+      const m = Buffer.alloc(4000, i & 0xff);
+      m.writeUInt16BE(msg.readUInt16BE(0), 0);
+      return m;
+    }),
+  };
+}
+
+t.test('a transfer handed whole to the kernel: a reader that comes back late still gets all of it; one that never does is reset', async (t) => {
+  const IDLE_MS = 2000;
+  const { port, dropped, open } = await serveCounting(t, { idleTimeoutMs: IDLE_MS }, smallZone(40));
+  const late = await TcpDns.connect(port);
+  const never = await TcpDns.connect(port);
+  t.teardown(() => {
+    late.destroy();
+    never.destroy();
+  });
+  for (const c of [late, never]) {
+    c.socket.pause();
+    c.send(encodeQuery('zone.example', { id: 3 }));
+  }
+  // Past the idle time the server ends both (its FIN queued behind the zone); the late reader then reads.
+  await new Promise((r) => setTimeout(r, IDLE_MS + 500));
+  late.socket.resume();
+  await late.waitFrames(40, 10_000);
+  t.equal(late.frames.length, 40, 'the late reader got every message');
+  t.ok(await late.waitClosed(5000), 'and then the end of the connection');
+  for (let i = 0; i < 200 && open() > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  t.equal(open(), 0, 'the reader that never reads is let go too');
+  t.equal(finWait1(port), 0, 'reset: nothing lingers behind its unread zone');
+  t.ok(dropped.includes('tcp_transfer_timeout'), 'counted as tcp_transfer_timeout');
 });

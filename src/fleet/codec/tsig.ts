@@ -6,7 +6,13 @@ import { malformed, nameToWire, wireToName } from '../../wire/name-codec';
 /**
  * TSIG (RFC 8945) with HMAC-SHA256 and HMAC-SHA512: signing and verifying requests, responses
  * and multi-message responses (each MAC chained to the previous one), and the error responses
- * a server owes a bad signature. MAC truncation is not supported: a short MAC is FORMERR.
+ * a server owes a bad signature.
+ *
+ * MAC truncation (RFC 8945 §5.2.2.1): the smallest MAC this implementation accepts is the full
+ * HMAC output (32 bytes for hmac-sha256, 64 for hmac-sha512); it never signs with less. A request
+ * MAC longer than the output, or shorter than the RFC's floor (the larger of 10 bytes and half the
+ * output), is FORMERR; one between that floor and the full length is checked as a truncated MAC
+ * and, if it verifies and is on time, refused with NOTAUTH/BADTRUNC (§5.2.4: below the local minimum).
  */
 
 export type TsigAlgorithm = 'hmac-sha256' | 'hmac-sha512';
@@ -20,7 +26,7 @@ export interface TsigKey {
 
 /** TSIG error field values (RFC 8945 §3). */
 export const TsigError = { NOERROR: 0, BADSIG: 16, BADKEY: 17, BADTIME: 18, BADTRUNC: 22 } as const;
-export type TsigErrorName = 'BADSIG' | 'BADKEY' | 'BADTIME';
+export type TsigErrorName = 'BADSIG' | 'BADKEY' | 'BADTIME' | 'BADTRUNC';
 
 /** Allowed clock difference, and the fudge we sign with. */
 export const TSIG_FUDGE_SEC = 300;
@@ -221,6 +227,11 @@ export type TsigRequestCheck =
   | { readonly kind: 'signed'; readonly key: TsigKey; readonly requestMac: Buffer; readonly tsig: TsigRecord }
   | TsigRequestFailure;
 
+/** RFC 8945 §5.2.2.1 rule 3: no MAC may be shorter than the larger of 10 bytes and half the output. */
+function truncationFloor(fullBytes: number): number {
+  return Math.max(10, fullBytes / 2);
+}
+
 function sameName(a: string, b: string): boolean {
   try {
     return nameToWire(a).equals(nameToWire(b));
@@ -244,22 +255,27 @@ export function verifyRequest(msg: Buffer, parsed: DnsMessage, keys: readonly Ts
   const t = tsig;
   const key = keys.find((k) => sameName(k.name, t.keyName) && k.algorithm === t.algorithm);
   if (key === undefined) return { kind: 'error', error: 'BADKEY', reason: `unknown key "${t.keyName}" (${t.algorithm})`, tsig };
-  if (t.mac.length !== HASHES[key.algorithm].macBytes) {
-    return { kind: 'error', error: 'FORMERR', reason: `MAC of ${t.mac.length} bytes (truncation is not supported)`, tsig };
+  const fullBytes = HASHES[key.algorithm].macBytes;
+  if (t.mac.length > fullBytes || t.mac.length < truncationFloor(fullBytes)) {
+    return { kind: 'error', error: 'FORMERR', reason: `MAC of ${t.mac.length} bytes (${key.algorithm} allows ${truncationFloor(fullBytes)}–${fullBytes})`, tsig };
   }
   const v = variables(key, opts, t.error, t.otherData, t.timeSigned);
-  const expected = hmac(key, [strippedMessage(msg, t), fullVariables({ ...v, fudge: t.fudge })]);
+  const expected = hmac(key, [strippedMessage(msg, t), fullVariables({ ...v, fudge: t.fudge })]).subarray(0, t.mac.length);
   if (!timingSafeEqual(expected, t.mac)) return { kind: 'error', error: 'BADSIG', reason: `bad MAC for key "${t.keyName}"`, tsig };
   const skew = Math.abs(nowSec(opts) - t.timeSigned);
   if (skew > (opts?.fudgeSec ?? TSIG_FUDGE_SEC)) {
     return { kind: 'error', error: 'BADTIME', reason: `signed ${skew} s away from our clock`, tsig, key, requestMac: t.mac };
+  }
+  if (t.mac.length < fullBytes) {
+    return { kind: 'error', error: 'BADTRUNC', reason: `MAC truncated to ${t.mac.length} bytes; ${fullBytes} required`, tsig };
   }
   return { kind: 'signed', key, requestMac: t.mac, tsig };
 }
 
 /**
  * The response a server sends for a request that failed TSIG (RFC 8945 §5.2, §5.3.2): FORMERR
- * without TSIG; NOTAUTH with an unsigned TSIG (empty MAC) carrying BADKEY or BADSIG; NOTAUTH
+ * without TSIG; NOTAUTH with an unsigned TSIG (empty MAC) carrying BADKEY, BADSIG or BADTRUNC (errors
+ * about the key or the MAC are never signed); NOTAUTH
  * signed with the request's MAC, the request's time and our time in Other Data for BADTIME.
  */
 export function tsigErrorResponse(request: DnsMessage, failure: TsigRequestFailure, opts?: TsigOptions): Buffer {

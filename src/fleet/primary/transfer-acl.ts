@@ -19,6 +19,11 @@ export class TransferAcl {
     return this.keys.size > 0 || this.addresses.allows(address);
   }
 
+  /** Whether `address` is in one of the listed networks (unsigned requests from it are served). */
+  allowsAddress(address: string): boolean {
+    return this.addresses.allows(address);
+  }
+
   allows(address: string, keyName: string | undefined): boolean {
     if (keyName !== undefined && this.keys.has(keyName)) return true;
     return this.addresses.allows(address);

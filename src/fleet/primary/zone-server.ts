@@ -1,4 +1,5 @@
 import type { Logger } from '../../runtime/log';
+import { LogBudget } from '../../runtime/log-budget';
 import { isPldnsError } from '../../errors';
 import { FLAG_AA, FLAG_CD, FLAG_QR, FLAG_RD, FLAG_TC, OPCODE_MASK, OPCODE_NOTIFY, RCODE_MASK, RCODE_NOTAUTH, RCode, RRType, TYPE_TSIG } from '../../wire/constants';
 import { appendOpt, optBytes, udpLimit } from '../../wire/response';
@@ -24,11 +25,15 @@ export type ServedResult = 'ok' | 'refused' | 'notauth' | 'formerr' | 'aborted' 
 /** What the zone side reports (the app binds it to privatelink_dns_transfer_* metrics). */
 export interface ZoneServerObserver {
   served(kind: TransferKind, result: ServedResult): void;
+  /** A log line about a rejected request was dropped (over the log budget). */
+  logSuppressed?(): void;
 }
 
 /** The edge side: a NOTIFY for `zone` arrived; accepted only from a configured primary. */
 export interface NotifyReceiver {
   notified(zone: string, client: ClientAddress, keyName: string | undefined): 'accepted' | 'refused' | 'notauth' | 'unknown-zone';
+  /** Whether `address` is one of the configured primaries (the only sources a NOTIFY is taken from). */
+  isPrimary(address: string): boolean;
 }
 
 export interface ZoneServerOptions {
@@ -69,9 +74,12 @@ export class ZoneServer implements ZoneService {
   /** Records by owner name, per published zone: answers inside the zone without scanning it. */
   private readonly byName = new WeakMap<PublishedZone, Map<string, ZoneRecord[]>>();
   private readonly nsid: Buffer | undefined;
+  /** Rejections are logged within a budget: anyone can send them (they are all counted by the observer). */
+  private readonly rejections: LogBudget;
 
   constructor(private readonly options: ZoneServerOptions) {
     this.nsid = options.nsid ? Buffer.from(options.nsid, 'latin1') : undefined;
+    this.rejections = new LogBudget(options.logger, () => options.observer.logSuppressed?.());
   }
 
   claims(query: Query): boolean {
@@ -80,10 +88,15 @@ export class ZoneServer implements ZoneService {
     return this.options.publisher?.covers(query.qname) ?? false;
   }
 
-  /** An edge takes NOTIFY from its primaries (checked per message); a hub serves transfer.allow. */
+  /** An edge takes NOTIFY from its primaries; a hub serves transfer.allow. */
   acceptsConnection(address: string): boolean {
-    if (this.options.notifyReceiver) return true;
+    if (this.options.notifyReceiver?.isPrimary(address)) return true;
     return this.options.acl?.mayConnect(address) ?? false;
+  }
+
+  /** Sources named by address (a transfer.allow network, a primary): not held to the REFUSED rate. */
+  trusts(address: string): boolean {
+    return (this.options.notifyReceiver?.isPrimary(address) ?? false) || (this.options.acl?.allowsAddress(address) ?? false);
   }
 
   handle(msg: Buffer, client: ClientAddress, protocol: Protocol): ZoneReply | undefined {
@@ -114,7 +127,7 @@ export class ZoneServer implements ZoneService {
     const auth = this.auth(msg, m);
     if (auth.kind === 'failed') {
       this.options.observer.served(kind, 'notauth');
-      this.options.logger.warn({ client: client.address, zone: question.name, reason: auth.reason }, 'zone request with a bad TSIG signature: NOTAUTH');
+      this.rejections.write('warn', { client: client.address, zone: question.name, reason: auth.reason }, 'zone request with a bad TSIG signature: NOTAUTH');
       return auth.response;
     }
     const r = this.request(m, question, edns, auth, protocol);
@@ -125,7 +138,7 @@ export class ZoneServer implements ZoneService {
     const keyName = auth.kind === 'signed' ? auth.keyName : undefined;
     if (!this.options.acl?.allows(client.address, keyName)) {
       this.options.observer.served(kind, 'refused');
-      if (transfer) this.options.logger.info({ client: client.address, zone: question.name, key: keyName ?? null, type: kind }, 'zone transfer refused: not in transfer.allow');
+      if (transfer) this.rejections.write('info', { client: client.address, zone: question.name, key: keyName ?? null, type: kind }, 'zone transfer refused: not in transfer.allow');
       return this.reply(r, RCode.REFUSED, []);
     }
     if (keyName !== undefined && (kind === 'soa' || kind === 'axfr') && question.name === zone.origin) {

@@ -1,4 +1,5 @@
 import type { Logger } from '../../runtime/log';
+import { LogBudget } from '../../runtime/log-budget';
 import { PldnsError, describeError, isPldnsError, type PldnsErrorOf } from '../../errors';
 import { formatHostPort, type HostPort } from '../../config/units';
 import type { PrimariesConfig, TsigKeyConfig } from '../../config/schema';
@@ -14,8 +15,8 @@ import type { TransferResult } from './transfer-assembler';
 
 /** The wire calls the secondary needs (secondary/xfr-client.ts implements them). */
 export interface XfrCalls {
-  querySoa(server: HostPort, zone: string, opts: { key?: TsigKeyConfig; timeoutMs: number }): Promise<Soa>;
-  transferZone(server: HostPort, zone: string, opts: { key?: TsigKeyConfig; timeoutMs: number; currentSerial?: number; maxRecords?: number }): Promise<TransferResult>;
+  querySoa(server: HostPort, zone: string, opts: { key?: TsigKeyConfig; timeoutMs: number; signal?: AbortSignal }): Promise<Soa>;
+  transferZone(server: HostPort, zone: string, opts: { key?: TsigKeyConfig; timeoutMs: number; currentSerial?: number; maxRecords?: number; signal?: AbortSignal }): Promise<TransferResult>;
 }
 
 /** Where the last zone is kept so the edge answers at boot with every primary down. */
@@ -32,6 +33,8 @@ export interface SecondaryObserver {
   serial(serial: number): void;
   /** A received zone was refused (zone-guard.ts) and not installed. */
   refused(reason: RefusalCode): void;
+  /** A log line about an ignored NOTIFY was dropped (over the log budget). */
+  logSuppressed?(): void;
 }
 
 export interface SecondaryOptions {
@@ -43,7 +46,17 @@ export interface SecondaryOptions {
   /** A new zone to answer from (a transfer, or the saved zone at boot), with its table inputs and TTL. */
   readonly onZone: (zone: PolicyZone, table: ZoneTableBuild) => void;
   readonly nowMs?: () => number;
+  /** NOTIFY-started checks are at least this far apart; default NOTIFY_CHECK_INTERVAL_MS. */
+  readonly notifyCheckIntervalMs?: number;
 }
+
+/**
+ * An accepted NOTIFY starts an SOA check at most this often (RFC 1996 §4.4 leaves the rate to the
+ * secondary): NOTIFYs within the interval after a check started (replayed, or a burst of serials)
+ * are counted and folded into one check at the end of it, so a flood of valid NOTIFYs costs the
+ * primaries at most one SOA query per interval.
+ */
+export const NOTIFY_CHECK_INTERVAL_MS = 2000;
 
 /** Without a refresh setting or an SOA yet. */
 const FALLBACK_REFRESH_MS = 60_000;
@@ -97,9 +110,18 @@ export class Secondary {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  /** When the last check started (-Infinity: none yet). */
+  private lastCheckStartMs = -Infinity;
+  /** A NOTIFY-started check is waiting for the interval to pass (its timer is `timer`). */
+  private notifyDeferred = false;
+  /** Aborts the check in flight at shutdown: its sockets close at once, whatever they wait on. */
+  private readonly abort = new AbortController();
+  /** NOTIFYs we ignore are logged within a budget: anyone can send them. */
+  private readonly ignoredNotifies: LogBudget;
 
   constructor(private readonly options: SecondaryOptions) {
     this.config = options.config;
+    this.ignoredNotifies = new LogBudget(options.logger, () => options.observer.logSuppressed?.());
   }
 
   private now(): number {
@@ -161,29 +183,61 @@ export class Secondary {
     }
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.notifyDeferred = false;
+    this.lastCheckStartMs = this.now();
     this.options.logger.debug({ zone: this.origin, reason }, 'checking the primaries');
     this.running = this.check().finally(() => {
       this.running = undefined;
       if (this.again) {
         this.again = false;
-        this.checkNow('queued');
+        this.checkAfterInterval();
       } else this.schedule();
     });
+  }
+
+  /**
+   * A NOTIFY's check: now when none ran within the interval; otherwise one check when the interval
+   * ends (or after the check in flight), however many NOTIFYs come meanwhile.
+   */
+  private checkAfterInterval(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    const waitMs = this.lastCheckStartMs + this.notifyIntervalMs() - this.now();
+    if (waitMs <= 0) {
+      this.checkNow('notify');
+      return;
+    }
+    if (this.notifyDeferred) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.notifyDeferred = true;
+    this.timer = setTimeout(() => this.checkNow('notify'), waitMs);
+    this.timer.unref?.();
+  }
+
+  private notifyIntervalMs(): number {
+    return this.options.notifyCheckIntervalMs ?? NOTIFY_CHECK_INTERVAL_MS;
   }
 
   /** A NOTIFY arrived: accepted only for our zone, from a configured primary, signed when we have a key. */
   notified(zone: string, client: ClientAddress, keyName: string | undefined): 'accepted' | 'refused' | 'notauth' | 'unknown-zone' {
     if (zone !== this.origin) return 'unknown-zone';
-    if (!this.config.servers.some((s) => sameAddress(s.host, client.address))) {
-      this.options.logger.warn({ zone, from: client.address }, 'NOTIFY from a host that is not one of our primaries: ignored');
+    if (!this.isPrimary(client.address)) {
+      this.ignoredNotifies.write('warn', { zone, from: client.address }, 'NOTIFY from a host that is not one of our primaries: ignored');
       return 'refused';
     }
     if (this.config.key && keyName !== this.config.key.name) {
-      this.options.logger.warn({ zone, from: client.address }, 'NOTIFY without our TSIG key: ignored');
+      this.ignoredNotifies.write('warn', { zone, from: client.address }, 'NOTIFY without our TSIG key: ignored');
       return 'notauth';
     }
-    this.checkNow('notify');
+    this.checkAfterInterval();
     return 'accepted';
+  }
+
+  isPrimary(address: string): boolean {
+    return this.config.servers.some((s) => sameAddress(s.host, address));
   }
 
   private refreshMs(): number {
@@ -210,14 +264,16 @@ export class Secondary {
     this.forceNext = false;
     const key = this.config.key ?? undefined;
     const timeoutMs = this.config.timeoutMs;
+    const signal = this.abort.signal;
     const asked = await Promise.all(this.config.servers.map(async (server) => {
       try {
-        const soa = await this.options.calls.querySoa(server, this.origin, { ...(key ? { key } : {}), timeoutMs });
+        const soa = await this.options.calls.querySoa(server, this.origin, { ...(key ? { key } : {}), timeoutMs, signal });
         return { server, serial: soa.serial, error: undefined };
       } catch (err) {
         return { server, serial: undefined, error: `${formatHostPort(server)}: ${describeError(err)}` };
       }
     }));
+    if (this.stopped) return; // abandoned at shutdown: not a failure of the primaries
     const answered = asked.filter((a): a is { server: HostPort; serial: number; error: undefined } => a.serial !== undefined);
     const errors = asked.flatMap((a) => (a.error ? [a.error] : []));
     // Freshest first (serial arithmetic, RFC 1982); ties keep the configured order.
@@ -235,6 +291,7 @@ export class Secondary {
         result = await this.transferFrom(c.server, force);
         break;
       } catch (err) {
+        if (this.stopped) return;
         if (isPldnsError(err, 'ZONE_REFUSED')) this.noteRefusal(primary, c.serial, err);
         else allRefused = false;
         errors.push(`${primary}: ${describeError(err)}`);
@@ -269,7 +326,7 @@ export class Secondary {
   private async transferFrom(server: HostPort, force: boolean): Promise<CheckResult> {
     const { calls } = this.options;
     const key = this.config.key ?? undefined;
-    const opts = { ...(key ? { key } : {}), timeoutMs: this.config.timeoutMs, maxRecords: this.config.maxRecords };
+    const opts = { ...(key ? { key } : {}), timeoutMs: this.config.timeoutMs, maxRecords: this.config.maxRecords, signal: this.abort.signal };
     const primary = formatHostPort(server);
     if (this.zone && !force) {
       try {
@@ -277,7 +334,7 @@ export class Secondary {
         const applied = this.applyOutcome(outcome, primary, false);
         if (applied !== undefined) return applied;
       } catch (err) {
-        if (isPldnsError(err, 'ZONE_REFUSED')) throw err;
+        if (this.stopped || isPldnsError(err, 'ZONE_REFUSED')) throw err;
         this.options.observer.transferred('ixfr', 'failed');
         // Refused or badly signed: an AXFR from the same primary would be too. Anything else (a
         // change that does not apply, a malformed answer) gets a fresh start with the whole zone.
@@ -365,9 +422,11 @@ export class Secondary {
     };
   }
 
+  /** Abandons the check or transfer in flight (its connection closes now) and stops checking. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.abort.abort();
     await this.running;
   }
 }

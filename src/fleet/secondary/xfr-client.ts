@@ -28,6 +28,8 @@ export interface XfrOptions {
   readonly key?: TsigKey;
   /** Deadline for the whole exchange, connect to last byte. */
   readonly timeoutMs: number;
+  /** Abandons the exchange (shutdown): the socket closes at once and the call rejects with XFR_FAILED. */
+  readonly signal?: AbortSignal;
 }
 
 export interface TransferOptions extends XfrOptions {
@@ -88,11 +90,16 @@ function udpSoaAnswer(server: HostPort, question: DnsQuestion, opts: XfrOptions)
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
       socket.close();
       if (err === undefined) resolve(result);
       else reject(err);
     };
     const timer = setTimeout(() => settle(undefined), opts.timeoutMs);
+    const onAbort = (): void => settle(undefined, abandoned(server, question.name));
+    if (opts.signal?.aborted) {
+      queueMicrotask(onAbort);
+    } else opts.signal?.addEventListener('abort', onAbort, { once: true });
     socket.on('error', () => settle(undefined));
     socket.on('message', (raw) => {
       let msg: DnsMessage;
@@ -133,7 +140,7 @@ export async function transferZone(server: HostPort, zone: string, opts: Transfe
       return await transferOnce(server, name, opts.currentSerial, { ...opts, maxBytes });
     } catch (err) {
       const rcode = err instanceof PldnsError ? err.details?.rcode : undefined;
-      if (rcode !== RCode.NOTIMP && rcode !== RCode.FORMERR) throw err;
+      if ((rcode !== RCode.NOTIMP && rcode !== RCode.FORMERR) || opts.signal?.aborted) throw err;
     }
   }
   const timeoutMs = Math.max(1, opts.timeoutMs - (Date.now() - started));
@@ -185,11 +192,16 @@ async function exchange(
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
       socket.destroy();
       if (err === undefined) resolve();
       else reject(err);
     };
     const timer = setTimeout(() => settle(xfrError('XFR_TIMEOUT', server, zone, `no complete answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    const onAbort = (): void => settle(abandoned(server, zone));
+    if (opts.signal?.aborted) {
+      queueMicrotask(onAbort);
+    } else opts.signal?.addEventListener('abort', onAbort, { once: true });
     socket.setNoDelay(true);
     socket.on('connect', () => socket.write(frameMessage(request)));
     socket.on('error', (err) => settle(xfrError('XFR_FAILED', server, zone, `connection failed: ${err.message}`, undefined, err)));
@@ -254,6 +266,10 @@ function rcodeError(msg: DnsMessage, server: HostPort, zone: string, tsig: TsigC
   if (tsigError !== 0) return xfrError('XFR_BAD_TSIG', server, zone, `${name} with TSIG error ${tsigErrorName(tsigError)}`, details);
   if (msg.rcode === RCode.REFUSED || msg.rcode === RCODE_NOTAUTH) return xfrError('XFR_REFUSED', server, zone, `the primary answered ${name}`, details);
   return xfrError('XFR_FAILED', server, zone, `the primary answered ${name}`, details);
+}
+
+function abandoned(server: HostPort, zone: string): PldnsError {
+  return xfrError('XFR_FAILED', server, zone, 'abandoned: shutting down');
 }
 
 function tsigOrThrow(check: TsigCheck, server: HostPort, zone: string): void {

@@ -46,7 +46,7 @@ t.test('request: sign, then verify against the key list', async (t) => {
   t.same(verifyRequest(query(), parseMessage(query()), [KEY]), { kind: 'unsigned' });
 });
 
-t.test('request failures: BADKEY, BADSIG, BADTIME, FORMERR and their responses', async (t) => {
+t.test('request failures: BADKEY, BADSIG, BADTIME, BADTRUNC, FORMERR and their responses', async (t) => {
   const { message, mac } = signRequest(query(), KEY, { nowSec: NOW });
   const p = parseMessage(message);
   t.match(verifyRequest(message, p, [KEY512], { nowSec: NOW }), { kind: 'error', error: 'BADKEY' }, 'unknown key name');
@@ -60,14 +60,32 @@ t.test('request failures: BADKEY, BADSIG, BADTIME, FORMERR and their responses',
   t.match(late, { kind: 'error', error: 'BADTIME', key: KEY, requestMac: mac }, 'clock 301 s ahead');
   t.match(verifyRequest(message, p, [KEY], { nowSec: NOW - 301 }), { kind: 'error', error: 'BADTIME' }, 'clock 301 s behind');
 
-  // Truncated MAC: the MAC size field says 16 and the rdata holds 16 bytes.
+  // Truncated MACs (RFC 8945 §5.2.2.1): the MAC size field and the rdata both say `bytes`.
   const tsig = readTsig(p)!;
   const algLen = nameToWire('hmac-sha256').length;
   const macSizeAt = tsig.offset + nameToWire('fleet').length + 10 + algLen + 8;
   const macAt = macSizeAt + 2;
-  const short = Buffer.concat([message.subarray(0, macSizeAt), Buffer.from([0, 16]), message.subarray(macAt, macAt + 16), message.subarray(macAt + 32)]);
-  short.writeUInt16BE(short.readUInt16BE(tsig.offset + nameToWire('fleet').length + 8) - 16, tsig.offset + nameToWire('fleet').length + 8);
-  t.match(verifyRequest(short, parseMessage(short), [KEY], { nowSec: NOW }), { kind: 'error', error: 'FORMERR' }, 'truncated MAC');
+  const rdlengthAt = tsig.offset + nameToWire('fleet').length + 8;
+  const truncated = (bytes: number, macBytes: Buffer = message.subarray(macAt, macAt + bytes)): Buffer => {
+    const m = Buffer.concat([message.subarray(0, macSizeAt), Buffer.from([0, bytes]), macBytes, message.subarray(macAt + 32)]);
+    m.writeUInt16BE(m.readUInt16BE(rdlengthAt) - (32 - bytes), rdlengthAt);
+    return m;
+  };
+  const short16 = truncated(16);
+  const badtrunc = verifyRequest(short16, parseMessage(short16), [KEY], { nowSec: NOW });
+  t.match(badtrunc, { kind: 'error', error: 'BADTRUNC' }, 'the right MAC truncated to 16 bytes (the RFC floor): BADTRUNC, below our minimum of 32');
+  t.match(verifyRequest(truncated(20), parseMessage(truncated(20)), [KEY], { nowSec: NOW }), { kind: 'error', error: 'BADTRUNC' }, '20 bytes: BADTRUNC');
+  const wrong16 = truncated(16, Buffer.alloc(16, 9));
+  t.match(verifyRequest(wrong16, parseMessage(wrong16), [KEY], { nowSec: NOW }), { kind: 'error', error: 'BADSIG' }, 'a wrong truncated MAC: BADSIG (the MAC is checked first)');
+  t.match(verifyRequest(short16, parseMessage(short16), [KEY], { nowSec: NOW + 301 }), { kind: 'error', error: 'BADTIME' }, 'a truncated MAC out of time: BADTIME (time before truncation)');
+  for (const bytes of [15, 10, 1]) {
+    const m = truncated(bytes);
+    t.match(verifyRequest(m, parseMessage(m), [KEY], { nowSec: NOW }), { kind: 'error', error: 'FORMERR' }, `${bytes} bytes, under the RFC floor of 16: FORMERR`);
+  }
+  const btr = parseMessage(tsigErrorResponse(p, badtrunc as TsigRequestFailure, { nowSec: NOW }));
+  t.equal(btr.rcode, RCODE_NOTAUTH, 'BADTRUNC: NOTAUTH');
+  t.match(readTsig(btr), { error: TsigError.BADTRUNC, keyName: 'fleet' }, 'BADTRUNC in the TSIG');
+  t.equal(readTsig(btr)!.mac.length, 0, 'BADTRUNC is unsigned (an error about the MAC)');
 
   // A TSIG that is not the last record.
   const opt = { name: '', type: RRType.OPT, class: 1232, ttl: 0, rdata: Buffer.alloc(0) };

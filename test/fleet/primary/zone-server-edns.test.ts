@@ -220,7 +220,7 @@ t.test('UDP: an answer larger than the client takes becomes TC=1 with its OPT; T
 });
 
 t.test('NOTIFY on an edge: the response carries the OPT; version 1 gets BADVERS with opcode NOTIFY', async (t) => {
-  const receiver: NotifyReceiver = { notified: () => 'accepted' };
+  const receiver: NotifyReceiver = { notified: () => 'accepted', isPrimary: () => true };
   const { server } = setup({ notifyReceiver: receiver, nsid: NSID });
   const ok = one(server.handle(request('privatelink.rpz', RRType.SOA, { opcode: OPCODE_NOTIFY, edns: { options: NSID_OPTION } }).message, inside, 'udp'));
   t.equal(ok.opcode, OPCODE_NOTIFY);

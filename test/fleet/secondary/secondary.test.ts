@@ -61,7 +61,7 @@ function scripted(primaries: Record<number, Primary>, log: string[]): XfrCalls {
   };
 }
 
-function edge(primaries: Record<number, Primary>, over: Partial<PrimariesConfig> = {}, store?: ZoneStore) {
+function edge(primaries: Record<number, Primary>, over: Partial<PrimariesConfig> = {}, store?: ZoneStore, extra: { calls?: XfrCalls; notifyCheckIntervalMs?: number; nowMs?: () => number } = {}) {
   const log: string[] = [];
   const zones: PolicyZone[] = [];
   const answers: string[][] = [];
@@ -69,8 +69,10 @@ function edge(primaries: Record<number, Primary>, over: Partial<PrimariesConfig>
   const refused: string[] = [];
   const secondary = new Secondary({
     config: config(over),
-    calls: scripted(primaries, log),
+    calls: extra.calls ?? scripted(primaries, log),
     store,
+    notifyCheckIntervalMs: extra.notifyCheckIntervalMs ?? 0,
+    ...(extra.nowMs ? { nowMs: extra.nowMs } : {}),
     observer: { checked: (r) => counts[r]++, transferred: () => {}, serial: () => {}, refused: (r) => refused.push(r) },
     logger: createLogger('silent'),
     onZone: (zone, table) => {
@@ -154,6 +156,73 @@ t.test('NOTIFY: only for our zone, only from a primary, signed when we have a ke
   await e.settle();
   t.same(e.log, ['soa 1', 'axfr 1', 'soa 1'], 'an accepted NOTIFY checks at once');
   await e.secondary.stop();
+});
+
+t.test('NOTIFY coalescing: replayed NOTIFYs start at most one check per interval, none while one is in flight', async (t) => {
+  const INTERVAL_MS = 300;
+  // The secondary's clock stands still: every replay falls inside the interval after the last check.
+  const frozen = Date.now();
+  const e = edge({ 1: { serial: 100, ip: '10.0.0.1' } }, {}, undefined, { notifyCheckIntervalMs: INTERVAL_MS, nowMs: () => frozen });
+  await e.secondary.start();
+  await e.settle();
+  t.same(e.log, ['soa 1', 'axfr 1']);
+  const from = { address: '127.0.0.1', port: 53 };
+  // 5,000 replays right after the start check: all accepted, one check when the interval ends.
+  const verdicts = new Set<string>();
+  for (let i = 0; i < 5000; i++) verdicts.add(e.secondary.notified(ORIGIN, from, undefined));
+  t.same([...verdicts], ['accepted'], 'every replay is accepted (and counted as such)');
+  await e.settle();
+  t.same(e.log, ['soa 1', 'axfr 1'], 'no check inside the interval after the last one started');
+  for (let i = 0; i < 40 && e.log.length < 3; i++) await new Promise((r) => setTimeout(r, INTERVAL_MS / 4));
+  await e.settle();
+  t.same(e.log, ['soa 1', 'axfr 1', 'soa 1'], 'the replays became exactly one check at the end of the interval');
+  // More replays, over several intervals: never more than one check started per interval.
+  const starts: number[] = [];
+  const calls = scripted({ 1: { serial: 100, ip: '10.0.0.1' } }, e.log);
+  const e2 = edge({}, {}, undefined, {
+    notifyCheckIntervalMs: INTERVAL_MS,
+    calls: {
+      ...calls,
+      querySoa: async (s, z, o) => {
+        starts.push(Date.now());
+        // A slow primary: the check is still in flight when the next replays come.
+        await new Promise((r) => setTimeout(r, INTERVAL_MS / 2));
+        return calls.querySoa(s, z, o);
+      },
+    },
+  });
+  await e2.secondary.start();
+  for (let round = 0; round < 8; round++) {
+    for (let i = 0; i < 500; i++) e2.secondary.notified(ORIGIN, from, undefined);
+    await new Promise((r) => setTimeout(r, INTERVAL_MS / 3));
+  }
+  await e2.secondary.stop();
+  t.ok(starts.length >= 2, `the replays did start checks (${starts.length})`);
+  for (let i = 1; i < starts.length; i++) {
+    t.ok((starts[i] as number) - (starts[i - 1] as number) >= INTERVAL_MS - 5, `check ${i} started at least one interval after the one before`);
+  }
+  await e.secondary.stop();
+});
+
+t.test('stop abandons the check in flight: the call gets an aborted signal, stop returns, no failure is counted', async (t) => {
+  let signal: AbortSignal | undefined;
+  const hanging: XfrCalls = {
+    querySoa: (_s, _z, o) =>
+      new Promise((_resolve, reject) => {
+        signal = o.signal;
+        // A primary that never answers (the real client's own deadline is far away).
+        o.signal?.addEventListener('abort', () => reject(new PldnsError('XFR_FAILED', 'abandoned: shutting down')));
+      }),
+    transferZone: () => Promise.reject(new Error('not reached')),
+  };
+  const e = edge({}, {}, undefined, { calls: hanging });
+  await e.secondary.start();
+  await e.settle();
+  t.ok(signal, 'the SOA query carries an abort signal');
+  t.equal(signal?.aborted, false);
+  await e.secondary.stop();
+  t.equal(signal?.aborted, true, 'stop aborted it');
+  t.same(e.counts, { changed: 0, unchanged: 0, failed: 0 }, 'an abandoned check is not a failure of the primaries');
 });
 
 t.test('boot with every primary down: the saved zone is answered; it is saved after each transfer', async (t) => {

@@ -190,6 +190,26 @@ t.test('deadline and byte cap hold against a primary that never finishes', async
   await t.rejects(capped, { code: 'XFR_FAILED', message: /exceeds 200000 bytes/ }, 'byte cap');
 });
 
+t.test('an abort signal abandons a stalled transfer or SOA query at once: rejected, connection closed', async (t) => {
+  const closed: string[] = [];
+  // Sends the first message of the AXFR, then nothing: a stalled primary.
+  const stall = await fakePrimary(t, (req, socket) => {
+    socket.write(frameMessage(answerMessages(req, AXFR_RECORDS.slice(0, 3), 100)[0] as Buffer));
+    socket.on('close', () => closed.push('axfr'));
+  });
+  const controller = new AbortController();
+  const pending = transferZone(hp(stall.port), Z, { key: KEY, timeoutMs: 600_000, signal: controller.signal });
+  for (let i = 0; i < 200 && stall.requests.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  t.equal(stall.requests.length, 1, 'the request reached the primary');
+  controller.abort();
+  await t.rejects(pending, { code: 'XFR_FAILED', message: /abandoned/ }, 'the transfer rejects on abort, not at its 10-minute deadline');
+  for (let i = 0; i < 200 && closed.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  t.same(closed, ['axfr'], 'the primary sees the connection close');
+  // Already aborted: nothing is asked (the IXFR → AXFR fallback included).
+  await t.rejects(transferZone(hp(stall.port), Z, { timeoutMs: 600_000, currentSerial: 5, signal: controller.signal }), { message: /abandoned/ });
+  await t.rejects(querySoa(hp(stall.port), Z, { timeoutMs: 600_000, signal: controller.signal }), { message: /abandoned/ }, 'an SOA query too');
+});
+
 t.test('querySoa matches and verifies its answer', async (t) => {
   const p = await fakePrimary(t, (req, socket) => {
     for (const m of answerMessages(req, [zoneRecordToWire(soa(77))], 10)) socket.write(frameMessage(m));
