@@ -1,5 +1,6 @@
-import { accessSync, constants, existsSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants, existsSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { networkInterfaces } from 'node:os';
 import ipaddr from 'ipaddr.js';
 import { formatHostPort } from './units';
@@ -32,6 +33,11 @@ export const hostEnvironment: WarningEnvironment = {
     try {
       if (!statSync(existing).isDirectory()) return missing ? `cannot be created: ${existing} is not a directory` : 'is not a directory';
       accessSync(existing, constants.W_OK | constants.X_OK);
+      // Permission bits say nothing on a read-only mount or a pseudo file system such as /sys,
+      // where even root gets EPERM at the first write: try one, and remove it at once.
+      const probe = join(existing, `.privatelink-dns-check-${process.pid}-${randomBytes(4).toString('hex')}`);
+      writeFileSync(probe, '');
+      unlinkSync(probe);
       return undefined;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? 'error';

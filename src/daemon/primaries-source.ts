@@ -5,9 +5,16 @@ import type { Secondary } from '../fleet/secondary/secondary';
 import type { NotifyReceiver } from '../fleet/primary/zone-server';
 import type { TableEntryInput } from '../resolve/table';
 import type { PolicyZone } from '../fleet/zone/policy-zone';
-import { managedPlaceholders } from '../fleet/secondary/zone-guard';
 import { fleet } from './fleet-modules';
 import type { SourceListener, TableSource } from './table-source';
+
+/**
+ * The placeholders that keep primaries.managed names from being forwarded while no zone covers
+ * them: each name and everything below it, no address, SERVFAIL.
+ */
+function managedPlaceholders(managed: readonly string[]): TableEntryInput[] {
+  return managed.map((m) => ({ id: `managed:${m}`, names: [m, `*.${m}`], ipv4: [], ipv6: [], unavailable: 'servfail' as const }));
+}
 
 export interface PrimariesSourceOptions {
   readonly config: Config;

@@ -90,6 +90,9 @@ export interface SyncOutcome {
 const BACKOFF_CODES: ReadonlySet<string> = new Set<ErrorCode>(['PL_THROTTLED', 'PL_SERVER', 'PL_NETWORK', 'PL_FORBIDDEN']);
 /** First wait after a PL_FORBIDDEN; doubles per consecutive failure up to privatelink.maxBackoffMs. */
 export const FORBIDDEN_BACKOFF_BASE_MS = 60_000;
+
+/** Successful unchanged syncs log at debug; at least one info line this often says all is well. */
+const HEARTBEAT_MS = 3_600_000;
 const REBUILD_CODES: ReadonlySet<string> = new Set<ErrorCode>(['PL_AUTH', 'PL_CREDENTIALS']);
 
 export const realClock: Clock = {
@@ -155,6 +158,9 @@ export class Syncer {
   private lastSyncCalls: Record<string, number> = {};
   /** Consecutive syncs that were not a full success, for the "recovered" line. */
   private failedSyncs = 0;
+  /** When a sync last logged at info, and the successful syncs logged at debug since. */
+  private lastInfoAtMs: number | undefined;
+  private quietSyncs = 0;
   /** The addresses last published, per entry id, for the old → new lines. */
   private lastAddresses: Map<string, TableEntryInput> | undefined;
 
@@ -410,16 +416,29 @@ export class Syncer {
    * says so at info, ordinary successes stay at debug.
    */
   private logOutcome(result: SyncResult, durationMs: number, entries: number, failures: readonly Record<string, unknown>[]): void {
+    const calls = Object.values(this.lastSyncCalls).reduce((a, b) => a + b, 0);
     if (result !== 'success') {
       this.failedSyncs++;
-      const message = result === 'failure' ? 'sync failed; answering from previous data' : 'sync partly failed; failed entries keep their previous data';
-      this.log.warn({ result, durationMs, entries, failed: failures.length, consecutiveFailures: this.failedSyncs, failures }, message);
+      const message = result === 'failure' ? 'sync failed; the previous data stays' : 'sync partly failed; failed entries keep their previous data';
+      this.log.warn({ result, durationMs, entries, calls, failed: failures.length, consecutiveFailures: this.failedSyncs, failures }, message);
       return;
     }
-    if (this.failedSyncs > 0) this.log.info({ result, durationMs, entries, afterFailedSyncs: this.failedSyncs }, 'sync recovered');
-    else this.log.debug({ result, durationMs, entries }, 'sync finished');
+    const now = this.clock.now();
+    if (this.failedSyncs > 0) this.log.info({ result, durationMs, entries, calls, afterFailedSyncs: this.failedSyncs }, 'sync recovered');
+    else if (this.lastInfoAtMs === undefined || now - this.lastInfoAtMs >= HEARTBEAT_MS) {
+      // A heartbeat: unchanged successful syncs stay at debug, but one line an hour says all is well.
+      this.log.info({ result, durationMs, entries, calls, syncsSinceLastLine: this.quietSyncs + 1 }, 'sync finished; all is well');
+    } else {
+      this.quietSyncs++;
+      this.log.debug({ result, durationMs, entries, calls }, 'sync finished');
+      this.failedSyncs = 0;
+      return;
+    }
+    this.lastInfoAtMs = now;
+    this.quietSyncs = 0;
     this.failedSyncs = 0;
   }
+
 
   /** An entry whose addresses changed, at info: the story of a failover or a re-created endpoint. */
   private logAddressChanges(inputs: readonly TableEntryInput[]): void {

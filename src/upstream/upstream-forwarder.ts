@@ -1,5 +1,5 @@
 import type { Logger } from '../runtime/log';
-import { PldnsError, isPldnsError } from '../errors';
+import { PldnsError, describeError, isPldnsError } from '../errors';
 import { CLASS_IN, FLAG_RD, FLAG_TC, HEADER_BYTES, RCODE_MASK, RCode, RRType } from '../wire/constants';
 import { scanResponse, type ResponseScan } from '../wire/message-scan';
 import type { Protocol } from '../server/request';
@@ -143,6 +143,7 @@ export class UpstreamForwarder {
     const timeoutMs = allDown ? Math.min(ALL_DOWN_TIMEOUT_MS, this.config.timeoutMs) : this.config.timeoutMs;
     let fallback: Forwarded | undefined;
     let lastError: unknown;
+    let causes: string[] | undefined;
     for (const server of servers) {
       try {
         const got = await this.exchangeWithServer(server, q, protocol, timeoutMs);
@@ -156,6 +157,7 @@ export class UpstreamForwarder {
         return got;
       } catch (err) {
         lastError = err;
+        (causes ??= []).push(`${server.label}: ${describeError(err)}`);
         this.recordFailure(server, isPldnsError(err) ? err.code : 'error');
       }
     }
@@ -163,7 +165,8 @@ export class UpstreamForwarder {
       fallback.reply.writeUInt16BE(q.id, 0);
       return fallback;
     }
-    throw new PldnsError('UPSTREAM_FAILED', `all ${servers.length} upstream(s) failed`, { cause: lastError });
+    // Each server's own cause (a timeout, ECONNREFUSED from ICMP port unreachable...) in the message.
+    throw new PldnsError('UPSTREAM_FAILED', `all ${servers.length} upstream(s) failed (${(causes ?? []).join('; ')})`, { cause: lastError });
   }
 
   private async exchangeWithServer(server: UpstreamServer, q: Query, protocol: Protocol, timeoutMs: number): Promise<Forwarded> {

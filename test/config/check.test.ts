@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, chownSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from '../helpers/daemon';
@@ -139,6 +139,13 @@ t.test('warnings: a missing or unwritable state_dir (the real file system, as an
   chownSync(state, NOBODY, NOBODY);
   const ok = check(`${STATIC}state_dir: ${state}\n`, { uid: NOBODY, dir });
   t.equal(ok.stderr, '', 'writable: no warning');
+  t.same(readdirSync(state), [], 'the write probe leaves nothing behind');
+});
+
+t.test('warnings: a state_dir whose permission bits allow writing but whose file system does not (/sys, as root)', async (t) => {
+  const sys = check(`${STATIC}state_dir: /sys/kernel/pldns-check-test\n`);
+  t.equal(sys.code, 0, sys.stderr);
+  t.match(sys.stderr, /warning: state_dir: \/sys\/kernel\/pldns-check-test does not exist and cannot be created by this user \(\/sys\/kernel: E(PERM|ROFS|ACCES)\)/);
 });
 
 t.test('an unreadable snapshot is reported as unreadable, not as invalid', async (t) => {

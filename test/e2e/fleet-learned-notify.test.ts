@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import type { Test } from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,7 +32,7 @@ function tempDir(prefix: string): string {
 const EDGES = 10;
 const SUBNET = '10.213.0';
 const HUB_IP = `${SUBNET}.1`;
-const EDGE_SECRET = Buffer.alloc(32, 0x2b).toString('base64');
+const EDGE_SECRET = randomBytes(32).toString('base64');
 const keyOf = (i: number): { name: string; secret: string } => (i % 2 === 0 ? { name: 'fleet', secret: FLEET_SECRET } : { name: 'edge-b', secret: EDGE_SECRET });
 
 function run(t: Test, args: string[]): boolean {
@@ -127,6 +128,7 @@ primaries:
   refresh: 10m
   retry: 200ms
   timeout: 3s
+  managed: ["cs-anony-vpc.cn-hangzhou.aliyuncs.com", "cn-hangzhou.privatelink.aliyuncs.com"]
 state_dir: ${dir}
 log: { level: info }
 `,

@@ -65,6 +65,7 @@ primaries:
   servers: ["127.0.0.1:${primaryPort}"]
   refresh: 1h
   timeout: 5m
+  managed: ["svc.example.internal"]
 limits:
   lameduck: ${LAMEDUCK_MS}ms
   shutdown_grace: ${GRACE_MS}ms

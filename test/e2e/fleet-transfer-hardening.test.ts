@@ -23,7 +23,12 @@ import { transferZone } from '../../src/fleet/secondary/xfr-client';
 
 const NAMES = 10_000;
 const RECORDS = bulkAxfrRecords(NAMES);
-const IDLE_TIMEOUT_MS = 3000;
+/**
+ * The hub's TCP idle timeout, also the progress deadline of a transfer whose reader takes nothing.
+ * Long enough that the test's own readers (one process parsing and verifying 100 transfers at
+ * once on a busy 2-core machine) never stall that long; stalled readers still show it.
+ */
+const IDLE_TIMEOUT_MS = 8000;
 const SOA_CHECKS = 1000;
 const AXFRS = 100;
 /** Loopback sources: the hub caps TCP connections per client address at 64. */
@@ -167,7 +172,7 @@ t.test('the transfer path of a hub with a 10,000-name zone, under abuse and load
   t.teardown(() => upstream.close());
   // Idle timeout short so a silent client is seen cut off in seconds; the connection cap above the
   // 1,000 concurrent SOA checks so the test measures the hub, not its default cap.
-  const yaml = bulkHubYaml({ count: NAMES, upstreamPort: upstream.port, limits: ['tcp_idle_timeout: 3s', 'tcp_max_connections: 1200'] });
+  const yaml = bulkHubYaml({ count: NAMES, upstreamPort: upstream.port, limits: [`tcp_idle_timeout: ${IDLE_TIMEOUT_MS / 1000}s`, 'tcp_max_connections: 1200'] });
   const hub: RunningDaemon = await startDaemon(yaml, { timeoutMs: 60_000 });
   t.teardown(() => hub.stop());
   const published = await hub.waitForLog((l) => l.msg === 'policy zone published' && l.zone === BULK_ZONE);

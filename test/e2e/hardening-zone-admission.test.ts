@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,8 +28,8 @@ const EDGE = '198.18.0.2';
 const INSIDE = '198.18.0.5';
 const OUTSIDE = '198.18.7.1';
 const ZONE = 'privatelink.rpz';
-const FLEET: TsigKey = { name: 'fleet', algorithm: 'hmac-sha256', secret: Buffer.alloc(32, 0x5a) };
-const WRONG: TsigKey = { ...FLEET, secret: Buffer.alloc(32, 0x33) };
+const FLEET: TsigKey = { name: 'fleet', algorithm: 'hmac-sha256', secret: randomBytes(32) };
+const WRONG: TsigKey = { ...FLEET, secret: randomBytes(32) };
 
 const dir = mkdtempSync(join(tmpdir(), 'pldns-zadm-'));
 const netns = new TestNetns(t, () => rmSync(dir, { recursive: true, force: true }));
@@ -110,6 +111,7 @@ primaries:
   key: { name: fleet, algorithm: hmac-sha256, secret: "${secret}" }
   refresh: 1h
   retry: 1h
+  managed: ["ntp.internal.example"]
 state_dir: ${join(dir, 'edge')}
 `);
   const env = [process.execPath, CLI, 'serve', '--config'];

@@ -84,8 +84,3 @@ export function judgeZone(
   }
   return { ok: true, inputs: kept, outside, outsideSamples: samples };
 }
-
-/** The placeholders that keep managed names from being forwarded while no zone covers them. */
-export function managedPlaceholders(managed: readonly string[]): TableEntryInput[] {
-  return managed.map((m) => ({ id: `managed:${m}`, names: [m, `*.${m}`], ipv4: [], ipv6: [], unavailable: 'servfail' as const }));
-}
