@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dig, type DigResult } from '../helpers/dig';
-import { startDaemon, type RunningDaemon } from '../helpers/daemon';
+import { restartDaemonOnSamePort, startDaemon, type RunningDaemon } from '../helpers/daemon';
 import { metrics, metric, status, udpAsk, sleep } from '../helpers/hardening';
 import { requireTool } from '../helpers/tools';
 import { FLEET_SECRET, MANAGED, UPSTREAM_IP, WRONG_SECRET, edgeYaml, fleetData, hubYaml, startEdge, startUpstream, NO_CREDENTIALS } from '../helpers/fleet';
@@ -177,7 +177,7 @@ t.test('a hub and ten credential-less edges', async (t) => {
   });
 
   await t.test('a restarted hub keeps its serial (unchanged content), never goes lower', async (t) => {
-    hub = await startDaemon(hubConfig, { dir: hubDir });
+    hub = await restartDaemonOnSamePort(hubConfig, { dir: hubDir });
     const published = await hub.waitForLog((l) => l.msg === 'policy zone published' && l.zone === 'privatelink.rpz', 10_000);
     t.equal(published.serial, newSerial, `unchanged content keeps serial ${newSerial} across the restart`);
     const soa = await digRaw(['@127.0.0.1', '-p', String(hubPort), 'privatelink.rpz', 'SOA', '+short', '-y', `hmac-sha256:fleet:${FLEET_SECRET}`]);

@@ -150,17 +150,28 @@ t.test('8. kill -9 in a loop during snapshot writes never leaves a torn snapshot
   }, 100);
   t.teardown(() => clearInterval(churnLoop));
 
+  // Three kinds of kill, in turn: as soon as a write has begun (a temp file appears), at a random
+  // moment, and just after a complete write (the snapshot's savedAtMs moved): the last is the
+  // evidence that writes really happen between kills, however slow the machine is.
   const KILLS = 15;
   const report: string[] = [];
   let snapshotsSeen = 0;
   let changedBetweenKills = 0;
+  let afterWriteKills = 0;
   let killedWithTempFile = 0;
   let lastSaved: number | undefined;
   const maxTempAfterKill: number[] = [];
+  const savedAt = (): number | undefined => {
+    try {
+      return JSON.parse(readFileSync(join(stateDir, SNAPSHOT_FILE), 'utf8')).payload.savedAtMs as number;
+    } catch {
+      return undefined; // not there yet
+    }
+  };
   for (let i = 0; i < KILLS; i++) {
     const daemon = await startDaemon(yaml, { dir: cfgDir });
     let mode: string;
-    if (i % 2 === 0) {
+    if (i % 3 === 0) {
       // Kill as soon as a temp file appears (a write has begun), after 0-3 ms.
       mode = 'on-write';
       const watcher = watch(stateDir);
@@ -177,10 +188,17 @@ t.test('8. kill -9 in a loop during snapshot writes never leaves a torn snapshot
         });
       });
       watcher.close();
-    } else {
+    } else if (i % 3 === 1) {
       const delay = Math.floor(Math.random() * 800);
       mode = `random(${delay}ms)`;
       await sleep(delay);
+    } else {
+      // Kill once a complete snapshot newer than the last one checked is in place (the data
+      // changes every ~100 ms and a sync runs every second, so one comes; bounded).
+      const before = lastSaved;
+      if (before !== undefined) afterWriteKills++; // else there is nothing to compare with yet
+      const seen = await pollUntil(async () => savedAt(), (v) => v !== undefined && v !== before, 20_000, 20);
+      mode = seen.ok ? 'after-write' : 'after-write(timeout)';
     }
     const exited = new Promise<void>((r) => (daemon.proc.exitCode !== null ? r() : daemon.proc.once('exit', () => r())));
     daemon.proc.kill('SIGKILL');
@@ -218,7 +236,7 @@ t.test('8. kill -9 in a loop during snapshot writes never leaves a torn snapshot
   t.comment(`kill loop (${KILLS} x SIGKILL, data changed ${n} times):\n# ${report.join('\n# ')}`);
   t.comment(`snapshots checked ${snapshotsSeen}, rewritten between kills ${changedBetweenKills}, kills that left a temp file ${killedWithTempFile}, temp files after each kill: ${maxTempAfterKill.join(' ')}`);
   t.ok(snapshotsSeen >= KILLS - 2, `snapshot present after ${snapshotsSeen} of ${KILLS} kills`);
-  t.ok(changedBetweenKills >= 3, 'the snapshot was rewritten between kills (writes really happened)');
+  t.ok(changedBetweenKills >= afterWriteKills, `the snapshot was rewritten between kills (writes really happened): ${changedBetweenKills} times, at least once per after-write kill (${afterWriteKills})`);
   t.ok(killedWithTempFile >= 1, `${killedWithTempFile} kills landed mid-write (temp file left behind)`);
   t.ok(Math.max(...maxTempAfterKill) <= 1, 'temp files do not pile up across crashes (each start removes dead writers\' temp files)');
 

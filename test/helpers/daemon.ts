@@ -106,3 +106,20 @@ export async function startDaemon(
     },
   };
 }
+
+/**
+ * startDaemon for a restart on a port a previous instance held (peers are configured with it):
+ * between the stop and the start the kernel may hand that port to a short-lived socket as its
+ * ephemeral source port (another process's query, an edge's check of this very hub), so a bind that
+ * fails with EADDRINUSE is retried every 200 ms, at most `attempts` times; any other failure throws.
+ */
+export async function restartDaemonOnSamePort(yaml: string, options: Parameters<typeof startDaemon>[1] = {}, attempts = 25): Promise<RunningDaemon> {
+  for (let i = 1; ; i++) {
+    try {
+      return await startDaemon(yaml, options);
+    } catch (err) {
+      if (i >= attempts || !/LISTEN_FAILED[^\n]*EADDRINUSE/.test(String((err as Error).message))) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}

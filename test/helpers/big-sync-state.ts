@@ -1,9 +1,4 @@
-/**
- * Child process for the crash test in test/privatelink/snapshot.test.ts: saves two alternating
- * large states into the directory given as argv[2] until it is killed. Prints "ready" once the
- * first save landed. Run with tap's TypeScript loader (see the test).
- */
-import { saveSnapshot } from '../../src/privatelink/snapshot';
+/** A large sync state (one endpoint, `zones` zones) for the snapshot tests; `tag` sets its IPs. */
 import type { SyncState } from '../../src/privatelink/model';
 
 export function bigState(tag: string, zones = 4000): SyncState {
@@ -21,21 +16,4 @@ export function bigState(tag: string, zones = 4000): SyncState {
       },
     ],
   };
-}
-
-async function main(): Promise<void> {
-  const dir = process.argv[2];
-  if (!dir) throw new Error('usage: snapshot-writer DIR');
-  const states = [bigState('A'), bigState('B')];
-  for (let i = 0; ; i++) {
-    await saveSnapshot(dir, states[i % 2] as SyncState);
-    if (i === 0) process.stdout.write('ready\n');
-  }
-}
-
-if (require.main === module) {
-  main().catch((err) => {
-    process.stderr.write(`${String(err)}\n`);
-    process.exit(1);
-  });
 }
