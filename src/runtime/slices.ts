@@ -103,35 +103,40 @@ export const DEFAULT_SLICER = new Slicer();
 
 /**
  * `items` sorted by `compare`, exactly as a stable Array.prototype.sort would (ties keep their
- * order). Input already in order (a hub sends its zone sorted) costs one pass; otherwise a
- * bottom-up merge sort whose every element move is a unit.
+ * order): a natural merge sort, so input already in order (a hub sends its zone sorted) costs one
+ * pass and input nearly in order (an IXFR's additions after the held records) a few. Every
+ * comparison while finding runs and every element moved while merging is a unit.
  */
 export function* sortInSlices<T>(items: readonly T[], compare: (a: T, b: T) => number, budget: SliceBudget): Sliced<T[]> {
-  let sorted = true;
-  for (let i = 1; i < items.length; i++) {
-    if (compare(items[i - 1] as T, items[i] as T) > 0) {
-      sorted = false;
-      break;
-    }
+  const n = items.length;
+  // Where each run of non-descending items starts, and n at the end.
+  let bounds: number[] = [0];
+  for (let i = 1; i < n; i++) {
+    if (compare(items[i - 1] as T, items[i] as T) > 0) bounds.push(i);
     if (budget.spend()) yield;
   }
-  if (sorted) return [...items];
+  bounds.push(n);
   let from: T[] = [...items];
-  let to: T[] = new Array<T>(items.length);
-  const n = items.length;
-  for (let width = 1; width < n; width *= 2) {
-    for (let lo = 0; lo < n; lo += 2 * width) {
-      const mid = Math.min(lo + width, n);
-      const hi = Math.min(lo + 2 * width, n);
+  if (bounds.length <= 2) return from;
+  let to: T[] = new Array<T>(n);
+  // Merges neighbouring runs pairwise until one is left: neighbours only, the left one first on a tie, so the sort is stable.
+  while (bounds.length > 2) {
+    const next: number[] = [0];
+    for (let r = 0; r + 1 < bounds.length; r += 2) {
+      const lo = bounds[r] as number;
+      const mid = bounds[r + 1] as number;
+      const hi = r + 2 < bounds.length ? (bounds[r + 2] as number) : mid;
       let i = lo;
       let j = mid;
       for (let k = lo; k < hi; k++) {
-        // `<= 0` takes the left one on a tie: stable.
         if (i < mid && (j >= hi || compare(from[i] as T, from[j] as T) <= 0)) to[k] = from[i++] as T;
         else to[k] = from[j++] as T;
         if (budget.spend()) yield;
       }
+      next.push(hi);
     }
+    if (next[next.length - 1] !== n) next.push(n);
+    bounds = next;
     [from, to] = [to, from];
   }
   return from;
