@@ -48,17 +48,17 @@ export class PrimariesSource implements TableSource {
       logger: options.logger.child({ component: 'secondary' }),
       onZone: (zone, table) => {
         this.received = { inputs: table.inputs, ttlS: table.ttlS, zone };
-        this.emit();
+        return this.emit();
       },
     });
-    this.emit();
+    void this.emit();
   }
 
   /** The placeholders first: a zone's own name or wildcard for the same key replaces one (the table keeps the last). */
-  private emit(): void {
+  private emit(): void | Promise<void> {
     const placeholders = managedPlaceholders(this.managed);
     const r = this.received;
-    this.options.onUpdate(r ? { inputs: [...placeholders, ...r.inputs], ttlS: r.ttlS, zone: r.zone } : { inputs: placeholders });
+    return this.options.onUpdate(r ? { inputs: [...placeholders, ...r.inputs], ttlS: r.ttlS, zone: r.zone } : { inputs: placeholders });
   }
 
   get notifyReceiver(): NotifyReceiver {
@@ -80,7 +80,7 @@ export class PrimariesSource implements TableSource {
     if (!config.primaries) return;
     this.managed = config.primaries.managed;
     this.secondary.reconfigure(config.primaries);
-    this.emit();
+    void this.emit();
   }
 
   notReadyReasons(nowMs: number): string[] {

@@ -74,7 +74,8 @@ export class PrivateLinkSource implements TableSource {
     });
     this.syncer = syncer;
     const { state, inputs } = syncer.current();
-    this.onState(state, inputs);
+    // The snapshot's table answers before the listeners open, however large it is.
+    await this.onState(state, inputs);
   }
 
   start(): void {
@@ -105,11 +106,12 @@ export class PrivateLinkSource implements TableSource {
     this.start();
   }
 
-  private onState(state: SyncState, inputs: readonly TableEntryInput[]): void {
+  private onState(state: SyncState, inputs: readonly TableEntryInput[]): void | Promise<void> {
     this.state = state;
-    this.options.onUpdate({ inputs, syncState: state });
+    const answering = this.options.onUpdate({ inputs, syncState: state });
     // The store logs the first failure and the recovery; later failures only count.
     this.snapshots?.save(state).catch(() => undefined);
+    return answering;
   }
 
   notReadyReasons(nowMs: number, table: AnswerTable): string[] {

@@ -7,6 +7,8 @@ import { Prober, type ProbeStatus } from '../probe/prober';
 import { probeConfigKey, probeSettingsFor, zonesByIp } from '../probe/probe-settings';
 import type { Resolver, ResolverOptions } from '../resolve/resolver';
 import { AnswerTable, type TableEntryInput } from '../resolve/table';
+import { describeError } from '../errors';
+import { DEFAULT_SLICER, type SliceBudget, type Sliced, type Slicer } from '../runtime/slices';
 import type { SourceListener, SourceUpdate } from './table-source';
 
 export interface TableComposerOptions {
@@ -16,19 +18,31 @@ export interface TableComposerOptions {
   readonly resolverOptions: (config: Config) => ResolverOptions;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Builds large tables a slice per turn (queries are answered meanwhile); DEFAULT_SLICER unless given. */
+  readonly slicer?: Slicer;
 }
 
 /**
  * What is done to every table source's output before it is answered: the instance's own static
  * entries merged in, the reachability probes' filter, the answer TTL,
  * a new table version, and the cache started afresh when names are added. Updates are passed on
- * to subscribers (the hub publishes them).
+ * to subscribers (the hub publishes them) once their table answers.
+ *
+ * A table is built a slice per turn of the event loop (a zone at primaries.max_records is tens of
+ * thousands of entries) and swapped in whole at the end; the old one answers until then. A table
+ * that fits in one slice is in place before the call that asked for it returns. When a newer
+ * build starts before an older one is done, only the newer one is swapped in.
  */
 export class TableComposer {
   private config: Config;
   private readonly resolver: Resolver;
   private update: SourceUpdate = { inputs: [] };
+  /** The update whose table answers (its TTL is the answers'), and the last one given to subscribers. */
+  private answering: SourceUpdate = this.update;
+  private published: SourceUpdate | undefined;
   private version = 0;
+  /** The build that may swap its table in: the latest one started. */
+  private latestBuild = 0;
   private prober: Prober | undefined;
   private zones: { state: SyncState | undefined; byIp: Map<string, string> } = { state: undefined, byIp: new Map() };
   private readonly subscribers: SourceListener[] = [];
@@ -47,13 +61,14 @@ export class TableComposer {
     this.subscribers.push(listener);
   }
 
-  /** The source's listener: every update becomes a new table, then goes to the subscribers. */
-  readonly sourceUpdated = (update: SourceUpdate): void => {
-    const ttlChanged = update.ttlS !== this.update.ttlS;
+  /**
+   * The source's listener: every update becomes a new table, then goes to the subscribers. Settles
+   * once that table (or a newer one) answers; never rejects (a failed build is logged, the old
+   * table stays).
+   */
+  readonly sourceUpdated = (update: SourceUpdate): Promise<void> => {
     this.update = update;
-    if (ttlChanged) this.resolver.reconfigure(this.resolverOptions());
-    this.compose();
-    for (const s of this.subscribers) s(update);
+    return this.compose();
   };
 
   startProbes(): void {
@@ -73,7 +88,7 @@ export class TableComposer {
       this.prober = this.buildProber(config);
       this.prober?.start();
     }
-    this.compose();
+    void this.compose();
   }
 
   probeStatus(): ProbeStatus | undefined {
@@ -86,7 +101,7 @@ export class TableComposer {
 
   private resolverOptions(): ResolverOptions {
     const options = this.options.resolverOptions(this.config);
-    const ttl = this.update.ttlS;
+    const ttl = this.answering.ttlS;
     return ttl === undefined ? options : { ...options, records: { ...options.records, ttl } };
   }
 
@@ -95,26 +110,52 @@ export class TableComposer {
    * carries (a sync state holds them too) takes the config's current value in place; the others
    * come last, so they win over a received zone's name (the table keeps the last writer).
    */
-  private inputs(): TableEntryInput[] {
+  private *inputs(update: SourceUpdate, budget: SliceBudget): Sliced<TableEntryInput[]> {
     const states = this.config.records.entries.flatMap((e) => (e.kind === 'static' ? [staticEntryState(e)] : []));
     const own = new Map(buildTableInputs(states, []).inputs.map((i) => [i.id, i]));
-    const out = this.update.inputs.map((i) => {
+    const out: TableEntryInput[] = [];
+    for (const i of update.inputs) {
       const mine = own.get(i.id);
-      if (!mine) return i;
-      own.delete(i.id);
-      return mine;
-    });
+      if (mine) own.delete(i.id);
+      out.push(mine ?? i);
+      if (budget.spend()) yield;
+    }
     return [...out, ...own.values()];
   }
 
-  private compose(): void {
-    const base = this.inputs();
+  /** Builds the table of the current update and config, and swaps it in unless a newer build started meanwhile. */
+  private compose(): Promise<void> {
+    const build = ++this.latestBuild;
+    return this.slicer.run((budget) => this.composeInSlices(build, budget)).catch((err) => {
+      this.options.logger.error({ err: describeError(err) }, 'could not build the answer table; the previous one answers');
+    });
+  }
+
+  private *composeInSlices(build: number, budget: SliceBudget): Sliced<void> {
+    const update = this.update;
+    const base = yield* this.inputs(update, budget);
     this.version++;
-    const next = AnswerTable.build(this.prober ? this.prober.apply(base) : base, this.version);
+    const next = yield* AnswerTable.buildInSlices(this.prober ? this.prober.apply(base) : base, this.version, budget);
+    if (build !== this.latestBuild) return;
+    const previous = this.resolver.currentTable;
     // Forwarded answers cached before a name became managed may hold its public address at the
     // end of a CNAME chain: start the cache afresh (names are added rarely; syncs mostly change IPs).
-    if (next.addsNamesTo(this.resolver.currentTable)) this.resolver.clearCache();
+    const addsNames = yield* next.addsNamesInSlices(previous, budget);
+    if (build !== this.latestBuild) return;
+    // From here to the end in one turn: the answers, their TTL and the subscribers move together.
+    const ttlChanged = update.ttlS !== this.answering.ttlS;
+    this.answering = update;
+    if (ttlChanged) this.resolver.reconfigure(this.resolverOptions());
+    if (addsNames) this.resolver.clearCache();
     this.resolver.setTable(next);
+    if (this.published !== update) {
+      this.published = update;
+      for (const s of this.subscribers) s(update);
+    }
+  }
+
+  private get slicer(): Slicer {
+    return this.options.slicer ?? DEFAULT_SLICER;
   }
 
   /** Probes run on every instance for its own answers; a hub still publishes every IP (it publishes the sync state). */
@@ -125,7 +166,7 @@ export class TableComposer {
       config: probe,
       settingsFor: probeSettingsFor(config.records),
       table: () => this.table,
-      onChange: () => this.compose(),
+      onChange: () => void this.compose(),
       observer: probeObserver(this.options.metrics),
       logger: this.options.logger.child({ component: 'probe' }),
       zoneOf: (ip) => {

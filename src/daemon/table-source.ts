@@ -17,7 +17,8 @@ export interface SourceUpdate {
   readonly zone?: PolicyZone;
 }
 
-export type SourceListener = (update: SourceUpdate) => void;
+/** Takes an update; a promise settles once the update's table answers (the composer's does). */
+export type SourceListener = (update: SourceUpdate) => void | Promise<void>;
 
 /**
  * Where the answer table comes from. A source loads what it can answer with at once in `init`

@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { runNow, unlimitedBudget, type SliceBudget, type Sliced } from '../runtime/slices';
 
 /** What the table is built from: one group of names that share the same addresses. */
 export interface TableEntryInput {
@@ -61,7 +62,17 @@ export class AnswerTable {
   }
 
   static build(inputs: readonly TableEntryInput[], version = 1): AnswerTable {
-    const table = new AnswerTable(Object.freeze(inputs.map((i) => Object.freeze({ ...i, names: [...i.names], ipv4: [...i.ipv4], ipv6: [...i.ipv6] }))), version);
+    return runNow(AnswerTable.buildInSlices(inputs, version, unlimitedBudget()));
+  }
+
+  /** build, one unit per input and per address (a table of a zone at its bound is built between queries). */
+  static *buildInSlices(inputs: readonly TableEntryInput[], version: number, budget: SliceBudget): Sliced<AnswerTable> {
+    const frozen: TableEntryInput[] = [];
+    for (const i of inputs) {
+      frozen.push(Object.freeze({ ...i, names: [...i.names], ipv4: [...i.ipv4], ipv6: [...i.ipv6] }));
+      if (budget.spend()) yield;
+    }
+    const table = new AnswerTable(Object.freeze(frozen), version);
     for (const input of inputs) {
       const record: TableRecord = {
         id: input.id,
@@ -77,6 +88,7 @@ export class AnswerTable {
         if (name.startsWith('*.')) table.wildcards.set(name.slice(2), record);
         else table.exact.set(name, record);
       }
+      if (budget.spend(1 + input.ipv4.length + input.ipv6.length)) yield;
     }
     return table;
   }
@@ -113,8 +125,19 @@ export class AnswerTable {
 
   /** Whether this table manages a name (or wildcard) that `previous` did not. */
   addsNamesTo(previous: AnswerTable): boolean {
-    for (const name of this.exact.keys()) if (!previous.exact.has(name)) return true;
-    for (const name of this.wildcards.keys()) if (!previous.wildcards.has(name)) return true;
+    return runNow(this.addsNamesInSlices(previous, unlimitedBudget()));
+  }
+
+  /** addsNamesTo, one unit per name. */
+  *addsNamesInSlices(previous: AnswerTable, budget: SliceBudget): Sliced<boolean> {
+    for (const name of this.exact.keys()) {
+      if (!previous.exact.has(name)) return true;
+      if (budget.spend()) yield;
+    }
+    for (const name of this.wildcards.keys()) {
+      if (!previous.wildcards.has(name)) return true;
+      if (budget.spend()) yield;
+    }
     return false;
   }
 }

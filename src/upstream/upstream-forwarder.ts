@@ -157,7 +157,8 @@ export class UpstreamForwarder {
         return got;
       } catch (err) {
         lastError = err;
-        (causes ??= []).push(`${server.label}: ${describeError(err)}`);
+        causes ??= [];
+        causes.push(`${server.label}: ${describeError(err)}`);
         this.recordFailure(server, isPldnsError(err) ? err.code : 'error');
       }
     }

@@ -5,12 +5,13 @@ import { formatHostPort, type HostPort } from '../../config/units';
 import type { PrimariesConfig, TsigKeyConfig } from '../../config/schema';
 import type { ClientAddress } from '../../server/request';
 import type { Soa } from '../codec/soa';
-import { applyChanges } from '../zone/apply-changes';
+import { DEFAULT_SLICER, type SliceBudget, type Sliced, type Slicer } from '../../runtime/slices';
+import { applyChangesInSlices } from '../zone/apply-changes';
 import { zoneSoaFields, type PolicyZone } from '../zone/policy-zone';
-import { zoneFromTransfer } from '../zone/zone-from-transfer';
+import { zoneFromTransferInSlices } from '../zone/zone-from-transfer';
 import { serialGt } from '../codec/serial';
-import { policyZoneToTableInputs, type ZoneTableBuild } from '../zone/zone-to-table';
-import { judgeZone, type RefusalCode } from './zone-guard';
+import { policyZoneToTableInputsInSlices, type ZoneTableBuild } from '../zone/zone-to-table';
+import { judgeZoneInSlices, type RefusalCode, type ZoneVerdict } from './zone-guard';
 import type { TransferResult } from './transfer-assembler';
 
 /** The wire calls the secondary needs (secondary/xfr-client.ts implements them). */
@@ -43,11 +44,19 @@ export interface SecondaryOptions {
   readonly store: ZoneStore | undefined;
   readonly observer: SecondaryObserver;
   readonly logger: Logger;
-  /** A new zone to answer from (a transfer, or the saved zone at boot), with its table inputs and TTL. */
-  readonly onZone: (zone: PolicyZone, table: ZoneTableBuild) => void;
+  /**
+   * A new zone to answer from (a transfer, or the saved zone at boot), with its table inputs and
+   * TTL; the promise settles once its table answers (the secondary reports the serial then).
+   */
+  readonly onZone: (zone: PolicyZone, table: ZoneTableBuild) => void | Promise<void>;
   readonly nowMs?: () => number;
   /** NOTIFY-started checks are at least this far apart; default NOTIFY_CHECK_INTERVAL_MS. */
   readonly notifyCheckIntervalMs?: number;
+  /**
+   * Runs the work from a complete transfer to table inputs (assembly, IXFR apply, conversion,
+   * the guard) a slice per turn, so queries are answered meanwhile; DEFAULT_SLICER unless given.
+   */
+  readonly slicer?: Slicer;
 }
 
 /**
@@ -100,7 +109,9 @@ export class Secondary {
   private lastTransfer: TransferDone | undefined;
   private failures = 0;
   /** The names of the installed zone, for primaries.max_drop. */
-  private names: Set<string> | undefined;
+  private names: ReadonlySet<string> | undefined;
+  /** Bumped when a reload changes the zone name: an install under way for the old one is dropped. */
+  private generation = 0;
   private lastRefusal: Refusal | undefined;
   /** Per primary, the serial whose zone was refused. */
   private readonly refusedSerials = new Map<string, number>();
@@ -139,7 +150,7 @@ export class Secondary {
       try {
         const saved = await store.load(this.origin);
         if (saved) {
-          this.install(saved.zone, false, 'state_dir');
+          await this.install(saved.zone, false, 'state_dir');
           this.zoneLoadedAtMs = saved.savedAtMs;
           this.options.logger.info({ zone: this.origin, serial: saved.zone.serial, savedAt: new Date(saved.savedAtMs).toISOString() }, 'answering from the saved zone until a primary answers');
         }
@@ -154,6 +165,7 @@ export class Secondary {
     const zoneChanged = next.zone !== this.config.zone;
     this.config = next;
     if (zoneChanged) {
+      this.generation++;
       this.zone = undefined;
       this.names = undefined;
       this.lastSuccessMs = undefined;
@@ -331,7 +343,7 @@ export class Secondary {
     if (this.zone && !force) {
       try {
         const outcome = await calls.transferZone(server, this.origin, { ...opts, currentSerial: this.zone.serial });
-        const applied = this.applyOutcome(outcome, primary, false);
+        const applied = await this.applyOutcome(outcome, primary, false);
         if (applied !== undefined) return applied;
       } catch (err) {
         if (this.stopped || isPldnsError(err, 'ZONE_REFUSED')) throw err;
@@ -343,44 +355,51 @@ export class Secondary {
       }
     }
     const full = await calls.transferZone(server, this.origin, opts);
-    return this.applyOutcome(full, primary, force) ?? 'unchanged';
+    return (await this.applyOutcome(full, primary, force)) ?? 'unchanged';
   }
 
   /** Installs what a transfer brought; undefined when an IXFR answer needs an AXFR after all. */
-  private applyOutcome(outcome: TransferResult, primary: string, force: boolean): CheckResult | undefined {
+  private async applyOutcome(outcome: TransferResult, primary: string, force: boolean): Promise<CheckResult | undefined> {
     if (outcome.kind === 'uptodate') return 'unchanged';
     if (outcome.kind === 'ixfr') {
-      if (!this.zone) return undefined;
-      const next = applyChanges(this.zone, outcome.changes);
-      this.install(next, true, primary);
+      const held = this.zone;
+      if (!held) return undefined;
+      const next = await this.slicer.run((budget) => applyChangesInSlices(held, outcome.changes, budget));
+      await this.install(next, true, primary);
       this.options.observer.transferred('ixfr', 'ok');
       this.lastTransfer = { atMs: this.now(), kind: 'ixfr', serial: next.serial, primary };
       return 'changed';
     }
-    const next = zoneFromTransfer(this.origin, outcome.records);
+    const next = await this.slicer.run((budget) => zoneFromTransferInSlices(this.origin, outcome.records, budget));
     if (this.zone && !force && !serialGt(next.serial, this.zone.serial) && next.serial !== this.zone.serial) {
       // A primary behind the one we last used: keep the newer data.
       this.options.logger.info({ zone: this.origin, primary, theirs: next.serial, ours: this.zone.serial }, 'primary serves an older serial; keeping ours');
       return 'unchanged';
     }
-    this.install(next, true, primary, force);
+    await this.install(next, true, primary, force);
     this.options.observer.transferred('axfr', 'ok');
     this.lastTransfer = { atMs: this.now(), kind: 'axfr', serial: next.serial, primary };
     return 'changed';
   }
 
-  /** Judges a zone (zone-guard.ts) and answers from it; throws ZONE_REFUSED (the current zone stays) otherwise. */
-  private install(zone: PolicyZone, save: boolean, primary: string, force = false): void {
+  /**
+   * Judges a zone (zone-guard.ts) and answers from it; throws ZONE_REFUSED (the current zone stays)
+   * otherwise. The zone becomes ours once its table answers.
+   */
+  private async install(zone: PolicyZone, save: boolean, primary: string, force = false): Promise<void> {
     const previous = this.zone;
-    const built = policyZoneToTableInputs(zone);
-    const verdict = judgeZone(zone.records.length, built.inputs, this.names, this.config, force);
+    const current = this.names;
+    const generation = this.generation;
+    const { built, verdict } = await this.slicer.run((budget) => judgedTable(zone, current, this.config, force, budget));
+    if (generation !== this.generation) return;
     if (!verdict.ok) throw new PldnsError('ZONE_REFUSED', verdict.reason, { details: { server: primary, zone: zone.origin, refusal: verdict.code } });
     if (built.ignored > 0) this.options.logger.warn({ zone: zone.origin, ignored: built.ignored, samples: built.ignoredSamples }, 'zone records not used');
     if (verdict.outside > 0) this.options.logger.warn({ zone: zone.origin, primary, names: verdict.outside, samples: verdict.outsideSamples }, 'zone names outside primaries.managed not taken');
+    await this.options.onZone(zone, { ...built, inputs: verdict.inputs });
+    if (generation !== this.generation) return;
     this.zone = zone;
-    this.names = new Set(verdict.inputs.map((i) => i.names[0] as string));
+    this.names = verdict.names;
     this.options.observer.serial(zone.serial);
-    this.options.onZone(zone, { ...built, inputs: verdict.inputs });
     if (previous) this.options.logger.info({ zone: zone.origin, from: previous.serial, to: zone.serial, names: built.inputs.length }, 'zone updated from the primaries');
     else if (save) this.options.logger.info({ zone: zone.origin, serial: zone.serial, names: built.inputs.length }, 'zone received from the primaries');
     if (save && this.options.store) {
@@ -391,6 +410,10 @@ export class Secondary {
   /** When the zone was last known current: the last successful check, else when the saved zone was loaded. */
   get confirmedAtMs(): number | undefined {
     return this.zone ? (this.lastSuccessMs ?? this.zoneLoadedAtMs) : undefined;
+  }
+
+  private get slicer(): Slicer {
+    return this.options.slicer ?? DEFAULT_SLICER;
   }
 
   /** Why the edge should not take traffic (empty: ready). */
@@ -435,4 +458,17 @@ export class Secondary {
 function sameAddress(configured: string, seen: string): boolean {
   const strip = (a: string): string => a.replace(/^::ffff:/i, '').toLowerCase();
   return strip(configured) === strip(seen);
+}
+
+/** A zone's table inputs and the guard's verdict on them. */
+function* judgedTable(
+  zone: PolicyZone,
+  current: ReadonlySet<string> | undefined,
+  config: PrimariesConfig,
+  force: boolean,
+  budget: SliceBudget,
+): Sliced<{ built: ZoneTableBuild; verdict: ZoneVerdict }> {
+  const built = yield* policyZoneToTableInputsInSlices(zone, budget);
+  const verdict = yield* judgeZoneInSlices(zone.records.length, built.inputs, current, config, force, budget);
+  return { built, verdict };
 }

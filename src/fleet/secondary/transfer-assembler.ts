@@ -53,7 +53,12 @@ export class TransferAssembler {
   /** `currentSerial` set: the request was IXFR from that serial. More than `maxRecords` records kept throws ZONE_REFUSED. */
   constructor(zone: string, private readonly currentSerial?: number, private readonly maxRecords = Number.POSITIVE_INFINITY) {
     this.zone = canonicalName(zone);
+    this.dotZone = `.${this.zone}`;
+    this.plainZone = this.zone !== '' && !ESCAPE_OR_UPPER.test(this.zone);
   }
+
+  private readonly dotZone: string;
+  private readonly plainZone: boolean;
 
   get done(): boolean {
     return this.phase === 'done';
@@ -82,7 +87,7 @@ export class TransferAssembler {
   }
 
   private take(w: WireRecord, lastInMessage: boolean): void {
-    if (!isInZone(w.name, this.zone)) throw fail(`record "${w.name}" is outside zone "${this.zone}"`);
+    if (!this.inZone(w.name)) throw fail(`record "${w.name}" is outside zone "${this.zone}"`);
     const apex = w.type === RRType.SOA ? this.apexSoa(w) : undefined;
     const soa = apex?.record;
     // Read only where soa is set (a serial of -1 never matches one).
@@ -148,6 +153,15 @@ export class TransferAssembler {
     }
   }
 
+  /**
+   * isInZone, without its two wire encodings per record for the names a transfer is made of: with
+   * no escape and no upper case in either name, a dot is a label boundary and a suffix compare is exact.
+   */
+  private inZone(name: string): boolean {
+    if (this.plainZone && !ESCAPE_OR_UPPER.test(name)) return name === this.zone || name.endsWith(this.dotZone);
+    return isInZone(name, this.zone);
+  }
+
   private currentChange(): OpenChange {
     if (!this.current) throw fail('a change record before the change started');
     return this.current;
@@ -179,6 +193,8 @@ export class TransferAssembler {
     return { record: decoded.record, serial: decoded.soa.serial };
   }
 }
+
+const ESCAPE_OR_UPPER = /[\\A-Z]/;
 
 function fail(message: string): PldnsError {
   return new PldnsError('XFR_FAILED', message);

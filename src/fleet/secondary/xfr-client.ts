@@ -206,6 +206,33 @@ async function exchange(
     socket.on('connect', () => socket.write(frameMessage(request)));
     socket.on('error', (err) => settle(xfrError('XFR_FAILED', server, zone, `connection failed: ${err.message}`, undefined, err)));
     socket.on('close', () => settle(xfrError('XFR_FAILED', server, zone, 'the connection closed before the answer was complete')));
+    // One message per turn of the event loop, reading paused meanwhile: libuv reads a fast
+    // primary's whole zone in a few turns otherwise, and every query would wait for its parsing.
+    const frames: Buffer[] = [];
+    let draining = false;
+    const drain = (): void => {
+      draining = false;
+      if (settled) return;
+      const raw = frames.shift();
+      if (raw !== undefined) {
+        try {
+          const msg = checkedResponse(raw, id, question, first, verifier, server);
+          first = false;
+          if (onMessage(msg)) {
+            if (verifier !== undefined) tsigOrThrow(verifier.finish(), server, zone);
+            settle();
+            return;
+          }
+        } catch (err) {
+          settle(err);
+          return;
+        }
+      }
+      if (frames.length > 0) {
+        draining = true;
+        setImmediate(drain);
+      } else socket.resume();
+    };
     socket.on('data', (chunk: Buffer) => {
       if (settled) return;
       received += chunk.length;
@@ -214,18 +241,15 @@ async function exchange(
         return;
       }
       try {
-        for (const raw of reader.push(chunk)) {
-          const msg = checkedResponse(raw, id, question, first, verifier, server);
-          first = false;
-          if (onMessage(msg)) {
-            if (verifier !== undefined) tsigOrThrow(verifier.finish(), server, zone);
-            settle();
-            return;
-          }
-        }
+        for (const raw of reader.push(chunk)) frames.push(raw);
       } catch (err) {
         settle(err);
+        return;
       }
+      if (frames.length === 0 || draining) return;
+      socket.pause();
+      draining = true;
+      setImmediate(drain);
     });
   });
 }

@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import type { TableEntryInput } from '../../resolve/table';
+import { runNow, unlimitedBudget, type SliceBudget, type Sliced } from '../../runtime/slices';
 
 /**
  * Addresses an edge never takes from a zone: the public answers these names have (100.64.0.0/10,
@@ -25,7 +26,14 @@ export interface ZoneAcceptance {
 }
 
 export type ZoneVerdict =
-  | { readonly ok: true; readonly inputs: TableEntryInput[]; readonly outside: number; readonly outsideSamples: readonly string[] }
+  | {
+      readonly ok: true;
+      readonly inputs: TableEntryInput[];
+      /** The first name of each input taken: what primaries.max_drop compares the next zone with. */
+      readonly names: ReadonlySet<string>;
+      readonly outside: number;
+      readonly outsideSamples: readonly string[];
+    }
   | { readonly ok: false; readonly code: RefusalCode; readonly reason: string };
 
 /** Why a zone was refused, as the metric's label says it. */
@@ -53,11 +61,25 @@ export function judgeZone(
   acceptance: ZoneAcceptance,
   force = false,
 ): ZoneVerdict {
+  return runNow(judgeZoneInSlices(recordCount, inputs, current, acceptance, force, unlimitedBudget()));
+}
+
+/** judgeZone, one unit per input, per address and per current name (secondary.ts runs it between queries). */
+export function* judgeZoneInSlices(
+  recordCount: number,
+  inputs: readonly TableEntryInput[],
+  current: ReadonlySet<string> | undefined,
+  acceptance: ZoneAcceptance,
+  force: boolean,
+  budget: SliceBudget,
+): Sliced<ZoneVerdict> {
   if (recordCount > acceptance.maxRecords) return { ok: false, code: 'records', reason: `${recordCount} records, over primaries.max_records (${acceptance.maxRecords})` };
   const kept: TableEntryInput[] = [];
+  const names = new Set<string>();
   const samples: string[] = [];
   let outside = 0;
   for (const input of inputs) {
+    if (budget.spend(1 + input.ipv4.length + input.ipv6.length)) yield;
     for (const ip of [...input.ipv4, ...input.ipv6]) {
       if (refusedAddress(ip)) return { ok: false, code: 'address', reason: `${input.names[0]} has address ${ip}, in a range an endpoint never has` };
     }
@@ -66,6 +88,7 @@ export function judgeZone(
     const base = wildcard ? name.slice(2) : name;
     if (acceptance.managed.some((m) => under(base, m))) {
       kept.push(input);
+      names.add(name);
       continue;
     }
     // *.com or *.aliyuncs.com: a wildcard above a managed suffix would answer names no one manages.
@@ -75,12 +98,14 @@ export function judgeZone(
   }
   if (kept.length === 0) return { ok: false, code: 'empty', reason: inputs.length === 0 ? 'the zone holds no names (SOA only)' : `none of its ${inputs.length} names is under primaries.managed` };
   if (current && current.size > 0 && !force) {
-    const next = new Set(kept.map((i) => i.names[0]));
     let removed = 0;
-    for (const n of current) if (!next.has(n)) removed++;
+    for (const n of current) {
+      if (!names.has(n)) removed++;
+      if (budget.spend()) yield;
+    }
     if (removed / current.size > acceptance.maxDropShare) {
       return { ok: false, code: 'drop', reason: `it would remove ${removed} of ${current.size} names, over primaries.max_drop (${Math.round(acceptance.maxDropShare * 100)}%); SIGUSR2 takes it anyway` };
     }
   }
-  return { ok: true, inputs: kept, outside, outsideSamples: samples };
+  return { ok: true, inputs: kept, names, outside, outsideSamples: samples };
 }

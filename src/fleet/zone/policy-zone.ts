@@ -6,6 +6,7 @@ import { zoneRecordKey, type ZoneRecord } from '../codec/zone-record';
 import type { TableEntryInput } from '../../resolve/table';
 import { toSerial } from '../codec/serial';
 import { formatSoa, parseSoa, type Soa } from '../codec/soa';
+import { sortInSlices, type SliceBudget, type Sliced } from '../../runtime/slices';
 
 /**
  * The managed-name table as a DNS response policy zone (RPZ): what a hub publishes by zone
@@ -72,9 +73,18 @@ function compareRecords(a: ZoneRecord, b: ZoneRecord): number {
 }
 
 /** SOA first, then NS, then everything else by owner, type and data: one order for one content. */
-export function sortZoneRecords(records: readonly ZoneRecord[], origin: string): ZoneRecord[] {
+function zoneRecordOrder(origin: string): (a: ZoneRecord, b: ZoneRecord) => number {
   const rank = (r: ZoneRecord): number => (r.name === origin ? (r.type === RRType.SOA ? 0 : r.type === RRType.NS ? 1 : 2) : 2);
-  return [...records].sort((a, b) => rank(a) - rank(b) || compareRecords(a, b));
+  return (a, b) => rank(a) - rank(b) || compareRecords(a, b);
+}
+
+export function sortZoneRecords(records: readonly ZoneRecord[], origin: string): ZoneRecord[] {
+  return [...records].sort(zoneRecordOrder(origin));
+}
+
+/** sortZoneRecords in slices (an edge sorting a received zone while it answers). */
+export function sortZoneRecordsInSlices(records: readonly ZoneRecord[], origin: string, budget: SliceBudget): Sliced<ZoneRecord[]> {
+  return sortInSlices(records, zoneRecordOrder(origin), budget);
 }
 
 /**

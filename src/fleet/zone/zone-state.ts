@@ -9,6 +9,7 @@ import { parseSoa } from '../codec/soa';
 import { checkZoneName, sortZoneRecords, zoneDigest, type PolicyZone } from './policy-zone';
 import type { SerialRecord } from './serial';
 import type { ZoneChange } from './zone-change';
+import { DEFAULT_SLICER, type SliceBudget, type Sliced, type Slicer } from '../../runtime/slices';
 
 /**
  * What fleet mode keeps in state_dir, each file written atomically (state/atomic-write) as
@@ -70,15 +71,37 @@ export interface SavedZone {
   readonly savedAtMs: number;
 }
 
-export async function saveZoneState(dir: string, zone: PolicyZone, options: { fs?: AtomicWriteFs; nowMs?: number } = {}): Promise<void> {
-  const payload = {
-    origin: zone.origin,
-    serial: zone.serial,
-    savedAtMs: options.nowMs ?? Date.now(),
-    records: zone.records.map((r) => [r.name, r.type, r.ttl, r.data]),
-  };
-  const text = envelope(ZONE_STATE_FORMAT, payload);
+export async function saveZoneState(dir: string, zone: PolicyZone, options: { fs?: AtomicWriteFs; nowMs?: number; slicer?: Slicer } = {}): Promise<void> {
+  const savedAtMs = options.nowMs ?? Date.now();
+  const text = await (options.slicer ?? DEFAULT_SLICER).run((budget) => zoneStateText(zone, savedAtMs, budget));
   await writeFileAtomic(join(dir, zoneStateFile(zone.origin)), text, { errorCode: 'ZONE_STATE_WRITE', ...(options.fs ? { fs: options.fs } : {}) });
+}
+
+/** Records per JSON.stringify call: enough to amortise the call, few enough for a slice. */
+const RECORDS_PER_PIECE = 256;
+
+/**
+ * The file's text, exactly envelope(ZONE_STATE_FORMAT, payload) with payload {origin, serial,
+ * savedAtMs, records: [[name, type, ttl, data], ...]}, built a piece of records at a time (the
+ * payload of a zone at its bound is megabytes of JSON) with the digest taken as it goes.
+ */
+function* zoneStateText(zone: PolicyZone, savedAtMs: number, budget: SliceBudget): Sliced<string> {
+  const head = JSON.stringify({ origin: zone.origin, serial: zone.serial, savedAtMs, records: [] }).slice(0, -2);
+  const pieces: string[] = [head];
+  const digest = createHash('sha256').update(head);
+  const records = zone.records;
+  for (let start = 0; start < records.length; start += RECORDS_PER_PIECE) {
+    const chunk = records.slice(start, start + RECORDS_PER_PIECE).map((r) => [r.name, r.type, r.ttl, r.data]);
+    const piece = (start === 0 ? '' : ',') + JSON.stringify(chunk).slice(1, -1);
+    pieces.push(piece);
+    digest.update(piece);
+    if (budget.spend(chunk.length)) yield;
+  }
+  const tail = ']}';
+  pieces.push(tail);
+  digest.update(tail);
+  const body = pieces.join('');
+  return `${JSON.stringify({ format: ZONE_STATE_FORMAT, version: ZONE_STATE_VERSION, sha256: digest.digest('hex'), payload: 0 }).slice(0, -2)}${body}}\n`;
 }
 
 function readRecord(v: unknown, i: number, origin: string): ZoneRecord {

@@ -2,6 +2,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { RRType } from '../../wire/constants';
 import type { TableEntryInput } from '../../resolve/table';
 import { RPZ_DROP, RPZ_PASSTHRU, zoneSoaFields, type PolicyZone } from './policy-zone';
+import { runNow, unlimitedBudget, type SliceBudget, type Sliced } from '../../runtime/slices';
 
 /**
  * The edge side: a received policy zone back into answer-table inputs, so an edge answers
@@ -34,6 +35,11 @@ interface Owner {
 }
 
 export function policyZoneToTableInputs(zone: PolicyZone): ZoneTableBuild {
+  return runNow(policyZoneToTableInputsInSlices(zone, unlimitedBudget()));
+}
+
+/** policyZoneToTableInputs, one unit per record and per owner name (secondary.ts runs it between queries). */
+export function* policyZoneToTableInputsInSlices(zone: PolicyZone, budget: SliceBudget): Sliced<ZoneTableBuild> {
   const origin = zone.origin;
   const suffix = `.${origin}`;
   const owners = new Map<string, Owner>();
@@ -46,6 +52,8 @@ export function policyZoneToTableInputs(zone: PolicyZone): ZoneTableBuild {
   };
 
   for (const r of zone.records) {
+    // Counted before the record, so records that are skipped count too.
+    if (budget.spend()) yield;
     if (r.name === origin) {
       if (r.type !== RRType.SOA && r.type !== RRType.NS) ignore(r.name, r.type, 'data at the zone apex');
       continue;
@@ -90,6 +98,7 @@ export function policyZoneToTableInputs(zone: PolicyZone): ZoneTableBuild {
     // Addresses win over an action at the same name (a zone should not hold both); drop wins over passthru.
     if (ipv4.length > 0 || ipv6.length > 0) inputs.push(base);
     else inputs.push({ ...base, unavailable: o.drop ? 'servfail' : 'forward' });
+    if (budget.spend()) yield;
   }
   return { inputs, ttlS: ttlS ?? zoneSoaFields(zone).minimumS, ignored, ignoredSamples };
 }

@@ -9,6 +9,7 @@ import { Secondary, type XfrCalls, type ZoneStore } from '../../../src/fleet/sec
 import type { TransferResult } from '../../../src/fleet/secondary/transfer-assembler';
 import { parseSoa } from '../../../src/fleet/codec/soa';
 import type { PolicyZone } from '../../../src/fleet/zone/policy-zone';
+import { Slicer } from '../../../src/runtime/slices';
 
 // The edge's refresh logic against scripted primaries: failover, IXFR with AXFR fallback, older
 // primaries ignored, NOTIFY rules, the saved zone at boot, readiness. No sockets.
@@ -61,7 +62,7 @@ function scripted(primaries: Record<number, Primary>, log: string[]): XfrCalls {
   };
 }
 
-function edge(primaries: Record<number, Primary>, over: Partial<PrimariesConfig> = {}, store?: ZoneStore, extra: { calls?: XfrCalls; notifyCheckIntervalMs?: number; nowMs?: () => number } = {}) {
+function edge(primaries: Record<number, Primary>, over: Partial<PrimariesConfig> = {}, store?: ZoneStore, extra: { calls?: XfrCalls; notifyCheckIntervalMs?: number; nowMs?: () => number; slicer?: Slicer } = {}) {
   const log: string[] = [];
   const zones: PolicyZone[] = [];
   const answers: string[][] = [];
@@ -79,6 +80,7 @@ function edge(primaries: Record<number, Primary>, over: Partial<PrimariesConfig>
       zones.push(zone);
       answers.push(table.inputs.flatMap((i) => i.ipv4));
     },
+    ...(extra.slicer ? { slicer: extra.slicer } : {}),
   });
   const settle = async (): Promise<void> => {
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
@@ -332,4 +334,91 @@ t.test('max_records and max_drop; SIGUSR2 (retransfer) takes a large removal and
   await e.settle();
   t.equal((e.secondary.status() as { serial: number }).serial, 50, 'forced: the freshest primary\'s zone, whatever its serial');
   await e.secondary.stop();
+});
+
+t.test('a zone at max_records is installed over many turns of the event loop, no slice over its bound', async (t) => {
+  // 33,000 names, one address each and a second for every odd one: 49,500 A records, plus SOA and NS.
+  const names = 33_000;
+  const body: ZoneRecord[] = [A('svc.example.com', '10.0.0.1')];
+  for (let i = 0; i < names; i++) {
+    body.push(A(`n${String(i).padStart(5, '0')}.bulk.example.com`, `10.${(i >> 8) & 255}.${i & 255}.1`));
+    if (i % 2 === 1) body.push(A(`n${String(i).padStart(5, '0')}.bulk.example.com`, `10.200.${(i >> 8) & 255}.${i & 255}`));
+  }
+  const records = body.length + 2;
+  t.ok(records <= 50_000, `${records} records: at the default bound`);
+  // Units only (no clock): the slices are the same on an idle and on a loaded machine.
+  const limits = { maxUnits: 1000, maxMs: Number.POSITIVE_INFINITY };
+  const units: number[] = [];
+  const primaries: Record<number, Primary> = { 1: { serial: 100, ip: '10.0.0.1' } };
+  const e = edge(primaries, { servers: [server(1)] }, undefined, { slicer: new Slicer(limits, (u) => units.push(u)) });
+  await e.secondary.start();
+  await e.settle();
+  t.equal(units.length, 2, 'a small zone: its assembly and its table inputs each done in one slice, no turn waited for');
+
+  primaries[1] = { serial: 101, ip: '', body };
+  units.length = 0;
+  let turns = 0;
+  let turnsAtTable = -1;
+  let installing = true;
+  const tick = (): void => {
+    turns++;
+    if (installing && turns < 1_000_000) setImmediate(tick);
+  };
+  setImmediate(tick);
+  const checks = e.counts.changed + e.counts.unchanged + e.counts.failed;
+  const installed = new Promise<void>((resolve) => {
+    const check = (): void => {
+      if (e.counts.changed + e.counts.unchanged + e.counts.failed > checks) {
+        turnsAtTable = turns;
+        resolve();
+      } else if (turns < 1_000_000) setImmediate(check);
+    };
+    check();
+  });
+  e.secondary.checkNow('test');
+  await installed;
+  installing = false;
+  t.equal((e.secondary.status() as { serial: number }).serial, 101, 'installed');
+  t.equal(e.answers[1]?.length, 49_501, 'every address taken');
+  const total = units.reduce((a, b) => a + b, 0);
+  const largest = Math.max(...units);
+  // A unit is a record (or an input with its addresses, at most 3 here) through one pass.
+  t.ok(largest <= limits.maxUnits + 2, `no slice handles more than ${limits.maxUnits} records (largest ${largest})`);
+  t.ok(total >= 4 * records, `each record went through assembly, conversion and the guard (${total} units)`);
+  t.ok(units.length >= Math.floor(total / (limits.maxUnits + 2)), `${units.length} slices`);
+  t.ok(turnsAtTable >= units.length - 3, `the event loop turned ${turnsAtTable} times before the table was handed over (${units.length} slices)`);
+  t.equal(e.zones.length, 2, 'the table is handed over once, whole');
+  await e.secondary.stop();
+});
+
+t.test('the zone becomes the edge\'s (serial, status) only once its table answers', async (t) => {
+  const primaries: Record<number, Primary> = { 1: { serial: 100, ip: '10.0.0.1' } };
+  const seen: number[] = [];
+  let release: () => void = () => {};
+  const secondary: Secondary = new Secondary({
+    config: config({ servers: [server(1)] }),
+    calls: scripted(primaries, []),
+    store: undefined,
+    observer: { checked: () => {}, transferred: () => {}, serial: (s) => seen.push(s), refused: () => {} },
+    logger: createLogger('silent'),
+    onZone: (zone) => {
+      if (zone.serial === 100) return;
+      // The composer builds the table meanwhile: the old zone is still the one reported.
+      t.equal((secondary.status() as { serial: number }).serial, 100, 'status keeps the old serial while the table is built');
+      return new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    },
+  });
+  await secondary.start();
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  primaries[1] = { serial: 101, ip: '10.0.0.2' };
+  secondary.checkNow('test');
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  t.same(seen, [100], 'the serial metric waits for the table');
+  release();
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  t.same(seen, [100, 101]);
+  t.equal((secondary.status() as { serial: number }).serial, 101);
+  await secondary.stop();
 });

@@ -54,6 +54,7 @@ t.test('protocol violations throw XFR_FAILED', async (t) => {
   const cases: [string, number | undefined, ZoneRecord[][]][] = [
     ['no leading SOA', undefined, [[NS]]],
     ['record outside the zone', undefined, [[soa(1), { name: 'example.com', type: RRType.A, ttl: 1, data: '10.0.0.1' }]]],
+    ['name that only ends like the zone', undefined, [[soa(1), { name: 'evilprivatelink.rpz', type: RRType.A, ttl: 1, data: '10.0.0.1' }]]],
     ['name that only looks inside', undefined, [[soa(1), { name: 'x\\.privatelink.rpz', type: RRType.A, ttl: 1, data: '10.0.0.1' }]]],
     ['SOA below the apex', undefined, [[soa(1), { ...soa(1), name: `sub.${Z}` }]]],
     ['other serial inside AXFR', undefined, [[soa(2), NS, soa(3)]]],

@@ -103,3 +103,20 @@ t.test('hub: a zone and its journal round-trip; a history that does not hold tog
   t.same([...partly.histories.keys()], [ORIGIN], 'the good file is used');
   t.match(partly.problems[0], /not valid JSON/, 'the truncated one is reported');
 });
+
+t.test('edge: a zone at the bound is written a piece at a time, byte for byte the one-call JSON', async (t) => {
+  const { createHash } = await import('node:crypto');
+  const { Slicer } = await import('../../../src/runtime/slices');
+  const inputs = Array.from({ length: 3000 }, (_, i) => ({ id: `n${i}`, names: [`n${i}.example.com`], ipv4: [`10.0.${i >> 8}.${i & 255}`], ipv6: [] }));
+  const big = buildPolicyZone(inputs, { origin: ORIGIN, ttlS: 30, onUnavailable: 'servfail' }, 7).zone;
+  for (const z of [big, zone]) {
+    const dir = t.testdir({});
+    const units: number[] = [];
+    await saveZoneState(dir, z, { nowMs: 99, slicer: new Slicer({ maxUnits: 512, maxMs: Number.POSITIVE_INFINITY }, (u) => units.push(u)) });
+    const payload = { origin: z.origin, serial: z.serial, savedAtMs: 99, records: z.records.map((r) => [r.name, r.type, r.ttl, r.data]) };
+    const body = JSON.stringify(payload);
+    const expected = `${JSON.stringify({ format: 'privatelink-dns-zone', version: 1, sha256: createHash('sha256').update(body).digest('hex'), payload })}\n`;
+    t.equal(await fsp.readFile(join(dir, zoneStateFile(ORIGIN)), 'utf8'), expected, `${z.records.length} records: the same bytes`);
+    t.ok(units.every((u) => u <= 512), `${units.length} slices within the bound`);
+  }
+});
