@@ -18,10 +18,10 @@ const ROOT = path.resolve(HERE, '..');
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 const PROBE = path.join(ROOT, 'test', 'helpers', 'udp-latency-probe.cjs');
 const require = createRequire(import.meta.url);
-const { transferZone } = require(path.join(ROOT, 'dist', 'secondary', 'xfr-client.js'));
-const { signRequest, TsigStreamVerifier } = require(path.join(ROOT, 'dist', 'dns', 'tsig.js'));
-const { encodeMessage, parseMessage } = require(path.join(ROOT, 'dist', 'dns', 'message.js'));
-const { TcpFrameReader, frameMessage } = require(path.join(ROOT, 'dist', 'dns', 'tcp-frames.js'));
+const { transferZone } = require(path.join(ROOT, 'dist', 'fleet', 'secondary', 'xfr-client.js'));
+const { signRequest, TsigStreamVerifier } = require(path.join(ROOT, 'dist', 'fleet', 'codec', 'tsig.js'));
+const { encodeMessage, parseMessage } = require(path.join(ROOT, 'dist', 'fleet', 'codec', 'message.js'));
+const { TcpFrameReader, frameMessage } = require(path.join(ROOT, 'dist', 'wire', 'tcp-frames.js'));
 
 const opts = { names: 10_000, concurrent: 100, rounds: 5, write: true, hubCli: CLI, soaRate: 50, soaSeconds: 10, settleSeconds: 15 };
 for (let i = 2; i < process.argv.length; i++) {

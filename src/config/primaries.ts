@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import type { ConfigReader } from './reader';
 import { checkPeerAddress, formatHostPort, sameSocket, type HostPort } from './units';
 import { readTsigKey, type SecretFiles } from './tsig-key';
@@ -12,7 +13,7 @@ export function readPrimaries(r: ConfigReader, raw: unknown, files: SecretFiles,
     r.report('primaries', 'must be a mapping with at least "servers"');
     return null;
   }
-  const p = r.section(raw, 'primaries', ['zone', 'servers', 'key', 'refresh', 'retry', 'timeout', 'max_stale', 'managed', 'max_records', 'max_drop']);
+  const p = r.section(raw, 'primaries', ['zone', 'servers', 'key', 'refresh', 'retry', 'timeout', 'max_stale', 'managed', 'max_records', 'max_drop', 'refused_ranges']);
   const zone = readZone(r, p, 'primaries');
   const servers = r.hostPortList(p, 'servers', 'primaries', [], 53, false);
   if (p.servers === undefined || p.servers === null) r.report('primaries.servers', 'is required: the hubs to transfer the zone from');
@@ -33,6 +34,7 @@ export function readPrimaries(r: ConfigReader, raw: unknown, files: SecretFiles,
     managed: readManaged(r, p.managed, region),
     maxRecords: r.integer(p, 'max_records', 'primaries', DEFAULTS.primariesMaxRecords, 10, 10_000_000),
     maxDropShare: readShare(r, p.max_drop, 'primaries.max_drop', DEFAULTS.primariesMaxDropShare),
+    refusedRanges: readRanges(r, p, DEFAULTS.primariesRefusedRanges),
   };
 }
 
@@ -63,6 +65,18 @@ function managedProblem(item: unknown, region: string): string | undefined {
   const name = normalizeName(item.replaceAll('{region}', region));
   if (name.startsWith('*.')) return 'is a suffix already (it covers every name below it): drop the "*."';
   return checkDnsName(name) ?? (name.split('.').length < 2 ? 'must have at least two labels (a whole top-level domain cannot be managed)' : undefined);
+}
+
+function readRanges(r: ConfigReader, p: Record<string, unknown>, fallback: readonly string[]): string[] {
+  const list = r.stringList(p, 'refused_ranges', 'primaries', fallback);
+  list.forEach((cidr, i) => {
+    try {
+      ipaddr.parseCIDR(cidr);
+    } catch {
+      r.report(`primaries.refused_ranges[${i}]`, `"${cidr}" is not a CIDR such as "100.64.0.0/10"`);
+    }
+  });
+  return list;
 }
 
 /** A share as "50%" or 0.5. */

@@ -240,6 +240,8 @@ export interface PrimariesConfig {
   readonly maxRecords: number;
   /** A new zone that removes more than this share (0–1) of the names of the current one is refused (SIGUSR2 forces it). */
   readonly maxDropShare: number;
+  /** CIDRs no address of a taken zone may be in (a zone with one is refused); validated. */
+  readonly refusedRanges: readonly string[];
 }
 
 export type EntryConfig = (
@@ -360,6 +362,12 @@ export const DEFAULTS = {
   primariesTimeoutMs: 10_000,
   primariesMaxRecords: 50_000,
   primariesMaxDropShare: 0.5,
+  /**
+   * Addresses an edge never takes from a zone: the public answers these names have (100.64.0.0/10,
+   * which collides with data-center addresses), and addresses that cannot be a PrivateLink endpoint
+   * (unspecified, loopback, link-local, multicast, reserved, IPv4-mapped).
+   */
+  primariesRefusedRanges: ['100.64.0.0/10', '0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4', '::/128', '::1/128', '::ffff:0:0/96', 'fe80::/10', 'ff00::/8'] as readonly string[],
   primariesMaxStaleMs: 86_400_000,
   logLevel: 'info' as LogLevel,
 } as const;

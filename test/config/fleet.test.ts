@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { formatProblems, parseConfigText } from '../../src/config/load';
-import type { Config } from '../../src/config/schema';
+import { DEFAULTS, type Config } from '../../src/config/schema';
 import type { SecretFiles } from '../../src/config/tsig-key';
 import { STATIC_RECORDS_YAML } from '../helpers/configs';
 
@@ -109,7 +109,7 @@ const GOOD: [string, string, (c: Config) => unknown, unknown][] = [
     (c) => [c.source, c.region, c.transfer, c.primaries],
     [
       'primaries', '', null,
-      { zone: 'privatelink.rpz', servers: [{ host: '192.0.2.53', port: 53, family: 4 }], key: null, refreshMs: null, retryMs: 10_000, timeoutMs: 10_000, maxStaleMs: 86_400_000, managed: ['svc.example.internal'], maxRecords: 50_000, maxDropShare: 0.5 },
+      { zone: 'privatelink.rpz', servers: [{ host: '192.0.2.53', port: 53, family: 4 }], key: null, refreshMs: null, retryMs: 10_000, timeoutMs: 10_000, maxStaleMs: 86_400_000, managed: ['svc.example.internal'], maxRecords: 50_000, maxDropShare: 0.5, refusedRanges: [...DEFAULTS.primariesRefusedRanges] },
     ],
   ],
   [

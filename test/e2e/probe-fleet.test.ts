@@ -43,13 +43,16 @@ t.test('hub and edge answer only the reachable zone; the published zone keeps bo
   t.match(hubConfig, /probe: \{ port/, 'probe settings in the hub config');
   const hub = await startDaemon(hubConfig);
   t.teardown(() => hub.stop());
-  const edge = await startDaemon(`${edgeYaml({ hubPorts: [hub.dnsPort], upstreamPort: upstream.port })}records:\n${probeYaml(probePort)}`, { env: NO_CREDENTIALS });
+  // The endpoint IPs here are loopback addresses (probed on this machine): the edge must accept them.
+  const edgeConfig = edgeYaml({ hubPorts: [hub.dnsPort], upstreamPort: upstream.port }).replace('  managed:', '  refused_ranges: ["100.64.0.0/10"]\n  managed:');
+  const edge = await startDaemon(`${edgeConfig}records:\n${probeYaml(probePort)}`, { env: NO_CREDENTIALS });
   t.teardown(() => edge.stop());
 
   const hubMs = await askUntil(hub.dnsPort, [REACHABLE], 15_000);
   t.ok(hubMs >= 0, `hub: only ${REACHABLE} after ${hubMs} ms`);
   const edgeMs = await askUntil(edge.dnsPort, [REACHABLE], 15_000);
   t.ok(edgeMs >= 0, `edge: only ${REACHABLE} after ${edgeMs} ms`);
+  if (edgeMs < 0) t.comment(`edge answers ${JSON.stringify(await answersOf(edge.dnsPort))}; status ${JSON.stringify(await (await fetch(`http://127.0.0.1:${edge.httpPort}/status`)).json())}`);
 
   const axfr = await dig(hub.dnsPort, 'privatelink.rpz', 'AXFR');
   // AXFR output has no section headers: one record per line.

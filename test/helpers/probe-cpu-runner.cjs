@@ -10,7 +10,7 @@ const dist = join(__dirname, '..', '..', 'dist');
 const { Prober } = require(join(dist, 'probe', 'prober.js'));
 const { probeSettingsFor } = require(join(dist, 'probe', 'probe-settings.js'));
 const { AnswerTable } = require(join(dist, 'resolve', 'table.js'));
-const { createLogger } = require(join(dist, 'log.js'));
+const { createLogger } = require(join(dist, 'runtime', 'log.js'));
 
 const [ips, port, intervalMs, warmupMs, measureMs] = process.argv.slice(2).map(Number);
 const ipOf = (i) => `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}`;

@@ -2,20 +2,22 @@ import ipaddr from 'ipaddr.js';
 import type { TableEntryInput } from '../../resolve/table';
 import { runNow, unlimitedBudget, type SliceBudget, type Sliced } from '../../runtime/slices';
 
-/**
- * Addresses an edge never takes from a zone: the public answers these names have (100.64.0.0/10,
- * which collides with data-center addresses), and addresses that cannot be a PrivateLink endpoint
- * (unspecified, loopback, link-local, multicast, reserved, IPv4-mapped).
- */
-export const REFUSED_ADDRESS_RANGES: readonly string[] = [
-  '100.64.0.0/10', '0.0.0.0/8', '127.0.0.0/8', '169.254.0.0/16', '224.0.0.0/4', '240.0.0.0/4',
-  '::/128', '::1/128', '::ffff:0:0/96', 'fe80::/10', 'ff00::/8',
-];
-const REFUSED = REFUSED_ADDRESS_RANGES.map((c) => ipaddr.parseCIDR(c));
+type Ranges = [ipaddr.IPv4 | ipaddr.IPv6, number][];
+/** primaries.refused_ranges parsed once per config. */
+const parsedRanges = new WeakMap<readonly string[], Ranges>();
 
-function refusedAddress(ip: string): boolean {
+function rangesOf(list: readonly string[]): Ranges {
+  let ranges = parsedRanges.get(list);
+  if (!ranges) {
+    ranges = list.map((c) => ipaddr.parseCIDR(c));
+    parsedRanges.set(list, ranges);
+  }
+  return ranges;
+}
+
+function refusedAddress(ip: string, ranges: Ranges): boolean {
   const a = ipaddr.parse(ip);
-  return REFUSED.some(([range, bits]) => range.kind() === a.kind() && a.match(range, bits));
+  return ranges.some(([range, bits]) => range.kind() === a.kind() && a.match(range, bits));
 }
 
 export interface ZoneAcceptance {
@@ -23,6 +25,8 @@ export interface ZoneAcceptance {
   readonly managed: readonly string[];
   readonly maxRecords: number;
   readonly maxDropShare: number;
+  /** primaries.refused_ranges: CIDRs no address of a taken zone may be in. */
+  readonly refusedRanges: readonly string[];
 }
 
 export type ZoneVerdict =
@@ -75,13 +79,14 @@ export function* judgeZoneInSlices(
 ): Sliced<ZoneVerdict> {
   if (recordCount > acceptance.maxRecords) return { ok: false, code: 'records', reason: `${recordCount} records, over primaries.max_records (${acceptance.maxRecords})` };
   const kept: TableEntryInput[] = [];
+  const ranges = rangesOf(acceptance.refusedRanges);
   const names = new Set<string>();
   const samples: string[] = [];
   let outside = 0;
   for (const input of inputs) {
     if (budget.spend(1 + input.ipv4.length + input.ipv6.length)) yield;
     for (const ip of [...input.ipv4, ...input.ipv6]) {
-      if (refusedAddress(ip)) return { ok: false, code: 'address', reason: `${input.names[0]} has address ${ip}, in a range an endpoint never has` };
+      if (refusedAddress(ip, ranges)) return { ok: false, code: 'address', reason: `${input.names[0]} has address ${ip}, in a range an endpoint never has` };
     }
     const name = input.names[0] ?? '';
     const wildcard = name.startsWith('*.');

@@ -2,7 +2,7 @@ import t from 'tap';
 import { PldnsError } from '../../../src/errors';
 import { createLogger } from '../../../src/runtime/log';
 import type { HostPort } from '../../../src/config/units';
-import type { PrimariesConfig } from '../../../src/config/schema';
+import { DEFAULTS, type PrimariesConfig } from '../../../src/config/schema';
 import type { ZoneRecord } from '../../../src/fleet/codec/zone-record';
 import { RRType } from '../../../src/wire/constants';
 import { Secondary, type XfrCalls, type ZoneStore } from '../../../src/fleet/secondary/secondary';
@@ -21,7 +21,7 @@ const zoneAt = (serial: number, ip: string): ZoneRecord[] => [soa(serial), { nam
 
 const server = (port: number): HostPort => ({ host: '127.0.0.1', port, family: 4 });
 const config = (over: Partial<PrimariesConfig> = {}): PrimariesConfig => ({
-  zone: ORIGIN, servers: [server(1), server(2)], key: null, refreshMs: 3_600_000, retryMs: 3_600_000, timeoutMs: 1000, maxStaleMs: 60_000, managed: ['example.com'], maxRecords: 50_000, maxDropShare: 0.5, ...over,
+  zone: ORIGIN, servers: [server(1), server(2)], key: null, refreshMs: 3_600_000, retryMs: 3_600_000, timeoutMs: 1000, maxStaleMs: 60_000, managed: ['example.com'], maxRecords: 50_000, maxDropShare: 0.5, refusedRanges: DEFAULTS.primariesRefusedRanges, ...over,
 });
 
 interface Primary {
@@ -181,7 +181,8 @@ t.test('NOTIFY coalescing: replayed NOTIFYs start at most one check per interval
   // More replays, over several intervals: never more than one check started per interval.
   const starts: number[] = [];
   const calls = scripted({ 1: { serial: 100, ip: '10.0.0.1' } }, e.log);
-  const e2 = edge({}, {}, undefined, {
+  // One primary: every primary's SOA is asked at each check, and this counts checks.
+  const e2 = edge({}, { servers: [server(1)] }, undefined, {
     notifyCheckIntervalMs: INTERVAL_MS,
     calls: {
       ...calls,
