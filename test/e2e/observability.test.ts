@@ -120,9 +120,15 @@ t.test('a real Prometheus scraping a hub and an edge: every panel has data, faul
     rmSync(promDir, { recursive: true, force: true });
   });
 
-  // The rules as shipped, with `for:` cut to 0s and the 5m/10m windows to 15s so that a fault
-  // shows within seconds (the expressions and labels are unchanged).
-  const rules = readFileSync(ALERTS, 'utf8').replace(/for: \d+m/g, 'for: 0s').replace(/\[(5|10)m\]/g, '[15s]');
+  // The rules as shipped, with `for:` cut to 0s and the 5m/10m windows to seconds so that a fault
+  // shows within seconds (the expressions and labels are unchanged). "No success" windows are cut
+  // shorter (15 s) than the failure windows (60 s), as 10 minutes is long against a 5-minute
+  // schedule: otherwise the first failure could leave its window as the last success leaves its own
+  // (a forbidden sync backs off for 30-60 s before the next call).
+  const rules = readFileSync(ALERTS, 'utf8')
+    .replace(/for: \d+m/g, 'for: 0s')
+    .replace(/result="success"\}\[(5|10)m\]/g, 'result="success"}[15s]')
+    .replace(/\[(5|10)m\]/g, '[60s]');
   writeFileSync(join(promDir, 'alerts.yaml'), rules);
   const hubTarget = `127.0.0.1:${hub.httpPort}`;
   const edgeTarget = `127.0.0.1:${edge.httpPort}`;

@@ -146,7 +146,8 @@ t.test('a stalled transfer reader is reset after the idle time: no connection, n
   const startedAt = Date.now();
   for (let i = 0; i < 100 && open() > 0; i++) await new Promise((r) => setTimeout(r, 50));
   t.equal(open(), 0, `the server let go of the connection (${Date.now() - startedAt} ms; idle time 500 ms)`);
-  t.ok(made.count < 2000, `the stream stopped (${made.count} messages built, not a million)`);
+  // What fills the socket buffers first depends on the kernel's buffer tuning: the bound is "stopped", not a size.
+  t.ok(made.count < 20_000, `the stream stopped (${made.count} messages built, not a million)`);
   t.ok(dropped.includes('tcp_transfer_timeout'), 'counted as tcp_transfer_timeout');
   t.equal(finWait1(port), 0, 'reset, not closed behind the unread data (no FIN-WAIT-1 socket lingers)');
   c.socket.resume();

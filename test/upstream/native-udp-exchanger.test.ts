@@ -55,7 +55,12 @@ t.test('every exchange leaves from a fresh, random source port; no socket is lef
     const r = await x.exchange(at(a.port), q.bytes, q.questionEnd, 2000);
     t.equal(r.reply.readUInt16BE(0), 1000 + i, `reply ${i} matched`);
   }
-  t.equal(new Set(ports).size, n, `${n} exchanges, ${n} distinct source ports`);
+  // Fresh random ports: a port may come round again by chance (60 draws from ~28,000 collide about
+  // 6 % of the time), but not often, and not in sequence as a reused or counting socket would.
+  const distinct = new Set(ports).size;
+  t.ok(distinct >= n - 3, `${n} exchanges, ${distinct} distinct source ports`);
+  const stepsOfOne = ports.slice(1).filter((p, i) => p - (ports[i] as number) === 1).length;
+  t.ok(stepsOfOne < n / 4, `source ports are not handed out in sequence (${stepsOfOne} steps of 1)`);
   const steps = ports.slice(1).map((p, i) => p - ports[i]);
   const sequential = steps.filter((d) => d === 1 || d === 2).length;
   t.ok(sequential < n / 4, `ports are not handed out in order (${sequential} of ${steps.length} steps were +1/+2)`);
