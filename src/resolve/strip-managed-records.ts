@@ -19,7 +19,9 @@ const TYPE_SRV = 33;
  */
 export function stripManagedRecords(reply: Buffer, scan: ResponseScan, table: AnswerTable): { reply: Buffer; scan: ResponseScan } | 'malformed' | undefined {
   const extra = scan.nscount + scan.arcount;
-  if (extra === 0 || table.size === 0) return undefined;
+  // The usual forwarded answer carries only its OPT beyond the answer section: nothing to look at
+  // (no walk, no allocation on the miss path). The OPT is never stripped.
+  if (extra - (scan.hasOpt ? 1 : 0) === 0 || table.size === 0) return undefined;
   const records: { start: number; end: number; drop: boolean }[] = [];
   let dropping = false;
   try {

@@ -1,7 +1,6 @@
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dig, type DigResult } from '../helpers/dig';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon';
@@ -11,18 +10,11 @@ import { FLEET_SECRET, MANAGED, UPSTREAM_IP, fleetData, hubYaml, startEdge, star
 import { startSimulatorProcess, type SimulatorProcess } from '../helpers/simulator-process';
 import { saveSnapshot } from '../../src/privatelink/snapshot';
 import { serialGt } from '../../src/fleet/codec/serial';
+import { ownTempDirs } from '../helpers/temp-dirs';
 
 
 /** This file's temporary directories, removed when its tests end. */
-const made: string[] = [];
-t.teardown(() => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  made.push(d);
-  return d;
-}
+const tempDir = ownTempDirs(t);
 /**
  * Fleet failover with hubs that hold different data, every process the real CLI on 127.0.0.1:
  * a hub without data publishes nothing (SERVFAIL, not ready) and so never outranks one with data;

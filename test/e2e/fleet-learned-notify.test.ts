@@ -1,25 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
 import type { Test } from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, startDaemon, type RunningDaemon } from '../helpers/daemon';
 import { FLEET_SECRET, MANAGED, fleetData } from '../helpers/fleet';
 import { TestNetns, sh } from '../helpers/netns';
 import { requireTool } from '../helpers/tools';
+import { ownTempDirs } from '../helpers/temp-dirs';
 
 
 /** This file's temporary directories, removed when its tests end. */
-const made: string[] = [];
-t.teardown(() => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  made.push(d);
-  return d;
-}
+const tempDir = ownTempDirs(t);
 /**
  * Learned NOTIFY, end to end: a hub whose transfer.notify lists nothing, and ten edges it has
  * never been told about, each in its own network namespace with its own address (as in a data
