@@ -2,6 +2,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import type { TableEntryInput } from '../resolve/table';
 import type { SerialRecord } from '../fleet/zone/serial';
+import type { PolicyZone, SoaTimers } from '../fleet/zone/policy-zone';
 
 /** Addresses of one managed name, de-duplicated, in table order. */
 export interface AddressSet {
@@ -32,6 +33,16 @@ export interface ExportOptions {
   readonly onUnavailable?: 'servfail' | 'forward';
   /** rpz: what a hub last published for this zone (state_dir), so unchanged content keeps its serial. */
   readonly previousSerial?: SerialRecord;
+  /**
+   * rpz: when the exported data was fetched from the API (the snapshot's data time). With it the
+   * serial follows the hub's own rule (zone/serial.ts serialForData), so a hub and an export of
+   * the same snapshot agree; without it (a live sync) the export time stands in.
+   */
+  readonly dataFetchedAt?: Date;
+  /** rpz: transfer.soa's refresh/retry/expire, as the hub publishes them (default: the hub's defaults). */
+  readonly soaTimers?: Partial<SoaTimers>;
+  /** rpz on an edge: the zone as received from its primaries, printed as it came (serial, SOA, records). */
+  readonly received?: PolicyZone;
 }
 
 // Every exported name ends up unquoted in some foreign config syntax, so only plain DNS

@@ -1,14 +1,17 @@
 import type { TableEntryInput } from '../resolve/table';
 import { DEFAULT_TRANSFER_ZONE, buildPolicyZone, withSerial, zoneDigest } from '../fleet/zone/policy-zone';
-import { nextSerial } from '../fleet/zone/serial';
+import { nextSerial, serialForData } from '../fleet/zone/serial';
 import { renderZoneFile } from '../fleet/zone/zone-file';
 import { headerLines, type ExportModel, type ExportOptions } from './model';
 
 /**
  * The response policy zone a hub publishes (zone/policy-zone.ts), as a zone file: for BIND
  * `response-policy`, Unbound `rpz:`, PowerDNS Recursor or Knot Resolver loading it from disk.
- * The serial is the hub's when the content is what it last published (previousSerial), else the
- * export time, so a later export of changed data always has a higher serial.
+ * Serial and SOA timers are the hub's for the same content: the SOA carries transfer.soa's timers
+ * (or the hub's defaults), and from a snapshot the serial follows the hub's rule on the snapshot's
+ * data time (serialForData) with what the hub last published (previousSerial) as its memory. From
+ * a live sync (no data time) the serial is the hub's for unchanged content, else the export time
+ * or previous + 1, so a later export of changed data always has a higher serial.
  */
 export function renderRpz(model: ExportModel, opts: ExportOptions): string {
   const origin = opts.zone ?? DEFAULT_TRANSFER_ZONE;
@@ -17,9 +20,12 @@ export function renderRpz(model: ExportModel, opts: ExportOptions): string {
     ...[...model.wildcards].map(([base, a]) => ({ id: `*.${base}`, names: [`*.${base}`], ipv4: a.ipv4, ipv6: a.ipv6 })),
   ];
   const onUnavailable = opts.onUnavailable ?? 'servfail';
-  const built = buildPolicyZone(inputs, { origin, ttlS: opts.ttl, onUnavailable });
-  const nowSec = Math.floor((opts.generatedAt ?? new Date()).getTime() / 1000);
-  const zone = withSerial(built.zone, nextSerial(opts.previousSerial, zoneDigest(built.zone), nowSec));
+  const built = buildPolicyZone(inputs, { origin, ttlS: opts.ttl, onUnavailable, ...(opts.soaTimers ? { timers: opts.soaTimers } : {}) });
+  const digest = zoneDigest(built.zone);
+  const serial = opts.dataFetchedAt
+    ? serialForData(opts.previousSerial, digest, Math.floor(opts.dataFetchedAt.getTime() / 1000))
+    : nextSerial(opts.previousSerial, digest, Math.floor((opts.generatedAt ?? new Date()).getTime() / 1000));
+  const zone = opts.received ?? withSerial(built.zone, serial);
   const action = onUnavailable === 'forward' ? 'rpz-passthru (on_unavailable: forward)' : 'rpz-drop (on_unavailable: servfail)';
   const notes = [
     `Response policy zone ${zone.origin}, serial ${zone.serial}. Load it as a primary zone and list it in`,
@@ -27,7 +33,7 @@ export function renderRpz(model: ExportModel, opts: ExportOptions): string {
     'Unbound: rpz: with zonefile:). BIND caps policy answer TTLs at max-policy-ttl, a few seconds by default.',
     `A name without a usable address is CNAME ${action}:`,
     'never left out, so it is never resolved to the public 100.64/10 answer.',
-    'Fleet hubs publish the same zone by AXFR/IXFR.',
+    opts.received ? 'This is the zone as this edge received it from its primaries.' : 'Fleet hubs publish the same zone by AXFR/IXFR.',
     ...built.problems.map((p) => `not published: ${p}`),
   ];
   const header = headerLines(';', 'rpz', model, opts, notes).map((l) => l.replace(/^; ?/, ''));

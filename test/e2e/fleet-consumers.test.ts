@@ -9,7 +9,7 @@ import { freePort } from '../helpers/ports';
 import { EDGE_MANAGED, FLEET_SECRET, MANAGED, UPSTREAM_IP, hubYaml, startEdge, startUpstream } from '../helpers/fleet';
 import { endpoint, startSimulatorProcess, zone, type SimData } from '../helpers/simulator-process';
 import {
-  bindOptions, bindZoneConfig, pdnsRpzLua, pdnsSettings, startBindRpz, startPdnsRecursor, startUnboundRpz, unboundRpzConfig,
+  POLICY_TTL_S, bindOptions, bindZoneConfig, pdnsRpzLua, pdnsSettings, startBindRpz, startPdnsRecursor, startUnboundRpz, unboundRpzConfig,
 } from '../helpers/rpz-consumers';
 
 /**
@@ -139,6 +139,8 @@ t.test('data-center resolvers as RPZ secondaries of the hub', async (t) => {
     await bind.waitForLog(/transfer of 'privatelink\.rpz\/IN' from 127\.0\.0\.1#\d+: Transfer status: success/, 5000);
     t.match(bind.log(), /privatelink\.rpz\/IN' from 127\.0\.0\.1#\d+: connected using 127\.0\.0\.1#\d+ TSIG fleet/, 'BIND used the key');
     t.match(bind.log(), /rpz: privatelink\.rpz: reload done/, 'BIND loaded it as a policy zone');
+    const answer = await dig(bind.port, MANAGED);
+    t.same([...new Set(answer.answers.map((a) => a.ttl))], [POLICY_TTL_S], `BIND answers with records.ttl (${POLICY_TTL_S} s), not its 5 s max-policy-ttl default`);
   });
 
   await t.test('Unbound: rpz: from the hub', async (t) => {

@@ -51,8 +51,7 @@ export async function startNamed(spec: NamedSpec): Promise<NamedInstance> {
   listen-on port ${port} { 127.0.0.1; };
   listen-on-v6 { none; };
   recursion ${spec.recursion === true ? 'yes' : 'no'};
-  dnssec-validation no;
-  notify no;
+${spec.options?.includes('dnssec-validation') ? '' : '  dnssec-validation no;\n'}  notify no;
   querylog no;
   ${spec.options ?? ''}
 };

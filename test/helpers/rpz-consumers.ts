@@ -32,6 +32,9 @@ export interface ConsumerOptions {
  */
 export const SIGNED_SOURCE = '127.0.0.2';
 
+/** The hubs' records.ttl in the fleet tests (test/helpers/fleet.ts hubYaml): BIND's max-policy-ttl. */
+export const POLICY_TTL_S = 30;
+
 /** The named.conf text after `options { }`: the TSIG key and the policy zone as a secondary. */
 export function bindZoneConfig(o: ConsumerOptions): string {
   return `key "fleet" {
@@ -50,7 +53,8 @@ zone "${o.zone}" {
 
 /** The statements added inside `options { }`: the policy, and forwarding for everything else. */
 export function bindOptions(o: ConsumerOptions): string {
-  return `response-policy { zone "${o.zone}"; } qname-wait-recurse no min-update-interval 0;
+  return `response-policy { zone "${o.zone}"; } qname-wait-recurse no min-update-interval 0 max-policy-ttl ${POLICY_TTL_S};
+  dnssec-validation no;
   forward only;
   forwarders { 127.0.0.1 port ${o.upstreamPort}; };`;
 }

@@ -6,14 +6,14 @@ import type { BindFile } from '../../export';
 import { PldnsError, describeError } from '../../errors';
 import { renderBindExport, renderExport, isDirectoryFormat, isExportFormat, EXPORT_FORMATS, type ExportFormat, type ExportOptions } from '../../export';
 import { SnapshotStore } from '../../privatelink/snapshot';
-import { alignToConfig, type SyncState } from '../../privatelink/model';
+import { alignToConfig, dataFetchedAtMs, type SyncState } from '../../privatelink/model';
 import type { TableEntryInput } from '../../resolve/table';
 import { buildTableInputs } from '../../privatelink/table-builder';
 import { createLogger } from '../../runtime/log';
 import { syncOnce } from './sync';
 import { VERSION } from '../version';
 import { EXIT_OK } from '../exit-codes';
-import { DEFAULT_TRANSFER_ZONE, zoneDigest } from '../../fleet/zone/policy-zone';
+import { DEFAULT_TRANSFER_ZONE } from '../../fleet/zone/policy-zone';
 import { policyZoneToTableInputs } from '../../fleet/zone/zone-to-table';
 import type { Config } from '../../config/schema';
 import type { SerialRecord } from '../../fleet/zone/serial';
@@ -35,6 +35,7 @@ export async function runExport(configPath: string, format: string, outDir?: str
   let inputs: readonly TableEntryInput[];
   let source = 'snapshot';
   let state: SyncState | undefined;
+  let dataAtMs: number | undefined;
   if (config.stateDir) {
     try {
       state = await new SnapshotStore({ dir: config.stateDir }).load(config.records.entries);
@@ -43,7 +44,9 @@ export async function runExport(configPath: string, format: string, outDir?: str
     }
   }
   if (state) {
-    inputs = buildTableInputs(alignToConfig(state, config.records.entries).entries, config.records.preferZones).inputs;
+    const entries = alignToConfig(state, config.records.entries).entries;
+    inputs = buildTableInputs(entries, config.records.preferZones).inputs;
+    dataAtMs = dataFetchedAtMs(entries, Date.now());
   } else {
     source = 'live sync';
     const outcome = await syncOnce(config);
@@ -60,8 +63,14 @@ export async function runExport(configPath: string, format: string, outDir?: str
       logger.warn({ err: describeError(err) }, 'zone serials unusable; the serial comes from the clock');
     }
   }
-  const opts = { ttl: config.records.ttl, generatedAt: new Date(), version: VERSION, zone, onUnavailable: config.records.onUnavailable };
-  return emit(format, inputs, previousSerial ? { ...opts, previousSerial } : opts, outDir);
+  const soa = config.transfer?.soa;
+  const opts: ExportOptions = {
+    ttl: config.records.ttl, generatedAt: new Date(), version: VERSION, zone, onUnavailable: config.records.onUnavailable,
+    ...(previousSerial ? { previousSerial } : {}),
+    ...(dataAtMs !== undefined ? { dataFetchedAt: new Date(dataAtMs) } : {}),
+    ...(soa ? { soaTimers: { refreshS: soa.refreshS, retryS: soa.retryS, expireS: soa.expireS } } : {}),
+  };
+  return emit(format, inputs, opts, outDir);
 }
 
 /** An edge holds no snapshot of its own: it exports the last zone received from its primaries. */
@@ -72,8 +81,7 @@ async function exportReceivedZone(config: Config, format: ExportFormat, outDir: 
   const built = policyZoneToTableInputs(saved.zone);
   process.stderr.write(`exporting ${built.inputs.length} names of zone ${primaries.zone} serial ${saved.zone.serial}\n`);
   const opts = { ttl: built.ttlS, generatedAt: new Date(), version: VERSION, zone: primaries.zone, onUnavailable: config.records.onUnavailable };
-  const previousSerial = { serial: saved.zone.serial, digest: zoneDigest(saved.zone) };
-  return emit(format, built.inputs, format === 'rpz' ? { ...opts, previousSerial } : opts, outDir);
+  return emit(format, built.inputs, format === 'rpz' ? { ...opts, received: saved.zone } : opts, outDir);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import ipaddr from 'ipaddr.js';
+import { DEFAULTS } from '../../config/schema';
 import { RRType } from '../../wire/constants';
 import { zoneRecordKey, type ZoneRecord } from '../codec/zone-record';
 import type { TableEntryInput } from '../../resolve/table';
@@ -31,7 +32,7 @@ export const RPZ_NS = 'localhost';
  * policy and starts handing out the public 100.64/10 answers, which is worse than old IPs.
  */
 export type SoaTimers = Pick<Soa, 'refreshS' | 'retryS' | 'expireS'>;
-export const DEFAULT_SOA_TIMERS: SoaTimers = { refreshS: 60, retryS: 15, expireS: 14 * 86_400 };
+export const DEFAULT_SOA_TIMERS: SoaTimers = { refreshS: DEFAULTS.soaRefreshS, retryS: DEFAULTS.soaRetryS, expireS: DEFAULTS.soaExpireS };
 
 /** A zone with its content and serial. records[0] is the SOA, whose data carries `serial`. */
 export interface PolicyZone {
