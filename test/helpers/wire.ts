@@ -9,6 +9,15 @@ export interface QueryOptions {
 }
 
 /** Builds a query with the second codec (dns2), so our parser is checked against another's encoder. */
+/**
+ * An OPT record as dns2 builds it (`Packet.Resource.EDNS(options, flags)`). dns2 3.0.0's type
+ * declarations name only the first parameter although its code reads both; this one signature
+ * works with the 3.0.0 the tests pin (3.1.1 declares node >= 22).
+ */
+export function ednsRecord(opts: { udpPayloadSize?: number; doFlag?: boolean } = {}): Packet.Resource {
+  return (Packet.Resource.EDNS as unknown as (rdata: unknown[], o: typeof opts) => Packet.Resource)([], opts);
+}
+
 export function encodeQuery(name: string, options: QueryOptions = {}): Buffer {
   const p = new Packet();
   p.header.id = options.id ?? 0x4242;
@@ -52,6 +61,6 @@ export function encodeResponse(b: ResponseSpec): Buffer {
   for (const r of b.answers ?? []) p.answers.push({ class: IN, ...r } as Packet.Resource);
   for (const r of b.authorities ?? []) p.authorities.push({ class: IN, ...r } as Packet.Resource);
   for (const r of b.additionals ?? []) p.additionals.push({ class: IN, ...r } as Packet.Resource);
-  if (b.opt) p.additionals.push(Packet.Resource.EDNS([], { udpPayloadSize: b.opt.udpPayloadSize ?? 1232, doFlag: b.opt.doFlag ?? false }));
+  if (b.opt) p.additionals.push(ednsRecord({ udpPayloadSize: b.opt.udpPayloadSize ?? 1232, doFlag: b.opt.doFlag ?? false }));
   return Buffer.from(p.toBuffer());
 }

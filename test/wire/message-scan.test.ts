@@ -2,7 +2,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { Packet } from 'dns2';
 import { scanResponse, skipName, type ResponseScan } from '../../src/wire/message-scan';
-import { encodeResponse as build, type ResponseRecord } from '../helpers/wire';
+import { encodeResponse as build, ednsRecord, type ResponseRecord } from '../helpers/wire';
 
 const A = Packet.TYPE.A;
 const AAAA = Packet.TYPE.AAAA;
@@ -91,7 +91,7 @@ t.test('OPT followed by another additional record', async t => {
   Object.assign(p.header, { id: 1, qr: 1, rcode: 0 });
   p.questions.push({ name: 'x.example', type: A, class: IN } as Packet.Question);
   p.answers.push({ name: 'x.example', type: A, class: IN, ttl: 60, address: '192.0.2.1' } as Packet.Resource);
-  p.additionals.push(Packet.Resource.EDNS([], { udpPayloadSize: 4096 }));
+  p.additionals.push(ednsRecord({ udpPayloadSize: 4096 }));
   p.additionals.push({ name: 'ns.example', type: A, class: IN, ttl: 99, address: '192.0.2.53' } as Packet.Resource);
   const buf = p.toBuffer();
   const s = mustScan(buf);
@@ -163,7 +163,7 @@ t.test('extended rcode from the OPT', async t => {
   const p = new Packet();
   Object.assign(p.header, { id: 7, qr: 1, rcode: 16 });
   p.questions.push({ name: 'x.example', type: A, class: IN } as Packet.Question);
-  p.additionals.push(Packet.Resource.EDNS([], {}));
+  p.additionals.push(ednsRecord({}));
   const buf = p.toBuffer();
   t.equal(buf[3] & 0x0f, 0, 'the header carries only the low nibble');
   t.equal(mustScan(buf).rcode, 16, 'BADVERS reassembled');
@@ -233,13 +233,13 @@ t.test('malformed responses are undefined', async t => {
   const p = new Packet();
   Object.assign(p.header, { id: 1, qr: 1 });
   p.questions.push({ name: 'x.example', type: A, class: IN } as Packet.Question);
-  p.answers.push(Packet.Resource.EDNS([], {}));
+  p.answers.push(ednsRecord({}));
   t.equal(scanResponse(p.toBuffer()), undefined, 'OPT outside the additional section');
 
   const twoOpts = new Packet();
   Object.assign(twoOpts.header, { id: 1, qr: 1 });
   twoOpts.questions.push({ name: 'x.example', type: A, class: IN } as Packet.Question);
-  twoOpts.additionals.push(Packet.Resource.EDNS([], {}), Packet.Resource.EDNS([], {}));
+  twoOpts.additionals.push(ednsRecord({}), ednsRecord({}));
   t.equal(scanResponse(twoOpts.toBuffer()), undefined, 'two OPT records');
 
   const nx = build({ qname: 'n.example.com', qtype: A, rcode: 3, authorities: [soa('example.com', 60, 60)] });

@@ -2,7 +2,7 @@ import t from 'tap';
 import { Packet } from 'dns2';
 import { scanResponse, type ResponseScan } from '../../src/wire/message-scan';
 import { copyWithoutOpt, stripOpt } from '../../src/wire/strip-opt';
-import { decode, encodeResponse } from '../helpers/wire';
+import { decode, ednsRecord, encodeResponse } from '../helpers/wire';
 
 const A = Packet.TYPE.A;
 
@@ -33,7 +33,7 @@ t.test('an OPT between other additional records is cut from the middle', async (
   Object.assign(p.header, { id: 7, qr: 1, rd: 1, ra: 1 });
   p.questions.push({ name: 'a.example', type: A, class: Packet.CLASS.IN } as Packet.Question);
   p.answers.push({ class: Packet.CLASS.IN, ...answers[0] } as Packet.Resource);
-  p.additionals.push(Packet.Resource.EDNS([], { udpPayloadSize: 1232 }));
+  p.additionals.push(ednsRecord({ udpPayloadSize: 1232 }));
   p.additionals.push({ class: Packet.CLASS.IN, ...extra[0] } as Packet.Resource);
   const reply = Buffer.from(p.toBuffer());
   const s = scan(reply);
