@@ -57,7 +57,7 @@ t.test('promtool: the rules are valid and their unit tests pass', async (t) => {
   requireTool('promtool');
   const check = spawnSync('promtool', ['check', 'rules', ALERTS], { encoding: 'utf8', timeout: 60_000 });
   t.equal(check.status, 0, `promtool check rules: ${check.stdout}${check.stderr}`);
-  t.match(check.stdout, /SUCCESS: 14 rules found/);
+  t.match(check.stdout, /SUCCESS: 15 rules found/);
   const unit = spawnSync('promtool', ['test', 'rules', ALERT_TESTS], { encoding: 'utf8', timeout: 60_000 });
   t.equal(unit.status, 0, `promtool test rules: ${unit.stdout}${unit.stderr}`);
 });
@@ -112,11 +112,13 @@ t.test('a real Prometheus scraping a hub and an edge: every panel has data, faul
   const upstream = await startUpstream();
   const hub: RunningDaemon = await startDaemon(hubYaml({ sim, upstreamPort: upstream.port }));
   const edge = await startEdge({ hubPorts: [hub.dnsPort], upstreamPort: upstream.port, refresh: '1s' });
+  // A hub whose API credentials are wrong: it never gets data, so it is never ready.
+  const dataless: RunningDaemon = await startDaemon(hubYaml({ sim, upstreamPort: upstream.port }).replace('access_key_secret: simulator', 'access_key_secret: not-the-secret'));
   const promDir = mkdtempSync(join(tmpdir(), 'pldns-prom-'));
   let prom: ChildProcess | undefined;
   t.teardown(async () => {
     prom?.kill('SIGTERM');
-    await Promise.all([hub.stop(), edge.stop(), sim.stop(), upstream.close()]);
+    await Promise.all([hub.stop(), edge.stop(), dataless.stop(), sim.stop(), upstream.close()]);
     rmSync(promDir, { recursive: true, force: true });
   });
 
@@ -132,6 +134,7 @@ t.test('a real Prometheus scraping a hub and an edge: every panel has data, faul
   writeFileSync(join(promDir, 'alerts.yaml'), rules);
   const hubTarget = `127.0.0.1:${hub.httpPort}`;
   const edgeTarget = `127.0.0.1:${edge.httpPort}`;
+  const datalessTarget = `127.0.0.1:${dataless.httpPort}`;
   writeFileSync(
     join(promDir, 'prometheus.yml'),
     `global: { scrape_interval: 1s, evaluation_interval: 1s }
@@ -139,7 +142,7 @@ rule_files: [alerts.yaml]
 scrape_configs:
   - job_name: privatelink-dns
     static_configs:
-      - targets: ["${hubTarget}", "${edgeTarget}"]
+      - targets: ["${hubTarget}", "${edgeTarget}", "${datalessTarget}"]
 `,
   );
   const port = await freePort();
@@ -187,6 +190,9 @@ scrape_configs:
   const firing = async (name: string, instance: string): Promise<boolean> => (await alerts(base)).some((a) => a.labels.alertname === name && a.labels.instance === instance && a.state === 'firing');
   t.notOk(await firing('PrivateLinkDnsSyncForbidden', hubTarget), 'healthy: no sync alert');
   t.notOk(await firing('PrivateLinkDnsDown', hubTarget), 'healthy: the hub is up');
+  t.ok(await eventually(60, () => firing('PrivateLinkDnsNotReady', datalessTarget)), 'PrivateLinkDnsNotReady fires for the hub that never got data');
+  t.notOk(await firing('PrivateLinkDnsNotReady', hubTarget), 'and not for the hub with data');
+  t.notOk(await firing('PrivateLinkDnsNotReady', edgeTarget), 'nor for the edge holding a zone');
 
   // Fault 1: the RAM policy loses its actions (the simulator answers 403 Forbidden.RAM).
   await sim.control('POST', 'faults', { action: '*', status: 403, code: 'Forbidden.RAM' });
