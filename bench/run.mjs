@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { killAll, stopChild } from './lib/children.mjs';
 import { CASES, runCase } from './lib/cases.mjs';
-import { aggregate, issue7Targets, issue16Goals } from './lib/goals.mjs';
+import { aggregate, issue7Targets, issue16Goals, issue26Goals } from './lib/goals.mjs';
 import { parseArgs } from './lib/options.mjs';
 import { profileManaged } from './lib/profile.mjs';
 import { printReport, tables, writeReport } from './lib/report.mjs';
@@ -65,6 +65,32 @@ async function startupPass() {
   }
 }
 
+/**
+ * The issue 26 figures outside the dnsperf cases, each its own module in bench/lib, run after the
+ * cases (no load of ours beside them): idle CPU beside an idle Unbound, a 10,000-name hub's RSS
+ * beside BIND serving the same zone, and young-generation GCs across 100,000 cached answers.
+ */
+async function extraPasses() {
+  const passes = {
+    idle: ['./lib/idle.mjs', 'measureIdle', { seconds: OPT.quick ? 5 : 20 }],
+    hub: ['./lib/hub-memory.mjs', 'measureHubMemory', { names: OPT.quick ? 1000 : 10000 }],
+    gc: ['./lib/gc-count.mjs', 'measureGcCount', { answers: OPT.quick ? 20000 : 100000 }],
+  };
+  const out = {};
+  for (const [name, [file, fn, args]] of Object.entries(passes)) {
+    if (!OPT.extras.includes(name)) continue;
+    console.log(`\nbench: ${name} pass`);
+    try {
+      const mod = await import(file);
+      out[name] = await mod[fn]({ root: ROOT, work: ctx.work, ...args });
+    } catch (e) {
+      console.error(`bench: ${name} pass failed: ${e.message}`);
+      out[name] = { error: e.message };
+    }
+  }
+  return out;
+}
+
 async function main() {
   preflight();
   ctx.work = fs.mkdtempSync(path.join(os.tmpdir(), 'pldns-bench-'));
@@ -88,7 +114,11 @@ async function main() {
     : null;
   await stopChild(upstream.child);
 
-  const report = { T: tables(agg, results, OPT), goals16: issue16Goals(agg, { startup, opt: OPT }), targets7: issue7Targets(agg, results, OPT), results };
+  const extra = await extraPasses();
+  const report = {
+    T: tables(agg, results, OPT), goals26: issue26Goals(agg, extra, OPT), goals16: issue16Goals(agg, { startup, opt: OPT }),
+    targets7: issue7Targets(agg, results, OPT), results, extra,
+  };
   printReport(report);
   if (!OPT.write) return;
   writeReport({ ...report, dir: HERE, root: ROOT, opt: OPT, started, loadStart, engine: ctx.engine, agg, startup, profile });

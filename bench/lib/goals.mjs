@@ -102,3 +102,56 @@ export function issue7Targets(agg, results, opt) {
   }
   return t;
 }
+
+/**
+ * Issue 26's table (performance round three): [figure, privatelink-dns, peers (same run), goal,
+ * result]. `extra` holds the passes outside the dnsperf cases: `idle` (bench/lib/idle.mjs), `hub`
+ * (bench/lib/hub-memory.mjs) and `gc` (bench/lib/gc-count.mjs); each may be missing or carry `error`.
+ */
+export function issue26Goals(agg, extra, opt) {
+  const rows = [];
+  const row = (figure, pl, peers, goal, ok) => rows.push([figure, pl, peers, goal, verdict(ok)]);
+  for (const [c, what] of [['a', 'managed'], ['b', 'cached']]) {
+    const X = agg[c];
+    const figure = `p99 at ${fmtInt(opt.lowRate)} qps, ${what} (${c})`;
+    if (X && X.pl.lowP99 !== undefined) {
+      row(figure, `${fmtMs(X.pl.lowP99)} ms (${fmtRatio(X.pl.lowP99, X.ub.lowP99)})`, `Unbound ${fmtMs(X.ub.lowP99)} ms, dnsmasq ${fmtMs(X.dm.lowP99)} ms`, '≤ Unbound\'s', X.pl.lowP99 <= X.ub.lowP99);
+    } else row(figure, `case (${c}) not run`, '—', '≤ Unbound\'s', undefined);
+  }
+  for (const [c, what] of [['a', 'managed'], ['b', 'cached']]) {
+    const X = agg[c];
+    const figure = `p50 at half of max load, ${what} (${c})`;
+    if (X && X.pl.p50 !== undefined) {
+      row(`${figure}, ${fmtInt(X.pl.latRate)} qps`, `${fmtMs(X.pl.p50)} ms (${fmtRatio(X.pl.p50, X.ub.p50)})`, `Unbound ${fmtMs(X.ub.p50)} ms, dnsmasq ${fmtMs(X.dm.p50)} ms`, '≤ 1.2× Unbound\'s', X.pl.p50 <= 1.2 * X.ub.p50);
+    } else row(figure, `case (${c}) not run`, '—', '≤ 1.2× Unbound\'s', undefined);
+  }
+  const C = agg.c;
+  if (C) {
+    row('(c) forwarded cache misses, QPS', `${fmtInt(C.pl.qps)} (${fmtRatio(C.pl.qps, C.ub.qps)}); ${C.pl.cpuUs.toFixed(1)} µs CPU per miss`,
+      `Unbound ${fmtInt(C.ub.qps)} (${C.ub.cpuUs.toFixed(1)} µs), dnsmasq ${fmtInt(C.dm.qps)}`, '≥ 1.0× Unbound', C.pl.qps >= C.ub.qps);
+  } else row('(c) forwarded cache misses, QPS', 'case (c) not run', '—', '≥ 1.0× Unbound', undefined);
+  for (const c of ['a', 'b']) {
+    const X = agg[c];
+    const figure = `peak RSS under ${c === 'a' ? 'managed' : 'cached'} load (${c})`;
+    if (X) {
+      row(figure, `${fmtMB(X.pl.rss)} MB (anon ${fmtMB(X.pl.anon)} MB)`, `Unbound ${fmtMB(X.ub.rss)} MB (anon ${fmtMB(X.ub.anon)}), dnsmasq ${fmtMB(X.dm.rss)} MB`,
+        '≤ 64 MB; anon ≤ 20 MB', X.pl.rss <= 64 * MB && X.pl.anon <= 20 * MB);
+    } else row(figure, `case (${c}) not run`, '—', '≤ 64 MB; anon ≤ 20 MB', undefined);
+  }
+  const idle = extra.idle;
+  if (idle && !idle.error) {
+    row(`idle CPU, static config, ${idle.seconds} s`, `${idle.pldns.cpuPct.toFixed(3)} % of a core, ${idle.pldns.wakeupsPerS.toFixed(1)} wakeups/s`,
+      `Unbound ${idle.unbound.cpuPct.toFixed(3)} %, ${idle.unbound.wakeupsPerS.toFixed(1)} wakeups/s`, '≤ 0.05 %', idle.pldns.cpuPct <= 0.05);
+  } else row('idle CPU, static config', idle?.error ? `failed: ${idle.error}` : 'not measured', '—', '≤ 0.05 %', undefined);
+  const hub = extra.hub;
+  if (hub && !hub.error) {
+    row(`hub RSS with ${fmtInt(hub.names)} names, serving`, `${hub.hub.servingMb.toFixed(1)} MB (after start ${hub.hub.afterStartMb.toFixed(1)} MB; ${(hub.hub.servingMb / hub.bind.servingMb).toFixed(2)}× BIND)`,
+      `BIND ${hub.bind.servingMb.toFixed(1)} MB serving the same zone (export --format rpz)`, '≤ 2× BIND\'s', hub.hub.servingMb <= 2 * hub.bind.servingMb);
+  } else row('hub RSS with 10,000 names', hub?.error ? `failed: ${hub.error}` : 'not measured', '—', '≤ 2× BIND\'s', undefined);
+  const gc = extra.gc;
+  if (gc && !gc.error) {
+    row(`young-generation GCs across ${fmtInt(gc.answers)} cached answers`, `${gc.scavenges}`, '—', '0', gc.scavenges === 0);
+  } else row('young-generation GCs across 100,000 cached answers', gc?.error ? `failed: ${gc.error}` : 'not measured', '—', '0', undefined);
+  return rows;
+}
+export const ISSUE26_HEADER = ISSUE16_HEADER;

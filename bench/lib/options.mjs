@@ -2,7 +2,7 @@
 export function parseArgs(argv) {
   const o = { quick: false, duration: null, rounds: null, clients: 4, outstanding: 200, tcpClients: 8, tcpOutstanding: 256,
     cases: ['a', 'b', 'c', 'd'], profile: null, write: true, keep: false, latencyDuration: null, udpIo: 'auto', lowRate: 10000, nodeFlags: [],
-    idleWait: null, startupRuns: null };
+    idleWait: null, startupRuns: null, extras: ['idle', 'hub', 'gc'] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -34,6 +34,8 @@ export function parseArgs(argv) {
       case '--idle-wait': o.idleWait = Number(next()); if (!(o.idleWait >= 0)) throw new Error('--idle-wait needs seconds ≥ 0'); break;
       case '--startup-runs': o.startupRuns = Math.round(Number(next())); if (!(o.startupRuns >= 0)) throw new Error('--startup-runs needs a count ≥ 0'); break;
       case '--no-startup': o.startupRuns = 0; break;
+      case '--extras': o.extras = next().split(',').map((x) => x.trim()).filter(Boolean); break;
+      case '--no-extras': o.extras = []; break;
       case '--udp-io':
         o.udpIo = next();
         if (!['auto', 'batch', 'dgram'].includes(o.udpIo)) throw new Error('--udp-io takes auto, batch or dgram');
@@ -41,7 +43,8 @@ export function parseArgs(argv) {
       case '-h': case '--help':
         console.log('node bench/run.mjs [--quick] [--duration SECONDS] [--rounds N] [--clients C] [--outstanding Q]\n' +
           '  [--tcp-clients C] [--tcp-outstanding Q] [--latency-duration SECONDS] [--cases a,b,c,d] [--profile|--no-profile] [--no-write] [--keep] [--udp-io auto|batch|dgram] [--low-rate QPS] [--node-flags "FLAGS"]\n' +
-          '  [--idle-wait SECONDS (case c, default 60; 0 with --quick)] [--startup-runs N (default 10; 3 with --quick) | --no-startup]');
+          '  [--idle-wait SECONDS (case c, default 60; 0 with --quick)] [--startup-runs N (default 10; 3 with --quick) | --no-startup]\n' +
+          '  [--extras idle,hub,gc (default all) | --no-extras]');
         process.exit(0);
         break;
       default: throw new Error(`unknown option ${a}`);
@@ -54,5 +57,6 @@ export function parseArgs(argv) {
   if (o.idleWait === null) o.idleWait = o.quick ? 0 : 60;
   if (o.startupRuns === null) o.startupRuns = o.quick ? 3 : 10;
   for (const c of o.cases) if (!['a', 'b', 'c', 'd'].includes(c)) throw new Error(`unknown case ${c}`);
+  for (const x of o.extras) if (!['idle', 'hub', 'gc'].includes(x)) throw new Error(`unknown extra pass ${x} (idle, hub, gc)`);
   return o;
 }
