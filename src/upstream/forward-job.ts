@@ -28,7 +28,8 @@ export interface FlightNode {
   count: number;
   /** The earliest forward still running (later forwards of the same key do not replace it). */
   run: ForwardJob | undefined;
-  /** The next key with the same name. */
+  /** The other keys with the same name (the map holds the first). */
+  prev: FlightNode | undefined;
   next: FlightNode | undefined;
 }
 

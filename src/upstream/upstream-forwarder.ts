@@ -193,37 +193,39 @@ export class UpstreamForwarder implements ForwardJobHost {
     return undefined;
   }
 
+  /** One map read, and one write when the name is new: this runs for every miss. */
   private enterFlight(qname: string, qtype: number, qclass: number): FlightNode {
-    const found = this.flightOf(qname, qtype, qclass);
-    if (found) {
-      found.count++;
-      return found;
+    const head = this.flights.get(qname);
+    for (let n = head; n !== undefined; n = n.next) {
+      if (n.qtype === qtype && n.qclass === qclass) {
+        n.count++;
+        return n;
+      }
     }
-    const node = this.freeNodes.pop() ?? { qtype: 0, qclass: 0, count: 0, run: undefined, next: undefined };
+    const node = this.freeNodes.pop() ?? { qtype: 0, qclass: 0, count: 0, run: undefined, prev: undefined, next: undefined };
     node.qtype = qtype;
     node.qclass = qclass;
     node.count = 1;
     node.run = undefined;
-    node.next = this.flights.get(qname);
+    node.prev = undefined;
+    node.next = head;
+    if (head) head.prev = node;
     this.flights.set(qname, node);
     return node;
   }
 
+  /** One map write (or delete) for the name's first node, none for the others. */
   private leaveFlight(qname: string, node: FlightNode): void {
-    const head = this.flights.get(qname);
-    if (head === node) {
-      if (node.next) this.flights.set(qname, node.next);
-      else this.flights.delete(qname);
+    if (node.prev) {
+      node.prev.next = node.next;
+      if (node.next) node.next.prev = node.prev;
+    } else if (node.next) {
+      node.next.prev = undefined;
+      this.flights.set(qname, node.next);
     } else {
-      for (let n = head; n !== undefined; n = n.next) {
-        if (n.next === node) {
-          n.next = node.next;
-          break;
-        }
-      }
+      this.flights.delete(qname);
     }
-    node.next = undefined;
-    node.run = undefined;
+    node.prev = node.next = node.run = undefined;
     if (this.freeNodes.length < JOB_POOL_MAX) this.freeNodes.push(node);
   }
 
