@@ -116,8 +116,10 @@ export class UpstreamForwarder implements ForwardJobHost {
 
   /** Whether `address` is one of our upstreams' hosts. */
   isUpstreamHost(address: string): boolean {
+    // Asked for every miss from a client on an upstream's host (loopback upstreams): no closure.
     const a = address.startsWith('::ffff:') ? address.slice(7) : address;
-    return this.pool.servers.some((s) => s.address.host === a);
+    for (const s of this.pool.servers) if (s.address.host === a) return true;
+    return false;
   }
 
   /** forwardTo as a promise (tests, rare paths). */
