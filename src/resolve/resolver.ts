@@ -15,12 +15,16 @@ import { OPT_BYTES } from '../wire/response';
 import { cacheKey } from './cache';
 import { isLoopbackAddress } from './access';
 import type { AnswerTable, TableMatch } from './table';
+import { PendingMiss, type ForwardReceiver, type MissHandler } from './pending-miss';
 
 /** What the resolver needs from the forwarding layer (implemented in upstream/). */
 export interface ForwardPort {
   readonly hasServers: boolean;
-  /** The reply (client ID restored) and its scan: it parsed, or the forwarder would have tried the next server. */
-  forward(q: Query, protocol: Protocol): Promise<{ readonly reply: Buffer; readonly scan: ResponseScan }>;
+  /**
+   * Forwards and tells `sink` once: the reply (client ID restored) and its scan (it parsed, or the
+   * forwarder would have tried the next server), or the failure.
+   */
+  forwardTo(q: Query, protocol: Protocol, sink: ForwardReceiver): void;
   isForwarding(qname: string, qtype: number, qclass: number): boolean;
   isUpstreamHost(address: string): boolean;
   joinInFlight(qname: string, qtype: number, qclass: number): Promise<{ readonly reply: Buffer }> | undefined;
@@ -65,19 +69,25 @@ const DEFAULT_NAMESERVERS = ['localhost'];
 
 const LOOP_LOG_INTERVAL_MS = 60_000;
 const LOOP_LOG_MEMORY = 1000;
+/** Waiting-miss records kept for reuse at most (the forwarder caps misses in flight at 2000 by default). */
+const MISS_POOL_MAX = 4096;
 
 /**
  * The answer pipeline: managed names from the table (never forwarded unless configured), then
  * the cache, then the upstreams, with serve-stale when they fail. The table reference is
  * swapped whole by the sync; one query reads one table.
  */
-export class Resolver {
+export class Resolver implements MissHandler {
   private table: AnswerTable;
   private readonly loopLogged = new Map<string, number>();
   /** records.nameservers in wire form: the NS records of every managed apex. */
   private nameservers: readonly Buffer[] = [];
   private nsid: Buffer | undefined;
   private options!: ResolverOptions;
+  private readonly freeMisses: PendingMiss[] = [];
+  private readonly releaseMiss = (miss: PendingMiss): void => {
+    if (this.freeMisses.length < MISS_POOL_MAX) this.freeMisses.push(miss);
+  };
 
   constructor(table: AnswerTable, options: ResolverOptions) {
     this.table = table;
@@ -157,11 +167,12 @@ export class Resolver {
     return forwarder.isUpstreamHost(req.client.address) && forwarder.isForwarding(q.qname, q.qtype, q.qclass);
   }
 
-  /** Split from forwardUpstream so the common path's async frame stays small (less garbage per miss). */
   private forward(req: DnsRequest, key: string): Buffer | Promise<Buffer> {
     if (this.isLoop(req)) return this.answerLoop(req);
     if (!this.options.forwarder.hasServers) return this.done(req, buildRcodeResponse(req.query, RCode.REFUSED), 'error');
-    return this.forwardUpstream(req, key);
+    // No async frame per miss: a reused PendingMiss is the forward's sink and settles one promise.
+    const miss = this.freeMisses.pop() ?? new PendingMiss(this, this.releaseMiss);
+    return miss.begin(req, key, this.options.forwarder);
   }
 
   private async answerLoop(req: DnsRequest): Promise<Buffer> {
@@ -197,19 +208,13 @@ export class Resolver {
     return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'loop');
   }
 
-  private async forwardUpstream(req: DnsRequest, key: string): Promise<Buffer> {
+  /** The client's answer from a forwarded miss's upstream reply (PendingMiss calls it). */
+  forwardedMiss(req: DnsRequest, key: string, forwardedReply: Buffer, forwardedScan: ResponseScan): Buffer {
     const q = req.query;
-    const { forwarder, cache } = this.options;
-    let reply: Buffer;
-    let scan: ResponseScan;
-    try {
-      const forwarded = await forwarder.forward(q, req.protocol);
-      // In place and the same length: the scan's offsets stay right (its qname is lower case).
-      reply = echoQuestion(forwarded.reply, q);
-      scan = forwarded.scan;
-    } catch {
-      return this.failed(req, key, Date.now());
-    }
+    const { cache } = this.options;
+    // In place and the same length: the scan's offsets stay right (its qname is lower case).
+    let reply = echoQuestion(forwardedReply, q);
+    let scan = forwardedScan;
     capTtls(reply, scan.ttlOffsets, this.options.maxTtlS ?? MAX_TTL);
     const rcode = scan.rcode;
     if (rcode === RCode.SERVFAIL || rcode === RCode.REFUSED) {
@@ -226,6 +231,11 @@ export class Resolver {
     if (clean) ({ reply, scan } = clean);
     if (cache) cache.set(key, reply, Date.now(), scan);
     return this.done(req, relayWithClientOpt(reply, scan, q, rcode), 'forward');
+  }
+
+  /** The client's answer when the forward failed (PendingMiss calls it). */
+  failedMiss(req: DnsRequest, key: string): Buffer {
+    return this.failed(req, key, Date.now());
   }
 
   /**

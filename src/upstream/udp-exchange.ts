@@ -10,17 +10,51 @@ export interface ExchangeResult {
   readonly mismatches: number;
 }
 
+/**
+ * Told how one exchange ended, exactly once: the forwarder's per-query state implements it, so an
+ * exchange needs no promise or closure of its own. Implementations must not throw.
+ */
+export interface ExchangeSink {
+  exchanged(reply: Buffer, mismatches: number): void;
+  /** UPSTREAM_TIMEOUT (details.mismatches) or UPSTREAM_FAILED. */
+  exchangeFailed(err: PldnsError): void;
+}
+
 /** One UDP query/reply with an upstream, each on a fresh random source port. */
 export interface UdpExchanger {
   /** 'native': sockets inside the addon (upstream_udp.c); 'dgram': Node's dgram. */
   readonly engine: 'native' | 'dgram';
-  exchange(server: HostPort, query: Buffer, questionEnd: number, timeoutMs: number): Promise<ExchangeResult>;
+  /**
+   * Sends `query` and tells `sink` how the exchange ended; that may happen before `start` returns
+   * (the socket could not be opened or the query not sent). `query` is not copied: it must stay
+   * unchanged until the sink has been told.
+   */
+  start(server: HostPort, query: Buffer, questionEnd: number, timeoutMs: number, sink: ExchangeSink): void;
   /** Ends every exchange still out (UPSTREAM_FAILED) and frees the sockets. */
   close(): void;
 }
 
+/** One exchange as a promise (health probes, tests). */
+export function exchangeOnce(udp: UdpExchanger, server: HostPort, query: Buffer, questionEnd: number, timeoutMs: number): Promise<ExchangeResult> {
+  return new Promise((resolve, reject) => {
+    udp.start(server, query, questionEnd, timeoutMs, {
+      exchanged: (reply, mismatches) => resolve({ reply, mismatches }),
+      exchangeFailed: reject,
+    });
+  });
+}
+
 /** Exchanges through Node's dgram: one socket created, bound and closed per exchange. */
-export const dgramExchanger: UdpExchanger = { engine: 'dgram', exchange: udpExchange, close: () => {} };
+export const dgramExchanger: UdpExchanger = {
+  engine: 'dgram',
+  start: (server, query, questionEnd, timeoutMs, sink) => {
+    udpExchange(server, query, questionEnd, timeoutMs).then(
+      (r) => sink.exchanged(r.reply, r.mismatches),
+      (err: unknown) => sink.exchangeFailed(err instanceof PldnsError ? err : new PldnsError('UPSTREAM_FAILED', String(err), { cause: err })),
+    );
+  },
+  close: () => {},
+};
 
 /**
  * One UDP exchange on a socket of its own, so the kernel picks a fresh random source port

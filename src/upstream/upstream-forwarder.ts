@@ -1,20 +1,29 @@
 import type { Logger } from '../runtime/log';
-import { PldnsError, describeError, isPldnsError } from '../errors';
-import { CLASS_IN, FLAG_RD, FLAG_TC, HEADER_BYTES, RCODE_MASK, RCode, RRType } from '../wire/constants';
-import { scanResponse, type ResponseScan } from '../wire/message-scan';
+import { PldnsError } from '../errors';
+import { CLASS_IN, FLAG_RD, HEADER_BYTES, RRType } from '../wire/constants';
+import type { ResponseScan } from '../wire/message-scan';
 import type { Protocol } from '../server/request';
 import type { Query } from '../wire/query';
 import { RandomIds } from './random-id';
-import { buildUpstreamQuery } from './upstream-query';
-import { dgramExchanger, type ExchangeResult, type UdpExchanger } from './udp-exchange';
-import { tcpExchange } from './tcp-exchange';
+import { dgramExchanger, exchangeOnce, type UdpExchanger } from './udp-exchange';
 import { UpstreamPool, type UpstreamServer } from './upstream-pool';
+import { ForwardJob, type FlightNode, type ForwardJobHost } from './forward-job';
 import type { UpstreamConfig } from '../config/schema';
 
 /** An upstream's reply (the client's ID restored) and its scan, which callers reuse. */
 export interface Forwarded {
   readonly reply: Buffer;
   readonly scan: ResponseScan;
+}
+
+/**
+ * Told once how a forward ended (forwardTo): the caller's own per-query object, so a forward needs
+ * no promise. `reply` has the client's ID restored; `err` is a PldnsError (UPSTREAM_FAILED).
+ * Must not throw.
+ */
+export interface ForwardSink {
+  forwarded(reply: Buffer, scan: ResponseScan): void;
+  forwardFailed(err: unknown): void;
 }
 
 /** Reports per exchange; the app binds these to metrics. */
@@ -28,28 +37,33 @@ const ALL_DOWN_TIMEOUT_MS = 500;
 /** The health probe: ". IN NS", any answer proves the server alive. */
 const PROBE_QUESTION = Buffer.from([0, 0, RRType.NS, 0, CLASS_IN]);
 
+/** Jobs kept for reuse at most (the in-flight cap is 2000 by default). */
+const JOB_POOL_MAX = 4096;
+
 /**
  * Forwards a query to the upstreams: a fresh ID and socket (random
  * port) per exchange, replies checked per RFC 5452, TC over UDP retried over TCP, TCP clients
  * forwarded over TCP, a timeout or failure moves on to the next server. Returns the upstream's reply bytes
  * with the client's ID restored, and their scan; SERVFAIL/REFUSED replies count as failures but
- * are returned when nothing better came.
+ * are returned when nothing better came. Each forward is a ForwardJob (forward-job.ts), reused.
  */
-export class UpstreamForwarder {
+export class UpstreamForwarder implements ForwardJobHost {
   private poolValue: UpstreamPool;
   private readonly ids = new RandomIds();
-  /** Per name, type and class out upstream: how many forwards, and the earliest one's reply. */
-  private readonly flights = new Map<string, Flight>();
+  /** Per name: the (type, class) keys out upstream, with their counts and earliest forward. */
+  private readonly flights = new Map<string, FlightNode>();
+  private readonly freeJobs: ForwardJob[] = [];
+  private readonly freeNodes: FlightNode[] = [];
   private outstanding = 0;
   private probeTimer: NodeJS.Timeout | undefined;
   private probing = false;
 
   constructor(
     private config: UpstreamConfig,
-    private readonly observer: ForwarderObserver,
+    readonly observer: ForwarderObserver,
     private readonly logger: Logger,
     private maxInFlight = 2000,
-    private readonly udp: UdpExchanger = dgramExchanger,
+    readonly udp: UdpExchanger = dgramExchanger,
   ) {
     this.poolValue = new UpstreamPool(config.servers, config.policy, config.maxFails);
     for (const s of this.poolValue.servers) observer.health(s.label, true);
@@ -97,118 +111,124 @@ export class UpstreamForwarder {
 
   /** True while a query for this name, type and class is out upstream (loop detection). */
   isForwarding(qname: string, qtype: number, qclass: number): boolean {
-    return this.flights.has(joinKey(qname, qtype, qclass));
+    return this.flightOf(qname, qtype, qclass) !== undefined;
   }
 
   /** Whether `address` is one of our upstreams' hosts. */
   isUpstreamHost(address: string): boolean {
+    // Asked for every miss from a client on an upstream's host (loopback upstreams): no closure.
     const a = address.startsWith('::ffff:') ? address.slice(7) : address;
-    return this.pool.servers.some((s) => s.address.host === a);
+    for (const s of this.pool.servers) if (s.address.host === a) return true;
+    return false;
   }
 
-  async forward(q: Query, protocol: Protocol): Promise<Forwarded> {
-    // Bound the memory and sockets a flood of cache misses can take; past it, fail fast.
-    if (this.outstanding >= this.maxInFlight) throw new PldnsError('UPSTREAM_FAILED', `over ${this.maxInFlight} forwarded queries in flight`);
-    this.outstanding++;
-    const key = joinKey(q.qname, q.qtype, q.qclass);
-    // Registered before the query leaves: a looped copy of it must find it out.
-    let flight = this.flights.get(key);
-    if (flight) flight.count++;
-    else {
-      flight = { count: 1, run: undefined };
-      this.flights.set(key, flight);
-    }
-    const run = this.tryServers(q, protocol);
-    flight.run ??= run;
-    try {
-      return await run;
-    } finally {
-      this.outstanding--;
-      if (--flight.count <= 0) this.flights.delete(key);
-      else if (flight.run === run) flight.run = undefined;
-    }
+  /** forwardTo as a promise (tests, rare paths). */
+  forward(q: Query, protocol: Protocol): Promise<Forwarded> {
+    return new Promise((resolve, reject) => this.forwardTo(q, protocol, { forwarded: (reply, scan) => resolve({ reply, scan }), forwardFailed: reject }));
   }
 
   /**
-   * The reply of the earliest forward of this name and type still running, for a query that
+   * Forwards `q` and tells `sink` the outcome once; that may happen before this returns (over the
+   * in-flight cap, no servers, every send failed at once).
+   */
+  forwardTo(q: Query, protocol: Protocol, sink: ForwardSink): void {
+    // Bound the memory and sockets a flood of cache misses can take; past it, fail fast.
+    if (this.outstanding >= this.maxInFlight) {
+      sink.forwardFailed(new PldnsError('UPSTREAM_FAILED', `over ${this.maxInFlight} forwarded queries in flight`));
+      return;
+    }
+    const { servers, allDown } = this.pool.order();
+    if (servers.length === 0) {
+      sink.forwardFailed(new PldnsError('UPSTREAM_FAILED', 'no upstream servers configured'));
+      return;
+    }
+    const timeoutMs = allDown ? Math.min(ALL_DOWN_TIMEOUT_MS, this.config.timeoutMs) : this.config.timeoutMs;
+    this.outstanding++;
+    const job = this.freeJobs.pop() ?? new ForwardJob(this);
+    // Registered before the query leaves: a looped copy of it must find it out.
+    const flight = this.enterFlight(q.qname, q.qtype, q.qclass);
+    flight.run ??= job;
+    job.flight = flight;
+    job.begin(q, protocol, sink, servers, timeoutMs);
+  }
+
+  /**
+   * The outcome of the earliest forward of this name and type still running, for a query that
    * would otherwise look like a loop (see Resolver). The reply is shared: copy before changing.
    */
   joinInFlight(qname: string, qtype: number, qclass: number): Promise<Forwarded> | undefined {
-    return this.flights.get(joinKey(qname, qtype, qclass))?.run;
+    const job = this.flightOf(qname, qtype, qclass)?.run;
+    if (!job) return undefined;
+    return new Promise((resolve, reject) => job.join({ forwarded: (reply, scan) => resolve({ reply, scan }), forwardFailed: reject }));
   }
 
-  private async tryServers(q: Query, protocol: Protocol): Promise<Forwarded> {
-    const { servers, allDown } = this.pool.order();
-    if (servers.length === 0) throw new PldnsError('UPSTREAM_FAILED', 'no upstream servers configured');
-    const timeoutMs = allDown ? Math.min(ALL_DOWN_TIMEOUT_MS, this.config.timeoutMs) : this.config.timeoutMs;
-    let fallback: Forwarded | undefined;
-    let lastError: unknown;
-    let causes: string[] | undefined;
-    for (const server of servers) {
-      try {
-        const got = await this.exchangeWithServer(server, q, protocol, timeoutMs);
-        const rcode = got.reply[3] & RCODE_MASK;
-        if (rcode === RCode.SERVFAIL || rcode === RCode.REFUSED) {
-          fallback = got;
-          this.recordFailure(server, rcode === RCode.SERVFAIL ? 'servfail' : 'refused');
-          continue;
-        }
-        got.reply.writeUInt16BE(q.id, 0);
-        return got;
-      } catch (err) {
-        lastError = err;
-        causes ??= [];
-        causes.push(`${server.label}: ${describeError(err)}`);
-        this.recordFailure(server, isPldnsError(err) ? err.code : 'error');
-      }
-    }
-    if (fallback) {
-      fallback.reply.writeUInt16BE(q.id, 0);
-      return fallback;
-    }
-    // Each server's own cause (a timeout, ECONNREFUSED from ICMP port unreachable...) in the message.
-    throw new PldnsError('UPSTREAM_FAILED', `all ${servers.length} upstream(s) failed (${(causes ?? []).join('; ')})`, { cause: lastError });
+  nextId(): number {
+    return this.ids.next();
   }
 
-  private async exchangeWithServer(server: UpstreamServer, q: Query, protocol: Protocol, timeoutMs: number): Promise<Forwarded> {
-    const id = this.ids.next();
-    const query = buildUpstreamQuery(q, id);
-    const questionEnd = q.questionEnd;
-    const started = performance.now();
-    let proto: Protocol = protocol;
-    let result: ExchangeResult;
-    try {
-      if (protocol === 'udp') {
-        result = await this.udp.exchange(server.address, query, questionEnd, timeoutMs);
-        if (result.mismatches > 0) this.observer.exchange(server.label, 'udp', 'mismatch', 0);
-        if ((result.reply.readUInt16BE(2) & FLAG_TC) !== 0) {
-          this.observer.exchange(server.label, 'udp', 'truncated', seconds(started));
-          proto = 'tcp';
-          query.writeUInt16BE(this.ids.next(), 0);
-          result = await tcpExchange(server.address, query, questionEnd, timeoutMs);
-        }
-      } else {
-        result = await tcpExchange(server.address, query, questionEnd, timeoutMs);
-      }
-    } catch (err) {
-      // Forged replies that never got a genuine one after them (a spoofing attempt) count too.
-      if (isPldnsError(err, 'UPSTREAM_TIMEOUT') && (err.details?.mismatches ?? 0) > 0) this.observer.exchange(server.label, proto, 'mismatch', 0);
-      this.observer.exchange(server.label, proto, isPldnsError(err, 'UPSTREAM_TIMEOUT') ? 'timeout' : 'error', seconds(started));
-      throw err;
-    }
-    const scan = scanResponse(result.reply);
-    if (!scan) {
-      // Right ID and question but a body that does not parse: unusable, so try the next server.
-      this.observer.exchange(server.label, proto, 'malformed', seconds(started));
-      throw new PldnsError('UPSTREAM_BAD_REPLY', 'malformed reply');
-    }
-    const s = seconds(started);
-    this.observer.exchange(server.label, proto, 'ok', s);
-    if (this.pool.succeeded(server, s * 1000)) {
+  serverSucceeded(server: UpstreamServer, rttMs: number): void {
+    if (this.pool.succeeded(server, rttMs)) {
       this.observer.health(server.label, true);
       this.logger.info({ upstream: server.label }, 'upstream is healthy again');
     }
-    return { reply: result.reply, scan };
+  }
+
+  serverFailed(server: UpstreamServer, reason: string): void {
+    this.recordFailure(server, reason);
+  }
+
+  jobEnded(job: ForwardJob): void {
+    this.outstanding--;
+    const flight = job.flight;
+    const q = job.q;
+    if (flight && q) {
+      if (flight.run === job) flight.run = undefined;
+      if (--flight.count <= 0) this.leaveFlight(q.qname, flight);
+    }
+    job.reset();
+    if (this.freeJobs.length < JOB_POOL_MAX) this.freeJobs.push(job);
+  }
+
+  private flightOf(qname: string, qtype: number, qclass: number): FlightNode | undefined {
+    // The class is part of the key: a CH question must never share an IN answer.
+    for (let n = this.flights.get(qname); n !== undefined; n = n.next) if (n.qtype === qtype && n.qclass === qclass) return n;
+    return undefined;
+  }
+
+  /** One map read, and one write when the name is new: this runs for every miss. */
+  private enterFlight(qname: string, qtype: number, qclass: number): FlightNode {
+    const head = this.flights.get(qname);
+    for (let n = head; n !== undefined; n = n.next) {
+      if (n.qtype === qtype && n.qclass === qclass) {
+        n.count++;
+        return n;
+      }
+    }
+    const node = this.freeNodes.pop() ?? { qtype: 0, qclass: 0, count: 0, run: undefined, prev: undefined, next: undefined };
+    node.qtype = qtype;
+    node.qclass = qclass;
+    node.count = 1;
+    node.run = undefined;
+    node.prev = undefined;
+    node.next = head;
+    if (head) head.prev = node;
+    this.flights.set(qname, node);
+    return node;
+  }
+
+  /** One map write (or delete) for the name's first node, none for the others. */
+  private leaveFlight(qname: string, node: FlightNode): void {
+    if (node.prev) {
+      node.prev.next = node.next;
+      if (node.next) node.next.prev = node.prev;
+    } else if (node.next) {
+      node.next.prev = undefined;
+      this.flights.set(qname, node.next);
+    } else {
+      this.flights.delete(qname);
+    }
+    node.prev = node.next = node.run = undefined;
+    if (this.freeNodes.length < JOB_POOL_MAX) this.freeNodes.push(node);
   }
 
   private recordFailure(server: UpstreamServer, reason: string): void {
@@ -244,7 +264,7 @@ export class UpstreamForwarder {
         PROBE_QUESTION.copy(query, HEADER_BYTES);
         const started = performance.now();
         try {
-          await this.udp.exchange(server.address, query, query.length, Math.min(this.config.timeoutMs, 1000));
+          await exchangeOnce(this.udp, server.address, query, query.length, Math.min(this.config.timeoutMs, 1000));
           if (this.pool.succeeded(server, seconds(started) * 1000)) {
             this.observer.health(server.label, true);
             this.logger.info({ upstream: server.label }, 'upstream probe succeeded; marked healthy');
@@ -263,17 +283,6 @@ export class UpstreamForwarder {
     this.probeTimer = undefined;
     this.udp.close();
   }
-}
-
-interface Flight {
-  count: number;
-  /** The earliest forward's reply while it runs (later forwards of the same key do not replace it). */
-  run: Promise<Forwarded> | undefined;
-}
-
-/** The class is part of it: a CH question must never share an IN answer. */
-function joinKey(qname: string, qtype: number, qclass: number): string {
-  return `${qtype}/${qclass}/${qname}`;
 }
 
 function seconds(startedMs: number): number {

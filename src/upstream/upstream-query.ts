@@ -14,16 +14,18 @@ export function buildUpstreamQuery(q: Query, id: number): Buffer {
 
 /**
  * RFC 5452 acceptance: a response (QR=1, opcode QUERY) with our ID and exactly our question,
- * compared case-insensitively. Address and port are checked by the transport.
+ * compared case-insensitively. Address and port are checked by the transport. The reply is
+ * `length` bytes of `buf` from `start` (the whole buffer by default), so a reply can be checked
+ * where it arrived, before it is copied.
  */
-export function matchesQuery(reply: Buffer, sent: Buffer, questionEnd: number): boolean {
-  if (reply.length < questionEnd) return false;
-  if (reply[0] !== sent[0] || reply[1] !== sent[1]) return false;
-  const flags = reply.readUInt16BE(2);
+export function matchesQuery(buf: Buffer, sent: Buffer, questionEnd: number, start = 0, length = buf.length - start): boolean {
+  if (length < questionEnd) return false;
+  if (buf[start] !== sent[0] || buf[start + 1] !== sent[1]) return false;
+  const flags = (buf[start + 2] << 8) | buf[start + 3];
   if ((flags & FLAG_QR) === 0 || (flags & OPCODE_MASK) !== 0) return false;
-  if (reply.readUInt16BE(4) !== 1) return false;
+  if (buf[start + 4] !== 0 || buf[start + 5] !== 1) return false;
   for (let i = HEADER_BYTES; i < questionEnd; i++) {
-    let a = reply[i];
+    let a = buf[start + i];
     let b = sent[i];
     if (a >= 65 && a <= 90) a += 32;
     if (b >= 65 && b <= 90) b += 32;

@@ -56,8 +56,37 @@ export function nameToWire(name: string): Buffer {
   return Buffer.from(out);
 }
 
-/** Presentation text of the uncompressed wire name at `offset` (as nameToWire, readName or uncompressedNameEnd vouch for). */
+/** Room for a 255-byte name with every byte escaped; wireToName is synchronous, so one suffices. */
+const TEXT_SCRATCH = Buffer.alloc(2 * MAX_NAME_BYTES);
+
+/**
+ * Presentation text of the uncompressed wire name at `offset` (as nameToWire, readName or
+ * uncompressedNameEnd vouch for). Written into a scratch buffer and decoded once: one flat
+ * string, where appending character by character would build (and leave as garbage) a rope of
+ * one node per character.
+ */
 export function wireToName(wire: Buffer, offset = 0): string {
+  let out = 0;
+  let pos = offset;
+  while (pos < wire.length && wire[pos] !== 0) {
+    const end = pos + 1 + wire[pos];
+    // Longer than any vouched name (at most 2 bytes of text per wire byte): the slow way.
+    if (out + 2 * (end - pos) > TEXT_SCRATCH.length) return wireToNameByParts(wire, offset);
+    if (pos !== offset) TEXT_SCRATCH[out++] = DOT;
+    for (let i = pos + 1; i < end && i < wire.length; i++) {
+      const b = wire[i];
+      if (b >= 0x41 && b <= 0x5a) TEXT_SCRATCH[out++] = b + 32;
+      else if (b === DOT || b === BACKSLASH) {
+        TEXT_SCRATCH[out++] = BACKSLASH;
+        TEXT_SCRATCH[out++] = b;
+      } else TEXT_SCRATCH[out++] = b;
+    }
+    pos = end;
+  }
+  return TEXT_SCRATCH.toString('latin1', 0, out);
+}
+
+function wireToNameByParts(wire: Buffer, offset: number): string {
   let name = '';
   let pos = offset;
   while (pos < wire.length && wire[pos] !== 0) {

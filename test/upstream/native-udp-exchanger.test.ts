@@ -236,3 +236,78 @@ t.test('upRelease and upClose close only sockets the set opened and has not clos
   t.ok(isOpen(foreign) && isOpen(reused), 'upClose closes the set\'s own sockets only');
   t.ok(typeof still === 'number' && !opened.includes(still) && !isOpen(still), 'the socket still out was closed');
 });
+
+/** Timers alive in this process now (Node's own count of active Timeout resources). */
+const timersAlive = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+t.test('deadlines share one timer: the timers armed do not grow with the exchanges out', async (t) => {
+  const a = await responder(t, () => {});
+  const x = exchanger(t);
+  const before = timersAlive();
+  const n = 300;
+  const settled: Promise<unknown>[] = [];
+  for (let i = 0; i < n; i++) {
+    const q = query(`wheel${i}.example`, i);
+    // Two timeouts, interleaved: two deadline lists, still one timer.
+    settled.push(x.exchange(at(a.port), q.bytes, q.questionEnd, i % 2 === 0 ? 60_000 : 30_000).catch((err: unknown) => err));
+  }
+  t.equal(x.outstanding, n, `${n} exchanges out`);
+  t.equal(x.openSockets, n);
+  t.ok(timersAlive() - before <= 1, `timers alive: ${before} before, ${timersAlive()} with ${n} exchanges out`);
+  x.close();
+  const errors = await Promise.all(settled);
+  t.ok(errors.every((e) => (e as { code?: string }).code === 'UPSTREAM_FAILED'), 'close() ends them all');
+  t.equal(x.outstanding, 0);
+  t.equal(timersAlive(), before, 'and disarms the timer');
+});
+
+t.test('each exchange times out at its own deadline, never before, in deadline order, whatever the start order', async (t) => {
+  const a = await responder(t, () => {});
+  const answered = await responder(t, (q, send) => setTimeout(() => send(answerFor(q, '192.0.2.8')), 20));
+  const x = exchanger(t);
+  const order: string[] = [];
+  const early: string[] = [];
+  // Started longest first: a deadline list per timeout, so the shorter ones still expire first.
+  const plan = [
+    ...Array.from({ length: 5 }, (_, i) => ({ name: `c${i}`, timeoutMs: 600 })),
+    ...Array.from({ length: 5 }, (_, i) => ({ name: `b${i}`, timeoutMs: 400 })),
+    ...Array.from({ length: 5 }, (_, i) => ({ name: `a${i}`, timeoutMs: 200 })),
+  ];
+  const runs = plan.map(({ name, timeoutMs }, i) => {
+    const q = query(`${name}.example`, 100 + i);
+    const started = performance.now();
+    return x.exchange(at(a.port), q.bytes, q.questionEnd, timeoutMs).then(
+      () => t.fail(`${name} got an answer from a silent server`),
+      (err: { code?: string; details?: { mismatches?: number } }) => {
+        t.equal(err.code, 'UPSTREAM_TIMEOUT', `${name}: timeout`);
+        if (performance.now() - started < timeoutMs) early.push(name);
+        order.push(name[0]);
+      },
+    );
+  });
+  // One exchange in the middle that is answered: it ends early and leaves the others' deadlines alone.
+  const q = query('answered.example', 99);
+  const r = await x.exchange(at(answered.port), q.bytes, q.questionEnd, 400);
+  t.equal(r.reply.subarray(-4).join('.'), '192.0.2.8', 'an answered exchange is not timed out');
+  await Promise.all(runs);
+  t.same(early, [], 'none timed out before its deadline');
+  t.equal(order.join(''), 'aaaaabbbbbccccc', 'shorter timeouts expired first');
+  t.equal(x.openSockets, 0, 'each socket closed at its timeout');
+  t.equal(x.outstanding, 0);
+});
+
+t.test('an exchange started from a timeout callback gets a deadline of its own (the sweep re-arms)', async (t) => {
+  const a = await responder(t, () => {});
+  const x = exchanger(t);
+  const q1 = query('first.example', 1);
+  const q2 = query('second.example', 2);
+  // Wrapped: resolving with a promise would adopt it.
+  const { second } = await new Promise<{ second: Promise<unknown> }>((resolve) => {
+    x.start(at(a.port), q1.bytes, q1.questionEnd, 50, {
+      exchanged: () => t.fail('no answer expected'),
+      exchangeFailed: () => resolve({ second: x.exchange(at(a.port), q2.bytes, q2.questionEnd, 50) }),
+    });
+  });
+  await t.rejects(second, { code: 'UPSTREAM_TIMEOUT' });
+  t.equal(x.outstanding, 0);
+});

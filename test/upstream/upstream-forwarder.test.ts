@@ -107,6 +107,42 @@ for (const [engine, make] of Object.entries(engines)) {
       t.same(seen.exchanges, ['a udp ok', 'a udp ok']);
     });
 
+    t.test('forwards reuse their records: waves of concurrent forwards each get their own answer, fresh IDs and ports', async (t) => {
+      const held: (() => void)[] = [];
+      const ids: number[] = [];
+      const ports: number[] = [];
+      const a = await responder(t, (q, send, rinfo) => {
+        ids.push(q.readUInt16BE(0));
+        ports.push(rinfo.port);
+        // The answer names the query: w<wave>n<i>.example gets 10.<wave>.<i>.1.
+        const m = /^w(\d+)n(\d+)\./.exec(questionOf(q).name);
+        held.push(() => send(answerFor(q, `10.${m?.[1]}.${m?.[2]}.1`)));
+      });
+      const { forwarder } = await setup(t, [a], { timeoutMs: 5000 });
+      const n = 150;
+      for (let wave = 0; wave < 3; wave++) {
+        held.length = 0;
+        const names = Array.from({ length: n }, (_, i) => `w${wave}n${i}.example`);
+        const out = names.map((name, i) => forwarder.forward(query(name, 0x4000 + i), 'udp'));
+        t.equal(forwarder.forwardsInFlight, n, `wave ${wave}: ${n} out`);
+        await waitUntil(async () => held.length, (k) => k === n, 5000, 10);
+        // Answered in reverse order: each forward must still get its own reply.
+        for (const f of held.reverse()) f();
+        const replies = await Promise.all(out);
+        t.same(replies.map((r) => addresses(r.reply)[0]), names.map((_, i) => `10.${wave}.${i}.1`), `wave ${wave}: each forward got its own answer`);
+        t.same(replies.map((r) => r.reply.readUInt16BE(0)), names.map((_, i) => 0x4000 + i), 'each with its client ID');
+        t.equal(forwarder.forwardsInFlight, 0);
+        t.notOk(names.some((name) => forwarder.isForwarding(name, 1, 1)), 'no flight left behind');
+      }
+      const distinctIds = new Set(ids).size;
+      // 450 draws from 65,536: a few birthday collisions at most, and no counting.
+      t.ok(distinctIds >= ids.length - 10, `${ids.length} upstream IDs, ${distinctIds} distinct`);
+      const idSteps = ids.slice(1).filter((id, i) => ((id - ids[i] + 65536) & 0xffff) === 1).length;
+      t.ok(idSteps < 5, `IDs are not handed out in sequence (${idSteps} steps of 1)`);
+      const distinctPorts = new Set(ports).size;
+      t.ok(distinctPorts >= ports.length / 2, `${ports.length} exchanges from ${distinctPorts} distinct source ports`);
+    });
+
     t.test('a truncated UDP reply is asked again over TCP; TCP clients are forwarded over TCP', async (t) => {
       const protocols: string[] = [];
       const a = await responder(t, (q, send, _rinfo, protocol) => {
@@ -219,7 +255,7 @@ for (const [engine, make] of Object.entries(engines)) {
       await waitUntil(async () => held.length, (n) => n === 1, 2000, 10);
       held[0]();
       const reply = await pending;
-      t.equal(await joined, reply, 'the joiner gets the same reply');
+      t.equal((await joined)?.reply, reply.reply, 'the joiner gets the same reply (the same bytes)');
       t.equal(forwarder.isForwarding('slow.example', 1, 1), false, 'cleared when done');
       t.equal(forwarder.joinInFlight('slow.example', 1, 1), undefined);
       const after = forwarder.forward(query('other.example'), 'udp');
@@ -237,7 +273,7 @@ for (const [engine, make] of Object.entries(engines)) {
       await waitUntil(async () => held.length, (n) => n === 2, 2000, 10);
       const joinedFirst = forwarder.joinInFlight('same.example', 1, 1);
       held[0]();
-      t.equal(await joinedFirst, await first, 'two out: the first is joined');
+      t.equal((await joinedFirst)?.reply, (await first).reply, 'two out: the first is joined');
       t.equal(forwarder.joinInFlight('same.example', 1, 1), undefined, 'the first ended: nothing to join, though the second runs');
       t.equal(forwarder.isForwarding('same.example', 1, 1), true);
       const third = forwarder.forward(query('same.example'), 'udp');
@@ -245,7 +281,7 @@ for (const [engine, make] of Object.entries(engines)) {
       t.ok(joinedThird, 'a new forward while the second runs becomes the one to join');
       await waitUntil(async () => held.length, (n) => n === 3, 2000, 10);
       held[2]();
-      t.equal(await joinedThird, await third, 'it is the third one');
+      t.equal((await joinedThird)?.reply, (await third).reply, 'it is the third one');
       held[1]();
       await second;
       t.equal(forwarder.isForwarding('same.example', 1, 1), false);
