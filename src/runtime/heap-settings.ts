@@ -74,9 +74,10 @@ export class YoungGenerationCap {
     private readonly demand: () => boolean,
     private readonly readSemiBytes: () => number = semiSpaceBytes,
     private readonly setFlag: (flag: string) => void = setFlagsFromString,
-    observe: (onGc: () => void) => () => void = observeGc,
+    /** Where collections are seen; `null`: the owner calls check() after each (one observer for several users). */
+    observe: ((onGc: () => void) => () => void) | null = observeGc,
   ) {
-    this.disconnect = observe(() => this.check());
+    this.disconnect = observe === null ? () => undefined : observe(() => this.check());
   }
 
   check(): void {
@@ -91,7 +92,8 @@ export class YoungGenerationCap {
   }
 }
 
-function observeGc(onGc: () => void): () => void {
+/** Calls `onGc` after garbage collections (a PerformanceObserver on 'gc' entries); returns the disconnect. */
+export function observeGc(onGc: () => void): () => void {
   const observer = new PerformanceObserver(() => onGc());
   observer.observe({ entryTypes: ['gc'] });
   return () => observer.disconnect();
