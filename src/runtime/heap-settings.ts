@@ -1,4 +1,4 @@
-import { PerformanceObserver } from 'node:perf_hooks';
+import { onGc } from './gc-observer';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 
 /**
@@ -92,11 +92,9 @@ export class YoungGenerationCap {
   }
 }
 
-/** Calls `onGc` after garbage collections (a PerformanceObserver on 'gc' entries); returns the disconnect. */
-export function observeGc(onGc: () => void): () => void {
-  const observer = new PerformanceObserver(() => onGc());
-  observer.observe({ entryTypes: ['gc'] });
-  return () => observer.disconnect();
+/** Calls `listener` after each garbage collection (the process's one observer, runtime/gc-observer.ts); returns the disconnect. */
+export function observeGc(listener: () => void): () => void {
+  return onGc(() => listener());
 }
 
 function semiSpaceBytes(): number {
