@@ -4,6 +4,7 @@ import type { Logger } from '../runtime/log';
 import { PldnsError } from '../errors';
 import { formatHostPort, type HostPort } from '../config/units';
 import { DEFAULTS, type HttpLimitsConfig } from '../config/schema';
+import { ConnectionCheck } from './connection-check';
 import { ROUTES, jsonReply, rejectRequest, type HttpReply, type HttpSources, type Route } from './routes';
 
 export type { HttpSources, Readiness } from './routes';
@@ -31,7 +32,10 @@ export const DEFAULT_HTTP_LIMITS: HttpLimitsConfig = {
   maxHeaderBytes: DEFAULTS.httpMaxHeaderBytes,
   maxHeaders: DEFAULTS.httpMaxHeaders,
 };
-/** Node checks the request deadlines only every connectionsCheckingInterval (30 s by default): checked often here. */
+/**
+ * Node checks the request deadlines only every connectionsCheckingInterval (30 s by default):
+ * checked often here, and only while a connection is open (ConnectionCheck).
+ */
 const CHECK_INTERVAL_MS = 250;
 
 /** An open connection: when it last started or finished a request, and whether one is running. */
@@ -57,6 +61,7 @@ export class HttpServer {
   private readonly peers = new Map<net.Socket, Peer>();
   private readonly perClient = new Map<string, Set<net.Socket>>();
   private readonly limits: HttpLimitsConfig;
+  private deadlines: ConnectionCheck | undefined;
 
   constructor(private readonly options: HttpServerOptions) {
     this.sources = options.sources;
@@ -88,6 +93,7 @@ export class HttpServer {
       const { host, port, family } = this.options.address;
       server.listen({ host, port, ipv6Only: family === 6 }, () => {
         server.off('error', onError);
+        this.deadlines = ConnectionCheck.take(server, CHECK_INTERVAL_MS);
         resolve();
       });
     });
@@ -117,6 +123,7 @@ export class HttpServer {
     }
     mine.add(socket);
     this.peers.set(socket, { address, since: Date.now(), active: 0 });
+    this.deadlines?.connections(this.peers.size);
     socket.once('close', () => this.forget(socket));
   }
 
@@ -145,6 +152,7 @@ export class HttpServer {
     const peer = this.peers.get(socket);
     if (!peer) return;
     this.peers.delete(socket);
+    this.deadlines?.connections(this.peers.size);
     const mine = this.perClient.get(peer.address);
     mine?.delete(socket);
     if (mine?.size === 0) this.perClient.delete(peer.address);
@@ -199,6 +207,11 @@ export class HttpServer {
     for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
     // For HEAD, node sends the headers (content-length included) and drops the body.
     res.end(reply.body);
+  }
+
+  /** Whether the deadline check is armed (tests: only while a connection is open). */
+  get checkingDeadlines(): boolean {
+    return this.deadlines?.running ?? true;
   }
 
   /** Stops listening, lets responses already being computed finish briefly, then cuts every connection. */

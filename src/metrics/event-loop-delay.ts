@@ -1,8 +1,14 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Gauge, type Registry } from './prom';
 
-/** How often the loop is sampled. Sparse on purpose: each sample wakes an idle daemon. */
+/** How often the loop is sampled while it is watched. Sparse on purpose: each sample wakes the daemon. */
 const EVENT_LOOP_SAMPLE_MS = 100;
+/**
+ * The sampler runs while someone reads it: it starts at a scrape and stops when no scrape came
+ * for this long (five times Prometheus's default interval of a minute), so an unwatched daemon
+ * is not woken ten times a second for a histogram nobody reads.
+ */
+export const WATCHED_FOR_MS = 5 * 60_000;
 
 /**
  * Event-loop delay: how late a timer due now runs, which is what a query arriving now waits
@@ -11,6 +17,10 @@ const EVENT_LOOP_SAMPLE_MS = 100;
  * resolution is subtracted here. One histogram feeds our quantile gauge and, with `standardNames`,
  * the `nodejs_eventloop_lag_*_seconds` gauges stock Node.js dashboards read; it is reset at each
  * scrape (Node then drops the first interval after a reset: one sample per scrape).
+ *
+ * The sampler is off until the first scrape and goes off again WATCHED_FOR_MS after the last one
+ * (a scrape after such a pause reads zeros: no samples). One timer, re-armed at each scrape,
+ * turns it off; an idle daemon nobody scrapes has no timer of this class at all.
  *
  * Without `sample` (unit tests that build many registries) the gauge exists and is left alone.
  */
@@ -22,15 +32,16 @@ export class EventLoopDelay {
   private readonly registry: Registry;
   private readonly standard = new Map<string, Gauge>();
   private readonly stats: readonly string[];
+  private readonly watchedForMs: number;
+  private unwatch: NodeJS.Timeout | undefined;
+  private sampling = false;
 
-  constructor(registry: Registry, options: { sample: boolean; standardNames: boolean; resolutionMs?: number }) {
+  constructor(registry: Registry, options: { sample: boolean; standardNames: boolean; resolutionMs?: number; watchedForMs?: number }) {
     const resolutionMs = options.resolutionMs ?? EVENT_LOOP_SAMPLE_MS;
     this.resolutionNs = resolutionMs * 1e6;
     this.registry = registry;
-    if (options.sample) {
-      this.histogram = monitorEventLoopDelay({ resolution: resolutionMs });
-      this.histogram.enable();
-    }
+    this.watchedForMs = options.watchedForMs ?? WATCHED_FOR_MS;
+    if (options.sample) this.histogram = monitorEventLoopDelay({ resolution: resolutionMs });
     const h = this.histogram;
     const delaySeconds = (ns: number): number => Math.max(0, ns - this.resolutionNs) / 1e9;
     const read: Record<string, (h: IntervalHistogram) => number> = {
@@ -53,6 +64,7 @@ export class EventLoopDelay {
       this.gauge.set({ quantile: '0.99' }, value('p99'));
       this.gauge.set({ quantile: '1' }, value('max'));
       h?.reset();
+      this.watched();
     };
     this.gauge = new Gauge({
       name: 'privatelink_dns_event_loop_delay_seconds',
@@ -76,7 +88,34 @@ export class EventLoopDelay {
     }
   }
 
-  close(): void {
+  /** Whether the sampler's timer is running (it is only while scrapes come). */
+  get isSampling(): boolean {
+    return this.sampling;
+  }
+
+  /** A scrape: sample (again) from now, until WATCHED_FOR_MS pass without another. */
+  private watched(): void {
+    if (!this.histogram) return;
+    if (!this.sampling) {
+      this.histogram.enable();
+      this.sampling = true;
+    }
+    if (this.unwatch) this.unwatch.refresh();
+    else {
+      this.unwatch = setTimeout(() => this.stopSampling(), this.watchedForMs);
+      this.unwatch.unref();
+    }
+  }
+
+  private stopSampling(): void {
     this.histogram?.disable();
+    this.histogram?.reset();
+    this.sampling = false;
+    this.unwatch = undefined;
+  }
+
+  close(): void {
+    if (this.unwatch) clearTimeout(this.unwatch);
+    this.stopSampling();
   }
 }

@@ -1,6 +1,7 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from './prom';
+import { Counter, Gauge, Histogram, Registry } from './prom';
 import { FastCounter, FastHistogram } from './fast-counters';
 import { EventLoopDelay } from './event-loop-delay';
+import { registerProcessMetrics } from './process-metrics';
 
 export interface MetricsOptions {
   /**
@@ -68,6 +69,7 @@ export class Metrics {
   readonly eventLoopDelay: Gauge<'quantile'>;
   private readonly loop: EventLoopDelay;
   private processMetricsPending: boolean;
+  private stopProcessMetrics: (() => void) | undefined;
 
   constructor(options: MetricsOptions = {}) {
     this.buildInfo.set({ version: options.version ?? 'unknown', nodejs_version: process.version }, 1);
@@ -82,14 +84,15 @@ export class Metrics {
   collectProcessMetrics(): void {
     if (!this.processMetricsPending) return;
     this.processMetricsPending = false;
-    // prom-client's own event-loop histogram would wake the loop every 10 ms and report that
-    // interval as delay; EventLoopDelay replaces its gauges, so its timer is set to (practically) never fire.
-    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 2 ** 31 - 1 });
+    // Ours, not prom-client's collectDefaultMetrics (process-metrics.ts says why); the
+    // nodejs_eventloop_lag_*_seconds gauges are EventLoopDelay's.
+    this.stopProcessMetrics = registerProcessMetrics(this.registry);
     this.loop.replaceStandardNames();
   }
 
-  /** Stops the event-loop sampler (the daemon's shutdown). */
+  /** Stops the event-loop sampler and the GC histogram's listener (the daemon's shutdown). */
   close(): void {
     this.loop.close();
+    this.stopProcessMetrics?.();
   }
 }

@@ -1,4 +1,4 @@
-import { PerformanceObserver } from 'node:perf_hooks';
+import { onGc } from './gc-observer';
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 
 /**
@@ -74,9 +74,10 @@ export class YoungGenerationCap {
     private readonly demand: () => boolean,
     private readonly readSemiBytes: () => number = semiSpaceBytes,
     private readonly setFlag: (flag: string) => void = setFlagsFromString,
-    observe: (onGc: () => void) => () => void = observeGc,
+    /** Where collections are seen; `null`: the owner calls check() after each (one observer for several users). */
+    observe: ((onGc: () => void) => () => void) | null = observeGc,
   ) {
-    this.disconnect = observe(() => this.check());
+    this.disconnect = observe === null ? () => undefined : observe(() => this.check());
   }
 
   check(): void {
@@ -91,10 +92,9 @@ export class YoungGenerationCap {
   }
 }
 
-function observeGc(onGc: () => void): () => void {
-  const observer = new PerformanceObserver(() => onGc());
-  observer.observe({ entryTypes: ['gc'] });
-  return () => observer.disconnect();
+/** Calls `listener` after each garbage collection (the process's one observer, runtime/gc-observer.ts); returns the disconnect. */
+export function observeGc(listener: () => void): () => void {
+  return onGc(() => listener());
 }
 
 function semiSpaceBytes(): number {

@@ -1,4 +1,4 @@
-import { YoungGenerationCap } from './heap-settings';
+import { YoungGenerationCap, observeGc } from './heap-settings';
 import { MemoryTrimmer } from './memory-trimmer';
 import { loadNativeAddon } from '../native/addon';
 
@@ -8,20 +8,39 @@ import { loadNativeAddon } from '../native/addon';
  */
 const BUSY_FORWARDS = 32;
 
-/** The daemon's memory policy: young-generation growth only while busy, freed memory trimmed while not. */
+/**
+ * The daemon's memory policy: young-generation growth only while busy, freed memory trimmed while
+ * not. Both act after garbage collections, seen by one observer: no timer of their own, so a
+ * daemon that allocates nothing (idle) is never woken by them.
+ */
 export class MemoryPolicy {
   private readonly youngGeneration: YoungGenerationCap | undefined;
   private readonly trimmer: MemoryTrimmer | undefined;
+  private readonly disconnect: () => void;
 
   /** `capYoungGeneration`: off when the operator set V8's heap flags; the trimmer needs the addon. */
-  constructor(forwardsInFlight: () => number, capYoungGeneration: boolean) {
+  constructor(forwardsInFlight: () => number, capYoungGeneration: boolean, observe: (onGc: () => void) => () => void = observeGc) {
     const busy = (): boolean => forwardsInFlight() >= BUSY_FORWARDS;
-    if (capYoungGeneration) this.youngGeneration = new YoungGenerationCap(busy);
+    if (capYoungGeneration) this.youngGeneration = new YoungGenerationCap(busy, undefined, undefined, null);
     const addon = loadNativeAddon();
     if (addon.ok) this.trimmer = new MemoryTrimmer({ trim: () => addon.binding.trimMemory(), busy });
+    const young = this.youngGeneration;
+    const trimmer = this.trimmer;
+    this.disconnect = young || trimmer ? observe(() => { young?.check(); trimmer?.gcSeen(); }) : () => undefined;
+  }
+
+  /** Trims done so far (tests). */
+  get trims(): number {
+    return this.trimmer?.trims ?? 0;
+  }
+
+  /** Whether a trim check is due (tests: only after a collection). */
+  get trimCheckPending(): boolean {
+    return this.trimmer?.pending ?? false;
   }
 
   stop(): void {
+    this.disconnect();
     this.youngGeneration?.stop();
     this.trimmer?.stop();
   }

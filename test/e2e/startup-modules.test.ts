@@ -19,6 +19,9 @@ const NOT_BEFORE_ANSWER: [string, RegExp][] = [
   ['fleet mode', /dist\/fleet\//],
   ['the simulator', /dist\/simulator\//],
   ["prom-client's index and Pushgateway", /node_modules\/prom-client\/(index|lib\/pushgateway)\.js$/],
+  // The standard process metrics are ours (src/metrics/process-metrics.ts): never loaded at all.
+  ["prom-client's default metrics", /node_modules\/prom-client\/lib\/(defaultMetrics|metrics\/)/],
+  ["OpenTelemetry's API", /node_modules\/@opentelemetry\//],
 ];
 
 t.test('a static-entries daemon answers without loading the cloud SDK, node-cron or fleet mode', async (t) => {

@@ -310,3 +310,25 @@ t.test('limits are settings: header size and per-client connections follow limit
   // The defaults are today's values.
   t.same(DEFAULT_HTTP_LIMITS, { maxConnections: 256, maxConnectionsPerClient: 16, requestTimeoutMs: 5000, headersTimeoutMs: 2000, keepAliveTimeoutMs: 2000, maxHeaderBytes: 8192, maxHeaders: 50 });
 });
+
+t.test('the header deadline is checked only while a connection is open, and then cuts a slow client', async (t) => {
+  const { logger } = captureLogger();
+  const limits = { ...DEFAULT_HTTP_LIMITS, headersTimeoutMs: 300, requestTimeoutMs: 600 };
+  const server = new HttpServer({ address: LOOPBACK, sources: sources(), logger, limits });
+  const port = await server.start();
+  t.teardown(() => server.close());
+  t.equal(server.checkingDeadlines, false, 'no connection: no check timer (an idle daemon is not woken 4 times a second)');
+  const slow = await new Promise<net.Socket>((r) => {
+    const s = net.connect(port, '127.0.0.1', () => r(s));
+    s.on('error', () => undefined);
+  });
+  const cut = new Promise<boolean>((r) => slow.once('close', () => r(true)));
+  slow.resume(); // reads the 408, then the end
+  slow.write('GET /healthz HTTP/1.1\r\nHost: x\r\n'); // headers never finished
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal(server.checkingDeadlines, true, 'a connection is open: the check runs');
+  t.ok(await Promise.race([cut, new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]), 'the client that never finished its headers is cut');
+  for (let i = 0; i < 100 && server.checkingDeadlines; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(server.checkingDeadlines, false, 'the last connection closed: the check stops');
+  t.equal((await request(port, 'GET', '/healthz')).status, 200, 'still serving');
+});

@@ -45,3 +45,24 @@ t.test('without sampling the gauge is registered and left to its owner; no stand
   loop.gauge.set({ quantile: '1' }, 0.5);
   t.same([...(await scrape(registry)).entries()], [['privatelink_dns_event_loop_delay_seconds{1}', 0.5]]);
 });
+
+t.test('the sampler runs only while scrapes come: off at start, on from a scrape, off again after the watch window', async (t) => {
+  const registry = new Registry();
+  const loop = new EventLoopDelay(registry, { sample: true, standardNames: false, resolutionMs: 20, watchedForMs: 800 });
+  t.teardown(() => loop.close());
+  await sleep(100);
+  t.equal(loop.isSampling, false, 'nobody scraped yet: no sampler timer');
+  t.equal((await scrape(registry)).get('privatelink_dns_event_loop_delay_seconds{1}'), 0, 'the first scrape reads zeros (no samples yet)');
+  t.equal(loop.isSampling, true, 'a scrape starts it');
+  await sleep(300);
+  await scrape(registry);
+  await sleep(300);
+  t.equal(loop.isSampling, true, 'each scrape extends the window (600 ms after the first)');
+  const until = Date.now() + 60;
+  while (Date.now() < until); // a stall while watched is seen
+  await sleep(60);
+  const seen = (await scrape(registry)).get('privatelink_dns_event_loop_delay_seconds{1}') ?? 0;
+  t.ok(seen >= 0.03, `samples are taken while watched (a 60 ms stall read as ${seen} s)`);
+  for (let i = 0; i < 50 && loop.isSampling; i++) await sleep(50);
+  t.equal(loop.isSampling, false, 'no scrape for the window: it stops');
+});

@@ -9,7 +9,7 @@ t.test('trims after the process grew, not while busy, and not again until it gro
   let rss = 60 * MB;
   let busy = false;
   let trimmed = 0;
-  const trimmer = new MemoryTrimmer({ trim: () => { trimmed++; rss -= 10 * MB; }, busy: () => busy, rss: () => rss, intervalMs: 3_600_000 });
+  const trimmer = new MemoryTrimmer({ trim: () => { trimmed++; rss -= 10 * MB; }, busy: () => busy, rss: () => rss, delayMs: 3_600_000 });
   t.teardown(() => trimmer.stop());
   trimmer.tick();
   t.equal(trimmed, 1, 'the first quiet tick trims what start-up freed');
@@ -26,6 +26,22 @@ t.test('trims after the process grew, not while busy, and not again until it gro
   trimmer.tick();
   t.equal(trimmed, 2, 'less than 4 MB of growth: left alone');
   t.equal(trimmer.trims, 2);
+});
+
+t.test('checks only after a garbage collection: one timer per delay, none without collections', async (t) => {
+  let checks = 0;
+  const trimmer = new MemoryTrimmer({ trim: () => undefined, busy: () => { checks++; return true; }, rss: () => 0, delayMs: 30 });
+  t.teardown(() => trimmer.stop());
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(checks, 0, 'no collection: no check, no timer');
+  t.equal(trimmer.pending, false);
+  for (let i = 0; i < 100; i++) trimmer.gcSeen();
+  t.equal(trimmer.pending, true, 'a collection arms one check');
+  for (let i = 0; i < 50 && trimmer.pending; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(checks, 1, 'a hundred collections within the delay: one check');
+  await new Promise((r) => setTimeout(r, 100));
+  t.equal(checks, 1, 'and nothing after it until the next collection');
+  t.equal(trimmer.pending, false);
 });
 
 t.test('the addon trims (glibc malloc_trim)', async (t) => {
