@@ -198,8 +198,12 @@ zone "${ZONE}" { type primary; file "${ZONE}.db"; };
 `;
 }
 
-async function exportRpz(cli, cfg, file) {
-  fs.writeFileSync(file, await run(process.execPath, [cli, 'export', '--config', cfg, '--format', 'rpz']));
+/** Writes the export whole and then renames it in place: named never reads half a file. */
+async function exportRpz(cli, cfg, file, mtime) {
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, await run(process.execPath, [cli, 'export', '--config', cfg, '--format', 'rpz']));
+  if (mtime) fs.utimesSync(tmp, mtime, mtime);
+  fs.renameSync(tmp, file);
 }
 
 async function measureBind({ cli, dir, hub, names, ixfrs, changed, settleMs }) {
@@ -232,12 +236,10 @@ async function measureBind({ cli, dir, hub, names, ixfrs, changed, settleMs }) {
     for (let round = 1; round <= ixfrs; round++) {
       await sleep(1100); // the export's serial is the clock's second for changed content
       fs.writeFileSync(cfg, hubYaml({ names, stateDir: path.join(dir, 'export-state'), deadPort, round, changed }));
-      await exportRpz(cli, cfg, zoneFile);
-      const want = Number(/serial (\d+)/.exec(fs.readFileSync(zoneFile, 'utf8'))?.[1]);
       // named reloads a zone whose file is newer than its load (second granularity): the file is
       // dated ahead, and SIGHUP repeated (bounded) in case one came while it was busy.
-      const ahead = new Date(Date.now() + 2000);
-      fs.utimesSync(zoneFile, ahead, ahead);
+      await exportRpz(cli, cfg, zoneFile, new Date(Date.now() + 2000));
+      const want = Number(/serial (\d+)/.exec(fs.readFileSync(zoneFile, 'utf8'))?.[1]);
       let loaded = false;
       for (let attempt = 0; attempt < 6 && !loaded; attempt++) {
         child.kill('SIGHUP');
