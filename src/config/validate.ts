@@ -280,11 +280,15 @@ function readEntries(r: ConfigReader, raw: unknown, region: string, staticOnly: 
         else if (ipaddr.IPv6.isValid(a)) ipv6.push(ipaddr.IPv6.parse(a).toString());
         else r.report(`${path}.addresses[${j}]`, `"${a}" is not an IPv4 or IPv6 address`);
       });
-      out.push({ kind: 'static', names, ipv4, ipv6, ...extra });
+      out.push({ kind: 'static', names, ipv4: orNone(ipv4), ipv6: orNone(ipv6), ...extra });
     }
   });
   return out;
 }
+
+/** One empty list for every entry without addresses of a family (10,000 entries: 10,000 arrays fewer). */
+const NO_ADDRESSES: readonly string[] = Object.freeze([]);
+const orNone = (list: readonly string[]): readonly string[] => (list.length > 0 ? list : NO_ADDRESSES);
 
 function deepFreeze<T>(o: T): T {
   // A Buffer (a TSIG secret) cannot be frozen: typed arrays with elements throw.

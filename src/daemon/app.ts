@@ -56,8 +56,12 @@ export class App {
   private memory: MemoryPolicy | undefined;
   private state: AppState = 'starting';
 
-  constructor(readonly options: AppOptions) {
-    const config = options.config;
+  /** The start options without the config: after a reload the first config would otherwise stay in memory (a 10,000-entry hub: ~3 MB). */
+  readonly options: Omit<AppOptions, 'config'>;
+
+  constructor(options: AppOptions) {
+    const { config, ...rest } = options;
+    this.options = rest;
     this.config = config;
     this.logger = options.logger;
     this.metrics = new Metrics({ version: options.version, deferProcessMetrics: true });

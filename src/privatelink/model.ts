@@ -42,13 +42,13 @@ export interface EntryState {
   /** Endpoint id, "service:<serviceName>[@vpc]" or "static:<first name>". */
   id: string;
   kind: EntryKind;
-  /** Configured names (normalised by config validation). */
-  names: string[];
+  /** Configured names (normalised by config validation); may be the config's own (frozen) list. */
+  names: readonly string[];
   /** Absent for static entries and for entries never fetched successfully. */
   endpoint?: EndpointInfo;
   zones: ZoneState[];
-  /** Static entries only: the configured addresses. */
-  addresses?: { ipv4: string[]; ipv6: string[] };
+  /** Static entries only: the configured addresses (the config's own frozen lists). */
+  addresses?: { readonly ipv4: readonly string[]; readonly ipv6: readonly string[] };
   source: EntrySource;
   /** When this entry's data was last fetched successfully; absent if never. */
   fetchedAtMs?: number;
@@ -92,16 +92,20 @@ export function entryId(entry: EntryConfig): string {
 /** A configured entry we hold no data for yet: its names are managed but have no IPs. */
 export function emptyEntryState(entry: EntryConfig): EntryState {
   if (entry.kind === 'static') return staticEntryState(entry);
-  return { id: entryId(entry), kind: entry.kind, names: [...entry.names], zones: [], source: 'sync', stale: true };
+  return { id: entryId(entry), kind: entry.kind, names: entry.names, zones: [], source: 'sync', stale: true };
 }
 
+/**
+ * A static entry's state shares the config's lists instead of copying them: a hub of 10,000
+ * entries holds one copy of its names and addresses, not two.
+ */
 export function staticEntryState(entry: Extract<EntryConfig, { kind: 'static' }>): EntryState {
   return {
     id: entryId(entry),
     kind: 'static',
-    names: [...entry.names],
+    names: entry.names,
     zones: [],
-    addresses: { ipv4: [...entry.ipv4], ipv6: [...entry.ipv6] },
+    addresses: { ipv4: entry.ipv4, ipv6: entry.ipv6 },
     source: 'static',
     stale: false,
   };
@@ -117,7 +121,7 @@ export function alignToConfig(state: SyncState | undefined, entries: readonly En
   const aligned = entries.map((entry): EntryState => {
     if (entry.kind === 'static') return staticEntryState(entry);
     const old = previous.get(entryId(entry));
-    if (old && old.kind === entry.kind) return { ...old, names: [...entry.names] };
+    if (old && old.kind === entry.kind) return { ...old, names: entry.names };
     return emptyEntryState(entry);
   });
   const out: SyncState = { entries: aligned };

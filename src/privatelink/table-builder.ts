@@ -57,8 +57,10 @@ function ipv6Of(zone: ZoneState): string | undefined {
   return zone.ipv6 !== '' && isIPv6(zone.ipv6) ? ipaddr.IPv6.parse(zone.ipv6).toString() : undefined;
 }
 
-function unique(values: readonly string[]): string[] {
-  return [...new Set(values)];
+/** The values without repeats; the list itself when it has none (a static entry's, shared with the config). */
+function unique(values: readonly string[]): readonly string[] {
+  const set = new Set(values);
+  return set.size === values.length ? values : [...set];
 }
 
 /**
@@ -72,8 +74,9 @@ export function buildTableInputs(states: readonly EntryState[], preferZones: rea
   const problems: TableProblem[] = [];
   const owner = new Map<string, string>();
 
-  const claim = (entryId: string, inputId: string, rawNames: readonly string[]): string[] => {
+  const claim = (entryId: string, inputId: string, rawNames: readonly string[]): readonly string[] => {
     const names: string[] = [];
+    let same = true;
     for (const raw of rawNames) {
       const name = normalizeName(raw);
       const problem = checkName(name);
@@ -89,8 +92,10 @@ export function buildTableInputs(states: readonly EntryState[], preferZones: rea
       }
       owner.set(name, inputId);
       names.push(name);
+      same &&= name === raw;
     }
-    return names;
+    // Every name taken as written (config names are normalised already): the list is shared, not copied.
+    return same && names.length === rawNames.length ? rawNames : names;
   };
   const push = (entryId: string, id: string, rawNames: readonly string[], ipv4: readonly string[], ipv6: readonly string[], held: ZoneState[] = []): void => {
     const names = claim(entryId, id, rawNames);

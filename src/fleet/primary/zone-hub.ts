@@ -1,4 +1,5 @@
 import type { Logger } from '../../runtime/log';
+import { HeapRelease } from '../../runtime/heap-release';
 import type { RecordsConfig, TransferConfig } from '../../config/schema';
 import type { EntryState } from '../../privatelink/model';
 import { loadZoneHistories, loadZoneSerials, saveZoneHistory, saveZoneSerials } from '../zone/zone-state';
@@ -39,6 +40,8 @@ export class ZoneHub {
   private readonly notifier: Notifier;
   private aclValue: TransferAcl;
   private options: ZoneHubOptions;
+  /** A publish (the zone, its digest, diff and saved history, after a config parse at start or reload) leaves a grown heap: given back soon after. */
+  private readonly heapRelease = new HeapRelease();
 
   constructor(options: ZoneHubOptions) {
     this.options = options;
@@ -79,6 +82,7 @@ export class ZoneHub {
       onNewSerial: (origin, serial) => {
         o.onSerial(origin, serial);
         this.notifier.announce(origin, serial);
+        this.heapRelease.soon();
       },
     };
   }
@@ -144,6 +148,7 @@ export class ZoneHub {
 
   async stop(): Promise<void> {
     this.notifier.stop();
+    this.heapRelease.stop();
     await this.publisher.flushed();
   }
 }
