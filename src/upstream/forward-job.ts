@@ -108,7 +108,7 @@ export class ForwardJob implements ExchangeSink {
     try {
       if (this.proto === 'udp') {
         if (mismatches > 0) observer.exchange(server.label, 'udp', 'mismatch', 0);
-        if ((reply[2] & (FLAG_TC >> 8)) !== 0) {
+        if ((((reply[2] << 8) | reply[3]) & FLAG_TC) !== 0) {
           observer.exchange(server.label, 'udp', 'truncated', this.seconds());
           this.proto = 'tcp';
           const query = this.query as Buffer;
