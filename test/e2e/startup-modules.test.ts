@@ -22,6 +22,8 @@ const NOT_BEFORE_ANSWER: [string, RegExp][] = [
   // The standard process metrics are ours (src/metrics/process-metrics.ts): never loaded at all.
   ["prom-client's default metrics", /node_modules\/prom-client\/lib\/(defaultMetrics|metrics\/)/],
   ["OpenTelemetry's API", /node_modules\/@opentelemetry\//],
+  // Read the config, then released (config/load.ts releaseConfigParser): loaded again at SIGHUP.
+  ['the YAML parser, once the config is read', /node_modules\/yaml\//],
 ];
 
 t.test('a static-entries daemon answers without loading the cloud SDK, node-cron or fleet mode', async (t) => {

@@ -1,6 +1,6 @@
 import { App } from '../../daemon/app';
 import { heapPlan } from '../../runtime/heap-settings-apply';
-import { loadConfigFile, formatProblems } from '../../config/load';
+import { loadConfigFile, formatProblems, releaseConfigParser } from '../../config/load';
 import type { Config } from '../../config/schema';
 import { describeError, isPldnsError } from '../../errors';
 import { createLogger, logFatal, type Logger } from '../../runtime/log';
@@ -40,6 +40,8 @@ async function serve(options: ServeOptions): Promise<number> {
   } else {
     config = loadConfigFile(options.configPath as string);
   }
+  // The YAML parser's modules are not needed again until SIGHUP.
+  releaseConfigParser();
   const logger = createLogger(config.log.level);
   if (simulator) logger.info({ simulator: simulator.url }, 'demo mode: PrivateLink simulator running in process');
   let notifier: ServiceNotifier;
@@ -105,11 +107,13 @@ async function reload(app: App, options: ServeOptions, logger: Logger): Promise<
   try {
     next = loadConfigFile(options.configPath);
   } catch (err) {
+    releaseConfigParser();
     app.metrics.reloads.inc({ result: 'invalid' });
     const problems = isPldnsError(err, 'CONFIG_INVALID') ? formatProblems(err.details?.problems ?? []) : [describeError(err)];
     logger.error({ configPath: options.configPath, problems }, 'SIGHUP: the new config is invalid; keeping the running config');
     return;
   }
+  releaseConfigParser();
   try {
     await app.reload(next);
   } catch (err) {
