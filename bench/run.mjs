@@ -72,7 +72,7 @@ async function startupPass() {
  */
 async function extraPasses() {
   const passes = {
-    idle: ['./lib/idle.mjs', 'measureIdle', { seconds: OPT.quick ? 5 : 20 }],
+    idle: ['./lib/idle.mjs', 'measureIdle', OPT.quick ? { seconds: 5, settle: 2 } : { seconds: 60, settle: 20 }],
     hub: ['./lib/hub-memory.mjs', 'measureHubMemory', { names: OPT.quick ? 1000 : 10000 }],
     gc: ['./lib/gc-count.mjs', 'measureGcCount', { answers: OPT.quick ? 20000 : 100000 }],
   };
