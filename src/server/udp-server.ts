@@ -31,8 +31,13 @@ export class UdpServer {
   private closing = false;
   private drained: (() => void) | undefined;
 
-  /** One output for every datagram: `send` answers the datagram the transport is delivering. */
-  private readonly output: PipelineOutput = {
+  /**
+   * One output for every datagram: `send` answers the datagram the transport is delivering. The
+   * batch engine copies it into its output slots at once (copiesReplies, set at start); dgram
+   * keeps the buffer until it is sent.
+   */
+  private readonly output: PipelineOutput & { copiesReplies: boolean } = {
+    copiesReplies: false,
     send: (bytes) => this.transport?.replyNow(bytes),
     hold: () => {
       const io = this.transport;
@@ -60,6 +65,7 @@ export class UdpServer {
   async start(): Promise<number> {
     const transport = this.createTransport();
     this.transport = transport;
+    this.output.copiesReplies = transport.engine === 'batch';
     return transport.start((msg, client) => this.onDatagram(msg, client));
   }
 
