@@ -14,6 +14,8 @@ import type { AdmissionCheck, ClientAddress, DnsHandler, DnsRequest, PipelineCou
 export interface PipelineOutput {
   /** `send` copies the bytes before it returns (batch output slots): the answer may be built in a reused buffer. */
   readonly copiesReplies?: boolean;
+  /** The transport refreshed queryClock when the message arrived (once per batch): its receipt time is read, not taken again. */
+  readonly stampsArrival?: boolean;
   send(bytes: Buffer): void;
   hold(): (bytes: Buffer | null) => void;
   stream?(messages: Iterable<Buffer>): void;
@@ -120,7 +122,7 @@ export class QueryPipeline {
       return;
     }
     let result: Buffer | null | Promise<Buffer | null>;
-    queryClock.refresh();
+    if (out.stampsArrival !== true) queryClock.refresh();
     const request = this.request;
     request.query = parsed;
     request.client = client;

@@ -4,6 +4,7 @@ import type { BatchHandle, NativeAddon } from '../native/addon';
 import type { ClientAddress } from './request';
 import { ScratchBuffer } from '../wire/scratch-buffer';
 import { copyBytes } from '../wire/response';
+import { queryClock } from './query-clock';
 import type { DatagramSink, UdpTransport, UdpTransportOptions } from './udp-transport';
 
 /**
@@ -84,6 +85,8 @@ export class BatchTransport implements UdpTransport {
     const { SLOT, META, META_LENGTH_OFFSET } = this.binding;
     const sink = this.sink;
     counters.udpBatch(count);
+    // Every datagram of the batch arrived by now: one clock read for all (UdpServer's stampsArrival).
+    queryClock.refresh();
     this.outCount = 0;
     for (let i = 0; i < count && sink; i++) {
       const len = this.metaWords[(i * META + META_LENGTH_OFFSET) >> 2];

@@ -33,11 +33,12 @@ export class UdpServer {
 
   /**
    * One output for every datagram: `send` answers the datagram the transport is delivering. The
-   * batch engine copies it into its output slots at once (copiesReplies, set at start); dgram
-   * keeps the buffer until it is sent.
+   * batch engine copies it into its output slots at once (copiesReplies, set at start) and reads
+   * the clock once per batch (stampsArrival); dgram keeps the buffer until it is sent.
    */
-  private readonly output: PipelineOutput & { copiesReplies: boolean } = {
+  private readonly output: PipelineOutput & { copiesReplies: boolean; stampsArrival: boolean } = {
     copiesReplies: false,
+    stampsArrival: false,
     send: (bytes) => this.transport?.replyNow(bytes),
     hold: () => {
       const io = this.transport;
@@ -66,6 +67,7 @@ export class UdpServer {
     const transport = this.createTransport();
     this.transport = transport;
     this.output.copiesReplies = transport.engine === 'batch';
+    this.output.stampsArrival = transport.engine === 'batch';
     return transport.start((msg, client) => this.onDatagram(msg, client));
   }
 
