@@ -67,6 +67,8 @@ export class QueryPipeline {
   serve(msg: Buffer, client: ClientAddress, protocol: Protocol, out: PipelineOutput): void {
     const { handler, admit, zone } = this.routes;
     const counters = this.counters;
+    // Receipt time, for admission (rate limits) and the duration histogram.
+    if (out.stampsArrival !== true) queryClock.refresh();
     const parsed = this.parser.parse(msg);
     if (parsed.kind === 'drop') {
       counters.dropped(parsed.reason);
@@ -122,7 +124,6 @@ export class QueryPipeline {
       return;
     }
     let result: Buffer | null | Promise<Buffer | null>;
-    if (out.stampsArrival !== true) queryClock.refresh();
     const request = this.request;
     request.query = parsed;
     request.client = client;
