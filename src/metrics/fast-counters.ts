@@ -52,6 +52,11 @@ export class FastCounter<L extends string> {
 
 export interface HistogramSeries {
   observe(value: number): void;
+  /**
+   * observe(micros / 1e6) for a whole number of microseconds: a small integer crosses calls
+   * without being boxed, so the per-query path observes durations without allocating.
+   */
+  observeMicros(micros: number): void;
 }
 
 class HistogramData implements HistogramSeries {
@@ -61,6 +66,15 @@ class HistogramData implements HistogramSeries {
 
   constructor(private readonly upperBounds: Float64Array) {
     this.counts = new Float64Array(upperBounds.length);
+  }
+
+  observeMicros(micros: number): void {
+    const b = this.upperBounds;
+    let i = 0;
+    while (i < b.length && micros > b[i] * 1e6) i++;
+    if (i < b.length) this.counts[i]++;
+    this.sum += micros / 1e6;
+    this.count++;
   }
 
   observe(value: number): void {

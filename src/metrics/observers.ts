@@ -11,6 +11,7 @@ import type { SnapshotObserver } from '../privatelink/snapshot';
 import type { ProbeObserver } from '../probe/prober';
 import type { CounterSeries, HistogramSeries } from './fast-counters';
 import { RCODE_NAMES, typeLabel } from '../wire/constants';
+import { queryClock } from '../server/query-clock';
 
 /**
  * Binds component observations to metrics. Series are bound once per label set and cached, so
@@ -74,7 +75,7 @@ export function resolverObserver(m: Metrics): ResolverObserver {
         hist = m.requestDuration.bind({ source });
         durations.set(source, hist);
       }
-      hist.observe(Number(process.hrtime.bigint() - receivedAt) / 1e9);
+      hist.observeMicros(queryClock.elapsedMicros(receivedAt));
       if (source === 'cache') cacheFresh.value++;
       else if (source === 'stale') cacheStale.value++;
       else if (source === 'forward' || source === 'error') cacheMiss.value++;

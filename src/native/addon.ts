@@ -31,6 +31,8 @@ export interface NativeAddon {
   /** Sends up to BATCH late replies at once: lengths[i] bytes at data + i*SLOT to the peer record at peers + i*META; returns how many failed. */
   sendMany(handle: BatchHandle, peerRecords: Buffer, data: Buffer, lengths: Buffer, count: number): number;
   close(handle: BatchHandle): void;
+  /** Writes the wall clock (ms, double at 0) and the monotonic clock (µs mod 2^30, int32 at 8) into a 16-byte buffer. */
+  clock(stamps: Buffer): void;
   // Upstream exchanges (upstream_udp.c): one connected socket per exchange, all in one epoll set.
   readonly UP_BATCH: number;
   readonly UP_SLOT: number;

@@ -2,6 +2,7 @@ import type { AccessConfig } from '../config/schema';
 import type { Admission, AdmissionCheck, ClientAddress, Protocol } from '../server/request';
 import { AccessList, isLoopbackAddress } from './access';
 import { RateLimiter } from './rate-limiter';
+import { queryClock } from '../server/query-clock';
 
 /** Where admission reports the clients it limited. */
 export interface AdmissionObserver {
@@ -47,7 +48,8 @@ export class AdmissionPolicy {
     if (!this.access.allows(client.address)) return 'refuse';
     const limiter = this.limiter;
     if (!limiter || protocol === 'tcp' || isLoopbackAddress(client.address)) return 'pass';
-    const verdict = limiter.check(client.address, Date.now());
+    // queryClock.wallMs: Date.now() as of this query's receipt, without allocating a number.
+    const verdict = limiter.check(client.address, queryClock.wallMs);
     if (verdict === 'ok') return 'pass';
     this.observer.limited(verdict);
     return verdict;

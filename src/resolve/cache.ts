@@ -2,6 +2,9 @@ import type { CacheConfig } from '../config/schema';
 import { MAX_MESSAGE_BYTES, OPCODE_MASK, RCode } from '../wire/constants';
 import { readTtl, scanResponse, type ResponseScan } from '../wire/message-scan';
 import { copyWithoutOpt } from '../wire/strip-opt';
+import { questionKey } from '../wire/question-strings';
+import type { ScratchBuffer } from '../wire/scratch-buffer';
+import { copyBytes } from '../wire/response';
 import { RecencyList, type RecencyLinks } from './recency-list';
 import { SLAB_MAX_BYTES, SlabStore } from './slab-store';
 
@@ -38,8 +41,9 @@ export type CacheStoreResult =
  */
 export function cacheKey(qnameLower: string, qtype: number, qclass: number, doBit: boolean, cdBit: boolean): string {
   // A fixed three-code-unit suffix (type, class, flag bits) keeps the key unambiguous and is
-  // about twice as fast to build and hash as decimal text. Not meant for display.
-  return qnameLower + String.fromCharCode(qtype, qclass, (doBit ? 2 : 0) | (cdBit ? 1 : 0));
+  // about twice as fast to build and hash as decimal text. Not meant for display. Spelled in
+  // wire/question-strings.ts, whose parser-side copy of recent keys saves building it per query.
+  return questionKey(qnameLower, qtype, qclass, doBit, cdBit);
 }
 
 class Entry implements RecencyLinks<Entry> {
@@ -232,9 +236,10 @@ export class AnswerCache {
 
   /**
    * A fresh copy of the cached message with `id` patched in and every TTL reduced by the whole
-   * seconds since it was stored; `undefined` when absent or expired. The copy has no OPT.
+   * seconds since it was stored; `undefined` when absent or expired. The copy has no OPT. With
+   * `into`, the copy is a view of that scratch (valid until its next use) instead of new memory.
    */
-  get(key: string, nowMs: number, id: number, tailBytes = 0): Buffer | undefined {
+  get(key: string, nowMs: number, id: number, tailBytes = 0, into?: ScratchBuffer): Buffer | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined) {
       this.missCount++;
@@ -248,7 +253,7 @@ export class AnswerCache {
     }
     this.recency.touch(entry);
     this.hitCount++;
-    return this.copyDecremented(entry, nowMs, id, tailBytes);
+    return this.copyDecremented(entry, nowMs, id, tailBytes, into);
   }
 
   /**
@@ -277,11 +282,13 @@ export class AnswerCache {
     return out;
   }
 
-  private copyDecremented(entry: Entry, nowMs: number, id: number, tailBytes: number): Buffer {
-    const out = this.copyWithId(entry, id, tailBytes);
+  private copyDecremented(entry: Entry, nowMs: number, id: number, tailBytes: number, into?: ScratchBuffer): Buffer {
+    const out = this.copyWithId(entry, id, tailBytes, into);
     const elapsedS = nowMs > entry.storedMs ? Math.floor((nowMs - entry.storedMs) / 1000) : 0;
     if (elapsedS > 0) {
-      const { buf, offsets } = this.offsetsOf(entry);
+      // Where the TTL offsets are (after the message), without an object to say so.
+      const buf = entry.large ?? this.slab.bufferOf(entry.slot);
+      const offsets = entry.large ? entry.length : this.slab.offsetOf(entry.slot) + entry.length;
       for (let i = 0; i < entry.ttlCount; i++) {
         const at = (buf[offsets + 2 * i] << 8) | buf[offsets + 2 * i + 1];
         const ttl = readTtl(out, at) - elapsedS;
@@ -295,13 +302,14 @@ export class AnswerCache {
    * A copy of the stored message with `id` patched in and `tailBytes` of room after it
    * (uninitialised) so the caller can append its own OPT without a second copy.
    */
-  private copyWithId(entry: Entry, id: number, tailBytes: number): Buffer {
-    // Pooled allocation: the copy is short-lived (sent, then dropped).
-    const out = Buffer.allocUnsafe(entry.length + tailBytes);
-    if (entry.large) entry.large.copy(out, 0, 0, entry.length);
+  private copyWithId(entry: Entry, id: number, tailBytes: number, into?: ScratchBuffer): Buffer {
+    // Pooled allocation: the copy is short-lived (sent, then dropped); none with a scratch.
+    const out = into ? into.view(entry.length + tailBytes) : Buffer.allocUnsafe(entry.length + tailBytes);
+    // copyBytes: Buffer#copy allocates a view of its source per call.
+    if (entry.large) copyBytes(entry.large, 0, entry.length, out, 0);
     else {
       const start = this.slab.offsetOf(entry.slot);
-      this.slab.bufferOf(entry.slot).copy(out, 0, start, start + entry.length);
+      copyBytes(this.slab.bufferOf(entry.slot), start, start + entry.length, out, 0);
     }
     out[0] = (id >>> 8) & 0xff;
     out[1] = id & 0xff;

@@ -1,5 +1,10 @@
 import type { Query } from '../wire/query';
 import { OPT_BYTES, writeOpt } from '../wire/response';
+
+/** The room a cached copy needs for our OPT: OPT_BYTES when the client used EDNS, else none. */
+export function optTailBytes(q: Query): number {
+  return q.edns ? OPT_BYTES : 0;
+}
 import { HEADER_BYTES } from '../wire/constants';
 import { readTtl, type ResponseScan } from '../wire/message-scan';
 import { copyWithoutOpt, stripOpt } from '../wire/strip-opt';
@@ -30,11 +35,19 @@ export function relayWithClientOpt(message: Buffer, scan: ResponseScan, q: Query
 
 /**
  * Finishes a cached answer that was copied with OPT_BYTES of room at the end (cache `tailBytes`):
- * our OPT goes in the room when the client used EDNS, else the room is cut off.
+ * our OPT goes in the room when the client used EDNS, else the room is cut off. (The per-query
+ * path asks for the room only when the client used EDNS: see addOptTail.)
  */
 export function fillOptTail(withRoom: Buffer, q: Query): Buffer {
   const bareLength = withRoom.length - OPT_BYTES;
   if (!q.edns) return withRoom.subarray(0, bareLength);
+  return addOptTail(withRoom, q);
+}
+
+/** fillOptTail for a copy made with room only when the client used EDNS (`optTailBytes(q)`): no view to cut. */
+export function addOptTail(withRoom: Buffer, q: Query): Buffer {
+  if (!q.edns) return withRoom;
+  const bareLength = withRoom.length - OPT_BYTES;
   writeOpt(withRoom, bareLength, q.edns.dnssecOk);
   const ar = ((withRoom[10] << 8) | withRoom[11]) + 1;
   withRoom[10] = ar >>> 8;

@@ -1,6 +1,7 @@
 import { CLASS_IN, FLAG_AA, HEADER_BYTES, NAME_POINTER, POINTER_BITS, RCode, RRType } from '../wire/constants';
 import type { Query } from '../wire/query';
 import { OPT_BYTES, copyBytes, responseFlags, writeHeader, writeOpt } from '../wire/response';
+import type { ScratchBuffer } from '../wire/scratch-buffer';
 import type { TableMatch } from './table';
 
 const SOA_REFRESH_S = 3600;
@@ -12,9 +13,10 @@ const HOSTMASTER = Buffer.from([10, ...Buffer.from('hostmaster')]);
  * Builds the authoritative answer for a managed name straight into wire bytes: the owner of every
  * record is a compression pointer to the question, so the answer costs one allocation. A and AAAA
  * sets rotate between responses. Other types get NODATA with an SOA whose owner is the matched
- * apex (the entry name, or the wildcard's parent), so negative caching uses `ttl`.
+ * apex (the entry name, or the wildcard's parent), so negative caching uses `ttl`. With `into`,
+ * the answer is written into that scratch (valid until its next use) and costs no allocation.
  */
-export function buildManagedAnswer(q: Query, match: TableMatch, ttl: number, serial: number): Buffer {
+export function buildManagedAnswer(q: Query, match: TableMatch, ttl: number, serial: number, into?: ScratchBuffer): Buffer {
   const { record } = match;
   let rdata: Buffer;
   let rdlen: number;
@@ -30,15 +32,15 @@ export function buildManagedAnswer(q: Query, match: TableMatch, ttl: number, ser
   } else if (q.qtype === RRType.ANY) {
     return buildAnyHinfo(q, ttl);
   } else {
-    return buildNoData(q, match, ttl, serial, RCode.NOERROR);
+    return buildNoData(q, match, ttl, serial, RCode.NOERROR, into);
   }
   const count = rdata.length / rdlen;
-  if (count === 0) return buildNoData(q, match, ttl, serial, RCode.NOERROR);
+  if (count === 0) return buildNoData(q, match, ttl, serial, RCode.NOERROR, into);
 
   const qLen = q.questionEnd - HEADER_BYTES;
   const rrBytes = 12 + rdlen;
   const size = HEADER_BYTES + qLen + count * rrBytes + (q.edns ? OPT_BYTES : 0);
-  const buf = Buffer.allocUnsafe(size);
+  const buf = into ? into.view(size) : Buffer.allocUnsafe(size);
   const raw = q.raw;
   writeHeader(buf, q.id, responseFlags((raw[2] << 8) | raw[3], RCode.NOERROR, FLAG_AA), 1, count, 0, q.edns ? 1 : 0);
   copyBytes(raw, HEADER_BYTES, q.questionEnd, buf, HEADER_BYTES);
@@ -67,12 +69,13 @@ export function buildManagedAnswer(q: Query, match: TableMatch, ttl: number, ser
 }
 
 /** NOERROR/NODATA (or another rcode) with the apex SOA in the authority section (RFC 2308). */
-export function buildNoData(q: Query, match: TableMatch, ttl: number, serial: number, rcode: number): Buffer {
+export function buildNoData(q: Query, match: TableMatch, ttl: number, serial: number, rcode: number, into?: ScratchBuffer): Buffer {
   const qLen = q.questionEnd - HEADER_BYTES;
   const apex = apexOffset(q.raw, match.labelsAboveApex);
-  const buf = Buffer.allocUnsafe(HEADER_BYTES + qLen + 12 + SOA_RDATA_BYTES + (q.edns ? OPT_BYTES : 0));
-  writeHeader(buf, q.id, responseFlags(q.raw.readUInt16BE(2), rcode, FLAG_AA), 1, 0, 1, q.edns ? 1 : 0);
-  q.raw.copy(buf, HEADER_BYTES, HEADER_BYTES, q.questionEnd);
+  const size = HEADER_BYTES + qLen + 12 + SOA_RDATA_BYTES + (q.edns ? OPT_BYTES : 0);
+  const buf = into ? into.view(size) : Buffer.allocUnsafe(size);
+  writeHeader(buf, q.id, responseFlags((q.raw[2] << 8) | q.raw[3], rcode, FLAG_AA), 1, 0, 1, q.edns ? 1 : 0);
+  copyBytes(q.raw, HEADER_BYTES, q.questionEnd, buf, HEADER_BYTES);
   const off = writeSoa(buf, HEADER_BYTES + qLen, apex, ttl, serial);
   if (q.edns) writeOpt(buf, off, q.edns.dnssecOk);
   return buf;
@@ -95,7 +98,7 @@ function writeSoa(buf: Buffer, off: number, apex: number, ttl: number, serial: n
   off += 12;
   buf.writeUInt16BE(ptr, off); // MNAME: the apex itself
   off += 2;
-  HOSTMASTER.copy(buf, off); // RNAME: hostmaster.<apex>
+  copyBytes(HOSTMASTER, 0, HOSTMASTER.length, buf, off); // RNAME: hostmaster.<apex>
   off += HOSTMASTER.length;
   buf.writeUInt16BE(ptr, off);
   off += 2;

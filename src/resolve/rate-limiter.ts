@@ -57,6 +57,8 @@ export class RateLimiter {
   private readonly recency = new RecencyList<Bucket>();
   /** Scratch for IPv6 parsing, reused by every call. */
   private readonly groups = new Int32Array(8);
+  /** Prefix keys of recent client addresses: building one (a slice) per query was garbage. */
+  private readonly prefixKeys = new Map<string, string>();
   private evictionCount = 0;
 
   constructor(config: RateLimitConfig, options: RateLimiterOptions = {}) {
@@ -84,7 +86,12 @@ export class RateLimiter {
 
   /** Account one response to `address` at `nowMs` and say whether to send it. */
   check(address: string, nowMs: number): RateLimitVerdict {
-    const key = this.prefixKey(address);
+    let key = this.prefixKeys.get(address);
+    if (key === undefined) {
+      key = this.prefixKey(address);
+      if (this.prefixKeys.size >= PREFIX_KEY_MEMORY) this.prefixKeys.clear();
+      this.prefixKeys.set(address, key);
+    }
     let bucket = this.buckets.get(key);
     if (bucket === undefined) {
       this.makeRoom(nowMs);
@@ -150,6 +157,9 @@ export class RateLimiter {
 }
 
 /** "a.b.c.d" from `start` → "a.b.c". */
+/** Client addresses whose prefix key is remembered (then all are forgotten and it starts again). */
+const PREFIX_KEY_MEMORY = 4096;
+
 function ipv4PrefixKey(address: string, start: number): string {
   const lastDot = address.lastIndexOf('.');
   return lastDot > start ? address.slice(start, lastDot) : address;

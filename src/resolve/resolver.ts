@@ -2,7 +2,9 @@ import type { Logger } from '../runtime/log';
 import { isPldnsError } from '../errors';
 import type { Config } from '../config/schema';
 import { CLASS_ANY, CLASS_CHAOS, CLASS_IN, MAX_TTL, RCODE_MASK, RCode, RRType, typeLabel, RCODE_NAMES } from '../wire/constants';
-import type { DnsRequest, Protocol } from '../server/request';
+import { detachRequest, type DnsRequest, type Protocol } from '../server/request';
+import { queryClock } from '../server/query-clock';
+import { ScratchBuffer } from '../wire/scratch-buffer';
 import type { Query } from '../wire/query';
 import { buildRcodeResponse, withNsid } from '../wire/response';
 import { nameToWire } from '../wire/name-codec';
@@ -10,7 +12,7 @@ import { scanResponse, type ResponseScan } from '../wire/message-scan';
 import { buildApexAnswer, buildManagedAnswer } from './managed-answer';
 import { cutChainAtManaged } from './chain-cut';
 import { stripManagedRecords } from './strip-managed-records';
-import { capTtls, echoQuestion, fillOptTail, relayWithClientOpt, withClientOpt } from './client-answer';
+import { addOptTail, capTtls, echoQuestion, fillOptTail, optTailBytes, relayWithClientOpt, withClientOpt } from './client-answer';
 import { OPT_BYTES } from '../wire/response';
 import { cacheKey } from './cache';
 import { isLoopbackAddress } from './access';
@@ -33,7 +35,8 @@ export interface ForwardPort {
 /** What the resolver needs from the cache of forwarded answers (messages stored without OPT). */
 export interface AnswerCacheLike {
   /** `tailBytes`: room left after the message for our OPT (see fillOptTail). */
-  get(key: string, nowMs: number, id: number, tailBytes?: number): Buffer | undefined;
+  /** `into`: a scratch for the copy (valid until its next use) instead of new memory. */
+  get(key: string, nowMs: number, id: number, tailBytes?: number, into?: ScratchBuffer): Buffer | undefined;
   getStale(key: string, nowMs: number, id: number, tailBytes?: number): Buffer | undefined;
   /** `scan`: scanResponse(response), when the caller has it already. */
   set(key: string, response: Buffer, nowMs: number, scan?: ResponseScan): unknown;
@@ -44,7 +47,8 @@ export type AnswerSource = 'local' | 'cache' | 'stale' | 'forward' | 'error' | '
 
 /** Per-answer observations; the app binds these to metrics (cheap: pre-bound children). */
 export interface ResolverObserver {
-  answered(protocol: Protocol, qtype: number, source: AnswerSource, rcode: number, receivedAt: bigint): void;
+  /** `receivedAt`: the request's (queryClock µs). */
+  answered(protocol: Protocol, qtype: number, source: AnswerSource, rcode: number, receivedAt: number): void;
   loop(): void;
   staleAnswer(): void;
   /** An upstream CNAME chain reached a managed name and was answered from the table. */
@@ -88,6 +92,8 @@ export class Resolver implements MissHandler {
   private readonly releaseMiss = (miss: PendingMiss): void => {
     if (this.freeMisses.length < MISS_POOL_MAX) this.freeMisses.push(miss);
   };
+  /** Where answers made synchronously are written when the transport copies them out (DnsRequest.replyCopied). */
+  private readonly scratch = new ScratchBuffer();
 
   constructor(table: AnswerTable, options: ResolverOptions) {
     this.table = table;
@@ -118,7 +124,8 @@ export class Resolver implements MissHandler {
     const q = req.query;
     // Zone transfers are the zone service's (fleet mode, policy zone only); the table is no zone.
     if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'local');
-    const match = this.table.lookup(q.qname);
+    // Wildcard matches are remembered only for names the parser holds strings for (asked before).
+    const match = this.table.lookup(q.qname, q.cacheKey !== undefined && q.cacheKey !== '');
     if (q.qtype === RRType.SOA || q.qtype === RRType.NS) {
       const apex = this.apexAnswer(q, match);
       if (apex) return this.done(req, apex, 'local');
@@ -129,7 +136,7 @@ export class Resolver implements MissHandler {
       if (q.qclass !== CLASS_IN && q.qclass !== CLASS_ANY) return this.done(req, buildRcodeResponse(q, RCode.REFUSED), 'local');
       const { record } = match;
       if (record.aRdata.length > 0 || record.aaaaRdata.length > 0) {
-        return this.done(req, buildManagedAnswer(q, match, this.options.records.ttl, this.table.version), 'local');
+        return this.done(req, buildManagedAnswer(q, match, this.options.records.ttl, this.table.version, req.replyCopied ? this.scratch : undefined), 'local');
       }
       // A managed name with no usable IP: never hand out the public (100.64/10) answer by default.
       if ((record.unavailable ?? this.options.records.onUnavailable) === 'servfail') return this.done(req, buildRcodeResponse(q, RCode.SERVFAIL), 'local');
@@ -141,9 +148,10 @@ export class Resolver implements MissHandler {
     const cache = this.options.cache;
     let key = '';
     if (cache) {
-      key = cacheKey(q.qname, q.qtype, q.qclass, q.edns?.dnssecOk ?? false, q.cd);
-      const hit = cache.get(key, Date.now(), q.id, OPT_BYTES);
-      if (hit) return this.done(req, fillOptTail(echoQuestion(hit, q), q), 'cache');
+      key = q.cacheKey || cacheKey(q.qname, q.qtype, q.qclass, q.edns?.dnssecOk ?? false, q.cd);
+      // queryClock.wallMs is Date.now() as of this query's receipt, without allocating a number.
+      const hit = cache.get(key, queryClock.wallMs, q.id, optTailBytes(q), req.replyCopied ? this.scratch : undefined);
+      if (hit) return this.done(req, addOptTail(echoQuestion(hit, q), q), 'cache');
     }
     return this.forward(req, key);
   };
@@ -168,6 +176,8 @@ export class Resolver implements MissHandler {
   }
 
   private forward(req: DnsRequest, key: string): Buffer | Promise<Buffer> {
+    // The pipeline reuses the request, its query and client for the next datagram: keep copies.
+    req = detachRequest(req);
     if (this.isLoop(req)) return this.answerLoop(req);
     if (!this.options.forwarder.hasServers) return this.done(req, buildRcodeResponse(req.query, RCode.REFUSED), 'error');
     // No async frame per miss: a reused PendingMiss is the forward's sink and settles one promise.

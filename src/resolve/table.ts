@@ -1,6 +1,9 @@
 import ipaddr from 'ipaddr.js';
 import { runNow, unlimitedBudget, type SliceBudget, type Sliced } from '../runtime/slices';
 
+/** Names whose wildcard lookup a table remembers (then forgets them all and starts again). */
+const WILDCARD_MEMO_LIMIT = 4096;
+
 /** What the table is built from: one group of names that share the same addresses. */
 export interface TableEntryInput {
   /** Stable identity for status and metrics: an endpoint id, "service:<name>" or "static:<first name>". */
@@ -49,8 +52,11 @@ export interface TableMatch {
 export class AnswerTable {
   readonly version: number;
   readonly builtAt: number;
-  private readonly exact = new Map<string, TableRecord>();
+  /** Exact names to their match, made once per record (lookup hands out the same object every time). */
+  private readonly exact = new Map<string, TableMatch>();
   private readonly wildcards = new Map<string, TableRecord>();
+  /** Wildcard lookups of names asked before (see lookup), hits and misses; cleared when full. */
+  private readonly wildcardMemo = new Map<string, TableMatch | null>();
   readonly inputs: readonly TableEntryInput[];
   /** One record per input, in input order. */
   readonly records: TableRecord[] = [];
@@ -84,9 +90,10 @@ export class AnswerTable {
         ...(input.unavailable !== undefined ? { unavailable: input.unavailable } : {}),
       };
       table.records.push(record);
+      const exactMatch: TableMatch = { record, labelsAboveApex: 0 };
       for (const name of input.names) {
         if (name.startsWith('*.')) table.wildcards.set(name.slice(2), record);
-        else table.exact.set(name, record);
+        else table.exact.set(name, exactMatch);
       }
       if (budget.spend(1 + input.ipv4.length + input.ipv6.length)) yield;
     }
@@ -101,11 +108,26 @@ export class AnswerTable {
     return this.exact.size + this.wildcards.size;
   }
 
-  /** `name`: lower case, no trailing dot. Exact names win; then the longest wildcard suffix. */
-  lookup(name: string): TableMatch | undefined {
+  /**
+   * `name`: lower case, no trailing dot. Exact names win; then the longest wildcard suffix. The
+   * match objects are shared: treat them as read-only. With `remember` (a name asked before, whose
+   * string the parser keeps), the wildcard walk's result is kept for the next time: the walk
+   * slices a string per label.
+   */
+  lookup(name: string, remember = false): TableMatch | undefined {
     const exact = this.exact.get(name);
-    if (exact) return { record: exact, labelsAboveApex: 0 };
+    if (exact) return exact;
     if (this.wildcards.size === 0) return undefined;
+    if (!remember) return this.walkWildcards(name);
+    const known = this.wildcardMemo.get(name);
+    if (known !== undefined) return known ?? undefined;
+    const found = this.walkWildcards(name);
+    if (this.wildcardMemo.size >= WILDCARD_MEMO_LIMIT) this.wildcardMemo.clear();
+    this.wildcardMemo.set(name, found ?? null);
+    return found;
+  }
+
+  private walkWildcards(name: string): TableMatch | undefined {
     let labels = 0;
     let dot = name.indexOf('.');
     while (dot >= 0) {

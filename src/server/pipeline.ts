@@ -1,8 +1,9 @@
 import type { Logger } from '../runtime/log';
-import { parseQuery, transferQuestionEnd, type Query } from '../wire/query';
+import { QueryParser, detachQuery, transferQuestionEnd, type Query } from '../wire/query';
+import { queryClock } from './query-clock';
 import { buildRcodeResponse, buildRefusedFor, buildRejectResponse, truncateResponse, udpLimit } from '../wire/response';
 import { RCode } from '../wire/constants';
-import type { AdmissionCheck, ClientAddress, DnsHandler, PipelineCounters, Protocol, ZoneReply, ZoneService } from './request';
+import type { AdmissionCheck, ClientAddress, DnsHandler, DnsRequest, PipelineCounters, Protocol, ZoneReply, ZoneService } from './request';
 
 /**
  * Where a transport sends what the pipeline decided. `send` answers the message being served (only
@@ -11,6 +12,10 @@ import type { AdmissionCheck, ClientAddress, DnsHandler, PipelineCounters, Proto
  * (zone transfers; TCP only).
  */
 export interface PipelineOutput {
+  /** `send` copies the bytes before it returns (batch output slots): the answer may be built in a reused buffer. */
+  readonly copiesReplies?: boolean;
+  /** The transport refreshed queryClock when the message arrived (once per batch): its receipt time is read, not taken again. */
+  readonly stampsArrival?: boolean;
   send(bytes: Buffer): void;
   hold(): (bytes: Buffer | null) => void;
   stream?(messages: Iterable<Buffer>): void;
@@ -31,6 +36,9 @@ export interface PipelineRoutes {
  */
 export class QueryPipeline {
   private routes: PipelineRoutes;
+  /** One parser and one request object for every query: nothing allocated per datagram (issue 26). */
+  private readonly parser = new QueryParser();
+  private readonly request = new ReusedRequest();
 
   constructor(routes: PipelineRoutes, private readonly counters: PipelineCounters, private readonly logger: Logger) {
     this.routes = routes;
@@ -59,7 +67,9 @@ export class QueryPipeline {
   serve(msg: Buffer, client: ClientAddress, protocol: Protocol, out: PipelineOutput): void {
     const { handler, admit, zone } = this.routes;
     const counters = this.counters;
-    const parsed = parseQuery(msg);
+    // Receipt time, for admission (rate limits) and the duration histogram.
+    if (out.stampsArrival !== true) queryClock.refresh();
+    const parsed = this.parser.parse(msg);
     if (parsed.kind === 'drop') {
       counters.dropped(parsed.reason);
       return;
@@ -85,7 +95,8 @@ export class QueryPipeline {
         }
         refusalCharged = true;
       }
-      const reply = this.zoneReply(zone, msg, client, protocol);
+      // The zone service may answer later: its own copies of the message and the client.
+      const reply = this.zoneReply(zone, Buffer.from(msg), { address: client.address, port: client.port }, protocol);
       if (reply !== undefined) {
         this.deliverZone(reply, parsed.kind === 'query' ? parsed : null, protocol, out);
         return;
@@ -113,21 +124,33 @@ export class QueryPipeline {
       return;
     }
     let result: Buffer | null | Promise<Buffer | null>;
+    const request = this.request;
+    request.query = parsed;
+    request.client = client;
+    request.protocol = protocol;
+    request.receivedAt = queryClock.micros;
+    request.replyCopied = out.copiesReplies === true;
     try {
-      result = handler({ query: parsed, client, protocol, receivedAt: process.hrtime.bigint() });
+      result = handler(request);
     } catch (err) {
       out.send(this.failed(parsed, err));
       return;
     }
-    if (result instanceof Promise) {
-      const deliver = out.hold();
-      result.then(
-        (bytes) => deliver(bytes && fit(parsed, protocol, bytes)),
-        (err) => deliver(this.failed(parsed, err)),
-      );
-    } else if (result) {
-      out.send(fit(parsed, protocol, result));
-    }
+    if (result instanceof Promise) this.answerLater(result, parsed, protocol, out);
+    else if (result) out.send(fit(parsed, protocol, result));
+  }
+
+  /**
+   * Apart from serve: closures that capture serve's variables would make V8 allocate their
+   * context on every call of serve, answered at once or not (48 bytes a query).
+   */
+  private answerLater(result: Promise<Buffer | null>, parsed: Query, protocol: Protocol, out: PipelineOutput): void {
+    const q = detachQuery(parsed);
+    const deliver = out.hold();
+    result.then(
+      (bytes) => deliver(bytes && fit(q, protocol, bytes)),
+      (err) => deliver(this.failed(q, err)),
+    );
   }
 
   private zoneReply(zone: ZoneService, msg: Buffer, client: ClientAddress, protocol: Protocol): ZoneReply | Promise<ZoneReply> | undefined {
@@ -152,10 +175,11 @@ export class QueryPipeline {
       }
     };
     if (reply instanceof Promise) {
+      const own = q && detachQuery(q);
       const deliver = out.hold();
       reply.then(
         (r) => write(r, deliver),
-        (err) => deliver(q ? this.failed(q, err) : null),
+        (err) => deliver(own ? this.failed(own, err) : null),
       );
     } else {
       write(reply, (bytes) => {
@@ -170,6 +194,17 @@ export class QueryPipeline {
     return buildRcodeResponse(q, RCode.SERVFAIL);
   }
 }
+
+/** The pipeline's one DnsRequest, filled in for each query (handlers that answer later detach it). */
+class ReusedRequest implements DnsRequest {
+  query: Query = EMPTY_QUERY;
+  client: ClientAddress = { address: '', port: 0 };
+  protocol: Protocol = 'udp';
+  receivedAt = 0;
+  replyCopied = false;
+}
+
+const EMPTY_QUERY: Query = { kind: 'query', id: 0, rd: false, cd: false, qname: '', qtype: 0, qclass: 0, questionEnd: 0, edns: null, raw: Buffer.alloc(0) };
 
 function fit(q: Query, protocol: Protocol, bytes: Buffer): Buffer {
   return protocol === 'udp' && bytes.length > udpLimit(q.edns) ? truncateResponse(q, bytes) : bytes;

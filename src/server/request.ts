@@ -1,4 +1,4 @@
-import type { Query } from '../wire/query';
+import { detachQuery, type Query } from '../wire/query';
 
 export type Protocol = 'udp' | 'tcp';
 
@@ -12,8 +12,21 @@ export interface DnsRequest {
   readonly query: Query;
   readonly client: ClientAddress;
   readonly protocol: Protocol;
-  /** process.hrtime.bigint() at receipt, for the duration histogram. */
-  readonly receivedAt: bigint;
+  /** queryClock.micros at receipt (monotonic µs modulo 2^30), for the duration histogram. */
+  readonly receivedAt: number;
+  /**
+   * The transport copies the answer out before it serves the next query (the batch engine's
+   * output slots): the handler may return bytes in a buffer it reuses (ScratchBuffer).
+   */
+  readonly replyCopied?: boolean;
+}
+
+/**
+ * A request of its own for an answer that comes later: the pipeline's request, its query and its
+ * client are reused for the next datagram (QueryParser), so whatever waits copies them first.
+ */
+export function detachRequest(req: DnsRequest): DnsRequest {
+  return { query: detachQuery(req.query), client: { address: req.client.address, port: req.client.port }, protocol: req.protocol, receivedAt: req.receivedAt };
 }
 
 /**

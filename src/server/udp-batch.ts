@@ -2,6 +2,9 @@ import ipaddr from 'ipaddr.js';
 import { PldnsError } from '../errors';
 import type { BatchHandle, NativeAddon } from '../native/addon';
 import type { ClientAddress } from './request';
+import { ScratchBuffer } from '../wire/scratch-buffer';
+import { copyBytes } from '../wire/response';
+import { queryClock } from './query-clock';
 import type { DatagramSink, UdpTransport, UdpTransportOptions } from './udp-transport';
 
 /**
@@ -38,6 +41,10 @@ export class BatchTransport implements UdpTransport {
   private lastV4 = '';
   private readonly lastV6Bytes = Buffer.alloc(16);
   private lastV6 = '';
+  // Nothing allocated per datagram (issue 26): the datagram is copied into a reused view of its
+  // length and the sender into one reused ClientAddress; the pipeline detaches what it keeps.
+  private readonly messages: ScratchBuffer;
+  private readonly client = { address: '', port: 0 };
 
   constructor(private readonly binding: NativeAddon, private readonly options: UdpTransportOptions) {
     const { BATCH, SLOT, META } = binding;
@@ -55,6 +62,7 @@ export class BatchTransport implements UdpTransport {
     this.lateOut = Buffer.allocUnsafeSlow(BATCH * SLOT);
     this.lateLengths = Buffer.alloc(BATCH * 4);
     this.lateWords = new Int32Array(this.lateLengths.buffer, this.lateLengths.byteOffset, BATCH);
+    this.messages = new ScratchBuffer(SLOT);
   }
 
   async start(sink: DatagramSink): Promise<number> {
@@ -77,6 +85,8 @@ export class BatchTransport implements UdpTransport {
     const { SLOT, META, META_LENGTH_OFFSET } = this.binding;
     const sink = this.sink;
     counters.udpBatch(count);
+    // Every datagram of the batch arrived by now: one clock read for all (UdpServer's stampsArrival).
+    queryClock.refresh();
     this.outCount = 0;
     for (let i = 0; i < count && sink; i++) {
       const len = this.metaWords[(i * META + META_LENGTH_OFFSET) >> 2];
@@ -86,9 +96,9 @@ export class BatchTransport implements UdpTransport {
         counters.dropped((this.input[i * SLOT + 2] & 0x80) !== 0 ? 'response' : 'oversize');
         continue;
       }
-      // A private copy: the next batch overwrites the slot, and a forwarded query outlives it.
-      const msg = Buffer.allocUnsafe(len);
-      this.input.copy(msg, 0, i * SLOT, i * SLOT + len);
+      // Valid while the sink runs: a forwarded query takes a copy (detachQuery).
+      const msg = this.messages.view(len);
+      copyBytes(this.input, i * SLOT, i * SLOT + len, msg, 0);
       this.current = i;
       try {
         sink(msg, this.clientOf(i));
@@ -117,14 +127,28 @@ export class BatchTransport implements UdpTransport {
         this.lastV4Key = key;
         this.lastV4 = `${m[base + 4]}.${m[base + 5]}.${m[base + 6]}.${m[base + 7]}`;
       }
-      return { address: this.lastV4, port };
+      return this.clientIs(this.lastV4, port);
     }
-    if (this.lastV6 === '' || this.lastV6Bytes.compare(m, base + 8, base + 24) !== 0) {
-      m.copy(this.lastV6Bytes, 0, base + 8, base + 24);
+    if (this.lastV6 === '' || !this.sameV6(base + 8)) {
+      copyBytes(m, base + 8, base + 24, this.lastV6Bytes, 0);
       const addr = ipaddr.fromByteArray([...this.lastV6Bytes]) as ipaddr.IPv6;
       this.lastV6 = addr.isIPv4MappedAddress() ? `::ffff:${addr.toIPv4Address().toString()}` : addr.toString();
     }
-    return { address: this.lastV6, port };
+    return this.clientIs(this.lastV6, port);
+  }
+
+  /** The one ClientAddress, now naming this sender (read during the sink call only). */
+  private clientIs(address: string, port: number): ClientAddress {
+    this.client.address = address;
+    this.client.port = port;
+    return this.client;
+  }
+
+  private sameV6(at: number): boolean {
+    const m = this.meta;
+    const last = this.lastV6Bytes;
+    for (let i = 0; i < 16; i++) if (m[at + i] !== last[i]) return false;
+    return true;
   }
 
   replyNow(bytes: Buffer): void {
@@ -135,7 +159,7 @@ export class BatchTransport implements UdpTransport {
       return;
     }
     const k = this.outCount++;
-    bytes.copy(this.output, k * SLOT);
+    copyBytes(bytes, 0, bytes.length, this.output, k * SLOT);
     this.outWords[2 * k] = bytes.length;
     this.outWords[2 * k + 1] = this.current;
   }

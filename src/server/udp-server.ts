@@ -31,8 +31,14 @@ export class UdpServer {
   private closing = false;
   private drained: (() => void) | undefined;
 
-  /** One output for every datagram: `send` answers the datagram the transport is delivering. */
-  private readonly output: PipelineOutput = {
+  /**
+   * One output for every datagram: `send` answers the datagram the transport is delivering. The
+   * batch engine copies it into its output slots at once (copiesReplies, set at start) and reads
+   * the clock once per batch (stampsArrival); dgram keeps the buffer until it is sent.
+   */
+  private readonly output: PipelineOutput & { copiesReplies: boolean; stampsArrival: boolean } = {
+    copiesReplies: false,
+    stampsArrival: false,
     send: (bytes) => this.transport?.replyNow(bytes),
     hold: () => {
       const io = this.transport;
@@ -60,6 +66,8 @@ export class UdpServer {
   async start(): Promise<number> {
     const transport = this.createTransport();
     this.transport = transport;
+    this.output.copiesReplies = transport.engine === 'batch';
+    this.output.stampsArrival = transport.engine === 'batch';
     return transport.start((msg, client) => this.onDatagram(msg, client));
   }
 

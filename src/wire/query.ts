@@ -2,6 +2,7 @@ import {
   EDNS_OPTION_NSID, FLAG_CD, FLAG_QR, FLAG_RD, HEADER_BYTES, MAX_NAME_BYTES, MAX_QUERY_BYTES, OPCODE_MASK, OPCODE_QUERY, OPT_DO_BIT, RRType,
 } from './constants';
 import { uncompressedNameEnd } from './name-codec';
+import { QuestionStrings } from './question-strings';
 
 /** EDNS(0) as the client sent it. */
 export interface ClientEdns {
@@ -26,6 +27,8 @@ export interface Query {
   readonly questionEnd: number;
   readonly edns: ClientEdns | null;
   readonly raw: Buffer;
+  /** The answer cache's key for this question when the parser had it at hand; '' or absent: build it (questionKey). */
+  readonly cacheKey?: string;
 }
 
 /** Why a datagram is not a query we answer normally. */
@@ -41,9 +44,65 @@ const NAME_SCRATCH = Buffer.alloc(2 * MAX_NAME_BYTES);
  * The hot-path guard and question parser: header present, QR=0, opcode QUERY, one question, no
  * answers or authority, at most one additional (an OPT), no compression in the question (a
  * pointer in a query is never legitimate, and anything else is refused before it costs work).
- * Never throws; bounds are checked before every read.
+ * Never throws; bounds are checked before every read. Each call returns new objects.
  */
 export function parseQuery(buf: Buffer, maxBytes = MAX_QUERY_BYTES): Query | QueryProblem {
+  return parse(buf, maxBytes, null);
+}
+
+class ReusedEdns implements ClientEdns {
+  udpSize = 0;
+  dnssecOk = false;
+  version = 0;
+  nsid = false;
+}
+
+/** The one Query object of a QueryParser, overwritten by each parse. */
+class ReusedQuery implements Query {
+  readonly kind = 'query';
+  id = 0;
+  rd = false;
+  cd = false;
+  qname = '';
+  qtype = 0;
+  qclass = 0;
+  questionEnd = 0;
+  edns: ClientEdns | null = null;
+  raw: Buffer = EMPTY;
+  cacheKey = '';
+  readonly ownEdns = new ReusedEdns();
+  /** detachQuery's copy of this parse, so every holder of the same query shares one. */
+  detached: Query | null = null;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * parseQuery for the per-query path without garbage: the Query it returns (and its `edns`) is
+ * the same object every time, valid until the next `parse`, and its `raw` is the caller's
+ * buffer (which the transports reuse too). Names asked again get the same strings
+ * (QuestionStrings), and with them their cache key. Whatever keeps a query past the turn it
+ * arrived in (a forwarded query, a zone request) takes `detachQuery` of it first.
+ */
+export class QueryParser {
+  readonly reused = new ReusedQuery();
+  readonly strings = new QuestionStrings();
+
+  parse(buf: Buffer, maxBytes = MAX_QUERY_BYTES): Query | QueryProblem {
+    return parse(buf, maxBytes, this);
+  }
+}
+
+/** A query of its own (its bytes copied) when `q` is a QueryParser's reused one; else `q` itself. */
+export function detachQuery(q: Query): Query {
+  if (!(q instanceof ReusedQuery)) return q;
+  if (q.detached) return q.detached;
+  const edns = q.edns ? { udpSize: q.edns.udpSize, dnssecOk: q.edns.dnssecOk, version: q.edns.version, nsid: q.edns.nsid } : null;
+  q.detached = { kind: 'query', id: q.id, rd: q.rd, cd: q.cd, qname: q.qname, qtype: q.qtype, qclass: q.qclass, questionEnd: q.questionEnd, edns, raw: Buffer.from(q.raw), cacheKey: q.cacheKey };
+  return q.detached;
+}
+
+function parse(buf: Buffer, maxBytes: number, parser: QueryParser | null): Query | QueryProblem {
   const len = buf.length;
   if (len < HEADER_BYTES) return { kind: 'drop', reason: 'short' };
   const flags = buf.readUInt16BE(2);
@@ -65,6 +124,8 @@ export function parseQuery(buf: Buffer, maxBytes = MAX_QUERY_BYTES): Query | Que
   let off = HEADER_BYTES;
   let out = 0;
   let nameBytes = 0;
+  // FNV-1a of the name text, for QuestionStrings.
+  let hash = 0x811c9dc5 | 0;
   for (;;) {
     if (off >= len) return reject('formerr', id, flags, HEADER_BYTES, null);
     const labelLen = buf[off];
@@ -81,12 +142,16 @@ export function parseQuery(buf: Buffer, maxBytes = MAX_QUERY_BYTES): Query | Que
       const c = LOWER[buf[i]];
       // A "." or "\\" inside a label is escaped, so distinct wire names never share a string
       // (the same spelling message-scan.ts uses for cache keys).
-      if (c === 0x2e || c === 0x5c) NAME_SCRATCH[out++] = 0x5c;
+      if (c === 0x2e || c === 0x5c) {
+        NAME_SCRATCH[out++] = 0x5c;
+        hash = Math.imul(hash ^ 0x5c, 0x01000193);
+      }
       NAME_SCRATCH[out++] = c;
+      hash = Math.imul(hash ^ c, 0x01000193);
     }
+    hash = Math.imul(hash ^ 0x2e, 0x01000193);
     off = end;
   }
-  const qname = out === 0 ? '' : NAME_SCRATCH.toString('latin1', 0, out);
   if (off + 4 > len) return reject('formerr', id, flags, HEADER_BYTES, null);
   const qtype = (buf[off] << 8) | buf[off + 1];
   const qclass = (buf[off + 2] << 8) | buf[off + 3];
@@ -113,10 +178,39 @@ export function parseQuery(buf: Buffer, maxBytes = MAX_QUERY_BYTES): Query | Que
       o += 4 + buf.readUInt16BE(o + 2);
     }
     if (o !== end) return reject('formerr', id, flags, questionEnd, null);
-    edns = { udpSize, dnssecOk, version, nsid };
-    if (version !== 0) return reject('badvers', id, flags, questionEnd, edns);
+    if (version !== 0) return reject('badvers', id, flags, questionEnd, { udpSize, dnssecOk, version, nsid });
+    if (parser) {
+      const e = parser.reused.ownEdns;
+      e.udpSize = udpSize;
+      e.dnssecOk = dnssecOk;
+      e.version = version;
+      e.nsid = nsid;
+      edns = e;
+    } else {
+      edns = { udpSize, dnssecOk, version, nsid };
+    }
   }
-  return { kind: 'query', id, rd: (flags & FLAG_RD) !== 0, cd: (flags & FLAG_CD) !== 0, qname, qtype, qclass, questionEnd, edns, raw: buf };
+  const rd = (flags & FLAG_RD) !== 0;
+  const cd = (flags & FLAG_CD) !== 0;
+  if (parser === null) {
+    const qname = out === 0 ? '' : NAME_SCRATCH.toString('latin1', 0, out);
+    return { kind: 'query', id, rd, cd, qname, qtype, qclass, questionEnd, edns, raw: buf };
+  }
+  const strings = parser.strings;
+  strings.find(NAME_SCRATCH, out, hash, qtype, qclass, edns?.dnssecOk === true, cd);
+  const q = parser.reused;
+  q.id = id;
+  q.rd = rd;
+  q.cd = cd;
+  q.qname = strings.name !== '' || out === 0 ? strings.name : NAME_SCRATCH.toString('latin1', 0, out);
+  q.qtype = qtype;
+  q.qclass = qclass;
+  q.questionEnd = questionEnd;
+  q.edns = edns;
+  q.raw = buf;
+  q.cacheKey = strings.key;
+  q.detached = null;
+  return q;
 }
 
 /**

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { Packet } from 'dns2';
 import { AnswerCache, STALE_TTL_S, cacheKey } from '../../src/resolve/cache';
 import type { CacheConfig } from '../../src/config/schema';
+import { ScratchBuffer } from '../../src/wire/scratch-buffer';
 import { encodeResponse, type ResponseRecord, type ResponseSpec } from '../helpers/wire';
 
 const A = Packet.TYPE.A;
@@ -91,6 +92,19 @@ t.test('a cached copy is independent of the entry', async t => {
   const first = cache.get(keyA('a.example'), T0, 1);
   first?.fill(0);
   t.same(decode(cache.get(keyA('a.example'), T0, 2)).answers.map(r => r.ttl), [60]);
+});
+
+t.test('a copy into a scratch: the same bytes as a fresh copy, in the scratch, TTLs counted down', async t => {
+  const cache = new AnswerCache(config());
+  const scratch = new ScratchBuffer();
+  cache.set(keyA('a.example'), build({ qname: 'a.example', answers: [aRecord('a.example', 60)] }), T0);
+  const fresh = cache.get(keyA('a.example'), T0 + 5_000, 7, 11);
+  const into = cache.get(keyA('a.example'), T0 + 5_000, 7, 11, scratch);
+  t.ok(fresh && into);
+  t.equal(into?.length, fresh?.length, 'room for the OPT after the message, as asked');
+  t.same(into?.subarray(0, (into?.length ?? 0) - 11), fresh?.subarray(0, (fresh?.length ?? 0) - 11));
+  t.equal(into, scratch.view(into?.length ?? 0), 'a view of the scratch');
+  t.same(decode(into?.subarray(0, (into?.length ?? 0) - 11)).answers.map(r => r.ttl), [55]);
 });
 
 t.test('expiry: the smallest answer TTL, boundary at exactly TTL seconds', async t => {

@@ -10,6 +10,7 @@ import { createLogger } from '../../src/runtime/log';
 import type { DnsRequest } from '../../src/server/request';
 import { answerFor, startResponder } from '../helpers/responder';
 import { encodeQuery } from '../helpers/wire';
+import { queryClock } from '../../src/server/query-clock';
 
 /**
  * Issue 23 item 8: EDNS NSID (RFC 5001) on every resolver path (managed, apex, cached, forwarded),
@@ -52,7 +53,7 @@ function query(name: string, type: number, asks: boolean, edns = true): Buffer {
 function req(msg: Buffer): DnsRequest {
   const parsed = parseQuery(msg);
   if (parsed.kind !== 'query') throw new Error('not a query');
-  return { query: parsed, client: { address: '127.0.0.1', port: 5300 }, protocol: 'udp', receivedAt: process.hrtime.bigint() };
+  return { query: parsed, client: { address: '127.0.0.1', port: 5300 }, protocol: 'udp', receivedAt: queryClock.micros };
 }
 
 function nsidOf(m: DnsMessage): Buffer | undefined | 'no opt' {

@@ -9,6 +9,7 @@ import type { DnsRequest } from '../../src/server/request';
 import type { RecordsConfig } from '../../src/config/schema';
 import { answerFor, startResponder, type Responder, type ResponderReply } from '../helpers/responder';
 import { decode, encodeQuery } from '../helpers/wire';
+import { queryClock } from '../../src/server/query-clock';
 
 /**
  * The answer pipeline with a real forwarder and cache, upstreams in process (test/helpers/responder):
@@ -62,7 +63,7 @@ function harness(t: Test, upstreams: readonly { host: string; port: number; fami
 function request(name: string, options: { id?: number; type?: number; from?: string } = {}): DnsRequest {
   const query = parseQuery(encodeQuery(name, { id: options.id ?? 0x4242, type: options.type }));
   if (query.kind !== 'query') throw new Error('not a query');
-  return { query, client: { address: options.from ?? '127.0.0.1', port: 5300 }, protocol: 'udp', receivedAt: process.hrtime.bigint() };
+  return { query, client: { address: options.from ?? '127.0.0.1', port: 5300 }, protocol: 'udp', receivedAt: queryClock.micros };
 }
 
 async function responder(t: Test, reply: ResponderReply): Promise<Responder> {

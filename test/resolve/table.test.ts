@@ -30,6 +30,19 @@ t.test('wildcards', async (t) => {
   t.equal(table.lookup('a.example.internal'), undefined, 'the wildcard does not match its own parent');
 });
 
+t.test('matches are shared objects; wildcard walks of names asked before are remembered', async (t) => {
+  const exact = table.lookup('cs-anony-vpc.cn-hangzhou.aliyuncs.com');
+  t.equal(table.lookup('cs-anony-vpc.cn-hangzhou.aliyuncs.com'), exact, 'the same match object every time');
+  const name = 'remembered.oss-cn-hangzhou-internal.aliyuncs.com';
+  const first = table.lookup(name, true);
+  t.equal(first?.record.id, 'ep-2');
+  t.equal(first?.labelsAboveApex, 1);
+  t.equal(table.lookup(name, true), first, 'remembered: the same match');
+  t.not(table.lookup(name), first, 'without `remember` the walk is made again');
+  t.equal(table.lookup('nothing.example', true), undefined);
+  t.equal(table.lookup('nothing.example', true), undefined, 'a remembered miss stays a miss');
+});
+
 t.test('size', async (t) => {
   t.equal(table.size, 6);
   t.equal(AnswerTable.empty().lookup('anything.example'), undefined);

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap';
 import { TcpServer, type TcpLimits } from '../../src/server/tcp-server';
 import { QueryPipeline } from '../../src/server/pipeline';
-import type { DnsHandler, PipelineCounters, ZoneService } from '../../src/server/request';
+import { detachRequest, type DnsHandler, type PipelineCounters, type ZoneService } from '../../src/server/request';
 import { createLogger } from '../../src/runtime/log';
 import { finWait1, TcpDns } from '../helpers/hardening';
 import { encodeQuery } from '../helpers/wire';
@@ -31,7 +31,10 @@ const idOf = (b: Buffer): number => b.readUInt16BE(0);
 t.test('pipelined queries are all answered, out of order when the handler is', async (t) => {
   const { port } = await serve(t, (req) => {
     const delay = req.query.id === 1 ? 60 : 0;
-    return delay === 0 ? echo(req.query.raw) : new Promise((r) => setTimeout(() => r(echo(req.query.raw)), delay));
+    if (delay === 0) return echo(req.query.raw);
+    // The pipeline reuses the request for the next frame: an answer that comes later keeps a copy.
+    const own = detachRequest(req);
+    return new Promise((r) => setTimeout(() => r(echo(own.query.raw)), delay));
   });
   const c = await TcpDns.connect(port);
   t.teardown(() => c.socket.destroy());
