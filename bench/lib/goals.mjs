@@ -151,7 +151,8 @@ export function issue26Goals(agg, extra, opt) {
   } else row('hub RSS with 10,000 names', hub?.error ? `failed: ${hub.error}` : 'not measured', '—', '≤ 2× BIND\'s', undefined);
   const gc = extra.gc;
   if (gc && !gc.error) {
-    row(`young-generation GCs across ${fmtInt(gc.answers)} cached answers`, `${gc.scavenges}`, '—', '0', gc.scavenges === 0);
+    row(`young-generation GCs across ${fmtInt(gc.answers)} cached / ${fmtInt(gc.managed.answers)} managed answers`,
+      `${gc.scavenges} / ${gc.managed.scavenges} (full: ${gc.full} / ${gc.managed.full}; ${fmtInt(gc.loops.cached)} / ${fmtInt(gc.loops.managed)} loop turns)`, '—', '0', gc.scavenges === 0 && gc.managed.scavenges === 0);
   } else row('young-generation GCs across 100,000 cached answers', gc?.error ? `failed: ${gc.error}` : 'not measured', '—', '0', undefined);
   return rows;
 }
