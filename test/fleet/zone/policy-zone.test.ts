@@ -20,7 +20,7 @@ t.test('SOA, NS, then every managed name under the zone with its A and AAAA', as
   t.same(problems, []);
   t.equal(zone.origin, ORIGIN);
   t.equal(zone.serial, 1_800_000_000);
-  t.same(zone.records[0], { name: ORIGIN, type: RRType.SOA, ttl: 30, data: 'localhost hostmaster.privatelink.rpz 1800000000 60 15 1209600 30' });
+  t.same(zone.records[0], { name: ORIGIN, type: RRType.SOA, ttl: 30, data: 'localhost hostmaster.privatelink.rpz 1800000000 60 10 1209600 30' });
   t.same(zone.records[1], { name: ORIGIN, type: RRType.NS, ttl: 30, data: 'localhost' });
   t.same(of(zone.records, `cs.example.com.${ORIGIN}`), ['1 30 10.0.1.10', '1 30 10.0.2.10']);
   t.same(of(zone.records, `oss.example.com.${ORIGIN}`), ['1 30 10.0.1.20', '28 30 fd00:0:0:1::20'], 'IPv6 in canonical form');
