@@ -252,7 +252,7 @@ export class ZoneServer implements ZoneService {
     const changes = zone.journal.changesSince(from);
     if (!changes) return undefined;
     const question = { name: zone.origin, type: RRType.IXFR, class: 1 };
-    const messages = new SharedMessages(packMessages(question, ixfrRecords(zone.zone, changes)));
+    const messages = new SharedMessages(packMessages(question, ixfrRecords(zone.zone, changes)), this.transferBuilt);
     if (!byFrom) {
       byFrom = new Map();
       this.ixfrCache.set(zone, byFrom);
@@ -262,11 +262,14 @@ export class ZoneServer implements ZoneService {
     return messages;
   }
 
+  /** A shared transfer answer is built whole: the publisher passes it on (the hub releases the heap its build used). */
+  private readonly transferBuilt = (): void => this.options.publisher?.transferBuilt();
+
   private axfrMessages(zone: PublishedZone): SharedMessages {
     let messages = this.axfrCache.get(zone);
     if (!messages) {
       const question = { name: zone.origin, type: RRType.AXFR, class: 1 };
-      messages = new SharedMessages(packMessages(question, axfrRecords(zone.zone)));
+      messages = new SharedMessages(packMessages(question, axfrRecords(zone.zone)), this.transferBuilt);
       this.axfrCache.set(zone, messages);
     }
     return messages;
