@@ -46,7 +46,7 @@ export interface ZonePublisherOptions {
   readonly logger: Logger;
   /** Called for every zone whose serial moved (the notifier tells the secondaries). */
   readonly onNewSerial: (origin: string, serial: number) => void;
-  /** Called when the zone server has built a transfer answer it keeps for every reader (AXFR of a serial, IXFR of a change). */
+  /** Called when the zone server has built the AXFR answer of a serial, which it keeps for every reader. */
   readonly onTransferBuilt?: () => void;
   readonly nowMs?: () => number;
 }
@@ -252,7 +252,7 @@ export class ZonePublisher {
       });
   }
 
-  /** The zone server built a shared transfer answer (a burst of short-lived allocation). */
+  /** The zone server built the AXFR answer of a serial (a burst of short-lived allocation). */
   transferBuilt(): void {
     this.options.onTransferBuilt?.();
   }

@@ -252,7 +252,7 @@ export class ZoneServer implements ZoneService {
     const changes = zone.journal.changesSince(from);
     if (!changes) return undefined;
     const question = { name: zone.origin, type: RRType.IXFR, class: 1 };
-    const messages = new SharedMessages(packMessages(question, ixfrRecords(zone.zone, changes)), this.transferBuilt);
+    const messages = new SharedMessages(packMessages(question, ixfrRecords(zone.zone, changes)));
     if (!byFrom) {
       byFrom = new Map();
       this.ixfrCache.set(zone, byFrom);
@@ -262,7 +262,7 @@ export class ZoneServer implements ZoneService {
     return messages;
   }
 
-  /** A shared transfer answer is built whole: the publisher passes it on (the hub releases the heap its build used). */
+  /** The AXFR of a serial is built whole: the publisher passes it on (the hub releases the heap its build used; an IXFR's is small). */
   private readonly transferBuilt = (): void => this.options.publisher?.transferBuilt();
 
   private axfrMessages(zone: PublishedZone): SharedMessages {
