@@ -40,7 +40,9 @@ export function parseConfigText(text: string, options: ValidateOptions = {}): { 
         }),
       };
     }
-    raw = doc.toJS({ maxAliasCount: 100 });
+    // A copy whose strings are their own: the parser's are slices of the whole text, and any one
+    // kept (a zone name in an IXFR journal, state_dir) kept that text alive, one per reload.
+    raw = structuredClone(doc.toJS({ maxAliasCount: 100 }));
   } catch (err) {
     return { problems: [{ path: '(yaml)', problem: (err as Error).message.split('\n')[0] }] };
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type nodeCron from 'node-cron';
 import { syncSchedule } from '../config/cron-schedule';
 import type { Config } from '../config/schema';
@@ -147,7 +148,8 @@ export class Syncer {
   private rebuildApi = false;
   private backoffAttempts = 0;
   private backoffUntilMs = 0;
-  private lastInputsJson = '';
+  /** Digest of the last table's inputs as JSON: whether a sync changed the table (the JSON itself is ~100 B a name). */
+  private lastInputsDigest = '';
   private lastProblems = new Set<string>();
   private backoffReason: BackoffReason | undefined;
   /** After throttling: the one retry, at a random time on the scale of the schedule. */
@@ -187,7 +189,7 @@ export class Syncer {
     this.entryTimeoutMs = options.entryTimeoutMs;
     this.state = alignToConfig(options.initialState, this.config.records.entries);
     const initial = this.build().inputs;
-    this.lastInputsJson = JSON.stringify(initial);
+    this.lastInputsDigest = inputsDigest(initial);
     this.lastAddresses = new Map(initial.map((i) => [i.id, i]));
   }
 
@@ -533,9 +535,9 @@ export class Syncer {
     this.lastProblems = keys;
 
     this.logAddressChanges(built.inputs);
-    const json = JSON.stringify(built.inputs);
-    const tableChanged = json !== this.lastInputsJson;
-    this.lastInputsJson = json;
+    const digest = inputsDigest(built.inputs);
+    const tableChanged = digest !== this.lastInputsDigest;
+    this.lastInputsDigest = digest;
     const byId = new Map(built.inputs.map((i) => [i.id, i]));
     this.observer.usableIps(new Map(this.state.entries.map((e) => {
       const input = byId.get(e.id);
@@ -590,4 +592,8 @@ function sameMembers(a: readonly string[], b: readonly string[]): boolean {
 
 function addressesOf(input: TableEntryInput): string[] {
   return [...input.ipv4, ...input.ipv6].sort();
+}
+
+function inputsDigest(inputs: readonly TableEntryInput[]): string {
+  return createHash('sha256').update(JSON.stringify(inputs)).digest('hex');
 }

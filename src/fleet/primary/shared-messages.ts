@@ -9,7 +9,8 @@ export class SharedMessages implements Iterable<Buffer> {
   private source: Iterator<Buffer> | undefined;
   private failure: unknown;
 
-  constructor(source: Iterable<Buffer>) {
+  /** `onBuilt`: called once when the last message has been built (a hub gives the build's garbage back then). */
+  constructor(source: Iterable<Buffer>, private readonly onBuilt?: () => void) {
     this.source = source[Symbol.iterator]();
   }
 
@@ -29,8 +30,10 @@ export class SharedMessages implements Iterable<Buffer> {
         this.source = undefined;
         break;
       }
-      if (next.done) this.source = undefined;
-      else this.built.push(next.value);
+      if (next.done) {
+        this.source = undefined;
+        this.onBuilt?.();
+      } else this.built.push(next.value);
     }
     if (index >= this.built.length && this.failure !== undefined) throw this.failure;
     return this.built[index];

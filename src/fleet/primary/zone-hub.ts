@@ -40,7 +40,10 @@ export class ZoneHub {
   private readonly notifier: Notifier;
   private aclValue: TransferAcl;
   private options: ZoneHubOptions;
-  /** A publish (the zone, its digest, diff and saved history, after a config parse at start or reload) leaves a grown heap: given back soon after. */
+  /**
+   * A publish (the zone, its digest, diff and saved history, after a config parse at start or
+   * reload) and the first build of a transfer answer leave a grown heap: given back soon after.
+   */
   private readonly heapRelease = new HeapRelease();
 
   constructor(options: ZoneHubOptions) {
@@ -84,6 +87,7 @@ export class ZoneHub {
         this.notifier.announce(origin, serial);
         this.heapRelease.soon();
       },
+      onTransferBuilt: () => this.heapRelease.soon(),
     };
   }
 

@@ -46,6 +46,8 @@ export interface ZonePublisherOptions {
   readonly logger: Logger;
   /** Called for every zone whose serial moved (the notifier tells the secondaries). */
   readonly onNewSerial: (origin: string, serial: number) => void;
+  /** Called when the zone server has built the AXFR answer of a serial, which it keeps for every reader. */
+  readonly onTransferBuilt?: () => void;
   readonly nowMs?: () => number;
 }
 
@@ -248,6 +250,11 @@ export class ZonePublisher {
       .catch((err) => {
         this.options.logger.error({ err: describeError(err) }, 'zone serials or history could not be saved; after a restart serials come from the data times and the first transfers are full ones');
       });
+  }
+
+  /** The zone server built the AXFR answer of a serial (a burst of short-lived allocation). */
+  transferBuilt(): void {
+    this.options.onTransferBuilt?.();
   }
 
   /** Resolves when the last serial save has finished (tests, shutdown). */

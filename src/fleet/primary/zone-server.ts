@@ -262,11 +262,14 @@ export class ZoneServer implements ZoneService {
     return messages;
   }
 
+  /** The AXFR of a serial is built whole: the publisher passes it on (the hub releases the heap its build used; an IXFR's is small). */
+  private readonly transferBuilt = (): void => this.options.publisher?.transferBuilt();
+
   private axfrMessages(zone: PublishedZone): SharedMessages {
     let messages = this.axfrCache.get(zone);
     if (!messages) {
       const question = { name: zone.origin, type: RRType.AXFR, class: 1 };
-      messages = new SharedMessages(packMessages(question, axfrRecords(zone.zone)));
+      messages = new SharedMessages(packMessages(question, axfrRecords(zone.zone)), this.transferBuilt);
       this.axfrCache.set(zone, messages);
     }
     return messages;

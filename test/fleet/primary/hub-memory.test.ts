@@ -34,10 +34,8 @@ function liveHeap(): number {
   return process.memoryUsage().heapUsed;
 }
 
-/** Live heap bytes of a hub's data at `names` names (the texts are made before the baseline). */
+/** Live heap bytes of a hub's data at `names` names (the config texts too, if anything kept them). */
 function hubBytes(names: number): { bytes: number; records: number } {
-  const first = configText(names, 0);
-  const second = configText(names, Math.ceil(names / 100));
   const before = liveHeap();
   const publisher = new ZonePublisher({
     origin: ORIGIN,
@@ -47,10 +45,10 @@ function hubBytes(names: number): { bytes: number; records: number } {
     logger: createLogger('silent'),
     onNewSerial: () => {},
   });
-  let config = parseConfigText(first).config;
+  let config = parseConfigText(configText(names, 0)).config;
   publisher.update((config?.records.entries ?? []).map((e) => (e.kind === 'static' ? staticEntryState(e) : undefined)).filter((s) => s !== undefined), { fetchedAtMs: 1_800_000_000_000 });
   // A reload that moves 1 % of the names: the old config goes, the journal holds the change.
-  config = parseConfigText(second).config;
+  config = parseConfigText(configText(names, Math.ceil(names / 100))).config;
   const states = (config?.records.entries ?? []).map((e) => (e.kind === 'static' ? staticEntryState(e) : undefined)).filter((s) => s !== undefined);
   publisher.update(states, { fetchedAtMs: 1_800_000_001_000 });
   const zone = publisher.get(ORIGIN);

@@ -35,3 +35,22 @@ t.test('a failed build throws for every reader past the messages that were built
   t.throws(() => [...shared], /record 2 does not fit/, 'a later reader sees it too, not a short zone');
   t.same(shared.at(1), Buffer.from([1]), 'the messages before it are still there');
 });
+
+t.test('onBuilt is called once, when the last message is built, and not for a build that failed', async (t) => {
+  let built = 0;
+  const shared = new SharedMessages([Buffer.from('a'), Buffer.from('b')], () => built++);
+  shared.at(1);
+  t.equal(built, 0, 'not while messages remain to build');
+  t.equal([...shared].length, 2);
+  t.equal(built, 1, 'once the source is exhausted');
+  t.equal([...shared].length, 2);
+  t.equal(built, 1, 'later readers reuse the messages: not again');
+  let failedBuilt = 0;
+  function* failing(): Generator<Buffer> {
+    yield Buffer.from('a');
+    throw new Error('record does not fit');
+  }
+  const failed = new SharedMessages(failing(), () => failedBuilt++);
+  t.throws(() => [...failed]);
+  t.equal(failedBuilt, 0);
+});
