@@ -229,7 +229,14 @@ log: { level: info }
   const cases: readonly (readonly string[])[] = [['+noedns'], ['+edns=0'], ['+edns=0', '+dnssec'], ['+edns=0', '+ednsopt=100:'], ['+edns=1'], ['+tcp', '+edns=0'], ['+tcp', '+noedns']];
   for (const args of cases) {
     const all = ['+opcode=notify', '+norec', ...args];
-    const [mine, theirs] = await Promise.all([probe(edge.dnsPort, ZONE, 'SOA', all), probe(secondaryNamed.port, ZONE, 'SOA', all)]);
+    const [mine, first] = await Promise.all([probe(edge.dnsPort, ZONE, 'SOA', all), probe(secondaryNamed.port, ZONE, 'SOA', all)]);
+    // The reference must be a response (QR set). Once in a CI run dig showed a header without QR
+    // for named, as it prints its own message when no usable reply came: ask named again then.
+    let theirs = first;
+    for (let i = 0; i < 3 && !theirs.flags.split(' ').includes('qr'); i++) {
+      t.comment(`named's NOTIFY answer had no QR (asked again): ${theirs.raw.split('\n').filter((l) => l.startsWith(';;')).join(' | ')}`);
+      theirs = await probe(secondaryNamed.port, ZONE, 'SOA', all);
+    }
     const what = `NOTIFY ${args.join(' ')}`;
     t.equal(mine.opcode, 'NOTIFY', `${what}: a NOTIFY answer`);
     t.same([mine.status, mine.flags, mine.opt, mine.ednsVersion, mine.dnssecOk], [theirs.status, theirs.flags, theirs.opt, theirs.ednsVersion, theirs.dnssecOk], `${what}: rcode, flags, OPT, version and DO as BIND (${theirs.status} ${theirs.flags})`);
