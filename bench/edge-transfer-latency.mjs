@@ -10,6 +10,7 @@
 // Usage: node bench/edge-transfer-latency.mjs [--names 33000] [--rounds 5] [--interval 5]
 //          [--edge-cli PATH]... (one run per edge build, e.g. --edge-cli /other/tree/dist/cli.js --edge-cli dist/cli.js for a before/after)
 //          [--edge-node-flags "--cpu-prof --cpu-prof-dir=/tmp/prof"] (node flags for the edges only)
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -35,7 +36,7 @@ for (let i = 2; i < process.argv.length; i++) {
 if (opts.edgeClis.length === 0) opts.edgeClis.push(path.join(ROOT, 'dist', 'cli.js'));
 
 const ZONE = 'privatelink.rpz';
-const SECRET = Buffer.alloc(32, 0x5a).toString('base64');
+const SECRET = randomBytes(32).toString('base64'); // refused unless random and 32 bytes (hmac-sha256)
 const STATIC_NAME = 'probe.edge.example';
 const ROUND_TIMEOUT_MS = 120_000;
 

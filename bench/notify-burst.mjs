@@ -13,6 +13,7 @@
 // The burst window is --burst seconds from each publish; run once with --secondaries 0 for the
 // publish's own cost (sync, zone build) in the same window.
 // Usage: node bench/notify-burst.mjs [--secondaries 1000] [--rounds 3] [--interval 5] [--quiet 4] [--burst 3] [--follow ixfr|soa|none] [--no-write] [--out FILE]
+import { randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import dgram from 'node:dgram';
@@ -22,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpuSeconds } from './lib/proc-stats.mjs';
+import { followJsonLog } from './lib/json-log.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -51,7 +53,7 @@ if (!['ixfr', 'soa', 'none'].includes(opts.follow)) throw new Error('--follow is
 if (opts.secondaries > 250 * 250) throw new Error('at most 62,500 secondaries');
 
 const ZONE = 'privatelink.rpz';
-const SECRET = Buffer.alloc(32, 0x5a).toString('base64');
+const SECRET = randomBytes(32).toString('base64'); // refused unless random and 32 bytes (hmac-sha256)
 const KEY = { name: 'fleet', algorithm: 'hmac-sha256', secret: Buffer.from(SECRET, 'base64') };
 const QR = 0x8000;
 const AA = 0x0400;
@@ -134,25 +136,9 @@ async function startHub(dir, simEndpoint) {
   fs.writeFileSync(config, hubYaml(simEndpoint, dir));
   const proc = spawn(process.execPath, [CLI, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ALIBABA_CLOUD_ECS_METADATA_DISABLED: 'true' } });
   children.add(proc);
-  const lines = [];
-  const waiters = new Set();
-  let buf = '';
-  proc.stdout.setEncoding('utf8');
-  proc.stdout.on('data', (d) => {
-    buf += d;
-    const parts = buf.split('\n');
-    buf = parts.pop();
-    for (const l of parts) {
-      try { lines.push({ ...JSON.parse(l), seenAt: performance.now() }); } catch { /* not JSON */ }
-    }
-    for (const w of waiters) w();
-  });
-  const waitFor = (pred, timeoutMs = 30_000) => new Promise((resolve, reject) => {
-    const check = () => { const f = lines.find(pred); if (f) { waiters.delete(check); clearTimeout(timer); resolve(f); } };
-    const timer = setTimeout(() => { waiters.delete(check); reject(new Error('hub: log line not seen in time')); }, timeoutMs);
-    waiters.add(check);
-    check();
-  });
+  const log = followJsonLog(proc, 'hub');
+  const waitFor = (pred, timeoutMs = 30_000) => log.wait(pred, timeoutMs);
+  const lines = log.lines;
   proc.once('exit', (code) => { if (code !== null && code !== 0) console.error(`hub exited ${code}`); });
   const started = await waitFor((l) => l.msg === 'privatelink-dns started');
   return { proc, config, port: started.dns[0].udp, waitFor, lines };

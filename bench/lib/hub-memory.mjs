@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readStatus } from './proc-stats.mjs';
 import { killAll, sleep, stopChild, track } from './children.mjs';
+import { followJsonLog } from './json-log.mjs';
 
 const ZONE = 'privatelink.rpz';
 const mb = (kb) => +(kb / 1024).toFixed(1);
@@ -65,38 +66,6 @@ log: { level: info }
 `;
 }
 
-/** Follows a child's stdout JSON log lines; wait(pred) resolves with the first line matching. */
-function logFollower(child) {
-  const lines = [];
-  const waiters = new Set();
-  let buf = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (d) => {
-    buf += d;
-    const parts = buf.split('\n');
-    buf = parts.pop();
-    for (const l of parts) {
-      let obj;
-      try { obj = JSON.parse(l); } catch { continue; }
-      lines.push(obj);
-      for (const w of waiters) if (w.pred(obj)) { waiters.delete(w); w.resolve(obj); }
-    }
-  });
-  return {
-    lines,
-    wait(pred, timeoutMs, what) {
-      const seen = lines.find(pred);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const w = { pred, resolve: (o) => { clearTimeout(t); resolve(o); } };
-        const t = setTimeout(() => { waiters.delete(w); reject(new Error(`hub: no "${what}" within ${timeoutMs} ms`)); }, timeoutMs);
-        waiters.add(w);
-        child.once('exit', (code) => { clearTimeout(t); waiters.delete(w); reject(new Error(`hub exited (${code}) before "${what}"`)); });
-      });
-    },
-  };
-}
-
 /** kdig AXFR or IXFR=serial over TCP: {records, messages, soaSerial, incremental}. */
 async function kdigXfr(port, type, serial) {
   const args = [`@127.0.0.1`, '-p', String(port), '+tcp', '+noall', '+answer', '+nocomments', type === 'AXFR' ? 'AXFR' : `IXFR=${serial}`, ZONE];
@@ -135,7 +104,7 @@ async function measureHub({ cli, dir, names, ixfrs, changed, settleMs, nodeFlags
   const cfg = path.join(dir, 'hub.yaml');
   fs.writeFileSync(cfg, hubYaml({ names, stateDir, deadPort }));
   const child = track(spawn(process.execPath, [...nodeFlags, cli, 'serve', '--config', cfg], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  const log = logFollower(child);
+  const log = followJsonLog(child, 'hub');
   const out = { pid: child.pid };
   try {
     const started = await log.wait((l) => l.msg === 'privatelink-dns started', 180_000, 'privatelink-dns started');
