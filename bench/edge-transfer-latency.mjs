@@ -18,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './lib/dns-probe.mjs';
 import { killAll, sleep, stopChild, track } from './lib/children.mjs';
+import { bulkHubYaml, keyOnlyTransfer } from './lib/bulk-hub.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -44,26 +45,7 @@ process.on('exit', killAll);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => { killAll(); process.exit(1); });
 
 function hubYaml(stateDir, deadPort) {
-  const lines = [];
-  for (let i = 1; i <= opts.names; i++) {
-    const ips = [`10.${(i >> 8) & 255}.${i & 255}.1`, ...(i % 2 ? [`10.200.${(i >> 8) & 255}.${i & 255}`] : [])];
-    lines.push(`    - { names: ["n${String(i).padStart(5, '0')}.bulk.example"], addresses: ${JSON.stringify(ips)} }`);
-  }
-  return `region: cn-hangzhou
-listen: { dns: ["127.0.0.1:0"], http: "127.0.0.1:0" }
-access: { allow: ["127.0.0.0/8"], rate_limit: null }
-upstream: { servers: ["127.0.0.1:${deadPort}"] }
-records:
-  ttl: 30
-  entries:
-${lines.join('\n')}
-transfer:
-  zone: ${ZONE}
-  allow: ["key:fleet"]
-  keys: [{ name: fleet, algorithm: hmac-sha256, secret: "${SECRET}" }]
-state_dir: ${stateDir}
-log: { level: info }
-`;
+  return bulkHubYaml({ names: opts.names, stateDir, deadPort, transfer: keyOnlyTransfer(SECRET) });
 }
 
 function edgeYaml(stateDir, hubPort, deadPort) {

@@ -7,11 +7,13 @@
 import { spawn, execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bulkHubYaml, keyOnlyTransfer } from './lib/bulk-hub.mjs';
+import { freePort } from './lib/dns-probe.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -49,36 +51,9 @@ const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
 
 function hubYaml(names, stateDir, deadPort) {
-  const lines = [];
-  for (let i = 1; i <= names; i++) {
-    const ips = [`10.${(i >> 8) & 255}.${i & 255}.1`, ...(i % 2 ? [`10.200.${(i >> 8) & 255}.${i & 255}`] : [])];
-    lines.push(`    - { names: ["n${String(i).padStart(5, '0')}.bulk.example"], addresses: ${JSON.stringify(ips)} }`);
-  }
-  return `region: cn-hangzhou
-listen: { dns: ["127.0.0.1:0"], http: "127.0.0.1:0" }
-access: { allow: ["127.0.0.0/8"], rate_limit: null }
-upstream: { servers: ["127.0.0.1:${deadPort}"] }
-records:
-  ttl: 30
-  entries:
-${lines.join('\n')}
-transfer:
-  zone: ${ZONE}
-  allow: ["key:fleet"]
-  keys: [{ name: fleet, algorithm: hmac-sha256, secret: "${SECRET}" }]
-limits: { tcp_max_connections: 2000 }
-state_dir: ${stateDir}
-log: { level: info }
-`;
+  return bulkHubYaml({ names, stateDir, deadPort, transfer: keyOnlyTransfer(SECRET), extra: 'limits: { tcp_max_connections: 2000 }\n' });
 }
 
 async function startHub(dir) {

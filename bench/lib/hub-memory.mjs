@@ -12,23 +12,17 @@
 // the temp dir removed at the end (unless `keep`).
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { readStatus } from './proc-stats.mjs';
 import { killAll, sleep, stopChild, track } from './children.mjs';
 import { followJsonLog } from './json-log.mjs';
+import { BULK_ZONE, bulkHubYaml } from './bulk-hub.mjs';
+import { freePort } from './dns-probe.mjs';
 
-const ZONE = 'privatelink.rpz';
+const ZONE = BULK_ZONE;
 const mb = (kb) => +(kb / 1024).toFixed(1);
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
 
 function run(cmd, args, { timeoutMs = 120_000, maxBuffer = 256 << 20 } = {}) {
   return new Promise((resolve, reject) => {
@@ -39,31 +33,8 @@ function run(cmd, args, { timeoutMs = 120_000, maxBuffer = 256 << 20 } = {}) {
   });
 }
 
-/** The i-th name's addresses; `round` > 0 moves the first `changed` names to other addresses. */
-function addressesOf(i, round, changed) {
-  const moved = round > 0 && i <= changed ? round : 0;
-  return [`10.${(i >> 8) & 255}.${i & 255}.${1 + moved}`, ...(i % 2 ? [`10.200.${(i >> 8) & 255}.${i & 255}`] : [])];
-}
-
 export function hubYaml({ names, stateDir, deadPort, round = 0, changed = 0 }) {
-  const lines = [];
-  for (let i = 1; i <= names; i++) {
-    lines.push(`    - { names: ["n${String(i).padStart(5, '0')}.bulk.example"], addresses: ${JSON.stringify(addressesOf(i, round, changed))} }`);
-  }
-  return `region: cn-hangzhou
-listen: { dns: ["127.0.0.1:0"], http: "127.0.0.1:0" }
-access: { allow: ["127.0.0.0/8"], rate_limit: null }
-upstream: { servers: ["127.0.0.1:${deadPort}"] }
-records:
-  ttl: 30
-  entries:
-${lines.join('\n')}
-transfer:
-  zone: ${ZONE}
-  allow: ["127.0.0.0/8"]
-state_dir: ${stateDir}
-log: { level: info }
-`;
+  return bulkHubYaml({ names, stateDir, deadPort, round, changed, transfer: '  allow: ["127.0.0.0/8"]' });
 }
 
 /** kdig AXFR or IXFR=serial over TCP: {records, messages, soaSerial, incremental}. */
