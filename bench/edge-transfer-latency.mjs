@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from './lib/dns-probe.mjs';
 import { killAll, sleep, stopChild, track } from './lib/children.mjs';
 import { bulkHubYaml, keyOnlyTransfer } from './lib/bulk-hub.mjs';
+import { followJsonLog } from './lib/json-log.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..');
@@ -73,30 +74,9 @@ log: { level: info }
 /** A daemon whose JSON log lines on stdout are kept (`lines`) and can be waited for. */
 function startDaemon(label, cli, yamlPath, nodeFlags = []) {
   const proc = track(spawn(process.execPath, [...nodeFlags, cli, 'serve', '--config', yamlPath], { stdio: ['ignore', 'pipe', 'inherit'] }));
-  const lines = [];
-  const waiters = new Set();
-  let buf = '';
-  proc.stdout.setEncoding('utf8');
-  proc.stdout.on('data', (d) => {
-    buf += d;
-    const parts = buf.split('\n');
-    buf = parts.pop() ?? '';
-    for (const l of parts) {
-      let rec;
-      try { rec = JSON.parse(l); } catch { if (l.trim()) process.stderr.write(`${label}: ${l}\n`); continue; }
-      rec.seenAt = Date.now();
-      lines.push(rec);
-      for (const w of [...waiters]) if (w.test(rec)) { waiters.delete(w); w.resolve(rec); }
-    }
-  });
-  const waitFor = (test, what, timeoutMs = ROUND_TIMEOUT_MS) => new Promise((resolve, reject) => {
-    const found = lines.find(test);
-    if (found) return resolve(found);
-    const w = { test, resolve: (r) => { clearTimeout(timer); resolve(r); } };
-    const timer = setTimeout(() => { waiters.delete(w); reject(new Error(`${label}: no "${what}" within ${timeoutMs} ms`)); }, timeoutMs);
-    waiters.add(w);
-    proc.once('exit', (code) => reject(new Error(`${label} exited ${code} waiting for "${what}"`)));
-  });
+  const log = followJsonLog(proc, label);
+  const waitFor = (test, what, timeoutMs = ROUND_TIMEOUT_MS) => log.wait(test, timeoutMs, what);
+  const lines = log.lines;
   return { proc, lines, waitFor };
 }
 
@@ -145,7 +125,7 @@ async function runEdge(cli, hubPort, dir) {
     const seen = edge.lines.length;
     edge.proc.kill('SIGUSR2');
     const done = await edge.waitFor((r) => edge.lines.indexOf(r) >= seen && r.msg === 'zone updated from the primaries', `zone updated (round ${round + 1})`);
-    installMs.push(done.seenAt - from);
+    installMs.push(Math.round(performance.timeOrigin + done.seenAt - from));
     await sleep(500); // the saved zone is written after the log line
     windows.push([from, Date.now()]);
     await sleep(500);
@@ -154,7 +134,7 @@ async function runEdge(cli, hubPort, dir) {
   await stopChild(edge.proc);
   fs.rmSync(stateDir, { recursive: true, force: true });
   const during = results.filter((s) => windows.some(([a, b]) => s.at >= a && s.at <= b));
-  if (process.env.BENCH_DUMP) fs.writeFileSync(process.env.BENCH_DUMP, JSON.stringify({ windows, results, lines: edge.lines.map((l) => [l.seenAt, l.msg]) }));
+  if (process.env.BENCH_DUMP) fs.writeFileSync(process.env.BENCH_DUMP, JSON.stringify({ windows, results, lines: edge.lines.map((l) => [performance.timeOrigin + l.seenAt, l.msg]) }));
   const idle = results.filter((s) => s.at >= idleFrom && s.at <= idleTo);
   return { cli, idle: summary(idle), during: summary(during), installMs };
 }

@@ -1,5 +1,6 @@
 // Follows a child's stdout of JSON log lines (the daemon's pino output): every parsed line, stamped
-// with when it was seen (performance.now()), and wait(pred) for the first line that matches.
+// with when it was seen (performance.now(); add performance.timeOrigin for Unix ms), and
+// wait(pred) for the first line that matches. Lines that are not JSON go to stderr with `name`.
 
 export function followJsonLog(child, name = 'child') {
   const lines = [];
@@ -12,7 +13,7 @@ export function followJsonLog(child, name = 'child') {
     buf = parts.pop();
     for (const l of parts) {
       let obj;
-      try { obj = { ...JSON.parse(l), seenAt: performance.now() }; } catch { continue; }
+      try { obj = { ...JSON.parse(l), seenAt: performance.now() }; } catch { if (l.trim()) process.stderr.write(`${name}: ${l}\n`); continue; }
       lines.push(obj);
       for (const w of waiters) if (w.pred(obj)) { waiters.delete(w); w.resolve(obj); }
     }
