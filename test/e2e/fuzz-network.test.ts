@@ -4,15 +4,18 @@ import dgram from 'node:dgram';
 import { startDaemon, type RunningDaemon } from '../helpers/daemon';
 import { encodeQuery, decode } from '../helpers/wire';
 import { input, pointerChainMessage } from '../helpers/fuzz-inputs';
-import { settle, waitUntil } from '../helpers/settle';
+import { cpuSeconds, settle, waitUntil } from '../helpers/settle';
 import { answerFor, metric, metrics, questionOf, sleep, startResponder, TcpDns, udpAsk, type Responder } from '../helpers/hardening';
 
 /**
  * Whole process: a bounded fuzz run of the live daemon over UDP and TCP with
  * hostile inputs (random bytes, structured headers/names/OPTs, mutated queries), 64 KB
  * chained-compression-pointer messages over TCP and UDP, and upstream replies built as pointer
- * bombs. After each phase the daemon must still answer correctly, and the event-loop delay it
- * reports must stay bounded.
+ * bombs. After each phase the daemon must still answer correctly, and the CPU it spent per
+ * input must stay small: a hostile input that made the daemon work (a pointer loop followed, a
+ * quadratic decode) shows up as CPU time, whatever else the machine is doing. The event-loop
+ * delay is reported, not asserted: on a loaded machine it also counts time the daemon waited for
+ * a core.
  */
 const UDP_RUNS = Number(process.env.FUZZ_UDP_RUNS ?? 4000);
 const TCP_RUNS = Number(process.env.FUZZ_TCP_RUNS ?? 1500);
@@ -87,9 +90,20 @@ async function loopDelayMax(): Promise<number> {
   return metric(await metrics(daemon.httpPort as number), 'privatelink_dns_event_loop_delay_seconds', 'quantile="1"');
 }
 
+/**
+ * CPU the daemon may spend on a whole phase, in ms. A phase costs it 40–200 ms (tens to a hundred
+ * µs per input), so one input that stalls it for a second fails the phase, as an event-loop
+ * delay bound of 1 s did, without counting time the daemon waited for a core.
+ */
+const PHASE_CPU_MS = 1000;
+function cpuMsSince(cpuBefore: number): number {
+  return (cpuSeconds(daemon.proc.pid as number) - cpuBefore) * 1000;
+}
+
 t.test('UDP fuzz', async (t) => {
   await loopDelayMax(); // a scrape resets the window
   const m0 = await metrics(daemon.httpPort as number);
+  const cpu0 = cpuSeconds(daemon.proc.pid as number);
   const inputs = fc.sample(input, { numRuns: UDP_RUNS, seed: 4242 });
   const s = dgram.createSocket('udp4');
   let replies = 0;
@@ -124,6 +138,7 @@ t.test('UDP fuzz', async (t) => {
   const before = metric(mBig, 'privatelink_dns_dropped_packets_total');
   await waitUntil(droppedNow, (n) => n >= before + 2, 10_000);
   s.close();
+  const cpuMs = cpuMsSince(cpu0);
   const delay = await loopDelayMax();
   const m1 = await metrics(daemon.httpPort as number);
   t.equal(metric(m1, 'privatelink_dns_dropped_packets_total', 'reason="oversize"') - metric(mBig, 'privatelink_dns_dropped_packets_total', 'reason="oversize"'), 1, '64 KB pointer-chain query dropped as oversize');
@@ -131,7 +146,7 @@ t.test('UDP fuzz', async (t) => {
   const dropped = metric(m1, 'privatelink_dns_dropped_packets_total') - metric(m0, 'privatelink_dns_dropped_packets_total');
   t.equal(badReplies, 0, 'every reply decodes and has QR set (never a reflected query)');
   t.ok(replies > 0 && replies < inputs.length, `some inputs answered (${replies}), the rest dropped`);
-  t.ok(delay < 1, `event-loop delay max ${(delay * 1000).toFixed(1)} ms < 1 s`);
+  t.ok(cpuMs < PHASE_CPU_MS, `daemon CPU for the phase ${cpuMs.toFixed(0)} ms < ${PHASE_CPU_MS} ms (event-loop delay max ${(delay * 1000).toFixed(1)} ms)`);
   t.equal(daemon.proc.exitCode, null, 'daemon alive');
   await stillAnswers(t, 'after UDP fuzz');
   t.comment(`tried: ${inputs.length} fuzzed datagrams + 2 × 64 KB pointer chains in ${Date.now() - started} ms → ${replies} replies (all valid), dropped/rejected counted +${dropped} (${[...m1].filter(([k]) => k.startsWith('privatelink_dns_dropped_packets_total')).map(([k, v]) => `${/reason="([^"]+)"/.exec(k)?.[1]}=${v}`).join(' ')}); loop delay max ${(delay * 1000).toFixed(1)} ms`);
@@ -139,6 +154,7 @@ t.test('UDP fuzz', async (t) => {
 
 t.test('TCP fuzz, including a 64 KB chained-compression-pointer frame', async (t) => {
   await loopDelayMax();
+  const cpu0 = cpuSeconds(daemon.proc.pid as number);
   const inputs = fc.sample(input, { numRuns: TCP_RUNS, seed: 4343 });
   let answered = 0;
   let closedEarly = 0;
@@ -183,14 +199,16 @@ t.test('TCP fuzz, including a 64 KB chained-compression-pointer frame', async (t
   const byId = new Map(got.map((f) => [f.readUInt16BE(0), f[3] & 0x0f]));
   t.equal(byId.get(0x4444), 1, '4 KB pointer-chain query: FORMERR');
   t.equal(byId.get(0x4445), 0, 'next query on the same connection answered');
+  const cpuMs = cpuMsSince(cpu0);
   const delay = await loopDelayMax();
-  t.ok(delay < 1, `event-loop delay max ${(delay * 1000).toFixed(1)} ms < 1 s`);
+  t.ok(cpuMs < PHASE_CPU_MS, `daemon CPU for the phase ${cpuMs.toFixed(0)} ms < ${PHASE_CPU_MS} ms (event-loop delay max ${(delay * 1000).toFixed(1)} ms)`);
   await stillAnswers(t, 'after TCP fuzz');
   t.comment(`tried: ${inputs.length} fuzzed frames on ${connections} connections (+20 with random bytes) → ${answered} answers, ${closedEarly} connections closed by the daemon; 64 KB pointer chain closed=${closed}; loop delay max ${(delay * 1000).toFixed(1)} ms`);
 });
 
 t.test('upstream pointer bombs: 60 KB replies with chained and fanned-in compression pointers', async (t) => {
   await loopDelayMax();
+  const cpu0 = cpuSeconds(daemon.proc.pid as number);
   const started = Date.now();
   const bomb = await udpAsk(daemon.dnsPort, encodeQuery('bomb.example.test', { id: 0x1111 }), 3000);
   const bombMs = Date.now() - started;
@@ -205,8 +223,9 @@ t.test('upstream pointer bombs: 60 KB replies with chained and fanned-in compres
   const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => udpAsk(daemon.dnsPort, encodeQuery(`${i % 2 ? 'bomb' : 'wide'}${i}.example.test`, { id: i }), 3000)));
   const burstMs = Date.now() - burstStarted;
   t.equal(burst.filter(Boolean).length, 20, 'all 20 answered');
+  const cpuMs = cpuMsSince(cpu0);
   const delay = await loopDelayMax();
-  t.ok(delay < 1, `event-loop delay max ${(delay * 1000).toFixed(1)} ms < 1 s`);
+  t.ok(cpuMs < PHASE_CPU_MS, `daemon CPU for 22 60 KB upstream replies ${cpuMs.toFixed(0)} ms < ${PHASE_CPU_MS} ms (event-loop delay max ${(delay * 1000).toFixed(1)} ms)`);
   const m = await metrics(daemon.httpPort as number);
   t.ok(metric(m, 'privatelink_dns_upstream_requests_total', 'result="malformed"') >= 11, 'every chained-pointer reply counted as malformed');
   await stillAnswers(t, 'after pointer bombs');
