@@ -22,21 +22,29 @@ t.test('an idle loop shows (almost) no delay; a 200 ms stall shows as about 200 
   await sleep(RESOLUTION_MS * 12);
   const idle = await scrape(registry);
   // Before the fix an idle loop reported the resolution itself (>= 50 ms) as its median delay.
-  t.ok((idle.get('privatelink_dns_event_loop_delay_seconds{0.5}') ?? 1) < RESOLUTION_MS / 2000, `idle median ${idle.get('privatelink_dns_event_loop_delay_seconds{0.5}')} s is well under the sampling interval`);
-  t.ok((idle.get('nodejs_eventloop_lag_p50_seconds') ?? 1) < RESOLUTION_MS / 2000, 'the standard gauge agrees');
+  // Lateness on a loaded machine can be tens of ms; the interval itself is what the bug reported.
+  t.ok((idle.get('privatelink_dns_event_loop_delay_seconds{0.5}') ?? 1) < (RESOLUTION_MS * 0.9) / 1000, `idle median ${idle.get('privatelink_dns_event_loop_delay_seconds{0.5}')} s is under the sampling interval`);
   t.equal(idle.get('nodejs_eventloop_lag_p50_seconds'), idle.get('privatelink_dns_event_loop_delay_seconds{0.5}'));
 
   await sleep(RESOLUTION_MS * 2); // Node drops the first interval after a reset
-  const until = Date.now() + 200;
+  const stallStart = Date.now();
+  const until = stallStart + 200;
   while (Date.now() < until); // the stall
   await sleep(RESOLUTION_MS * 3);
+  // No lateness can exceed the time since the stall began plus one interval, however busy the machine.
+  const sinceStall = (Date.now() - stallStart + RESOLUTION_MS) / 1000;
   const stalled = await scrape(registry);
+  const scraped = Date.now();
   const max = stalled.get('privatelink_dns_event_loop_delay_seconds{1}') ?? 0;
-  t.ok(max >= 0.15 && max < 0.2 + RESOLUTION_MS / 1000 + 0.1, `the stall is seen as ${max} s`);
+  t.ok(max >= 0.15 && max <= sinceStall, `the stall is seen as ${max} s (at most ${sinceStall} s could be)`);
   t.equal(stalled.get('nodejs_eventloop_lag_max_seconds'), max);
 
   const after = await scrape(registry);
-  t.ok((after.get('privatelink_dns_event_loop_delay_seconds{1}') ?? 1) < 0.15, 'reset at each scrape');
+  // Without the reset the stall would still be the maximum; after it, no lateness can exceed the
+  // time since that scrape (plus one interval), a few ms here.
+  const sinceScrape = (Date.now() - scraped + RESOLUTION_MS) / 1000;
+  const afterMax = after.get('privatelink_dns_event_loop_delay_seconds{1}') ?? 1;
+  t.ok(afterMax < max && afterMax <= sinceScrape, `reset at each scrape (${afterMax} s)`);
 });
 
 t.test('without sampling the gauge is registered and left to its owner; no standard names are added', async (t) => {
