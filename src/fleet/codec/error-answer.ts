@@ -15,9 +15,8 @@ export interface ErrorAnswer {
   readonly code: 'XFR_BAD_TSIG' | 'XFR_REFUSED' | 'XFR_FAILED';
   /** For a message: "REFUSED", "NOTAUTH with TSIG error BADKEY". */
   readonly what: string;
-  readonly rcode: number;
-  /** The TSIG error the peer set, when it set one. */
-  readonly tsigError?: number;
+  /** For the error's details: the rcode, and the TSIG error the peer set when it set one. */
+  readonly details: { readonly rcode: number; readonly tsigError?: number };
 }
 
 export function readErrorAnswer(msg: DnsMessage): ErrorAnswer {
@@ -29,7 +28,7 @@ export function readErrorAnswer(msg: DnsMessage): ErrorAnswer {
   } catch {
     // a malformed TSIG on an error answer: the rcode is what it says
   }
-  if (tsigError !== 0) return { code: 'XFR_BAD_TSIG', what: `${name} with TSIG error ${tsigErrorName(tsigError)}`, rcode, tsigError };
-  if (rcode === RCode.REFUSED || rcode === RCODE_NOTAUTH) return { code: 'XFR_REFUSED', what: name, rcode };
-  return { code: 'XFR_FAILED', what: name, rcode };
+  if (tsigError !== 0) return { code: 'XFR_BAD_TSIG', what: `${name} with TSIG error ${tsigErrorName(tsigError)}`, details: { rcode, tsigError } };
+  if (rcode === RCode.REFUSED || rcode === RCODE_NOTAUTH) return { code: 'XFR_REFUSED', what: name, details: { rcode } };
+  return { code: 'XFR_FAILED', what: name, details: { rcode } };
 }

@@ -122,11 +122,7 @@ export class NotifyChannel {
     if (msg.opcode !== OPCODE_NOTIFY) return;
     if (msg.rcode !== RCode.NOERROR) {
       const answer = readErrorAnswer(msg);
-      const details = {
-        rcode: answer.rcode,
-        ...(answer.tsigError !== undefined ? { tsigError: answer.tsigError } : {}),
-        ...(check !== undefined && !check.ok ? { tsig: check.reason } : {}),
-      };
+      const details = { ...answer.details, ...(check !== undefined && !check.ok ? { tsig: check.reason } : {}) };
       const what = `the target answered ${answer.what}`;
       if (answer.code === 'XFR_FAILED') p.settle(undefined, notifyError('XFR_FAILED', p.target, p.name, what, details));
       else p.settle({ result: 'declined', error: notifyError(answer.code, p.target, p.name, what, details) });

@@ -282,11 +282,7 @@ function checkedResponse(
 
 function rcodeError(msg: DnsMessage, server: HostPort, zone: string, tsig: TsigCheck | undefined): PldnsError {
   const answer = readErrorAnswer(msg);
-  const details = {
-    rcode: answer.rcode,
-    ...(answer.tsigError !== undefined ? { tsigError: answer.tsigError } : {}),
-    ...(tsig !== undefined && !tsig.ok ? { tsig: tsig.reason } : {}),
-  };
+  const details = { ...answer.details, ...(tsig !== undefined && !tsig.ok ? { tsig: tsig.reason } : {}) };
   return xfrError(answer.code, server, zone, answer.code === 'XFR_BAD_TSIG' ? answer.what : `the primary answered ${answer.what}`, details);
 }
 
