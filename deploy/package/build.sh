@@ -116,6 +116,7 @@ sed -e 's#^ExecStart=/usr/bin/node #ExecStart=/usr/lib/privatelink-dns/node #' \
     -e 's#^\# Install: the build.*#\# Installed by the privatelink-dns package: the build in /usr/lib/privatelink-dns (own Node.js),#' \
     -e 's#^\# the config in /etc/privatelink-dns/config.yaml (see config/\*.yaml), then#\# the config in /etc/privatelink-dns/config.yaml (edit it first); the unit is enabled, so#' \
     -e 's#^\#   systemctl enable --now privatelink-dns#\#   systemctl start privatelink-dns#' \
+    -e '/^Description=/a Documentation=man:privatelink-dns(8)' \
     systemd/privatelink-dns.service > "$root/lib/systemd/system/privatelink-dns.service"
 grep -q '^ExecStart=/usr/lib/privatelink-dns/node /usr/lib/privatelink-dns/dist/cli.js serve' "$root/lib/systemd/system/privatelink-dns.service" \
   || { echo "build.sh: the unit's ExecStart was not rewritten" >&2; exit 1; }
