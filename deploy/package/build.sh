@@ -12,7 +12,9 @@
 # --no-tar    build the .deb only
 # --lint      run lintian on the .deb and fail on any error (npm run package does)
 #
-# Needs dpkg-deb (dpkg), gzip, strip (binutils), and lintian to check the result (not run here).
+# Needs dpkg-deb (dpkg), gzip, strip (binutils), and lintian to check the result (--lint).
+# node_modules leaves out what prune.list names (checked by tree-check.cjs); the man page is
+# privatelink-dns.8.
 # Architecture: that of the Node.js binary and the addon built here (amd64 on x86_64); see
 # docs/deployment.md "Other architectures".
 set -euo pipefail
@@ -68,29 +70,45 @@ trap 'rm -rf "$stage"' EXIT
 root="$stage/root"
 lib="$root/usr/lib/privatelink-dns"
 doc="$root/usr/share/doc/privatelink-dns"
-mkdir -p "$lib" "$root/usr/bin" "$root/lib/systemd/system" "$root/etc/privatelink-dns" "$doc" "$root/DEBIAN"
+mkdir -p "$lib" "$root/usr/bin" "$root/lib/systemd/system" "$root/etc/privatelink-dns" "$doc" "$root/usr/share/man/man8" "$root/DEBIAN"
 
 # The runtime without its debug symbols and static symbol table; the dynamic symbols, which
 # addons link against, stay.
-strip --strip-unneeded -o "$lib/node" "$node_bin"
+strip --strip-unneeded --remove-section=.comment -o "$lib/node" "$node_bin"
 chmod 0755 "$lib/node"
 # The build: dist/ without source maps, the addon stripped of symbols the loader does not need.
 cp -R dist "$lib/dist"
 find "$lib/dist" -name '*.map' -delete
-for f in "$lib"/dist/native/*.node; do strip --strip-unneeded "$f"; chmod 0644 "$f"; done
+for f in "$lib"/dist/native/*.node; do strip --strip-unneeded --remove-section=.comment "$f"; chmod 0644 "$f"; done
 cp package.json package-lock.json "$lib/"
 # Production dependencies only, exactly as locked (from npm's cache when it has them).
 (cd "$lib" && npm ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null)
 rm -f "$lib/package-lock.json" "$lib/node_modules/.package-lock.json"
 # `privatelink-dns --version` reports the package's version.
 PKG_VERSION="$version" node -e 'const f=process.argv[1], p=JSON.parse(require("fs").readFileSync(f,"utf8")); p.version=process.env.PKG_VERSION; require("fs").writeFileSync(f, JSON.stringify(p,null,2)+"\n")' "$lib/package.json"
-# What the modules ship for their own development or web documentation is not needed to run.
-find "$lib/node_modules" -depth -type d \( -name test -o -name tests -o -name .github -o -name .husky -o -name docs -o -name @types \) -exec rm -rf {} +
-find "$lib/node_modules" -type f \( -name '*.map' -o -name '.npmignore' -o -name '.gitattributes' -o -name '.eslintrc*' \
-  -o -name '.editorconfig' -o -name '.travis.yml' -o -name '*.html' -o -name 'inc-version.sh' \) -delete
-# Nothing in here is run by its #! line (there is no node on PATH): the launcher runs dist/cli.js
-# with the bundled node, and the modules' own CLIs are not used.
-grep -rlZ --include='*.js' --include='*.mjs' --include='*.cjs' -m1 '^#!.*node' "$lib/dist" "$lib/node_modules" | xargs -0 -r chmod 0644
+# What the modules ship that the daemon never loads (deploy/package/prune.list), then the check
+# that nothing left requires what was pruned.
+check="$here/tree-check.cjs"
+"$lib/node" "$check" requires "$lib" > "$stage/requires-before"
+(
+  cd "$lib/node_modules"
+  shopt -s globstar extglob nullglob dotglob
+  while IFS= read -r pattern; do
+    case "$pattern" in ''|'#'*) continue ;; esac
+    # shellcheck disable=SC2206 # the pattern is a glob, expanded here on purpose
+    matches=($pattern)
+    [ "${#matches[@]}" -eq 0 ] || rm -rf -- "${matches[@]}"
+  done < "$here/prune.list"
+)
+find "$lib/node_modules" -depth -type d -empty -delete
+"$lib/node" "$check" requires "$lib" > "$stage/requires-after"
+broken="$(LC_ALL=C comm -13 "$stage/requires-before" "$stage/requires-after")"
+[ -z "$broken" ] || { printf 'build.sh: the prune removed files still required (deploy/package/prune.list):\n%s\n' "$broken" >&2; exit 1; }
+# No scripts: the launcher runs dist/cli.js with the bundled node (its #! line would look for a
+# node on PATH, which the node has not got), and the modules' own CLIs are pruned above.
+sed -i '1s|^#!.*|// Run by /usr/bin/privatelink-dns on the bundled node.|' "$lib/dist/cli.js"
+left="$("$lib/node" "$check" scripts "$lib")"
+[ -z "$left" ] || { printf 'build.sh: scripts left in the tree (run them with the bundled node, or prune them):\n%s\n' "$left" >&2; exit 1; }
 
 install -m 0755 "$here/launcher.sh" "$root/usr/bin/privatelink-dns"
 # The unit from systemd/, running the bundled runtime instead of /usr/bin/node.
@@ -98,6 +116,7 @@ sed -e 's#^ExecStart=/usr/bin/node #ExecStart=/usr/lib/privatelink-dns/node #' \
     -e 's#^\# Install: the build.*#\# Installed by the privatelink-dns package: the build in /usr/lib/privatelink-dns (own Node.js),#' \
     -e 's#^\# the config in /etc/privatelink-dns/config.yaml (see config/\*.yaml), then#\# the config in /etc/privatelink-dns/config.yaml (edit it first); the unit is enabled, so#' \
     -e 's#^\#   systemctl enable --now privatelink-dns#\#   systemctl start privatelink-dns#' \
+    -e '/^Description=/a Documentation=man:privatelink-dns(8)' \
     systemd/privatelink-dns.service > "$root/lib/systemd/system/privatelink-dns.service"
 grep -q '^ExecStart=/usr/lib/privatelink-dns/node /usr/lib/privatelink-dns/dist/cli.js serve' "$root/lib/systemd/system/privatelink-dns.service" \
   || { echo "build.sh: the unit's ExecStart was not rewritten" >&2; exit 1; }
@@ -105,6 +124,8 @@ chmod 0644 "$root/lib/systemd/system/privatelink-dns.service"
 install -m 0644 config/edge-node.yaml "$root/etc/privatelink-dns/config.yaml"
 
 install -m 0644 "$here/debian/copyright" "$doc/copyright"
+gzip -9n < "$here/privatelink-dns.8" > "$root/usr/share/man/man8/privatelink-dns.8.gz"
+chmod 0644 "$root/usr/share/man/man8/privatelink-dns.8.gz"
 mkdir -p "$root/usr/share/lintian/overrides"
 install -m 0644 "$here/debian/lintian-overrides" "$root/usr/share/lintian/overrides/privatelink-dns"
 gzip -9n < "$node_license" > "$doc/node-LICENSE.gz"

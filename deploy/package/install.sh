@@ -37,6 +37,8 @@ if [ "$action" = install ]; then
   mv "$root/usr/lib/privatelink-dns.new" "$root/usr/lib/privatelink-dns"
   rm -rf "$root/usr/lib/privatelink-dns.old"
   install -m 0755 "$here/usr/bin/privatelink-dns" "$root/usr/bin/privatelink-dns"
+  mkdir -p "$root/usr/share/man/man8"
+  install -m 0644 "$here/usr/share/man/man8/privatelink-dns.8.gz" "$root/usr/share/man/man8/privatelink-dns.8.gz"
   install -m 0644 "$here/lib/systemd/system/$UNIT" "$unitdir/$UNIT"
   if [ -e "$root/etc/privatelink-dns/config.yaml" ]; then
     install -m 0644 "$here/etc/privatelink-dns/config.yaml" "$root/etc/privatelink-dns/config.yaml.dist"
@@ -70,7 +72,7 @@ fi
 rm -f "$root/etc/systemd/system/multi-user.target.wants/$UNIT" "$unitdir/$UNIT"
 [ "$systemd" = yes ] && systemctl daemon-reload
 rm -rf "$root/usr/lib/privatelink-dns"
-rm -f "$root/usr/bin/privatelink-dns"
+rm -f "$root/usr/bin/privatelink-dns" "$root/usr/share/man/man8/privatelink-dns.8.gz"
 if [ "$action" = purge ]; then
   rm -rf "$root/etc/privatelink-dns" "$root/var/lib/private/privatelink-dns" "$root/var/lib/privatelink-dns"
 fi

@@ -54,7 +54,7 @@ export class Metrics {
   readonly snapshotWrites = new Counter({ name: 'privatelink_dns_snapshot_writes_total', help: 'State snapshot writes, by result', labelNames: ['result'] as const, registers: [this.registry] });
 
   readonly transferServed = new Counter({ name: 'privatelink_dns_transfer_served_total', help: 'Zone requests served by a hub (axfr, ixfr, soa, query, notify received), by result (ok, refused, notauth, formerr, aborted, servfail)', labelNames: ['type', 'result'] as const, registers: [this.registry] });
-  readonly transferNotifies = new Counter({ name: 'privatelink_dns_transfer_notifies_sent_total', help: 'NOTIFY messages sent by a hub, by result (ack, declined, failed)', labelNames: ['result'] as const, registers: [this.registry] });
+  readonly transferNotifies = new Counter({ name: 'privatelink_dns_transfer_notifies_sent_total', help: 'NOTIFY messages sent by a hub, by result (ack, refused, bad_tsig, failed)', labelNames: ['result'] as const, registers: [this.registry] });
   readonly transferChecks = new Counter({ name: 'privatelink_dns_transfer_checks_total', help: 'SOA checks of the primaries by an edge, by result (changed, unchanged, failed)', labelNames: ['result'] as const, registers: [this.registry] });
   readonly transferReceived = new Counter({ name: 'privatelink_dns_transfer_received_total', help: 'Zone transfers received by an edge, by type (axfr, ixfr) and result', labelNames: ['type', 'result'] as const, registers: [this.registry] });
   readonly zoneRefused = new Counter({ name: 'privatelink_dns_zone_refused_total', help: 'Zones an edge refused and did not install (the current zone kept), by reason (records, address, wildcard, empty, drop)', labelNames: ['reason'] as const, registers: [this.registry] });

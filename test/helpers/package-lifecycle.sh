@@ -88,6 +88,31 @@ wait "$serve_pid" && say serve_exit 0 || say serve_exit $?
 say serve_udp_io "$(grep -o '"udpIo":"[a-z]*"' "$work/serve.log" | head -1 || true)"
 trap - EXIT
 
+# serve --demo: a sync through the real API client (the Alibaba Cloud SDK and what it loads:
+# moment, lodash, xml2js, the credentials chain) against the built-in simulator, so a prune
+# that took a file the client needs fails here.
+chroot "$m" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin privatelink-dns serve --demo --dns "127.0.0.1:$port" --http 127.0.0.1:0 > "$work/demo.log" 2>&1 &
+demo_pid=$!
+trap 'kill -KILL "$demo_pid" 2>/dev/null || true' EXIT
+answer=""
+for _ in $(seq 1 150); do
+  answer="$(dig +short +time=1 +tries=1 -p "$port" @127.0.0.1 registry-cn-hangzhou-vpc.ack.aliyuncs.com A 2>/dev/null | grep -E '^[0-9.]+$' | sort | tr '\n' ' ' || true)"
+  [ -n "$answer" ] && break
+  kill -0 "$demo_pid" 2>/dev/null || break
+  sleep 0.2
+done
+say demo_answer "${answer:-none}"
+say demo_sync "$(grep -o '"component":"sync","result":"[a-z]*"' "$work/demo.log" | head -1 || true)"
+kill -TERM "$demo_pid" 2>/dev/null || true
+wait "$demo_pid" && say demo_exit 0 || say demo_exit $?
+trap - EXIT
+
+# The manual page, as man finds it and renders it: its NAME line, and nothing on stderr (man
+# --warnings passes troff's warnings there).
+in_root env MANWIDTH=200 man --warnings -P cat 8 privatelink-dns > "$work/man.out" 2> "$work/man.err" || true
+say man_name "$(grep -c 'privatelink-dns - DNS forwarder that answers Alibaba Cloud' "$work/man.out" || true)"
+say man_stderr "$(tr '\n' ' ' < "$work/man.err")"
+
 # The operator edits the config; the daemon ran and left state behind; the unit is running.
 echo "# edited by the operator" >> "$m/etc/privatelink-dns/config.yaml"
 mkdir -p "$m/var/lib/private/privatelink-dns"
@@ -126,7 +151,8 @@ in_root "/tmp/tgz/privatelink-dns-${new}-linux-x64/install.sh" > "$work/tgz-inst
 say tgz_version_cmd "$(in_root privatelink-dns --version 2>&1)"
 in_root privatelink-dns check --config /etc/privatelink-dns/config.yaml > /dev/null 2>&1 && say tgz_check_rc 0 || say tgz_check_rc $?
 say tgz_unit "$(exists /etc/systemd/system/privatelink-dns.service)"
+say tgz_man "$(exists /usr/share/man/man8/privatelink-dns.8.gz)"
 say tgz_calls "$(calls)"
 in_root "/tmp/tgz/privatelink-dns-${new}-linux-x64/install.sh" --purge > "$work/tgz-purge.log" 2>&1 && say tgz_purge_rc 0 || say tgz_purge_rc $?
-say tgz_purge_left "$(for f in /usr/bin/privatelink-dns /usr/lib/privatelink-dns /etc/privatelink-dns /etc/systemd/system/privatelink-dns.service; do [ -e "$m$f" ] && echo "$f"; done | tr '\n' ' ')"
+say tgz_purge_left "$(for f in /usr/bin/privatelink-dns /usr/lib/privatelink-dns /usr/share/man/man8/privatelink-dns.8.gz /etc/privatelink-dns /etc/systemd/system/privatelink-dns.service; do [ -e "$m$f" ] && echo "$f"; done | tr '\n' ' ')"
 say done yes

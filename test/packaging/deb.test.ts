@@ -84,6 +84,11 @@ t.test('the .deb installs, upgrades, removes and purges on a root without Node.j
   t.equal(v('export_bind_checkconf'), 'ok', 'named-checkconf -z accepts what it wrote');
   t.equal(v('serve_udp_io'), '"udpIo":"batch"', 'the bundled addon is loaded (batch UDP engine)');
   t.equal(v('serve_exit'), '0', 'SIGTERM: exit 0');
+  t.equal(v('demo_answer'), '192.168.10.22 192.168.20.22 ', 'serve --demo: a sync through the real API client (what the prune kept of the SDK) answers dig');
+  t.equal(v('demo_sync'), '"component":"sync","result":"success"');
+  t.equal(v('demo_exit'), '0');
+  t.equal(v('man_name'), '1', 'man 8 privatelink-dns renders the page (its NAME line)');
+  t.equal(v('man_stderr'), '', 'with no warnings');
 
   // upgrade: the running unit is restarted on the new build, the edited config is kept
   t.equal(v('upgrade_rc'), '0', 'dpkg -i of the new build over the old one');
@@ -113,15 +118,26 @@ t.test('the .deb installs, upgrades, removes and purges on a root without Node.j
   t.equal(v('tgz_version_cmd'), NEW);
   t.equal(v('tgz_check_rc'), '0');
   t.equal(v('tgz_unit'), 'yes', 'the unit lands in /etc/systemd/system');
+  t.equal(v('tgz_man'), 'yes', 'and the manual page in /usr/share/man/man8');
   t.match(v('tgz_calls'), /enable privatelink-dns\.service/, 'and is enabled, not started');
   t.notMatch(v('tgz_calls'), /(^|;)start /);
   t.equal(v('tgz_purge_rc'), '0');
   t.equal(v('tgz_purge_left').trim(), '', 'install.sh --purge leaves nothing behind');
 
-  // lintian: no errors (warnings are listed in docs/deployment.md). The test's build is not
-  // compressed (npm run package uses xz), which is the one error lintian has about it.
+  // lintian: no errors, no warnings. The test's build is not compressed (npm run package uses
+  // xz), which is the one error lintian has about it, and the proof that lintian ran.
   const lint = await linted;
-  const errors = lint.stdout.split('\n').filter((l) => l.startsWith('E: ') && !/uses-no-compression-for-(control|data)-tarball/.test(l));
+  const uncompressed = /uses-no-compression-for-(control|data)-tarball/;
+  const errors = lint.stdout.split('\n').filter((l) => l.startsWith('E: ') && !uncompressed.test(l));
   t.same(errors, [], 'lintian reports no errors');
-  t.match(lint.stdout, /no-manual-page/, 'lintian ran on the package (its one known warning is there)');
+  t.same(lint.stdout.split('\n').filter((l) => l.startsWith('W: ')), [], 'lintian reports no warnings');
+  t.match(lint.stdout, uncompressed, 'lintian ran on the package');
+
+  // What prune.list leaves out is not in the package (build.sh checked that nothing left requires it).
+  const listed = await run('dpkg-deb', ['-c', join(out, `privatelink-dns_${NEW}_amd64.deb`)]);
+  const paths = listed.stdout.split('\n').map((l) => l.replace(/^.* \.\//, '/')).filter((p) => p.startsWith('/usr/lib/privatelink-dns/'));
+  t.ok(paths.some((p) => p.endsWith('/node_modules/moment/moment.js')), 'the listing is read (moment.js is there)');
+  const unwanted = paths.filter((p) => /(?<!\/licen[cs]e)\.(md|ts|map)$|\/node_modules\/moment\/(src|locale|min|dist)\/|\/(test|tests|docs)\/$/i.test(p));
+  t.same(unwanted, [], 'no docs, TypeScript, source maps, tests, or moment sources and locales');
+  t.ok(paths.some((p) => /\/node_modules\/ms\/license\.md$/i.test(p)), 'license files stay, .md ones too');
 });

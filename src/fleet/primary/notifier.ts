@@ -2,16 +2,25 @@ import type { Logger } from '../../runtime/log';
 import { describeError } from '../../errors';
 import type { NotifyTarget } from '../../config/schema';
 import { formatHostPort, type HostPort } from '../../config/units';
+import type { NotifyAnswer } from './notify-channel';
 import type { LearnedTarget } from './secondary-registry';
 
 /**
  * Sends one NOTIFY and resolves with the secondary's answer; rejects on timeout or a bad reply.
  * `keyName`: the TSIG key to sign with (the one that secondary uses); undefined: the hub's first.
  */
-export type NotifySender = (target: HostPort, zone: string, serial: number, keyName: string | undefined) => Promise<'ack' | 'declined'>;
+export type NotifySender = (target: HostPort, zone: string, serial: number, keyName: string | undefined) => Promise<NotifyAnswer>;
+
+/**
+ * How one NOTIFY attempt ended (the `result` label of privatelink_dns_transfer_notifies_sent_total):
+ * acknowledged; declined by the target — `refused` (REFUSED, or NOTAUTH without a TSIG error: it
+ * does not carry that zone) or `bad_tsig` (a TSIG error: it does not accept the key); `failed`
+ * (no answer, or one that does not count; retried).
+ */
+export type NotifyResult = 'ack' | 'refused' | 'bad_tsig' | 'failed';
 
 export interface NotifierObserver {
-  sent(result: 'ack' | 'declined' | 'failed'): void;
+  sent(result: NotifyResult): void;
 }
 
 export interface NotifierOptions {
@@ -59,9 +68,10 @@ interface Job {
  * NOTIFY (RFC 1996) for every new serial to every `transfer.notify` target and every secondary
  * learned from its own signed requests, signed with the key that secondary uses, retried with
  * backoff until it answers. A newer serial replaces a pending one (only the latest matters); a
- * target that answers REFUSED or NOTAUTH does not carry that zone and is not asked again for this
- * serial. Sends go out through one queue at a bounded rate and concurrency, so a serial change
- * with a thousand secondaries costs the hub's answers little.
+ * target that declines (REFUSED or NOTAUTH: it does not carry that zone; a TSIG error: it does not
+ * accept the key, logged as a warning) is not asked again for this serial. Sends go out through
+ * one queue at a bounded rate and concurrency, so a serial change with a thousand secondaries
+ * costs the hub's answers little.
  */
 export class Notifier {
   private readonly jobs = new Map<string, Job>();
@@ -155,9 +165,16 @@ export class Notifier {
     const target = formatHostPort(job.target);
     try {
       const answer = await send(job.target, job.zone, job.serial, job.keyName);
-      observer.sent(answer);
       if (this.jobs.get(job.key) === job) this.jobs.delete(job.key);
-      if (answer === 'declined') logger.debug({ target, zone: job.zone, serial: job.serial }, 'NOTIFY declined: the target does not carry this zone');
+      if (answer.result === 'ack') {
+        observer.sent('ack');
+      } else if (answer.error.code === 'XFR_BAD_TSIG') {
+        observer.sent('bad_tsig');
+        logger.warn({ target, zone: job.zone, serial: job.serial, err: describeError(answer.error) }, 'NOTIFY declined: the target does not accept our TSIG key; not retried for this serial');
+      } else {
+        observer.sent('refused');
+        logger.debug({ target, zone: job.zone, serial: job.serial, err: describeError(answer.error) }, 'NOTIFY refused: the target does not carry this zone');
+      }
     } catch (err) {
       observer.sent('failed');
       if (this.stopped || this.jobs.get(job.key) !== job) return;

@@ -1,23 +1,40 @@
 import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import { formatHostPort, type HostPort } from '../../config/units';
-import { PldnsError, type ErrorCode } from '../../errors';
-import { FLAG_QR, OPCODE_NOTIFY, OPCODE_QUERY, RCode, RCODE_NOTAUTH } from '../../wire/constants';
+import { PldnsError, type TransferDetails } from '../../errors';
+import { FLAG_QR, OPCODE_NOTIFY, OPCODE_QUERY, RCode, RRType } from '../../wire/constants';
 import { canonicalName } from '../../wire/name-codec';
+import { readErrorAnswer } from '../codec/error-answer';
 import { parseMessage, type DnsMessage } from '../codec/message';
 import { buildNotify } from '../codec/notify';
 import { signRequest, TsigStreamVerifier, type TsigKey } from '../codec/tsig';
 
 /**
- * The hub's NOTIFYs over one UDP socket per address family (instead of a socket per NOTIFY: a
- * burst to a thousand learned secondaries then costs a thousand datagrams, not a thousand
- * sockets). Each NOTIFY has its own random ID; an answer counts only from the target's address and
- * port, with that ID, our question and opcode, and our key's signature when signed. As before, a
- * target that answers a signed NOTIFY with a FORMERR not signed by our key does not read TSIG
- * (Unbound): it gets the same NOTIFY unsigned, once. No retransmission: the notifier retries.
+ * The one NOTIFY sender (RFC 1996). The hub's NOTIFYs go over one UDP socket per address family
+ * (instead of a socket per NOTIFY: a burst to a thousand learned secondaries then costs a thousand
+ * datagrams, not a thousand sockets). Each NOTIFY has its own random ID; an answer counts only
+ * from the target's address and port, with that ID, our question (zone, SOA) and opcode, and our
+ * key's signature when signed. A target that answers a signed NOTIFY with a FORMERR not signed by
+ * our key does not read TSIG (Unbound's rpz: answers so, with opcode QUERY): it gets the same
+ * NOTIFY unsigned, once. That gives nothing away: a NOTIFY only asks for an SOA check the target
+ * makes with its own access, and a target that wants signatures refuses the unsigned one. No
+ * retransmission: the notifier retries.
  */
 
-export type NotifyAnswer = 'ack' | 'declined';
+/**
+ * Why a target declined a NOTIFY, read from its answer (codec/error-answer.ts): XFR_REFUSED — it
+ * answered REFUSED, or NOTAUTH without a TSIG error (it does not carry the zone for us);
+ * XFR_BAD_TSIG — it set a TSIG error (BADKEY, BADSIG, BADTIME: it does not accept our key).
+ * `details` holds the rcode and the TSIG error.
+ */
+export type NotifyDeclined = PldnsError<'XFR_REFUSED' | 'XFR_BAD_TSIG'>;
+
+/**
+ * The target's answer. Anything else — no answer in time, a send error, another error rcode
+ * (XFR_FAILED), an acknowledgement that fails our TSIG check (XFR_BAD_TSIG) — rejects: the
+ * notifier retries those.
+ */
+export type NotifyAnswer = { readonly result: 'ack' } | { readonly result: 'declined'; readonly error: NotifyDeclined };
 
 interface Pending {
   readonly id: number;
@@ -29,8 +46,11 @@ interface Pending {
   readonly settle: (answer: NotifyAnswer | undefined, err?: PldnsError) => void;
 }
 
-const notifyError = (code: ErrorCode, target: HostPort, zone: string, what: string): PldnsError =>
-  new PldnsError(code, `${formatHostPort(target)} zone "${zone}": ${what}`, { details: { server: formatHostPort(target), zone } });
+function notifyError<C extends 'XFR_REFUSED' | 'XFR_BAD_TSIG' | 'XFR_FAILED' | 'XFR_TIMEOUT'>(
+  code: C, target: HostPort, zone: string, what: string, details?: Omit<TransferDetails, 'server' | 'zone'>,
+): PldnsError<C> {
+  return new PldnsError(code, `${formatHostPort(target)} zone "${zone}": ${what}`, { details: { server: formatHostPort(target), zone, ...details } });
+}
 
 export class NotifyChannel {
   private readonly sockets = new Map<4 | 6, dgram.Socket>();
@@ -92,7 +112,7 @@ export class NotifyChannel {
       return;
     }
     const q = msg.questions;
-    if ((msg.flags & FLAG_QR) === 0 || q.length !== 1 || q[0]?.name !== p.name) return;
+    if ((msg.flags & FLAG_QR) === 0 || q.length !== 1 || q[0]?.name !== p.name || q[0].type !== RRType.SOA) return;
     const check = p.key === undefined || p.signed === undefined ? undefined : new TsigStreamVerifier(p.key, p.signed.mac).verify(raw, msg);
     if (check !== undefined && !check.ok && msg.rcode === RCode.FORMERR && (msg.opcode === OPCODE_NOTIFY || msg.opcode === OPCODE_QUERY)) {
       p.signed = undefined;
@@ -100,10 +120,15 @@ export class NotifyChannel {
       return;
     }
     if (msg.opcode !== OPCODE_NOTIFY) return;
-    if (msg.rcode === RCode.REFUSED || msg.rcode === RCODE_NOTAUTH) p.settle('declined');
-    else if (msg.rcode !== RCode.NOERROR) p.settle(undefined, notifyError('XFR_FAILED', p.target, p.name, `the target answered rcode ${msg.rcode}`));
-    else if (check !== undefined && !check.ok) p.settle(undefined, notifyError('XFR_BAD_TSIG', p.target, p.name, `TSIG: ${check.reason}`));
-    else p.settle('ack');
+    if (msg.rcode !== RCode.NOERROR) {
+      const answer = readErrorAnswer(msg);
+      const details = { ...answer.details, ...(check !== undefined && !check.ok ? { tsig: check.reason } : {}) };
+      const what = `the target answered ${answer.what}`;
+      if (answer.code === 'XFR_FAILED') p.settle(undefined, notifyError('XFR_FAILED', p.target, p.name, what, details));
+      else p.settle({ result: 'declined', error: notifyError(answer.code, p.target, p.name, what, details) });
+    } else if (check !== undefined && !check.ok) {
+      p.settle(undefined, notifyError('XFR_BAD_TSIG', p.target, p.name, `TSIG: ${check.reason}`, { tsig: check.reason }));
+    } else p.settle({ result: 'ack' });
   }
 
   close(): void {

@@ -14,8 +14,7 @@ function sharedChannel(): NotifyChannel {
 
 /**
  * NOTIFY over UDP (one shared socket, notify-channel.ts), signed with the key the target uses (by
- * name: the key a learned secondary signed its requests with) or else the hub's first key;
- * REFUSED/NOTAUTH means "not carried there".
+ * name: the key a learned secondary signed its requests with) or else the hub's first key.
  */
 export function notifySender(keys: TsigKey | readonly TsigKey[] | undefined, channel: NotifyChannel = sharedChannel()): NotifySender {
   const list: readonly TsigKey[] = keys === undefined ? [] : Array.isArray(keys) ? keys : [keys as TsigKey];

@@ -2,12 +2,13 @@ import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { formatHostPort, type HostPort } from '../../config/units';
-import { CLASS_IN, FLAG_QR, FLAG_TC, MAX_MESSAGE_BYTES, OPCODE_NOTIFY, OPCODE_QUERY, RCode, RCODE_NAMES, RCODE_NOTAUTH, RRType } from '../../wire/constants';
+import { CLASS_IN, FLAG_QR, FLAG_TC, MAX_MESSAGE_BYTES, OPCODE_QUERY, RCode, RRType } from '../../wire/constants';
 import { encodeMessage, parseMessage, type DnsMessage, type DnsQuestion, type WireRecord } from '../codec/message';
 import { canonicalName } from '../../wire/name-codec';
-import { buildNotify, serialOnlySoa } from '../codec/notify';
+import { serialOnlySoa } from '../codec/notify';
+import { readErrorAnswer } from '../codec/error-answer';
 import { frameMessage, TcpFrameReader } from '../../wire/tcp-frames';
-import { readTsig, signRequest, tsigErrorName, TsigStreamVerifier, type TsigCheck, type TsigKey } from '../codec/tsig';
+import { signRequest, TsigStreamVerifier, type TsigCheck, type TsigKey } from '../codec/tsig';
 import type { Soa } from '../codec/soa';
 import { wireToSoa } from '../codec/zone-record-wire';
 import { PldnsError, type ErrorCode } from '../../errors';
@@ -16,7 +17,8 @@ import { TransferAssembler, type TransferResult } from './transfer-assembler';
 /**
  * The secondary's side of the wire: SOA checks and zone transfers over TCP (RFC 5936, 1995),
  * every answer matched to its request and TSIG-verified as a chain when a key is set (RFC 8945),
- * all of it under one deadline and a byte cap; and NOTIFY over UDP (RFC 1996) for the hub.
+ * all of it under one deadline and a byte cap. (The hub's NOTIFYs go out through
+ * primary/notify-channel.ts; an error answer reads the same on both sides: codec/error-answer.ts.)
  */
 
 export type { TransferResult } from './transfer-assembler';
@@ -279,17 +281,9 @@ function checkedResponse(
 }
 
 function rcodeError(msg: DnsMessage, server: HostPort, zone: string, tsig: TsigCheck | undefined): PldnsError {
-  const name = RCODE_NAMES[msg.rcode] ?? (msg.rcode === RCODE_NOTAUTH ? 'NOTAUTH' : String(msg.rcode));
-  let tsigError = 0;
-  try {
-    tsigError = readTsig(msg)?.error ?? 0;
-  } catch {
-    // a malformed TSIG on an error answer: report the rcode
-  }
-  const details = { rcode: msg.rcode, ...(tsig !== undefined && !tsig.ok ? { tsig: tsig.reason } : {}) };
-  if (tsigError !== 0) return xfrError('XFR_BAD_TSIG', server, zone, `${name} with TSIG error ${tsigErrorName(tsigError)}`, details);
-  if (msg.rcode === RCode.REFUSED || msg.rcode === RCODE_NOTAUTH) return xfrError('XFR_REFUSED', server, zone, `the primary answered ${name}`, details);
-  return xfrError('XFR_FAILED', server, zone, `the primary answered ${name}`, details);
+  const answer = readErrorAnswer(msg);
+  const details = { ...answer.details, ...(tsig !== undefined && !tsig.ok ? { tsig: tsig.reason } : {}) };
+  return xfrError(answer.code, server, zone, answer.code === 'XFR_BAD_TSIG' ? answer.what : `the primary answered ${answer.what}`, details);
 }
 
 function abandoned(server: HostPort, zone: string): PldnsError {
@@ -302,73 +296,4 @@ function tsigOrThrow(check: TsigCheck, server: HostPort, zone: string): void {
 
 function xfrError(code: ErrorCode, server: HostPort, zone: string, what: string, details?: Record<string, unknown>, cause?: unknown): PldnsError {
   return new PldnsError(code, `${formatHostPort(server)} zone "${zone}": ${what}`, { cause, details: { server: formatHostPort(server), zone, ...details } });
-}
-
-/**
- * Sends one NOTIFY for `zone` at `serial` from a fresh UDP socket (random port and ID) and waits
- * for its acknowledgement: NOERROR with our ID, opcode and question, TSIG-verified when keyed.
- * Datagrams that do not match are ignored until the deadline. No retransmission: the caller retries.
- *
- * A target that answers the signed NOTIFY with a FORMERR not signed by our key does not parse TSIG
- * at all (Unbound's rpz: answers so, with opcode QUERY): the same NOTIFY goes again unsigned, once. That gives nothing
- * away: a signature hides nothing, a NOTIFY only asks for an SOA check the target makes with its
- * own access, and a target that wants signatures refuses the unsigned one.
- */
-export async function sendNotify(target: HostPort, zone: string, serial: number, opts: XfrOptions): Promise<void> {
-  const name = canonicalName(zone);
-  const id = randomInt(0, 0x10000);
-  const plain = buildNotify(id, name, serial);
-  let signed = opts.key === undefined ? undefined : signRequest(plain, opts.key);
-  const request = signed?.message ?? plain;
-  const socket = dgram.createSocket(target.family === 6 ? 'udp6' : 'udp4');
-  const send = (message: Buffer, done: (err?: unknown) => void): void =>
-    socket.send(message, target.port, target.host, (err) => {
-      if (err) done(xfrError('XFR_FAILED', target, name, `NOTIFY could not be sent: ${err.message}`, undefined, err));
-    });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(xfrError('XFR_TIMEOUT', target, name, `no NOTIFY acknowledgement within ${opts.timeoutMs} ms`)), opts.timeoutMs);
-      const done = (err?: unknown): void => {
-        clearTimeout(timer);
-        if (err === undefined) resolve();
-        else reject(err);
-      };
-      socket.on('error', (err) => done(xfrError('XFR_FAILED', target, name, `NOTIFY failed: ${err.message}`, undefined, err)));
-      socket.on('message', (raw, rinfo) => {
-        if (rinfo.port !== target.port || (target.family !== 0 && rinfo.address !== target.host)) return;
-        let msg: DnsMessage;
-        try {
-          msg = parseMessage(raw);
-        } catch {
-          return;
-        }
-        const q = msg.questions;
-        if (msg.id !== id || (msg.flags & FLAG_QR) === 0) return;
-        if (q.length !== 1 || q[0].name !== name || q[0].type !== RRType.SOA) return;
-        const tsig = opts.key === undefined || signed === undefined ? undefined : new TsigStreamVerifier(opts.key, signed.mac);
-        const check = tsig?.verify(raw, msg);
-        // A signed FORMERR comes from a peer that reads TSIG: that one is a plain failure.
-        if (check !== undefined && !check.ok && msg.rcode === RCode.FORMERR && (msg.opcode === OPCODE_NOTIFY || msg.opcode === OPCODE_QUERY)) {
-          signed = undefined;
-          send(plain, done);
-          return;
-        }
-        if (msg.opcode !== OPCODE_NOTIFY) return;
-        if (msg.rcode !== RCode.NOERROR) {
-          done(rcodeError(msg, target, name, check));
-        } else if (check !== undefined && !check.ok) {
-          done(xfrError('XFR_BAD_TSIG', target, name, `TSIG: ${check.reason}`));
-        } else {
-          done();
-        }
-      });
-      send(request, done);
-    });
-  } finally {
-    try {
-      socket.close();
-    } catch {
-      // already closed by an error
-    }
-  }
 }

@@ -8,12 +8,12 @@ import { parseNotify } from '../../helpers/notify';
 import { verifyRequest, type TsigKey } from '../../../src/fleet/codec/tsig';
 import { zoneRecordKey, type ZoneRecord } from '../../../src/fleet/codec/zone-record';
 import { formatSoa, parseSoa } from '../../../src/fleet/codec/soa';
-import { querySoa, sendNotify, transferZone, type TransferResult } from '../../../src/fleet/secondary/xfr-client';
+import { querySoa, transferZone, type TransferResult } from '../../../src/fleet/secondary/xfr-client';
 import { namedKey, startNamed, type NamedInstance } from '../../helpers/named';
 import { freePort } from '../../helpers/ports';
 import { requireTool } from '../../helpers/tools';
 
-/** The transfer client against a real BIND 9 primary: SOA, AXFR, IXFR (journal), errors, NOTIFY. */
+/** The transfer client against a real BIND 9 primary: SOA, AXFR, IXFR (journal), errors, named's NOTIFY. */
 
 const Z = 'privatelink.rpz';
 // A generated key of hmac-sha256's output size, as tsig-keygen makes (RFC 8945 §6).
@@ -128,8 +128,9 @@ t.test('errors are typed', async (t) => {
   await t.rejects(querySoa({ host: '127.0.0.1', port: closed, family: 4 }, Z, { timeoutMs: TIMEOUT_MS }), { code: 'XFR_FAILED' }, 'connection refused');
 });
 
-t.test("named's NOTIFY parses and verifies; named acknowledges ours", async (t) => {
-  // A second named, secondary for the zone, told of changes by NOTIFY and signed with the key.
+t.test("named's NOTIFY parses and verifies", async (t) => {
+  // A second named, primary for the zone, tells us of it by NOTIFY signed with the key.
+  // (named answering our NOTIFY: test/fleet/primary/notify-channel.named.test.ts.)
   const sock = dgram.createSocket('udp4');
   await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
   const notifyPort = sock.address().port;
@@ -147,18 +148,4 @@ zone "${Z}" { type primary; file "rpz.zone"; notify explicit; also-notify { 127.
   const msg = parseMessage(raw);
   t.same(parseNotify(msg), { zone: Z, serial: 1 }, 'zone and serial');
   t.match(verifyRequest(raw, msg, [KEY]), { kind: 'signed' }, "named's TSIG verifies");
-
-  // named as a secondary (primary: the named above) accepts our signed NOTIFY.
-  const secondary = await startNamed({
-    config: `${namedKey('fleet', 'hmac-sha256', KEY.secret)}
-zone "${Z}" { type secondary; file "copy.zone"; primaries { 127.0.0.1 port ${named.port} key fleet; }; allow-notify { 127.0.0.1; }; };`,
-  });
-  t.teardown(() => secondary.stop());
-  const target = { host: '127.0.0.1', port: secondary.port, family: 4 as const };
-  await sendNotify(target, Z, 5, { key: KEY, timeoutMs: TIMEOUT_MS });
-  t.pass('signed NOTIFY acknowledged');
-  await secondary.waitForLog(/notify from 127\.0\.0\.1#\d+: serial 5/, 10_000);
-  t.pass('named logged our serial');
-  await t.rejects(sendNotify(target, 'other.zone', 5, { key: KEY, timeoutMs: TIMEOUT_MS }), { code: 'XFR_REFUSED' }, 'zone it does not hold');
-  await t.rejects(sendNotify(target, Z, 5, { key: { ...KEY, secret: Buffer.from('wrong') }, timeoutMs: TIMEOUT_MS }), { code: 'XFR_BAD_TSIG' }, 'wrong key');
 });
