@@ -1,3 +1,4 @@
+import { copyBytes } from '../wire/response';
 import { frameMessage } from '../wire/tcp-frames';
 
 /** Where a batch of framed answers goes: one connection, which writes them with one write(). */
@@ -40,7 +41,7 @@ export class TcpReplyBatch {
     const memory = this.memory;
     memory[this.length] = bytes.length >>> 8;
     memory[this.length + 1] = bytes.length & 0xff;
-    bytes.copy(memory, this.length + 2);
+    copyBytes(bytes, 0, bytes.length, memory, this.length + 2);
     this.length += size;
     this.owner = target;
   }

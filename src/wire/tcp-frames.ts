@@ -1,5 +1,6 @@
 /** DNS over TCP: each message behind a 2-byte length (RFC 1035 §4.2.2, RFC 7766). */
 import { MAX_MESSAGE_BYTES } from './constants';
+import { copyBytes } from './response';
 import type { ScratchBuffer } from './scratch-buffer';
 
 export function frameMessage(msg: Buffer): Buffer {
@@ -82,7 +83,7 @@ export class TcpFrameReader {
     while (filled < out.length) {
       const head = this.pending[0] as Buffer;
       const n = Math.min(out.length - filled, head.length - this.headOffset);
-      head.copy(out, filled, this.headOffset, this.headOffset + n);
+      copyBytes(head, this.headOffset, this.headOffset + n, out, filled);
       filled += n;
       this.skip(n);
     }
