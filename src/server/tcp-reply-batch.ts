@@ -64,7 +64,7 @@ export class TcpReplyBatch {
     if (owner === undefined || length === 0) return;
     // The write may be queued behind unsent bytes: it gets its own copy, the batch memory is reused.
     const frames = Buffer.allocUnsafe(length);
-    this.memory.copy(frames, 0, 0, length);
+    copyBytes(this.memory, 0, length, frames, 0);
     owner.writeFrames(frames);
   }
 
