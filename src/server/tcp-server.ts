@@ -3,10 +3,13 @@ import type { Logger } from '../runtime/log';
 import { PldnsError } from '../errors';
 import { formatHostPort, type HostPort } from '../config/units';
 import { MAX_QUERY_BYTES } from '../wire/constants';
+import { ScratchBuffer } from '../wire/scratch-buffer';
 import { frameMessage, TcpFrameReader } from '../wire/tcp-frames';
-import type { PipelineCounters } from './request';
+import type { ClientAddress, PipelineCounters } from './request';
 import type { PipelineOutput, QueryPipeline } from './pipeline';
+import { queryClock } from './query-clock';
 import { StreamScheduler } from './stream-scheduler';
+import { TcpReplyBatch, type ReplyTarget } from './tcp-reply-batch';
 
 export interface TcpLimits {
   /** Open connections of every listener sharing one TcpSlots. */
@@ -116,6 +119,10 @@ export class TcpServer {
   readonly counters: PipelineCounters;
   /** Every transfer stream of this listener takes turns here. */
   readonly streams = new StreamScheduler();
+  /** The answers to the queries of one read, written together (every connection's in turn). */
+  readonly replies = new TcpReplyBatch();
+  /** The query being served, copied out of the read chunks (serving is synchronous: one for all connections). */
+  readonly query = new ScratchBuffer(MAX_QUERY_BYTES);
 
   constructor(readonly options: TcpServerOptions) {
     this.counters = options.pipeline.pipelineCounters;
@@ -210,8 +217,10 @@ export class TcpServer {
 }
 
 /** One client connection: frame reassembly, pipelining, backpressure, deadlines. */
-class Connection {
+class Connection implements ReplyTarget {
   private readonly frames = new TcpFrameReader();
+  /** The peer, read once: handed to the pipeline with every query (which copies it to keep it). */
+  private readonly client: ClientAddress;
   private inFlight = 0;
   private paused = false;
   private scheduled = false;
@@ -231,6 +240,7 @@ class Connection {
 
   constructor(private readonly socket: net.Socket, readonly address: string, private readonly server: TcpServer) {
     const { limits, logger } = server.options;
+    this.client = { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
     // No socket activity for the idle time: a reader that stopped reading what we write (a stalled
     // transfer) is cut off; a query still waiting on an upstream is not idle (the sweep handles the rest).
     socket.setTimeout(limits.idleTimeoutMs, () => {
@@ -242,12 +252,17 @@ class Connection {
       this.readEnded = true;
       this.endIfDone();
     });
+    const replies = server.replies;
     this.output = {
-      send: (bytes) => this.write(bytes),
+      // Answers are copied into the reply batch at once (the resolver may build them in a reused
+      // buffer); drain refreshes the query clock once per read.
+      copiesReplies: true,
+      stampsArrival: true,
+      send: (bytes) => replies.add(this, bytes),
       hold: () => {
         this.inFlight++;
         return (bytes) => {
-          if (bytes) this.write(bytes);
+          if (bytes && !this.socket.destroyed) replies.addLater(this, bytes);
           this.settle();
         };
       },
@@ -356,9 +371,21 @@ class Connection {
     this.drain();
   }
 
+  /** Serves the complete frames read (up to framesPerTick), then writes their answers at once. */
   private drain(): void {
+    this.serveFrames();
+    this.server.replies.flush();
+    if (!this.paused) this.endIfDone();
+  }
+
+  private serveFrames(): void {
     this.scheduled = false;
     const { limits } = this.server.options;
+    const { pipeline } = this.server.options;
+    const query = this.server.query;
+    // Every frame of this read arrived by now: one clock read for all of them.
+    queryClock.refresh();
+    const now = queryClock.wallMs;
     let frames = 0;
     while (!this.socket.destroyed && this.frames.nextLength >= 0) {
       if (this.inFlight >= limits.maxInFlight) {
@@ -370,13 +397,12 @@ class Connection {
         this.socket.destroy();
         return;
       }
-      const frame = this.frames.take();
+      const frame = this.frames.takeInto(query);
       if (frame === undefined) break;
       // The bytes after a complete frame start the next one now.
-      this.idleSince = Date.now();
-      this.frameStartedAt = this.frames.bufferedBytes > 0 ? this.idleSince : -1;
-      const client = { address: this.socket.remoteAddress ?? '', port: this.socket.remotePort ?? 0 };
-      this.server.options.pipeline.serve(frame, client, 'tcp', this.output);
+      this.idleSince = now;
+      this.frameStartedAt = this.frames.bufferedBytes > 0 ? now : -1;
+      pipeline.serve(frame, this.client, 'tcp', this.output);
       if (++frames >= limits.framesPerTick && this.frames.nextLength >= 0) {
         // Yield so one connection cannot monopolise the loop with a long pipeline.
         this.pause();
@@ -388,7 +414,6 @@ class Connection {
       }
     }
     this.resume();
-    this.endIfDone();
   }
 
   private settle(): void {
@@ -401,6 +426,8 @@ class Connection {
   private endIfDone(): void {
     if (!this.readEnded || this.inFlight > 0 || this.scheduled || this.socket.destroyed || this.socket.writableEnded) return;
     if (this.frames.hasMessage) return;
+    // Answers that came later may still sit in the reply batch: they go before our FIN.
+    if (this.server.replies.holds(this)) this.server.replies.flush();
     this.socket.end();
   }
 
@@ -418,11 +445,12 @@ class Connection {
     }
   }
 
-  private write(bytes: Buffer): void {
+  /** Framed answers from the reply batch. */
+  writeFrames(frames: Buffer): void {
     const socket = this.socket;
     if (socket.destroyed) return;
     this.idleSince = Date.now();
-    socket.write(frameMessage(bytes));
+    socket.write(frames);
     if (socket.writableLength > this.server.options.limits.maxWriteBufferBytes) {
       // The client is not reading its answers; do not hold memory for it.
       this.server.counters.dropped('tcp_slow_reader');
@@ -490,6 +518,8 @@ class Connection {
           finish();
           return false;
         }
+        // Answers held for this connection go first (each is a whole frame: nothing interleaves inside one).
+        if (this.server.replies.holds(this)) this.server.replies.flush();
         socket.write(frameMessage(next.value));
         if (socket.writableLength > roomBytes && !socket.destroyed) {
           progress.waitingSince = Date.now();

@@ -1,5 +1,7 @@
 /** DNS over TCP: each message behind a 2-byte length (RFC 1035 §4.2.2, RFC 7766). */
 import { MAX_MESSAGE_BYTES } from './constants';
+import { copyBytes } from './response';
+import type { ScratchBuffer } from './scratch-buffer';
 
 export function frameMessage(msg: Buffer): Buffer {
   if (msg.length > MAX_MESSAGE_BYTES) throw new RangeError(`message of ${msg.length} bytes cannot be framed`);
@@ -11,12 +13,15 @@ export function frameMessage(msg: Buffer): Buffer {
 
 /**
  * Cuts a TCP byte stream into messages, whatever the reads: a message split over many chunks,
- * or many messages (and a part of the next) in one chunk. Chunks are joined only once a whole
- * message is there, so a big message in small reads stays linear. A reader that takes messages
- * one at a time (to pause between them) uses append and take; push does both.
+ * or many messages (and a part of the next) in one chunk. The chunks are held as read (no joining:
+ * a big message in small reads stays linear); a taken message is copied out of them. A reader
+ * that takes messages one at a time (to pause between them) uses append and take (or takeInto, no
+ * allocation); push does both.
  */
 export class TcpFrameReader {
-  private pending: Buffer[] = [];
+  private readonly pending: Buffer[] = [];
+  /** Where the untaken bytes start in pending[0]. */
+  private headOffset = 0;
   private pendingBytes = 0;
 
   /** Bytes held that are not yet taken (a partial message, or whole ones not taken yet). */
@@ -27,8 +32,9 @@ export class TcpFrameReader {
   /** The length the message at the head announces; -1 while its 2-byte prefix is incomplete. */
   get nextLength(): number {
     if (this.pendingBytes < 2) return -1;
-    const head = this.pending[0];
-    return head.length >= 2 ? head.readUInt16BE(0) : (head[0] << 8) | (this.pending[1] as Buffer)[0];
+    const head = this.pending[0] as Buffer;
+    const at = this.headOffset;
+    return at + 2 <= head.length ? (head[at] << 8) | head[at + 1] : (head[at] << 8) | (this.pending[1] as Buffer)[0];
   }
 
   /** A whole message is buffered and can be taken. */
@@ -46,14 +52,20 @@ export class TcpFrameReader {
   /** The message at the head, as its own copy; undefined while it is incomplete. */
   take(): Buffer | undefined {
     if (!this.hasMessage) return undefined;
-    const total = 2 + this.nextLength;
-    if (this.pending[0].length < total) this.pending = [Buffer.concat(this.pending, this.pendingBytes)];
-    const head = this.pending[0];
-    const msg = Buffer.from(head.subarray(2, total));
-    if (head.length === total) this.pending.shift();
-    else this.pending[0] = head.subarray(total);
-    this.pendingBytes -= total;
-    return msg;
+    const out = Buffer.allocUnsafe(this.nextLength);
+    this.consume(out);
+    return out;
+  }
+
+  /**
+   * The message at the head copied into `into` (the view of its length, valid until `into` is used
+   * again); undefined while it is incomplete. Nothing is allocated however the message was read.
+   */
+  takeInto(into: ScratchBuffer): Buffer | undefined {
+    if (!this.hasMessage) return undefined;
+    const out = into.view(this.nextLength);
+    this.consume(out);
+    return out;
   }
 
   /** Takes a chunk; returns the messages it completes, in order. */
@@ -62,5 +74,34 @@ export class TcpFrameReader {
     const out: Buffer[] = [];
     for (let msg = this.take(); msg !== undefined; msg = this.take()) out.push(msg);
     return out;
+  }
+
+  /** Drops the head message's prefix and copies its body into `out` (exactly its length). */
+  private consume(out: Buffer): void {
+    this.skip(2);
+    let filled = 0;
+    while (filled < out.length) {
+      const head = this.pending[0] as Buffer;
+      const n = Math.min(out.length - filled, head.length - this.headOffset);
+      copyBytes(head, this.headOffset, this.headOffset + n, out, filled);
+      filled += n;
+      this.skip(n);
+    }
+  }
+
+  private skip(bytes: number): void {
+    this.pendingBytes -= bytes;
+    let left = bytes;
+    while (left > 0) {
+      const head = this.pending[0] as Buffer;
+      const inHead = head.length - this.headOffset;
+      if (left < inHead) {
+        this.headOffset += left;
+        return;
+      }
+      left -= inHead;
+      this.pending.shift();
+      this.headOffset = 0;
+    }
   }
 }

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import t, { type Test } from 'tap';
 import { TcpServer, type TcpLimits } from '../../src/server/tcp-server';
 import { QueryPipeline } from '../../src/server/pipeline';
@@ -212,4 +213,132 @@ t.test('a transfer handed whole to the kernel: a reader that comes back late sti
   t.equal(open(), 0, 'the reader that never reads is let go too');
   t.equal(finWait1(port), 0, 'reset: nothing lingers behind its unread zone');
   t.ok(dropped.includes('tcp_transfer_timeout'), 'counted as tcp_transfer_timeout');
+});
+
+/**
+ * Counts, on the server's side of connections to `port`, the reads that delivered bytes and the
+ * write() calls, through the net.Socket methods every accepted socket uses.
+ */
+function countServerIo(t: Test, port: number): { reads: number; writes: number } {
+  const seen = { reads: 0, writes: 0 };
+  const proto = net.Socket.prototype;
+  const { write, emit } = proto;
+  proto.write = function (this: net.Socket, ...args: unknown[]) {
+    if (this.localPort === port) seen.writes++;
+    return (write as (...a: unknown[]) => boolean).apply(this, args);
+  } as typeof proto.write;
+  proto.emit = function (this: net.Socket, event: string | symbol, ...args: unknown[]) {
+    if (event === 'data' && this.localPort === port) seen.reads++;
+    return (emit as (...a: unknown[]) => boolean).apply(this, [event, ...args]);
+  } as typeof proto.emit;
+  t.teardown(() => {
+    proto.write = write;
+    proto.emit = emit;
+  });
+  return seen;
+}
+
+/** `count` framed queries with ids 1..count, as one buffer (one client write). */
+function pipelined(count: number): Buffer {
+  return Buffer.concat(
+    Array.from({ length: count }, (_, i) => {
+      const q = encodeQuery(`q${i + 1}.example`, { id: i + 1 });
+      return Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]);
+    }),
+  );
+}
+
+t.test('the answers to the queries of one read go out in one write, in order, each from its own bytes', async (t) => {
+  // The handler builds every answer in one reused buffer, as the resolver does when the transport
+  // copies answers out (replyCopied): an answer not copied at once would be overwritten by the next.
+  const shared = Buffer.alloc(512);
+  let copied = 0;
+  const { port } = await serve(
+    t,
+    (req) => {
+      if (req.replyCopied === true) copied++;
+      const raw = req.query.raw;
+      raw.copy(shared);
+      shared[2] |= 0x80;
+      return shared.subarray(0, raw.length);
+    },
+    { maxInFlight: 64, framesPerTick: 64 },
+  );
+  const io = countServerIo(t, port);
+  const c = await TcpDns.connect(port);
+  t.teardown(() => c.socket.destroy());
+  c.socket.write(pipelined(40));
+  await c.waitFrames(40, 3000);
+  t.same(c.frames.map(idOf), Array.from({ length: 40 }, (_, i) => i + 1), 'every answer, in query order, each its own');
+  const wrong = c.frames.filter((f, i) => !f.equals(echo(encodeQuery(`q${i + 1}.example`, { id: i + 1 }))));
+  t.equal(wrong.length, 0, 'each answer is its own query\'s, byte for byte');
+  t.equal(copied, 40, 'the handler was told the transport copies its answers');
+  t.ok(io.reads >= 1, `${io.reads} read(s)`);
+  t.equal(io.writes, io.reads, `one write per read that carried queries, not one per answer (${io.writes} writes for 40 answers)`);
+});
+
+t.test('answers that come later in the same turn share a write too', async (t) => {
+  const { port } = await serve(t, (req) => Promise.resolve(echo(Buffer.from(req.query.raw))), { maxInFlight: 64, framesPerTick: 64 });
+  const io = countServerIo(t, port);
+  const c = await TcpDns.connect(port);
+  t.teardown(() => c.socket.destroy());
+  c.socket.write(pipelined(30));
+  await c.waitFrames(30, 3000);
+  t.same([...c.frames.map(idOf)].sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i + 1), 'every query answered once');
+  t.equal(io.writes, io.reads, `answers resolved in one turn go out together (${io.writes} writes for 30 answers, ${io.reads} reads)`);
+});
+
+t.test('a client that sends its queries and its FIN at once gets every later answer before the end', async (t) => {
+  const { port } = await serve(t, (req) => {
+    const own = detachRequest(req);
+    // Answered after the FIN was read: the last answer is what lets the server end its side.
+    return new Promise((r) => setTimeout(() => r(echo(own.query.raw)), 50));
+  });
+  const c = await TcpDns.connect(port);
+  t.teardown(() => c.socket.destroy());
+  c.socket.end(pipelined(6));
+  t.ok(await c.waitClosed(3000), 'the server ends the connection');
+  t.same([...c.frames.map(idOf)].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6], 'after writing every answer');
+});
+
+t.test('answers for two connections delivered in one turn, interleaved, each reach their own connection in order', async (t) => {
+  // Every answer waits until all eight queries of both connections are in, then all are released
+  // in one turn, alternating between the connections: the reply batch changes hands at each one.
+  const waiting: { id: number; release: () => void }[] = [];
+  const { port } = await serve(
+    t,
+    (req) => {
+      const own = detachRequest(req);
+      return new Promise<Buffer>((resolve) => {
+        waiting.push({ id: own.query.id, release: () => resolve(echo(own.query.raw)) });
+        if (waiting.length === 8) {
+          const a = waiting.filter((w) => w.id < 100);
+          const b = waiting.filter((w) => w.id > 100);
+          for (let i = 0; i < 5; i++) {
+            a[i]?.release();
+            b[i]?.release();
+          }
+        }
+      });
+    },
+    { maxInFlight: 64 },
+  );
+  const a = await TcpDns.connect(port);
+  const b = await TcpDns.connect(port);
+  t.teardown(() => {
+    a.socket.destroy();
+    b.socket.destroy();
+  });
+  const onlyB = Buffer.concat(
+    [101, 102, 103].map((id) => {
+      const q = encodeQuery('b.example', { id });
+      return Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]);
+    }),
+  );
+  a.socket.write(pipelined(5));
+  b.socket.write(onlyB);
+  await Promise.all([a.waitFrames(5, 3000), b.waitFrames(3, 3000)]);
+  await new Promise((r) => setTimeout(r, 50));
+  t.same(a.frames.map(idOf), [1, 2, 3, 4, 5], 'the first connection: its own answers, in the order they came');
+  t.same(b.frames.map(idOf), [101, 102, 103], 'the second: its own');
 });

@@ -1,6 +1,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import { frameMessage, TcpFrameReader } from '../../src/wire/tcp-frames';
+import { ScratchBuffer } from '../../src/wire/scratch-buffer';
 
 /** The one TCP framing (server, upstream exchange, zone transfer client): any chunking gives the same messages. */
 
@@ -67,6 +68,54 @@ t.test('any messages, any chunking: the same messages in order (property)', asyn
           off += size;
         }
         return got.length === msgs.length && got.every((g, i) => g.equals(msgs[i] as Buffer)) && r.bufferedBytes === 0;
+      },
+    ),
+    { numRuns: RUNS },
+  );
+  t.pass(`${RUNS} runs`);
+});
+
+t.test('takeInto: the message copied into the scratch buffer, whatever chunks it came in', async (t) => {
+  const scratch = new ScratchBuffer(1024);
+  const r = new TcpFrameReader();
+  const a = Buffer.alloc(300, 0xa1);
+  const b = Buffer.alloc(300, 0xb2);
+  const stream = Buffer.concat([frameMessage(a), frameMessage(b), frameMessage(Buffer.from('tail'))]);
+  // The first message over three chunks (its prefix split too), the second and part of the third in one.
+  r.append(stream.subarray(0, 1));
+  t.equal(r.takeInto(scratch), undefined, 'half a prefix: nothing');
+  r.append(stream.subarray(1, 100));
+  r.append(stream.subarray(100, 607));
+  const first = r.takeInto(scratch) as Buffer;
+  t.ok(first.equals(a), 'spread over three chunks');
+  const second = r.takeInto(scratch) as Buffer;
+  t.ok(second.equals(b), 'the next one, from the middle of a chunk');
+  t.equal(second, first, 'the same view for the same length: nothing allocated');
+  t.equal(r.takeInto(scratch), undefined, 'the third is incomplete');
+  r.append(stream.subarray(607));
+  t.same(r.takeInto(scratch), Buffer.from('tail'));
+  t.equal(r.bufferedBytes, 0);
+});
+
+t.test('takeInto and take give the same messages for any chunking (property)', async (t) => {
+  const scratch = new ScratchBuffer();
+  fc.assert(
+    fc.property(
+      fc.array(fc.uint8Array({ maxLength: 600 }), { maxLength: 8 }),
+      fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 20 }),
+      (raw, cuts) => {
+        const msgs = raw.map((m) => Buffer.from(m));
+        const stream = Buffer.concat(msgs.map(frameMessage));
+        const r = new TcpFrameReader();
+        let i = 0;
+        let ok = true;
+        for (let off = 0, c = 0; off < stream.length; c++) {
+          const size = cuts[c % cuts.length] as number;
+          r.append(stream.subarray(off, off + size));
+          off += size;
+          for (let m = r.takeInto(scratch); m !== undefined; m = r.takeInto(scratch)) ok &&= m.equals(msgs[i++] as Buffer);
+        }
+        return ok && i === msgs.length && r.bufferedBytes === 0;
       },
     ),
     { numRuns: RUNS },
