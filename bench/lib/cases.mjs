@@ -25,7 +25,18 @@ export async function runCase(ctx, c, { upPort, files }) {
   const info = CASES[c];
   const D = opt.duration;
   const LD = opt.latencyDuration;
-  const run = (args, o = {}) => dnsperfRun(args, { ...o, limitMs: (D + LD + 30) * 1000 });
+  // dnsperf itself sometimes dies mid-run over TCP ("unexpected id … Bad file descriptor", seen
+  // against dnsmasq): that run is repeated once, and the repeat is said, before the case fails.
+  const run = async (args, o = {}) => {
+    const o2 = { ...o, limitMs: (D + LD + 30) * 1000 };
+    try {
+      return await dnsperfRun(args, o2);
+    } catch (e) {
+      console.log(`bench: dnsperf failed (${e.message}); running it once more`);
+      await new Promise((r) => setTimeout(r, 1000));
+      return dnsperfRun(args, o2);
+    }
+  };
   const fileFor = (count) => (info.file ? files[info.file] : writeMissFile(work, count));
   const done = (file) => { if (!info.file) fs.rmSync(file, { force: true }); };
   const conc = info.mode === 'tcp' ? ['-c', String(opt.tcpClients), '-q', String(opt.tcpOutstanding), '-m', 'tcp'] : ['-c', String(opt.clients), '-q', String(opt.outstanding)];
