@@ -3,6 +3,7 @@ import type { Logger } from '../runtime/log';
 import { type Metrics, notifierObserver, publishedSerialObserver, zoneServerObserver } from '../metrics';
 import type { ZoneHub, ZoneHubOptions } from '../fleet/primary/zone-hub';
 import type { NotifyReceiver, ZoneServer } from '../fleet/primary/zone-server';
+import type { NotifyChannel } from '../fleet/primary/notify-channel';
 import { dataFetchedAtMs } from '../privatelink/model';
 import { fleet } from './fleet-modules';
 import type { SourceUpdate } from './table-source';
@@ -22,6 +23,8 @@ export class ZoneService {
   private hub: ZoneHub | undefined;
   private serverValue: ZoneServer | undefined;
   private last: SourceUpdate | undefined;
+  /** The hub's NOTIFY sockets, kept over reloads (a reload builds a new sender on the same channel). */
+  private notifyChannel: NotifyChannel | undefined;
 
   private constructor(private readonly options: ZoneServiceOptions, private readonly notifyReceiver: NotifyReceiver | undefined) {}
 
@@ -73,15 +76,17 @@ export class ZoneService {
 
   async stop(): Promise<void> {
     await this.hub?.stop();
+    this.notifyChannel?.close();
   }
 
   private hubOptions(config: Config): ZoneHubOptions | undefined {
     if (!config.transfer) return undefined;
+    this.notifyChannel ??= new (fleet().NotifyChannel)();
     return {
       transfer: config.transfer,
       records: config.records,
       stateDir: config.stateDir,
-      sendNotify: fleet().notifySender(config.transfer.keys),
+      sendNotify: fleet().notifySender(config.transfer.keys, this.notifyChannel),
       notifyObserver: notifierObserver(this.options.metrics),
       onSerial: publishedSerialObserver(this.options.metrics),
       logger: this.options.logger.child({ component: 'transfer' }),

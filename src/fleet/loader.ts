@@ -10,6 +10,7 @@ import { querySoa, transferZone } from './secondary/xfr-client';
  */
 export { Secondary } from './secondary/secondary';
 export { notifySender } from './primary/notify-sender';
+export { NotifyChannel } from './primary/notify-channel';
 export { ZoneHub } from './primary/zone-hub';
 export { ZoneServer } from './primary/zone-server';
 export { tsigAuthenticator } from './primary/tsig-auth';

@@ -38,6 +38,9 @@ zone "${Z}" { type secondary; file "copy.zone"; primaries { 127.0.0.1 port ${pri
   t.teardown(() => channel.close());
   const target = { host: '127.0.0.1', port: secondary.port, family: 4 as const };
 
+  // named's own first transfer from its primary: a NOTIFY during it is only queued ("refresh in
+  // progress"), and named would not log our serial.
+  await secondary.waitForLog(/transferred serial 1/, 10_000);
   t.same(await channel.send(target, Z, 5, KEY, TIMEOUT_MS), { result: 'ack' }, 'signed NOTIFY acknowledged');
   await secondary.waitForLog(/notify from 127\.0\.0\.1#\d+: serial 5/, 10_000);
   t.pass('named logged our serial');
