@@ -144,8 +144,10 @@ async function runCheck(path: string): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
-    // Flush logs, then leave even if a stray handle (an idle keep-alive socket) would hold us.
-    setTimeout(() => process.exit(code), 50).unref();
+    // Once stdout has taken everything (into a pipe it is written asynchronously: an export read
+    // slowly was cut short), flush logs, then leave even if a stray handle (an idle keep-alive
+    // socket) would hold us.
+    process.stdout.write('', () => setTimeout(() => process.exit(code), 50).unref());
   },
   (err) => {
     process.stderr.write(`privatelink-dns: ${describeError(err)}\n`);

@@ -286,9 +286,13 @@ function readEntries(r: ConfigReader, raw: unknown, region: string, staticOnly: 
   return out;
 }
 
-/** One empty list for every entry without addresses of a family (10,000 entries: 10,000 arrays fewer). */
+/**
+ * One empty list for every entry without addresses of a family (10,000 entries: 10,000 arrays
+ * fewer), and a copy of exactly the list's length for the others: a list grown by push keeps room
+ * for 17 (152 B for one address; ~1.3 MB over 10,000 entries), and freezing keeps that room.
+ */
 const NO_ADDRESSES: readonly string[] = Object.freeze([]);
-const orNone = (list: readonly string[]): readonly string[] => (list.length > 0 ? list : NO_ADDRESSES);
+const orNone = (list: readonly string[]): readonly string[] => (list.length > 0 ? list.slice() : NO_ADDRESSES);
 
 function deepFreeze<T>(o: T): T {
   // A Buffer (a TSIG secret) cannot be frozen: typed arrays with elements throw.

@@ -117,7 +117,9 @@ export class TableComposer {
     for (const i of update.inputs) {
       const mine = own.get(i.id);
       if (mine) own.delete(i.id);
-      out.push(mine ?? i);
+      // The source's own object when it already says the same (its lists are the config's): the
+      // table then holds the source's inputs, not a second object per static entry.
+      out.push(mine && !sameInput(mine, i) ? mine : i);
       if (budget.spend()) yield;
     }
     return [...out, ...own.values()];
@@ -176,4 +178,9 @@ export class TableComposer {
       },
     });
   }
+}
+
+/** Whether two inputs answer the same, judged by the identity of their lists (no element compared). */
+function sameInput(a: TableEntryInput, b: TableEntryInput): boolean {
+  return a.names === b.names && a.ipv4 === b.ipv4 && a.ipv6 === b.ipv6 && a.unavailable === b.unavailable && a.fallback === b.fallback;
 }

@@ -47,6 +47,8 @@ export interface NativeAddon {
   upOpenSockets(handle: UpstreamHandle): number;
   /** malloc_trim.c: freed heap memory back to the kernel (glibc malloc_trim(0)); true when some was released. */
   trimMemory(): boolean;
+  /** malloc_trim.c: glibc's trim threshold fixed at `bytes` (no longer raised by large frees); true when set. */
+  holdTrimThreshold(bytes: number): boolean;
   /** sd_notify.c: one sd_notify datagram to a unix socket path ('@' = abstract); returns undefined or the errno name. */
   notify(socketPath: string, message: string): string | undefined;
 }

@@ -46,7 +46,7 @@ export interface EntryState {
   names: readonly string[];
   /** Absent for static entries and for entries never fetched successfully. */
   endpoint?: EndpointInfo;
-  zones: ZoneState[];
+  zones: readonly ZoneState[];
   /** Static entries only: the configured addresses (the config's own frozen lists). */
   addresses?: { readonly ipv4: readonly string[]; readonly ipv6: readonly string[] };
   source: EntrySource;
@@ -95,6 +95,9 @@ export function emptyEntryState(entry: EntryConfig): EntryState {
   return { id: entryId(entry), kind: entry.kind, names: entry.names, zones: [], source: 'sync', stale: true };
 }
 
+/** A static entry's zones: one list for them all. */
+const NO_ZONES: readonly ZoneState[] = Object.freeze([]);
+
 /**
  * A static entry's state shares the config's lists instead of copying them: a hub of 10,000
  * entries holds one copy of its names and addresses, not two.
@@ -104,7 +107,7 @@ export function staticEntryState(entry: Extract<EntryConfig, { kind: 'static' }>
     id: entryId(entry),
     kind: 'static',
     names: entry.names,
-    zones: [],
+    zones: NO_ZONES,
     addresses: { ipv4: entry.ipv4, ipv6: entry.ipv6 },
     source: 'static',
     stale: false,

@@ -7,6 +7,8 @@ import { loadNativeAddon } from '../native/addon';
  * grow (forwards survive scavenges), and freed memory is not trimmed (a trim holds malloc's locks).
  */
 const BUSY_FORWARDS = 32;
+/** glibc's trim threshold, held here (it would otherwise rise with every large block freed, up to 64 MB). */
+const TRIM_THRESHOLD_BYTES = 1024 * 1024;
 
 /**
  * The daemon's memory policy: young-generation growth only while busy, freed memory trimmed while
@@ -23,7 +25,12 @@ export class MemoryPolicy {
     const busy = (): boolean => forwardsInFlight() >= BUSY_FORWARDS;
     if (capYoungGeneration) this.youngGeneration = new YoungGenerationCap(busy, undefined, undefined, null);
     const addon = loadNativeAddon();
-    if (addon.ok) this.trimmer = new MemoryTrimmer({ trim: () => addon.binding.trimMemory(), busy });
+    if (addon.ok) {
+      // A fixed threshold: freed memory at the top of a helper thread's arena goes back on free
+      // (malloc_trim leaves those tops alone); see malloc_trim.c.
+      addon.binding.holdTrimThreshold(TRIM_THRESHOLD_BYTES);
+      this.trimmer = new MemoryTrimmer({ trim: () => addon.binding.trimMemory(), busy });
+    }
     const young = this.youngGeneration;
     const trimmer = this.trimmer;
     this.disconnect = young || trimmer ? observe(() => { young?.check(); trimmer?.gcSeen(); }) : () => undefined;

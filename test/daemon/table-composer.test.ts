@@ -117,3 +117,30 @@ t.test('a newer update wins over a build still under way', async (t) => {
   t.equal(published.length, 2);
   c.stop();
 });
+
+t.test('a static entry the source carries unchanged is answered from the source\'s own input, not a copy', async (t) => {
+  const cfg = config();
+  const { resolver, state } = fakeResolver();
+  const c = new TableComposer({
+    config: cfg,
+    resolver,
+    resolverOptions: (x) => ({ records: x.records }) as unknown as ResolverOptions,
+    metrics: new Metrics({ processMetrics: false }),
+    logger: createLogger('silent'),
+  });
+  const entry = cfg.records.entries[0];
+  if (entry?.kind !== 'static') throw new Error('no static entry');
+  // What a PrivateLink source reports for it: the config's own lists.
+  const sourceInput: TableEntryInput = { id: 'static:own.example', names: entry.names, ipv4: entry.ipv4, ipv6: entry.ipv6 };
+  const otherInputs = inputs(3, 1);
+  await c.sourceUpdated({ inputs: [...otherInputs, sourceInput] });
+  t.equal(state.table.inputs.length, 4);
+  t.equal(state.table.inputs[3], sourceInput, 'the source\'s object is the table\'s');
+  t.ok(otherInputs.every((input, i) => state.table.inputs[i] === input));
+  // A static entry the source holds with other lists (the config changed first) takes the config's value.
+  const stale: TableEntryInput = { ...sourceInput, ipv4: ['10.1.1.1'] };
+  await c.sourceUpdated({ inputs: [stale] });
+  t.not(state.table.inputs[0], stale);
+  t.same(state.table.inputs[0]?.ipv4, ['10.9.9.9']);
+  c.stop();
+});

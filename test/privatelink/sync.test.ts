@@ -423,3 +423,16 @@ t.test('logs: one line per failed sync with every entry inside, info when it rec
   await h.syncer.syncOnce();
   t.equal(h.lines.filter((l) => l.msg === 'sync recovered').length, 1, 'only the first success after failures');
 });
+
+t.test('the inputs of one state are built once: the start\'s address log and first table share them', async (t) => {
+  const h = harness();
+  const first = h.syncer.current();
+  t.equal(h.syncer.current().inputs, first.inputs, 'the same inputs for the same state');
+  await h.syncer.syncOnce();
+  const synced = h.syncer.current();
+  t.not(synced.state, first.state);
+  t.not(synced.inputs, first.inputs, 'a new state, new inputs');
+  t.equal(h.updates.at(-1)?.inputs, synced.inputs, 'what was published is what current() gives');
+  h.syncer.reconfigure(config());
+  t.not(h.syncer.current().inputs, synced.inputs, 'a new config, new inputs');
+});

@@ -47,3 +47,22 @@ t.test('size', async (t) => {
   t.equal(table.size, 6);
   t.equal(AnswerTable.empty().lookup('anything.example'), undefined);
 });
+
+t.test('the inputs are held as given, and records share their address storage', async (t) => {
+  const inputs = [
+    { id: 'a', names: ['a.example'], ipv4: ['10.0.0.1', '10.0.0.2'], ipv6: [] },
+    { id: 'b', names: ['b.example'], ipv4: ['10.0.0.3'], ipv6: ['fd00::3'] },
+    { id: 'c', names: ['c.example'], ipv4: [], ipv6: [] },
+  ];
+  const built = AnswerTable.build(inputs);
+  t.ok(built.inputs.every((input, i) => input === inputs[i]), 'no copy of an input');
+  t.ok(Object.isFrozen(built.inputs), 'the list itself is the table\'s, frozen');
+  const [a, b, c] = built.records;
+  t.equal(a?.aRdata.toString('hex'), '0a0000010a000002');
+  t.equal(b?.aRdata.toString('hex'), '0a000003');
+  t.equal(b?.aaaaRdata.toString('hex'), 'fd000000000000000000000000000003');
+  t.equal(a?.aRdata.buffer, b?.aaaaRdata.buffer, 'every record\'s addresses in one buffer');
+  t.equal(a?.aaaaRdata, c?.aRdata, 'records without addresses of a family share one empty buffer');
+  t.equal(c?.aaaaRdata.length, 0);
+  t.equal(AnswerTable.build(inputs).records[0]?.aRdata.buffer === a?.aRdata.buffer, false, 'each table has its own buffer');
+});

@@ -54,3 +54,13 @@ t.test('the addon trims (glibc malloc_trim)', async (t) => {
   junk = undefined;
   t.type(addon.binding.trimMemory(), 'boolean');
 });
+
+t.test('the addon holds glibc\'s trim threshold (mallopt M_TRIM_THRESHOLD)', async (t) => {
+  const addon = loadNativeAddon();
+  t.ok(addon.ok, addon.ok ? 'loaded' : addon.reason);
+  if (!addon.ok) return;
+  const glibc = (process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime !== undefined;
+  t.equal(addon.binding.holdTrimThreshold(1 << 20), glibc, glibc ? 'set (glibc)' : 'nothing to set without glibc');
+  t.equal(addon.binding.holdTrimThreshold(0), false, 'a threshold of 0 is refused, not set');
+  t.throws(() => (addon.binding.holdTrimThreshold as unknown as () => boolean)(), 'the size is required');
+});
