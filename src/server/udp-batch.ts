@@ -11,8 +11,10 @@ import type { DatagramSink, UdpTransport, UdpTransportOptions } from './udp-tran
  * Replies of a batch leave in runs of this many (one sendmmsg each) while the rest of the batch is
  * handled, so the first queries of a busy batch do not wait for the last (issue 26: p50 at half
  * of max load). On loopback a reply's send costs about as much as handling its query, and a run
- * costs one more system call: measured on 16-64-datagram batches, runs of 8 cut the median time
- * from a batch's arrival to a reply's send by 25-30 % for 0-7 extra sendmmsg calls a batch.
+ * costs one more system call: measured on 16-64-datagram batches (bench/reply-timing.cjs), runs of
+ * 8 cut the median time from a batch's arrival to a reply's send by 25-40 %. A full batch (the
+ * listener is saturated) still sends once at its end: there, in an interleaved max-load run, the
+ * extra calls cost ~6 % of QPS.
  */
 export const REPLY_RUN = 8;
 
@@ -185,8 +187,10 @@ export class BatchTransport implements UdpTransport {
     copyBytes(bytes, 0, bytes.length, this.output, k * SLOT);
     this.outWords[2 * k] = bytes.length;
     this.outWords[2 * k + 1] = this.current;
-    // A full run leaves now, unless this is the batch's last datagram: the batch's end sends it.
-    if (k + 1 - this.flushed >= REPLY_RUN && this.current < this.batchCount - 1) this.flushOut();
+    // A full run leaves now, unless this is the batch's last datagram (the batch's end sends it)
+    // or the batch is full: the listener is saturated, more is waiting in the socket, and fewer
+    // system calls (and client wakeups) are worth more than replies a few µs sooner.
+    if (k + 1 - this.flushed >= REPLY_RUN && this.current < this.batchCount - 1 && this.batchCount < BATCH) this.flushOut();
   }
 
   keepPeer(): unknown {

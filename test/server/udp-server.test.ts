@@ -251,7 +251,7 @@ t.test('batch: a datagram whose handling throws costs only itself; the rest of t
   t.equal(dropped.filter((d) => d === 'handler_error').length, 5, 'each throw counted as handler_error');
 });
 
-t.test('batch: a busy batch\'s replies leave in runs of REPLY_RUN while the rest of it is handled', async (t) => {
+t.test('batch: a busy batch\'s replies leave in runs of REPLY_RUN while the rest of it is handled; a full one\'s at its end', async (t) => {
   if (!batchLoad.ok) {
     t.fail(`addon not loadable: ${batchLoad.reason}`);
     return;
@@ -297,4 +297,15 @@ t.test('batch: a busy batch\'s replies leave in runs of REPLY_RUN while the rest
     }
     t.same(runs, expected, `burst of ${size}: ${expected.length} run(s) of at most ${REPLY_RUN}, each sent before the next datagram was handled`);
   }
+
+  // A full batch means the listener is saturated (more is waiting): its replies leave in one
+  // sendmmsg, as the datagrams after it do in theirs.
+  const { BATCH } = real;
+  runs.length = 0;
+  batches.length = 0;
+  handled = 0;
+  const { ids } = await burst('127.0.0.1', port, BATCH + 6, 1000);
+  t.equal(ids.size, BATCH + 6, `burst of ${BATCH + 6}: every query answered`);
+  t.same(batches, [BATCH, 6], `burst of ${BATCH + 6}: a full batch, then the rest`);
+  t.same(runs, [{ start: 0, end: BATCH, handled: BATCH }, { start: 0, end: 6, handled: BATCH + 6 }], 'the full batch\'s replies leave in one sendmmsg at its end');
 });
