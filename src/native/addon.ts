@@ -24,8 +24,8 @@ export interface NativeAddon {
   readonly AF_INET6: number;
   open(family: 4 | 6, host: string, port: number, socketBufferBytes: number, input: Buffer, meta: Buffer, output: Buffer, outMeta: Buffer, onBatch: (count: number) => void): BatchHandle;
   localPort(handle: BatchHandle): number;
-  /** Sends the replies in output slots [start, end) as outMeta describes them; returns how many could not be sent. */
-  flush(handle: BatchHandle, start: number, end: number): number;
+  /** Sends the first `count` replies described in outMeta; returns how many could not be sent. */
+  flush(handle: BatchHandle, count: number): number;
   /** Sends one datagram to a copied peer record (META bytes); returns undefined or the errno name. */
   sendTo(handle: BatchHandle, peerRecord: Buffer, bytes: Buffer): string | undefined;
   /** Sends up to BATCH late replies at once: lengths[i] bytes at data + i*SLOT to the peer record at peers + i*META; returns how many failed. */

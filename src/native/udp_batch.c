@@ -1,7 +1,6 @@
 /*
  * Listeners' UDP I/O in batches: one recvmmsg(2) reads up to BATCH datagrams, one call into
- * JavaScript handles them all, and sendmmsg(2) sends their replies a few at a time as they are
- * ready (flush).
+ * JavaScript handles them all, one sendmmsg(2) sends the replies that were ready at once.
  *
  * Why: Node's dgram makes one syscall, one C++ -> JS callback and one JS -> C++ send (with its
  * request object) per datagram; on loopback that machinery, not DNS work, was 64% of the daemon's
@@ -17,7 +16,7 @@
  *            [32,48) the local address the datagram was sent to (4 or 16 bytes), [48,52) the
  *            interface index, [52] 1 when [32,52) is set: only on sockets bound to a wildcard
  *            address, where replies must leave from the address the query reached (IP_PKTINFO)
- *   out      BATCH slots of SLOT bytes: replies for flush(), which sends a range of them
+ *   out      BATCH slots of SLOT bytes: replies for flush()
  *   outMeta  BATCH pairs of host-endian int32: reply length, index of the datagram it answers
  * The JavaScript side (src/server/udp-batch.ts) reads a batch only inside its onBatch callback and
  * copies what it keeps; the next recvmmsg overwrites `in` and `meta`.
@@ -414,26 +413,21 @@ static int send_all(endpoint_t *ep, int n) {
   return failed;
 }
 
-/* flush(handle, start, end) -> number of replies that could not be sent.
- * Sends the replies in output slots [start, end) as outMeta describes them: a batch's replies may
- * leave in several runs (src/server/udp-batch.ts sends every few answers, so the first queries of
- * a batch do not wait for the last to be handled). */
+/* flush(handle, count) -> number of replies that could not be sent */
 static napi_value js_flush(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!get_args(env, info, 3, argv, "udp_batch.flush")) return NULL;
-  int32_t start = 0, end = 0;
-  NAPI_CHECK(env, napi_get_value_int32(env, argv[1], &start));
-  NAPI_CHECK(env, napi_get_value_int32(env, argv[2], &end));
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv, "udp_batch.flush")) return NULL;
+  int32_t count = 0;
+  NAPI_CHECK(env, napi_get_value_int32(env, argv[1], &count));
   endpoint_t *ep = endpoint_of(env, argv[0]);
-  int32_t count = end - start;
   if (!ep) return js_int32(env, count);
   if (ep->closing) return js_int32(env, count);
-  if (start < 0 || end < start || end > BATCH) {
-    (void)napi_throw_range_error(env, NULL, "udp_batch.flush: bad range");
+  if (count < 0 || count > BATCH) {
+    (void)napi_throw_range_error(env, NULL, "udp_batch.flush: bad count");
     return NULL;
   }
   int n = 0, failed = 0;
-  for (int i = start; i < end; i++) {
+  for (int i = 0; i < count; i++) {
     int32_t len = ep->out_meta[2 * i], index = ep->out_meta[2 * i + 1];
     if (len <= 0 || len > SLOT || index < 0 || index >= BATCH) {
       failed++;

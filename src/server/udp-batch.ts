@@ -8,21 +8,9 @@ import { queryClock } from './query-clock';
 import type { DatagramSink, UdpTransport, UdpTransportOptions } from './udp-transport';
 
 /**
- * Replies of a batch leave in runs of this many (one sendmmsg each) while the rest of the batch is
- * handled, so the first queries of a busy batch do not wait for the last (issue 26: p50 at half
- * of max load). On loopback a reply's send costs about as much as handling its query, and a run
- * costs one more system call: measured on 16-64-datagram batches (bench/reply-timing.cjs), runs of
- * 8 cut the median time from a batch's arrival to a reply's send by 25-40 %. A full batch (the
- * listener is saturated) still sends once at its end: there, in an interleaved max-load run, the
- * extra calls cost ~6 % of QPS.
- */
-export const REPLY_RUN = 8;
-
-/**
- * UDP through the native addon's listener batches: one recvmmsg and one JS call per batch of up to
+ * UDP through the native addon's listener batches: one recvmmsg, one JS call and one sendmmsg per batch of up to
  * 64 datagrams (src/native/udp_batch.c). Replies produced while a batch is handled are copied
- * into the shared output slots and leave in runs of REPLY_RUN (one sendmmsg each) as they are
- * ready, the last run when the batch ends; later replies (forwarded
+ * into the shared output slots and leave together when the batch ends; later replies (forwarded
  * queries) are gathered with a copy of the sender's peer record and leave together at the end of
  * the loop turn that produced them (one sendmmsg per turn instead of one sendmsg per reply). On a
  * socket bound to 0.0.0.0 or :: every reply leaves from the address its query was sent to
@@ -41,9 +29,6 @@ export class BatchTransport implements UdpTransport {
   private readonly outWords: Int32Array;
   private current = -1;
   private outCount = 0;
-  // Output slots [0, flushed) of this batch have been sent; the rest wait for the next run.
-  private flushed = 0;
-  private batchCount = 0;
   // Late replies of this loop turn: peer records, reply slots, lengths (see sendMany).
   private readonly latePeers: Buffer;
   private readonly lateOut: Buffer;
@@ -103,8 +88,6 @@ export class BatchTransport implements UdpTransport {
     // Every datagram of the batch arrived by now: one clock read for all (UdpServer's stampsArrival).
     queryClock.refresh();
     this.outCount = 0;
-    this.flushed = 0;
-    this.batchCount = count;
     for (let i = 0; i < count && sink; i++) {
       const len = this.metaWords[(i * META + META_LENGTH_OFFSET) >> 2];
       if (len < 0) {
@@ -126,21 +109,13 @@ export class BatchTransport implements UdpTransport {
       }
     }
     this.current = -1;
-    this.flushOut();
+    const n = this.outCount;
     this.outCount = 0;
-    this.flushed = 0;
-    this.batchCount = 0;
+    if (n > 0 && this.handle) {
+      const failed = this.binding.flush(this.handle, n);
+      for (let f = 0; f < failed; f++) counters.dropped('send_error');
+    }
   };
-
-  /** Sends the replies of this batch not sent yet (output slots [flushed, outCount)). */
-  private flushOut(): void {
-    const start = this.flushed;
-    const end = this.outCount;
-    this.flushed = end;
-    if (end === start || !this.handle) return;
-    const failed = this.binding.flush(this.handle, start, end);
-    for (let f = 0; f < failed; f++) this.options.counters.dropped('send_error');
-  }
 
   private clientOf(i: number): ClientAddress {
     const base = i * this.binding.META;
@@ -187,10 +162,6 @@ export class BatchTransport implements UdpTransport {
     copyBytes(bytes, 0, bytes.length, this.output, k * SLOT);
     this.outWords[2 * k] = bytes.length;
     this.outWords[2 * k + 1] = this.current;
-    // A full run leaves now, unless this is the batch's last datagram (the batch's end sends it)
-    // or the batch is full: the listener is saturated, more is waiting in the socket, and fewer
-    // system calls (and client wakeups) are worth more than replies a few µs sooner.
-    if (k + 1 - this.flushed >= REPLY_RUN && this.current < this.batchCount - 1 && this.batchCount < BATCH) this.flushOut();
   }
 
   keepPeer(): unknown {

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { UdpServer, type UdpIoSetting } from '../../src/server/udp-server';
 import { QueryPipeline } from '../../src/server/pipeline';
 import type { DnsHandler, PipelineCounters } from '../../src/server/request';
-import { loadNativeAddon, type BatchHandle, type NativeAddon } from '../../src/native/addon';
+import { loadNativeAddon } from '../../src/native/addon';
 import { createLogger } from '../../src/runtime/log';
 import { isPldnsError } from '../../src/errors';
 import { encodeQuery } from '../helpers/wire';
@@ -249,63 +249,4 @@ t.test('batch: a datagram whose handling throws costs only itself; the rest of t
   t.equal(ids.size, 45, 'the 45 IDs that did not throw were answered');
   t.ok([...ids].every((id) => id % 10 !== 0), 'none of the throwing ones');
   t.equal(dropped.filter((d) => d === 'handler_error').length, 5, 'each throw counted as handler_error');
-});
-
-t.test('batch: a busy batch\'s replies leave in runs of REPLY_RUN while the rest of it is handled; a full one\'s at its end', async (t) => {
-  if (!batchLoad.ok) {
-    t.fail(`addon not loadable: ${batchLoad.reason}`);
-    return;
-  }
-  const { BatchTransport, REPLY_RUN } = await import('../../src/server/udp-batch');
-  // The addon as it is, with flush() recording each run and how many datagrams the sink had
-  // been given when the run left.
-  const runs: { start: number; end: number; handled: number }[] = [];
-  let handled = 0;
-  const real = batchLoad.binding;
-  const binding: NativeAddon = Object.create(real);
-  Object.assign(binding, {
-    flush: (handle: BatchHandle, start: number, end: number) => {
-      runs.push({ start, end, handled });
-      return real.flush(handle, start, end);
-    },
-  });
-  const batches: number[] = [];
-  const counters: PipelineCounters = { dropped: () => {}, rejected: () => {}, tcpConnections: () => {}, udpBatch: (n) => batches.push(n) };
-  const transport = new BatchTransport(binding, { address: { host: '127.0.0.1', port: 0, family: 4 }, label: 'udp://test', socketBufferBytes: 0, counters, logger: createLogger('silent') });
-  const port = await transport.start((msg) => {
-    handled++;
-    const reply = Buffer.from(msg);
-    reply[2] |= 0x80;
-    transport.replyNow(reply);
-  });
-  t.teardown(() => transport.close());
-
-  // Each burst is sent within one turn of the loop this test shares with the listener, so it is
-  // waiting whole in the socket when the listener reads: one batch.
-  for (const size of [1, REPLY_RUN, 40]) {
-    runs.length = 0;
-    batches.length = 0;
-    handled = 0;
-    const { ids } = await burst('127.0.0.1', port, size, 100);
-    t.equal(ids.size, size, `burst of ${size}: every query answered`);
-    t.same(batches, [size], `burst of ${size}: read as one batch`);
-    const expected = [];
-    for (let start = 0; start < size; start += REPLY_RUN) {
-      const end = Math.min(size, start + REPLY_RUN);
-      // A run leaves as soon as it is full, before the next datagram is handled; the last run when the batch ends.
-      expected.push({ start, end, handled: end });
-    }
-    t.same(runs, expected, `burst of ${size}: ${expected.length} run(s) of at most ${REPLY_RUN}, each sent before the next datagram was handled`);
-  }
-
-  // A full batch means the listener is saturated (more is waiting): its replies leave in one
-  // sendmmsg, as the datagrams after it do in theirs.
-  const { BATCH } = real;
-  runs.length = 0;
-  batches.length = 0;
-  handled = 0;
-  const { ids } = await burst('127.0.0.1', port, BATCH + 6, 1000);
-  t.equal(ids.size, BATCH + 6, `burst of ${BATCH + 6}: every query answered`);
-  t.same(batches, [BATCH, 6], `burst of ${BATCH + 6}: a full batch, then the rest`);
-  t.same(runs, [{ start: 0, end: BATCH, handled: BATCH }, { start: 0, end: 6, handled: BATCH + 6 }], 'the full batch\'s replies leave in one sendmmsg at its end');
 });
