@@ -42,6 +42,19 @@ in_root() { chroot "$m" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LAN
 say() { echo "$1=$2"; }
 calls() { tr '\n' ';' < "$m/run/systemctl.log" 2>/dev/null || true; : > "$m/run/systemctl.log"; }
 exists() { if [ -e "$m$1" ] || [ -L "$m$1" ]; then echo yes; else echo no; fi; }
+# The A addresses dig gets for NAME from the daemon PID on $port, one per line: asked every 0.2 s
+# up to TRIES times, until there is one or the daemon has exited (then nothing).
+await_answer() {
+  local pid="$1" name="$2" tries="$3" got=""
+  for _ in $(seq 1 "$tries"); do
+    got="$(dig +short +time=1 +tries=1 -p "$port" @127.0.0.1 "$name" A 2>/dev/null | grep -E '^[0-9.]+$' || true)"
+    [ -n "$got" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  [ -n "$got" ] && echo "$got"
+  return 0
+}
 
 say node_on_path "$(in_root sh -c 'command -v node || echo none')"
 
@@ -71,13 +84,7 @@ YAML
 chroot "$m" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin privatelink-dns serve --config /tmp/serve.yaml > "$work/serve.log" 2>&1 &
 serve_pid=$!
 trap 'kill -KILL "$serve_pid" 2>/dev/null || true' EXIT
-answer=""
-for _ in $(seq 1 100); do
-  answer="$(dig +short +time=1 +tries=1 -p "$port" @127.0.0.1 ntp.internal.example A 2>/dev/null | grep -E '^[0-9.]+$' || true)"
-  [ -n "$answer" ] && break
-  kill -0 "$serve_pid" 2>/dev/null || break
-  sleep 0.2
-done
+answer="$(await_answer "$serve_pid" ntp.internal.example 100)"
 say served_answer "${answer:-none}"
 # The other documented commands, from the package (static entries: no cloud needed).
 say export_hosts "$(in_root privatelink-dns export --config /tmp/serve.yaml --format hosts 2>&1 | grep -c '^10.0.0.123[[:space:]]*ntp.internal.example' || true)"
@@ -94,13 +101,7 @@ trap - EXIT
 chroot "$m" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin privatelink-dns serve --demo --dns "127.0.0.1:$port" --http 127.0.0.1:0 > "$work/demo.log" 2>&1 &
 demo_pid=$!
 trap 'kill -KILL "$demo_pid" 2>/dev/null || true' EXIT
-answer=""
-for _ in $(seq 1 150); do
-  answer="$(dig +short +time=1 +tries=1 -p "$port" @127.0.0.1 registry-cn-hangzhou-vpc.ack.aliyuncs.com A 2>/dev/null | grep -E '^[0-9.]+$' | sort | tr '\n' ' ' || true)"
-  [ -n "$answer" ] && break
-  kill -0 "$demo_pid" 2>/dev/null || break
-  sleep 0.2
-done
+answer="$(await_answer "$demo_pid" registry-cn-hangzhou-vpc.ack.aliyuncs.com 150 | sort | tr '\n' ' ')"
 say demo_answer "${answer:-none}"
 say demo_sync "$(grep -o '"component":"sync","result":"[a-z]*"' "$work/demo.log" | head -1 || true)"
 kill -TERM "$demo_pid" 2>/dev/null || true

@@ -52,14 +52,21 @@ t.test('frameMessage refuses what a 2-byte length cannot say', async (t) => {
   t.equal(frameMessage(Buffer.alloc(65_535)).readUInt16BE(0), 65_535);
 });
 
+/** Up to 8 messages of up to 600 bytes, and the chunk sizes a stream of them is cut into. */
+const anyMessages = fc.array(fc.uint8Array({ maxLength: 600 }), { maxLength: 8 });
+const anyCuts = fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 20 });
+function framed(raw: Uint8Array[]): { msgs: Buffer[]; stream: Buffer } {
+  const msgs = raw.map((m) => Buffer.from(m));
+  return { msgs, stream: Buffer.concat(msgs.map(frameMessage)) };
+}
+
 t.test('any messages, any chunking: the same messages in order (property)', async (t) => {
   fc.assert(
     fc.property(
-      fc.array(fc.uint8Array({ maxLength: 600 }), { maxLength: 8 }),
-      fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 20 }),
+      anyMessages,
+      anyCuts,
       (raw, cuts) => {
-        const msgs = raw.map((m) => Buffer.from(m));
-        const stream = Buffer.concat(msgs.map(frameMessage));
+        const { msgs, stream } = framed(raw);
         const r = new TcpFrameReader();
         const got: Buffer[] = [];
         for (let off = 0, i = 0; off < stream.length; i++) {
@@ -101,11 +108,10 @@ t.test('takeInto and take give the same messages for any chunking (property)', a
   const scratch = new ScratchBuffer();
   fc.assert(
     fc.property(
-      fc.array(fc.uint8Array({ maxLength: 600 }), { maxLength: 8 }),
-      fc.array(fc.integer({ min: 1, max: 700 }), { minLength: 1, maxLength: 20 }),
+      anyMessages,
+      anyCuts,
       (raw, cuts) => {
-        const msgs = raw.map((m) => Buffer.from(m));
-        const stream = Buffer.concat(msgs.map(frameMessage));
+        const { msgs, stream } = framed(raw);
         const r = new TcpFrameReader();
         let i = 0;
         let ok = true;
